@@ -1,0 +1,149 @@
+/* io.h — nodec's files: CSV data and trajectories, NumPy parameter files,
+ * atomic writes, number lists.  DESIGN.md §5; docs/files.md says what the
+ * formats are and which errors a user can meet.
+ *
+ * Every function that can fail returns 0 on success and -1 on failure,
+ * with a message in `err` (a buffer of `errlen` bytes the caller owns; NULL
+ * or 0 discards it).  Messages name the file (and line or entry) and say
+ * what to do.  Nothing here calls exit() or prints.  On failure, outputs are
+ * left as they were (a failed load leaves θ untouched; a failed save leaves
+ * the old file in place).
+ *
+ * Files are read whole into memory; numbers are parsed in the C locale.
+ */
+#ifndef NODEC_IO_H
+#define NODEC_IO_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "nodec_model.h"
+
+/* ---- CSV data (DESIGN.md §5) ------------------------------------------- */
+
+/* One trajectory: n rows of times t[n] and states z[n × n_state], in the
+ * model's state order whatever the column order in the file. */
+typedef struct nodec_traj {
+    long id;   /* the `traj` column's value; 0 when there is no such column */
+    int n;     /* rows */
+    double *t; /* n times, strictly increasing */
+    double *z; /* n × n_state, row-major */
+} nodec_traj;
+
+typedef struct nodec_data {
+    int n_state;
+    int n_traj;       /* trajectories, in the order they appear in the file */
+    nodec_traj *traj;
+} nodec_data;
+
+/* Reads a data file for model m: a header with `t`, one column per state
+ * component (named as nodec_state_column_name gives) and an optional
+ * integer `traj` column; columns in any order.  Rows of one trajectory
+ * must be together and their times strictly increasing. */
+int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out,
+                    char *err, size_t errlen);
+void nodec_data_free(nodec_data *d);
+
+/* The CSV column name of state component k (0 ≤ k < n_state): `x` for a
+ * scalar, `z[3]` for a vector, `M[1,2]` for a matrix (row-major).  Returns
+ * the length, as snprintf does. */
+int nodec_state_column_name(const nodec_model *m, int k, char *buf,
+                            size_t size);
+
+/* A CSV of numbers under any header (e.g. `--times file`): ncol named
+ * columns, nrow rows, values row-major in v[nrow × ncol]. */
+typedef struct nodec_table {
+    int ncol, nrow;
+    char **names;
+    double *v;
+} nodec_table;
+
+int nodec_table_load(const char *path, nodec_table *out, char *err,
+                     size_t errlen);
+void nodec_table_free(nodec_table *t);
+/* The index of the column called name, or -1. */
+int nodec_table_column(const nodec_table *t, const char *name);
+
+/* Writes one trajectory, header `t,z[0],z[1],…` then rows with %.17g.
+ * Matrix column names hold a comma, so they are written quoted. */
+int nodec_traj_write(FILE *f, const nodec_model *m, int n, const double *t,
+                     const double *z);
+int nodec_traj_save(const char *path, const nodec_model *m, int n,
+                    const double *t, const double *z, char *err,
+                    size_t errlen);
+/* Writes all trajectories of d; with more than one, a leading `traj`
+ * column holds their ids, so nodec_data_load reads the file back. */
+int nodec_data_save(const char *path, const nodec_model *m,
+                    const nodec_data *d, char *err, size_t errlen);
+
+/* ---- NumPy arrays: .npy and .npz --------------------------------------- */
+
+#define NODEC_ARRAY_MAXDIM 8
+#define NODEC_ARRAY_NAMELEN 128
+
+/* A named float64 array in C order.  Loaded arrays own `data` (free them
+ * with nodec_arrays_free); for saving, `data` may point anywhere. */
+typedef struct nodec_array {
+    char name[NODEC_ARRAY_NAMELEN]; /* without ".npy" */
+    int ndim;                       /* 0 for a scalar */
+    size_t shape[NODEC_ARRAY_MAXDIM];
+    size_t size; /* product of the shape; 1 for a scalar */
+    double *data;
+} nodec_array;
+
+/* .npy: reads format 1.0, 2.0 and 3.0 with dtype <f8, >f8, <f4 or >f4
+ * (converted to double); writes 1.0, <f8.  The loaded name is the file's
+ * base name without ".npy". */
+int nodec_npy_load(const char *path, nodec_array *a, char *err,
+                   size_t errlen);
+int nodec_npy_save(const char *path, const nodec_array *a, char *err,
+                   size_t errlen);
+
+/* .npz: a zip of <name>.npy entries, as np.savez writes.  Reads stored and
+ * deflated (np.savez_compressed) entries and checks their CRC-32; writes
+ * stored entries.  *a is a malloc'ed array of *n arrays. */
+int nodec_npz_load(const char *path, nodec_array **a, int *n, char *err,
+                   size_t errlen);
+int nodec_npz_save(const char *path, const nodec_array *a, int n, char *err,
+                   size_t errlen);
+void nodec_arrays_free(nodec_array *a, int n);
+/* The array called name, or NULL. */
+const nodec_array *nodec_arrays_find(const nodec_array *a, int n,
+                                     const char *name);
+
+/* θ of model m.  A path ending in ".npy" gets flat θ, shape (n_param,);
+ * anything else an .npz with one entry per parameter in its declared shape
+ * (scalar (), vector (n,), matrix (m, n)).  Loading tells the two apart by
+ * their content, checks every name and shape against the model, and
+ * writes θ only when all of it is right. */
+int nodec_params_save(const char *path, const nodec_model *m,
+                      const double *theta, char *err, size_t errlen);
+int nodec_params_load(const char *path, const nodec_model *m, double *theta,
+                      char *err, size_t errlen);
+
+/* ---- Files and strings ------------------------------------------------- */
+
+/* Writes len bytes to path atomically: to `<path>.tmp.<pid>` in the same
+ * directory, fsync, rename over path, fsync the directory.  On any error
+ * the temp file is removed and an old file at path stays intact.
+ * Test hook: with NODEC_TEST_FAIL_WRITE_AFTER=<bytes> in the environment,
+ * the write fails (EIO) after that many bytes. */
+int nodec_write_file_atomic(const char *path, const void *data, size_t len,
+                            char *err, size_t errlen);
+
+/* Reads a whole file into a malloc'ed buffer (NUL-terminated, *len bytes
+ * without the NUL). */
+int nodec_read_file(const char *path, char **data, size_t *len, char *err,
+                    size_t errlen);
+
+/* Parses a list of numbers like "2,0", "1.5, -2e-3" or "[1, 2]" into a
+ * malloc'ed array *out of *n finite doubles.  `what` names the source in
+ * messages (e.g. "--z0"). */
+int nodec_parse_numbers(const char *what, const char *s, double **out,
+                        int *n, char *err, size_t errlen);
+
+/* CRC-32 (zip, PNG, zlib's crc32): crc = nodec_crc32(0, buf, len) and
+ * continued by passing the previous value. */
+unsigned long nodec_crc32(unsigned long crc, const void *buf, size_t len);
+
+#endif /* NODEC_IO_H */
