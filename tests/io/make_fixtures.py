@@ -103,6 +103,14 @@ def main():
     put("bad_deflate.npz", defl[: start + 4] + b"\xff" * 6 + defl[start + 10 :])
     put("text.npz", b"W1,b1,alpha\n1,2,3\n")
 
+    # stored.npz with a zip64 end of central directory, as archives with
+    # more than 65535 entries or past 4 GiB have.
+    count, cdsize, cdoff = struct.unpack("<HII", stored[-12:-2])
+    z64 = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, cdsize, cdoff)
+    loc = struct.pack("<IIQI", 0x07064B50, 0, len(stored) - 22, 1)
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    put("zip64_eocd.npz", stored[:-22] + z64 + loc + eocd)
+
 
 if __name__ == "__main__":
     main()

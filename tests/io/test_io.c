@@ -571,6 +571,74 @@ static void test_unwritable(void)
     }
 }
 
+/* Damaged copies of good files (flipped, overwritten and cut bytes) must
+ * give errors, never crashes; run under ASan/UBSan this is a small fuzzer
+ * (IO_MUTATIONS=<n> tries n damaged copies of each file instead of 400). */
+static void test_mutations(void)
+{
+    const char *files[] = {"npy/stored.npz", "npy/deflated.npz", "npy/theta.npy", "npy/be.npy",
+                           "npy/zip64_eocd.npz", "csv/mix_matrix.csv", "csv/traj.csv", "csv/quoted.csv"};
+    unsigned long long x = 88172645463325252ull;
+    int loaded = 0, refused = 0, iters = getenv("IO_MUTATIONS") ? atoi(getenv("IO_MUTATIONS")) : 400;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        size_t len;
+        char *orig = slurp(files[f], &len);
+        CHECK(orig != NULL);
+        if (!orig)
+            continue;
+        char *buf = malloc(len + 1);
+        const char *p = tmp(strrchr(files[f], '/') + 1);
+        int csv = has_suffix(files[f], ".csv");
+        for (int it = 0; it < iters; it++) {
+            memcpy(buf, orig, len);
+            size_t n = len;
+            for (int k = 0; k < 1 + it % 3; k++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                size_t at = (size_t)(x >> 8) % len;
+                switch (x % 4) {
+                case 0: buf[at] ^= (char)(1 << (x >> 40) % 8); break;
+                case 1: buf[at] = csv ? ",\n\"[]x"[(x >> 40) % 6] : (char)0xff; break;
+                case 2: buf[at] = 0; break;
+                case 3: n = at; break;
+                }
+            }
+            FILE *o = fopen(p, "wb");
+            fwrite(buf, 1, n, o);
+            fclose(o);
+            char err[1024];
+            int rc;
+            if (csv) {
+                nodec_data d;
+                nodec_table t;
+                rc = nodec_data_load(p, strstr(p, "mix_") ? &mix : &vec, &d, err, sizeof err);
+                if (!rc)
+                    nodec_data_free(&d);
+                if (!nodec_table_load(p, &t, err, sizeof err))
+                    nodec_table_free(&t);
+            } else {
+                double theta[10];
+                nodec_array *a, one;
+                int na;
+                rc = nodec_params_load(p, &pm, theta, err, sizeof err);
+                if (has_suffix(p, ".npy") ? !nodec_npy_load(p, &one, err, sizeof err) && (free(one.data), 1)
+                                          : !nodec_npz_load(p, &a, &na, err, sizeof err))
+                    if (!has_suffix(p, ".npy"))
+                        nodec_arrays_free(a, na);
+            }
+            if (rc) {
+                CHECK(strlen(err) > 0);
+                refused++;
+            } else {
+                loaded++;
+            }
+        }
+        free(buf);
+        free(orig);
+    }
+    CHECK(refused > iters * 2);
+    printf("mutations: %d loaded, %d refused\n", loaded, refused);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -585,6 +653,7 @@ static const struct {
     {"table", test_table},
     {"interrupted_save", test_interrupted_save},
     {"unwritable", test_unwritable},
+    {"mutations", test_mutations},
 };
 
 int main(int argc, char **argv)
