@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -213,6 +214,9 @@ int nodec_write_file_atomic(const char *path, const void *data, size_t len, char
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0)
         return fail(err, errlen, "cannot write '%s': %s%s", path, strerror(errno), errno_hint(errno));
+    struct stat st; /* a replaced file keeps its permissions */
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        fchmod(fd, st.st_mode & 07777);
     const char *p = data;
     size_t done = 0;
     while (done < limit) {

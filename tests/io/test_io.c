@@ -536,6 +536,11 @@ static void test_interrupted_save(void)
             CHECK(memcmp(theta, back, sizeof theta) == 0);
         }
     }
+    /* A replaced file keeps its permissions. */
+    chmod(tmp("keep.npz"), 0600);
+    CHECK(nodec_params_save(tmp("keep.npz"), &pm, theta, err, sizeof err) == 0);
+    struct stat st;
+    CHECK(stat(tmp("keep.npz"), &st) == 0 && (st.st_mode & 0777) == 0600);
     /* A hook past the end does not fire. */
     setenv("NODEC_TEST_FAIL_WRITE_AFTER", "100000", 1);
     CHECK(nodec_params_save(tmp("keep.npz"), &pm, theta, err, sizeof err) == 0);
