@@ -499,8 +499,8 @@ static int csv_header(Csv *c, const char *path, const char *example, char *err, 
     if (csv_split(c, l, 1, err, errlen))
         return -1;
     double v;
-    int k = parse_double(c->f[0].s, c->f[0].n, &v);
-    if (k == NUM_OK || k == NUM_NONFINITE)
+    int kind = parse_double(c->f[0].s, c->f[0].n, &v);
+    if (kind == NUM_OK || kind == NUM_NONFINITE)
         return fail(err, errlen,
                     "%s:%d: the first line must be a header naming the columns, like '%s'; found the number '%.*s'",
                     path, c->line, example, (int)c->f[0].n, c->f[0].s);
@@ -1137,7 +1137,7 @@ static int npy_parse(const unsigned char *p, size_t len, const char *what, nodec
         return fail(err, errlen, "%s: out of memory", what);
     const unsigned char *d = p + hstart + hlen;
     for (size_t i = 0; i < n; i++, d += isz) {
-        unsigned char b[8];
+        unsigned char b[8] = {0};
         for (int j = 0; j < isz; j++)
             b[j] = big ? d[isz - 1 - j] : d[j];
         if (isz == 8) {
