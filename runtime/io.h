@@ -65,7 +65,8 @@ void nodec_table_free(nodec_table *t);
 int nodec_table_column(const nodec_table *t, const char *name);
 
 /* Writes one trajectory, header `t,z[0],z[1],…` then rows with %.17g.
- * Matrix column names hold a comma, so they are written quoted. */
+ * Matrix column names hold a comma, so they are written quoted.
+ * nodec_traj_write returns -1 when the stream fails (errno says why). */
 int nodec_traj_write(FILE *f, const nodec_model *m, int n, const double *t,
                      const double *z);
 int nodec_traj_save(const char *path, const nodec_model *m, int n,
