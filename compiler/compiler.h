@@ -1,0 +1,422 @@
+/* compiler.h — nodec's one internal header, sectioned by the file that
+ * defines each part.  The pipeline (driver.c: nc_compile) is
+ *
+ *   source → lexer.l/parser.y → AST (ast.c) → sema.c (names, shapes)
+ *          → ir.c (tensor IR, hash-consed, simplified as built by simplify.c)
+ *          → deriv.c (reverse and forward mode on the IR) → emit_c.c
+ *
+ * Every AST and IR node carries the byte span of the source it came from;
+ * line and column are computed only when a diagnostic is printed.
+ */
+#ifndef NODEC_COMPILER_H
+#define NODEC_COMPILER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define NODEC_VERSION "0.1.0"
+
+/* Limits, reported to the user when crossed. */
+enum {
+    MAX_DIM = 1000000,         /* one dimension */
+    MAX_ELEMS = 1 << 24,       /* elements in one tensor */
+    MAX_NEST = 256,            /* bracket nesting */
+    MAX_DEPTH = 1000,          /* expression tree depth */
+    MAX_ERRORS = 20,           /* diagnostics before giving up */
+};
+
+typedef struct Span { int beg, end; } Span; /* byte offsets, end-exclusive */
+
+typedef struct Shape {
+    int rank;   /* 0 scalar, 1 vector, 2 matrix */
+    int d[2];   /* unused dimensions are 1 */
+} Shape;
+
+/* ---- util.c ---------------------------------------------------------- */
+
+typedef struct Arena Arena;
+Arena *arena_new(void);
+void arena_free(Arena *a);
+void *arena_alloc(Arena *a, size_t n);  /* zeroed */
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_printf(Arena *a, const char *fmt, ...);
+
+/* A growable string; buf_free releases it. */
+typedef struct Buf { char *s; size_t len, cap; } Buf;
+void buf_puts(Buf *b, const char *s);
+void buf_putc(Buf *b, char c);
+void buf_printf(Buf *b, const char *fmt, ...);
+void buf_vprintf(Buf *b, const char *fmt, va_list ap);
+void buf_free(Buf *b);
+char *buf_take(Buf *b); /* the string, malloc'd; b is emptied */
+
+typedef struct Source {
+    const char *path;   /* as given by the user, for messages */
+    const char *text;   /* NUL-terminated; may contain other NULs */
+    int len;
+} Source;
+
+/* Diagnostics go to a sink: a FILE (the command line) or a Buf (the REPL
+ * and tests).  Library code never exits. */
+typedef struct Diag {
+    const Source *src;
+    FILE *out;      /* when non-NULL, messages are written here */
+    Buf *buf;       /* otherwise appended here */
+    int nerrors;
+    bool at_eof;    /* a syntax error was at end of input (REPL: incomplete) */
+    bool fatal;     /* stop reporting: too many or unrecoverable */
+} Diag;
+
+void error_at(Diag *d, Span sp, const char *hint, const char *fmt, ...);
+void note_at(Diag *d, Span sp, const char *fmt, ...);
+void error_plain(Diag *d, const char *fmt, ...);
+void ice(const char *fmt, ...);  /* internal compiler error: a bug in nodec */
+bool source_read(const char *path, Source *src, Arena *a, char *err, size_t errlen);
+uint64_t fnv1a64(const char *s, size_t n);
+const char *shape_str(Shape s, Arena *a); /* "[2, 3]", "scalar" */
+bool shape_eq(Shape a, Shape b);
+int shape_size(Shape s);
+Shape shape0(void);
+Shape shape1(int n);
+Shape shape2(int m, int n);
+int edit_distance(const char *a, const char *b);
+
+/* ---- ast.c ----------------------------------------------------------- */
+
+typedef enum {
+    A_NUM, A_NAME, A_UNARY, A_BINARY, A_CALL, A_INDEX, A_TRANSPOSE, A_ARRAY,
+} AstKind;
+
+/* One index in x[…]: a number, or a range lo:hi with either end optional. */
+typedef struct Index {
+    bool range;
+    struct Ast *lo, *hi; /* for a plain index, lo is the index */
+    Span span;
+} Index;
+
+typedef struct Sym Sym;
+
+typedef struct Ast {
+    AstKind kind;
+    Span span;
+    int op;                 /* A_UNARY, A_BINARY: '-', '+', '*', '/', '^', '@' */
+    double num;             /* A_NUM */
+    bool is_int;            /* A_NUM written without '.' or exponent */
+    const char *name;       /* A_NAME, A_CALL */
+    Span name_span;         /* A_CALL: the function name */
+    struct Ast *a, *b;      /* operands */
+    struct Ast **args;      /* A_CALL arguments, A_ARRAY elements */
+    int nargs;
+    Index idx[2];           /* A_INDEX */
+    int nidx;
+    int depth;
+    /* sema.c */
+    Shape shape;
+    Sym *sym;               /* A_NAME, A_ARRAY: what it names */
+    int builtin;            /* A_CALL: a Builtin */
+    int lohi[4];            /* A_INDEX: bounds per dimension, end-exclusive */
+    int dropped;            /* A_INDEX: bit k set when dimension k was indexed */
+} Ast;
+
+typedef enum { S_MODEL, S_STATE, S_PARAM, S_CONST, S_LET, S_EQ, S_LOSS } StmtKind;
+
+typedef struct Stmt {
+    StmtKind kind;
+    Span span;              /* the whole statement */
+    const char *name;       /* declared name; S_EQ: the 'dX' part */
+    Span name_span;
+    const char *name2;      /* S_EQ: the 'dt' part */
+    Span name2_span;
+    struct Ast *dims[2];    /* declared shape, or NULL */
+    int ndims;
+    bool has_dims;
+    Span dims_span;
+    struct Ast *expr;       /* initializer, let value, equation or loss body */
+    const char **lossargs;  /* S_LOSS */
+    Span *lossarg_spans;
+    int nlossargs;
+    struct Stmt *next;
+} Stmt;
+
+typedef struct Parse {
+    Arena *arena;
+    Diag *diag;
+    Stmt *first, *last;
+    int nest;               /* bracket depth, for newlines and the nesting limit */
+    int pos;                /* lexer: byte offset of the next token */
+    bool eof_sent;          /* lexer: the final NEWLINE was sent */
+} Parse;
+
+Ast *ast_num(Parse *p, double v, bool is_int, Span sp);
+Ast *ast_name(Parse *p, const char *name, Span sp);
+Ast *ast_unary(Parse *p, int op, Ast *a, Span sp);
+Ast *ast_binary(Parse *p, int op, Ast *a, Ast *b, Span sp);
+Ast *ast_call(Parse *p, const char *name, Span name_sp, Ast **args, int n, Span sp);
+Ast *ast_index(Parse *p, Ast *a, Index *idx, int n, Span sp);
+Ast *ast_transpose(Parse *p, Ast *a, Span sp);
+Ast *ast_array(Parse *p, Ast **elems, int n, Span sp);
+Stmt *stmt_new(Parse *p, StmtKind k, Span sp);
+void stmt_add(Parse *p, Stmt *s);
+void ast_dump(Buf *b, const Stmt *s, const Source *src);
+
+/* An Ast list for the grammar's lists. */
+typedef struct AstList { Ast **v; int n, cap; } AstList;
+void astlist_push(Parse *p, AstList *l, Ast *a);
+
+/* ---- grammar/parser.y ------------------------------------------------ */
+
+/* Parses src into p->first…; returns false on syntax errors. */
+bool parse_source(Parse *p, const Source *src);
+
+/* ---- sema.c ---------------------------------------------------------- */
+
+/* The built-in functions: name, arity (-1: one or more), the IR
+ * operation of elementwise ones.  Their derivatives live in deriv.c. */
+#define BUILTINS(X) \
+    X(TANH,     "tanh",     1, OP_TANH) \
+    X(SIGMOID,  "sigmoid",  1, OP_SIGMOID) \
+    X(RELU,     "relu",     1, OP_RELU) \
+    X(SOFTPLUS, "softplus", 1, OP_SOFTPLUS) \
+    X(EXP,      "exp",      1, OP_EXP) \
+    X(LOG,      "log",      1, OP_LOG) \
+    X(SIN,      "sin",      1, OP_SIN) \
+    X(COS,      "cos",      1, OP_COS) \
+    X(SQRT,     "sqrt",     1, OP_SQRT) \
+    X(ABS,      "abs",      1, OP_ABS) \
+    X(SUM,      "sum",      1, OP_SUM) \
+    X(MEAN,     "mean",     1, OP_SUM) \
+    X(DOT,      "dot",      2, OP_MATMUL) \
+    X(OUTER,    "outer",    2, OP_OUTER) \
+    X(CONCAT,   "concat",  -1, OP_CONCAT)
+
+typedef enum {
+#define X(id, name, nargs, op) B_##id,
+    BUILTINS(X)
+#undef X
+    B_COUNT
+} Builtin;
+
+typedef enum { SYM_STATE, SYM_PARAM, SYM_CONST, SYM_LET, SYM_TIME, SYM_LOSSARG } SymKind;
+
+typedef enum { INIT_NONE, INIT_VALUE, INIT_ZEROS, INIT_ONES, INIT_GLOROT,
+               INIT_UNIFORM, INIT_NORMAL } InitKind;
+
+struct Sym {
+    SymKind kind;
+    const char *name;
+    Span span;
+    Shape shape;
+    int index;          /* position among the symbols of its kind */
+    int offset;         /* states: in z; params: in θ; loss args: in pred */
+    InitKind init;
+    double *values;     /* INIT_VALUE: shape_size(shape) numbers */
+    double a, b;        /* uniform lo, hi; normal mean, std */
+    Ast *expr;          /* SYM_LET */
+    Ast *eq;            /* SYM_STATE: its equation */
+    Span eq_span;
+    int ir;             /* ir.c: the lowered node, -1 before */
+};
+
+typedef struct Model {
+    const char *name;
+    const Source *src;
+    Sym **states; int nstates;
+    Sym **params; int nparams;
+    Sym **consts; int nconsts;
+    Sym **lets; int nlets;
+    Sym **syms; int nsyms;  /* every named symbol, for lookup */
+    int n_state, n_param;   /* total doubles */
+    Ast *loss;              /* NULL: mean squared error */
+    Sym *lossargs[2];
+    bool has_z0;            /* every state has a value */
+    Sym *time;
+} Model;
+
+/* Checks the parsed statements and builds the Model; NULL on errors. */
+Model *sema_check(Parse *p, const char *default_name);
+const char *func_names_hint(void);
+
+/* ---- ir.c ------------------------------------------------------------ */
+
+/* Leaves of the IR: what a value is read from. */
+typedef enum { L_STATE, L_PARAM, L_CONST, L_TIME, L_ADJ, L_TAN, L_PRED, L_OBS } LeafKind;
+
+/* The IR operations, defined once: name, arity, printed name and class.
+ * Class: E elementwise (reads each operand element once, same index),
+ * V view (cheap re-indexing), R reduction or product (materialised). */
+#define IR_OPS(X) \
+    X(NUM,      0, "num",      'L') \
+    X(LEAF,     0, "leaf",     'L') \
+    X(ADD,      2, "+",        'E') \
+    X(SUB,      2, "-",        'E') \
+    X(MUL,      2, "*",        'E') \
+    X(DIV,      2, "/",        'E') \
+    X(POW,      2, "^",        'E') \
+    X(NEG,      1, "neg",      'E') \
+    X(TANH,     1, "tanh",     'E') \
+    X(SIGMOID,  1, "sigmoid",  'E') \
+    X(RELU,     1, "relu",     'E') \
+    X(SOFTPLUS, 1, "softplus", 'E') \
+    X(EXP,      1, "exp",      'E') \
+    X(LOG,      1, "log",      'E') \
+    X(SIN,      1, "sin",      'E') \
+    X(COS,      1, "cos",      'E') \
+    X(SQRT,     1, "sqrt",     'E') \
+    X(ABS,      1, "abs",      'E') \
+    X(STEP,     1, "step",     'E') /* relu': 1 where x > 0 */ \
+    X(SIGN,     1, "sign",     'E') /* abs' */ \
+    X(BCAST,    1, "bcast",    'V') /* scalar → shape */ \
+    X(TRANS,    1, "transpose",'V') \
+    X(SLICE,    1, "slice",    'V') /* i0..i3: lo0 hi0 lo1 hi1; i4: dropped dims */ \
+    X(OUTER,    2, "outer",    'V') \
+    X(EMBED,    1, "embed",    'R') /* slice's adjoint: g placed in zeros */ \
+    X(CONCAT,   2, "concat",   'R') \
+    X(SUM,      1, "sum",      'R') \
+    X(MATMUL,   2, "@",        'R')
+
+typedef enum {
+#define X(name, arity, str, cls) OP_##name,
+    IR_OPS(X)
+#undef X
+    OP_COUNT
+} Op;
+
+extern const char *const op_name[];
+extern const int op_arity[];
+extern const char op_class[];
+
+typedef struct Node {
+    Op op;
+    Shape shape;
+    int a, b;           /* operands, -1 when absent */
+    int i[5];           /* LEAF: kind, symbol index; SLICE/EMBED: bounds */
+    Shape inshape;      /* EMBED: the shape of the result's source */
+    double num;         /* NUM: the value of every element */
+    Span span;
+    const char *name;   /* set when the node is a user's let, for printing */
+    bool varies;        /* depends on per-sample data (z, a, v, pred, obs) */
+} Node;
+
+typedef struct Ir {
+    Model *m;
+    Node *n;
+    int len, cap;
+    int *hash;          /* open addressing over node ids, -1 empty */
+    int hcap;
+    bool fold;          /* simplify while building (off only for tests) */
+} Ir;
+
+Ir *ir_new(Model *m);
+void ir_free(Ir *ir);
+int ir_num(Ir *ir, double v, Shape s, Span sp);
+int ir_leaf(Ir *ir, LeafKind k, int sym, Shape s, Span sp);
+int ir_op(Ir *ir, Op op, int a, int b, Span sp);        /* shape inferred */
+int ir_slice(Ir *ir, int a, const int lohi[4], int dropped, Span sp);
+int ir_embed(Ir *ir, int g, const int lohi[4], int dropped, Shape in, Span sp);
+int ir_bcast(Ir *ir, int a, Shape s, Span sp);
+int ir_raw(Ir *ir, Node n);      /* hash-conses, no simplification */
+Shape ir_infer(Ir *ir, Op op, int a, int b);
+bool ir_is_num(Ir *ir, int id, double v);
+bool ir_verify(Ir *ir, const int *roots, int nroots, Buf *err);
+
+/* The functions nodec emits, as roots in one shared graph. */
+typedef struct Func {
+    int *roots;         /* one per output variable, -1 when zero */
+    int nroots;
+} Func;
+
+typedef struct Program {
+    Model *m;
+    Ir *ir;
+    Func f;             /* per state var */
+    Func vjp_z;         /* per state var: aᵀ∂f/∂X */
+    Func vjp_p;         /* per param var: aᵀ∂f/∂P */
+    Func vjp_t;         /* one: aᵀ∂f/∂t */
+    Func jvp;           /* per state var */
+    Func loss;          /* one */
+    Func loss_grad;     /* one: ∂ℓ/∂pred, shape [n_state] */
+} Program;
+
+int ir_lower_expr(Ir *ir, Ast *e);  /* an AST expression, lets memoised */
+void ir_lower(Program *pg);         /* f and loss */
+void ir_dump(Buf *b, Ir *ir, const char *title, const char *const *labels,
+             const int *roots, int nroots);
+const char *leaf_name(Ir *ir, const Node *n);
+
+/* ---- simplify.c ------------------------------------------------------ */
+
+/* Returns an equivalent existing or simpler node for op(a, b), or -1 when
+ * no rule applies.  Called by ir_op before a node is made. */
+int simplify_op(Ir *ir, Op op, int a, int b, Span sp);
+bool fold_ok(double v);  /* constant folding never makes NaN, ±Inf or -0.0 */
+
+/* ---- deriv.c --------------------------------------------------------- */
+
+/* Reverse mode: given roots r[k] with seeds s[k] (same shapes), returns in
+ * grad[leaf node id] the gradient of Σ_k <s_k, r_k> for every leaf up to
+ * node id `upto` (grad has ir->len entries at the time of the call, -1 = 0). */
+int *deriv_reverse(Ir *ir, const int *roots, const int *seeds, int n);
+/* Forward mode: tangents of the roots for tangent inputs tan[leaf id]. */
+void deriv_forward(Ir *ir, const int *roots, int n, const int *leaf_tan, int *out);
+void deriv_program(Program *pg);   /* vjp_*, jvp, loss_grad */
+
+/* ---- emit_c.c -------------------------------------------------------- */
+
+typedef struct EmitOpts {
+    const char *source_path;
+    uint64_t source_hash;
+} EmitOpts;
+
+void emit_header(Buf *b, Program *pg, const EmitOpts *o);
+void emit_source(Buf *b, Program *pg, const EmitOpts *o);
+int emit_work_size(Program *pg);
+
+/* ---- print.c --------------------------------------------------------- */
+
+/* Readable math for `nodec derive`: plain text or LaTeX. */
+void print_derive(Buf *b, Program *pg, bool latex);
+
+/* ---- driver.c -------------------------------------------------------- */
+
+typedef struct Compilation {
+    Arena *arena;
+    Source src;
+    Parse parse;
+    Model *model;
+    Program *prog;
+    Diag diag;
+} Compilation;
+
+/* Runs the whole pipeline on a source text; false when there were errors
+ * (already reported to `diag`).  `stop_after` limits the stages: "ast",
+ * "sema", or NULL for everything. */
+bool nc_compile(Compilation *c, const char *stop_after);
+void nc_free(Compilation *c);
+char *nc_model_name_from_path(const char *path, Arena *a);
+
+/* Compile emitted C with the system compiler into a shared object and load
+ * its descriptor.  Returns NULL and fills err on failure. */
+typedef struct LoadedModel {
+    void *dl;
+    const struct nodec_model *model;
+    char dir[256];
+} LoadedModel;
+bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen);
+void nc_unload(LoadedModel *lm);
+
+/* ---- check.c --------------------------------------------------------- */
+
+typedef struct CheckOpts {
+    unsigned long long seed;
+    int points;
+    double tol;
+    bool verbose;
+} CheckOpts;
+/* Finite-difference check of every emitted derivative; prints a table to
+ * out, returns the number of failing rows. */
+int check_model(const struct nodec_model *m, const CheckOpts *o, FILE *out);
+
+#endif

@@ -1,0 +1,726 @@
+/* emit_c.c — C99 for f, its VJP and JVP, the Jacobian, the loss and the
+ * descriptor (DESIGN.md §3).
+ *
+ * Requires: a Program whose roots are derived and simplified.
+ *
+ * Each function is a loop over the batch around per-sample code; values
+ * that do not depend on the sample (functions of θ, t and constants only)
+ * are computed once before the loop.  Every IR node reached from the
+ * function's outputs gets a storage mode:
+ *   N a literal, L a leaf read from an argument, S a scalar local,
+ *   W a tensor in the work buffer, I inlined into its single consumer.
+ * Elementwise chains and views (transpose, slice, broadcast, outer) are
+ * inlined, so `tanh(W1 @ z^3 + b1)` is one matrix-vector loop and one
+ * elementwise loop, and transposes in VJPs cost no copy.  The emitted code
+ * allocates nothing and has no mutable globals.
+ */
+#include "compiler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_h.inc" /* nodec_model_h: runtime/nodec_model.h as a string */
+
+enum { H_SQ, H_CUBE, H_SIGMOID, H_RELU, H_SOFTPLUS, H_STEP, H_SIGN, H_NEXT, H_UNIFORM, H_NORMAL, H_COUNT };
+
+typedef enum { OUT_SET, OUT_ACC, OUT_TOTAL } OutKind;
+
+/* One output of a function: root written to base[offset + …]. */
+typedef struct Out {
+    int root;           /* -1: zero */
+    OutKind kind;       /* =, += per sample, or a summed scalar */
+    const char *base;   /* C name of the per-sample or global output pointer */
+    int offset;
+    Shape shape;
+    const char *guard;  /* emitted as `if (guard)`, or NULL */
+} Out;
+
+typedef struct Em {
+    Program *pg;
+    Ir *ir;
+    const char *prefix;
+    char *mode;         /* per node: 0, 'N', 'L', 'S', 'W', 'I' */
+    int *uses;
+    bool *multi;        /* read several times by its consumer */
+    int *woff;
+    int wsize;
+    bool used_base[16];
+    bool helper[H_COUNT];
+    Arena *a;
+} Em;
+
+/* Per-sample inputs and outputs, by leaf kind and output name. */
+enum { B_Z, B_A, B_V, B_PRED, B_OBS, B_DZ, B_AZ, B_OUT, B_GRAD, B_COUNT_ };
+static const char *const base_name[] = {"zb", "ab", "vb", "pb", "ob", "dzb", "azb", "outb", "gb"};
+static const char *const base_src[] = {"z", "a", "v", "pred", "obs", "dzdt", "az", "out", "grad"};
+
+static Node *N(Em *e, int id) { return &e->ir->n[id]; }
+
+static void indent(Buf *b, int lv) {
+    for (int i = 0; i < lv; i++) buf_puts(b, "    ");
+}
+
+static void lit(Buf *b, double v) {
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%.17g", v);
+    if (!strpbrk(tmp, ".en")) strcat(tmp, ".0");
+    buf_puts(b, tmp);
+}
+
+/* Index text: "i", "3", or "(i + 3)". */
+static const char *ix_add(Em *e, const char *i, int k) {
+    if (k == 0) return i;
+    return arena_printf(e->a, "(%s + %d)", i, k);
+}
+
+/* Flat element index of (i, j) in a row-major tensor of shape s, plus off. */
+static const char *flat(Em *e, int off, Shape s, const char *i, const char *j) {
+    const char *x;
+    if (s.rank == 0) x = NULL;
+    else if (s.rank == 1) x = i;
+    else if (s.d[1] == 1) x = i;
+    else x = arena_printf(e->a, "%s * %d + %s", i, s.d[1], j);
+    if (!x) return arena_printf(e->a, "%d", off);
+    if (off == 0) return x;
+    return arena_printf(e->a, "%d + %s", off, x);
+}
+
+/* ---- expressions ----------------------------------------------------- */
+
+enum { P_ADD = 70, P_MUL = 80, P_UNARY = 90, P_ATOM = 100 };
+
+static int expr(Em *e, Buf *o, int id, const char *i, const char *j);
+
+/* Writes operand `id` at (i, j), parenthesised when weaker than `prec`. */
+static void sub(Em *e, Buf *o, int id, const char *i, const char *j, int prec, bool strict) {
+    Buf t = {0};
+    int p = expr(e, &t, id, i, j);
+    bool wrap = strict ? p <= prec : p < prec;
+    if (wrap) buf_putc(o, '(');
+    buf_puts(o, t.s);
+    if (wrap) buf_putc(o, ')');
+    buf_free(&t);
+}
+
+static void call1(Em *e, Buf *o, const char *fn, int a, const char *i, const char *j) {
+    buf_printf(o, "%s(", fn);
+    expr(e, o, a, i, j);
+    buf_putc(o, ')');
+}
+
+static const char *leaf_access(Em *e, const Node *n, const char *i, const char *j) {
+    Model *m = e->pg->m;
+    int k = n->i[1];
+    switch ((LeafKind)n->i[0]) {
+    case L_TIME: return "t";
+    case L_PARAM: return arena_printf(e->a, "theta[%s]", flat(e, m->params[k]->offset, n->shape, i, j));
+    case L_CONST: return arena_printf(e->a, "%s_c%d[%s]", e->prefix, k, flat(e, 0, n->shape, i, j));
+    case L_STATE: e->used_base[B_Z] = true; break;
+    case L_ADJ: e->used_base[B_A] = true; break;
+    case L_TAN: e->used_base[B_V] = true; break;
+    case L_PRED: e->used_base[B_PRED] = true; break;
+    case L_OBS: e->used_base[B_OBS] = true; break;
+    }
+    static const int base_of[] = {[L_STATE] = B_Z, [L_ADJ] = B_A, [L_TAN] = B_V, [L_PRED] = B_PRED, [L_OBS] = B_OBS};
+    int off = n->i[0] == L_PRED || n->i[0] == L_OBS ? 0 : m->states[k]->offset;
+    return arena_printf(e->a, "%s[%s]", base_name[base_of[n->i[0]]], flat(e, off, n->shape, i, j));
+}
+
+/* The operation of node id at element (i, j), from its operands. */
+static int expr_op(Em *e, Buf *o, int id, const char *i, const char *j) {
+    Node n = *N(e, id);
+    Shape sa = n.a >= 0 ? N(e, n.a)->shape : shape0();
+    switch (n.op) {
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL:
+    case OP_DIV: {
+        int p = n.op == OP_ADD || n.op == OP_SUB ? P_ADD : P_MUL;
+        sub(e, o, n.a, i, j, p, false);
+        buf_printf(o, " %s ", op_name[n.op]);
+        sub(e, o, n.b, i, j, p, n.op == OP_SUB || n.op == OP_DIV);
+        return p;
+    }
+    case OP_POW: {
+        Node *b = N(e, n.b);
+        if (b->op == OP_NUM && b->shape.rank == 0) {
+            double c = b->num;
+            if (c == 2) return e->helper[H_SQ] = true, call1(e, o, "nd_sq", n.a, i, j), P_ATOM;
+            if (c == 3) return e->helper[H_CUBE] = true, call1(e, o, "nd_cube", n.a, i, j), P_ATOM;
+            if (c == 0.5) return call1(e, o, "sqrt", n.a, i, j), P_ATOM;
+            if (c == -1) {
+                buf_puts(o, "1.0 / ");
+                sub(e, o, n.a, i, j, P_MUL, true);
+                return P_MUL;
+            }
+        }
+        buf_puts(o, "pow(");
+        expr(e, o, n.a, i, j);
+        buf_puts(o, ", ");
+        expr(e, o, n.b, i, j);
+        buf_putc(o, ')');
+        return P_ATOM;
+    }
+    case OP_NEG:
+        buf_putc(o, '-');
+        sub(e, o, n.a, i, j, P_UNARY, true);
+        return P_UNARY;
+    case OP_TANH: call1(e, o, "tanh", n.a, i, j); return P_ATOM;
+    case OP_EXP: call1(e, o, "exp", n.a, i, j); return P_ATOM;
+    case OP_LOG: call1(e, o, "log", n.a, i, j); return P_ATOM;
+    case OP_SIN: call1(e, o, "sin", n.a, i, j); return P_ATOM;
+    case OP_COS: call1(e, o, "cos", n.a, i, j); return P_ATOM;
+    case OP_SQRT: call1(e, o, "sqrt", n.a, i, j); return P_ATOM;
+    case OP_ABS: call1(e, o, "fabs", n.a, i, j); return P_ATOM;
+    case OP_SIGMOID: e->helper[H_SIGMOID] = true, call1(e, o, "nd_sigmoid", n.a, i, j); return P_ATOM;
+    case OP_RELU: e->helper[H_RELU] = true, call1(e, o, "nd_relu", n.a, i, j); return P_ATOM;
+    case OP_SOFTPLUS: e->helper[H_SOFTPLUS] = true, call1(e, o, "nd_softplus", n.a, i, j); return P_ATOM;
+    case OP_STEP: e->helper[H_STEP] = true, call1(e, o, "nd_step", n.a, i, j); return P_ATOM;
+    case OP_SIGN: e->helper[H_SIGN] = true, call1(e, o, "nd_sign", n.a, i, j); return P_ATOM;
+    case OP_BCAST: return expr(e, o, n.a, i, j);
+    case OP_TRANS: return expr(e, o, n.a, j, i);
+    case OP_OUTER:
+        sub(e, o, n.a, i, j, P_MUL, false);
+        buf_puts(o, " * ");
+        sub(e, o, n.b, j, i, P_MUL, true);
+        return P_MUL;
+    case OP_SLICE: {
+        /* kept dimensions take the result's indices in order */
+        const char *res[2] = {i, j}, *src[2];
+        int r = 0;
+        for (int k = 0; k < 2; k++) {
+            if (k >= sa.rank || (n.i[4] & (1 << k))) src[k] = arena_printf(e->a, "%d", n.i[2 * k]);
+            else src[k] = ix_add(e, res[r++], n.i[2 * k]);
+        }
+        return expr(e, o, n.a, src[0], src[1]);
+    }
+    default: ice("expr_op: %s is not inlinable", op_name[n.op]);
+    }
+    return P_ATOM;
+}
+
+static int expr(Em *e, Buf *o, int id, const char *i, const char *j) {
+    Node *n = N(e, id);
+    switch (e->mode[id]) {
+    case 'N':
+        lit(o, n->num);
+        return n->num < 0 ? P_UNARY : P_ATOM;
+    case 'L': buf_puts(o, leaf_access(e, n, i, j)); return P_ATOM;
+    case 'S': buf_printf(o, "s%d", id); return P_ATOM;
+    case 'W': buf_printf(o, "w[%s]", flat(e, e->woff[id], n->shape, i, j)); return P_ATOM;
+    case 'I': return expr_op(e, o, id, i, j);
+    }
+    ice("expr: node %%%d has no storage", id);
+    return 0;
+}
+
+/* ---- statements ------------------------------------------------------ */
+
+/* Opens loops over the elements of shape s; returns how many were opened. */
+static int loops(Buf *b, int lv, Shape s) {
+    if (s.rank >= 1) indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++)%s\n", s.d[0], s.rank == 2 ? "" : " {");
+    if (s.rank == 2) indent(b, lv + 1), buf_printf(b, "for (int j = 0; j < %d; j++) {\n", s.d[1]);
+    return s.rank;
+}
+
+static void close_loops(Buf *b, int lv, int n) {
+    if (n) indent(b, lv + n - 1), buf_puts(b, "}\n");
+}
+
+static void emit_matmul(Em *e, Buf *b, int lv, int id) {
+    Node n = *N(e, id);
+    Shape x = N(e, n.a)->shape, y = N(e, n.b)->shape;
+    Buf t = {0};
+    if (x.rank == 1 && y.rank == 1) { /* dot */
+        indent(b, lv), buf_printf(b, "double s%d = 0;\n", id);
+        indent(b, lv), buf_printf(b, "for (int k = 0; k < %d; k++) s%d += ", x.d[0], id);
+        sub(e, b, n.a, "k", "0", P_MUL, false), buf_puts(b, " * "), sub(e, b, n.b, "k", "0", P_MUL, true);
+        buf_puts(b, ";\n");
+    } else if (x.rank == 2 && y.rank == 1) { /* A x: row dot products */
+        indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++) {\n", x.d[0]);
+        indent(b, lv + 1), buf_puts(b, "double acc = 0;\n");
+        indent(b, lv + 1), buf_printf(b, "for (int k = 0; k < %d; k++) acc += ", x.d[1]);
+        sub(e, b, n.a, "i", "k", P_MUL, false), buf_puts(b, " * "), sub(e, b, n.b, "k", "0", P_MUL, true);
+        buf_puts(b, ";\n");
+        indent(b, lv + 1), buf_printf(b, "w[%s] = acc;\n", flat(e, e->woff[id], n.shape, "i", "0"));
+        indent(b, lv), buf_puts(b, "}\n");
+    } else if (x.rank == 1) { /* xᵀ B: accumulate rows of B, contiguous */
+        const char *dst = flat(e, e->woff[id], n.shape, "j", "0");
+        indent(b, lv), buf_printf(b, "for (int j = 0; j < %d; j++) w[%s] = 0;\n", y.d[1], dst);
+        indent(b, lv), buf_printf(b, "for (int k = 0; k < %d; k++) {\n", x.d[0]);
+        indent(b, lv + 1), buf_puts(b, "const double xk = "), expr(e, b, n.a, "k", "0"), buf_puts(b, ";\n");
+        indent(b, lv + 1), buf_printf(b, "for (int j = 0; j < %d; j++) w[%s] += xk * ", y.d[1], dst);
+        sub(e, b, n.b, "k", "j", P_MUL, true);
+        buf_puts(b, ";\n");
+        indent(b, lv), buf_puts(b, "}\n");
+    } else { /* A B */
+        indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++)\n", x.d[0]);
+        indent(b, lv + 1), buf_printf(b, "for (int j = 0; j < %d; j++) {\n", y.d[1]);
+        indent(b, lv + 2), buf_puts(b, "double acc = 0;\n");
+        indent(b, lv + 2), buf_printf(b, "for (int k = 0; k < %d; k++) acc += ", x.d[1]);
+        sub(e, b, n.a, "i", "k", P_MUL, false), buf_puts(b, " * "), sub(e, b, n.b, "k", "j", P_MUL, true);
+        buf_puts(b, ";\n");
+        indent(b, lv + 2), buf_printf(b, "w[%s] = acc;\n", flat(e, e->woff[id], n.shape, "i", "j"));
+        indent(b, lv + 1), buf_puts(b, "}\n");
+    }
+    buf_free(&t);
+}
+
+/* Computes node id into its local or work slot. */
+static void emit_node(Em *e, Buf *b, int lv, int id) {
+    Node n = *N(e, id);
+    if (n.op == OP_MATMUL) {
+        emit_matmul(e, b, lv, id);
+        return;
+    }
+    if (n.op == OP_SUM) {
+        Shape s = N(e, n.a)->shape;
+        indent(b, lv), buf_printf(b, "double s%d = 0;\n", id);
+        int k = loops(b, lv, s);
+        indent(b, lv + k), buf_printf(b, "s%d += ", id), expr(e, b, n.a, "i", "j"), buf_puts(b, ";\n");
+        close_loops(b, lv, k);
+        return;
+    }
+    if (e->mode[id] == 'S') {
+        indent(b, lv), buf_printf(b, "const double s%d = ", id), expr_op(e, b, id, "0", "0"), buf_puts(b, ";\n");
+        return;
+    }
+    if (n.op == OP_EMBED) {
+        indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++) w[%d + i] = 0;\n", shape_size(n.shape), e->woff[id]);
+        Shape g = N(e, n.a)->shape;
+        const char *res[2] = {"i", "j"}, *dst[2];
+        int r = 0;
+        for (int k = 0; k < 2; k++) {
+            if (k >= n.shape.rank || (n.i[4] & (1 << k))) dst[k] = arena_printf(e->a, "%d", n.i[2 * k]);
+            else dst[k] = ix_add(e, res[r++], n.i[2 * k]);
+        }
+        int k = loops(b, lv, g);
+        indent(b, lv + k), buf_printf(b, "w[%s] = ", flat(e, e->woff[id], n.shape, dst[0], dst[1]));
+        expr(e, b, n.a, "i", "j"), buf_puts(b, ";\n");
+        close_loops(b, lv, k);
+        return;
+    }
+    if (n.op == OP_CONCAT) {
+        int la = shape_size(N(e, n.a)->shape), lb = shape_size(N(e, n.b)->shape);
+        int parts[2] = {n.a, n.b}, at[2] = {0, la}, len[2] = {la, lb};
+        for (int p = 0; p < 2; p++) {
+            if (N(e, parts[p])->shape.rank == 0) {
+                indent(b, lv), buf_printf(b, "w[%d] = ", e->woff[id] + at[p]);
+            } else {
+                indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++) w[%d + i] = ", len[p], e->woff[id] + at[p]);
+            }
+            expr(e, b, parts[p], "i", "0"), buf_puts(b, ";\n");
+        }
+        return;
+    }
+    int k = loops(b, lv, n.shape);
+    indent(b, lv + k), buf_printf(b, "w[%s] = ", flat(e, e->woff[id], n.shape, "i", "j"));
+    expr_op(e, b, id, "i", "j"), buf_puts(b, ";\n");
+    close_loops(b, lv, k);
+}
+
+static void emit_out(Em *e, Buf *b, int lv, const Out *out) {
+    if (out->root < 0 && out->kind != OUT_SET) return;
+    if (out->guard) indent(b, lv), buf_printf(b, "if (%s) {\n", out->guard), lv++;
+    if (out->kind == OUT_TOTAL) {
+        indent(b, lv), buf_printf(b, "%s += ", out->base), expr(e, b, out->root, "0", "0"), buf_puts(b, ";\n");
+    } else {
+        int k = loops(b, lv, out->shape);
+        indent(b, lv + k);
+        buf_printf(b, "%s[%s] %s ", out->base, flat(e, out->offset, out->shape, "i", "j"),
+                   out->kind == OUT_ACC ? "+=" : "=");
+        if (out->root < 0) buf_puts(b, "0");
+        else expr(e, b, out->root, "i", "j");
+        buf_puts(b, ";\n");
+        close_loops(b, lv, k);
+    }
+    if (out->guard) indent(b, lv - 1), buf_puts(b, "}\n");
+}
+
+/* ---- storage decisions ----------------------------------------------- */
+
+static bool cheap(Em *e, int id) {
+    char m = e->mode[id];
+    if (m == 'N' || m == 'L' || m == 'S' || m == 'W') return true;
+    Op op = N(e, id)->op;
+    return m == 'I' && (op == OP_TRANS || op == OP_SLICE || op == OP_BCAST) && cheap(e, N(e, id)->a);
+}
+
+/* Decides N/L/S/W/I for every node reached from outs; returns the work size. */
+static int plan(Em *e, const Out *outs, int nouts) {
+    Ir *ir = e->ir;
+    int len = ir->len;
+    e->mode = arena_alloc(e->a, len + 1);
+    e->uses = arena_alloc(e->a, sizeof(int) * (len + 1));
+    e->multi = arena_alloc(e->a, len + 1);
+    e->woff = arena_alloc(e->a, sizeof(int) * (len + 1));
+    bool *r = arena_alloc(e->a, len + 1);
+    for (int k = 0; k < nouts; k++)
+        if (outs[k].root >= 0) r[outs[k].root] = true, e->uses[outs[k].root]++;
+    for (int id = len - 1; id >= 0; id--) {
+        if (!r[id]) continue;
+        Node *n = N(e, id);
+        if (n->a >= 0) r[n->a] = true, e->uses[n->a]++;
+        if (n->b >= 0) r[n->b] = true, e->uses[n->b]++;
+        if (n->op == OP_MATMUL) {
+            Shape x = N(e, n->a)->shape, y = N(e, n->b)->shape;
+            if (x.rank == 2 && y.rank == 2) e->multi[n->a] = y.d[1] > 1, e->multi[n->b] = x.d[0] > 1;
+            else if (x.rank == 2) e->multi[n->b] = x.d[0] > 1;
+            else if (y.rank == 2) e->multi[n->a] = y.d[1] > 1;
+        }
+        if (n->op == OP_OUTER) e->multi[n->a] = true, e->multi[n->b] = true;
+    }
+    e->wsize = 0;
+    for (int id = 0; id < len; id++) {
+        if (!r[id]) continue;
+        Node *n = N(e, id);
+        char m;
+        if (n->op == OP_NUM) m = 'N';
+        else if (n->op == OP_LEAF) m = 'L';
+        else if (n->shape.rank == 0) m = 'S';
+        else if (op_class[n->op] == 'R') m = 'W';
+        else if (e->uses[id] == 1 && !e->multi[id]) m = 'I';
+        else m = 'W';
+        e->mode[id] = m;
+        /* pure views of cheap values cost only index arithmetic */
+        if (m == 'W' && (n->op == OP_TRANS || n->op == OP_SLICE || n->op == OP_BCAST) && cheap(e, n->a))
+            e->mode[id] = 'I';
+        if (e->mode[id] == 'W') e->woff[id] = e->wsize, e->wsize += shape_size(n->shape);
+    }
+    return e->wsize;
+}
+
+/* The body of a batched function: hoisted values, then the sample loop. */
+static void emit_body(Em *e, Buf *b, const Out *outs, int nouts, const int *row_len, const int *row_base, int nrows) {
+    plan(e, outs, nouts);
+    memset(e->used_base, 0, sizeof e->used_base);
+    Buf pre = {0}, loop = {0};
+    for (int id = 0; id < e->ir->len; id++) {
+        char m = e->mode[id];
+        if (m != 'S' && m != 'W') continue;
+        if (N(e, id)->varies) emit_node(e, &loop, 2, id);
+        else emit_node(e, &pre, 1, id);
+    }
+    for (int k = 0; k < nouts; k++) emit_out(e, &loop, 2, &outs[k]);
+    if (e->wsize) buf_puts(b, "    double *w = work;\n");
+    if (pre.s) buf_puts(b, pre.s);
+    buf_puts(b, "    for (int b = 0; b < B; b++) {\n");
+    for (int k = 0; k < nrows; k++) {
+        int bi = row_base[k];
+        bool out = bi >= B_DZ;
+        if (!out && !e->used_base[bi]) continue;
+        if (bi == B_AZ) /* az may be NULL */
+            buf_printf(b, "        double *azb = az ? az + (long)b * %d : 0;\n", row_len[k]);
+        else
+            buf_printf(b, "        %sdouble *%s = %s + (long)b * %d;\n", out ? "" : "const ", base_name[bi],
+                       base_src[bi], row_len[k]);
+    }
+    if (loop.s) buf_puts(b, loop.s);
+    buf_puts(b, "    }\n");
+    buf_free(&pre), buf_free(&loop);
+}
+
+/* ---- functions ------------------------------------------------------- */
+
+static Out out_state(Em *e, int root, OutKind k, const char *base, int i, const char *guard) {
+    Sym *y = e->pg->m->states[i];
+    return (Out){root, k, base, y->offset, y->shape, guard};
+}
+
+static void emit_f(Em *e, Buf *b) {
+    Model *m = e->pg->m;
+    buf_printf(b, "void %s_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work)\n{\n",
+               e->prefix);
+    buf_puts(b, "    (void)t;\n    (void)theta;\n    (void)work;\n");
+    Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
+    for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->f.roots[i], OUT_SET, "dzb", i, NULL);
+    int rl[] = {m->n_state, m->n_state}, rb[] = {B_Z, B_DZ};
+    emit_body(e, b, outs, m->nstates, rl, rb, 2);
+    buf_puts(b, "}\n\n");
+}
+
+static void emit_vjp(Em *e, Buf *b) {
+    Model *m = e->pg->m;
+    Program *pg = e->pg;
+    buf_printf(b,
+               "void %s_vjp(int B, double t, const double *z, const double *theta, const double *a,\n"
+               "    double *az, double *atheta, double *at, double *work)\n{\n",
+               e->prefix);
+    buf_puts(b, "    (void)t;\n    (void)theta;\n    (void)work;\n");
+    if (m->n_param) buf_printf(b, "    if (atheta)\n        for (int i = 0; i < %d; i++) atheta[i] = 0;\n", m->n_param);
+    buf_puts(b, "    if (at) *at = 0;\n");
+    int n = m->nstates + m->nparams + 1, k = 0;
+    Out *outs = arena_alloc(e->a, sizeof(Out) * n);
+    for (int i = 0; i < m->nstates; i++) outs[k++] = out_state(e, pg->vjp_z.roots[i], OUT_SET, "azb", i, "az");
+    for (int i = 0; i < m->nparams; i++) {
+        Sym *y = m->params[i];
+        outs[k++] = (Out){pg->vjp_p.roots[i], OUT_ACC, "atheta", y->offset, y->shape, "atheta"};
+    }
+    outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, "*at", 0, shape0(), "at"};
+    int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_A, B_AZ};
+    emit_body(e, b, outs, k, rl, rb, 3);
+    buf_puts(b, "}\n\n");
+}
+
+static void emit_jvp(Em *e, Buf *b) {
+    Model *m = e->pg->m;
+    buf_printf(b,
+               "void %s_jvp(int B, double t, const double *z, const double *theta, const double *v, double *out,\n"
+               "    double *work)\n{\n",
+               e->prefix);
+    buf_puts(b, "    (void)t;\n    (void)theta;\n    (void)work;\n");
+    Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
+    for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->jvp.roots[i], OUT_SET, "outb", i, NULL);
+    int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_V, B_OUT};
+    emit_body(e, b, outs, m->nstates, rl, rb, 3);
+    buf_puts(b, "}\n\n");
+}
+
+static void emit_loss(Em *e, Buf *b, bool grad) {
+    Model *m = e->pg->m;
+    if (grad)
+        buf_printf(b, "double %s_loss_grad(int B, const double *pred, const double *obs, double *grad, double *work)\n{\n",
+                   e->prefix);
+    else
+        buf_printf(b, "double %s_loss(int B, const double *pred, const double *obs, double *work)\n{\n", e->prefix);
+    buf_puts(b, "    double total = 0;\n    (void)work;\n");
+    Out outs[2];
+    int n = 0;
+    outs[n++] = (Out){e->pg->loss.roots[0], OUT_TOTAL, "total", 0, shape0(), NULL};
+    if (grad) outs[n++] = (Out){e->pg->loss_grad.roots[0], OUT_SET, "gb", 0, shape1(m->n_state), NULL};
+    int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_PRED, B_OBS, B_GRAD};
+    emit_body(e, b, outs, n, rl, rb, grad ? 3 : 2);
+    buf_puts(b, "    return total;\n}\n\n");
+}
+
+static void emit_jac(Em *e, Buf *b, int vjp_work) {
+    int n = e->pg->m->n_state;
+    buf_printf(b,
+               "/* Row i of ∂f/∂z is e_iᵀ∂f/∂z: one VJP per row, e_i kept in work[0..%d). */\n"
+               "void %s_jac_z(double t, const double *z, const double *theta, double *J, double *work)\n{\n"
+               "    double *e = work;\n"
+               "    for (int i = 0; i < %d; i++) e[i] = 0;\n"
+               "    for (int i = 0; i < %d; i++) {\n"
+               "        e[i] = 1;\n"
+               "        %s_vjp(1, t, z, theta, e, J + (long)i * %d, 0, 0, work + %d);\n"
+               "        e[i] = 0;\n"
+               "    }\n}\n\n",
+               n, e->prefix, n, n, e->prefix, n, n);
+    (void)vjp_work;
+}
+
+/* ---- parameters and the descriptor ----------------------------------- */
+
+static void emit_values(Buf *b, const double *v, int n) {
+    for (int i = 0; i < n; i++) {
+        buf_puts(b, i % 4 == 0 ? "\n    " : " ");
+        lit(b, v[i]);
+        buf_putc(b, ',');
+    }
+    buf_puts(b, "\n");
+}
+
+static void emit_init(Em *e, Buf *b) {
+    Model *m = e->pg->m;
+    Buf body = {0};
+    for (int i = 0; i < m->nparams; i++) {
+        Sym *y = m->params[i];
+        int n = shape_size(y->shape), off = y->offset;
+        /* Glorot: fan_in is the number of columns, fan_out of rows. */
+        int fan_in = y->shape.rank == 2 ? y->shape.d[1] : n, fan_out = y->shape.rank == 2 ? y->shape.d[0] : n;
+        uint64_t salt = fnv1a64(y->name, strlen(y->name));
+        buf_printf(&body, "    /* %s %s */\n", y->name, shape_str(y->shape, e->a));
+        switch (y->init) {
+        case INIT_NONE:
+        case INIT_ZEROS:
+        case INIT_ONES:
+            buf_printf(&body, "    for (int i = 0; i < %d; i++) theta[%d + i] = %s;\n", n, off,
+                       y->init == INIT_ONES ? "1" : "0");
+            break;
+        case INIT_VALUE:
+            buf_printf(&body, "    {\n        static const double v[%d] = {", n);
+            emit_values(&body, y->values, n);
+            buf_printf(&body, "        };\n        for (int i = 0; i < %d; i++) theta[%d + i] = v[i];\n    }\n", n, off);
+            break;
+        case INIT_GLOROT:
+        case INIT_UNIFORM: {
+            double lo = y->a, hi = y->b;
+            if (y->init == INIT_GLOROT) hi = sqrt(6.0 / (fan_in + fan_out)), lo = -hi;
+            e->helper[H_UNIFORM] = e->helper[H_NEXT] = true;
+            buf_printf(&body, "    s = seed ^ 0x%016llxull;\n", (unsigned long long)salt);
+            buf_printf(&body, "    for (int i = 0; i < %d; i++) theta[%d + i] = ", n, off);
+            lit(&body, lo), buf_puts(&body, " + ("), lit(&body, hi - lo), buf_puts(&body, ") * nd_uniform(&s);\n");
+            break;
+        }
+        case INIT_NORMAL:
+            e->helper[H_NORMAL] = e->helper[H_UNIFORM] = e->helper[H_NEXT] = true;
+            buf_printf(&body, "    s = seed ^ 0x%016llxull;\n", (unsigned long long)salt);
+            buf_printf(&body, "    for (int i = 0; i < %d; i++) theta[%d + i] = ", n, off);
+            lit(&body, y->a), buf_puts(&body, " + "), lit(&body, y->b), buf_puts(&body, " * nd_normal(&s);\n");
+            break;
+        }
+    }
+    buf_printf(b, "void %s_init_params(double *theta, unsigned long long seed)\n{\n", e->prefix);
+    if (e->helper[H_NEXT]) buf_puts(b, "    unsigned long long s;\n");
+    buf_puts(b, "    (void)theta;\n    (void)seed;\n");
+    if (body.s) buf_puts(b, body.s);
+    buf_puts(b, "}\n\n");
+    buf_free(&body);
+}
+
+static void emit_vars(Em *e, Buf *b, const char *what, Sym **v, int n) {
+    if (!n) return;
+    buf_printf(b, "static const nodec_var %s_%s[%d] = {\n", e->prefix, what, n);
+    for (int i = 0; i < n; i++) {
+        Sym *y = v[i];
+        buf_printf(b, "    {\"%s\", %d, {%d, %d}, %d, %d},\n", y->name, y->shape.rank, y->shape.d[0], y->shape.d[1],
+                   y->offset, shape_size(y->shape));
+    }
+    buf_puts(b, "};\n");
+}
+
+static const char *const helper_src[] = {
+    [H_SQ] = "static double nd_sq(double x) { return x * x; }\n",
+    [H_CUBE] = "static double nd_cube(double x) { return x * x * x; }\n",
+    [H_SIGMOID] = "static double nd_sigmoid(double x)\n{\n"
+                  "    if (x >= 0) return 1 / (1 + exp(-x));\n"
+                  "    double ex = exp(x);\n    return ex / (1 + ex);\n}\n",
+    [H_RELU] = "static double nd_relu(double x) { return x > 0 ? x : 0; }\n",
+    [H_SOFTPLUS] = "static double nd_softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }\n",
+    [H_STEP] = "static double nd_step(double x) { return x > 0 ? 1 : 0; }\n",
+    [H_SIGN] = "static double nd_sign(double x) { return (x > 0) - (x < 0); }\n",
+    [H_NEXT] = "/* splitmix64 (Steele, Lea, Flood 2014) */\n"
+               "static unsigned long long nd_next(unsigned long long *s)\n{\n"
+               "    unsigned long long x = (*s += 0x9E3779B97F4A7C15ull);\n"
+               "    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;\n"
+               "    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;\n"
+               "    return x ^ (x >> 31);\n}\n",
+    [H_UNIFORM] = "static double nd_uniform(unsigned long long *s) { return (double)(nd_next(s) >> 11) / 9007199254740992.0; }\n",
+    [H_NORMAL] = "/* Box-Muller */\n"
+                 "static double nd_normal(unsigned long long *s)\n{\n"
+                 "    double u = 1 - nd_uniform(s), v = nd_uniform(s);\n"
+                 "    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);\n}\n",
+};
+
+/* Emits every function into `code`; returns the work size. */
+static int emit_functions(Em *e, Buf *code) {
+    int wf, wv, wj, wl, wg;
+    emit_f(e, code), wf = e->wsize;
+    emit_vjp(e, code), wv = e->wsize;
+    emit_jvp(e, code), wj = e->wsize;
+    emit_jac(e, code, wv);
+    emit_loss(e, code, false), wl = e->wsize;
+    emit_loss(e, code, true), wg = e->wsize;
+    emit_init(e, code);
+    int w = wf;
+    int all[] = {wv, wj, wl, wg, e->pg->m->n_state + wv};
+    for (int i = 0; i < 5; i++)
+        if (all[i] > w) w = all[i];
+    return w;
+}
+
+int emit_work_size(Program *pg) {
+    Em e = {.pg = pg, .ir = pg->ir, .prefix = pg->m->name, .a = arena_new()};
+    Buf code = {0};
+    int w = emit_functions(&e, &code);
+    buf_free(&code), arena_free(e.a);
+    return w;
+}
+
+static void banner(Buf *b, Program *pg, const EmitOpts *o, const char *what) {
+    buf_printf(b,
+               "/* %s.%s — generated by nodec %s from %s (source FNV-1a %016llx).\n"
+               " * Do not edit: change the model and run `nodec emit` again.  C99, needs only <math.h>;\n"
+               " * no allocation, no mutable globals.  DESIGN.md §3 describes the interface. */\n",
+               pg->m->name, what, NODEC_VERSION, o->source_path ? o->source_path : "<input>",
+               (unsigned long long)o->source_hash);
+}
+
+void emit_header(Buf *b, Program *pg, const EmitOpts *o) {
+    const char *p = pg->m->name;
+    Arena *a = arena_new();
+    char *up = arena_strndup(a, p, strlen(p));
+    for (char *c = up; *c; c++)
+        if (*c >= 'a' && *c <= 'z') *c -= 32;
+    banner(b, pg, o, "h");
+    buf_printf(b, "#ifndef %s_NODEC_H\n#define %s_NODEC_H\n\n", up, up);
+    buf_puts(b, nodec_model_h);
+    buf_puts(b, "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+    buf_printf(b, "#define %s_NODEC_VERSION \"%s\"\n", up, NODEC_VERSION);
+    buf_printf(b, "#define %s_N_STATE %d   /* doubles per state */\n", up, pg->m->n_state);
+    buf_printf(b, "#define %s_N_PARAM %d   /* doubles in θ */\n", up, pg->m->n_param);
+    buf_printf(b, "#define %s_WORK_SIZE %d /* doubles of scratch for any function below */\n\n", up,
+               emit_work_size(pg));
+    buf_printf(b,
+               "void %s_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work);\n"
+               "void %s_vjp(int B, double t, const double *z, const double *theta, const double *a,\n"
+               "    double *az, double *atheta, double *at, double *work);\n"
+               "void %s_jvp(int B, double t, const double *z, const double *theta, const double *v, double *out,\n"
+               "    double *work);\n"
+               "void %s_jac_z(double t, const double *z, const double *theta, double *J, double *work);\n"
+               "double %s_loss(int B, const double *pred, const double *obs, double *work);\n"
+               "double %s_loss_grad(int B, const double *pred, const double *obs, double *grad, double *work);\n"
+               "void %s_init_params(double *theta, unsigned long long seed);\n\n"
+               "extern const nodec_model %s_model;\n",
+               p, p, p, p, p, p, p, p);
+    buf_printf(b, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s_NODEC_H */\n", up);
+    arena_free(a);
+}
+
+void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
+    Model *m = pg->m;
+    const char *p = m->name;
+    Em e = {.pg = pg, .ir = pg->ir, .prefix = p, .a = arena_new()};
+    Buf code = {0};
+    int work = emit_functions(&e, &code);
+    banner(b, pg, o, "c");
+    buf_printf(b, "#include <math.h>\n\n#include \"%s.h\"\n\n", p);
+    for (int h = 0; h < H_COUNT; h++)
+        if (e.helper[h]) buf_puts(b, helper_src[h]);
+    if (e.helper[0] || e.helper[1] || e.helper[2] || e.helper[H_NEXT]) buf_putc(b, '\n');
+    for (int i = 0; i < m->nconsts; i++) {
+        Sym *y = m->consts[i];
+        if (y->shape.rank == 0 || y->init != INIT_VALUE) continue;
+        buf_printf(b, "/* %s %s */\nstatic const double %s_c%d[%d] = {", y->name, shape_str(y->shape, e.a), p, i,
+                   shape_size(y->shape));
+        emit_values(b, y->values, shape_size(y->shape));
+        buf_puts(b, "};\n\n");
+    }
+    buf_puts(b, code.s);
+    emit_vars(&e, b, "states", m->states, m->nstates);
+    emit_vars(&e, b, "params", m->params, m->nparams);
+    if (m->has_z0) {
+        buf_printf(b, "static const double %s_z0[%d] = {", p, m->n_state);
+        for (int i = 0; i < m->nstates; i++) emit_values(b, m->states[i]->values, shape_size(m->states[i]->shape));
+        buf_puts(b, "};\n");
+    }
+    bool uses_t = false;
+    for (int i = 0; i < m->nstates; i++) {
+        int r = pg->f.roots[i];
+        /* f depends on t when the time leaf is reachable from its roots */
+        bool *seen = calloc(pg->ir->len + 1, 1);
+        if (r >= 0) seen[r] = true;
+        for (int id = pg->ir->len - 1; id >= 0; id--) {
+            if (!seen[id]) continue;
+            Node *n = &pg->ir->n[id];
+            if (n->op == OP_LEAF && n->i[0] == L_TIME) uses_t = true;
+            if (n->a >= 0) seen[n->a] = true;
+            if (n->b >= 0) seen[n->b] = true;
+        }
+        free(seen);
+    }
+    buf_printf(b,
+               "\nconst nodec_model %s_model = {\n"
+               "    NODEC_ABI_VERSION, \"%s\", \"%016llx\",\n"
+               "    %d, %d,\n"
+               "    %d, %s%s,\n"
+               "    %d, %s%s,\n"
+               "    %d, %d, %s%s,\n"
+               "    %s_f, %s_vjp, %s_jvp, %s_jac_z, %s_loss, %s_loss_grad, %s_init_params,\n"
+               "};\n",
+               p, p, (unsigned long long)o->source_hash, m->n_state, m->n_param, m->nstates, p, "_states",
+               m->nparams, m->nparams ? p : "0", m->nparams ? "_params" : "", work, uses_t,
+               m->has_z0 ? p : "0", m->has_z0 ? "_z0" : "", p, p, p, p, p, p, p);
+    buf_free(&code), arena_free(e.a);
+}

@@ -1,0 +1,297 @@
+/* main.c — the `nodec` command line (DESIGN.md §5).
+ *
+ * Each command parses its options, runs the pipeline through nc_compile and
+ * acts on the result.  Usage errors exit 2, model or I/O errors exit 1;
+ * nothing is written unless everything before it succeeded, and files are
+ * written to a temporary name and renamed into place.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "compiler.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nodec_model.h"
+
+typedef struct Cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+    const char *help;
+} Cmd;
+
+static const Cmd *find_cmd(const char *name);
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+    fprintf(stderr, "nodec %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nrun `nodec %s --help` for its options\n", cmd);
+    return 2;
+}
+
+/* Options shared by the commands: one positional model file and flags. */
+typedef struct Args {
+    const char *model;
+    const char *out;
+    const char *dump;
+    unsigned long long seed;
+    int points;
+    double tol;
+    bool latex;
+    bool help;
+} Args;
+
+static bool take(int argc, char **argv, int *i, const char *flag, const char **val, const char *cmd, int *err) {
+    size_t n = strlen(flag);
+    if (strncmp(argv[*i], flag, n)) return false;
+    if (argv[*i][n] == '=') {
+        *val = argv[*i] + n + 1;
+        return true;
+    }
+    if (argv[*i][n]) return false;
+    if (*i + 1 >= argc) {
+        *err = usage_error(cmd, "%s needs a value", flag);
+        return true;
+    }
+    *val = argv[++*i];
+    return true;
+}
+
+static int parse_args(const char *cmd, int argc, char **argv, Args *a) {
+    *a = (Args){.seed = 1, .points = 3, .tol = 1e-6};
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int err = 0;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) a->help = true;
+        else if (!strcmp(argv[i], "--latex")) a->latex = true;
+        else if (take(argc, argv, &i, "-o", &v, cmd, &err)) {
+            if (err) return err;
+            a->out = v;
+        } else if (take(argc, argv, &i, "--dump", &v, cmd, &err)) {
+            if (err) return err;
+            a->dump = v;
+        } else if (take(argc, argv, &i, "--seed", &v, cmd, &err)) {
+            if (err) return err;
+            a->seed = strtoull(v, NULL, 10);
+        } else if (take(argc, argv, &i, "--points", &v, cmd, &err)) {
+            if (err) return err;
+            a->points = atoi(v);
+            if (a->points < 1) return usage_error(cmd, "--points must be at least 1, got '%s'", v);
+        } else if (take(argc, argv, &i, "--tol", &v, cmd, &err)) {
+            if (err) return err;
+            a->tol = strtod(v, NULL);
+            if (!(a->tol > 0)) return usage_error(cmd, "--tol must be positive, got '%s'", v);
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return usage_error(cmd, "unknown option '%s'", argv[i]);
+        } else if (!a->model) {
+            a->model = argv[i];
+        } else {
+            return usage_error(cmd, "unexpected argument '%s' (one model file at a time)", argv[i]);
+        }
+    }
+    if (a->help) return -1;
+    if (!a->model) return usage_error(cmd, "%s", "missing the model file, e.g. models/spiral.nde");
+    return 0;
+}
+
+/* Reads and compiles args->model; prints diagnostics to stderr. */
+static bool compile_file(Compilation *c, const char *path, const char *stop) {
+    memset(c, 0, sizeof *c);
+    c->arena = arena_new();
+    char err[512];
+    if (!source_read(path, &c->src, c->arena, err, sizeof err)) {
+        fprintf(stderr, "nodec: error: %s\n", err);
+        return false;
+    }
+    c->diag.out = stderr;
+    if (nc_compile(c, stop)) return true;
+    if (c->diag.nerrors > 1) fprintf(stderr, "%d errors\n", c->diag.nerrors);
+    return false;
+}
+
+static EmitOpts emit_opts(Compilation *c) {
+    return (EmitOpts){c->src.path, fnv1a64(c->src.text, (size_t)c->src.len)};
+}
+
+/* Writes a whole file or nothing: temp file in the same directory, rename. */
+static bool write_atomic(const char *path, const char *s, size_t n) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, "nodec: error: cannot write '%s': %s\n", path, strerror(errno));
+        return false;
+    }
+    bool ok = fwrite(s, 1, n, f) == n;
+    ok = fflush(f) == 0 && ok;
+    ok = fsync(fileno(f)) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) != 0) ok = false;
+    if (!ok) {
+        fprintf(stderr, "nodec: error: cannot write '%s': %s\n", path, strerror(errno));
+        unlink(tmp);
+    }
+    return ok;
+}
+
+static int cmd_emit(int argc, char **argv) {
+    Args a;
+    int rc = parse_args("emit", argc, argv, &a);
+    if (rc) return rc < 0 ? (puts(find_cmd("emit")->help), 0) : rc;
+    const char *dumps[] = {"ast", "ir", "deriv", "c"};
+    if (a.dump) {
+        bool known = false;
+        for (int i = 0; i < 4; i++) known |= !strcmp(a.dump, dumps[i]);
+        if (!known) return usage_error("emit", "--dump takes ast, ir, deriv or c, not '%s'", a.dump);
+    } else if (!a.out) {
+        return usage_error("emit", "%s", "missing -o DIR (where to write <model>.h and <model>.c)");
+    }
+    Compilation c;
+    if (!compile_file(&c, a.model, a.dump && !strcmp(a.dump, "ast") ? "ast" : NULL)) return nc_free(&c), 1;
+    Buf b = {0};
+    if (a.dump) {
+        Program *pg = c.prog;
+        if (!strcmp(a.dump, "ast")) ast_dump(&b, c.parse.first, &c.src);
+        else if (!strcmp(a.dump, "c")) {
+            EmitOpts o = emit_opts(&c);
+            emit_header(&b, pg, &o), emit_source(&b, pg, &o);
+        } else {
+            Model *m = pg->m;
+            const char **lab = arena_alloc(c.arena, sizeof *lab * (m->nstates + m->nparams + 2));
+            if (!strcmp(a.dump, "ir")) {
+                for (int i = 0; i < m->nstates; i++) lab[i] = arena_printf(c.arena, "d%s/dt", m->states[i]->name);
+                ir_dump(&b, pg->ir, "f", lab, pg->f.roots, pg->f.nroots);
+                lab[0] = "loss";
+                ir_dump(&b, pg->ir, "loss", lab, pg->loss.roots, 1);
+            } else {
+                int n = 0, *roots = arena_alloc(c.arena, sizeof(int) * (m->nstates + m->nparams + 2));
+                for (int i = 0; i < m->nstates; i++)
+                    lab[n] = arena_printf(c.arena, "a'df/d%s", m->states[i]->name), roots[n++] = pg->vjp_z.roots[i];
+                for (int i = 0; i < m->nparams; i++)
+                    lab[n] = arena_printf(c.arena, "a'df/d%s", m->params[i]->name), roots[n++] = pg->vjp_p.roots[i];
+                lab[n] = "a'df/dt", roots[n++] = pg->vjp_t.roots[0];
+                ir_dump(&b, pg->ir, "vjp", lab, roots, n);
+                for (int i = 0; i < m->nstates; i++) lab[i] = arena_printf(c.arena, "df/d%s v", m->states[i]->name);
+                ir_dump(&b, pg->ir, "jvp", lab, pg->jvp.roots, m->nstates);
+                lab[0] = "dl/dpred";
+                ir_dump(&b, pg->ir, "loss_grad", lab, pg->loss_grad.roots, 1);
+            }
+        }
+        fputs(b.s ? b.s : "", stdout);
+        buf_free(&b), nc_free(&c);
+        return 0;
+    }
+    struct stat st;
+    if (stat(a.out, &st) != 0) {
+        if (mkdir(a.out, 0777) != 0) {
+            fprintf(stderr, "nodec: error: cannot create the output directory '%s': %s\n", a.out, strerror(errno));
+            return nc_free(&c), 1;
+        }
+    } else if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "nodec: error: '%s' is not a directory; -o names the directory for %s.h and %s.c\n", a.out,
+                c.model->name, c.model->name);
+        return nc_free(&c), 1;
+    }
+    EmitOpts o = emit_opts(&c);
+    Buf h = {0};
+    emit_header(&h, c.prog, &o);
+    emit_source(&b, c.prog, &o);
+    char hp[4096], cp[4096];
+    snprintf(hp, sizeof hp, "%s/%s.h", a.out, c.model->name);
+    snprintf(cp, sizeof cp, "%s/%s.c", a.out, c.model->name);
+    bool ok = write_atomic(hp, h.s, h.len) && write_atomic(cp, b.s, b.len);
+    if (!ok) unlink(hp);
+    buf_free(&h), buf_free(&b), nc_free(&c);
+    return ok ? 0 : 1;
+}
+
+static int cmd_check(int argc, char **argv) {
+    Args a;
+    int rc = parse_args("check", argc, argv, &a);
+    if (rc) return rc < 0 ? (puts(find_cmd("check")->help), 0) : rc;
+    Compilation c;
+    if (!compile_file(&c, a.model, NULL)) return nc_free(&c), 1;
+    EmitOpts o = emit_opts(&c);
+    LoadedModel lm;
+    char err[2048];
+    if (!nc_load_cc(c.prog, &o, &lm, err, sizeof err)) {
+        fprintf(stderr, "nodec check: error: %s\n", err);
+        return nc_free(&c), 1;
+    }
+    CheckOpts co = {.seed = a.seed, .points = a.points, .tol = a.tol};
+    int fails = check_model(lm.model, &co, stdout);
+    nc_unload(&lm), nc_free(&c);
+    return fails ? 1 : 0;
+}
+
+static int cmd_derive(int argc, char **argv) {
+    Args a;
+    int rc = parse_args("derive", argc, argv, &a);
+    if (rc) return rc < 0 ? (puts(find_cmd("derive")->help), 0) : rc;
+    Compilation c;
+    if (!compile_file(&c, a.model, NULL)) return nc_free(&c), 1;
+    Buf b = {0};
+    print_derive(&b, c.prog, a.latex);
+    fputs(b.s ? b.s : "", stdout);
+    buf_free(&b), nc_free(&c);
+    return 0;
+}
+
+static const Cmd cmds[] = {
+    {"emit", cmd_emit, "emit MODEL -o DIR [--dump=ast|ir|deriv|c]",
+     "usage: nodec emit MODEL.nde -o DIR\n"
+     "       nodec emit MODEL.nde --dump=ast|ir|deriv|c\n\n"
+     "Writes DIR/<model>.h and DIR/<model>.c: plain C99 for f, its VJP and JVP, the\n"
+     "Jacobian, the loss and its gradient, the parameter initializer and a\n"
+     "nodec_model descriptor (DESIGN.md §3).  DIR is created if missing.\n"
+     "--dump prints one stage's output instead: the syntax tree, the IR of f and\n"
+     "the loss, the IR of the derivatives, or the C."},
+    {"check", cmd_check, "check MODEL [--seed N] [--points N] [--tol X]",
+     "usage: nodec check MODEL.nde [--seed N] [--points N] [--tol X]\n\n"
+     "Compiles the model's C with the system C compiler (NODEC_CC or CC to choose),\n"
+     "then compares every emitted derivative with central finite differences at\n"
+     "seeded random points (default: 3 points, seed 1, tolerance 1e-6 relative).\n"
+     "Prints a table of maximum relative errors; exits 1 when one is too large."},
+    {"derive", cmd_derive, "derive MODEL [--latex]",
+     "usage: nodec derive MODEL.nde [--latex]\n\n"
+     "Prints the simplified partial derivatives of each equation with respect to\n"
+     "the states, the parameters and t; for vector equations, the vector-Jacobian\n"
+     "product a'(df/dV) that nodec emits.  --latex prints LaTeX."},
+};
+
+static const Cmd *find_cmd(const char *name) {
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (!strcmp(cmds[i].name, name)) return &cmds[i];
+    return NULL;
+}
+
+static void usage(FILE *f) {
+    fputs("nodec — a compiler and runtime for neural ODEs\n\nusage:\n", f);
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) fprintf(f, "  nodec %s\n", cmds[i].usage);
+    fputs("  nodec --version\n\n`nodec COMMAND --help` explains a command.\n", f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("nodec %s (backend: cc)\n", NODEC_VERSION);
+        return 0;
+    }
+    const Cmd *c = find_cmd(argv[1]);
+    if (!c) {
+        fprintf(stderr, "nodec: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,704 @@
+/* sema.c — names, shapes and the rules of a model (DESIGN.md §2).
+ *
+ * Requires: a parsed statement list.  Produces: a Model whose symbols have
+ * shapes, offsets and initial values, and whose AST nodes carry shapes and
+ * resolved symbols.  Names are declared before use, in file order, as in
+ * the REPL; a name used before a later declaration gets a message saying
+ * so.  Errors are reported and checking goes on, so one run lists many.
+ */
+#include "compiler.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct Sema {
+    Parse *p;
+    Diag *d;
+    Arena *a;
+    Model *m;
+    Stmt *all;              /* every statement, for "declared later" hints */
+    Stmt *cur;
+    bool in_loss;
+} Sema;
+
+static const struct { const char *name; int nargs; } builtins[] = {
+#define X(id, name, nargs, op) {name, nargs},
+    BUILTINS(X)
+#undef X
+};
+
+static const char *const initializers[] = {"zeros", "ones", "glorot", "uniform", "normal"};
+
+static int builtin_lookup(const char *s) {
+    for (int i = 0; i < B_COUNT; i++)
+        if (!strcmp(builtins[i].name, s)) return i;
+    return -1;
+}
+
+static bool is_initializer(const char *s) {
+    for (size_t i = 0; i < sizeof initializers / sizeof *initializers; i++)
+        if (!strcmp(initializers[i], s)) return true;
+    return false;
+}
+
+const char *func_names_hint(void) {
+    return "functions: tanh sigmoid relu softplus exp log sin cos sqrt abs sum mean dot outer concat";
+}
+
+static const char *sh(Sema *s, Shape x) { return shape_str(x, s->a); }
+
+static void push(Arena *a, Sym ***v, int *n, Sym *x) {
+    Sym **nv = arena_alloc(a, sizeof *nv * (*n + 1));
+    if (*n) memcpy(nv, *v, sizeof *nv * *n);
+    nv[(*n)++] = x;
+    *v = nv;
+}
+
+static Sym *lookup(Sema *s, const char *name) {
+    for (int i = s->m->nsyms - 1; i >= 0; i--)
+        if (!strcmp(s->m->syms[i]->name, name)) return s->m->syms[i];
+    return NULL;
+}
+
+/* The closest known name, for "did you mean". */
+static const char *suggest(Sema *s, const char *name, bool funcs) {
+    const char *best = NULL;
+    int bd = 3;
+    if (funcs) {
+        for (int i = 0; i < B_COUNT; i++) {
+            int d = edit_distance(name, builtins[i].name);
+            if (d < bd) bd = d, best = builtins[i].name;
+        }
+        return best;
+    }
+    for (int i = 0; i < s->m->nsyms; i++) {
+        if (s->in_loss != (s->m->syms[i]->kind == SYM_LOSSARG) && s->m->syms[i]->kind != SYM_CONST)
+            continue;
+        int d = edit_distance(name, s->m->syms[i]->name);
+        if (d < bd) bd = d, best = s->m->syms[i]->name;
+    }
+    return best;
+}
+
+static int line_of(Sema *s, int pos) {
+    int line = 1;
+    for (int i = 0; i < pos && i < s->m->src->len; i++) line += s->m->src->text[i] == '\n';
+    return line;
+}
+
+/* A declaration of `name` after the current statement, if any. */
+static Stmt *declared_later(Sema *s, const char *name) {
+    bool after = false;
+    for (Stmt *t = s->all; t; t = t->next) {
+        if (t == s->cur) after = true;
+        else if (after && t->kind != S_EQ && t->kind != S_MODEL && t->kind != S_LOSS && !strcmp(t->name, name))
+            return t;
+    }
+    return NULL;
+}
+
+static void unknown_name(Sema *s, const char *name, Span sp, const char *what) {
+    Stmt *later = declared_later(s, name);
+    if (later) {
+        const char *hint = arena_printf(s->a, "move the declaration of '%s' above its first use", name);
+        error_at(s->d, sp, hint, "'%s' is used before its declaration on line %d", name,
+                 line_of(s, later->span.beg));
+        return;
+    }
+    const char *near = suggest(s, name, false);
+    const char *hint = near ? arena_printf(s->a, "did you mean '%s'?", near) : NULL;
+    if (!hint && !s->in_loss)
+        hint = arena_printf(s->a, "declare it first, e.g. `param %s = 0` or `let %s = …`", name, name);
+    error_at(s->d, sp, hint, "unknown %s '%s'", what, name);
+}
+
+/* ---- expressions ----------------------------------------------------- */
+
+static bool check_expr(Sema *s, Ast *e);
+
+/* A whole-number constant: 3 or -3. */
+static bool const_int(Ast *e, long *v) {
+    if (e->kind == A_UNARY && e->op == '-' && e->a->kind == A_NUM && e->a->is_int) {
+        *v = -(long)e->a->num;
+        return true;
+    }
+    if (e->kind == A_NUM && e->is_int && e->num < 1e15) {
+        *v = (long)e->num;
+        return true;
+    }
+    return false;
+}
+
+static bool const_num(Ast *e, double *v) {
+    if (e->kind == A_NUM) return *v = e->num, true;
+    if (e->kind == A_UNARY && e->op == '-' && e->a->kind == A_NUM) return *v = -e->a->num, true;
+    return false;
+}
+
+/* [1, 2] or [[1, 2], [3, 4]]: its shape and values, checked for raggedness. */
+static bool literal_array(Sema *s, Ast *e, Shape *shape, double **vals) {
+    int rows = e->nargs;
+    bool nested = e->args[0]->kind == A_ARRAY;
+    int cols = nested ? e->args[0]->nargs : 1;
+    for (int i = 0; i < rows; i++) {
+        Ast *r = e->args[i];
+        if ((r->kind == A_ARRAY) != nested) {
+            error_at(s->d, r->span, "write a vector as [1, 2] and a matrix as [[1, 2], [3, 4]]",
+                     "array literal mixes numbers and rows");
+            return false;
+        }
+        if (nested && r->nargs != cols) {
+            error_at(s->d, r->span, "every row of a matrix needs the same number of elements",
+                     "ragged array literal: row %d has %d elements, row 1 has %d", i + 1, r->nargs, cols);
+            return false;
+        }
+    }
+    if ((long)rows * cols > MAX_ELEMS) {
+        error_at(s->d, e->span, NULL, "array literal has more than %d elements", MAX_ELEMS);
+        return false;
+    }
+    double *v = arena_alloc(s->a, sizeof *v * rows * cols);
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            Ast *x = nested ? e->args[i]->args[j] : e->args[i];
+            if (x->kind == A_ARRAY) {
+                error_at(s->d, x->span, NULL, "arrays have at most 2 dimensions");
+                return false;
+            }
+            if (!const_num(x, &v[i * cols + j])) {
+                error_at(s->d, x->span, "use `let` for computed values",
+                         "array literal elements must be numbers");
+                return false;
+            }
+        }
+    *shape = nested ? shape2(rows, cols) : shape1(rows);
+    *vals = v;
+    return true;
+}
+
+static Sym *new_sym(Sema *s, SymKind k, const char *name, Span sp, Shape shape) {
+    Sym *y = arena_alloc(s->a, sizeof *y);
+    y->kind = k, y->name = name, y->span = sp, y->shape = shape, y->ir = -1;
+    return y;
+}
+
+static bool check_name(Sema *s, Ast *e) {
+    if (builtin_lookup(e->name) >= 0) {
+        error_at(s->d, e->span, arena_printf(s->a, "call it: %s(x)", e->name),
+                 "'%s' is a function, not a value", e->name);
+        return false;
+    }
+    Sym *y = lookup(s, e->name);
+    if (!y && is_initializer(e->name)) {
+        error_at(s->d, e->span, "write `param W[2, 2] = glorot`",
+                 "'%s' is an initializer; it can only follow '=' in a declaration", e->name);
+        return false;
+    }
+    if (y && s->in_loss && y->kind != SYM_LOSSARG && y->kind != SYM_CONST) {
+        error_at(s->d, e->span, "the loss sees only its two arguments (pred, obs) and constants",
+                 "the loss cannot use '%s'", e->name);
+        return false;
+    }
+    if (y && !s->in_loss && y->kind == SYM_LOSSARG) y = NULL;
+    if (!y) {
+        unknown_name(s, e->name, e->span, "name");
+        return false;
+    }
+    e->sym = y, e->shape = y->shape;
+    return true;
+}
+
+static bool check_matmul(Sema *s, Ast *e, Shape x, Shape y, Shape *out) {
+    if (x.rank == 0 || y.rank == 0) {
+        error_at(s->d, e->span, "use '*' to multiply by a scalar",
+                 "'@' needs vectors or matrices, not a scalar");
+        return false;
+    }
+    int inner_x = x.rank == 2 ? x.d[1] : x.d[0];
+    int inner_y = y.d[0];
+    if (inner_x != inner_y) {
+        error_at(s->d, e->span,
+                 x.rank == 2 && y.rank >= 1 && x.d[0] == inner_y ? "transpose the matrix with '" : NULL,
+                 "'@' cannot multiply %s by %s: inner dimensions %d and %d differ", sh(s, x), sh(s, y),
+                 inner_x, inner_y);
+        return false;
+    }
+    if (x.rank == 2 && y.rank == 2) *out = shape2(x.d[0], y.d[1]);
+    else if (x.rank == 2) *out = shape1(x.d[0]);
+    else if (y.rank == 2) *out = shape1(y.d[1]);
+    else *out = shape0();
+    return true;
+}
+
+static bool check_binary(Sema *s, Ast *e) {
+    bool ok = check_expr(s, e->a);
+    ok = check_expr(s, e->b) && ok;
+    if (!ok) return false;
+    Shape x = e->a->shape, y = e->b->shape;
+    if (e->op == '@') return check_matmul(s, e, x, y, &e->shape);
+    if (x.rank == 0) e->shape = y;
+    else if (y.rank == 0 || shape_eq(x, y)) e->shape = x;
+    else {
+        const char *hint = "elementwise operators need equal shapes, or a scalar on one side";
+        if (e->op == '*' && (x.rank == 2 || y.rank == 2)) hint = "for a matrix product use '@'";
+        error_at(s->d, e->span, hint, "shape mismatch in '%c': %s and %s", e->op, sh(s, x), sh(s, y));
+        return false;
+    }
+    return true;
+}
+
+static bool check_call(Sema *s, Ast *e) {
+    int b = builtin_lookup(e->name);
+    if (b < 0) {
+        Sym *y = lookup(s, e->name);
+        if (y) {
+            error_at(s->d, e->name_span, "use '*' to multiply, or '@' for a matrix product",
+                     "'%s' is not a function", e->name);
+            return false;
+        }
+        if (is_initializer(e->name)) {
+            error_at(s->d, e->name_span, "write `param w[3] = uniform(-1, 1)`",
+                     "'%s' is an initializer; it can only follow '=' in a declaration", e->name);
+            return false;
+        }
+        const char *near = suggest(s, e->name, true);
+        error_at(s->d, e->name_span, near ? arena_printf(s->a, "did you mean '%s'?", near) : func_names_hint(),
+                 "unknown function '%s'", e->name);
+        return false;
+    }
+    e->builtin = b;
+    int want = builtins[b].nargs;
+    if ((want >= 0 && e->nargs != want) || (want < 0 && e->nargs == 0)) {
+        if (want < 0)
+            error_at(s->d, e->span, NULL, "'%s' needs at least one argument", e->name);
+        else
+            error_at(s->d, e->span, NULL, "'%s' takes %d argument%s, got %d", e->name, want,
+                     want == 1 ? "" : "s", e->nargs);
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; i < e->nargs; i++) ok = check_expr(s, e->args[i]) && ok;
+    if (!ok) return false;
+    Shape x = e->args[0]->shape;
+    switch (b) {
+    case B_SUM:
+    case B_MEAN: e->shape = shape0(); return true;
+    case B_DOT: {
+        Shape y = e->args[1]->shape;
+        if (x.rank != 1 || !shape_eq(x, y)) {
+            error_at(s->d, e->span, NULL, "'dot' needs two vectors of the same length, got %s and %s",
+                     sh(s, x), sh(s, y));
+            return false;
+        }
+        e->shape = shape0();
+        return true;
+    }
+    case B_OUTER: {
+        Shape y = e->args[1]->shape;
+        if (x.rank != 1 || y.rank != 1) {
+            error_at(s->d, e->span, NULL, "'outer' needs two vectors, got %s and %s", sh(s, x), sh(s, y));
+            return false;
+        }
+        e->shape = shape2(x.d[0], y.d[0]);
+        return true;
+    }
+    case B_CONCAT: {
+        long n = 0;
+        for (int i = 0; i < e->nargs; i++) {
+            Shape y = e->args[i]->shape;
+            if (y.rank == 2) {
+                error_at(s->d, e->args[i]->span, NULL, "'concat' joins scalars and vectors, not a matrix %s",
+                         sh(s, y));
+                return false;
+            }
+            n += y.d[0];
+        }
+        if (n > MAX_ELEMS) {
+            error_at(s->d, e->span, NULL, "'concat' result has more than %d elements", MAX_ELEMS);
+            return false;
+        }
+        e->shape = shape1((int)n);
+        return true;
+    }
+    default: e->shape = x; return true; /* elementwise */
+    }
+}
+
+/* x[i], x[lo:hi], M[i, j], M[i], M[:, j] — constant bounds, end-exclusive. */
+static bool check_index(Sema *s, Ast *e) {
+    if (!check_expr(s, e->a)) return false;
+    Shape x = e->a->shape;
+    if (x.rank == 0) {
+        error_at(s->d, e->span, NULL, "cannot index a scalar");
+        return false;
+    }
+    if (e->nidx > x.rank) {
+        error_at(s->d, e->span, NULL, "too many indices: %s has %d dimension%s", sh(s, x), x.rank,
+                 x.rank == 1 ? "" : "s");
+        return false;
+    }
+    int dims[2], nd = 0;
+    e->dropped = 0;
+    for (int k = 0; k < 2; k++) {
+        int n = x.d[k];
+        long lo = 0, hi = n;
+        if (k < x.rank && k < e->nidx) {
+            Index *ix = &e->idx[k];
+            Ast *bad = NULL;
+            if (ix->lo && !const_int(ix->lo, &lo)) bad = ix->lo;
+            if (ix->hi && !const_int(ix->hi, &hi)) bad = ix->hi;
+            if (bad) {
+                error_at(s->d, bad->span, "for a computed index, use a literal number",
+                         "indices must be whole-number constants");
+                return false;
+            }
+            if (lo < 0) lo += n;
+            if (ix->range && ix->hi && hi < 0) hi += n;
+            if (!ix->range) {
+                if (lo < 0 || lo >= n) {
+                    error_at(s->d, ix->span, NULL, "index %ld is out of range for a dimension of size %d (indices count from 0)",
+                             ix->lo->kind == A_NUM ? lo : lo - n, n);
+                    return false;
+                }
+                hi = lo + 1;
+                e->dropped |= 1 << k;
+            } else if (lo < 0 || hi > n || lo >= hi) {
+                error_at(s->d, ix->span, "slices are lo:hi with 0 <= lo < hi <= size, end-exclusive",
+                         "slice %ld:%ld is empty or out of range for a dimension of size %d", lo, hi, n);
+                return false;
+            }
+        }
+        e->lohi[2 * k] = (int)lo, e->lohi[2 * k + 1] = (int)hi;
+        if (k < x.rank && !(e->dropped & (1 << k))) dims[nd++] = (int)(hi - lo);
+    }
+    e->shape = nd == 0 ? shape0() : nd == 1 ? shape1(dims[0]) : shape2(dims[0], dims[1]);
+    return true;
+}
+
+static bool check_expr(Sema *s, Ast *e) {
+    switch (e->kind) {
+    case A_NUM: e->shape = shape0(); return true;
+    case A_NAME: return check_name(s, e);
+    case A_UNARY:
+        if (!check_expr(s, e->a)) return false;
+        e->shape = e->a->shape;
+        return true;
+    case A_BINARY: return check_binary(s, e);
+    case A_CALL: return check_call(s, e);
+    case A_INDEX: return check_index(s, e);
+    case A_TRANSPOSE:
+        if (!check_expr(s, e->a)) return false;
+        e->shape = e->a->shape;
+        if (e->shape.rank == 2) e->shape = shape2(e->shape.d[1], e->shape.d[0]);
+        return true;
+    case A_ARRAY: {
+        Shape shape;
+        double *v;
+        if (!literal_array(s, e, &shape, &v)) return false;
+        Sym *y = new_sym(s, SYM_CONST, arena_printf(s->a, "literal%d", s->m->nconsts), e->span, shape);
+        y->init = INIT_VALUE, y->values = v, y->index = s->m->nconsts;
+        push(s->a, &s->m->consts, &s->m->nconsts, y);
+        e->sym = y, e->shape = shape;
+        return true;
+    }
+    }
+    ice("check_expr: kind %d", e->kind);
+    return false;
+}
+
+/* ---- declarations ---------------------------------------------------- */
+
+static bool declare_ok(Sema *s, const char *name, Span sp) {
+    if (!strcmp(name, "t")) {
+        error_at(s->d, sp, "choose another name", "'t' is time and cannot be declared");
+        return false;
+    }
+    if (builtin_lookup(name) >= 0 || is_initializer(name)) {
+        error_at(s->d, sp, "choose another name", "'%s' is a built-in name and cannot be declared", name);
+        return false;
+    }
+    Sym *prev = lookup(s, name);
+    if (prev && prev->kind != SYM_LOSSARG) {
+        error_at(s->d, sp, "each name is declared once; rename one of them", "redefinition of '%s'", name);
+        note_at(s->d, prev->span, "'%s' was first declared here", name);
+        return false;
+    }
+    return true;
+}
+
+static bool check_dims(Sema *s, Stmt *st, Shape *shape) {
+    int d[2] = {1, 1};
+    for (int i = 0; i < st->ndims; i++) {
+        Ast *x = st->dims[i];
+        long v;
+        if (!const_int(x, &v)) {
+            error_at(s->d, x->span, "write e.g. `param W[50, 2]`", "dimensions must be whole numbers");
+            return false;
+        }
+        if (v < 1) {
+            error_at(s->d, x->span, "a dimension is at least 1; for a scalar leave out the brackets",
+                     "dimension %ld is not positive", v);
+            return false;
+        }
+        if (v > MAX_DIM) {
+            error_at(s->d, x->span, NULL, "dimension %ld is too large (at most %d)", v, MAX_DIM);
+            return false;
+        }
+        d[i] = (int)v;
+    }
+    if ((long)d[0] * d[1] > MAX_ELEMS) {
+        error_at(s->d, st->dims_span, NULL, "'%s' would have %ld elements; at most %d are allowed", st->name,
+                 (long)d[0] * d[1], MAX_ELEMS);
+        return false;
+    }
+    *shape = st->ndims == 1 ? shape1(d[0]) : shape2(d[0], d[1]);
+    return true;
+}
+
+static const char *init_hint =
+    "an initializer is a number, a literal array, zeros, ones, glorot, uniform(lo, hi) or normal(mean, std)";
+
+/* The initializer of a state (default z0), param or const. */
+static bool check_init(Sema *s, Stmt *st, Sym *y) {
+    Ast *e = st->expr;
+    const char *what = st->kind == S_STATE ? "state" : st->kind == S_PARAM ? "param" : "const";
+    if (!e) {
+        if (st->kind == S_CONST) {
+            error_at(s->d, st->name_span, arena_printf(s->a, "give it a value: `const %s = 1.5`", st->name),
+                     "const '%s' needs a value", st->name);
+            return false;
+        }
+        y->init = st->kind == S_PARAM ? INIT_ZEROS : INIT_NONE;
+        return true;
+    }
+    double v;
+    if (const_num(e, &v)) {
+        y->init = INIT_VALUE;
+        y->values = arena_alloc(s->a, sizeof(double) * shape_size(y->shape));
+        for (int i = 0; i < shape_size(y->shape); i++) y->values[i] = v;
+        return true;
+    }
+    if (e->kind == A_ARRAY) {
+        Shape shape;
+        if (!literal_array(s, e, &shape, &y->values)) return false;
+        if (st->has_dims && !shape_eq(shape, y->shape)) {
+            error_at(s->d, e->span, NULL, "initializer has shape %s but '%s' is declared %s", sh(s, shape),
+                     st->name, sh(s, y->shape));
+            return false;
+        }
+        y->shape = shape, y->init = INIT_VALUE;
+        return true;
+    }
+    if (e->kind == A_NAME && (!strcmp(e->name, "zeros") || !strcmp(e->name, "ones"))) {
+        y->init = e->name[0] == 'z' ? INIT_ZEROS : INIT_ONES;
+        return true;
+    }
+    bool random = (e->kind == A_NAME && !strcmp(e->name, "glorot")) ||
+                  (e->kind == A_CALL && (!strcmp(e->name, "uniform") || !strcmp(e->name, "normal")));
+    if (random && st->kind != S_PARAM) {
+        error_at(s->d, e->span, "give a number, a literal array, zeros or ones",
+                 "a %s cannot have a random initializer", what);
+        return false;
+    }
+    if (e->kind == A_NAME && !strcmp(e->name, "glorot")) {
+        y->init = INIT_GLOROT;
+        return true;
+    }
+    if (random) {
+        bool uni = e->name[0] == 'u';
+        if (e->nargs != 2) {
+            error_at(s->d, e->span, NULL, "'%s' takes 2 arguments (%s), got %d", e->name,
+                     uni ? "lo, hi" : "mean, std", e->nargs);
+            return false;
+        }
+        if (!const_num(e->args[0], &y->a) || !const_num(e->args[1], &y->b)) {
+            error_at(s->d, e->span, NULL, "the arguments of '%s' must be numbers", e->name);
+            return false;
+        }
+        if (uni ? y->a > y->b : y->b < 0) {
+            error_at(s->d, e->span, NULL, uni ? "uniform(lo, hi) needs lo <= hi" : "normal(mean, std) needs std >= 0");
+            return false;
+        }
+        y->init = uni ? INIT_UNIFORM : INIT_NORMAL;
+        return true;
+    }
+    error_at(s->d, e->span, init_hint, "invalid initializer for %s '%s'", what, st->name);
+    return false;
+}
+
+static void check_decl(Sema *s, Stmt *st) {
+    if (!declare_ok(s, st->name, st->name_span)) return;
+    SymKind k = st->kind == S_STATE ? SYM_STATE : st->kind == S_PARAM ? SYM_PARAM : SYM_CONST;
+    Sym *y = new_sym(s, k, st->name, st->name_span, shape0());
+    if (st->has_dims && !check_dims(s, st, &y->shape)) return;
+    if (!check_init(s, st, y)) return;
+    Model *m = s->m;
+    push(s->a, &m->syms, &m->nsyms, y);
+    if (k == SYM_STATE) y->index = m->nstates, push(s->a, &m->states, &m->nstates, y);
+    if (k == SYM_PARAM) y->index = m->nparams, push(s->a, &m->params, &m->nparams, y);
+    if (k == SYM_CONST) y->index = m->nconsts, push(s->a, &m->consts, &m->nconsts, y);
+}
+
+static void check_let(Sema *s, Stmt *st) {
+    bool ok = check_expr(s, st->expr);
+    if (!declare_ok(s, st->name, st->name_span) || !ok) return;
+    Sym *y = new_sym(s, SYM_LET, st->name, st->name_span, st->expr->shape);
+    y->expr = st->expr;
+    push(s->a, &s->m->syms, &s->m->nsyms, y);
+    push(s->a, &s->m->lets, &s->m->nlets, y);
+}
+
+/* dX/dt = expr */
+static void check_eq(Sema *s, Stmt *st) {
+    bool ok = check_expr(s, st->expr);
+    if (st->name[0] != 'd' || !st->name[1]) {
+        error_at(s->d, st->name_span, "an equation reads `dX/dt = …` for a state X",
+                 "expected 'd' and a state name before '/dt', got '%s'", st->name);
+        return;
+    }
+    if (strcmp(st->name2, "dt")) {
+        error_at(s->d, st->name2_span, "derivatives are with respect to time: `dX/dt`",
+                 "expected 'dt' after '/', got '%s'", st->name2);
+        return;
+    }
+    const char *x = st->name + 1;
+    Sym *y = lookup(s, x);
+    if (!y || y->kind == SYM_LOSSARG) {
+        Span sp = {st->name_span.beg + 1, st->name_span.end};
+        Stmt *later = declared_later(s, x);
+        if (later && later->kind == S_STATE)
+            error_at(s->d, sp, arena_printf(s->a, "move `state %s` above its equation", x),
+                     "state '%s' is declared after its equation, on line %d", x, line_of(s, later->span.beg));
+        else
+            error_at(s->d, sp, arena_printf(s->a, "declare it first: `state %s`", x),
+                     "equation for '%s', which is not a declared state", x);
+        return;
+    }
+    if (y->kind != SYM_STATE) {
+        const char *kind = y->kind == SYM_PARAM ? "param" : y->kind == SYM_CONST ? "const" : "let";
+        error_at(s->d, st->name_span, "only states have equations", "'%s' is a %s, not a state", x, kind);
+        return;
+    }
+    if (y->eq) {
+        error_at(s->d, st->name_span, "each state has exactly one equation", "second equation for '%s'", x);
+        note_at(s->d, y->eq_span, "the first equation for '%s' is here", x);
+        return;
+    }
+    y->eq = st->expr, y->eq_span = st->span;
+    if (!ok) return;
+    Shape es = st->expr->shape;
+    if (es.rank != 0 && !shape_eq(es, y->shape))
+        error_at(s->d, st->expr->span, NULL, "the equation for '%s' has shape %s but '%s' is %s", x, sh(s, es), x,
+                 sh(s, y->shape));
+}
+
+static void check_loss(Sema *s, Stmt *st) {
+    Model *m = s->m;
+    if (m->loss || m->lossargs[0]) {
+        error_at(s->d, st->name_span, NULL, "the loss is defined twice");
+        return;
+    }
+    if (st->nlossargs != 2) {
+        error_at(s->d, st->name_span, "write `loss(pred, obs) = …`",
+                 "the loss takes 2 arguments (pred, obs), got %d", st->nlossargs);
+        return;
+    }
+    if (!strcmp(st->lossargs[0], st->lossargs[1])) {
+        error_at(s->d, st->lossarg_spans[1], NULL, "the two loss arguments need different names");
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!strcmp(st->lossargs[i], "t")) {
+            error_at(s->d, st->lossarg_spans[i], NULL, "'t' is time and cannot name a loss argument");
+            return;
+        }
+        Sym *y = new_sym(s, SYM_LOSSARG, st->lossargs[i], st->lossarg_spans[i], shape1(m->n_state));
+        y->index = i;
+        m->lossargs[i] = y;
+        push(s->a, &m->syms, &m->nsyms, y);
+    }
+    s->in_loss = true;
+    bool ok = check_expr(s, st->expr);
+    s->in_loss = false;
+    if (ok && st->expr->shape.rank != 0) {
+        error_at(s->d, st->expr->span, "reduce it, e.g. with mean(…) or sum(…)",
+                 "the loss must be a scalar, but this is %s", sh(s, st->expr->shape));
+        return;
+    }
+    if (ok) m->loss = st->expr;
+}
+
+static bool c_identifier(const char *s) {
+    if (!*s || (*s >= '0' && *s <= '9')) return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+Model *sema_check(Parse *p, const char *default_name) {
+    Sema s = {.p = p, .d = p->diag, .a = p->arena, .all = p->first};
+    Model *m = s.m = arena_alloc(p->arena, sizeof *m);
+    m->src = p->diag->src;
+    m->name = default_name;
+    m->time = new_sym(&s, SYM_TIME, "t", (Span){0, 0}, shape0());
+    push(s.a, &m->syms, &m->nsyms, m->time);
+    Stmt *model_stmt = NULL;
+    for (Stmt *st = p->first; st && !s.d->fatal; st = st->next) {
+        s.cur = st;
+        switch (st->kind) {
+        case S_MODEL:
+            if (model_stmt) {
+                error_at(s.d, st->span, NULL, "the model is named twice");
+                note_at(s.d, model_stmt->span, "first named here");
+            } else if (!c_identifier(st->name) || !strncmp(st->name, "nodec", 5)) {
+                error_at(s.d, st->name_span, NULL, "'%s' cannot name a model (names starting 'nodec' are reserved)",
+                         st->name);
+            }
+            model_stmt = st, m->name = st->name;
+            break;
+        case S_STATE:
+        case S_PARAM:
+        case S_CONST:
+            /* offsets are assigned when the loss needs n_state and at the end */
+            check_decl(&s, st);
+            break;
+        case S_LET: check_let(&s, st); break;
+        case S_EQ: check_eq(&s, st); break;
+        case S_LOSS:
+            m->n_state = 0;
+            for (int i = 0; i < m->nstates; i++) m->n_state += shape_size(m->states[i]->shape);
+            check_loss(&s, st);
+            break;
+        }
+        /* a loss argument is visible only inside the loss */
+    }
+    if (s.d->fatal) return NULL;
+    if (m->nstates == 0 && s.d->nerrors == 0) {
+        Span sp = {0, 0};
+        error_at(s.d, sp, "declare one, e.g. `state z[2]`, and give it an equation `dz/dt = …`",
+                 "the model has no state");
+    }
+    for (int i = 0; i < m->nstates; i++) {
+        Sym *y = m->states[i];
+        if (!y->eq)
+            error_at(s.d, y->span, arena_printf(s.a, "add `d%s/dt = …`", y->name), "state '%s' has no equation",
+                     y->name);
+    }
+    if (!c_identifier(m->name)) m->name = "model";
+    m->n_state = m->n_param = 0;
+    m->has_z0 = true;
+    for (int i = 0; i < m->nstates; i++) {
+        m->states[i]->offset = m->n_state;
+        m->n_state += shape_size(m->states[i]->shape);
+        if (m->states[i]->init != INIT_VALUE) m->has_z0 = false;
+    }
+    for (int i = 0; i < m->nparams; i++) {
+        m->params[i]->offset = m->n_param;
+        m->n_param += shape_size(m->params[i]->shape);
+    }
+    if ((long)m->n_state > MAX_ELEMS || (long)m->n_param > MAX_ELEMS) {
+        error_plain(s.d, "the model has too many elements");
+    }
+    return s.d->nerrors ? NULL : m;
+}
