@@ -1,0 +1,668 @@
+/* adjoint.c — the loss and its gradients in three modes.  DESIGN.md §1, §4.
+ *
+ * L = scale · Σ_i ℓ(z(t_i), y_i), scale = 1/(n_times·B); g_i = ∂L/∂z(t_i).
+ * Conventions (docs/runtime.md): a(t) = ∂L/∂z(t); the time adjoint is
+ * carried as at = −aᵀf, torchdiffeq's sign, so that dL/dt_0 = at(t_0):
+ *
+ *   da/dt = −aᵀ∂f/∂z,  daθ/dt = −aᵀ∂f/∂θ,  dat/dt = −aᵀ∂f/∂t   (t_N → t_0)
+ *   at t_i (i ≥ 1): dL/dt_i = g_iᵀ f(z(t_i), t_i)   (= aᵀf after − before
+ *                    the jump), at −= dL/dt_i, a += g_i
+ *   dL/dθ = aθ(t_0),  dL/dz0 = a(t_0) + g_0,  dL/dt_0 = at(t_0).
+ *
+ * adjoint     Backsolve (Chen et al. 2018, app. B): [z, a, aθ, at] from t_N
+ *             to t_0, z reset to the stored z(t_i) at each observation; the
+ *             step size carries over observation times.  The error norm is
+ *             max(RMS z, RMS a) — a seminorm leaving out aθ and at (Kidger,
+ *             Chen & Lyons 2021) — or also RMS aθ, RMS at when switched off.
+ *             Memory O(n_times), none per step.
+ * checkpoint  The forward pass records each accepted step's (t0, t1, h) and
+ *             the state every k-th step.  Backward, each segment of k steps is
+ *             replayed bit for bit from its checkpoint, its dense output kept,
+ *             and [a, aθ, at] integrated backward against it, one forward step
+ *             at a time: no reverse-solve error.  Memory O(steps) scalars +
+ *             O(steps/k + k) states.
+ * direct      Reverse-mode through the forward's discrete steps (and its
+ *             dense output), the step sizes the controller chose held
+ *             constant — as torchdiffeq's direct backprop, where error ratios
+ *             are computed without gradient.  Stages are recomputed from each
+ *             step's stored start state.  What depends on the times: fixed
+ *             grids split [t_i, t_i+1] in m steps of (t_i+1 − t_i)/m; adaptive
+ *             steps start at t_0 + Σ h and the last one ends at t_N.  Memory
+ *             O(steps).  Exact for the discrete map: the reference.
+ *
+ * Tapes (checkpoint, direct) grow geometrically; the integrators' step
+ * loops never allocate.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct ctx {
+    nodec_solver *s;
+    const nodec_model *m;
+    const double *theta, *t, *obs, *z0;
+    int B, N, P; /* N: index of the last time */
+    long nz;
+    double scale, *loss;
+    double *zobs, *g, *fbuf, *dt;
+} ctx;
+
+static double dot(const double *a, const double *b, long n)
+{
+    double acc = 0;
+    for (long i = 0; i < n; i++)
+        acc += a[i] * b[i];
+    return acc;
+}
+
+static int oom(nodec_solver *s)
+{
+    return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
+}
+
+/* Doubles the capacity of *p (elements of `elem` bytes) until it holds need. */
+static int grow(nodec_solver *s, void **p, long *cap, long need, size_t elem)
+{
+    long nc = *cap ? *cap : 64;
+    void *q;
+    if (need <= *cap)
+        return NODEC_SUCCESS;
+    while (nc < need)
+        nc *= 2;
+    q = mem_grow(&s->mem, *p, (size_t)*cap * elem, (size_t)nc * elem);
+    if (!q)
+        return oom(s);
+    *p = q;
+    *cap = nc;
+    return NODEC_SUCCESS;
+}
+
+/* L and g_i = scale·∂ℓ/∂z(t_i) for every observation. */
+static int losses(ctx *c)
+{
+    double scale = c->scale, *L = c->loss;
+    *L = 0;
+    for (int i = 0; i <= c->N; i++) {
+        double *gi = c->g + (long)i * c->nz;
+        double li = c->m->loss_grad(c->B, c->zobs + (long)i * c->nz,
+                                    c->obs + (long)i * c->nz, gi, c->s->work);
+        if (!isfinite(li))
+            return nodec__fail(c->s, NODEC_NONFINITE,
+                               "the loss is not finite at t = %.6g (t[%d]): "
+                               "check the observations for NaN/Inf",
+                               c->t[i], i);
+        *L += li;
+        for (long p = 0; p < c->nz; p++)
+            gi[p] *= scale;
+    }
+    *L *= scale;
+    return NODEC_SUCCESS;
+}
+
+/* The jump at observation i of the adjoint a and the time adjoint *at. */
+static void jump(ctx *c, int i, double *a, double *at, nodec_pass_stats *st)
+{
+    const double *gi = c->g + (long)i * c->nz;
+    if (i >= 1) {
+        c->m->f(c->B, c->t[i], c->zobs + (long)i * c->nz, c->theta, c->fbuf,
+                c->s->work);
+        st->f_evals++;
+        c->dt[i] = dot(gi, c->fbuf, c->nz);
+        *at -= c->dt[i];
+    }
+    for (long p = 0; p < c->nz; p++)
+        a[p] += gi[p];
+}
+
+/* ---- adjoint: backsolve of the augmented system ---- */
+
+typedef struct aug_ode {
+    rk_ode o;
+    ctx *c;
+} aug_ode;
+
+static int aug_rhs(rk_ode *o, double t, const double *y, double *dy)
+{
+    ctx *c = ((aug_ode *)o)->c;
+    long nz = c->nz;
+    c->m->f(c->B, t, y, c->theta, dy, c->s->work);
+    c->m->vjp(c->B, t, y, c->theta, y + nz, dy + nz, dy + 2 * nz,
+              dy + 2 * nz + c->P, c->s->work);
+    c->s->stats.backward.f_evals++;
+    c->s->stats.backward.vjp_evals++;
+    for (long p = nz; p < o->n; p++)
+        dy[p] = -dy[p];
+    return NODEC_SUCCESS;
+}
+
+static void set_groups(rk_ode *o, nodec_solver *s, int nstate_groups, long nz, int P)
+{
+    o->ngroup = 0;
+    for (int g = 0; g < nstate_groups; g++) {
+        o->goff[o->ngroup] = (int)(g * nz);
+        o->glen[o->ngroup++] = (int)nz;
+    }
+    if (!s->seminorm) {
+        o->goff[o->ngroup] = (int)(nstate_groups * nz);
+        o->glen[o->ngroup++] = P;
+        o->goff[o->ngroup] = (int)(nstate_groups * nz + P);
+        o->glen[o->ngroup++] = 1;
+    }
+}
+
+static int backsolve(ctx *c, double *dtheta, double *dz0)
+{
+    nodec_solver *s = c->s;
+    long nz = c->nz;
+    int P = c->P, N = c->N, rc = 0, fixed = fwd_is_fixed(s);
+    double H = fwd_fixed_h(s, N + 1, c->t);
+    aug_ode ao = {{0}, c};
+    rk r;
+
+    ao.o.n = (int)(2 * nz + P + 1);
+    ao.o.rhs = aug_rhs;
+    set_groups(&ao.o, s, 2, nz, P);
+    if ((rc = rk_init(&r, s, rk_tableau(s->method), &ao.o, &s->stats.backward,
+                      "backward")))
+        return rc;
+    memset(r.y, 0, ao.o.n * sizeof(double));
+    memcpy(r.y, c->zobs + N * nz, nz * sizeof(double));
+    c->dt[N] = 0;
+    jump(c, N, r.y + nz, r.y + 2 * nz + P, &s->stats.backward);
+    r.t = c->t[N];
+    if (fixed)
+        r.adaptive = 0;
+    else if (s->first_step > 0)
+        r.h = -s->first_step;
+    else
+        rc = rk_initial_step(&r, -1, &r.h);
+    for (int i = N - 1; i >= 0 && rc == 0; i--) {
+        if (fixed) {
+            long m = rk_grid_steps(c->t[i + 1] - c->t[i], H);
+            double hs = (c->t[i + 1] - c->t[i]) / m;
+            for (long j = 0; j < m && rc == 0; j++) {
+                r.t = c->t[i + 1] - j * hs;
+                rc = rk_take(&r, -hs, j == m - 1 ? c->t[i] : c->t[i + 1] - (j + 1) * hs, NULL);
+            }
+        } else {
+            int acc;
+            while (rc == 0 && r.t > c->t[i])
+                rc = rk_attempt(&r, c->t[i], &acc);
+        }
+        if (rc)
+            break;
+        /* Reset z to the forward's value: no drift from the reverse solve. */
+        memcpy(r.y, c->zobs + (long)i * nz, nz * sizeof(double));
+        jump(c, i, r.y + nz, r.y + 2 * nz + P, &s->stats.backward);
+        r.kstate = 0;
+    }
+    if (rc == 0) {
+        if (dz0)
+            memcpy(dz0, r.y + nz, nz * sizeof(double));
+        if (dtheta)
+            memcpy(dtheta, r.y + 2 * nz, P * sizeof(double));
+        c->dt[0] = r.y[2 * nz + P];
+    }
+    rk_release(&r);
+    return rc;
+}
+
+/* ---- the tape of accepted forward steps (checkpoint and direct) ---- */
+
+typedef struct tape {
+    fwd_hook hk;
+    ctx *c;
+    int every;      /* store the state every `every` steps */
+    long n, cap;    /* steps */
+    double *step;   /* 3 per step: t0, t1, h */
+    long *grid;     /* 3 per step: interval, j, m (fixed grids) */
+    long ns, scap;  /* stored states */
+    double *y;
+} tape;
+
+static int tape_step(fwd_hook *hk, rk *r, int interval, long j, long m)
+{
+    tape *tp = (tape *)hk;
+    nodec_solver *s = tp->c->s;
+    long k = tp->n, nz = tp->c->nz, cap = tp->cap;
+    int rc;
+    if ((rc = grow(s, (void **)&tp->step, &cap, k + 1, 3 * sizeof(double))))
+        return rc;
+    cap = tp->cap;
+    if ((rc = grow(s, (void **)&tp->grid, &cap, k + 1, 3 * sizeof(long))))
+        return rc;
+    tp->cap = cap;
+    tp->step[3 * k] = r->tprev;
+    tp->step[3 * k + 1] = r->t;
+    tp->step[3 * k + 2] = r->hlast;
+    tp->grid[3 * k] = interval;
+    tp->grid[3 * k + 1] = j;
+    tp->grid[3 * k + 2] = m;
+    if (k % tp->every == 0) {
+        if ((rc = grow(s, (void **)&tp->y, &tp->scap, tp->ns + 1, nz * sizeof(double))))
+            return rc;
+        memcpy(tp->y + tp->ns * nz, r->yprev, nz * sizeof(double));
+        tp->ns++;
+    }
+    tp->n++;
+    return NODEC_SUCCESS;
+}
+
+static void tape_free(tape *tp)
+{
+    mem_counter *mc = &tp->c->s->mem;
+    mem_free(mc, tp->step, (size_t)tp->cap * 3 * sizeof(double));
+    mem_free(mc, tp->grid, (size_t)tp->cap * 3 * sizeof(long));
+    mem_free(mc, tp->y, (size_t)tp->scap * tp->c->nz * sizeof(double));
+}
+
+/* ---- checkpoint: adjoint against the replayed forward's dense output ---- */
+
+typedef struct cadj_ode {
+    rk_ode o;
+    ctx *c;
+    const double *coef; /* the current forward step: y0, C1..C4 (5 × nz) */
+    double t0, h;       /* its start and size */
+    double *z;          /* scratch: z(t) */
+} cadj_ode;
+
+static void dense_z(cadj_ode *co, double t, double *z)
+{
+    long nz = co->c->nz;
+    double x = (t - co->t0) / co->h;
+    const double *C = co->coef;
+    for (long p = 0; p < nz; p++)
+        z[p] = C[p] + x * (C[nz + p] + x * (C[2 * nz + p] +
+                           x * (C[3 * nz + p] + x * C[4 * nz + p])));
+}
+
+static int cadj_rhs(rk_ode *o, double t, const double *y, double *dy)
+{
+    cadj_ode *co = (cadj_ode *)o;
+    ctx *c = co->c;
+    long nz = c->nz;
+    dense_z(co, t, co->z);
+    c->m->vjp(c->B, t, co->z, c->theta, y, dy, dy + nz, dy + nz + c->P,
+              c->s->work);
+    c->s->stats.backward.vjp_evals++;
+    for (long p = 0; p < o->n; p++)
+        dy[p] = -dy[p];
+    return NODEC_SUCCESS;
+}
+
+/* Replays the accepted steps first..last from their checkpoint, writing
+ * each step's dense output as polynomial coefficients in x ∈ [0, 1]:
+ * z = y0 + C1 x + C2 x² + C3 x³ + C4 x⁴.  Quartic of rk_dense_weights when
+ * the method has one, cubic Hermite through y0, y1, f0, f1 otherwise. */
+static int replay(ctx *c, tape *tp, rk *rr, long first, long last, double *seg,
+                  double *f0)
+{
+    const rk_tab *tb = rr->tab;
+    long nz = c->nz;
+    int s = tb->s, rc;
+
+    rr->t = tp->step[3 * first];
+    memcpy(rr->y, tp->y + (first / tp->every) * nz, nz * sizeof(double));
+    rr->kstate = 0;
+    for (long k = first; k <= last; k++) {
+        double *C = seg + (k - first) * 5 * nz, h = tp->step[3 * k + 2];
+        if ((rc = rk_take(rr, h, tp->step[3 * k + 1], NULL)))
+            return rc;
+        memcpy(C, rr->yprev, nz * sizeof(double));
+        if (tb->mid) {
+            for (long p = 0; p < nz; p++) {
+                double c2 = 0, c3 = 0, c4 = 0;
+                for (int j = 0; j < s; j++) {
+                    double kj = rr->k[(size_t)j * nz + p];
+                    double wb = tb->b[j], wm = tb->mid[j];
+                    c2 += (-5 * wb + 16 * wm) * kj;
+                    c3 += (14 * wb - 32 * wm) * kj;
+                    c4 += (-8 * wb + 16 * wm) * kj;
+                }
+                double k0 = rr->k[p], kl = rr->k[(size_t)(s - 1) * nz + p];
+                C[nz + p] = h * k0;
+                C[2 * nz + p] = h * (c2 - 4 * k0 + kl);
+                C[3 * nz + p] = h * (c3 + 5 * k0 - 3 * kl);
+                C[4 * nz + p] = h * (c4 - 2 * k0 + 2 * kl);
+            }
+        } else {
+            memcpy(f0, rr->k, nz * sizeof(double));
+            if ((rc = rk_ensure_k0(rr))) /* f1, and the next step's k_0 */
+                return rc;
+            for (long p = 0; p < nz; p++) {
+                double d = rr->y[p] - rr->yprev[p], f1 = rr->k[p];
+                C[nz + p] = h * f0[p];
+                C[2 * nz + p] = 3 * d - 2 * h * f0[p] - h * f1;
+                C[3 * nz + p] = -2 * d + h * f0[p] + h * f1;
+                C[4 * nz + p] = 0;
+            }
+        }
+    }
+    return NODEC_SUCCESS;
+}
+
+static int checkpoint(ctx *c, double *dtheta, double *dz0)
+{
+    nodec_solver *s = c->s;
+    long nz = c->nz, K = s->ckpt_every;
+    int P = c->P, N = c->N, rc, i = N, fixed = fwd_is_fixed(s), started = 0;
+    tape tp = {{tape_step}, c, (int)K, 0, 0, NULL, NULL, 0, 0, NULL};
+    nodec_pass_stats rst = {0};
+    fwd_ode fo;
+    cadj_ode co = {{0}, c, NULL, 0, 0, NULL};
+    rk r = {0}, rr = {0};
+    double *seg = NULL, *at;
+    size_t segbytes = ((size_t)K * 5 + 2) * nz * sizeof(double);
+
+    rc = fwd_solve(s, c->theta, c->B, c->z0, N + 1, c->t, c->zobs, &tp.hk,
+                   &s->stats.forward);
+    if (rc == 0)
+        rc = losses(c);
+    if (rc == 0 && !(seg = mem_alloc(&s->mem, segbytes)))
+        rc = oom(s);
+    co.z = seg ? seg + (size_t)K * 5 * nz : NULL;
+    co.o.n = (int)(nz + P + 1);
+    co.o.rhs = cadj_rhs;
+    set_groups(&co.o, s, 1, nz, P);
+    fwd_ode_init(&fo, s, c->theta, c->B, &rst);
+    if (rc == 0)
+        rc = rk_init(&rr, s, rk_tableau(s->method), &fo.o, &rst, "backward");
+    if (rc == 0)
+        rc = rk_init(&r, s, rk_tableau(s->method), &co.o, &s->stats.backward,
+                     "backward");
+    if (rc)
+        goto done;
+    rr.adaptive = 0;
+    memset(r.y, 0, co.o.n * sizeof(double));
+    c->dt[N] = 0;
+    jump(c, N, r.y, r.y + nz + P, &s->stats.backward);
+    r.t = c->t[N];
+    if (fixed)
+        r.adaptive = 0;
+
+    for (long cp = (tp.n - 1) / K; cp >= 0 && rc == 0; cp--) {
+        long first = cp * K, last = first + K - 1 < tp.n - 1 ? first + K - 1 : tp.n - 1;
+        rst.f_evals = 0;
+        rc = replay(c, &tp, &rr, first, last, seg, seg + (size_t)K * 5 * nz + nz);
+        s->stats.backward.f_evals += rst.f_evals;
+        for (long k = last; k >= first && rc == 0; k--) {
+            double t0 = tp.step[3 * k], t1 = tp.step[3 * k + 1];
+            co.coef = seg + (k - first) * 5 * nz;
+            co.t0 = t0;
+            co.h = tp.step[3 * k + 2];
+            r.kstate = 0; /* new piece of z(t) */
+            if (!started && !fixed) {
+                if (s->first_step > 0)
+                    r.h = -s->first_step;
+                else if ((rc = rk_initial_step(&r, -1, &r.h)))
+                    break;
+            }
+            started = 1;
+            if (fixed) {
+                r.t = t1;
+                rc = rk_take(&r, -co.h, t0, NULL);
+            }
+            while (rc == 0 && r.t > t0) {
+                double stop = (i >= 1 && c->t[i - 1] > t0) ? c->t[i - 1] : t0;
+                int acc;
+                while (rc == 0 && r.t > stop)
+                    rc = rk_attempt(&r, stop, &acc);
+                if (rc == 0 && i >= 1 && c->t[i - 1] == r.t && r.t > t0) {
+                    i--;
+                    jump(c, i, r.y, r.y + nz + P, &s->stats.backward);
+                    r.kstate = 0;
+                }
+            }
+            if (rc == 0 && i >= 1 && c->t[i - 1] == t0) {
+                i--;
+                jump(c, i, r.y, r.y + nz + P, &s->stats.backward);
+                r.kstate = 0;
+            }
+        }
+    }
+    if (rc == 0 && i != 0)
+        rc = nodec__fail(s, NODEC_ILL_INPUT,
+                         "internal: checkpoint backward pass ended at t[%d]", i);
+    if (rc == 0) {
+        at = r.y + nz + P;
+        if (dz0)
+            memcpy(dz0, r.y, nz * sizeof(double));
+        if (dtheta)
+            memcpy(dtheta, r.y + nz, P * sizeof(double));
+        c->dt[0] = *at;
+    }
+done:
+    rk_release(&r);
+    rk_release(&rr);
+    mem_free(&s->mem, seg, segbytes);
+    tape_free(&tp);
+    return rc;
+}
+
+/* ---- direct: reverse mode through the discrete steps ---- */
+
+typedef struct rev {
+    ctx *c;
+    const rk_tab *tb;
+    double *Ys, *kb, *Yb, *thb, *ye; /* s×nz, s×nz, nz, P, nz */
+    double *dth;                    /* accumulated dL/dθ */
+} rev;
+
+/* Adjoint of y(x) = y0 + h Σ_j w_j(x) k_j at x = (t_i − t0)/h for the
+ * cotangent pb = g_i. */
+static void interp_reverse(rev *v, const double *k, double t0, double h,
+                           int i, double *taub, double *hb)
+{
+    ctx *c = v->c;
+    long nz = c->nz;
+    int s = v->tb->s;
+    double w[16], dw[16], x = (c->t[i] - t0) / h, xb = 0;
+    const double *pb = c->g + (long)i * nz;
+    rk_dense_weights(v->tb, x, w, dw);
+    for (int j = 0; j < s; j++) {
+        double pk = dot(pb, k + (size_t)j * nz, nz);
+        xb += h * dw[j] * pk;
+        *hb += w[j] * pk;
+        for (long p = 0; p < nz; p++)
+            v->kb[(size_t)j * nz + p] += h * w[j] * pb[p];
+    }
+    *hb -= xb * x / h;
+    c->dt[i] += xb / h;
+    *taub -= xb / h;
+    for (long p = 0; p < nz; p++)
+        v->ye[p] += pb[p];
+}
+
+static int all_zero(const double *v, long n)
+{
+    for (long i = 0; i < n; i++)
+        if (v[i] != 0)
+            return 0;
+    return 1;
+}
+
+/* Adjoint of one step: yb holds ȳ1 on entry and ȳ0 on exit; v->kb holds
+ * the stages' cotangents from the dense output. */
+static void step_reverse(rev *v, const double *k, double t0, double t1,
+                         double h, double *yb, double *taub, double *hb)
+{
+    ctx *c = v->c;
+    const rk_tab *tb = v->tb;
+    long nz = c->nz;
+    int s = tb->s, P = c->P;
+
+    for (int j = 0; j < s; j++) {
+        if (tb->b[j] == 0)
+            continue;
+        for (long p = 0; p < nz; p++)
+            v->kb[(size_t)j * nz + p] += h * tb->b[j] * yb[p];
+        *hb += tb->b[j] * dot(yb, k + (size_t)j * nz, nz);
+    }
+    for (int j = s - 1; j >= 0; j--) {
+        double *kbj = v->kb + (size_t)j * nz, tb_ = 0;
+        double tj = tb->c[j] == 1 ? t1 : t0 + tb->c[j] * h;
+        if (all_zero(kbj, nz))
+            continue;
+        c->m->vjp(c->B, tj, v->Ys + (size_t)j * nz, c->theta, kbj, v->Yb,
+                  v->thb, &tb_, c->s->work);
+        c->s->stats.backward.vjp_evals++;
+        for (int q = 0; q < P; q++)
+            v->dth[q] += v->thb[q];
+        *taub += tb_;
+        *hb += tb->c[j] * tb_;
+        for (long p = 0; p < nz; p++)
+            yb[p] += v->Yb[p];
+        for (int l = 0; l < j; l++) {
+            double al = RK_A(tb, j, l);
+            if (al == 0)
+                continue;
+            for (long p = 0; p < nz; p++)
+                v->kb[(size_t)l * nz + p] += h * al * v->Yb[p];
+            *hb += al * dot(v->Yb, k + (size_t)l * nz, nz);
+        }
+    }
+}
+
+static int direct(ctx *c, double *dtheta, double *dz0)
+{
+    nodec_solver *s = c->s;
+    const rk_tab *tb = rk_tableau(s->method);
+    long nz = c->nz;
+    int P = c->P, N = c->N, rc, fixed = fwd_is_fixed(s), i = N - 1, st = tb->s;
+    tape tp = {{tape_step}, c, 1, 0, 0, NULL, NULL, 0, 0, NULL};
+    nodec_pass_stats rst = {0};
+    fwd_ode fo;
+    rk rr = {0};
+    rev v = {c, tb, NULL, NULL, NULL, NULL, NULL, NULL};
+    double *buf = NULL, *yb;
+    size_t bytes = ((size_t)2 * st * nz + 3 * nz + 2 * (size_t)P) * sizeof(double);
+
+    rc = fwd_solve(s, c->theta, c->B, c->z0, N + 1, c->t, c->zobs, &tp.hk,
+                   &s->stats.forward);
+    if (rc == 0)
+        rc = losses(c);
+    if (rc == 0 && !(buf = mem_alloc(&s->mem, bytes)))
+        rc = oom(s);
+    fwd_ode_init(&fo, s, c->theta, c->B, &rst);
+    if (rc == 0)
+        rc = rk_init(&rr, s, tb, &fo.o, &rst, "backward");
+    if (rc)
+        goto done;
+    rr.adaptive = 0;
+    v.Ys = buf;
+    v.kb = v.Ys + (size_t)st * nz;
+    v.Yb = v.kb + (size_t)st * nz;
+    v.ye = v.Yb + nz;
+    yb = v.ye + nz;
+    v.thb = yb + nz;
+    v.dth = v.thb + P;
+    memcpy(yb, c->g + (long)N * nz, nz * sizeof(double));
+    for (long k = tp.n - 1; k >= 0 && rc == 0; k--) {
+        double t0 = tp.step[3 * k], t1 = tp.step[3 * k + 1], h = tp.step[3 * k + 2];
+        double taub = 0, hb = 0;
+        long iv = tp.grid[3 * k], j = tp.grid[3 * k + 1], m = tp.grid[3 * k + 2];
+        rr.t = t0;
+        memcpy(rr.y, tp.y + k * nz, nz * sizeof(double));
+        rr.kstate = 0;
+        rst.f_evals = 0;
+        rc = rk_take(&rr, h, t1, v.Ys);
+        s->stats.backward.f_evals += rst.f_evals;
+        if (rc)
+            break;
+        memset(v.kb, 0, (size_t)st * nz * sizeof(double));
+        memset(v.ye, 0, nz * sizeof(double));
+        if (fixed) {
+            if (j == m - 1 && iv + 1 < N)
+                for (long p = 0; p < nz; p++)
+                    yb[p] += c->g[(iv + 1) * nz + p];
+        } else {
+            for (; i >= 1 && c->t[i] > t0; i--)
+                interp_reverse(&v, rr.k, t0, h, i, &taub, &hb);
+        }
+        step_reverse(&v, rr.k, t0, t1, h, yb, &taub, &hb);
+        for (long p = 0; p < nz; p++)
+            yb[p] += v.ye[p];
+        if (fixed) {
+            double fj = (double)j / m;
+            c->dt[iv] += taub * (1 - fj) - hb / m;
+            c->dt[iv + 1] += taub * fj + hb / m;
+        } else {
+            c->dt[0] += taub;
+            if (k == tp.n - 1) { /* h = t_N − t0 */
+                c->dt[N] += hb;
+                c->dt[0] -= hb;
+            }
+        }
+    }
+    if (rc == 0) {
+        if (dz0)
+            for (long p = 0; p < nz; p++)
+                dz0[p] = yb[p] + c->g[p];
+        if (dtheta)
+            memcpy(dtheta, v.dth, P * sizeof(double));
+    }
+done:
+    rk_release(&rr);
+    mem_free(&s->mem, buf, bytes);
+    tape_free(&tp);
+    return rc;
+}
+
+/* ---- entry ---- */
+
+int adj_loss_grad(nodec_solver *s, const double *theta, int B,
+                  const double *z0, int n_times, const double *t,
+                  const double *obs, double scale, double *loss,
+                  double *dtheta, double *dz0, double *dt, double *z_out)
+{
+    ctx c;
+    int rc;
+    double *buf;
+    size_t bytes;
+
+    c.s = s;
+    c.m = s->m;
+    c.theta = theta;
+    c.t = t;
+    c.obs = obs;
+    c.z0 = z0;
+    c.B = B;
+    c.N = n_times - 1;
+    c.P = s->m->n_param;
+    c.nz = (long)B * s->m->n_state;
+    c.scale = scale;
+    c.loss = loss;
+    bytes = ((size_t)(z_out ? 1 : 2) * n_times * c.nz + c.nz + n_times) *
+            sizeof(double);
+    if (!(buf = mem_alloc(&s->mem, bytes)))
+        return oom(s);
+    c.g = buf;
+    c.fbuf = c.g + (size_t)n_times * c.nz;
+    c.dt = c.fbuf + c.nz; /* zeroed by mem_alloc */
+    c.zobs = z_out ? z_out : c.dt + n_times;
+
+    if (n_times == 1) {
+        memcpy(c.zobs, z0, c.nz * sizeof(double));
+        if ((rc = losses(&c)) == 0) {
+            if (dz0)
+                memcpy(dz0, c.g, c.nz * sizeof(double));
+            if (dtheta)
+                memset(dtheta, 0, c.P * sizeof(double));
+        }
+    } else if (s->grad == NODEC_GRAD_ADJOINT) {
+        rc = fwd_solve(s, theta, B, z0, n_times, t, c.zobs, NULL, &s->stats.forward);
+        if (rc == 0)
+            rc = losses(&c);
+        if (rc == 0)
+            rc = backsolve(&c, dtheta, dz0);
+    } else if (s->grad == NODEC_GRAD_CHECKPOINT) {
+        rc = checkpoint(&c, dtheta, dz0);
+    } else {
+        rc = direct(&c, dtheta, dz0);
+    }
+    if (rc == 0 && dt)
+        memcpy(dt, c.dt, n_times * sizeof(double));
+    mem_free(&s->mem, buf, bytes);
+    return rc;
+}

@@ -1,0 +1,141 @@
+/* nodec.h — the public API of libnodec, nodec's runtime.  DESIGN.md §1, §4.
+ *
+ * Shaped like SUNDIALS CVODES (STYLE.md §10): an opaque handle made for one
+ * model and batch size; setters for the options; a forward solve; a loss
+ * and gradient call; statistics getters; integer return codes that
+ * nodec_error_name() names and nodec_get_error_message() explains.  The
+ * library never exits or aborts; every failure is a return value.
+ *
+ *     nodec_solver *s = nodec_create(&spiral_model, B);
+ *     nodec_set_tolerances(s, 1e-7, 1e-9);
+ *     int rc = nodec_loss_grad(s, theta, z0, N + 1, t, obs,
+ *                              &L, dtheta, dz0, dt);
+ *     if (rc != NODEC_SUCCESS)
+ *         fprintf(stderr, "%s: %s\n", nodec_error_name(rc),
+ *                 nodec_get_error_message(s));
+ *     nodec_free(s);
+ *
+ * Layouts follow nodec_model.h: a batch of B states is row-major B × n_state;
+ * observations and outputs at N+1 times are N+1 such blocks, time-major.
+ * A handle is not thread-safe; use one handle per thread.
+ * docs/runtime.md documents the conventions and defaults.
+ */
+#ifndef NODEC_H
+#define NODEC_H
+
+#include <stddef.h>
+
+#include "nodec_model.h"
+
+/* Return codes.  Negative values are failures. */
+enum {
+    NODEC_SUCCESS = 0,
+    NODEC_ILL_INPUT = -1,       /* bad argument or option */
+    NODEC_MEM_FAIL = -2,        /* out of memory */
+    NODEC_TOO_MUCH_WORK = -3,   /* max_steps reached before the end time */
+    NODEC_STEP_UNDERFLOW = -4,  /* step size fell below min_step / roundoff */
+    NODEC_NONFINITE = -5,       /* NaN or Inf in θ, z0, f or the state */
+    NODEC_BAD_MODEL = -6        /* descriptor unusable (ABI, missing fn) */
+};
+
+typedef enum nodec_method {
+    NODEC_EULER,
+    NODEC_MIDPOINT,
+    NODEC_RK4,
+    NODEC_BOSH3,
+    NODEC_DOPRI5, /* the default */
+    NODEC_TSIT5,
+    NODEC_DOPRI8
+} nodec_method;
+
+typedef enum nodec_grad_mode {
+    NODEC_GRAD_ADJOINT,    /* backsolve of [z, a, aθ, at]: memory O(1) in steps */
+    NODEC_GRAD_CHECKPOINT, /* re-solve segments forward, adjoint on their
+                              dense output: memory O(checkpoints + segment) */
+    NODEC_GRAD_DIRECT      /* reverse mode through the discrete steps:
+                              memory O(steps); the reference */
+} nodec_grad_mode;
+
+typedef enum nodec_batch_mode {
+    NODEC_BATCH_SHARED,     /* one system, shared steps, norm over the batch */
+    NODEC_BATCH_INDEPENDENT /* B solves, each with its own steps */
+} nodec_batch_mode;
+
+enum { NODEC_PASS_FORWARD = 0, NODEC_PASS_BACKWARD = 1 };
+
+typedef struct nodec_pass_stats {
+    long steps;     /* accepted steps */
+    long rejected;  /* rejected step attempts */
+    long f_evals;   /* calls of model->f (each on the whole batch) */
+    long vjp_evals; /* calls of model->vjp */
+} nodec_pass_stats;
+
+typedef struct nodec_stats {
+    nodec_pass_stats forward, backward;
+} nodec_stats;
+
+typedef struct nodec_solver nodec_solver;
+
+/* Handle.  NULL when out of memory or when B < 1 or the model is NULL;
+ * a bad descriptor (ABI version, missing f) is reported by the first solve. */
+nodec_solver *nodec_create(const nodec_model *model, int B);
+void nodec_free(nodec_solver *s);
+
+/* Options.  Each returns NODEC_SUCCESS or NODEC_ILL_INPUT. */
+int nodec_set_method(nodec_solver *s, nodec_method method);
+int nodec_set_tolerances(nodec_solver *s, double rtol, double atol);
+int nodec_set_first_step(nodec_solver *s, double h);     /* 0: Hairer's guess */
+int nodec_set_min_step(nodec_solver *s, double hmin);    /* default 0 */
+int nodec_set_max_steps(nodec_solver *s, long max_steps); /* per pass */
+/* Fixed stepping.  Each observation interval [t_i, t_i+1] is split into
+ * ceil((t_i+1 - t_i) / h) equal steps.  Setting a step size (or a number
+ * of steps over [t_0, t_N], which gives h = (t_N - t_0) / n) also runs the
+ * adaptive methods at fixed steps, without error control.  0 clears it. */
+int nodec_set_fixed_step(nodec_solver *s, double h);
+int nodec_set_num_steps(nodec_solver *s, long n);
+int nodec_set_seminorm(nodec_solver *s, int on);         /* default on */
+int nodec_set_batch_mode(nodec_solver *s, nodec_batch_mode mode);
+int nodec_set_grad_mode(nodec_solver *s, nodec_grad_mode mode);
+int nodec_set_checkpoint_every(nodec_solver *s, int k);  /* default 16 */
+
+/* Forward solve: z_out (n_times × B × n_state) gets z(t_i) for the given
+ * times t_0 < t_1 < … (or all decreasing).  Outputs between steps come from
+ * the method's dense output, so they never shorten the steps. */
+int nodec_solve(nodec_solver *s, const double *theta, const double *z0,
+                int n_times, const double *t, double *z_out);
+
+/* Loss and gradient.  obs holds n_times blocks of B × n_state;
+ * L = 1/(n_times·B) Σ_i Σ_b ℓ(z_b(t_i), obs_i,b), t_0's term included.
+ * Outputs (any may be NULL except loss): dtheta (n_param), dz0 (B × n_state),
+ * dt (n_times), z_out (n_times × B × n_state, the forward solution).
+ * t must increase. */
+int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0,
+                    int n_times, const double *t, const double *obs,
+                    double *loss, double *dtheta, double *dz0, double *dt,
+                    double *z_out);
+
+/* Statistics of the last solve or loss_grad call. */
+void nodec_get_stats(const nodec_solver *s, nodec_stats *out);
+long nodec_get_num_steps(const nodec_solver *s, int pass);
+long nodec_get_num_rejected(const nodec_solver *s, int pass);
+long nodec_get_num_f_evals(const nodec_solver *s, int pass);
+long nodec_get_num_vjp_evals(const nodec_solver *s, int pass);
+
+/* Heap bytes the handle holds now and at most since creation or the last
+ * reset; every allocation of the runtime goes through one counting
+ * allocator. */
+size_t nodec_get_mem_current(const nodec_solver *s);
+size_t nodec_get_mem_peak(const nodec_solver *s);
+void nodec_reset_mem_peak(nodec_solver *s);
+
+/* Errors. */
+const char *nodec_error_name(int code);            /* "NODEC_STEP_UNDERFLOW" */
+const char *nodec_get_error_message(const nodec_solver *s); /* "" if none */
+
+/* Names, for the command line.  -1 when unknown. */
+int nodec_method_from_name(const char *name);       /* "dopri5" */
+const char *nodec_method_name(nodec_method method);
+int nodec_grad_mode_from_name(const char *name);    /* "adjoint" */
+const char *nodec_grad_mode_name(nodec_grad_mode mode);
+
+#endif /* NODEC_H */

@@ -1,0 +1,655 @@
+/* solver.c — explicit Runge–Kutta integrators: tableaus, the step, the error
+ * norm, the step-size controller, the initial step, dense output and the
+ * forward solve.  DESIGN.md §1, §4.
+ *
+ * One generic stepper runs every tableau.  Adaptive methods follow
+ * torchdiffeq (rk_common.py, misc.py) so that step counts can be compared:
+ *   - error ratio: RMS over components of err / (atol + rtol·max(|y0|,|y1|)),
+ *     max over norm groups (one group forward; the adjoint uses groups to
+ *     leave parameters out: the seminorm of Kidger, Chen & Lyons 2021);
+ *   - accept when ratio <= 1; next step h·min(10, max(0.9·ratio^(-1/order),
+ *     0.2)), never shrinking after an accepted step (_optimal_step_size);
+ *   - first step from Hairer, Nørsett & Wanner, Solving ODEs I, §II.4
+ *     (_select_initial_step);
+ *   - dense output: the quartic through y0, y1, y(h/2), f0, f1, with
+ *     y(h/2) from the method's continuous extension (_interp_fit), so output
+ *     times never shorten steps.
+ * Differences from torchdiffeq, on purpose: a step never passes the final
+ * time (it is clipped to land on it, as in Hairer's codes and Diffrax);
+ * tsit5 propagates its 5th-order solution (Tsitouras 2011 and Diffrax;
+ * torchdiffeq's table carries the 4th-order one); non-finite trial states
+ * count as rejections (h shrinks by 0.2) instead of raising.
+ *
+ * The step loop never allocates: rk_init allocates the stages and buffers.
+ */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- tableaus ---- */
+
+static const double euler_c[] = {0}, euler_a[] = {0}, euler_b[] = {1};
+
+static const double mid_c[] = {0, 0.5}, mid_a[] = {0.5}, mid_b[] = {0, 1};
+
+static const double rk4_c[] = {0, 0.5, 0.5, 1};
+static const double rk4_a[] = {0.5, 0, 0.5, 0, 0, 1};
+static const double rk4_b[] = {1.0 / 6, 1.0 / 3, 1.0 / 3, 1.0 / 6};
+
+/* Bogacki & Shampine 1989, 3(2), FSAL; dense output by cubic Hermite
+ * (torchdiffeq's y(h/2) = y0 + h/2·k_1 is only first-order accurate). */
+static const double bs_c[] = {0, 0.5, 0.75, 1};
+static const double bs_a[] = {0.5, 0, 0.75, 2.0 / 9, 1.0 / 3, 4.0 / 9};
+static const double bs_b[] = {2.0 / 9, 1.0 / 3, 4.0 / 9, 0};
+static const double bs_e[] = {2.0 / 9 - 7.0 / 24, 1.0 / 3 - 1.0 / 4,
+                              4.0 / 9 - 1.0 / 3, -1.0 / 8};
+
+/* Dormand & Prince 1980, 5(4), FSAL; dense output weights of Shampine 1986
+ * at x = 1/2 as in torchdiffeq's DPS_C_MID. */
+static const double dp5_c[] = {0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1, 1};
+static const double dp5_a[] = {
+    1.0 / 5,
+    3.0 / 40, 9.0 / 40,
+    44.0 / 45, -56.0 / 15, 32.0 / 9,
+    19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729,
+    9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656,
+    35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84,
+};
+static const double dp5_b[] = {35.0 / 384, 0, 500.0 / 1113, 125.0 / 192,
+                               -2187.0 / 6784, 11.0 / 84, 0};
+static const double dp5_e[] = {
+    35.0 / 384 - 1951.0 / 21600, 0, 500.0 / 1113 - 22642.0 / 50085,
+    125.0 / 192 - 451.0 / 720, -2187.0 / 6784 + 12231.0 / 42400,
+    11.0 / 84 - 649.0 / 6300, -1.0 / 60,
+};
+static const double dp5_mid[] = {
+    6025192743.0 / 30085553152 / 2, 0, 51252292925.0 / 65400821598 / 2,
+    -2691868925.0 / 45128329728 / 2, 187940372067.0 / 1594534317056 / 2,
+    -1776094331.0 / 19743644256 / 2, 11237099.0 / 235043384 / 2,
+};
+
+/* Tsitouras 2011, 5(4), FSAL.  mid: his continuous extension b_i(θ) at
+ * θ = 1/2. */
+static const double ts_c[] = {0, 0.161, 0.327, 0.9, 0.9800255409045096857298102862870245954942137979563024768854764293, 1, 1};
+static const double ts_a[] = {
+    0.161,
+    -0.008480655492356988544426874250230774675121177393430391537369234245294192976164141156943,
+    0.3354806554923569885444268742502307746751211773934303915373692342452941929761641411569,
+    2.897153057105493432130432594192938764924887287701866490314866693455023795137503079289,
+    -6.359448489975074843148159912383825625952700647415626703305928850207288721235210244366,
+    4.362295432869581411017727318190886861027813359713760212991062156752264926097707165077,
+    5.325864828439256604428877920840511317836476253097040101202360397727981648835607691791,
+    -11.74888356406282787774717033978577296188744178259862899288666928009020615663593781589,
+    7.495539342889836208304604784564358155658679161518186721010132816213648793440552049753,
+    -0.09249506636175524925650207933207191611349983406029535244034750452930469056411389539635,
+    5.861455442946420028659251486982647890394337666164814434818157239052507339770711679748,
+    -12.92096931784710929170611868178335939541780751955743459166312250439928519268343184452,
+    8.159367898576158643180400794539253485181918321135053305748355423955009222648673734986,
+    -0.07158497328140099722453054252582973869127213147363544882721139659546372402303777878835,
+    -0.02826905039406838290900305721271224146717633626879770007617876201276764571291579142206,
+    0.09646076681806522951816731316512876333711995238157997181903319145764851595234062815396,
+    0.01,
+    0.4798896504144995747752495322905965199130404621990332488332634944254542060153074523509,
+    1.379008574103741893192274821856872770756462643091360525934940067397245698027561293331,
+    -3.290069515436080679901047585711363850115683290894936158531296799594813811049925401677,
+    2.324710524099773982415355918398765796109060233222962411944060046314465391054716027841,
+};
+static const double ts_b[] = {
+    0.09646076681806522951816731316512876333711995238157997181903319145764851595234062815396,
+    0.01,
+    0.4798896504144995747752495322905965199130404621990332488332634944254542060153074523509,
+    1.379008574103741893192274821856872770756462643091360525934940067397245698027561293331,
+    -3.290069515436080679901047585711363850115683290894936158531296799594813811049925401677,
+    2.324710524099773982415355918398765796109060233222962411944060046314465391054716027841,
+    0,
+};
+/* b − b̂, b̂ the embedded 4th-order weights. */
+static const double ts_e[] = {
+    0.001780011052225771443378550607539534775944678804333659557637450799792588061629796,
+    0.0008164344596567469032236360633546862401862537590159047610940604670770447527463931,
+    -0.007880878010261996010314727672526304238628733777103128603258129604952959142646516,
+    0.144711007173262907537165147972635116720922712343167677619514233896760819649515,
+    -0.5823571654525552250199376106520421794260781239567387797673045438803694038950012,
+    0.4580821059291869466616365188325542974428047279788398179474684434732070620889539,
+    -1.0 / 66,
+};
+#define TX 0.5
+static const double ts_mid[] = {
+    -1.0530884977290216 * TX * (TX - 1.3299890189751412) *
+        (TX * TX - 1.4364028541716351 * TX + 0.7139816917074209),
+    0.1017 * TX * TX * (TX * TX - 2.1966568338249754 * TX + 1.2949852507374631),
+    2.490627285651252793 * TX * TX *
+        (TX * TX - 2.38535645472061657 * TX + 1.57803468208092486),
+    -16.54810288924490272 * (TX - 1.21712927295533244) *
+        (TX - 0.61620406037800089) * TX * TX,
+    47.37952196281928122 * (TX - 1.203071208372362603) *
+        (TX - 0.658047292653547382) * TX * TX,
+    -34.87065786149660974 * (TX - 1.2) * (TX - 2.0 / 3) * TX * TX,
+    2.5 * (TX - 1) * (TX - 0.6) * TX * TX,
+};
+#undef TX
+
+/* Prince & Dormand 1981, RK8(7)13M, with their rational coefficients, as in
+ * torchdiffeq's dopri8; the 14th stage is f(t1, y1) (FSAL).  mid: the
+ * continuous extension of torchdiffeq's dopri8_coefficients.C_mid at 1/2. */
+static const double dp8_c[] = {
+    0, 1.0 / 18, 1.0 / 12, 1.0 / 8, 5.0 / 16, 3.0 / 8, 59.0 / 400, 93.0 / 200,
+    5490023248.0 / 9719169821, 13.0 / 20, 1201146811.0 / 1299019798, 1, 1, 1,
+};
+static const double dp8_a[] = {
+    1.0 / 18,
+    1.0 / 48, 1.0 / 16,
+    1.0 / 32, 0, 3.0 / 32,
+    5.0 / 16, 0, -75.0 / 64, 75.0 / 64,
+    3.0 / 80, 0, 0, 3.0 / 16, 3.0 / 20,
+    29443841.0 / 614563906, 0, 0, 77736538.0 / 692538347,
+    -28693883.0 / 1125000000, 23124283.0 / 1800000000,
+    16016141.0 / 946692911, 0, 0, 61564180.0 / 158732637,
+    22789713.0 / 633445777, 545815736.0 / 2771057229, -180193667.0 / 1043307555,
+    39632708.0 / 573591083, 0, 0, -433636366.0 / 683701615,
+    -421739975.0 / 2616292301, 100302831.0 / 723423059,
+    790204164.0 / 839813087, 800635310.0 / 3783071287,
+    246121993.0 / 1340847787, 0, 0, -37695042795.0 / 15268766246,
+    -309121744.0 / 1061227803, -12992083.0 / 490766935,
+    6005943493.0 / 2108947869, 393006217.0 / 1396673457,
+    123872331.0 / 1001029789,
+    -1028468189.0 / 846180014, 0, 0, 8478235783.0 / 508512852,
+    1311729495.0 / 1432422823, -10304129995.0 / 1701304382,
+    -48777925059.0 / 3047939560, 15336726248.0 / 1032824649,
+    -45442868181.0 / 3398467696, 3065993473.0 / 597172653,
+    185892177.0 / 718116043, 0, 0, -3185094517.0 / 667107341,
+    -477755414.0 / 1098053517, -703635378.0 / 230739211,
+    5731566787.0 / 1027545527, 5232866602.0 / 850066563,
+    -4093664535.0 / 808688257, 3962137247.0 / 1805957418,
+    65686358.0 / 487910083,
+    403863854.0 / 491063109, 0, 0, -5068492393.0 / 434740067,
+    -411421997.0 / 543043805, 652783627.0 / 914296604,
+    11173962825.0 / 925320556, -13158990841.0 / 6184727034,
+    3936647629.0 / 1978049680, -160528059.0 / 685178525,
+    248638103.0 / 1413531060, 0,
+    14005451.0 / 335480064, 0, 0, 0, 0, -59238493.0 / 1068277825,
+    181606767.0 / 758867731, 561292985.0 / 797845732,
+    -1041891430.0 / 1371343529, 760417239.0 / 1151165299,
+    118820643.0 / 751138087, -528747749.0 / 2220607170, 1.0 / 4,
+};
+static const double dp8_b[] = {
+    14005451.0 / 335480064, 0, 0, 0, 0, -59238493.0 / 1068277825,
+    181606767.0 / 758867731, 561292985.0 / 797845732,
+    -1041891430.0 / 1371343529, 760417239.0 / 1151165299,
+    118820643.0 / 751138087, -528747749.0 / 2220607170, 1.0 / 4, 0,
+};
+static const double dp8_e[] = {
+    14005451.0 / 335480064 - 13451932.0 / 455176623, 0, 0, 0, 0,
+    -59238493.0 / 1068277825 + 808719846.0 / 976000145,
+    181606767.0 / 758867731 - 1757004468.0 / 5645159321,
+    561292985.0 / 797845732 - 656045339.0 / 265891186,
+    -1041891430.0 / 1371343529 + 3867574721.0 / 1518517206,
+    760417239.0 / 1151165299 - 465885868.0 / 322736535,
+    118820643.0 / 751138087 - 53011238.0 / 667516719,
+    -528747749.0 / 2220607170 - 2.0 / 45, 1.0 / 4, 0,
+};
+#define H 0.5
+#define P5(c5, c4, c3, c2, c1) \
+    (((((c5) * H + (c4)) * H + (c3)) * H + (c2)) * H + (c1)) * H * H
+static const double dp8_mid[] = {
+    P5(-6.3448349392860401388, 22.1396504998094068976, -30.0610568289666450593,
+       19.9990069333683970610, -6.6910181737837595697) + H,
+    0, 0, 0, 0,
+    P5(-39.6107919852202505218, 116.4422149550342161651, -121.4999627731334642623,
+       52.2273532792945524050, -7.6142658045872677172),
+    P5(20.3761213808791436958, -67.1451318825957197185, 83.1721004639847717481,
+       -46.8919164181093621583, 10.7281392630428866124),
+    P5(7.3347098826795362023, -16.5672243527496524646, 9.5724507555993664382,
+       -0.1890893225010595467, 0.5526637063753648783),
+    P5(32.8801774352459155182, -89.9916014847245016028, 87.8406057677205645007,
+       -35.7075975946222072821, 4.2186562625665153803),
+    P5(-10.1588990526426760954, 22.6237489648532849093, -17.4152107770762969005,
+       6.2736448083240352160, -0.6627209125361597559),
+    P5(-12.5401268098782561200, 32.2362340167355370113, -28.5903289514790976966,
+       10.3160881272450748458, -1.2636789001135462218),
+    P5(29.5553001484516038033, -82.1020315488359848644, 81.6630950584341412934,
+       -34.7650769866611817349, 5.4106037898590422230),
+    P5(-41.7923486424390588923, 116.2662185791119533462, -114.9375291377009418170,
+       47.7457971078225540396, -7.0321379067945741781),
+    P5(20.3006925822100825485, -53.9020777466385396792, 50.2558364226176017553,
+       -19.0082099341608028453, 2.3537586759714983486),
+};
+#undef P5
+#undef H
+
+static const rk_tab tabs[] = {
+    {"euler", 1, 1, 0, 0, euler_c, euler_a, euler_b, NULL, NULL},
+    {"midpoint", 2, 2, 0, 0, mid_c, mid_a, mid_b, NULL, NULL},
+    {"rk4", 4, 4, 0, 0, rk4_c, rk4_a, rk4_b, NULL, NULL},
+    {"bosh3", 4, 3, 1, 1, bs_c, bs_a, bs_b, bs_e, NULL},
+    {"dopri5", 7, 5, 1, 1, dp5_c, dp5_a, dp5_b, dp5_e, dp5_mid},
+    {"tsit5", 7, 5, 1, 1, ts_c, ts_a, ts_b, ts_e, ts_mid},
+    {"dopri8", 14, 8, 1, 1, dp8_c, dp8_a, dp8_b, dp8_e, dp8_mid},
+};
+
+const rk_tab *rk_tableau(nodec_method m)
+{
+    return &tabs[m];
+}
+
+/* ---- the integrator ---- */
+
+int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o,
+            nodec_pass_stats *st, const char *pass)
+{
+    size_t n = (size_t)o->n;
+    memset(r, 0, sizeof *r);
+    r->s = s;
+    r->tab = tab;
+    r->o = o;
+    r->adaptive = tab->adaptive;
+    r->st = st;
+    r->pass = pass;
+    r->k = mem_alloc(&s->mem, (tab->s + 4) * n * sizeof(double));
+    if (!r->k)
+        return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
+    r->y = r->k + tab->s * n;
+    r->yprev = r->y + n;
+    r->ytmp = r->yprev + n;
+    r->ynew = r->ytmp + n;
+    return NODEC_SUCCESS;
+}
+
+void rk_release(rk *r)
+{
+    if (r->k)
+        mem_free(&r->s->mem, r->k, (r->tab->s + 4) * (size_t)r->o->n * sizeof(double));
+    r->k = NULL;
+}
+
+int rk_all_finite(const double *v, long n)
+{
+    for (long i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
+/* RMS per group of v / (atol + rtol·max(|y0|, |y1|)), max over groups;
+ * y1 NULL means |y0| alone (the initial step's scale). */
+static double scaled_norm(const rk *r, const double *v, const double *y0,
+                          const double *y1)
+{
+    const rk_ode *o = r->o;
+    double rtol = r->s->rtol, atol = r->s->atol, worst = 0;
+    for (int g = 0; g < o->ngroup; g++) {
+        double sum = 0;
+        int off = o->goff[g], len = o->glen[g];
+        if (len <= 0)
+            continue;
+        for (int p = off; p < off + len; p++) {
+            double ya = fabs(y0[p]);
+            if (y1 && fabs(y1[p]) > ya)
+                ya = fabs(y1[p]);
+            double q = v[p] / (atol + rtol * ya);
+            sum += q * q;
+        }
+        sum = sqrt(sum / len);
+        if (!(sum <= worst)) /* NaN propagates */
+            worst = sum;
+    }
+    return worst;
+}
+
+double rk_norm(const rk *r, const double *err, const double *y0, const double *y1)
+{
+    return scaled_norm(r, err, y0, y1);
+}
+
+/* torchdiffeq's _optimal_step_size with safety 0.9, ifactor 10, dfactor 0.2. */
+static double optimal_step(double h, double ratio, int order)
+{
+    const double safety = 0.9, ifactor = 10.0;
+    double dfactor = 0.2, factor;
+    if (ratio == 0)
+        return h * ifactor;
+    if (ratio < 1)
+        dfactor = 1.0;
+    factor = safety / pow(ratio, 1.0 / order);
+    if (factor < dfactor)
+        factor = dfactor;
+    if (factor > ifactor)
+        factor = ifactor;
+    return h * factor;
+}
+
+int rk_ensure_k0(rk *r)
+{
+    int n = r->o->n, rc;
+    if (r->kstate == 1)
+        return NODEC_SUCCESS;
+    if (r->kstate == 2) {
+        memcpy(r->k, r->k + (size_t)(r->tab->s - 1) * n, n * sizeof(double));
+    } else if ((rc = r->o->rhs(r->o, r->t, r->y, r->k))) {
+        return rc;
+    }
+    r->kstate = 1;
+    if (!rk_all_finite(r->k, n))
+        return nodec__fail(r->s, NODEC_NONFINITE,
+                           "the derivative is not finite at t = %.6g (%s pass): "
+                           "check the parameters and the state for NaN/Inf or "
+                           "overflow",
+                           r->t, r->pass);
+    return NODEC_SUCCESS;
+}
+
+/* Stages of one step of size h from (t, y) to t1 = t + h; ynew gets y1;
+ * *ratio the error ratio when adaptive.  Ys, when set, receives the stage
+ * inputs Y_j (s × n), which the direct gradient needs. */
+static int trial(rk *r, double h, double t1, double *ratio, double *Ys)
+{
+    const rk_tab *tb = r->tab;
+    int n = r->o->n, s = tb->s, rc;
+    double *k = r->k;
+
+    if (Ys)
+        memcpy(Ys, r->y, n * sizeof(double));
+    for (int i = 1; i < s; i++) {
+        double *Y = (tb->fsal && i == s - 1) ? r->ynew : r->ytmp;
+        double ti = tb->c[i] == 1 ? t1 : r->t + tb->c[i] * h;
+        for (int p = 0; p < n; p++) {
+            double acc = 0;
+            for (int j = 0; j < i; j++)
+                acc += RK_A(tb, i, j) * k[(size_t)j * n + p];
+            Y[p] = r->y[p] + h * acc;
+        }
+        if (Ys)
+            memcpy(Ys + (size_t)i * n, Y, n * sizeof(double));
+        if ((rc = r->o->rhs(r->o, ti, Y, k + (size_t)i * n)))
+            return rc;
+    }
+    if (!tb->fsal) {
+        for (int p = 0; p < n; p++) {
+            double acc = 0;
+            for (int j = 0; j < s; j++)
+                acc += tb->b[j] * k[(size_t)j * n + p];
+            r->ynew[p] = r->y[p] + h * acc;
+        }
+    }
+    *ratio = 0;
+    if (r->adaptive) {
+        for (int p = 0; p < n; p++) {
+            double acc = 0;
+            for (int j = 0; j < s; j++)
+                acc += tb->e[j] * k[(size_t)j * n + p];
+            r->ytmp[p] = h * acc;
+        }
+        *ratio = scaled_norm(r, r->ytmp, r->y, r->ynew);
+    }
+    return NODEC_SUCCESS;
+}
+
+static void accept(rk *r, double h, double t1)
+{
+    double *tmp = r->yprev;
+    r->tprev = r->t;
+    r->hlast = h;
+    r->t = t1;
+    r->yprev = r->y;
+    r->y = r->ynew;
+    r->ynew = tmp;
+    r->kstate = r->tab->fsal ? 2 : 0;
+    r->st->steps++;
+}
+
+/* A step of exactly h, accepted whatever the error (fixed grids, replays). */
+int rk_take(rk *r, double h, double t1, double *Ys)
+{
+    double ratio;
+    int rc;
+    if (++r->attempts > r->s->max_steps)
+        return nodec__fail(r->s, NODEC_TOO_MUCH_WORK,
+                           "reached the step limit (max_steps = %ld) at t = %.6g "
+                           "(%s pass): raise max_steps or use a larger step",
+                           r->s->max_steps, r->t, r->pass);
+    if ((rc = rk_ensure_k0(r)) || (rc = trial(r, h, t1, &ratio, Ys)))
+        return rc;
+    if (!rk_all_finite(r->ynew, r->o->n))
+        return nodec__fail(r->s, NODEC_NONFINITE,
+                           "the state became non-finite in the step from t = %.6g "
+                           "to %.6g (%s pass): the solution may blow up; use a "
+                           "smaller step or a shorter time span",
+                           r->t, t1, r->pass);
+    accept(r, h, t1);
+    return NODEC_SUCCESS;
+}
+
+int rk_attempt(rk *r, double t_end, int *accepted)
+{
+    nodec_solver *s = r->s;
+    double h = r->h, t1, ratio;
+    int clipped = 0, ok, rc;
+
+    *accepted = 0;
+    if (r->attempts >= s->max_steps)
+        return nodec__fail(s, NODEC_TOO_MUCH_WORK,
+                           "reached the step limit (max_steps = %ld) at t = %.6g "
+                           "on the way to t = %.6g (%s pass): raise max_steps, "
+                           "loosen rtol/atol, or use a shorter time span",
+                           s->max_steps, r->t, t_end, r->pass);
+    if ((t_end - r->t) * h <= 0) /* h points away: the caller's misuse */
+        h = t_end - r->t;
+    if ((h > 0 && r->t + h >= t_end) || (h < 0 && r->t + h <= t_end)) {
+        h = t_end - r->t;
+        clipped = 1;
+    }
+    t1 = clipped ? t_end : r->t + h;
+    if (fabs(h) < s->min_step || t1 == r->t ||
+        fabs(h) <= 4 * DBL_EPSILON * fabs(r->t))
+        return nodec__fail(s, NODEC_STEP_UNDERFLOW,
+                           "step size underflow at t = %.6g (%s pass, h = %.3g): "
+                           "the dynamics may be stiff or blowing up; loosen "
+                           "rtol/atol, or use a shorter time span",
+                           r->t, r->pass, fabs(h));
+    if ((rc = rk_ensure_k0(r)) || (rc = trial(r, h, t1, &ratio, NULL)))
+        return rc;
+    r->attempts++;
+    ok = ratio <= 1 && rk_all_finite(r->ynew, r->o->n);
+    if (ok) {
+        accept(r, h, t1);
+        *accepted = 1;
+    } else {
+        r->st->rejected++;
+    }
+    if (!isfinite(ratio) || (!ok && ratio <= 1)) {
+        r->h = h * 0.2; /* non-finite trial: shrink as hard as allowed */
+    } else {
+        double hn = optimal_step(h, ratio, r->tab->order);
+        /* A step clipped to hit a time says nothing against the step
+         * before it: keep that one if it was larger. */
+        if (!(ok && clipped && fabs(hn) < fabs(r->h)))
+            r->h = hn;
+    }
+    return NODEC_SUCCESS;
+}
+
+int rk_initial_step(rk *r, double dir, double *hout)
+{
+    int n = r->o->n, rc;
+    double d0, d1, d2, h0, h1, *f0, *f1 = r->ytmp, *y1 = r->ynew;
+
+    if ((rc = rk_ensure_k0(r)))
+        return rc;
+    f0 = r->k;
+    d0 = scaled_norm(r, r->y, r->y, NULL);
+    d1 = scaled_norm(r, f0, r->y, NULL);
+    h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+    for (int p = 0; p < n; p++)
+        y1[p] = r->y[p] + dir * h0 * f0[p];
+    /* f1 goes to ytmp; y1 is scratch in ynew. */
+    if ((rc = r->o->rhs(r->o, r->t + dir * h0, y1, f1)))
+        return rc;
+    for (int p = 0; p < n; p++)
+        y1[p] = f1[p] - f0[p];
+    d2 = scaled_norm(r, y1, r->y, NULL) / h0;
+    if (d1 <= 1e-15 && d2 <= 1e-15)
+        h1 = fmax(1e-6, h0 * 1e-3);
+    else
+        h1 = pow(0.01 / fmax(d1, d2), 1.0 / r->tab->order);
+    if (!isfinite(h1))
+        h1 = 100 * h0;
+    *hout = dir * fmin(100 * h0, h1);
+    return NODEC_SUCCESS;
+}
+
+/* ---- dense output ---- */
+
+void rk_dense_weights(const rk_tab *tb, double x, double *w, double *dw)
+{
+    double x2 = x * x, x3 = x2 * x, x4 = x3 * x;
+    int s = tb->s;
+    if (!tb->mid) { /* cubic Hermite through y0, y1, f0, f1 (FSAL: f1 = k_{s-1}) */
+        for (int j = 0; j < s; j++) {
+            w[j] = tb->b[j] * (3 * x2 - 2 * x3);
+            if (dw)
+                dw[j] = tb->b[j] * (6 * x - 6 * x2);
+        }
+        w[0] += x - 2 * x2 + x3;
+        w[s - 1] += x3 - x2;
+        if (dw) {
+            dw[0] += 1 - 4 * x + 3 * x2;
+            dw[s - 1] += 3 * x2 - 2 * x;
+        }
+        return;
+    }
+    double p0 = x - 4 * x2 + 5 * x3 - 2 * x4, p1 = x2 - 3 * x3 + 2 * x4;
+    double pb = -5 * x2 + 14 * x3 - 8 * x4, pm = 16 * x2 - 32 * x3 + 16 * x4;
+    double d0 = 1 - 8 * x + 15 * x2 - 8 * x3, d1 = 2 * x - 9 * x2 + 8 * x3;
+    double db = -10 * x + 42 * x2 - 32 * x3, dm = 32 * x - 96 * x2 + 64 * x3;
+    for (int j = 0; j < s; j++) {
+        w[j] = tb->b[j] * pb + tb->mid[j] * pm;
+        if (dw)
+            dw[j] = tb->b[j] * db + tb->mid[j] * dm;
+    }
+    w[0] += p0;
+    w[s - 1] += p1;
+    if (dw) {
+        dw[0] += d0;
+        dw[s - 1] += d1;
+    }
+}
+
+void rk_dense_eval(const rk *r, double x, double *out)
+{
+    double w[16];
+    int n = r->o->n, s = r->tab->s;
+    rk_dense_weights(r->tab, x, w, NULL);
+    for (int p = 0; p < n; p++) {
+        double acc = 0;
+        for (int j = 0; j < s; j++)
+            acc += w[j] * r->k[(size_t)j * n + p];
+        out[p] = r->yprev[p] + r->hlast * acc;
+    }
+}
+
+/* ---- the forward problem ---- */
+
+int fwd_rhs(rk_ode *o, double t, const double *y, double *dy)
+{
+    fwd_ode *fo = (fwd_ode *)o;
+    fo->s->m->f(fo->B, t, y, fo->theta, dy, fo->s->work);
+    fo->st->f_evals++;
+    return NODEC_SUCCESS;
+}
+
+void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B,
+                  nodec_pass_stats *st)
+{
+    memset(fo, 0, sizeof *fo);
+    fo->o.n = B * s->m->n_state;
+    fo->o.rhs = fwd_rhs;
+    fo->o.ngroup = 1;
+    fo->o.glen[0] = fo->o.n;
+    fo->s = s;
+    fo->theta = theta;
+    fo->B = B;
+    fo->st = st;
+}
+
+int fwd_is_fixed(const nodec_solver *s)
+{
+    return !rk_tableau(s->method)->adaptive || s->fixed_h > 0 || s->num_steps > 0;
+}
+
+double fwd_fixed_h(const nodec_solver *s, int n_times, const double *t)
+{
+    if (s->fixed_h > 0)
+        return s->fixed_h;
+    return fabs(t[n_times - 1] - t[0]) / (double)s->num_steps;
+}
+
+long rk_grid_steps(double len, double h)
+{
+    double m = ceil(fabs(len) / h - 1e-9);
+    return m < 1 ? 1 : (long)m;
+}
+
+/* Fixed grids: interval i is split into m equal steps, step j starting at
+ * t_i + j·(t_i+1 − t_i)/m, so every output time is a step end.  Adaptive:
+ * steps run to t_N (the last one clipped onto it); outputs in between come
+ * from dense output. */
+int fwd_solve(nodec_solver *s, const double *theta, int B, const double *z0,
+              int n_times, const double *t, double *z_out, fwd_hook *hook,
+              nodec_pass_stats *st)
+{
+    fwd_ode fo;
+    rk r;
+    long nz = (long)B * s->m->n_state;
+    int rc, i;
+
+    fwd_ode_init(&fo, s, theta, B, st);
+    if ((rc = rk_init(&r, s, rk_tableau(s->method), &fo.o, st, "forward")))
+        return rc;
+    r.t = t[0];
+    memcpy(r.y, z0, nz * sizeof(double));
+    memcpy(z_out, z0, nz * sizeof(double));
+    if (fwd_is_fixed(s)) {
+        double H = fwd_fixed_h(s, n_times, t);
+        r.adaptive = 0;
+        for (i = 0; i + 1 < n_times && rc == 0; i++) {
+            long m = rk_grid_steps(t[i + 1] - t[i], H);
+            double hs = (t[i + 1] - t[i]) / m;
+            for (long j = 0; j < m && rc == 0; j++) {
+                r.t = t[i] + j * hs;
+                rc = rk_take(&r, hs, j == m - 1 ? t[i + 1] : t[i] + (j + 1) * hs, NULL);
+                if (rc == 0 && hook)
+                    rc = hook->step(hook, &r, i, j, m);
+            }
+            if (rc == 0)
+                memcpy(z_out + (i + 1) * nz, r.y, nz * sizeof(double));
+        }
+        rk_release(&r);
+        return rc;
+    }
+    if (n_times > 1) {
+        double dir = t[n_times - 1] > t[0] ? 1 : -1;
+        if (s->first_step > 0)
+            r.h = dir * s->first_step;
+        else
+            rc = rk_initial_step(&r, dir, &r.h);
+        i = 1;
+        while (i < n_times && rc == 0) {
+            int acc;
+            if ((rc = rk_attempt(&r, t[n_times - 1], &acc)) || !acc)
+                continue;
+            if (hook && (rc = hook->step(hook, &r, -1, 0, 0)))
+                break;
+            /* Outputs in (tprev, t]; t_N is the clipped step's end itself. */
+            for (; i < n_times && (t[i] - r.t) * dir <= 0; i++) {
+                if (i == n_times - 1)
+                    memcpy(z_out + (long)i * nz, r.y, nz * sizeof(double));
+                else
+                    rk_dense_eval(&r, (t[i] - r.tprev) / r.hlast, z_out + (long)i * nz);
+            }
+        }
+    }
+    rk_release(&r);
+    return rc;
+}
