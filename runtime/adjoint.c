@@ -259,10 +259,12 @@ static void tape_free(tape *tp)
 
 /* ---- checkpoint: adjoint against the replayed forward's dense output ---- */
 
+enum { NCOEF = 7 }; /* y0 and C1..C6 per step */
+
 typedef struct cadj_ode {
     rk_ode o;
     ctx *c;
-    const double *coef; /* the current forward step: y0, C1..C4 (5 × nz) */
+    const double *coef; /* the current forward step: y0, C1..C6 (7 × nz) */
     double t0, h;       /* its start and size */
     double *z;          /* scratch: z(t) */
 } cadj_ode;
@@ -272,9 +274,12 @@ static void dense_z(cadj_ode *co, double t, double *z)
     long nz = co->c->nz;
     double x = (t - co->t0) / co->h;
     const double *C = co->coef;
-    for (long p = 0; p < nz; p++)
-        z[p] = C[p] + x * (C[nz + p] + x * (C[2 * nz + p] +
-                           x * (C[3 * nz + p] + x * C[4 * nz + p])));
+    for (long p = 0; p < nz; p++) {
+        double v = 0;
+        for (int q = NCOEF - 1; q >= 1; q--)
+            v = v * x + C[q * nz + p];
+        z[p] = C[p] + x * v;
+    }
 }
 
 static int cadj_rhs(rk_ode *o, double t, const double *y, double *dy)
@@ -293,39 +298,38 @@ static int cadj_rhs(rk_ode *o, double t, const double *y, double *dy)
 
 /* Replays the accepted steps first..last from their checkpoint, writing
  * each step's dense output as polynomial coefficients in x ∈ [0, 1]:
- * z = y0 + C1 x + C2 x² + C3 x³ + C4 x⁴.  Quartic of rk_dense_weights when
- * the method has one, cubic Hermite through y0, y1, f0, f1 otherwise. */
+ * z = y0 + Σ_m C_m x^m, C_m = h Σ_j W[j][m−1] k_j (rk_dense_coefs); for
+ * the fixed-step tableaus, which are not FSAL, cubic Hermite with f1 =
+ * f(t1, y1), which is also the next step's k_0. */
 static int replay(ctx *c, tape *tp, rk *rr, long first, long last, double *seg,
                   double *f0)
 {
     const rk_tab *tb = rr->tab;
     long nz = c->nz;
     int s = tb->s, rc;
+    double W[16][6];
 
+    if (tb->fsal)
+        rk_dense_coefs(tb, W);
     rr->t = tp->step[3 * first];
     memcpy(rr->y, tp->y + (first / tp->every) * nz, nz * sizeof(double));
     rr->kstate = 0;
     for (long k = first; k <= last; k++) {
-        double *C = seg + (k - first) * 5 * nz, h = tp->step[3 * k + 2];
+        double *C = seg + (k - first) * NCOEF * nz, h = tp->step[3 * k + 2];
         if ((rc = rk_take(rr, h, tp->step[3 * k + 1], NULL)))
             return rc;
         memcpy(C, rr->yprev, nz * sizeof(double));
-        if (tb->mid) {
-            for (long p = 0; p < nz; p++) {
-                double c2 = 0, c3 = 0, c4 = 0;
-                for (int j = 0; j < s; j++) {
-                    double kj = rr->k[(size_t)j * nz + p];
-                    double wb = tb->b[j], wm = tb->mid[j];
-                    c2 += (-5 * wb + 16 * wm) * kj;
-                    c3 += (14 * wb - 32 * wm) * kj;
-                    c4 += (-8 * wb + 16 * wm) * kj;
+        memset(C + nz, 0, (NCOEF - 1) * nz * sizeof(double));
+        if (tb->fsal) {
+            for (int j = 0; j < s; j++)
+                for (int m = 1; m < NCOEF; m++) {
+                    double wm = h * W[j][m - 1];
+                    const double *kj = rr->k + (size_t)j * nz;
+                    if (wm == 0)
+                        continue;
+                    for (long p = 0; p < nz; p++)
+                        C[m * nz + p] += wm * kj[p];
                 }
-                double k0 = rr->k[p], kl = rr->k[(size_t)(s - 1) * nz + p];
-                C[nz + p] = h * k0;
-                C[2 * nz + p] = h * (c2 - 4 * k0 + kl);
-                C[3 * nz + p] = h * (c3 + 5 * k0 - 3 * kl);
-                C[4 * nz + p] = h * (c4 - 2 * k0 + 2 * kl);
-            }
         } else {
             memcpy(f0, rr->k, nz * sizeof(double));
             if ((rc = rk_ensure_k0(rr))) /* f1, and the next step's k_0 */
@@ -335,7 +339,6 @@ static int replay(ctx *c, tape *tp, rk *rr, long first, long last, double *seg,
                 C[nz + p] = h * f0[p];
                 C[2 * nz + p] = 3 * d - 2 * h * f0[p] - h * f1;
                 C[3 * nz + p] = -2 * d + h * f0[p] + h * f1;
-                C[4 * nz + p] = 0;
             }
         }
     }
@@ -353,7 +356,7 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
     cadj_ode co = {{0}, c, NULL, 0, 0, NULL};
     rk r = {0}, rr = {0};
     double *seg = NULL, *at;
-    size_t segbytes = ((size_t)K * 5 + 2) * nz * sizeof(double);
+    size_t segbytes = ((size_t)K * NCOEF + 2) * nz * sizeof(double);
 
     rc = fwd_solve(s, c->theta, c->B, c->z0, N + 1, c->t, c->zobs, &tp.hk,
                    &s->stats.forward);
@@ -361,7 +364,7 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
         rc = losses(c);
     if (rc == 0 && !(seg = mem_alloc(&s->mem, segbytes)))
         rc = oom(s);
-    co.z = seg ? seg + (size_t)K * 5 * nz : NULL;
+    co.z = seg ? seg + (size_t)K * NCOEF * nz : NULL;
     co.o.n = (int)(nz + P + 1);
     co.o.rhs = cadj_rhs;
     set_groups(&co.o, s, 1, nz, P);
@@ -384,11 +387,11 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
     for (long cp = (tp.n - 1) / K; cp >= 0 && rc == 0; cp--) {
         long first = cp * K, last = first + K - 1 < tp.n - 1 ? first + K - 1 : tp.n - 1;
         rst.f_evals = 0;
-        rc = replay(c, &tp, &rr, first, last, seg, seg + (size_t)K * 5 * nz + nz);
+        rc = replay(c, &tp, &rr, first, last, seg, seg + (size_t)K * NCOEF * nz + nz);
         s->stats.backward.f_evals += rst.f_evals;
         for (long k = last; k >= first && rc == 0; k--) {
             double t0 = tp.step[3 * k], t1 = tp.step[3 * k + 1];
-            co.coef = seg + (k - first) * 5 * nz;
+            co.coef = seg + (k - first) * NCOEF * nz;
             co.t0 = t0;
             co.h = tp.step[3 * k + 2];
             r.kstate = 0; /* new piece of z(t) */

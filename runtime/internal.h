@@ -60,6 +60,7 @@ typedef struct rk_tab {
     const double *c, *a, *b; /* a: see RK_A */
     const double *e;         /* error weights (b − b̂), NULL if fixed-step */
     const double *mid;       /* weights of y(t0 + h/2), NULL if none */
+    const double (*dense)[6];/* continuous extension, or NULL: rk_dense_coefs */
 } rk_tab;
 
 /* a is strictly lower and packed by rows: row i holds a[i][0..i-1]. */
@@ -114,9 +115,11 @@ int rk_take(rk *r, double h, double t1, double *Ys);
 int rk_ensure_k0(rk *r);
 /* Dense output of the last accepted step: weights w_j(x) and w_j'(x),
  * x ∈ [0, 1], so that y(tprev + x·h) = yprev + h Σ_j w_j(x) k_j
- * (torchdiffeq's quartic through y0, y1, y(1/2), f0, f1; cubic Hermite
- * through y0, y1, f0, f1 for tableaus without y(1/2) weights). */
+ * (dopri8: its own continuous extension; dopri5, tsit5: torchdiffeq's
+ * quartic through y0, y1, y(1/2), f0, f1; bosh3: cubic Hermite). */
 void rk_dense_weights(const rk_tab *tab, double x, double *w, double *dw);
+/* The same as polynomial coefficients: w_j(x) = Σ_{m=1..6} W[j][m−1] x^m. */
+void rk_dense_coefs(const rk_tab *tab, double (*W)[6]);
 void rk_dense_eval(const rk *r, double x, double *out);
 int rk_all_finite(const double *v, long n);
 /* Fixed grid: number of equal steps for an interval of length len. */
