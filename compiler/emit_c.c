@@ -432,7 +432,7 @@ static void emit_f(Em *e, Buf *b) {
     Model *m = e->pg->m;
     buf_printf(b, "void %s_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work)\n{\n",
                e->prefix);
-    buf_puts(b, "    (void)t;\n    (void)theta;\n    (void)work;\n");
+    buf_puts(b, "    (void)t, (void)z, (void)theta, (void)work;\n");
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->f.roots[i], OUT_SET, "dzb", i, NULL);
     int rl[] = {m->n_state, m->n_state}, rb[] = {B_Z, B_DZ};
@@ -447,7 +447,7 @@ static void emit_vjp(Em *e, Buf *b) {
                "void %s_vjp(int B, double t, const double *z, const double *theta, const double *a,\n"
                "    double *az, double *atheta, double *at, double *work)\n{\n",
                e->prefix);
-    buf_puts(b, "    (void)t;\n    (void)theta;\n    (void)work;\n");
+    buf_puts(b, "    (void)t, (void)z, (void)theta, (void)a, (void)az, (void)atheta, (void)work;\n");
     if (m->n_param) buf_printf(b, "    if (atheta)\n        for (int i = 0; i < %d; i++) atheta[i] = 0;\n", m->n_param);
     buf_puts(b, "    if (at) *at = 0;\n");
     int n = m->nstates + m->nparams + 1, k = 0;
@@ -469,7 +469,7 @@ static void emit_jvp(Em *e, Buf *b) {
                "void %s_jvp(int B, double t, const double *z, const double *theta, const double *v, double *out,\n"
                "    double *work)\n{\n",
                e->prefix);
-    buf_puts(b, "    (void)t;\n    (void)theta;\n    (void)work;\n");
+    buf_puts(b, "    (void)t, (void)z, (void)theta, (void)v, (void)work;\n");
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->jvp.roots[i], OUT_SET, "outb", i, NULL);
     int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_V, B_OUT};
@@ -484,7 +484,7 @@ static void emit_loss(Em *e, Buf *b, bool grad) {
                    e->prefix);
     else
         buf_printf(b, "double %s_loss(int B, const double *pred, const double *obs, double *work)\n{\n", e->prefix);
-    buf_puts(b, "    double total = 0;\n    (void)work;\n");
+    buf_puts(b, "    double total = 0;\n    (void)pred, (void)obs, (void)work;\n");
     Out outs[2];
     int n = 0;
     outs[n++] = (Out){e->pg->loss.roots[0], OUT_TOTAL, "total", 0, shape0(), NULL};
@@ -563,7 +563,7 @@ static void emit_init(Em *e, Buf *b) {
     }
     buf_printf(b, "void %s_init_params(double *theta, unsigned long long seed)\n{\n", e->prefix);
     if (e->helper[H_NEXT]) buf_puts(b, "    unsigned long long s;\n");
-    buf_puts(b, "    (void)theta;\n    (void)seed;\n");
+    buf_puts(b, "    (void)theta, (void)seed;\n");
     if (body.s) buf_puts(b, body.s);
     buf_puts(b, "}\n\n");
     buf_free(&body);

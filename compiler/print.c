@@ -116,7 +116,18 @@ static int pr(Pr *p, Buf *b, int id) {
         if (p->latex) pr(p, b, n.b), buf_puts(b, "}");
         else wrap(p, b, n.b, Q_POW, false);
         return Q_POW;
-    case OP_NEG: buf_puts(b, "-"), wrap(p, b, n.a, Q_NEG, true); return Q_NEG;
+    case OP_NEG: {
+        /* -(a*b) reads as -a*b; sums and negatives keep their brackets */
+        Buf t = {0};
+        int q = pr(p, &t, n.a);
+        bool w = q < Q_MUL || q == Q_NEG;
+        buf_puts(b, "-");
+        buf_puts(b, w ? (p->latex ? "\\left(" : "(") : "");
+        buf_puts(b, t.s ? t.s : "");
+        buf_puts(b, w ? (p->latex ? "\\right)" : ")") : "");
+        buf_free(&t);
+        return Q_NEG;
+    }
     case OP_TRANS: wrap(p, b, n.a, Q_ATOM, false), buf_puts(b, p->latex ? "^{\\top}" : "'"); return Q_ATOM;
     case OP_BCAST: return pr(p, b, n.a);
     case OP_SUM: return call(p, b, "sum", n.a);
@@ -131,8 +142,20 @@ static int pr(Pr *p, Buf *b, int id) {
         buf_printf(b, p->latex ? "\\operatorname{%s}\\left(" : "%s(", op_name[n.op]);
         pr(p, b, n.a), buf_puts(b, ", "), pr(p, b, n.b), buf_puts(b, p->latex ? "\\right)" : ")");
         return Q_ATOM;
-    case OP_SLICE:
-    case OP_EMBED: {
+    case OP_EMBED:
+        /* a scalar placed in a short vector reads best as the vector */
+        if (p->ir->n[n.a].shape.rank == 0 && n.inshape.rank == 1 && n.inshape.d[0] <= 8) {
+            buf_puts(b, "[");
+            for (int k = 0; k < n.inshape.d[0]; k++) {
+                if (k) buf_puts(b, ", ");
+                if (k == n.i[0]) pr(p, b, n.a);
+                else buf_puts(b, "0");
+            }
+            buf_puts(b, "]");
+            return Q_ATOM;
+        }
+        /* fall through */
+    case OP_SLICE: {
         Shape in = n.op == OP_SLICE ? p->ir->n[n.a].shape : n.inshape;
         if (n.op == OP_EMBED) buf_puts(b, "embed(");
         wrap(p, b, n.a, Q_ATOM, false);
@@ -161,25 +184,34 @@ void print_derive(Buf *b, Program *pg, bool latex) {
     Ir *ir = pg->ir;
     Model *m = pg->m;
     Pr p = {.ir = ir, .latex = latex, .a = arena_new()};
-    p.named_used = calloc(ir->len + 1, 1);
     Span sp0 = {0, 0};
-    /* Scalar equations are differentiated one at a time, with a_X = 1. */
     int nin = m->nstates + m->nparams + 1;
+    /* Differentiate first (the graph grows), then print.  Scalar equations
+     * are differentiated one at a time with a_X = 1. */
+    int *g = calloc((size_t)m->nstates * nin + 1, sizeof *g);
     for (int x = 0; x < m->nstates; x++) {
         Sym *X = m->states[x];
-        bool scalar = X->shape.rank == 0;
-        int seed = scalar ? ir_num(ir, 1, shape0(), sp0) : ir_leaf(ir, L_ADJ, x, X->shape, sp0);
+        int seed = X->shape.rank == 0 ? ir_num(ir, 1, shape0(), sp0) : ir_leaf(ir, L_ADJ, x, X->shape, sp0);
         int len = ir->len;
         int *grad = deriv_reverse(ir, &pg->f.roots[x], &seed, 1);
-        buf_printf(b, latex ? "%% d%s/dt\n\\begin{aligned}\n" : "d%s/dt = ", X->name);
-        if (!latex) p.top = -1, pr(&p, b, pg->f.roots[x]), buf_puts(b, "\n");
         for (int k = 0; k < nin; k++) {
             Sym *V = k < m->nstates ? m->states[k] : k < nin - 1 ? m->params[k - m->nstates] : m->time;
             LeafKind lk = k < m->nstates ? L_STATE : k < nin - 1 ? L_PARAM : L_TIME;
             int idx = k < m->nstates ? k : k - m->nstates;
             int leaf_id = ir_leaf(ir, lk, lk == L_TIME ? 0 : idx, V->shape, sp0);
-            int g = leaf_id < len ? grad[leaf_id] : -1;
-            if (g < 0) continue;
+            g[x * nin + k] = leaf_id < len ? grad[leaf_id] : -1;
+        }
+        free(grad);
+    }
+    p.named_used = calloc(ir->len + 1, 1);
+    for (int x = 0; x < m->nstates; x++) {
+        Sym *X = m->states[x];
+        bool scalar = X->shape.rank == 0;
+        buf_printf(b, latex ? "%% d%s/dt\n\\begin{aligned}\n" : "d%s/dt = ", X->name);
+        if (!latex) p.top = -1, pr(&p, b, pg->f.roots[x]), buf_puts(b, "\n");
+        for (int k = 0; k < nin; k++) {
+            Sym *V = k < m->nstates ? m->states[k] : k < nin - 1 ? m->params[k - m->nstates] : m->time;
+            if (g[x * nin + k] < 0) continue;
             const char *lhs;
             if (latex)
                 lhs = scalar ? arena_printf(p.a, "\\frac{\\partial \\dot{%s}}{\\partial %s}", X->name, V->name)
@@ -188,11 +220,11 @@ void print_derive(Buf *b, Program *pg, bool latex) {
             else
                 lhs = scalar ? arena_printf(p.a, "d(d%s/dt)/d%s", X->name, V->name)
                              : arena_printf(p.a, "a_%s' d(d%s/dt)/d%s", X->name, X->name, V->name);
-            line(&p, b, lhs, g);
+            line(&p, b, lhs, g[x * nin + k]);
         }
         if (latex) buf_puts(b, "\\end{aligned}\n");
-        free(grad);
     }
+    free(g);
     /* definitions of the lets used above; a let's own lets have smaller ids,
      * so walk down to find them all, then print in source order */
     char **defs = calloc(ir->len + 1, sizeof *defs);

@@ -58,6 +58,13 @@ int simplify_op(Ir *ir, Op op, int a, int b, Span sp) {
         double v = eval(op, N(ir, a)->num, b >= 0 ? N(ir, b)->num : 0);
         if (fold_ok(v)) return ir_num(ir, v, s, sp);
     }
+    /* a splat beside a full-shaped operand is just its scalar */
+    if (op_class[op] == 'E' && b >= 0 && !(num(ir, a) && num(ir, b))) {
+        if (num(ir, a) && N(ir, a)->shape.rank && shape_eq(N(ir, b)->shape, s))
+            return ir_op(ir, op, ir_num(ir, N(ir, a)->num, shape0(), sp), b, sp);
+        if (num(ir, b) && N(ir, b)->shape.rank && shape_eq(N(ir, a)->shape, s))
+            return ir_op(ir, op, a, ir_num(ir, N(ir, b)->num, shape0(), sp), sp);
+    }
     switch (op) {
     case OP_ADD:
         if (is(ir, a, 0)) return fit(ir, b, s, sp);
