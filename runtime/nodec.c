@@ -33,7 +33,7 @@ nodec_solver *nodec_create(const nodec_model *model, int B)
     if (model->work_size > 0) {
         s->work = mem_alloc(&s->mem, (size_t)model->work_size * sizeof(double));
         if (!s->work) {
-            mem_free(&s->mem, s, sizeof *s);
+            mem_free(&mc, s, sizeof *s);
             return NULL;
         }
     }
@@ -42,11 +42,13 @@ nodec_solver *nodec_create(const nodec_model *model, int B)
 
 void nodec_free(nodec_solver *s)
 {
+    mem_counter mc;
     if (!s)
         return;
     if (s->work)
         mem_free(&s->mem, s->work, (size_t)s->m->work_size * sizeof(double));
-    mem_free(&s->mem, s, sizeof *s);
+    mc = s->mem; /* the counter lives in the block being freed */
+    mem_free(&mc, s, sizeof *s);
 }
 
 int nodec__fail(nodec_solver *s, int code, const char *fmt, ...)

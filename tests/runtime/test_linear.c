@@ -40,7 +40,7 @@ static void expm(int n, const double *X, double *E)
                     acc += T[i * n + l] * S[l * n + j];
                 P[i * n + j] = acc / k;
             }
-        memcpy(T, P, sizeof P);
+        memcpy(T, P, n * n * sizeof(double));
         for (int i = 0; i < n * n; i++)
             E[i] += T[i];
     }
@@ -52,7 +52,7 @@ static void expm(int n, const double *X, double *E)
                     acc += E[i * n + l] * E[l * n + j];
                 P[i * n + j] = acc;
             }
-        memcpy(E, P, sizeof P);
+        memcpy(E, P, n * n * sizeof(double));
     }
 }
 
