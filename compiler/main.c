@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "nodec_model.h"
 
 typedef struct Cmd {
@@ -240,6 +241,38 @@ static int cmd_derive(int argc, char **argv) {
     return 0;
 }
 
+/* Compiles the model named by argv[1] and loads it, for the runtime's
+ * commands; `--backend` picks how. */
+static int with_model(const char *cmd, int argc, char **argv, int (*fn)(const nodec_model *, int, char **),
+                      const char *help) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        if (argc < 2) return usage_error(cmd, "%s", "missing the model file, e.g. models/spiral.nde");
+        fputs(help, stdout);
+        return 0;
+    }
+    if (argv[1][0] == '-') return usage_error(cmd, "the model file comes first, before '%s'", argv[1]);
+    Compilation c;
+    if (!compile_file(&c, argv[1], NULL)) return nc_free(&c), 1;
+    EmitOpts o = emit_opts(&c);
+    LoadedModel lm;
+    char err[2048];
+    if (!nc_load_cc(c.prog, &o, &lm, err, sizeof err)) {
+        fprintf(stderr, "nodec %s: error: %s\n", cmd, err);
+        return nc_free(&c), 1;
+    }
+    int rc = fn(lm.model, argc - 2, argv + 2);
+    nc_unload(&lm), nc_free(&c);
+    return rc;
+}
+
+static int cmd_solve(int argc, char **argv) {
+    return with_model("solve", argc, argv, nodec_cli_solve, nodec_cli_solve_help);
+}
+
+static int cmd_grad(int argc, char **argv) {
+    return with_model("grad", argc, argv, nodec_cli_grad, nodec_cli_grad_help);
+}
+
 static const Cmd cmds[] = {
     {"emit", cmd_emit, "emit MODEL -o DIR [--dump=ast|ir|deriv|c]",
      "usage: nodec emit MODEL.nde -o DIR\n"
@@ -260,6 +293,10 @@ static const Cmd cmds[] = {
      "Prints the simplified partial derivatives of each equation with respect to\n"
      "the states, the parameters and t; for vector equations, the vector-Jacobian\n"
      "product a'(df/dV) that nodec emits.  --latex prints LaTeX."},
+    {"solve", cmd_solve, "solve MODEL [--params P] [--z0 LIST] [--t0 A --t1 B --n N | --times F] [-o OUT]",
+     nodec_cli_solve_help},
+    {"grad", cmd_grad, "grad MODEL --data D.csv [--params P] [--mode adjoint|checkpoint|direct]",
+     nodec_cli_grad_help},
 };
 
 static const Cmd *find_cmd(const char *name) {

@@ -1,0 +1,487 @@
+/* cli.c — `solve` and `grad` for any compiled model (DESIGN.md §5).
+ *
+ * Shared by the `nodec` command (which compiles a model file first) and by
+ * trainers made with `nodec build`.  Options are parsed by hand; files are
+ * read and written through io.c, so every message names the file and every
+ * output is written whole or not at all.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "io.h"
+
+const char nodec_cli_solve_help[] =
+    "usage: nodec solve MODEL.nde [--params P] [--z0 \"2,0\"] [--t0 0] [--t1 T] [--n N]\n"
+    "                   [--times FILE] [-o OUT.csv] [solver options]\n\n"
+    "Solves dz/dt = f(z, θ, t) from z0 and writes the trajectory as CSV: `t`, then\n"
+    "one column per state component (z[0], z[1], …; scalars by name).\n"
+    "  --params P      θ from a .npz (one array per parameter) or .npy (flat θ);\n"
+    "                  default: the model's initializers with --seed (default 1)\n"
+    "  --z0 LIST       initial state; default: the state values in the model\n"
+    "  --t0, --t1, --n N output times evenly from t0 (default 0) to t1 (default 10),\n"
+    "                  N of them (default 101), both ends included\n"
+    "  --times FILE    output times from the `t` column (or only column) of a CSV\n"
+    "  -o OUT.csv      write to a file (atomically) instead of standard output\n"
+    "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8 (dopri5)\n"
+    "  --rtol R (1e-7)  --atol A (1e-9)  --max-steps N  --step H (fixed step size)\n";
+
+const char nodec_cli_grad_help[] =
+    "usage: nodec grad MODEL.nde --data D.csv [--params P] [--z0 LIST] [--mode M]\n"
+    "                  [--repeat N] [solver options]\n\n"
+    "Prints the loss and its gradients as JSON:\n"
+    "  {\"loss\": L, \"grad\": {\"<param>\": <array in its shape>, …}, \"dL_dz0\": […],\n"
+    "   \"dL_dt\": [one per observation time], \"stats\": {…}}\n"
+    "The observation times are the data's `t` column; z0 defaults to the first\n"
+    "observation; the loss is the model's loss (default: mean squared error)\n"
+    "averaged over observation times (t_0 included) and trajectories.\n"
+    "Trajectories that share their times are solved as one batch.\n"
+    "  --mode adjoint|checkpoint|direct   gradient method (adjoint)\n"
+    "  --no-seminorm   full error norm in the adjoint pass\n"
+    "  --repeat N      compute the gradient N times; stats get the median wall time\n"
+    "solver options as for `nodec solve`.\n";
+
+void nodec_solver_opts_default(nodec_solver_opts *o) {
+    *o = (nodec_solver_opts){.method = NODEC_DOPRI5, .mode = NODEC_GRAD_ADJOINT, .seminorm = 1,
+                             .rtol = 1e-7, .atol = 1e-9, .max_steps = 0, .step = 0};
+}
+
+static int bad(const char *cmd, const char *flag, const char *v, const char *want) {
+    fprintf(stderr, "nodec %s: %s '%s' is not valid; %s\n", cmd, flag, v, want);
+    return -1;
+}
+
+/* The value of a flag written `--flag V` or `--flag=V`; NULL if argv[*i] is
+ * not that flag.  *missing is set when the value is absent. */
+static const char *value(const char *flag, int argc, char **argv, int *i, int *missing) {
+    size_t n = strlen(flag);
+    if (strncmp(argv[*i], flag, n)) return NULL;
+    if (argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (argv[*i][n]) return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return "";
+    }
+    return argv[++*i];
+}
+
+static int number(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+int nodec_solver_opts_parse(nodec_solver_opts *o, const char *cmd, int argc, char **argv, int *i) {
+    int missing = 0;
+    const char *v;
+    double x;
+    if (!strcmp(argv[*i], "--no-seminorm")) return o->seminorm = 0, 1;
+    if ((v = value("--method", argc, argv, i, &missing))) {
+        if (missing || (o->method = nodec_method_from_name(v)) < 0)
+            return bad(cmd, "--method", v, "use euler, midpoint, rk4, bosh3, dopri5, tsit5 or dopri8");
+        return 1;
+    }
+    if ((v = value("--mode", argc, argv, i, &missing))) {
+        if (missing || (o->mode = nodec_grad_mode_from_name(v)) < 0)
+            return bad(cmd, "--mode", v, "use adjoint, checkpoint or direct");
+        return 1;
+    }
+    if ((v = value("--rtol", argc, argv, i, &missing))) {
+        if (missing || !number(v, &x) || x <= 0) return bad(cmd, "--rtol", v, "give a positive number");
+        return o->rtol = x, 1;
+    }
+    if ((v = value("--atol", argc, argv, i, &missing))) {
+        if (missing || !number(v, &x) || x <= 0) return bad(cmd, "--atol", v, "give a positive number");
+        return o->atol = x, 1;
+    }
+    if ((v = value("--step", argc, argv, i, &missing))) {
+        if (missing || !number(v, &x) || x <= 0) return bad(cmd, "--step", v, "give a positive step size");
+        return o->step = x, 1;
+    }
+    if ((v = value("--max-steps", argc, argv, i, &missing))) {
+        if (missing || !number(v, &x) || x < 1 || x != floor(x)) return bad(cmd, "--max-steps", v, "give a whole number");
+        return o->max_steps = (long)x, 1;
+    }
+    return 0;
+}
+
+int nodec_solver_opts_apply(const nodec_solver_opts *o, nodec_solver *s) {
+    int rc = nodec_set_method(s, (nodec_method)o->method);
+    if (!rc) rc = nodec_set_tolerances(s, o->rtol, o->atol);
+    if (!rc) rc = nodec_set_grad_mode(s, (nodec_grad_mode)o->mode);
+    if (!rc) rc = nodec_set_seminorm(s, o->seminorm);
+    if (!rc && o->step > 0) rc = nodec_set_fixed_step(s, o->step);
+    if (!rc && o->max_steps > 0) rc = nodec_set_max_steps(s, o->max_steps);
+    return rc;
+}
+
+int nodec_cli_load_params(const nodec_model *m, const char *path, unsigned long long seed, double *theta) {
+    if (!path) {
+        m->init_params(theta, seed);
+        return 0;
+    }
+    char err[1024];
+    if (nodec_params_load(path, m, theta, err, sizeof err)) {
+        fprintf(stderr, "nodec: error: %s\n", err);
+        return -1;
+    }
+    for (int i = 0; i < m->n_param; i++)
+        if (!isfinite(theta[i])) {
+            fprintf(stderr, "nodec: error: %s: parameter value %d is %g; give finite values\n", path, i, theta[i]);
+            return -1;
+        }
+    return 0;
+}
+
+static int get_z0(const nodec_model *m, const char *cmd, const char *s, double *z0) {
+    if (!s) {
+        if (!m->z0) {
+            fprintf(stderr, "nodec %s: error: the model gives no initial state; pass --z0 with %d numbers\n", cmd,
+                    m->n_state);
+            return -1;
+        }
+        memcpy(z0, m->z0, sizeof(double) * (size_t)m->n_state);
+        return 0;
+    }
+    double *v;
+    int n;
+    char err[512];
+    if (nodec_parse_numbers("--z0", s, &v, &n, err, sizeof err)) {
+        fprintf(stderr, "nodec %s: error: %s\n", cmd, err);
+        return -1;
+    }
+    if (n != m->n_state) {
+        fprintf(stderr, "nodec %s: error: --z0 has %d number%s but the model's state has %d\n", cmd, n,
+                n == 1 ? "" : "s", m->n_state);
+        free(v);
+        return -1;
+    }
+    memcpy(z0, v, sizeof(double) * (size_t)n);
+    free(v);
+    return 0;
+}
+
+static int run_error(const char *cmd, nodec_solver *s, int rc) {
+    fprintf(stderr, "nodec %s: error: %s: %s\n", cmd, nodec_error_name(rc), nodec_get_error_message(s));
+    return 1;
+}
+
+/* ---- solve ------------------------------------------------------------ */
+
+int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
+    const char *params = NULL, *z0s = NULL, *times = NULL, *out = NULL;
+    double t0 = 0, t1 = 10;
+    long n = 101;
+    unsigned long long seed = 1;
+    nodec_solver_opts so;
+    nodec_solver_opts_default(&so);
+    for (int i = 0; i < argc; i++) {
+        int missing = 0, r;
+        const char *v;
+        double x;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return fputs(nodec_cli_solve_help, stdout), 0;
+        if ((r = nodec_solver_opts_parse(&so, "solve", argc, argv, &i))) {
+            if (r < 0) return 2;
+        } else if ((v = value("--params", argc, argv, &i, &missing))) params = v;
+        else if ((v = value("--z0", argc, argv, &i, &missing))) z0s = v;
+        else if ((v = value("--times", argc, argv, &i, &missing))) times = v;
+        else if ((v = value("-o", argc, argv, &i, &missing))) out = v;
+        else if ((v = value("--t0", argc, argv, &i, &missing))) {
+            if (missing || !number(v, &t0)) return bad("solve", "--t0", v, "give a number"), 2;
+        } else if ((v = value("--t1", argc, argv, &i, &missing))) {
+            if (missing || !number(v, &t1)) return bad("solve", "--t1", v, "give a number"), 2;
+        } else if ((v = value("--n", argc, argv, &i, &missing))) {
+            if (missing || !number(v, &x) || x < 2 || x > 1e8 || x != floor(x))
+                return bad("solve", "--n", v, "give a whole number of output times, at least 2"), 2;
+            n = (long)x;
+        } else if ((v = value("--seed", argc, argv, &i, &missing))) {
+            if (missing || !number(v, &x) || x < 0) return bad("solve", "--seed", v, "give a whole number"), 2;
+            seed = (unsigned long long)x;
+        } else {
+            fprintf(stderr, "nodec solve: unknown option '%s'\nrun `nodec solve --help` for the options\n", argv[i]);
+            return 2;
+        }
+        if (missing) {
+            fprintf(stderr, "nodec solve: %s needs a value\n", argv[i]);
+            return 2;
+        }
+    }
+    if (t1 == t0) return bad("solve", "--t1", "equal to --t0", "give an interval of positive length"), 2;
+    double *t = NULL;
+    if (times) {
+        nodec_table tab;
+        char err[1024];
+        if (nodec_table_load(times, &tab, err, sizeof err)) {
+            fprintf(stderr, "nodec solve: error: %s\n", err);
+            return 1;
+        }
+        int c = tab.ncol == 1 ? 0 : nodec_table_column(&tab, "t");
+        if (c < 0 || tab.nrow < 1) {
+            fprintf(stderr, "nodec solve: error: %s: no `t` column (give one column of times, or one named t)\n", times);
+            nodec_table_free(&tab);
+            return 1;
+        }
+        n = tab.nrow;
+        t = malloc(sizeof(double) * (size_t)n);
+        for (long k = 0; k < n; k++) t[k] = tab.v[k * tab.ncol + c];
+        nodec_table_free(&tab);
+        for (long k = 1; k < n; k++)
+            if (!(t[k] > t[k - 1])) {
+                fprintf(stderr, "nodec solve: error: %s: times must increase (row %ld: %g after %g)\n", times, k + 2,
+                        t[k], t[k - 1]);
+                free(t);
+                return 1;
+            }
+    } else {
+        t = malloc(sizeof(double) * (size_t)n);
+        for (long k = 0; k < n; k++) t[k] = t0 + (t1 - t0) * (double)k / (double)(n - 1);
+        t[n - 1] = t1;
+    }
+    double *theta = calloc((size_t)m->n_param + 1, sizeof *theta);
+    double *z0 = calloc((size_t)m->n_state, sizeof *z0);
+    double *z = malloc(sizeof(double) * (size_t)n * (size_t)m->n_state);
+    int status = 1;
+    nodec_solver *s = NULL;
+    if (!t || !theta || !z0 || !z) {
+        fputs("nodec solve: error: out of memory\n", stderr);
+        goto done;
+    }
+    if (nodec_cli_load_params(m, params, seed, theta) || get_z0(m, "solve", z0s, z0)) goto done;
+    s = nodec_create(m, 1);
+    int rc = s ? nodec_solver_opts_apply(&so, s) : NODEC_MEM_FAIL;
+    if (rc == NODEC_SUCCESS) rc = nodec_solve(s, theta, z0, (int)n, t, z);
+    if (rc != NODEC_SUCCESS) {
+        run_error("solve", s, rc);
+        goto done;
+    }
+    char err[1024];
+    if (out) {
+        if (nodec_traj_save(out, m, (int)n, t, z, err, sizeof err)) {
+            fprintf(stderr, "nodec solve: error: %s\n", err);
+            goto done;
+        }
+    } else if (nodec_traj_write(stdout, m, (int)n, t, z) || fflush(stdout)) {
+        perror("nodec solve: error: standard output");
+        goto done;
+    }
+    status = 0;
+done:
+    nodec_free(s);
+    free(t), free(theta), free(z0), free(z);
+    return status;
+}
+
+/* ---- grad ------------------------------------------------------------- */
+
+static void json_num(double v) {
+    if (isfinite(v)) printf("%.17g", v);
+    else printf("null");
+}
+
+static void json_array(const double *v, int rank, const int *dim) {
+    if (rank == 0) {
+        json_num(v[0]);
+        return;
+    }
+    if (rank == 1) {
+        putchar('[');
+        for (int i = 0; i < dim[0]; i++) {
+            if (i) fputs(", ", stdout);
+            json_num(v[i]);
+        }
+        putchar(']');
+        return;
+    }
+    putchar('[');
+    for (int i = 0; i < dim[0]; i++) {
+        if (i) fputs(", ", stdout);
+        json_array(v + (size_t)i * dim[1], 1, dim + 1);
+    }
+    putchar(']');
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void json_pass(const char *name, const nodec_pass_stats *p) {
+    printf("\"%s\": {\"steps\": %ld, \"rejected\": %ld, \"f_evals\": %ld, \"vjp_evals\": %ld}", name, p->steps,
+           p->rejected, p->f_evals, p->vjp_evals);
+}
+
+/* Groups trajectories with identical times into batches. */
+static int same_times(const nodec_traj *a, const nodec_traj *b) {
+    return a->n == b->n && !memcmp(a->t, b->t, sizeof(double) * (size_t)a->n);
+}
+
+int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
+    const char *params = NULL, *z0s = NULL, *data = NULL;
+    long repeat = 1;
+    unsigned long long seed = 1;
+    nodec_solver_opts so;
+    nodec_solver_opts_default(&so);
+    for (int i = 0; i < argc; i++) {
+        int missing = 0, r;
+        const char *v;
+        double x;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return fputs(nodec_cli_grad_help, stdout), 0;
+        if ((r = nodec_solver_opts_parse(&so, "grad", argc, argv, &i))) {
+            if (r < 0) return 2;
+        } else if ((v = value("--params", argc, argv, &i, &missing))) params = v;
+        else if ((v = value("--z0", argc, argv, &i, &missing))) z0s = v;
+        else if ((v = value("--data", argc, argv, &i, &missing))) data = v;
+        else if ((v = value("--repeat", argc, argv, &i, &missing))) {
+            if (missing || !number(v, &x) || x < 1 || x > 1e7 || x != floor(x))
+                return bad("grad", "--repeat", v, "give a whole number, at least 1"), 2;
+            repeat = (long)x;
+        } else if ((v = value("--seed", argc, argv, &i, &missing))) {
+            if (missing || !number(v, &x) || x < 0) return bad("grad", "--seed", v, "give a whole number"), 2;
+            seed = (unsigned long long)x;
+        } else {
+            fprintf(stderr, "nodec grad: unknown option '%s'\nrun `nodec grad --help` for the options\n", argv[i]);
+            return 2;
+        }
+        if (missing) {
+            fprintf(stderr, "nodec grad: %s needs a value\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!data) {
+        fputs("nodec grad: missing --data D.csv (observations: t, then the state columns)\n", stderr);
+        return 2;
+    }
+    nodec_data d = {0};
+    char err[1024];
+    if (nodec_data_load(data, m, &d, err, sizeof err)) {
+        fprintf(stderr, "nodec grad: error: %s\n", err);
+        return 1;
+    }
+    int ns = m->n_state, np = m->n_param, status = 1, ntraj = d.n_traj;
+    double *theta = calloc((size_t)np + 1, sizeof *theta);
+    double *dth = calloc((size_t)np + 1, sizeof *dth), *acc_th = calloc((size_t)np + 1, sizeof *acc_th);
+    double *z0all = calloc((size_t)ntraj * ns, sizeof *z0all), *dz0all = calloc((size_t)ntraj * ns, sizeof *dz0all);
+    double *times_ms = calloc((size_t)repeat, sizeof *times_ms);
+    int *batch_of = calloc((size_t)ntraj, sizeof *batch_of);
+    nodec_stats total = {{0}, {0}};
+    double loss = 0;
+    double **dts = calloc((size_t)ntraj, sizeof *dts);
+    if (!theta || !dth || !acc_th || !z0all || !dz0all || !times_ms || !batch_of || !dts) goto done;
+    if (nodec_cli_load_params(m, params, seed, theta)) goto done;
+    double *z0arg = NULL;
+    if (z0s) {
+        z0arg = malloc(sizeof(double) * (size_t)ns);
+        if (get_z0(m, "grad", z0s, z0arg)) {
+            free(z0arg);
+            goto done;
+        }
+    }
+    for (int k = 0; k < ntraj; k++) {
+        memcpy(z0all + (size_t)k * ns, z0arg ? z0arg : d.traj[k].z, sizeof(double) * (size_t)ns);
+        dts[k] = calloc((size_t)d.traj[k].n, sizeof(double));
+    }
+    free(z0arg);
+    /* one batch per group of trajectories sharing times */
+    long total_obs = 0;
+    for (int k = 0; k < ntraj; k++) total_obs += d.traj[k].n;
+    for (long rep = 0; rep < repeat; rep++) {
+        double t_start = now();
+        loss = 0;
+        memset(acc_th, 0, sizeof(double) * (size_t)np);
+        memset(&total, 0, sizeof total);
+        for (int k = 0; k < ntraj; k++) batch_of[k] = -1;
+        for (int k = 0; k < ntraj; k++) {
+            if (batch_of[k] >= 0) continue;
+            int members[4096], B = 0;
+            for (int j = k; j < ntraj && B < 4096; j++)
+                if (batch_of[j] < 0 && same_times(&d.traj[k], &d.traj[j])) batch_of[j] = k, members[B++] = j;
+            int n = d.traj[k].n;
+            double *z0 = malloc(sizeof(double) * (size_t)B * ns), *dz0 = malloc(sizeof(double) * (size_t)B * ns);
+            double *obs = malloc(sizeof(double) * (size_t)n * B * ns), *dt = malloc(sizeof(double) * (size_t)n);
+            for (int b = 0; b < B; b++) {
+                memcpy(z0 + (size_t)b * ns, z0all + (size_t)members[b] * ns, sizeof(double) * (size_t)ns);
+                for (int i = 0; i < n; i++)
+                    memcpy(obs + ((size_t)i * B + b) * ns, d.traj[members[b]].z + (size_t)i * ns,
+                           sizeof(double) * (size_t)ns);
+            }
+            nodec_solver *s = nodec_create(m, B);
+            double L = 0;
+            int rc = s ? nodec_solver_opts_apply(&so, s) : NODEC_MEM_FAIL;
+            if (rc == NODEC_SUCCESS) rc = nodec_loss_grad(s, theta, z0, n, d.traj[k].t, obs, &L, dth, dz0, dt, NULL);
+            if (rc != NODEC_SUCCESS) {
+                run_error("grad", s, rc);
+                nodec_free(s), free(z0), free(dz0), free(obs), free(dt);
+                goto done;
+            }
+            /* L averages over n·B observations; weight by them */
+            double w = (double)n * B / (double)total_obs;
+            loss += w * L;
+            for (int i = 0; i < np; i++) acc_th[i] += w * dth[i];
+            for (int b = 0; b < B; b++) {
+                for (int i = 0; i < ns; i++) dz0all[(size_t)members[b] * ns + i] = w * dz0[(size_t)b * ns + i];
+                for (int i = 0; i < n; i++) dts[members[b]][i] = w * dt[i] / B;
+            }
+            nodec_stats st;
+            nodec_get_stats(s, &st);
+            total.forward.steps += st.forward.steps, total.forward.rejected += st.forward.rejected;
+            total.forward.f_evals += st.forward.f_evals, total.forward.vjp_evals += st.forward.vjp_evals;
+            total.backward.steps += st.backward.steps, total.backward.rejected += st.backward.rejected;
+            total.backward.f_evals += st.backward.f_evals, total.backward.vjp_evals += st.backward.vjp_evals;
+            nodec_free(s), free(z0), free(dz0), free(obs), free(dt);
+        }
+        times_ms[rep] = 1e3 * (now() - t_start);
+    }
+    /* the JSON */
+    printf("{\n  \"loss\": ");
+    json_num(loss);
+    printf(",\n  \"grad\": {");
+    for (int i = 0; i < m->n_param_vars; i++) {
+        const nodec_var *v = &m->param_vars[i];
+        printf("%s\n    \"%s\": ", i ? "," : "", v->name);
+        json_array(acc_th + v->offset, v->rank, v->dim);
+    }
+    printf("%s},\n  \"dL_dz0\": ", m->n_param_vars ? "\n  " : "");
+    int one = ns;
+    if (ntraj == 1) json_array(dz0all, 1, &one);
+    else {
+        int dim[2] = {ntraj, ns};
+        json_array(dz0all, 2, dim);
+    }
+    printf(",\n  \"dL_dt\": ");
+    if (ntraj == 1) json_array(dts[0], 1, &d.traj[0].n);
+    else {
+        putchar('[');
+        for (int k = 0; k < ntraj; k++) {
+            if (k) fputs(", ", stdout);
+            json_array(dts[k], 1, &d.traj[k].n);
+        }
+        putchar(']');
+    }
+    qsort(times_ms, (size_t)repeat, sizeof(double), cmp_double);
+    printf(",\n  \"stats\": {");
+    json_pass("forward", &total.forward);
+    printf(", ");
+    json_pass("backward", &total.backward);
+    printf(", \"method\": \"%s\", \"mode\": \"%s\", \"repeat\": %ld, \"median_ms\": %.6g}\n}\n",
+           nodec_method_name((nodec_method)so.method), nodec_grad_mode_name((nodec_grad_mode)so.mode), repeat,
+           times_ms[repeat / 2]);
+    status = 0;
+done:
+    for (int k = 0; dts && k < ntraj; k++) free(dts[k]);
+    free(dts), free(theta), free(dth), free(acc_th), free(z0all), free(dz0all), free(times_ms), free(batch_of);
+    nodec_data_free(&d);
+    return status;
+}

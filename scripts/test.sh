@@ -1,0 +1,16 @@
+#!/bin/sh
+# scripts/test.sh — installs what is missing, builds nodec and runs the whole
+# test suite through CTest.  `scripts/test.sh --sanitize` does the same in a
+# separate build with AddressSanitizer and UndefinedBehaviorSanitizer.
+set -e
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+build=build
+flags=""
+if [ "$1" = "--sanitize" ]; then
+  build=build-asan
+  flags="-DNODEC_SANITIZE=ON"
+fi
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $flags >/dev/null
+cmake --build "$build" -j 2
+ctest --test-dir "$build" --output-on-failure -j 2
