@@ -1,0 +1,2 @@
+/* optim.c — placeholder; the optimizers are being written. */
+typedef int nodec_optim_placeholder;
