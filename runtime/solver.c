@@ -433,9 +433,18 @@ int rk_attempt(rk *r, double t_end, int *accepted)
                            "on the way to t = %.6g (%s pass): raise max_steps, "
                            "loosen rtol/atol, or use a shorter time span",
                            s->max_steps, r->t, t_end, r->pass);
+    /* Roundoff apart already (two stops a few ulps from each other, as an
+     * observation time next to a step end): arrive without a step. */
+    if (fabs(t_end - r->t) <= 8 * DBL_EPSILON * fmax(fabs(t_end), fabs(r->t))) {
+        r->t = t_end;
+        return NODEC_SUCCESS;
+    }
     if ((t_end - r->t) * h <= 0) /* h points away: the caller's misuse */
         h = t_end - r->t;
-    if ((h > 0 && r->t + h >= t_end) || (h < 0 && r->t + h <= t_end)) {
+    /* Clip onto t_end, stretching a step that would stop a few ulps short
+     * of it rather than leave a step of roundoff size. */
+    if ((h > 0 && r->t + h >= t_end - 8 * DBL_EPSILON * fabs(t_end)) ||
+        (h < 0 && r->t + h <= t_end + 8 * DBL_EPSILON * fabs(t_end))) {
         h = t_end - r->t;
         clipped = 1;
     }
@@ -652,8 +661,14 @@ int fwd_solve(nodec_solver *s, const double *theta, int B, const double *z0,
         i = 1;
         while (i < n_times && rc == 0) {
             int acc;
-            if ((rc = rk_attempt(&r, t[n_times - 1], &acc)) || !acc)
+            if ((rc = rk_attempt(&r, t[n_times - 1], &acc)))
+                break;
+            if (!acc) {
+                if (r.t == t[n_times - 1]) /* arrived without a step */
+                    for (; i < n_times; i++)
+                        memcpy(z_out + (long)i * nz, r.y, nz * sizeof(double));
                 continue;
+            }
             if (hook && (rc = hook->step(hook, &r, -1, 0, 0)))
                 break;
             /* Outputs in (tprev, t]; t_N is the clipped step's end itself. */
