@@ -148,6 +148,7 @@ typedef struct Parse {
     int nest;               /* bracket depth, for newlines and the nesting limit */
     int pos;                /* lexer: byte offset of the next token */
     bool eof_sent;          /* lexer: the final NEWLINE was sent */
+    bool allow_incomplete;  /* REPL: states may still lack equations */
 } Parse;
 
 Ast *ast_num(Parse *p, double v, bool is_int, Span sp);
@@ -233,6 +234,7 @@ typedef struct Model {
     Sym *lossargs[2];
     bool has_z0;            /* every state has a value */
     Sym *time;
+    Sym *incomplete;        /* a state without an equation (allow_incomplete) */
 } Model;
 
 /* Checks the parsed statements and builds the Model; NULL on errors. */
@@ -388,12 +390,16 @@ typedef struct Compilation {
     Model *model;
     Program *prog;
     Diag diag;
+    bool allow_incomplete;  /* REPL: accept states without equations yet */
 } Compilation;
 
 /* Runs the whole pipeline on a source text; false when there were errors
  * (already reported to `diag`).  `stop_after` limits the stages: "ast",
  * "sema", or NULL for everything. */
 bool nc_compile(Compilation *c, const char *stop_after);
+/* The parts of a model a statement defines, for the REPL's replacement:
+ * "model", a declared name, "d<state>/dt" or "loss". */
+const char *nc_stmt_key(const Stmt *s, Arena *a);
 void nc_free(Compilation *c);
 char *nc_model_name_from_path(const char *path, Arena *a);
 
@@ -406,6 +412,10 @@ typedef struct LoadedModel {
 } LoadedModel;
 bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen);
 void nc_unload(LoadedModel *lm);
+
+/* ---- repl.c ---------------------------------------------------------- */
+
+int repl_main(int argc, char **argv);
 
 /* ---- check.c --------------------------------------------------------- */
 

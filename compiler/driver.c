@@ -26,6 +26,7 @@
 extern char **environ;
 
 char *nc_model_name_from_path(const char *path, Arena *a) {
+    if (path[0] == '<') return "model"; /* <model>, <input>: not a file */
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     size_t n = strcspn(base, ".");
@@ -49,12 +50,12 @@ static void all_roots(Program *pg, int **roots, int *n) {
 bool nc_compile(Compilation *c, const char *stop_after) {
     if (!c->arena) c->arena = arena_new();
     c->diag.src = &c->src;
-    c->parse = (Parse){.arena = c->arena, .diag = &c->diag};
+    c->parse = (Parse){.arena = c->arena, .diag = &c->diag, .allow_incomplete = c->allow_incomplete};
     if (!parse_source(&c->parse, &c->src) || c->diag.nerrors) return false;
     if (stop_after && !strcmp(stop_after, "ast")) return true;
     c->model = sema_check(&c->parse, nc_model_name_from_path(c->src.path, c->arena));
     if (!c->model) return false;
-    if (stop_after && !strcmp(stop_after, "sema")) return true;
+    if ((stop_after && !strcmp(stop_after, "sema")) || c->model->incomplete) return true;
     Program *pg = c->prog = arena_alloc(c->arena, sizeof *pg);
     pg->m = c->model;
     pg->ir = ir_new(c->model);
@@ -66,6 +67,15 @@ bool nc_compile(Compilation *c, const char *stop_after) {
     if (!ir_verify(pg->ir, roots, n, &err)) ice("IR verification failed:\n%s", err.s);
     free(roots), buf_free(&err);
     return true;
+}
+
+const char *nc_stmt_key(const Stmt *s, Arena *a) {
+    switch (s->kind) {
+    case S_MODEL: return "model";
+    case S_LOSS: return "loss";
+    case S_EQ: return arena_printf(a, "%s/%s", s->name, s->name2);
+    default: return s->name;
+    }
 }
 
 void nc_free(Compilation *c) {

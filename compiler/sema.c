@@ -681,7 +681,9 @@ Model *sema_check(Parse *p, const char *default_name) {
     }
     for (int i = 0; i < m->nstates; i++) {
         Sym *y = m->states[i];
-        if (!y->eq)
+        if (!y->eq && p->allow_incomplete) {
+            if (!m->incomplete) m->incomplete = y;
+        } else if (!y->eq)
             error_at(s.d, y->span, arena_printf(s.a, "add `d%s/dt = …`", y->name), "state '%s' has no equation",
                      y->name);
     }

@@ -1,0 +1,515 @@
+/* repl.c — `nodec repl`: build and explore a model one statement at a time.
+ *
+ * The session keeps the model as a list of statements, each keyed by what
+ * it defines (a name, "dz/dt", "loss", "model").  A typed statement replaces
+ * the one with the same key or is appended; the whole model is then
+ * compiled again, with a fresh arena, and loaded (STYLE.md §8, §9).  If it
+ * does not compile, the error is printed and the previous model stays.  A
+ * statement whose syntax error is at the end of the input is unfinished:
+ * the next line continues it (Lua's lua.c:incomplete()).  Lines starting
+ * with ':' are commands; `:help` lists them.
+ *
+ * Without a terminal on standard input (scripts, tests) there is no line
+ * editing, and each input line is echoed after its prompt so that the
+ * output reads as a transcript.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "compiler.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "io.h"
+#include "nodec_model.h"
+
+#ifdef NODEC_HAVE_READLINE
+#include <readline/history.h>
+#include <readline/readline.h>
+#endif
+
+typedef struct Entry { char *key, *text; } Entry;
+
+typedef struct Repl {
+    Entry *e;
+    int n, cap;
+    Compilation c;      /* the current model, compiled */
+    bool have;          /* c holds a compiled model */
+    LoadedModel lm;     /* its code, when complete */
+    char params[512];   /* θ file kept by :train and :params, or "" */
+    char **opts;        /* solver options given with :set */
+    int nopts;
+    bool tty;
+} Repl;
+
+static const char *const commands[] = {
+    ":help", ":show", ":derive", ":ir", ":c", ":eval", ":vjp", ":solve", ":grad", ":train",
+    ":set", ":params", ":load", ":save", ":drop", ":reset", ":quit", NULL,
+};
+
+static const char help_text[] =
+    "Type model statements (state, param, const, let, dX/dt = …, loss(pred, obs) = …)\n"
+    "to add them to the model or replace the one defining the same name.  Commands:\n"
+    "  :show                 the model's statements\n"
+    "  :derive [--latex]     the derived partials\n"
+    "  :ir | :c              the IR of f and the loss | the emitted C\n"
+    "  :eval z=LIST [t=T]    f at a state (the model's z0 by default)\n"
+    "  :vjp a=LIST [z=LIST] [t=T]   aᵀ∂f/∂z, aᵀ∂f/∂θ and aᵀ∂f/∂t\n"
+    "  :solve [options]      a trajectory as CSV (nodec solve's options)\n"
+    "  :grad --data D.csv    loss and gradients as JSON (nodec grad's options)\n"
+    "  :train --data D.csv [--iters N] …   train; the session keeps the result\n"
+    "  :set OPTION VALUE     a solver option for :solve, :grad, :train (e.g. :set --rtol 1e-6)\n"
+    "  :params load P | save P | reset   the session's parameters\n"
+    "  :load FILE | :save FILE           read a model file | write the model\n"
+    "  :drop NAME            remove the statement defining NAME (or dX/dt, loss)\n"
+    "  :reset                start an empty model\n"
+    "  :quit                 leave (also end of input)\n";
+
+static char *xstrdup(const char *s) {
+    char *p = strdup(s);
+    if (!p) ice("out of memory");
+    return p;
+}
+
+static void unload(Repl *r) {
+    if (r->lm.dl) nc_unload(&r->lm);
+    if (r->have) nc_free(&r->c);
+    r->have = false;
+}
+
+static char *joined(Entry *e, int n) {
+    Buf b = {0};
+    for (int i = 0; i < n; i++) buf_puts(&b, e[i].text), buf_putc(&b, '\n');
+    return buf_take(&b);
+}
+
+/* Compiles the statements e[0..n); on success it becomes the session's
+ * model.  Errors go to stderr. */
+static bool adopt(Repl *r, Entry *e, int n, bool quiet) {
+    Compilation c = {0};
+    c.arena = arena_new();
+    char *text = joined(e, n);
+    c.src = (Source){"<model>", arena_strndup(c.arena, text, strlen(text)), (int)strlen(text)};
+    free(text);
+    c.diag.out = stderr;
+    c.allow_incomplete = true;
+    if (!nc_compile(&c, NULL)) {
+        nc_free(&c);
+        return false;
+    }
+    LoadedModel lm = {0};
+    if (!c.model->incomplete) {
+        char err[2048];
+        EmitOpts o = {"<model>", fnv1a64(c.src.text, (size_t)c.src.len)};
+        if (!nc_load_cc(c.prog, &o, &lm, err, sizeof err)) {
+            fprintf(stderr, "error: %s\n", err);
+            nc_free(&c);
+            return false;
+        }
+    }
+    unload(r);
+    r->c = c, r->have = true, r->lm = lm;
+    if (!quiet) {
+        if (c.model->incomplete)
+            printf("ok (state '%s' has no equation yet)\n", c.model->incomplete->name);
+        else
+            printf("ok: %s, %d state%s, %d parameter%s\n", c.model->name, c.model->n_state,
+                   c.model->n_state == 1 ? "" : "s", c.model->n_param, c.model->n_param == 1 ? "" : "s");
+    }
+    return true;
+}
+
+static void set_entries(Repl *r, Entry *e, int n) {
+    for (int i = 0; i < r->n; i++) free(r->e[i].key), free(r->e[i].text);
+    free(r->e);
+    r->e = e, r->n = r->cap = n;
+}
+
+static Entry *copy_entries(Repl *r, int extra) {
+    Entry *e = calloc((size_t)(r->n + extra + 1), sizeof *e);
+    for (int i = 0; i < r->n; i++) e[i].key = xstrdup(r->e[i].key), e[i].text = xstrdup(r->e[i].text);
+    return e;
+}
+
+static void free_entries(Entry *e, int n) {
+    for (int i = 0; i < n; i++) free(e[i].key), free(e[i].text);
+    free(e);
+}
+
+static const char *kind_word(StmtKind k) {
+    return k == S_STATE ? "state " : k == S_PARAM ? "param " : k == S_CONST ? "const " : "";
+}
+
+/* 1: added or replaced, 0: error (reported), -1: unfinished. */
+static int statement(Repl *r, const char *input) {
+    Arena *a = arena_new();
+    Source src = {"<input>", input, (int)strlen(input)};
+    Diag d = {.src = &src};
+    Buf errs = {0};
+    d.buf = &errs;
+    Parse p = {.arena = a, .diag = &d};
+    bool ok = parse_source(&p, &src);
+    if (!ok) {
+        int rc = d.at_eof ? -1 : 0;
+        if (rc == 0) fputs(errs.s ? errs.s : "", stderr);
+        buf_free(&errs), arena_free(a);
+        return rc;
+    }
+    buf_free(&errs);
+    Entry *e = copy_entries(r, 64);
+    int n = r->n, cap = r->n + 64;
+    for (Stmt *s = p.first; s; s = s->next) {
+        const char *key = nc_stmt_key(s, a);
+        char *text = arena_printf(a, "%s%.*s", kind_word(s->kind), s->span.end - s->span.beg, input + s->span.beg);
+        int i = 0;
+        while (i < n && strcmp(e[i].key, key)) i++;
+        if (i == n) {
+            if (n == cap) break;
+            e[n].key = xstrdup(key), e[n].text = NULL, n++;
+        }
+        free(e[i].text);
+        e[i].text = xstrdup(text);
+    }
+    arena_free(a);
+    if (!adopt(r, e, n, false)) {
+        free_entries(e, n);
+        return 0;
+    }
+    set_entries(r, e, n);
+    return 1;
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+static const nodec_model *need_model(Repl *r) {
+    if (r->have && r->lm.model) return r->lm.model;
+    if (!r->have) fputs("error: the model is empty; declare a state first, e.g. `state z[2]`\n", stderr);
+    else fprintf(stderr, "error: state '%s' has no equation yet\n", r->c.model->incomplete->name);
+    return NULL;
+}
+
+/* Splits a command line into words (no quoting beyond whitespace). */
+static int split(char *s, char **argv, int max) {
+    int n = 0;
+    for (char *t = strtok(s, " \t"); t && n < max - 1; t = strtok(NULL, " \t")) argv[n++] = t;
+    argv[n] = NULL;
+    return n;
+}
+
+static bool numbers_for(const char *arg, const char *name, double *out, int n) {
+    char err[512];
+    double *v;
+    int k;
+    if (nodec_parse_numbers(name, arg, &v, &k, err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
+        return false;
+    }
+    if (k != n) {
+        fprintf(stderr, "error: %s needs %d numbers, got %d\n", name, n, k);
+        free(v);
+        return false;
+    }
+    memcpy(out, v, sizeof(double) * (size_t)n);
+    free(v);
+    return true;
+}
+
+static void print_vec(const char *name, const double *v, int n) {
+    printf("%s = [", name);
+    for (int i = 0; i < n; i++) printf("%s%.10g", i ? ", " : "", v[i]);
+    puts("]");
+}
+
+/* :eval and :vjp */
+static void eval(Repl *r, int argc, char **argv, bool vjp) {
+    const nodec_model *m = need_model(r);
+    if (!m) return;
+    int ns = m->n_state, np = m->n_param;
+    double *z = calloc((size_t)ns, sizeof *z), *a = calloc((size_t)ns, sizeof *a), t = 0;
+    double *th = calloc((size_t)np + 1, sizeof *th), *w = calloc((size_t)m->work_size + 1, sizeof *w);
+    double *out = calloc((size_t)ns, sizeof *out), *ath = calloc((size_t)np + 1, sizeof *ath), at = 0;
+    bool ok = true, have_z = m->z0 != NULL, have_a = false;
+    if (m->z0) memcpy(z, m->z0, sizeof(double) * (size_t)ns);
+    for (int i = 1; i < argc && ok; i++) {
+        if (!strncmp(argv[i], "z=", 2)) ok = numbers_for(argv[i] + 2, "z", z, ns), have_z = true;
+        else if (!strncmp(argv[i], "a=", 2)) ok = numbers_for(argv[i] + 2, "a", a, ns), have_a = true;
+        else if (!strncmp(argv[i], "t=", 2)) ok = numbers_for(argv[i] + 2, "t", &t, 1);
+        else fprintf(stderr, "error: unknown argument '%s'; give z=…, t=…%s\n", argv[i], vjp ? ", a=…" : ""), ok = false;
+    }
+    if (ok && !have_z) fprintf(stderr, "error: the model has no default state; give z=LIST (%d numbers)\n", ns), ok = false;
+    if (ok && vjp && !have_a) fprintf(stderr, "error: give the adjoint a=LIST (%d numbers)\n", ns), ok = false;
+    if (ok) ok = nodec_cli_load_params(m, r->params[0] ? r->params : NULL, 1, th) == 0;
+    if (ok && !vjp) {
+        m->f(1, t, z, th, out, w);
+        print_vec("f", out, ns);
+    } else if (ok) {
+        m->vjp(1, t, z, th, a, out, ath, &at, w);
+        print_vec("a'df/dz", out, ns);
+        for (int i = 0; i < m->n_param_vars; i++) {
+            char name[300];
+            snprintf(name, sizeof name, "a'df/d%s", m->param_vars[i].name);
+            print_vec(name, ath + m->param_vars[i].offset, m->param_vars[i].size);
+        }
+        printf("a'df/dt = %.10g\n", at);
+    }
+    free(z), free(a), free(th), free(w), free(out), free(ath);
+}
+
+/* :solve, :grad, :train: the runtime's commands with the session's
+ * parameters and options. */
+static void run_cli(Repl *r, int argc, char **argv, int (*fn)(const nodec_model *, int, char **), bool train) {
+    const nodec_model *m = need_model(r);
+    if (!m) return;
+    char **args = calloc((size_t)(argc + r->nopts + 8), sizeof *args);
+    int n = 0;
+    for (int i = 1; i < argc; i++) args[n++] = argv[i];
+    for (int i = 0; i < r->nopts; i++) args[n++] = r->opts[i];
+    bool has_params = false;
+    for (int i = 0; i < n; i++) has_params |= !strcmp(args[i], "--params");
+    if (r->params[0] && !has_params) args[n++] = "--params", args[n++] = r->params;
+    char save[600];
+    if (train) {
+        snprintf(save, sizeof save, "%s/nodec-repl-%ld.npz", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+                 (long)getpid());
+        args[n++] = "--save", args[n++] = save;
+    }
+    fflush(stdout);
+    int rc = fn(m, n, args);
+    fflush(stdout);
+    if (train && rc == 0) snprintf(r->params, sizeof r->params, "%s", save);
+    free(args);
+}
+
+static void cmd_params(Repl *r, int argc, char **argv) {
+    const nodec_model *m = need_model(r);
+    if (!m) return;
+    char err[1024];
+    double *th = calloc((size_t)m->n_param + 1, sizeof *th);
+    if (argc == 3 && !strcmp(argv[1], "load")) {
+        if (nodec_params_load(argv[2], m, th, err, sizeof err)) fprintf(stderr, "error: %s\n", err);
+        else snprintf(r->params, sizeof r->params, "%s", argv[2]), printf("parameters from %s\n", argv[2]);
+    } else if (argc == 3 && !strcmp(argv[1], "save")) {
+        if (nodec_cli_load_params(m, r->params[0] ? r->params : NULL, 1, th) == 0) {
+            if (nodec_params_save(argv[2], m, th, err, sizeof err)) fprintf(stderr, "error: %s\n", err);
+            else printf("saved %s\n", argv[2]);
+        }
+    } else if (argc == 2 && !strcmp(argv[1], "reset")) {
+        r->params[0] = 0;
+        puts("parameters from the initializers");
+    } else {
+        fputs("usage: :params load FILE | :params save FILE | :params reset\n", stderr);
+    }
+    free(th);
+}
+
+static void cmd_load(Repl *r, const char *path) {
+    Arena *a = arena_new();
+    Source src;
+    char err[512];
+    if (!source_read(path, &src, a, err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
+        arena_free(a);
+        return;
+    }
+    Diag d = {.src = &src, .out = stderr};
+    Parse p = {.arena = a, .diag = &d};
+    if (!parse_source(&p, &src)) {
+        arena_free(a);
+        return;
+    }
+    int n = 0;
+    for (Stmt *s = p.first; s; s = s->next) n++;
+    Entry *e = calloc((size_t)n + 1, sizeof *e);
+    n = 0;
+    for (Stmt *s = p.first; s; s = s->next) {
+        const char *key = nc_stmt_key(s, a);
+        int i = 0;
+        while (i < n && strcmp(e[i].key, key)) i++;
+        char *text = arena_printf(a, "%s%.*s", kind_word(s->kind), s->span.end - s->span.beg, src.text + s->span.beg);
+        if (i == n) e[n].key = xstrdup(key), n++;
+        free(e[i].text);
+        e[i].text = xstrdup(text);
+    }
+    arena_free(a);
+    if (adopt(r, e, n, false)) set_entries(r, e, n), r->params[0] = 0;
+    else free_entries(e, n);
+}
+
+static void cmd_save(Repl *r, const char *path) {
+    char *text = joined(r->e, r->n);
+    char err[1024];
+    if (nodec_write_file_atomic(path, text, strlen(text), err, sizeof err)) fprintf(stderr, "error: %s\n", err);
+    else printf("saved %s\n", path);
+    free(text);
+}
+
+static void cmd_drop(Repl *r, const char *key) {
+    int i = 0;
+    while (i < r->n && strcmp(r->e[i].key, key)) i++;
+    if (i == r->n) {
+        fprintf(stderr, "error: no statement defines '%s' (see :show)\n", key);
+        return;
+    }
+    Entry *e = copy_entries(r, 0);
+    free(e[i].key), free(e[i].text);
+    memmove(e + i, e + i + 1, sizeof *e * (size_t)(r->n - i - 1));
+    int n = r->n - 1;
+    if (n == 0) {
+        unload(r);
+        set_entries(r, e, 0);
+        puts("ok (the model is empty)");
+        return;
+    }
+    if (adopt(r, e, n, false)) set_entries(r, e, n);
+    else free_entries(e, n);
+}
+
+static void command(Repl *r, char *line, bool *quit) {
+    char *argv[64];
+    int argc = split(line, argv, 64);
+    if (argc == 0) return;
+    const char *c = argv[0];
+    if (!strcmp(c, ":quit") || !strcmp(c, ":q")) *quit = true;
+    else if (!strcmp(c, ":help")) fputs(help_text, stdout);
+    else if (!strcmp(c, ":show")) {
+        for (int i = 0; i < r->n; i++) puts(r->e[i].text);
+    } else if (!strcmp(c, ":reset")) {
+        unload(r), set_entries(r, NULL, 0), r->params[0] = 0;
+        puts("ok (the model is empty)");
+    } else if (!strcmp(c, ":load") && argc == 2) cmd_load(r, argv[1]);
+    else if (!strcmp(c, ":save") && argc == 2) cmd_save(r, argv[1]);
+    else if (!strcmp(c, ":drop") && argc == 2) cmd_drop(r, argv[1]);
+    else if (!strcmp(c, ":params")) cmd_params(r, argc, argv);
+    else if (!strcmp(c, ":eval")) eval(r, argc, argv, false);
+    else if (!strcmp(c, ":vjp")) eval(r, argc, argv, true);
+    else if (!strcmp(c, ":solve")) run_cli(r, argc, argv, nodec_cli_solve, false);
+    else if (!strcmp(c, ":grad")) run_cli(r, argc, argv, nodec_cli_grad, false);
+    else if (!strcmp(c, ":set") && argc == 3) {
+        r->opts = realloc(r->opts, sizeof(char *) * (size_t)(r->nopts + 2));
+        r->opts[r->nopts++] = xstrdup(argv[1]);
+        r->opts[r->nopts++] = xstrdup(argv[2]);
+        printf("%s %s\n", argv[1], argv[2]);
+    } else if (!strcmp(c, ":derive") || !strcmp(c, ":ir") || !strcmp(c, ":c")) {
+        if (!r->have || !r->c.prog) {
+            need_model(r);
+            return;
+        }
+        Buf b = {0};
+        if (c[1] == 'd') print_derive(&b, r->c.prog, argc > 1 && !strcmp(argv[1], "--latex"));
+        else if (c[1] == 'c') {
+            EmitOpts o = {"<model>", fnv1a64(r->c.src.text, (size_t)r->c.src.len)};
+            emit_source(&b, r->c.prog, &o);
+        } else {
+            Model *m = r->c.model;
+            const char **lab = arena_alloc(r->c.arena, sizeof *lab * (size_t)(m->nstates + 1));
+            for (int i = 0; i < m->nstates; i++) lab[i] = arena_printf(r->c.arena, "d%s/dt", m->states[i]->name);
+            ir_dump(&b, r->c.prog->ir, "f", lab, r->c.prog->f.roots, m->nstates);
+        }
+        fputs(b.s ? b.s : "", stdout);
+        buf_free(&b);
+    } else {
+        fprintf(stderr, "error: unknown command or wrong arguments: %s (:help lists the commands)\n", c);
+    }
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+static Repl *completing;
+
+#ifdef NODEC_HAVE_READLINE
+static char *complete_word(const char *text, int state) {
+    static int i, j;
+    static const char *const words[] = {"state", "param", "const", "let", "loss", "model", "tanh", "sigmoid",
+                                        "relu", "softplus", "exp", "log", "sin", "cos", "sqrt", "abs", "sum",
+                                        "mean", "dot", "outer", "concat", "glorot", "zeros", "ones", "uniform",
+                                        "normal", NULL};
+    if (!state) i = 0, j = 0;
+    size_t n = strlen(text);
+    while (commands[i])
+        if (!strncmp(commands[i++], text, n)) return xstrdup(commands[i - 1]);
+    while (words[j])
+        if (!strncmp(words[j++], text, n)) return xstrdup(words[j - 1]);
+    Model *m = completing && completing->have ? completing->c.model : NULL;
+    while (m && j - 27 < m->nsyms) {
+        int k = j++ - 27 + 1;
+        if (k >= 0 && k < m->nsyms && !strncmp(m->syms[k]->name, text, n)) return xstrdup(m->syms[k]->name);
+    }
+    return NULL;
+}
+
+static char **complete(const char *text, int start, int end) {
+    (void)start, (void)end;
+    rl_attempted_completion_over = 1;
+    return rl_completion_matches(text, complete_word);
+}
+#endif
+
+/* One line without its newline, or NULL at the end of input. */
+static char *read_line(Repl *r, const char *prompt) {
+#ifdef NODEC_HAVE_READLINE
+    if (r->tty) {
+        char *s = readline(prompt);
+        if (s && *s) add_history(s);
+        return s;
+    }
+#endif
+    if (r->tty) fputs(prompt, stdout), fflush(stdout);
+    Buf b = {0};
+    int ch;
+    while ((ch = getchar()) != EOF && ch != '\n') buf_putc(&b, (char)ch);
+    if (ch == EOF && !b.s) return NULL;
+    char *s = buf_take(&b);
+    if (!r->tty) printf("%s%s\n", prompt, s), fflush(stdout);
+    return s;
+}
+
+int repl_main(int argc, char **argv) {
+    Repl r = {0};
+    r.tty = isatty(0) && isatty(1);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs("usage: nodec repl [MODEL.nde]\n\n", stdout);
+            fputs(help_text, stdout);
+            return 0;
+        }
+    }
+    completing = &r;
+#ifdef NODEC_HAVE_READLINE
+    rl_attempted_completion_function = complete;
+    rl_readline_name = "nodec";
+    char hist[1024] = "";
+    if (getenv("HOME")) snprintf(hist, sizeof hist, "%s/.nodec_history", getenv("HOME"));
+    if (r.tty && hist[0]) read_history(hist);
+#endif
+    if (r.tty) printf("nodec %s — :help for commands, :quit to leave\n", NODEC_VERSION);
+    if (argc > 1) cmd_load(&r, argv[1]);
+    Buf pending = {0};
+    bool quit = false;
+    while (!quit) {
+        char *line = read_line(&r, pending.len ? "...> " : "nodec> ");
+        if (!line) break;
+        fflush(stdout);
+        if (!pending.len && line[0] == ':') {
+            command(&r, line, &quit);
+        } else if (pending.len || line[strspn(line, " \t")]) {
+            /* continuation lines join with a space: one statement */
+            if (pending.len) buf_putc(&pending, ' ');
+            buf_puts(&pending, line);
+            int rc = statement(&r, pending.s);
+            if (rc >= 0) buf_free(&pending);
+        }
+        free(line);
+        fflush(stdout), fflush(stderr);
+    }
+    if (pending.len) fputs("error: unfinished statement at the end of the input\n", stderr);
+    buf_free(&pending);
+#ifdef NODEC_HAVE_READLINE
+    if (r.tty && hist[0]) write_history(hist);
+#endif
+    unload(&r);
+    set_entries(&r, NULL, 0);
+    for (int i = 0; i < r.nopts; i++) free(r.opts[i]);
+    free(r.opts);
+    return 0;
+}
