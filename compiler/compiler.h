@@ -409,6 +409,7 @@ typedef struct LoadedModel {
     void *dl;
     const struct nodec_model *model;
     char dir[256];
+    void *jit;          /* emit_llvm.c: the JIT that owns the code, or NULL */
 } LoadedModel;
 bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen);
 void nc_unload(LoadedModel *lm);
@@ -428,5 +429,16 @@ typedef struct CheckOpts {
 /* Finite-difference check of every emitted derivative; prints a table to
  * out, returns the number of failing rows. */
 int check_model(const struct nodec_model *m, const CheckOpts *o, FILE *out);
+
+/* ---- emit_llvm.c ----------------------------------------------------- */
+
+/* Built only with the CMake option NODEC_LLVM, which defines NODEC_HAVE_LLVM.
+ * nc_load_llvm compiles the Program with LLVM's ORC JIT in memory and fills
+ * lm->model exactly as the emitted C would (same names, shapes, offsets,
+ * work size, and the same θ for the same seed); lm->jit owns the code.
+ * nc_unload_llvm frees it (nothing when lm->jit is NULL) and clears
+ * lm->jit and lm->model. */
+bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen);
+void nc_unload_llvm(LoadedModel *lm);
 
 #endif

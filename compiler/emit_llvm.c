@@ -1,0 +1,1238 @@
+/* emit_llvm.c — the LLVM backend: the Program's IR lowered to LLVM IR through
+ * LLVM's C API, optimised with the standard O2 pipeline (vectorisers on) and
+ * compiled in memory by ORC's LLJIT.  The result is a `nodec_model` the
+ * runtime cannot tell from linked emitted C (DESIGN.md §3, STYLE.md §11).
+ *
+ * Requires: a Program whose roots are derived and simplified (nc_compile).
+ *
+ * The lowering follows emit_c.c step for step so that the two backends
+ * compute the same numbers in the same order: the same storage plan
+ * (N literal, L leaf, S scalar, W work buffer, I inlined into its consumer),
+ * the same hoisting of sample-independent values before the batch loop, the
+ * same loops and accumulators for products, the same helper definitions
+ * (sigmoid, softplus, splitmix64, Box-Muller), the same libm calls.  No
+ * fast-math flags are set, so LLVM may not reassociate or contract, and
+ * results agree with gcc -O2's to the last bit in practice.
+ *
+ * Ownership (following llvm/examples/OrcV2Examples/OrcV2CBindings*.c):
+ *   - a ThreadSafeContext owns the LLVMContext the module is built in; the
+ *     ThreadSafeModule made from the module keeps it alive, so we drop our
+ *     reference as soon as the TSM exists;
+ *   - the module belongs to us until it is wrapped in the TSM, the TSM until
+ *     LLJIT accepts it;
+ *   - the TargetMachine used for the pass pipeline is handed to the JIT's
+ *     target machine builder, which destroys it;
+ *   - the LLJIT (one per loaded model) owns the compiled code and its
+ *     JITDylib; a ResourceTracker tracks the model's module in it, so the
+ *     code can be removed on its own (the REPL keeps one per definition);
+ *   - the descriptor and everything it points to (names, shapes, z0) live in
+ *     an Arena owned by the Jit record hung on LoadedModel.jit.
+ * nc_unload_llvm releases all of it; every failure in nc_load_llvm goes
+ * through the one cleanup path at its end.
+ */
+#include "compiler.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "nodec_model.h"
+
+/* Per-sample rows of the batch, by leaf kind and output (as in emit_c.c). */
+enum { B_Z, B_A, B_V, B_PRED, B_OBS, B_DZ, B_AZ, B_OUT, B_GRAD, B_NROWS };
+
+/* Where a function's output goes: a per-sample row, or a pointer argument
+ * or local accumulated over the batch. */
+typedef enum { OUT_SET, OUT_ACC, OUT_TOTAL } OutKind;
+
+typedef struct Out {
+    int root;            /* -1: zero */
+    OutKind kind;        /* =, += per sample, or a summed scalar */
+    int row;             /* B_DZ…B_GRAD for per-sample outputs, else -1 */
+    LLVMValueRef ptr;    /* OUT_ACC, OUT_TOTAL: the double * written */
+    int offset;
+    Shape shape;
+    LLVMValueRef guard;  /* i1: store only when true; NULL: always */
+} Out;
+
+/* Library functions the generated code calls.  The first group is libm,
+ * called exactly where the emitted C calls it; sqrt and fabs are lowered to
+ * LLVM intrinsics (one instruction), as gcc does for the emitted C. */
+enum { LIB_TANH, LIB_EXP, LIB_LOG, LIB_LOG1P, LIB_SIN, LIB_COS, LIB_POW, LIB_COUNT };
+static const char *const lib_name[LIB_COUNT] = {"tanh", "exp", "log", "log1p", "sin", "cos", "pow"};
+
+/* Helpers defined in the module, mirroring emit_c.c's nd_* functions. */
+enum { H_SIGMOID, H_RELU, H_SOFTPLUS, H_STEP, H_SIGN, H_NEXT, H_UNIFORM, H_NORMAL, H_COUNT };
+
+typedef struct Em {
+    Program *pg;
+    Ir *ir;
+    Arena *a;
+    LLVMContextRef cx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef bd;
+    LLVMTypeRef f64, i64, i32, i1, pf64, vd;
+    LLVMValueRef fn;             /* the function being built */
+    LLVMBasicBlockRef entry;     /* holds its allocas */
+    /* storage plan, per node (emit_c.c's plan) */
+    char *mode;
+    int *uses;
+    bool *multi;
+    int *woff;
+    int wsize;
+    LLVMValueRef *val;           /* S nodes: their value */
+    /* the function's arguments and per-sample rows */
+    LLVMValueRef t, theta, work;
+    LLVMValueRef row[B_NROWS];
+    LLVMValueRef *cglob;         /* per const symbol: its global array, or NULL */
+    LLVMTypeRef *cty;
+    LLVMValueRef lib[LIB_COUNT], sqrt_fn, fabs_fn;
+    LLVMTypeRef fn1_ty, fn2_ty, sqrt_ty, fabs_ty;
+    LLVMValueRef helper[H_COUNT];
+    LLVMTypeRef helper_ty[H_COUNT];
+    LLVMValueRef fns[7];         /* f vjp jvp jac_z loss loss_grad init_params */
+} Em;
+
+static Node *N(Em *e, int id) { return &e->ir->n[id]; }
+
+/* ---- small builders -------------------------------------------------- */
+
+static LLVMValueRef cf(Em *e, double v) { return LLVMConstReal(e->f64, v); }
+static LLVMValueRef ci(Em *e, long long v) { return LLVMConstInt(e->i64, (unsigned long long)v, true); }
+
+static LLVMValueRef add(Em *e, LLVMValueRef x, LLVMValueRef y) { return LLVMBuildNSWAdd(e->bd, x, y, ""); }
+static LLVMValueRef addk(Em *e, LLVMValueRef x, int k) { return k ? add(e, x, ci(e, k)) : x; }
+
+static LLVMValueRef gep(Em *e, LLVMValueRef base, LLVMValueRef ix) {
+    return LLVMBuildInBoundsGEP2(e->bd, e->f64, base, &ix, 1, "");
+}
+static LLVMValueRef load(Em *e, LLVMValueRef p) { return LLVMBuildLoad2(e->bd, e->f64, p, ""); }
+static void store(Em *e, LLVMValueRef v, LLVMValueRef p) { LLVMBuildStore(e->bd, v, p); }
+
+static LLVMBasicBlockRef block(Em *e, const char *name) { return LLVMAppendBasicBlockInContext(e->cx, e->fn, name); }
+
+/* A double local, in the entry block so mem2reg/SROA turn it into SSA. */
+static LLVMValueRef local(Em *e, LLVMTypeRef ty) {
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(e->cx);
+    LLVMValueRef first = LLVMGetFirstInstruction(e->entry);
+    if (first) LLVMPositionBuilderBefore(b, first);
+    else LLVMPositionBuilderAtEnd(b, e->entry);
+    LLVMValueRef v = LLVMBuildAlloca(b, ty, "");
+    LLVMDisposeBuilder(b);
+    return v;
+}
+
+/* Flat element index of (i, j) in a row-major tensor of shape s, plus off
+ * (emit_c.c's flat()). */
+static LLVMValueRef flat(Em *e, int off, Shape s, LLVMValueRef i, LLVMValueRef j) {
+    LLVMValueRef x;
+    if (s.rank == 0) return ci(e, off);
+    if (s.rank == 1 || s.d[1] == 1) x = i;
+    else x = add(e, LLVMBuildNSWMul(e->bd, i, ci(e, s.d[1]), ""), j);
+    return off ? add(e, ci(e, off), x) : x;
+}
+
+/* A counted loop `for (iv = 0; iv < n; iv++)`, tested at the top; LLVM's
+ * loop rotation turns it into the usual form. */
+typedef struct Loop { LLVMBasicBlockRef head, body, exit; LLVMValueRef iv; } Loop;
+
+static LLVMValueRef loop_open(Em *e, Loop *l, LLVMValueRef n) {
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->bd);
+    l->head = block(e, "loop"), l->body = block(e, "body"), l->exit = block(e, "done");
+    LLVMBuildBr(e->bd, l->head);
+    LLVMPositionBuilderAtEnd(e->bd, l->head);
+    l->iv = LLVMBuildPhi(e->bd, LLVMTypeOf(n), "i");
+    LLVMValueRef zero = LLVMConstInt(LLVMTypeOf(n), 0, false);
+    LLVMAddIncoming(l->iv, &zero, &pre, 1);
+    LLVMBuildCondBr(e->bd, LLVMBuildICmp(e->bd, LLVMIntSLT, l->iv, n, ""), l->body, l->exit);
+    LLVMPositionBuilderAtEnd(e->bd, l->body);
+    return l->iv;
+}
+
+static void loop_close(Em *e, Loop *l) {
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->bd);
+    LLVMValueRef next = LLVMBuildNSWAdd(e->bd, l->iv, LLVMConstInt(LLVMTypeOf(l->iv), 1, false), "");
+    LLVMBuildBr(e->bd, l->head);
+    LLVMAddIncoming(l->iv, &next, &latch, 1);
+    LLVMPositionBuilderAtEnd(e->bd, l->exit);
+}
+
+/* Loops over the elements of shape s (emit_c.c's loops()): i and j are the
+ * indices, constant 0 where the shape has no such dimension. */
+typedef struct Nest { Loop l[2]; int n; LLVMValueRef i, j; } Nest;
+
+static void nest_open(Em *e, Nest *k, Shape s) {
+    k->n = s.rank;
+    k->i = k->j = ci(e, 0);
+    if (s.rank >= 1) k->i = loop_open(e, &k->l[0], ci(e, s.d[0]));
+    if (s.rank == 2) k->j = loop_open(e, &k->l[1], ci(e, s.d[1]));
+}
+
+static void nest_close(Em *e, Nest *k) {
+    for (int d = k->n - 1; d >= 0; d--) loop_close(e, &k->l[d]);
+}
+
+/* if (cond) { … }: returns the continuation block to close with. */
+static LLVMBasicBlockRef if_open(Em *e, LLVMValueRef cond) {
+    LLVMBasicBlockRef then = block(e, "then"), cont = block(e, "endif");
+    LLVMBuildCondBr(e->bd, cond, then, cont);
+    LLVMPositionBuilderAtEnd(e->bd, then);
+    return cont;
+}
+
+static void if_close(Em *e, LLVMBasicBlockRef cont) {
+    LLVMBuildBr(e->bd, cont);
+    LLVMPositionBuilderAtEnd(e->bd, cont);
+}
+
+static LLVMValueRef call(Em *e, LLVMTypeRef ty, LLVMValueRef fn, LLVMValueRef *args, int n) {
+    return LLVMBuildCall2(e->bd, ty, fn, args, (unsigned)n, "");
+}
+
+static LLVMValueRef lib1(Em *e, int which, LLVMValueRef x) { return call(e, e->fn1_ty, e->lib[which], &x, 1); }
+
+/* ---- helpers defined in the module ----------------------------------- */
+
+/* Starts an internal helper function; the caller's builder position is
+ * saved in *saved and restored by helper_end. */
+typedef struct Saved { LLVMValueRef fn; LLVMBasicBlockRef entry, at; } Saved;
+
+static LLVMValueRef helper_begin(Em *e, int h, const char *name, LLVMTypeRef ty, Saved *s) {
+    *s = (Saved){e->fn, e->entry, LLVMGetInsertBlock(e->bd)};
+    LLVMValueRef fn = LLVMAddFunction(e->mod, name, ty);
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    e->helper[h] = fn, e->helper_ty[h] = ty;
+    e->fn = fn;
+    e->entry = block(e, "entry");
+    LLVMPositionBuilderAtEnd(e->bd, e->entry);
+    return fn;
+}
+
+static void helper_end(Em *e, Saved *s) {
+    e->fn = s->fn, e->entry = s->entry;
+    if (s->at) LLVMPositionBuilderAtEnd(e->bd, s->at);
+}
+
+/* x > 0 ? a : b, with a and b built by the caller's blocks (sigmoid and
+ * softplus branch like their C so only one exp is evaluated). */
+static LLVMValueRef helper(Em *e, int h) {
+    if (e->helper[h]) return e->helper[h];
+    Saved s;
+    LLVMTypeRef d1 = LLVMFunctionType(e->f64, &e->f64, 1, false);
+    switch (h) {
+    case H_SIGMOID: /* x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)) */
+    case H_SOFTPLUS: { /* x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)) */
+        LLVMValueRef fn = helper_begin(e, h, h == H_SIGMOID ? "nd_sigmoid" : "nd_softplus", d1, &s);
+        LLVMValueRef x = LLVMGetParam(fn, 0);
+        LLVMBasicBlockRef pos = block(e, "pos"), neg = block(e, "neg");
+        LLVMBuildCondBr(e->bd, LLVMBuildFCmp(e->bd, h == H_SIGMOID ? LLVMRealOGE : LLVMRealOGT, x, cf(e, 0), ""), pos,
+                        neg);
+        LLVMPositionBuilderAtEnd(e->bd, pos);
+        LLVMValueRef em = lib1(e, LIB_EXP, LLVMBuildFNeg(e->bd, x, ""));
+        LLVMValueRef r = h == H_SIGMOID ? LLVMBuildFDiv(e->bd, cf(e, 1), LLVMBuildFAdd(e->bd, cf(e, 1), em, ""), "")
+                                        : LLVMBuildFAdd(e->bd, x, lib1(e, LIB_LOG1P, em), "");
+        LLVMBuildRet(e->bd, r);
+        LLVMPositionBuilderAtEnd(e->bd, neg);
+        LLVMValueRef ex = lib1(e, LIB_EXP, x);
+        r = h == H_SIGMOID ? LLVMBuildFDiv(e->bd, ex, LLVMBuildFAdd(e->bd, cf(e, 1), ex, ""), "")
+                           : lib1(e, LIB_LOG1P, ex);
+        LLVMBuildRet(e->bd, r);
+        break;
+    }
+    case H_RELU: /* x > 0 ? x : 0 */
+    case H_STEP: { /* x > 0 ? 1 : 0 */
+        LLVMValueRef fn = helper_begin(e, h, h == H_RELU ? "nd_relu" : "nd_step", d1, &s);
+        LLVMValueRef x = LLVMGetParam(fn, 0);
+        LLVMValueRef gt = LLVMBuildFCmp(e->bd, LLVMRealOGT, x, cf(e, 0), "");
+        LLVMBuildRet(e->bd, LLVMBuildSelect(e->bd, gt, h == H_RELU ? x : cf(e, 1), cf(e, 0), ""));
+        break;
+    }
+    case H_SIGN: { /* (x > 0) - (x < 0) */
+        LLVMValueRef fn = helper_begin(e, h, "nd_sign", d1, &s);
+        LLVMValueRef x = LLVMGetParam(fn, 0);
+        LLVMValueRef gt = LLVMBuildZExt(e->bd, LLVMBuildFCmp(e->bd, LLVMRealOGT, x, cf(e, 0), ""), e->i32, "");
+        LLVMValueRef lt = LLVMBuildZExt(e->bd, LLVMBuildFCmp(e->bd, LLVMRealOLT, x, cf(e, 0), ""), e->i32, "");
+        LLVMBuildRet(e->bd, LLVMBuildSIToFP(e->bd, LLVMBuildSub(e->bd, gt, lt, ""), e->f64, ""));
+        break;
+    }
+    case H_NEXT: { /* splitmix64 (Steele, Lea, Flood 2014) on *s */
+        LLVMTypeRef pi64 = LLVMPointerType(e->i64, 0);
+        LLVMValueRef fn = helper_begin(e, h, "nd_next", LLVMFunctionType(e->i64, &pi64, 1, false), &s);
+        LLVMValueRef sp = LLVMGetParam(fn, 0);
+        LLVMValueRef x = LLVMBuildAdd(e->bd, LLVMBuildLoad2(e->bd, e->i64, sp, ""),
+                                      LLVMConstInt(e->i64, 0x9E3779B97F4A7C15ull, false), "");
+        LLVMBuildStore(e->bd, x, sp);
+        static const unsigned long long mul[2] = {0xBF58476D1CE4E5B9ull, 0x94D049BB133111EBull};
+        static const int shr[3] = {30, 27, 31};
+        for (int k = 0; k < 3; k++) {
+            x = LLVMBuildXor(e->bd, x, LLVMBuildLShr(e->bd, x, LLVMConstInt(e->i64, shr[k], false), ""), "");
+            if (k < 2) x = LLVMBuildMul(e->bd, x, LLVMConstInt(e->i64, mul[k], false), "");
+        }
+        LLVMBuildRet(e->bd, x);
+        break;
+    }
+    case H_UNIFORM: { /* (double)(next(s) >> 11) / 2^53 */
+        LLVMValueRef next = helper(e, H_NEXT);
+        LLVMTypeRef pi64 = LLVMPointerType(e->i64, 0);
+        LLVMValueRef fn = helper_begin(e, h, "nd_uniform", LLVMFunctionType(e->f64, &pi64, 1, false), &s);
+        LLVMValueRef sp = LLVMGetParam(fn, 0);
+        LLVMValueRef x = call(e, e->helper_ty[H_NEXT], next, &sp, 1);
+        x = LLVMBuildUIToFP(e->bd, LLVMBuildLShr(e->bd, x, LLVMConstInt(e->i64, 11, false), ""), e->f64, "");
+        LLVMBuildRet(e->bd, LLVMBuildFDiv(e->bd, x, cf(e, 9007199254740992.0), ""));
+        break;
+    }
+    case H_NORMAL: { /* Box-Muller: u = 1 - uniform, v = uniform, in that order */
+        LLVMValueRef uni = helper(e, H_UNIFORM);
+        LLVMTypeRef pi64 = LLVMPointerType(e->i64, 0);
+        LLVMValueRef fn = helper_begin(e, h, "nd_normal", LLVMFunctionType(e->f64, &pi64, 1, false), &s);
+        LLVMValueRef sp = LLVMGetParam(fn, 0);
+        LLVMValueRef u = LLVMBuildFSub(e->bd, cf(e, 1), call(e, e->helper_ty[H_UNIFORM], uni, &sp, 1), "");
+        LLVMValueRef v = call(e, e->helper_ty[H_UNIFORM], uni, &sp, 1);
+        LLVMValueRef r = LLVMBuildFMul(e->bd, cf(e, -2), lib1(e, LIB_LOG, u), "");
+        r = call(e, e->sqrt_ty, e->sqrt_fn, &r, 1);
+        LLVMValueRef c = lib1(e, LIB_COS, LLVMBuildFMul(e->bd, cf(e, 6.283185307179586), v, ""));
+        LLVMBuildRet(e->bd, LLVMBuildFMul(e->bd, r, c, ""));
+        break;
+    }
+    default: ice("emit_llvm: no helper %d", h);
+    }
+    helper_end(e, &s);
+    return e->helper[h];
+}
+
+static LLVMValueRef call_helper(Em *e, int h, LLVMValueRef x) {
+    LLVMValueRef fn = helper(e, h);
+    return call(e, e->helper_ty[h], fn, &x, 1);
+}
+
+/* ---- expressions ----------------------------------------------------- */
+
+static LLVMValueRef ex(Em *e, int id, LLVMValueRef i, LLVMValueRef j);
+
+static LLVMValueRef leaf(Em *e, const Node *n, LLVMValueRef i, LLVMValueRef j) {
+    Model *m = e->pg->m;
+    int k = n->i[1];
+    switch ((LeafKind)n->i[0]) {
+    case L_TIME: return e->t;
+    case L_PARAM: return load(e, gep(e, e->theta, flat(e, m->params[k]->offset, n->shape, i, j)));
+    case L_CONST: {
+        LLVMValueRef ix[2] = {ci(e, 0), flat(e, 0, n->shape, i, j)};
+        return load(e, LLVMBuildInBoundsGEP2(e->bd, e->cty[k], e->cglob[k], ix, 2, ""));
+    }
+    case L_STATE: return load(e, gep(e, e->row[B_Z], flat(e, m->states[k]->offset, n->shape, i, j)));
+    case L_ADJ: return load(e, gep(e, e->row[B_A], flat(e, m->states[k]->offset, n->shape, i, j)));
+    case L_TAN: return load(e, gep(e, e->row[B_V], flat(e, m->states[k]->offset, n->shape, i, j)));
+    case L_PRED: return load(e, gep(e, e->row[B_PRED], flat(e, 0, n->shape, i, j)));
+    case L_OBS: return load(e, gep(e, e->row[B_OBS], flat(e, 0, n->shape, i, j)));
+    }
+    ice("emit_llvm: leaf kind %d", n->i[0]);
+    return NULL;
+}
+
+/* ---- C's evaluation order -------------------------------------------
+ *
+ * emit_c.c prints a + (b + c) as `a + b + c`: it parenthesises the right
+ * operand of + and * only when it binds more weakly, so the C compiler
+ * evaluates ((a + b) + c).  In floating point that can differ in the last
+ * bit from the IR's tree.  To compute exactly what the emitted C computes,
+ * chains of + - (and of * / outer and x^-1) are evaluated as C parses their
+ * text: a left fold over the operands in print order, with the same
+ * precedences and the same parenthesisation rule as emit_c.c's sub(). */
+
+enum { P_ADD = 70, P_MUL = 80, P_UNARY = 90, P_ATOM = 100 };
+
+static bool is_recip(Em *e, const Node *n) {
+    Node *b = N(e, n->b);
+    return n->op == OP_POW && b->op == OP_NUM && b->shape.rank == 0 && b->num == -1;
+}
+
+/* An inlined view's operand and the indices it reads it at. */
+static int view(Em *e, int id, LLVMValueRef *i, LLVMValueRef *j) {
+    Node n = *N(e, id);
+    if (n.op == OP_TRANS) {
+        LLVMValueRef t = *i;
+        *i = *j, *j = t;
+    } else if (n.op == OP_SLICE) {
+        /* kept dimensions take the result's indices in order */
+        Shape sa = N(e, n.a)->shape;
+        LLVMValueRef res[2] = {*i, *j}, src[2];
+        int r = 0;
+        for (int k = 0; k < 2; k++) {
+            if (k >= sa.rank || (n.i[4] & (1 << k))) src[k] = ci(e, n.i[2 * k]);
+            else src[k] = addk(e, res[r++], n.i[2 * k]);
+        }
+        *i = src[0], *j = src[1];
+    }
+    return n.a;
+}
+
+static bool is_view(Em *e, int id) {
+    Op op = N(e, id)->op;
+    return e->mode[id] == 'I' && (op == OP_BCAST || op == OP_TRANS || op == OP_SLICE);
+}
+
+/* The precedence of node id as emit_c.c's expr() prints it. */
+static int prec(Em *e, int id) {
+    Node *n = N(e, id);
+    switch (e->mode[id]) {
+    case 'N': return n->num < 0 ? P_UNARY : P_ATOM;
+    case 'I': break;
+    default: return P_ATOM;
+    }
+    switch (n->op) {
+    case OP_ADD:
+    case OP_SUB: return P_ADD;
+    case OP_MUL:
+    case OP_DIV:
+    case OP_OUTER: return P_MUL;
+    case OP_POW: return is_recip(e, n) ? P_MUL : P_ATOM;
+    case OP_NEG: return P_UNARY;
+    case OP_BCAST:
+    case OP_TRANS:
+    case OP_SLICE: return prec(e, n->a);
+    default: return P_ATOM;
+    }
+}
+
+/* acc = acc op v, or v for the first operand. */
+static void push(Em *e, LLVMValueRef *acc, Op op, LLVMValueRef v) {
+    if (!*acc) {
+        *acc = v;
+        return;
+    }
+    switch (op) {
+    case OP_ADD: *acc = LLVMBuildFAdd(e->bd, *acc, v, ""); break;
+    case OP_SUB: *acc = LLVMBuildFSub(e->bd, *acc, v, ""); break;
+    case OP_MUL: *acc = LLVMBuildFMul(e->bd, *acc, v, ""); break;
+    case OP_DIV: *acc = LLVMBuildFDiv(e->bd, *acc, v, ""); break;
+    default: ice("emit_llvm: push %s", op_name[op]);
+    }
+}
+
+static void chain_node(Em *e, int id, LLVMValueRef i, LLVMValueRef j, int p, LLVMValueRef *acc, Op op);
+
+/* One operand of a chain at level p: spliced into it when C's parser would
+ * (printed unparenthesised at the same level), else evaluated whole. */
+static void chain_operand(Em *e, int x, LLVMValueRef i, LLVMValueRef j, int p, bool strict, LLVMValueRef *acc,
+                          Op op) {
+    int q = prec(e, x);
+    bool wrapped = strict ? q <= p : q < p;
+    if (wrapped || q != p) {
+        push(e, acc, op, ex(e, x, i, j));
+        return;
+    }
+    while (is_view(e, x)) x = view(e, x, &i, &j);
+    chain_node(e, x, i, j, p, acc, op);
+}
+
+/* The operands of binary node id, printed at level p, folded into *acc;
+ * the first is combined with op. */
+static void chain_node(Em *e, int id, LLVMValueRef i, LLVMValueRef j, int p, LLVMValueRef *acc, Op op) {
+    Node n = *N(e, id);
+    switch (n.op) {
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL:
+    case OP_DIV:
+        chain_operand(e, n.a, i, j, p, false, acc, op);
+        chain_operand(e, n.b, i, j, p, n.op == OP_SUB || n.op == OP_DIV, acc, n.op);
+        return;
+    case OP_OUTER: /* a * b, b read transposed */
+        chain_operand(e, n.a, i, j, p, false, acc, op);
+        chain_operand(e, n.b, j, i, p, true, acc, OP_MUL);
+        return;
+    case OP_POW: /* x^-1 is printed 1.0 / x */
+        push(e, acc, op, cf(e, 1));
+        chain_operand(e, n.a, i, j, p, true, acc, OP_DIV);
+        return;
+    default: ice("emit_llvm: chain of %s", op_name[n.op]);
+    }
+}
+
+static LLVMValueRef chain(Em *e, int id, LLVMValueRef i, LLVMValueRef j) {
+    Node *n = N(e, id);
+    LLVMValueRef acc = NULL;
+    chain_node(e, id, i, j, n->op == OP_ADD || n->op == OP_SUB ? P_ADD : P_MUL, &acc, OP_ADD);
+    return acc;
+}
+
+/* The operation of node id at element (i, j), from its operands
+ * (emit_c.c's expr_op, one case per C spelling). */
+static LLVMValueRef ex_op(Em *e, int id, LLVMValueRef i, LLVMValueRef j) {
+    Node n = *N(e, id);
+    LLVMBuilderRef bd = e->bd;
+    switch (n.op) {
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL:
+    case OP_DIV:
+    case OP_OUTER: return chain(e, id, i, j);
+    case OP_POW: {
+        Node *b = N(e, n.b);
+        if (b->op == OP_NUM && b->shape.rank == 0) {
+            double c = b->num;
+            if (c == 2 || c == 3) { /* nd_sq, nd_cube: x * x (* x) */
+                LLVMValueRef x = ex(e, n.a, i, j);
+                LLVMValueRef r = LLVMBuildFMul(bd, x, x, "");
+                return c == 3 ? LLVMBuildFMul(bd, r, x, "") : r;
+            }
+            if (c == 0.5) {
+                LLVMValueRef x = ex(e, n.a, i, j);
+                return call(e, e->sqrt_ty, e->sqrt_fn, &x, 1);
+            }
+            if (c == -1) return chain(e, id, i, j);
+        }
+        LLVMValueRef args[2] = {ex(e, n.a, i, j), ex(e, n.b, i, j)};
+        return call(e, e->fn2_ty, e->lib[LIB_POW], args, 2);
+    }
+    case OP_NEG: return LLVMBuildFNeg(bd, ex(e, n.a, i, j), "");
+    case OP_TANH: return lib1(e, LIB_TANH, ex(e, n.a, i, j));
+    case OP_EXP: return lib1(e, LIB_EXP, ex(e, n.a, i, j));
+    case OP_LOG: return lib1(e, LIB_LOG, ex(e, n.a, i, j));
+    case OP_SIN: return lib1(e, LIB_SIN, ex(e, n.a, i, j));
+    case OP_COS: return lib1(e, LIB_COS, ex(e, n.a, i, j));
+    case OP_SQRT: {
+        LLVMValueRef x = ex(e, n.a, i, j);
+        return call(e, e->sqrt_ty, e->sqrt_fn, &x, 1);
+    }
+    case OP_ABS: {
+        LLVMValueRef x = ex(e, n.a, i, j);
+        return call(e, e->fabs_ty, e->fabs_fn, &x, 1);
+    }
+    case OP_SIGMOID: return call_helper(e, H_SIGMOID, ex(e, n.a, i, j));
+    case OP_RELU: return call_helper(e, H_RELU, ex(e, n.a, i, j));
+    case OP_SOFTPLUS: return call_helper(e, H_SOFTPLUS, ex(e, n.a, i, j));
+    case OP_STEP: return call_helper(e, H_STEP, ex(e, n.a, i, j));
+    case OP_SIGN: return call_helper(e, H_SIGN, ex(e, n.a, i, j));
+    case OP_BCAST:
+    case OP_TRANS:
+    case OP_SLICE: {
+        int a = view(e, id, &i, &j);
+        return ex(e, a, i, j);
+    }
+    default: ice("emit_llvm: %s is not inlinable", op_name[n.op]);
+    }
+    return NULL;
+}
+
+static LLVMValueRef ex(Em *e, int id, LLVMValueRef i, LLVMValueRef j) {
+    Node *n = N(e, id);
+    switch (e->mode[id]) {
+    case 'N': return cf(e, n->num);
+    case 'L': return leaf(e, n, i, j);
+    case 'S': return e->val[id];
+    case 'W': return load(e, gep(e, e->work, flat(e, e->woff[id], n->shape, i, j)));
+    case 'I': return ex_op(e, id, i, j);
+    }
+    ice("emit_llvm: node %%%d has no storage", id);
+    return NULL;
+}
+
+/* ---- statements ------------------------------------------------------ */
+
+static void matmul(Em *e, int id) {
+    Node n = *N(e, id);
+    Shape x = N(e, n.a)->shape, y = N(e, n.b)->shape;
+    LLVMBuilderRef bd = e->bd;
+    LLVMValueRef zero = ci(e, 0);
+    Loop li, lj, lk;
+    if (x.rank == 1 && y.rank == 1) { /* dot: s = Σ_k x_k y_k */
+        LLVMValueRef acc = local(e, e->f64);
+        store(e, cf(e, 0), acc);
+        LLVMValueRef k = loop_open(e, &lk, ci(e, x.d[0]));
+        LLVMValueRef p = LLVMBuildFMul(bd, ex(e, n.a, k, zero), ex(e, n.b, k, zero), "");
+        store(e, LLVMBuildFAdd(bd, load(e, acc), p, ""), acc);
+        loop_close(e, &lk);
+        e->val[id] = load(e, acc);
+    } else if (x.rank == 2 && y.rank == 1) { /* A x: row dot products */
+        LLVMValueRef acc = local(e, e->f64);
+        LLVMValueRef i = loop_open(e, &li, ci(e, x.d[0]));
+        store(e, cf(e, 0), acc);
+        LLVMValueRef k = loop_open(e, &lk, ci(e, x.d[1]));
+        LLVMValueRef p = LLVMBuildFMul(bd, ex(e, n.a, i, k), ex(e, n.b, k, zero), "");
+        store(e, LLVMBuildFAdd(bd, load(e, acc), p, ""), acc);
+        loop_close(e, &lk);
+        store(e, load(e, acc), gep(e, e->work, flat(e, e->woff[id], n.shape, i, zero)));
+        loop_close(e, &li);
+    } else if (x.rank == 1) { /* xᵀ B: accumulate rows of B, contiguous */
+        LLVMValueRef j = loop_open(e, &lj, ci(e, y.d[1]));
+        store(e, cf(e, 0), gep(e, e->work, flat(e, e->woff[id], n.shape, j, zero)));
+        loop_close(e, &lj);
+        LLVMValueRef k = loop_open(e, &lk, ci(e, x.d[0]));
+        LLVMValueRef xk = ex(e, n.a, k, zero);
+        j = loop_open(e, &lj, ci(e, y.d[1]));
+        LLVMValueRef dst = gep(e, e->work, flat(e, e->woff[id], n.shape, j, zero));
+        LLVMValueRef p = LLVMBuildFMul(bd, xk, ex(e, n.b, k, j), "");
+        store(e, LLVMBuildFAdd(bd, load(e, dst), p, ""), dst);
+        loop_close(e, &lj);
+        loop_close(e, &lk);
+    } else { /* A B */
+        LLVMValueRef acc = local(e, e->f64);
+        LLVMValueRef i = loop_open(e, &li, ci(e, x.d[0]));
+        LLVMValueRef j = loop_open(e, &lj, ci(e, y.d[1]));
+        store(e, cf(e, 0), acc);
+        LLVMValueRef k = loop_open(e, &lk, ci(e, x.d[1]));
+        LLVMValueRef p = LLVMBuildFMul(bd, ex(e, n.a, i, k), ex(e, n.b, k, j), "");
+        store(e, LLVMBuildFAdd(bd, load(e, acc), p, ""), acc);
+        loop_close(e, &lk);
+        store(e, load(e, acc), gep(e, e->work, flat(e, e->woff[id], n.shape, i, j)));
+        loop_close(e, &lj);
+        loop_close(e, &li);
+    }
+}
+
+/* Computes node id into its value or work slot (emit_c.c's emit_node). */
+static void node(Em *e, int id) {
+    Node n = *N(e, id);
+    LLVMValueRef zero = ci(e, 0);
+    Nest k;
+    if (n.op == OP_MATMUL) {
+        matmul(e, id);
+        return;
+    }
+    if (n.op == OP_SUM) {
+        LLVMValueRef acc = local(e, e->f64);
+        store(e, cf(e, 0), acc);
+        nest_open(e, &k, N(e, n.a)->shape);
+        store(e, LLVMBuildFAdd(e->bd, load(e, acc), ex(e, n.a, k.i, k.j), ""), acc);
+        nest_close(e, &k);
+        e->val[id] = load(e, acc);
+        return;
+    }
+    if (e->mode[id] == 'S') {
+        e->val[id] = ex_op(e, id, zero, zero);
+        return;
+    }
+    if (n.op == OP_EMBED) {
+        Loop l;
+        LLVMValueRef i = loop_open(e, &l, ci(e, shape_size(n.shape)));
+        store(e, cf(e, 0), gep(e, e->work, addk(e, i, e->woff[id])));
+        loop_close(e, &l);
+        nest_open(e, &k, N(e, n.a)->shape);
+        LLVMValueRef res[2] = {k.i, k.j}, dst[2];
+        int r = 0;
+        for (int d = 0; d < 2; d++) {
+            if (d >= n.shape.rank || (n.i[4] & (1 << d))) dst[d] = ci(e, n.i[2 * d]);
+            else dst[d] = addk(e, res[r++], n.i[2 * d]);
+        }
+        store(e, ex(e, n.a, k.i, k.j), gep(e, e->work, flat(e, e->woff[id], n.shape, dst[0], dst[1])));
+        nest_close(e, &k);
+        return;
+    }
+    if (n.op == OP_CONCAT) {
+        int la = shape_size(N(e, n.a)->shape), lb = shape_size(N(e, n.b)->shape);
+        int parts[2] = {n.a, n.b}, at[2] = {0, la}, len[2] = {la, lb};
+        for (int p = 0; p < 2; p++) {
+            if (N(e, parts[p])->shape.rank == 0) {
+                store(e, ex(e, parts[p], zero, zero), gep(e, e->work, ci(e, e->woff[id] + at[p])));
+            } else {
+                Loop l;
+                LLVMValueRef i = loop_open(e, &l, ci(e, len[p]));
+                store(e, ex(e, parts[p], i, zero), gep(e, e->work, addk(e, i, e->woff[id] + at[p])));
+                loop_close(e, &l);
+            }
+        }
+        return;
+    }
+    nest_open(e, &k, n.shape);
+    store(e, ex_op(e, id, k.i, k.j), gep(e, e->work, flat(e, e->woff[id], n.shape, k.i, k.j)));
+    nest_close(e, &k);
+}
+
+static void out(Em *e, const Out *o) {
+    if (o->root < 0 && o->kind != OUT_SET) return;
+    LLVMBasicBlockRef cont = o->guard ? if_open(e, o->guard) : NULL;
+    LLVMValueRef zero = ci(e, 0);
+    if (o->kind == OUT_TOTAL) {
+        store(e, LLVMBuildFAdd(e->bd, load(e, o->ptr), ex(e, o->root, zero, zero), ""), o->ptr);
+    } else {
+        Nest k;
+        nest_open(e, &k, o->shape);
+        LLVMValueRef base = o->kind == OUT_ACC ? o->ptr : e->row[o->row];
+        LLVMValueRef p = gep(e, base, flat(e, o->offset, o->shape, k.i, k.j));
+        LLVMValueRef v = o->root < 0 ? cf(e, 0) : ex(e, o->root, k.i, k.j);
+        if (o->kind == OUT_ACC) v = LLVMBuildFAdd(e->bd, load(e, p), v, "");
+        store(e, v, p);
+        nest_close(e, &k);
+    }
+    if (cont) if_close(e, cont);
+}
+
+/* ---- storage decisions (emit_c.c's plan, kept identical) -------------- */
+
+static bool cheap(Em *e, int id) {
+    char m = e->mode[id];
+    if (m == 'N' || m == 'L' || m == 'S' || m == 'W') return true;
+    Op op = N(e, id)->op;
+    return m == 'I' && (op == OP_TRANS || op == OP_SLICE || op == OP_BCAST) && cheap(e, N(e, id)->a);
+}
+
+static int plan(Em *e, const Out *outs, int nouts) {
+    Ir *ir = e->ir;
+    int len = ir->len;
+    e->mode = arena_alloc(e->a, len + 1);
+    e->uses = arena_alloc(e->a, sizeof(int) * (len + 1));
+    e->multi = arena_alloc(e->a, len + 1);
+    e->woff = arena_alloc(e->a, sizeof(int) * (len + 1));
+    e->val = arena_alloc(e->a, sizeof(LLVMValueRef) * (len + 1));
+    bool *r = arena_alloc(e->a, len + 1);
+    for (int k = 0; k < nouts; k++)
+        if (outs[k].root >= 0) r[outs[k].root] = true, e->uses[outs[k].root]++;
+    for (int id = len - 1; id >= 0; id--) {
+        if (!r[id]) continue;
+        Node *n = N(e, id);
+        if (n->a >= 0) r[n->a] = true, e->uses[n->a]++;
+        if (n->b >= 0) r[n->b] = true, e->uses[n->b]++;
+        if (n->op == OP_MATMUL) {
+            Shape x = N(e, n->a)->shape, y = N(e, n->b)->shape;
+            if (x.rank == 2 && y.rank == 2) e->multi[n->a] = y.d[1] > 1, e->multi[n->b] = x.d[0] > 1;
+            else if (x.rank == 2) e->multi[n->b] = x.d[0] > 1;
+            else if (y.rank == 2) e->multi[n->a] = y.d[1] > 1;
+        }
+        if (n->op == OP_OUTER) e->multi[n->a] = true, e->multi[n->b] = true;
+    }
+    e->wsize = 0;
+    for (int id = 0; id < len; id++) {
+        if (!r[id]) continue;
+        Node *n = N(e, id);
+        char m;
+        if (n->op == OP_NUM) m = 'N';
+        else if (n->op == OP_LEAF) m = 'L';
+        else if (n->shape.rank == 0) m = 'S';
+        else if (op_class[n->op] == 'R') m = 'W';
+        else if (e->uses[id] == 1 && !e->multi[id]) m = 'I';
+        else m = 'W';
+        e->mode[id] = m;
+        /* pure views of cheap values cost only index arithmetic */
+        if (m == 'W' && (n->op == OP_TRANS || n->op == OP_SLICE || n->op == OP_BCAST) && cheap(e, n->a))
+            e->mode[id] = 'I';
+        if (e->mode[id] == 'W') e->woff[id] = e->wsize, e->wsize += shape_size(n->shape);
+    }
+    return e->wsize;
+}
+
+/* The body of a batched function: hoisted values, then the sample loop.
+ * rows[k] names a per-sample row of n_state doubles read from or written
+ * to the argument args[k]. */
+static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *rows, LLVMValueRef *args,
+                 int nrows) {
+    plan(e, outs, nouts);
+    for (int id = 0; id < e->ir->len; id++)
+        if ((e->mode[id] == 'S' || e->mode[id] == 'W') && !N(e, id)->varies) node(e, id);
+    Loop lb;
+    LLVMValueRef b = loop_open(e, &lb, B);
+    /* Row pointers: unused ones are deleted as dead code.  az may be NULL:
+     * its row is computed without `inbounds` and only stored through under
+     * its guard. */
+    LLVMValueRef off = LLVMBuildNSWMul(e->bd, LLVMBuildSExt(e->bd, b, e->i64, ""), ci(e, e->pg->m->n_state), "");
+    for (int k = 0; k < nrows; k++)
+        e->row[rows[k]] = rows[k] == B_AZ ? LLVMBuildGEP2(e->bd, e->f64, args[k], &off, 1, "") : gep(e, args[k], off);
+    for (int id = 0; id < e->ir->len; id++)
+        if ((e->mode[id] == 'S' || e->mode[id] == 'W') && N(e, id)->varies) node(e, id);
+    for (int k = 0; k < nouts; k++) out(e, &outs[k]);
+    loop_close(e, &lb);
+}
+
+/* ---- functions ------------------------------------------------------- */
+
+static LLVMValueRef function(Em *e, const char *suffix, LLVMTypeRef ret, LLVMTypeRef *params, int n) {
+    const char *name = arena_printf(e->a, "%s_%s", e->pg->m->name, suffix);
+    LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(ret, params, (unsigned)n, false));
+    e->fn = fn;
+    e->entry = block(e, "entry");
+    LLVMPositionBuilderAtEnd(e->bd, e->entry);
+    return fn;
+}
+
+static Out out_state(Em *e, int root, OutKind k, int row, int i, LLVMValueRef guard) {
+    Sym *y = e->pg->m->states[i];
+    return (Out){root, k, row, NULL, y->offset, y->shape, guard};
+}
+
+static LLVMValueRef nonnull(Em *e, LLVMValueRef p) { return LLVMBuildIsNotNull(e->bd, p, ""); }
+
+/* f(B, t, z, θ, dzdt, work) */
+static int build_f(Em *e) {
+    Model *m = e->pg->m;
+    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64};
+    LLVMValueRef fn = e->fns[0] = function(e, "f", e->vd, ps, 6);
+    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, 3), e->work = LLVMGetParam(fn, 5);
+    Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
+    for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->f.roots[i], OUT_SET, B_DZ, i, NULL);
+    int rows[] = {B_Z, B_DZ};
+    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4)};
+    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 2);
+    LLVMBuildRetVoid(e->bd);
+    return e->wsize;
+}
+
+/* vjp(B, t, z, θ, a, az, aθ, at, work); a NULL output is skipped */
+static int build_vjp(Em *e) {
+    Model *m = e->pg->m;
+    Program *pg = e->pg;
+    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64};
+    LLVMValueRef fn = e->fns[1] = function(e, "vjp", e->vd, ps, 9);
+    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, 3), e->work = LLVMGetParam(fn, 8);
+    LLVMValueRef az = LLVMGetParam(fn, 5), ath = LLVMGetParam(fn, 6), at = LLVMGetParam(fn, 7);
+    LLVMValueRef has_az = nonnull(e, az), has_ath = nonnull(e, ath), has_at = nonnull(e, at);
+    if (m->n_param) {
+        LLVMBasicBlockRef cont = if_open(e, has_ath);
+        Loop l;
+        LLVMValueRef i = loop_open(e, &l, ci(e, m->n_param));
+        store(e, cf(e, 0), gep(e, ath, i));
+        loop_close(e, &l);
+        if_close(e, cont);
+    }
+    LLVMBasicBlockRef cont = if_open(e, has_at);
+    store(e, cf(e, 0), at);
+    if_close(e, cont);
+    int k = 0;
+    Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + m->nparams + 1));
+    for (int i = 0; i < m->nstates; i++) outs[k++] = out_state(e, pg->vjp_z.roots[i], OUT_SET, B_AZ, i, has_az);
+    for (int i = 0; i < m->nparams; i++) {
+        Sym *y = m->params[i];
+        outs[k++] = (Out){pg->vjp_p.roots[i], OUT_ACC, -1, ath, y->offset, y->shape, has_ath};
+    }
+    outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, -1, at, 0, shape0(), has_at};
+    int rows[] = {B_Z, B_A, B_AZ};
+    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), az};
+    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 3);
+    LLVMBuildRetVoid(e->bd);
+    return e->wsize;
+}
+
+/* jvp(B, t, z, θ, v, out, work) */
+static int build_jvp(Em *e) {
+    Model *m = e->pg->m;
+    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64};
+    LLVMValueRef fn = e->fns[2] = function(e, "jvp", e->vd, ps, 7);
+    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, 3), e->work = LLVMGetParam(fn, 6);
+    Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
+    for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->jvp.roots[i], OUT_SET, B_OUT, i, NULL);
+    int rows[] = {B_Z, B_V, B_OUT};
+    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), LLVMGetParam(fn, 5)};
+    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 3);
+    LLVMBuildRetVoid(e->bd);
+    return e->wsize;
+}
+
+/* jac_z(t, z, θ, J, work): row i of ∂f/∂z is e_iᵀ∂f/∂z, one VJP per row,
+ * e_i kept in work[0..n_state) and the VJP's scratch after it. */
+static void build_jac(Em *e) {
+    int n = e->pg->m->n_state;
+    LLVMTypeRef ps[] = {e->f64, e->pf64, e->pf64, e->pf64, e->pf64};
+    LLVMValueRef fn = e->fns[3] = function(e, "jac_z", e->vd, ps, 5);
+    LLVMValueRef work = LLVMGetParam(fn, 4), J = LLVMGetParam(fn, 3);
+    Loop l;
+    LLVMValueRef i = loop_open(e, &l, ci(e, n));
+    store(e, cf(e, 0), gep(e, work, i));
+    loop_close(e, &l);
+    i = loop_open(e, &l, ci(e, n));
+    store(e, cf(e, 1), gep(e, work, i));
+    LLVMValueRef null = LLVMConstNull(e->pf64);
+    LLVMValueRef args[] = {LLVMConstInt(e->i32, 1, false),
+                           LLVMGetParam(fn, 0),
+                           LLVMGetParam(fn, 1),
+                           LLVMGetParam(fn, 2),
+                           work,
+                           gep(e, J, LLVMBuildNSWMul(e->bd, i, ci(e, n), "")),
+                           null,
+                           null,
+                           gep(e, work, ci(e, n))};
+    call(e, LLVMGlobalGetValueType(e->fns[1]), e->fns[1], args, 9);
+    store(e, cf(e, 0), gep(e, work, i));
+    loop_close(e, &l);
+    LLVMBuildRetVoid(e->bd);
+}
+
+/* loss(B, pred, obs, work) and loss_grad(B, pred, obs, grad, work): Σ_b ℓ */
+static int build_loss(Em *e, bool grad) {
+    Model *m = e->pg->m;
+    LLVMTypeRef ps[] = {e->i32, e->pf64, e->pf64, e->pf64, e->pf64};
+    LLVMValueRef fn = e->fns[grad ? 5 : 4] = function(e, grad ? "loss_grad" : "loss", e->f64, ps, grad ? 5 : 4);
+    e->t = NULL, e->theta = NULL, e->work = LLVMGetParam(fn, grad ? 4 : 3);
+    LLVMValueRef total = local(e, e->f64);
+    store(e, cf(e, 0), total);
+    Out outs[2];
+    int n = 0;
+    outs[n++] = (Out){e->pg->loss.roots[0], OUT_TOTAL, -1, total, 0, shape0(), NULL};
+    if (grad) outs[n++] = (Out){e->pg->loss_grad.roots[0], OUT_SET, B_GRAD, NULL, 0, shape1(m->n_state), NULL};
+    int rows[] = {B_PRED, B_OBS, B_GRAD};
+    LLVMValueRef args[] = {LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), grad ? LLVMGetParam(fn, 3) : NULL};
+    body(e, outs, n, LLVMGetParam(fn, 0), rows, args, grad ? 3 : 2);
+    LLVMBuildRet(e->bd, load(e, total));
+    return e->wsize;
+}
+
+/* A private constant array of doubles. */
+static LLVMValueRef const_array(Em *e, const char *name, const double *v, int n, LLVMTypeRef *ty) {
+    LLVMValueRef *el = arena_alloc(e->a, sizeof(LLVMValueRef) * (size_t)n);
+    for (int i = 0; i < n; i++) el[i] = cf(e, v[i]);
+    *ty = LLVMArrayType(e->f64, (unsigned)n);
+    LLVMValueRef g = LLVMAddGlobal(e->mod, *ty, name);
+    LLVMSetInitializer(g, LLVMConstArray(e->f64, el, (unsigned)n));
+    LLVMSetGlobalConstant(g, true);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddr(g, true);
+    return g;
+}
+
+/* init_params(θ, seed): the emitted C's initializers, draw for draw. */
+static void build_init(Em *e) {
+    Model *m = e->pg->m;
+    LLVMTypeRef ps[] = {e->pf64, e->i64};
+    LLVMValueRef fn = e->fns[6] = function(e, "init_params", e->vd, ps, 2);
+    LLVMValueRef theta = LLVMGetParam(fn, 0), seed = LLVMGetParam(fn, 1);
+    LLVMValueRef s = local(e, e->i64);
+    for (int p = 0; p < m->nparams; p++) {
+        Sym *y = m->params[p];
+        int n = shape_size(y->shape), off = y->offset;
+        /* Glorot: fan_in is the number of columns, fan_out of rows. */
+        int fan_in = y->shape.rank == 2 ? y->shape.d[1] : n, fan_out = y->shape.rank == 2 ? y->shape.d[0] : n;
+        uint64_t salt = fnv1a64(y->name, strlen(y->name));
+        LLVMValueRef src = NULL;
+        LLVMTypeRef src_ty = NULL;
+        if (y->init == INIT_VALUE) src = const_array(e, arena_printf(e->a, "init_%s", y->name), y->values, n, &src_ty);
+        if (y->init == INIT_GLOROT || y->init == INIT_UNIFORM || y->init == INIT_NORMAL)
+            LLVMBuildStore(e->bd, LLVMBuildXor(e->bd, seed, LLVMConstInt(e->i64, salt, false), ""), s);
+        Loop l;
+        LLVMValueRef i = loop_open(e, &l, ci(e, n)), v = NULL;
+        switch (y->init) {
+        case INIT_NONE:
+        case INIT_ZEROS:
+        case INIT_ONES: v = cf(e, y->init == INIT_ONES ? 1 : 0); break;
+        case INIT_VALUE: {
+            LLVMValueRef ix[2] = {ci(e, 0), i};
+            v = load(e, LLVMBuildInBoundsGEP2(e->bd, src_ty, src, ix, 2, ""));
+            break;
+        }
+        case INIT_GLOROT:
+        case INIT_UNIFORM: {
+            double lo = y->a, hi = y->b;
+            if (y->init == INIT_GLOROT) hi = sqrt(6.0 / (fan_in + fan_out)), lo = -hi;
+            LLVMValueRef fu = helper(e, H_UNIFORM);
+            LLVMValueRef u = call(e, e->helper_ty[H_UNIFORM], fu, &s, 1);
+            v = LLVMBuildFAdd(e->bd, cf(e, lo), LLVMBuildFMul(e->bd, cf(e, hi - lo), u, ""), "");
+            break;
+        }
+        case INIT_NORMAL: {
+            LLVMValueRef fn = helper(e, H_NORMAL);
+            LLVMValueRef r = call(e, e->helper_ty[H_NORMAL], fn, &s, 1);
+            v = LLVMBuildFAdd(e->bd, cf(e, y->a), LLVMBuildFMul(e->bd, cf(e, y->b), r, ""), "");
+            break;
+        }
+        }
+        store(e, v, gep(e, theta, addk(e, i, off)));
+        loop_close(e, &l);
+    }
+    LLVMBuildRetVoid(e->bd);
+}
+
+/* Declarations of libm and the intrinsics; the constants' arrays. */
+static void declare(Em *e) {
+    Model *m = e->pg->m;
+    LLVMTypeRef two[2] = {e->f64, e->f64};
+    e->fn1_ty = LLVMFunctionType(e->f64, two, 1, false);
+    e->fn2_ty = LLVMFunctionType(e->f64, two, 2, false);
+    for (int k = 0; k < LIB_COUNT; k++)
+        e->lib[k] = LLVMAddFunction(e->mod, lib_name[k], k == LIB_POW ? e->fn2_ty : e->fn1_ty);
+    unsigned sq = LLVMLookupIntrinsicID("llvm.sqrt", 9), fa = LLVMLookupIntrinsicID("llvm.fabs", 9);
+    e->sqrt_fn = LLVMGetIntrinsicDeclaration(e->mod, sq, &e->f64, 1);
+    e->sqrt_ty = LLVMIntrinsicGetType(e->cx, sq, &e->f64, 1);
+    e->fabs_fn = LLVMGetIntrinsicDeclaration(e->mod, fa, &e->f64, 1);
+    e->fabs_ty = LLVMIntrinsicGetType(e->cx, fa, &e->f64, 1);
+    e->cglob = arena_alloc(e->a, sizeof(LLVMValueRef) * (size_t)(m->nconsts + 1));
+    e->cty = arena_alloc(e->a, sizeof(LLVMTypeRef) * (size_t)(m->nconsts + 1));
+    for (int i = 0; i < m->nconsts; i++) {
+        Sym *y = m->consts[i];
+        if (y->shape.rank == 0 || y->init != INIT_VALUE) continue;
+        e->cglob[i] = const_array(e, arena_printf(e->a, "%s_c%d", m->name, i), y->values, shape_size(y->shape),
+                                  &e->cty[i]);
+    }
+}
+
+/* Builds every function into e->mod; returns the work size (emit_c.c's
+ * emit_functions: the largest function's, and jac_z's n_state + vjp's). */
+static int build_module(Em *e) {
+    e->f64 = LLVMDoubleTypeInContext(e->cx);
+    e->i64 = LLVMInt64TypeInContext(e->cx);
+    e->i32 = LLVMInt32TypeInContext(e->cx);
+    e->i1 = LLVMInt1TypeInContext(e->cx);
+    e->vd = LLVMVoidTypeInContext(e->cx);
+    e->pf64 = LLVMPointerType(e->f64, 0);
+    e->bd = LLVMCreateBuilderInContext(e->cx);
+    declare(e);
+    int wf = build_f(e), wv = build_vjp(e), wj = build_jvp(e);
+    build_jac(e);
+    int wl = build_loss(e, false), wg = build_loss(e, true);
+    build_init(e);
+    LLVMDisposeBuilder(e->bd);
+    int w = wf, all[] = {wv, wj, wl, wg, e->pg->m->n_state + wv};
+    for (int i = 0; i < 5; i++)
+        if (all[i] > w) w = all[i];
+    return w;
+}
+
+/* ---- the JIT --------------------------------------------------------- */
+
+/* What a loaded model owns; LoadedModel.jit points here.  The descriptor
+ * comes first, so lm->model points into this record. */
+typedef struct Jit {
+    nodec_model desc;
+    LLVMOrcLLJITRef lljit;           /* owns the JITDylib and compiled code */
+    LLVMOrcResourceTrackerRef rt;    /* the model's module within it */
+    Arena *arena;                    /* names, shapes, z0 */
+} Jit;
+
+/* The only process symbols JIT code may call.  Besides libm, LLVM's own
+ * passes and code generator may introduce memset/memcpy/memmove (a zeroing
+ * loop becomes a memset): the LangRef requires every environment to
+ * provide them. */
+static const struct { const char *name; void *addr; } allowed[] = {
+    {"tanh", (void *)tanh}, {"exp", (void *)exp}, {"log", (void *)log},     {"log1p", (void *)log1p},
+    {"sin", (void *)sin},   {"cos", (void *)cos}, {"sqrt", (void *)sqrt},   {"pow", (void *)pow},
+    {"fabs", (void *)fabs}, {"memset", (void *)memset}, {"memcpy", (void *)memcpy}, {"memmove", (void *)memmove},
+};
+
+static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;
+static bool llvm_ready;
+
+static void llvm_init(void) {
+    llvm_ready = !LLVMInitializeNativeTarget() && !LLVMInitializeNativeAsmPrinter();
+}
+
+/* Writes an LLVM error's message to err and consumes the error. */
+static bool fail_llvm(LLVMErrorRef le, const char *what, char *err, size_t errlen) {
+    char *msg = LLVMGetErrorMessage(le);
+    snprintf(err, errlen, "%s: %s", what, msg);
+    LLVMDisposeErrorMessage(msg);
+    return false;
+}
+
+/* A TargetMachine for the host CPU and its features. */
+static LLVMTargetMachineRef host_machine(char *err, size_t errlen) {
+    char *triple = LLVMGetDefaultTargetTriple(), *msg = NULL;
+    LLVMTargetRef target;
+    LLVMTargetMachineRef tm = NULL;
+    if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
+        snprintf(err, errlen, "LLVM has no target for %s: %s", triple, msg);
+        LLVMDisposeMessage(msg);
+    } else {
+        char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
+        tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocDefault,
+                                     LLVMCodeModelJITDefault);
+        LLVMDisposeMessage(cpu), LLVMDisposeMessage(features);
+        if (!tm) snprintf(err, errlen, "LLVM cannot make a target machine for %s", triple);
+    }
+    LLVMDisposeMessage(triple);
+    return tm;
+}
+
+/* The descriptor's tables, copied into the Jit's arena. */
+static nodec_var *vars(Arena *a, Sym **v, int n) {
+    if (!n) return NULL;
+    nodec_var *out = arena_alloc(a, sizeof *out * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        Sym *y = v[i];
+        out[i] = (nodec_var){arena_strndup(a, y->name, strlen(y->name)), y->shape.rank, {y->shape.d[0], y->shape.d[1]},
+                             y->offset, shape_size(y->shape)};
+    }
+    return out;
+}
+
+static bool uses_time(Program *pg) {
+    bool *seen = calloc((size_t)pg->ir->len + 1, 1), uses = false;
+    for (int i = 0; i < pg->m->nstates; i++)
+        if (pg->f.roots[i] >= 0) seen[pg->f.roots[i]] = true;
+    for (int id = pg->ir->len - 1; id >= 0; id--) {
+        if (!seen[id]) continue;
+        Node *n = &pg->ir->n[id];
+        if (n->op == OP_LEAF && n->i[0] == L_TIME) uses = true;
+        if (n->a >= 0) seen[n->a] = true;
+        if (n->b >= 0) seen[n->b] = true;
+    }
+    free(seen);
+    return uses;
+}
+
+static void fill_descriptor(Jit *j, Program *pg, const EmitOpts *o, int work) {
+    Model *m = pg->m;
+    Arena *a = j->arena;
+    double *z0 = NULL;
+    if (m->has_z0) {
+        z0 = arena_alloc(a, sizeof(double) * (size_t)m->n_state);
+        for (int i = 0; i < m->nstates; i++)
+            memcpy(z0 + m->states[i]->offset, m->states[i]->values, sizeof(double) * (size_t)shape_size(m->states[i]->shape));
+    }
+    nodec_model *d = &j->desc;
+    d->abi_version = NODEC_ABI_VERSION;
+    d->name = arena_strndup(a, m->name, strlen(m->name));
+    d->source_hash = arena_printf(a, "%016llx", (unsigned long long)o->source_hash);
+    d->n_state = m->n_state, d->n_param = m->n_param;
+    d->n_state_vars = m->nstates, d->state_vars = vars(a, m->states, m->nstates);
+    d->n_param_vars = m->nparams, d->param_vars = vars(a, m->params, m->nparams);
+    d->work_size = work;
+    d->uses_t = uses_time(pg);
+    d->z0 = z0;
+}
+
+/* Defines the allow-list in the JITDylib as absolute symbols. */
+static LLVMErrorRef define_allowed(LLVMOrcLLJITRef lljit, LLVMOrcJITDylibRef jd) {
+    enum { N_ALLOWED = sizeof allowed / sizeof *allowed };
+    LLVMJITCSymbolMapPair pairs[N_ALLOWED];
+    for (int i = 0; i < N_ALLOWED; i++) {
+        LLVMJITSymbolFlags fl = {LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable, 0};
+        /* the pool entry's reference passes to LLVMOrcAbsoluteSymbols */
+        pairs[i] = (LLVMJITCSymbolMapPair){LLVMOrcLLJITMangleAndIntern(lljit, allowed[i].name),
+                                           {(LLVMOrcExecutorAddress)(uintptr_t)allowed[i].addr, fl}};
+    }
+    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, N_ALLOWED);
+    LLVMErrorRef le = LLVMOrcJITDylibDefine(jd, mu);
+    if (le) LLVMOrcDisposeMaterializationUnit(mu);
+    return le;
+}
+
+static const char *const fn_suffix[7] = {"f", "vjp", "jvp", "jac_z", "loss", "loss_grad", "init_params"};
+
+bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen) {
+    memset(lm, 0, sizeof *lm);
+    pthread_once(&llvm_once, llvm_init);
+    if (!llvm_ready) return snprintf(err, errlen, "LLVM has no native target in this build"), false;
+
+    bool ok = false;
+    char *msg = NULL;
+    LLVMErrorRef le;
+    Em e = {.pg = pg, .ir = pg->ir, .a = arena_new()};
+    Jit *j = calloc(1, sizeof *j);
+    /* Ours until handed on: tsctx → tsm (module), tm → jtmb → builder → lljit. */
+    LLVMOrcThreadSafeContextRef tsctx = LLVMOrcCreateNewThreadSafeContext();
+    LLVMModuleRef mod = NULL;
+    LLVMOrcThreadSafeModuleRef tsm = NULL;
+    LLVMTargetMachineRef tm = NULL;
+    LLVMPassBuilderOptionsRef popts = NULL;
+    LLVMOrcLLJITBuilderRef builder = NULL;
+    LLVMOrcJITDylibRef jd;
+    if (!j || !tsctx) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    j->arena = arena_new();
+
+    /* Lower the IR into a module of the thread-safe context. */
+    e.cx = LLVMOrcThreadSafeContextGetContext(tsctx);
+    e.mod = mod = LLVMModuleCreateWithNameInContext(pg->m->name, e.cx);
+    int work = build_module(&e);
+    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+        snprintf(err, errlen, "internal error: nodec made invalid LLVM IR (a bug in nodec):\n%.1500s", msg);
+        goto done;
+    }
+
+    /* Optimise for the host: the standard O2 pipeline with both vectorisers. */
+    if (!(tm = host_machine(err, errlen))) goto done;
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    LLVMSetTarget(mod, triple);
+    LLVMDisposeMessage(triple);
+    LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(tm);
+    LLVMSetModuleDataLayout(mod, layout);
+    LLVMDisposeTargetData(layout);
+    popts = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(popts, true);
+    LLVMPassBuilderOptionsSetSLPVectorization(popts, true);
+    LLVMPassBuilderOptionsSetLoopUnrolling(popts, true);
+    LLVMPassBuilderOptionsSetLoopInterleaving(popts, true);
+    if ((le = LLVMRunPasses(mod, "default<O2>", tm, popts))) {
+        fail_llvm(le, "LLVM's optimiser failed", err, errlen);
+        goto done;
+    }
+
+    /* The JIT compiles for the same machine: the builder takes tm. */
+    builder = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
+    tm = NULL;
+    le = LLVMOrcCreateLLJIT(&j->lljit, builder); /* consumes the builder */
+    builder = NULL;
+    if (le) {
+        fail_llvm(le, "cannot create the LLVM JIT", err, errlen);
+        goto done;
+    }
+    jd = LLVMOrcLLJITGetMainJITDylib(j->lljit);
+    if ((le = define_allowed(j->lljit, jd))) {
+        fail_llvm(le, "cannot define the JIT's library symbols", err, errlen);
+        goto done;
+    }
+
+    /* Hand the module to the JIT, tracked by its own resource tracker. */
+    tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsctx); /* owns mod now */
+    mod = NULL;
+    j->rt = LLVMOrcJITDylibCreateResourceTracker(jd);
+    le = LLVMOrcLLJITAddLLVMIRModuleWithRT(j->lljit, j->rt, tsm);
+    tsm = NULL; /* the JIT takes it, even when it fails */
+    if (le) {
+        fail_llvm(le, "the LLVM JIT rejected the model", err, errlen);
+        goto done;
+    }
+
+    /* The first lookup compiles the module; then fill the descriptor. */
+    void *addr[7];
+    for (int k = 0; k < 7; k++) {
+        LLVMOrcExecutorAddress a;
+        const char *name = arena_printf(e.a, "%s_%s", pg->m->name, fn_suffix[k]);
+        if ((le = LLVMOrcLLJITLookup(j->lljit, &a, name))) {
+            fail_llvm(le, "the LLVM JIT could not compile the model", err, errlen);
+            goto done;
+        }
+        addr[k] = (void *)(uintptr_t)a;
+    }
+    fill_descriptor(j, pg, o, work);
+    /* ISO C forbids converting void * to function pointers; POSIX allows it */
+    memcpy(&j->desc.f, &addr[0], sizeof(void *));
+    memcpy(&j->desc.vjp, &addr[1], sizeof(void *));
+    memcpy(&j->desc.jvp, &addr[2], sizeof(void *));
+    memcpy(&j->desc.jac_z, &addr[3], sizeof(void *));
+    memcpy(&j->desc.loss, &addr[4], sizeof(void *));
+    memcpy(&j->desc.loss_grad, &addr[5], sizeof(void *));
+    memcpy(&j->desc.init_params, &addr[6], sizeof(void *));
+    lm->jit = j;
+    lm->model = &j->desc;
+    ok = true;
+
+done: /* the one cleanup path: release whatever is still ours */
+    if (msg) LLVMDisposeMessage(msg);
+    if (popts) LLVMDisposePassBuilderOptions(popts);
+    if (builder) LLVMOrcDisposeLLJITBuilder(builder);
+    if (tm) LLVMDisposeTargetMachine(tm);
+    if (tsm) LLVMOrcDisposeThreadSafeModule(tsm);
+    if (mod) LLVMDisposeModule(mod);
+    if (tsctx) LLVMOrcDisposeThreadSafeContext(tsctx); /* the TSM keeps its own reference */
+    arena_free(e.a);
+    if (!ok && j) {
+        LoadedModel tmp = {.jit = j};
+        nc_unload_llvm(&tmp);
+    }
+    return ok;
+}
+
+void nc_unload_llvm(LoadedModel *lm) {
+    Jit *j = lm->jit;
+    if (!j) return;
+    LLVMErrorRef le;
+    if (j->rt) {
+        if ((le = LLVMOrcResourceTrackerRemove(j->rt))) LLVMConsumeError(le);
+        LLVMOrcReleaseResourceTracker(j->rt);
+    }
+    if (j->lljit && (le = LLVMOrcDisposeLLJIT(j->lljit))) LLVMConsumeError(le);
+    if (j->arena) arena_free(j->arena);
+    free(j);
+    lm->jit = NULL;
+    lm->model = NULL;
+}

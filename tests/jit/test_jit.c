@@ -1,0 +1,218 @@
+/* test_jit.c — the LLVM JIT backend against the emitted C, model by model.
+ *
+ *   test_jit MODEL.nde...
+ *
+ * Each model is compiled twice: to C built by the system compiler
+ * (nc_load_cc) and by LLVM's JIT (nc_load_llvm).  The two descriptors must
+ * agree field by field (names, shapes, offsets, work size, uses_t, z0);
+ * init_params must give bit-identical θ for several seeds; f, vjp (every
+ * combination of NULL outputs), jvp, jac_z, loss and loss_grad must agree
+ * within TOL relative at seeded random points with B = 1 and B = 5.  Every
+ * output is poisoned with NaN first, so one that is not written shows.
+ * Work buffers are exactly work_size doubles, so AddressSanitizer sees an
+ * overrun.  Finally check_model (finite differences, compiler/check.c)
+ * must pass on the JIT descriptor, and a load/unload cycle is repeated.
+ */
+#include "compiler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nodec_model.h"
+
+#define TOL 1e-12 /* relative, elementwise; the two usually agree exactly */
+
+static int fails;
+static double worst;
+static long exact, compared;
+
+#define CHECK(cond, ...)                                                                                              \
+    do {                                                                                                               \
+        if (!(cond)) fails++, printf("  FAIL: " __VA_ARGS__), printf("\n");                                           \
+    } while (0)
+
+static unsigned long long rng = 0x9E3779B97F4A7C15ull;
+static double uni(double lo, double hi) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return lo + (hi - lo) * (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static void agree(const char *what, int B, const double *c, const double *j, int n) {
+    for (int i = 0; i < n; i++) {
+        compared++;
+        if (memcmp(&c[i], &j[i], sizeof(double)) == 0) {
+            exact++;
+            continue;
+        }
+        double scale = fmax(fabs(c[i]), fabs(j[i]));
+        double rel = fabs(c[i] - j[i]) / (scale > 1e-300 ? scale : 1);
+        if (getenv("NODEC_TEST_VERBOSE")) printf("  inexact: %s (B=%d) [%d]: rel %.2g\n", what, B, i, rel);
+        if (!(rel <= worst)) worst = rel;
+        if (!(rel <= TOL)) {
+            fails++;
+            printf("  FAIL: %s (B=%d) [%d]: C %.17g, JIT %.17g (rel %.2g)\n", what, B, i, c[i], j[i], rel);
+            return;
+        }
+    }
+}
+
+static double *alloc(int n) { return malloc(sizeof(double) * (size_t)(n > 0 ? n : 1)); }
+
+static void poison(double *p, int n) {
+    for (int i = 0; i < n; i++) p[i] = NAN;
+}
+
+static void same_vars(const char *what, const nodec_var *a, const nodec_var *b, int n) {
+    for (int i = 0; i < n; i++) {
+        CHECK(!strcmp(a[i].name, b[i].name) && a[i].rank == b[i].rank && a[i].dim[0] == b[i].dim[0] &&
+                  a[i].dim[1] == b[i].dim[1] && a[i].offset == b[i].offset && a[i].size == b[i].size,
+              "%s %d: %s differs", what, i, a[i].name);
+    }
+}
+
+static void same_descriptor(const nodec_model *c, const nodec_model *j) {
+    CHECK(j->abi_version == NODEC_ABI_VERSION, "abi_version %d", j->abi_version);
+    CHECK(!strcmp(c->name, j->name), "name %s vs %s", c->name, j->name);
+    CHECK(!strcmp(c->source_hash, j->source_hash), "source_hash %s vs %s", c->source_hash, j->source_hash);
+    CHECK(c->n_state == j->n_state && c->n_param == j->n_param, "sizes");
+    CHECK(c->n_state_vars == j->n_state_vars && c->n_param_vars == j->n_param_vars, "variable counts");
+    CHECK((c->param_vars == NULL) == (j->param_vars == NULL), "param_vars NULL-ness");
+    if (c->n_state_vars == j->n_state_vars) same_vars("state", c->state_vars, j->state_vars, c->n_state_vars);
+    if (c->n_param_vars == j->n_param_vars) same_vars("param", c->param_vars, j->param_vars, c->n_param_vars);
+    CHECK(c->work_size == j->work_size, "work_size C %d, JIT %d", c->work_size, j->work_size);
+    CHECK(c->uses_t == j->uses_t, "uses_t C %d, JIT %d", c->uses_t, j->uses_t);
+    CHECK((c->z0 == NULL) == (j->z0 == NULL), "z0 NULL-ness");
+    if (c->z0 && j->z0) CHECK(!memcmp(c->z0, j->z0, sizeof(double) * (size_t)c->n_state), "z0 values");
+    CHECK(j->f && j->vjp && j->jvp && j->jac_z && j->loss && j->loss_grad && j->init_params, "null function");
+}
+
+/* Every function of both descriptors at one random point with batch B. */
+static void compare_at(const nodec_model *mc, const nodec_model *mj, const double *th0, int B) {
+    int ns = mc->n_state, np = mc->n_param, n = B * ns;
+    double *z = alloc(n), *a = alloc(n), *v = alloc(n), *obs = alloc(n), *th = alloc(np);
+    double *wc = alloc(mc->work_size), *wj = alloc(mj->work_size);
+    double *oc = alloc(n), *oj = alloc(n), *gc = alloc(np), *gj = alloc(np), *jc = alloc(ns * ns),
+           *jj = alloc(ns * ns);
+    double tc, tj;
+    for (int i = 0; i < n; i++) z[i] = uni(0.2, 1.2), a[i] = uni(-1, 1), v[i] = uni(-1, 1), obs[i] = uni(0.2, 1.2);
+    for (int i = 0; i < np; i++) th[i] = th0[i] * (1 + 0.1 * uni(-1, 1)) + 0.01 * uni(-1, 1);
+    double t = uni(0, 1);
+
+    poison(oc, n), poison(oj, n);
+    mc->f(B, t, z, th, oc, wc), mj->f(B, t, z, th, oj, wj);
+    agree("f", B, oc, oj, n);
+
+    /* vjp: outputs are overwritten, not accumulated */
+    poison(oc, n), poison(oj, n), poison(gc, np), poison(gj, np), tc = tj = NAN;
+    mc->vjp(B, t, z, th, a, oc, gc, &tc, wc), mj->vjp(B, t, z, th, a, oj, gj, &tj, wj);
+    agree("vjp az", B, oc, oj, n), agree("vjp atheta", B, gc, gj, np), agree("vjp at", B, &tc, &tj, 1);
+    /* each combination of NULL outputs gives the same numbers for the rest */
+    for (int mask = 0; mask < 8; mask++) {
+        double *az = alloc(n), *ath = alloc(np), at = NAN;
+        poison(az, n), poison(ath, np);
+        mj->vjp(B, t, z, th, a, mask & 1 ? NULL : az, mask & 2 ? NULL : ath, mask & 4 ? NULL : &at, wj);
+        if (!(mask & 1)) agree("vjp az (some NULL)", B, oj, az, n);
+        if (!(mask & 2)) agree("vjp atheta (some NULL)", B, gj, ath, np);
+        if (!(mask & 4)) agree("vjp at (some NULL)", B, &tj, &at, 1);
+        free(az), free(ath);
+    }
+
+    poison(oc, n), poison(oj, n);
+    mc->jvp(B, t, z, th, v, oc, wc), mj->jvp(B, t, z, th, v, oj, wj);
+    agree("jvp", B, oc, oj, n);
+
+    poison(jc, ns * ns), poison(jj, ns * ns);
+    mc->jac_z(t, z, th, jc, wc), mj->jac_z(t, z, th, jj, wj);
+    agree("jac_z", 1, jc, jj, ns * ns);
+
+    double lc = mc->loss(B, z, obs, wc), lj = mj->loss(B, z, obs, wj);
+    agree("loss", B, &lc, &lj, 1);
+    poison(oc, n), poison(oj, n);
+    lc = mc->loss_grad(B, z, obs, oc, wc), lj = mj->loss_grad(B, z, obs, oj, wj);
+    agree("loss_grad value", B, &lc, &lj, 1), agree("loss_grad", B, oc, oj, n);
+
+    free(z), free(a), free(v), free(obs), free(th), free(wc), free(wj);
+    free(oc), free(oj), free(gc), free(gj), free(jc), free(jj);
+}
+
+static int test_model(const char *path) {
+    int fails0 = fails;
+    worst = 0, exact = compared = 0;
+    Compilation c = {0};
+    c.arena = arena_new();
+    char err[2048];
+    if (!source_read(path, &c.src, c.arena, err, sizeof err)) {
+        printf("FAIL %s: %s\n", path, err);
+        return 1;
+    }
+    c.diag.out = stdout;
+    if (!nc_compile(&c, NULL)) {
+        printf("FAIL %s: does not compile\n", path);
+        return nc_free(&c), 1;
+    }
+    EmitOpts o = {c.src.path, fnv1a64(c.src.text, (size_t)c.src.len)};
+    LoadedModel lc, lj;
+    if (!nc_load_cc(c.prog, &o, &lc, err, sizeof err)) {
+        printf("FAIL %s: nc_load_cc: %s\n", path, err);
+        return nc_free(&c), 1;
+    }
+    if (!nc_load_llvm(c.prog, &o, &lj, err, sizeof err)) {
+        printf("FAIL %s: nc_load_llvm: %s\n", path, err);
+        return nc_unload(&lc), nc_free(&c), 1;
+    }
+    const nodec_model *mc = lc.model, *mj = lj.model;
+    printf("%s: n_state %d, n_param %d, work %d\n", mc->name, mc->n_state, mc->n_param, mc->work_size);
+    same_descriptor(mc, mj);
+
+    /* the same seed gives bit-identical θ */
+    int np = mc->n_param;
+    double *thc = alloc(np), *thj = alloc(np);
+    const unsigned long long seeds[] = {0, 1, 42, 0xFFFFFFFFFFFFFFFFull};
+    for (int s = 0; s < 4; s++) {
+        poison(thc, np), poison(thj, np);
+        mc->init_params(thc, seeds[s]), mj->init_params(thj, seeds[s]);
+        CHECK(!memcmp(thc, thj, sizeof(double) * (size_t)np), "init_params(seed %llu) differs", seeds[s]);
+    }
+
+    for (int p = 0; p < 3; p++) {
+        compare_at(mc, mj, thc, 1);
+        compare_at(mc, mj, thc, 5);
+    }
+    printf("  %ld values compared, %ld bit-identical, worst relative difference %.2g (tolerance %.0g)\n", compared,
+           exact, worst, TOL);
+
+    CheckOpts co = {.seed = 1, .points = 3, .tol = 1e-6};
+    int bad = check_model(mj, &co, stdout);
+    CHECK(bad == 0, "check_model on the JIT descriptor: %d rows fail", bad);
+
+    /* unloading frees everything; loading again works */
+    nc_unload_llvm(&lj);
+    CHECK(lj.jit == NULL && lj.model == NULL, "nc_unload_llvm leaves lm->jit or lm->model set");
+    nc_unload(&lj);
+    for (int k = 0; k < 2; k++) {
+        if (!nc_load_llvm(c.prog, &o, &lj, err, sizeof err)) {
+            CHECK(false, "second nc_load_llvm: %s", err);
+            break;
+        }
+        poison(thj, np);
+        lj.model->init_params(thj, 1);
+        mc->init_params(thc, 1);
+        CHECK(!memcmp(thc, thj, sizeof(double) * (size_t)np), "reloaded init_params differs");
+        nc_unload_llvm(&lj);
+    }
+    free(thc), free(thj);
+    nc_unload(&lc), nc_free(&c);
+    printf("%s %s\n", fails == fails0 ? "ok" : "FAIL", path);
+    return fails != fails0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_jit MODEL.nde...\n");
+        return 2;
+    }
+    int bad = 0;
+    for (int i = 1; i < argc; i++) bad += test_model(argv[i]);
+    return bad ? 1 : 0;
+}
