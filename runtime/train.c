@@ -1,2 +1,1113 @@
-/* train.c — placeholder; the trainer is being written. */
-typedef int nodec_train_placeholder;
+/* train.c — the trainer: `nodec train MODEL.nde …` and the main() of the
+ * trainers `nodec build` makes (DESIGN.md §5; docs/training.md).
+ *
+ * The loop is torchdiffeq's ode_demo.py: every iteration draws a minibatch
+ * of windows of consecutive observations, solves all of them as one batch
+ * from their first observation, takes the model's loss averaged over the
+ * window's times and the batch (nodec_loss_grad) and one optimizer step
+ * (optim.c).  Every --eval-every iterations the "full loss" solves each
+ * whole trajectory from its first observation.
+ *
+ * Reproducibility: θ₀ comes from the model's initializers with --seed; the
+ * windows of iteration i from a generator seeded by (seed, i) alone, so a
+ * run's whole state is θ, the optimizer's buffers and i.  --state writes
+ * that state and --resume reads it: an interrupted and resumed run ends
+ * with the same bits as an uninterrupted one.
+ *
+ * Files are written atomically through io.c.  SIGINT (and SIGTERM) end the
+ * current iteration, save what was asked for and return 130 (143); the
+ * handlers are the caller's again when nodec_cli_train returns.  Plots are
+ * drawn by gnuplot, run as a child process on a script written beside its
+ * data.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "io.h"
+
+const char nodec_cli_train_help[] =
+    "usage: nodec train MODEL.nde --data D.csv [--optimizer rmsprop|adam|sgd] [--lr X]\n"
+    "                   [--iters N] [--batch B] [--window K] [--seed S] [--save P.npz]\n"
+    "                   [--state S.npz] [--resume S.npz] [--log L.csv] [--plot DIR]\n"
+    "                   [solver options]\n\n"
+    "Fits the model's parameters to the observations in D.csv (columns t, then one\n"
+    "per state component, optionally traj).  Each iteration solves a minibatch of\n"
+    "B windows of K consecutive observations as one batch, each from its first\n"
+    "observation, and takes one optimizer step on the model's loss (default: mean\n"
+    "squared error) averaged over the window's times and the batch.  The defaults\n"
+    "are torchdiffeq's ode_demo.py.  Prints a JSON summary on standard output.\n"
+    "  --data D.csv      observations (required)\n"
+    "  --iters N         total iterations, counting those of a resumed run (2000)\n"
+    "  --batch B         windows per minibatch, drawn without replacement (20)\n"
+    "  --window K        observations per window (10); 0: whole trajectories\n"
+    "  --optimizer O     rmsprop (α 0.99, ε 1e-8), adam (β 0.9, 0.999, ε 1e-8) or\n"
+    "                    sgd (with --momentum); PyTorch's update rules (rmsprop)\n"
+    "  --lr X            learning rate (1e-3)\n"
+    "  --momentum M      sgd's momentum (0.9; 0 for plain SGD)\n"
+    "  --seed S          seeds the initial parameters and the windows (1)\n"
+    "  --params P        start from saved parameters (.npz or .npy) instead\n"
+    "  --eval-every N    full-trajectory loss every N iterations and at the end (20);\n"
+    "                    0: only at the end\n"
+    "  --save P.npz      the trained parameters (also on Ctrl-C and on failure)\n"
+    "  --state S.npz     the training state: parameters, optimizer, iteration\n"
+    "  --save-every N    also write --save and --state every N iterations\n"
+    "  --resume S.npz    continue the run saved in S (and keep saving to S)\n"
+    "  --log L.csv       iter,batch_loss,full_loss per iteration\n"
+    "  --plot DIR        fit and loss curve as PNG and SVG (needs gnuplot)\n"
+    "  --quiet           no progress on standard error\n"
+    "Windows of autonomous models start at t = 0; a model that uses t sees the\n"
+    "window's own times.\n"
+    "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8 (dopri5)\n"
+    "  --rtol R (1e-7)  --atol A (1e-9)  --mode adjoint|checkpoint|direct (adjoint)\n"
+    "  --max-steps N  --step H (fixed step size)  --no-seminorm\n";
+
+/* ---- options ---------------------------------------------------------- */
+
+enum { G_OPT = 1, G_LR = 2, G_MOM = 4, G_BATCH = 8, G_WINDOW = 16, G_SEED = 32 };
+
+typedef struct Opts {
+    const char *data, *params, *resume, *save, *state, *log, *plot;
+    int optimizer, quiet;
+    double lr, momentum;
+    long iters, batch, window, eval_every, save_every;
+    double seed; /* a whole number below 2^53, so a state file holds it exactly */
+    unsigned given; /* G_* flags: options the command line set */
+    nodec_solver_opts so;
+} Opts;
+
+static int bad(const char *flag, const char *v, const char *want) {
+    fprintf(stderr, "nodec train: %s '%s' is not valid; %s\n", flag, v, want);
+    return 2;
+}
+
+/* The value of `--flag V` or `--flag=V`; NULL if argv[*i] is not flag. */
+static const char *value(const char *flag, int argc, char **argv, int *i, int *missing) {
+    size_t n = strlen(flag);
+    if (strncmp(argv[*i], flag, n)) return NULL;
+    if (argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (argv[*i][n]) return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return "";
+    }
+    return argv[++*i];
+}
+
+static int number(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+static int whole(const char *s, double lo, double hi, long *out) {
+    double x;
+    if (!number(s, &x) || x < lo || x > hi || x != floor(x)) return 0;
+    *out = (long)x;
+    return 1;
+}
+
+static int parse_opts(Opts *o, int argc, char **argv) {
+    *o = (Opts){.optimizer = NODEC_OPT_RMSPROP, .lr = 1e-3, .momentum = 0.9, .iters = 2000, .batch = 20,
+                .window = 10, .eval_every = 20, .seed = 1};
+    nodec_solver_opts_default(&o->so);
+    for (int i = 0; i < argc; i++) {
+        int missing = 0, r;
+        const char *v;
+        double x;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return fputs(nodec_cli_train_help, stdout), -1;
+        if ((r = nodec_solver_opts_parse(&o->so, "train", argc, argv, &i))) {
+            if (r < 0) return 2;
+            continue;
+        }
+        if (!strcmp(argv[i], "--quiet")) o->quiet = 1;
+        else if ((v = value("--data", argc, argv, &i, &missing))) o->data = v;
+        else if ((v = value("--params", argc, argv, &i, &missing))) o->params = v;
+        else if ((v = value("--resume", argc, argv, &i, &missing))) o->resume = v;
+        else if ((v = value("--save-every", argc, argv, &i, &missing))) {
+            if (missing || !whole(v, 0, 1e12, &o->save_every))
+                return bad("--save-every", v, "give a whole number of iterations (0: only at the end)");
+        } else if ((v = value("--save", argc, argv, &i, &missing))) o->save = v;
+        else if ((v = value("--state", argc, argv, &i, &missing))) o->state = v;
+        else if ((v = value("--log", argc, argv, &i, &missing))) o->log = v;
+        else if ((v = value("--plot", argc, argv, &i, &missing))) o->plot = v;
+        else if ((v = value("--optimizer", argc, argv, &i, &missing))) {
+            if (missing || (o->optimizer = nodec_optim_from_name(v)) < 0)
+                return bad("--optimizer", v, "use rmsprop, adam or sgd");
+            o->given |= G_OPT;
+        } else if ((v = value("--lr", argc, argv, &i, &missing))) {
+            if (missing || !number(v, &o->lr) || o->lr <= 0) return bad("--lr", v, "give a positive number");
+            o->given |= G_LR;
+        } else if ((v = value("--momentum", argc, argv, &i, &missing))) {
+            if (missing || !number(v, &o->momentum) || o->momentum < 0 || o->momentum >= 1)
+                return bad("--momentum", v, "give a number in [0, 1)");
+            o->given |= G_MOM;
+        } else if ((v = value("--iters", argc, argv, &i, &missing))) {
+            if (missing || !whole(v, 0, 1e12, &o->iters)) return bad("--iters", v, "give a whole number");
+        } else if ((v = value("--batch", argc, argv, &i, &missing))) {
+            if (missing || !whole(v, 1, 1e6, &o->batch)) return bad("--batch", v, "give a whole number, at least 1");
+            o->given |= G_BATCH;
+        } else if ((v = value("--window", argc, argv, &i, &missing))) {
+            if (missing || !whole(v, 0, 1e8, &o->window) || o->window == 1)
+                return bad("--window", v, "give a whole number of observations, at least 2 (0: whole trajectories)");
+            o->given |= G_WINDOW;
+        } else if ((v = value("--seed", argc, argv, &i, &missing))) {
+            if (missing || !number(v, &x) || x < 0 || x >= 9007199254740992.0 || x != floor(x))
+                return bad("--seed", v, "give a whole number below 2^53");
+            o->seed = x, o->given |= G_SEED;
+        } else if ((v = value("--eval-every", argc, argv, &i, &missing))) {
+            if (missing || !whole(v, 0, 1e12, &o->eval_every))
+                return bad("--eval-every", v, "give a whole number of iterations (0: only at the end)");
+        } else {
+            fprintf(stderr, "nodec train: unknown option '%s'\nrun `nodec train --help` for the options\n", argv[i]);
+            return 2;
+        }
+        if (missing) {
+            fprintf(stderr, "nodec train: %s needs a value\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!o->data) {
+        fputs("nodec train: missing --data D.csv (observations: t, then the state columns)\n", stderr);
+        return 2;
+    }
+    if (o->resume && o->params) {
+        fputs("nodec train: --params and --resume both give the parameters; use one\n", stderr);
+        return 2;
+    }
+    if (o->resume && !o->state) o->state = o->resume; /* keep saving the run where it came from */
+    return 0;
+}
+
+/* ---- the trainer's state ------------------------------------------------ */
+
+typedef struct Win {
+    int traj, start, len;
+} Win;
+
+typedef struct LogRow {
+    long iter;
+    double batch, full; /* NaN where not computed */
+} LogRow;
+
+typedef struct Trainer {
+    const nodec_model *m;
+    Opts o;
+    nodec_data d;
+    int ns, np, relative; /* relative: windows start at t = 0 (autonomous models) */
+    Win *pool;            /* every window that fits */
+    int n_pool, *order;   /* order: sampling scratch */
+    int B;                /* windows per minibatch: min(--batch, n_pool) */
+    nodec_solver **h;     /* handles by batch size, made when first needed */
+    int n_h;
+    double *theta, *prev, *grad, *dth, *work;
+    /* minibatch scratch: B windows of len times */
+    double *z0, *obs, *tt, *wt;
+    int *group;
+    double **pred; /* the latest full solve, per trajectory */
+    nodec_optim opt;
+    long iter; /* completed iterations */
+    nodec_stats train_stats, eval_stats;
+    long evals;
+    LogRow *log;
+    long n_log, cap_log;
+    double last_full, last_batch;
+    uint64_t data_hash;
+    long res_step; /* the optimizer of a resumed run, until it is made */
+    int res_kind;
+    double *res_m, *res_v;
+    char err[2048];
+} Trainer;
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { interrupted = sig; }
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* splitmix64 (Steele, Lea & Flood 2014): the windows of iteration i come
+ * from the stream seeded by (seed, i) only. */
+static uint64_t mix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t below(uint64_t *x, uint64_t n) { /* uniform in [0, n), no modulo bias */
+    uint64_t lim = UINT64_MAX - UINT64_MAX % n, r;
+    while ((r = mix64(x)) >= lim) {}
+    return r % n;
+}
+
+static uint64_t fnv1a(const void *p, size_t n) {
+    const unsigned char *c = p;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static nodec_solver *handle(Trainer *T, int B) {
+    if (!T->h[B]) {
+        T->h[B] = nodec_create(T->m, B);
+        if (T->h[B] && nodec_solver_opts_apply(&T->o.so, T->h[B]) != NODEC_SUCCESS) {
+            nodec_free(T->h[B]);
+            T->h[B] = NULL;
+        }
+    }
+    return T->h[B];
+}
+
+static void add_stats(nodec_stats *acc, const nodec_solver *s) {
+    nodec_stats st;
+    nodec_get_stats(s, &st);
+    nodec_pass_stats *a[2] = {&acc->forward, &acc->backward}, *b[2] = {&st.forward, &st.backward};
+    for (int k = 0; k < 2; k++) {
+        a[k]->steps += b[k]->steps, a[k]->rejected += b[k]->rejected;
+        a[k]->f_evals += b[k]->f_evals, a[k]->vjp_evals += b[k]->vjp_evals;
+    }
+}
+
+/* A failed solve: the message names the iteration and the runtime's reason. */
+static int solve_error(Trainer *T, const char *what, nodec_solver *s, int rc) {
+    snprintf(T->err, sizeof T->err, "iteration %ld: %s: %s: %s", T->iter + 1, what, nodec_error_name(rc),
+             s ? nodec_get_error_message(s) : "out of memory");
+    return -1;
+}
+
+/* ---- one iteration ----------------------------------------------------- */
+
+/* The window's times, shifted to start at 0 unless the model uses t. */
+static void window_times(const Trainer *T, const Win *w, double *t) {
+    const double *src = T->d.traj[w->traj].t + w->start;
+    for (int i = 0; i < w->len; i++) t[i] = T->relative ? src[i] - src[0] : src[i];
+}
+
+/* Windows whose times agree to 1e-9 of their span share one solve (the
+ * demo takes batch_t = t[:K] for all of them: on an even grid the relative
+ * times differ only by rounding). */
+static int same_times(const double *a, const double *b, int n) {
+    double tol = 1e-9 * fabs(a[n - 1] - a[0]);
+    for (int i = 0; i < n; i++)
+        if (fabs(a[i] - b[i]) > tol) return 0;
+    return 1;
+}
+
+/* Draws iteration it's windows: B distinct windows of the pool (partial
+ * Fisher–Yates on a fresh identity permutation). */
+static void sample(Trainer *T, long it) {
+    uint64_t x = (uint64_t)T->o.seed * 0x9e3779b97f4a7c15ull ^ (uint64_t)it;
+    mix64(&x);
+    for (int i = 0; i < T->n_pool; i++) T->order[i] = i;
+    if (T->B == T->n_pool) return; /* the whole pool, in order */
+    for (int i = 0; i < T->B; i++) {
+        int j = i + (int)below(&x, (uint64_t)(T->n_pool - i));
+        int tmp = T->order[i];
+        T->order[i] = T->order[j], T->order[j] = tmp;
+    }
+}
+
+/* The minibatch loss and gradient at θ: groups of windows with the same
+ * times are solved as one batch each; L and ∇L average over all windows. */
+static int minibatch(Trainer *T, long it, double *loss) {
+    int ns = T->ns, np = T->np, B = T->B, len = T->pool[0].len;
+    sample(T, it);
+    for (int b = 0; b < B; b++) {
+        window_times(T, &T->pool[T->order[b]], T->wt + (size_t)b * len);
+        T->group[b] = -1;
+    }
+    *loss = 0;
+    memset(T->grad, 0, sizeof(double) * (size_t)np);
+    for (int b = 0; b < B; b++) {
+        if (T->group[b] >= 0) continue;
+        int n = 0;
+        const double *t = T->wt + (size_t)b * len;
+        for (int c = b; c < B; c++) {
+            if (T->group[c] >= 0 || !same_times(t, T->wt + (size_t)c * len, len)) continue;
+            T->group[c] = b;
+            const Win *w = &T->pool[T->order[c]];
+            const double *z = T->d.traj[w->traj].z + (size_t)w->start * ns;
+            memcpy(T->z0 + (size_t)n * ns, z, sizeof(double) * (size_t)ns);
+            n++;
+        }
+        /* obs is time-major: len blocks of n × ns */
+        int k = 0;
+        for (int c = b; c < B; c++) {
+            if (T->group[c] != b) continue;
+            const Win *w = &T->pool[T->order[c]];
+            const double *z = T->d.traj[w->traj].z + (size_t)w->start * ns;
+            for (int i = 0; i < len; i++)
+                memcpy(T->obs + ((size_t)i * n + k) * ns, z + (size_t)i * ns, sizeof(double) * (size_t)ns);
+            k++;
+        }
+        nodec_solver *s = handle(T, n);
+        double L = 0;
+        int rc = s ? nodec_loss_grad(s, T->theta, T->z0, len, t, T->obs, &L, T->dth, NULL, NULL, NULL)
+                   : NODEC_MEM_FAIL;
+        if (s) add_stats(&T->train_stats, s);
+        if (rc != NODEC_SUCCESS) return solve_error(T, "minibatch solve", s, rc);
+        double w = (double)n / B;
+        *loss += w * L;
+        for (int i = 0; i < np; i++) T->grad[i] += w * T->dth[i];
+    }
+    int finite = isfinite(*loss);
+    for (int i = 0; i < np; i++) finite &= isfinite(T->grad[i]) != 0;
+    if (!finite) {
+        snprintf(T->err, sizeof T->err,
+                 "iteration %ld: the minibatch loss or its gradient is not finite; lower --lr or start from other "
+                 "parameters",
+                 it);
+        return -1;
+    }
+    return 0;
+}
+
+/* The full-trajectory loss: each trajectory solved whole from its first
+ * observation (trajectories with equal times as one batch), the model's
+ * loss averaged over all observations.  Keeps the predictions for plots. */
+static int full_loss(Trainer *T, double *out) {
+    int ns = T->ns;
+    double sum = 0;
+    long count = 0;
+    int *done = calloc((size_t)T->d.n_traj, sizeof *done);
+    if (!done) return snprintf(T->err, sizeof T->err, "out of memory"), -1;
+    for (int k = 0; k < T->d.n_traj; k++) {
+        if (done[k]) continue;
+        const nodec_traj *tk = &T->d.traj[k];
+        int members[T->d.n_traj], B = 0, n = tk->n;
+        for (int j = k; j < T->d.n_traj; j++) {
+            const nodec_traj *tj = &T->d.traj[j];
+            if (!done[j] && tj->n == n && !memcmp(tj->t, tk->t, sizeof(double) * (size_t)n))
+                done[j] = 1, members[B++] = j;
+        }
+        double *z0 = malloc(sizeof(double) * (size_t)B * ns);
+        double *z = malloc(sizeof(double) * (size_t)n * B * ns), *obs = malloc(sizeof(double) * (size_t)B * ns);
+        nodec_solver *s = z0 && z && obs ? handle(T, B) : NULL;
+        int rc = NODEC_MEM_FAIL;
+        if (s) {
+            for (int b = 0; b < B; b++)
+                memcpy(z0 + (size_t)b * ns, T->d.traj[members[b]].z, sizeof(double) * (size_t)ns);
+            rc = nodec_solve(s, T->theta, z0, n, tk->t, z);
+            add_stats(&T->eval_stats, s);
+        }
+        if (rc == NODEC_SUCCESS) {
+            for (int i = 0; i < n; i++) {
+                for (int b = 0; b < B; b++) {
+                    memcpy(obs + (size_t)b * ns, T->d.traj[members[b]].z + (size_t)i * ns, sizeof(double) * ns);
+                    memcpy(T->pred[members[b]] + (size_t)i * ns, z + ((size_t)i * B + b) * ns,
+                           sizeof(double) * (size_t)ns);
+                }
+                sum += T->m->loss(B, z + (size_t)i * B * ns, obs, T->work);
+            }
+            count += (long)n * B;
+        }
+        free(z0), free(z), free(obs);
+        if (rc != NODEC_SUCCESS) {
+            free(done);
+            return solve_error(T, "full-trajectory solve", s, rc);
+        }
+    }
+    free(done);
+    T->evals++;
+    *out = sum / (double)count;
+    if (!isfinite(*out)) {
+        snprintf(T->err, sizeof T->err, "iteration %ld: the full-trajectory loss is not finite", T->iter);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+static int log_add(Trainer *T, long iter, double batch, double full) {
+    if (T->n_log && T->log[T->n_log - 1].iter == iter) { /* fill in the row of this iteration */
+        if (!isnan(batch)) T->log[T->n_log - 1].batch = batch;
+        if (!isnan(full)) T->log[T->n_log - 1].full = full;
+        return 0;
+    }
+    if (T->n_log == T->cap_log) {
+        long cap = T->cap_log ? 2 * T->cap_log : 1024;
+        LogRow *p = realloc(T->log, sizeof *p * (size_t)cap);
+        if (!p) return -1;
+        T->log = p, T->cap_log = cap;
+    }
+    T->log[T->n_log++] = (LogRow){iter, batch, full};
+    return 0;
+}
+
+static void put_num(char **p, double v) {
+    if (!isnan(v)) *p += sprintf(*p, "%.10g", v);
+}
+
+static int log_write(Trainer *T) {
+    if (!T->o.log) return 0;
+    char *buf = malloc(64 + 80 * (size_t)T->n_log), *p = buf;
+    if (!buf) return snprintf(T->err, sizeof T->err, "cannot write '%s': out of memory", T->o.log), -1;
+    p += sprintf(p, "iter,batch_loss,full_loss\n");
+    for (long r = 0; r < T->n_log; r++) {
+        p += sprintf(p, "%ld,", T->log[r].iter);
+        put_num(&p, T->log[r].batch);
+        *p++ = ',';
+        put_num(&p, T->log[r].full);
+        *p++ = '\n';
+    }
+    int rc = nodec_write_file_atomic(T->o.log, buf, (size_t)(p - buf), T->err, sizeof T->err);
+    free(buf);
+    return rc;
+}
+
+/* On --resume, the rows of the log up to the state's iteration, so the
+ * resumed run's log reads as an uninterrupted run's. */
+static void log_read(Trainer *T) {
+    char *buf;
+    size_t len;
+    if (!T->o.log || access(T->o.log, F_OK) || nodec_read_file(T->o.log, &buf, &len, NULL, 0)) return;
+    char *line = strchr(buf, '\n');
+    while (line && *++line) {
+        char *a = line, *b = strchr(a, ','), *c = b ? strchr(b + 1, ',') : NULL;
+        if (!c) break;
+        long it = strtol(a, NULL, 10);
+        double bl = b[1] == ',' ? NAN : strtod(b + 1, NULL);
+        double fl = c[1] == '\n' || c[1] == '\0' ? NAN : strtod(c + 1, NULL);
+        if (it > T->iter) break;
+        log_add(T, it, bl, fl);
+        line = strchr(c, '\n');
+    }
+    free(buf);
+}
+
+/* The training state: names and meanings in docs/training.md. */
+static int state_save(Trainer *T, const char *path) {
+    uint64_t mh = strtoull(T->m->source_hash ? T->m->source_hash : "0", NULL, 16);
+    double sc[9] = {1, (double)T->iter, T->o.seed, T->opt.kind, T->opt.lr, T->opt.momentum, (double)T->opt.step,
+                    (double)T->o.batch, (double)T->o.window};
+    const char *sn[9] = {"format", "iter", "seed", "optimizer", "lr", "momentum", "opt_step", "batch", "window"};
+    double hashes[4] = {(double)(mh >> 32), (double)(mh & 0xffffffffu), (double)(T->data_hash >> 32),
+                        (double)(T->data_hash & 0xffffffffu)};
+    nodec_array a[14];
+    memset(a, 0, sizeof a);
+    for (int i = 0; i < 9; i++) {
+        snprintf(a[i].name, sizeof a[i].name, "%s", sn[i]);
+        a[i].size = 1, a[i].data = &sc[i];
+    }
+    const char *vn[3] = {"theta", "m", "v"};
+    double *vd[3] = {T->theta, T->opt.m, T->opt.v};
+    for (int i = 0; i < 3; i++) {
+        nodec_array *x = &a[9 + i];
+        snprintf(x->name, sizeof x->name, "%s", vn[i]);
+        x->ndim = 1, x->shape[0] = x->size = (size_t)T->np, x->data = vd[i];
+    }
+    snprintf(a[12].name, sizeof a[12].name, "model_hash");
+    snprintf(a[13].name, sizeof a[13].name, "data_hash");
+    a[12].ndim = a[13].ndim = 1;
+    a[12].shape[0] = a[13].shape[0] = a[12].size = a[13].size = 2;
+    a[12].data = hashes, a[13].data = hashes + 2;
+    return nodec_npz_save(path, a, 14, T->err, sizeof T->err);
+}
+
+static const double *entry(const nodec_array *a, int n, const char *name, size_t size, const char *path,
+                           char *err, size_t errlen) {
+    const nodec_array *x = nodec_arrays_find(a, n, name);
+    if (!x || x->size != size) {
+        snprintf(err, errlen, "%s: not a training state of this model (entry '%s' %s); write states with --state",
+                 path, name, x ? "has the wrong size" : "is missing");
+        return NULL;
+    }
+    return x->data;
+}
+
+/* Reads a state into T: θ, the optimizer, the iteration and the options
+ * the command line did not set. */
+static int state_load(Trainer *T, const char *path) {
+    nodec_array *a;
+    int n, rc = -1;
+    if (nodec_npz_load(path, &a, &n, T->err, sizeof T->err)) return -1;
+    const char *sn[9] = {"format", "iter", "seed", "optimizer", "lr", "momentum", "opt_step", "batch", "window"};
+    double sc[9];
+    const double *th, *m, *v, *hs;
+    for (int i = 0; i < 9; i++) {
+        const double *p = entry(a, n, sn[i], 1, path, T->err, sizeof T->err);
+        if (!p) goto done;
+        sc[i] = *p;
+    }
+    if (!(th = entry(a, n, "theta", (size_t)T->np, path, T->err, sizeof T->err)) ||
+        !(m = entry(a, n, "m", (size_t)T->np, path, T->err, sizeof T->err)) ||
+        !(v = entry(a, n, "v", (size_t)T->np, path, T->err, sizeof T->err)) ||
+        !(hs = entry(a, n, "data_hash", 2, path, T->err, sizeof T->err)))
+        goto done;
+    if (sc[0] != 1 || sc[1] < 0 || sc[3] < 0 || sc[3] > 2 || !(sc[4] > 0) || sc[7] < 1 || sc[8] < 0) {
+        snprintf(T->err, sizeof T->err, "%s: format %g of the training state is not one this nodec reads", path,
+                 sc[0]);
+        goto done;
+    }
+    Opts *o = &T->o;
+    const char *what[] = {"--seed", "--optimizer", "--lr", "--momentum", "--batch", "--window"};
+    double have[] = {o->seed, o->optimizer, o->lr, o->momentum, (double)o->batch, (double)o->window};
+    double saved[] = {sc[2], sc[3], sc[4], sc[5], sc[7], sc[8]};
+    unsigned flag[] = {G_SEED, G_OPT, G_LR, G_MOM, G_BATCH, G_WINDOW};
+    for (int i = 0; i < 6; i++)
+        if ((o->given & flag[i]) && have[i] != saved[i])
+            fprintf(stderr,
+                    "nodec train: warning: resuming with %s %g where the run had %g; the result will differ from "
+                    "an uninterrupted run's\n",
+                    what[i], have[i], saved[i]);
+    if (!(o->given & G_SEED)) o->seed = sc[2];
+    if (!(o->given & G_OPT)) o->optimizer = (int)sc[3];
+    if (!(o->given & G_LR)) o->lr = sc[4];
+    if (!(o->given & G_MOM)) o->momentum = sc[5];
+    if (!(o->given & G_BATCH)) o->batch = (long)sc[7];
+    if (!(o->given & G_WINDOW)) o->window = (long)sc[8];
+    if (((uint64_t)hs[0] << 32 | (uint64_t)hs[1]) != T->data_hash)
+        fprintf(stderr, "nodec train: warning: %s was made with other data than %s\n", path, o->data);
+    memcpy(T->theta, th, sizeof(double) * (size_t)T->np);
+    T->iter = (long)sc[1];
+    T->res_step = (long)sc[6];
+    T->res_kind = (int)sc[3];
+    T->res_m = malloc(sizeof(double) * ((size_t)T->np + 1));
+    T->res_v = malloc(sizeof(double) * ((size_t)T->np + 1));
+    if (!T->res_m || !T->res_v) {
+        snprintf(T->err, sizeof T->err, "%s: out of memory", path);
+        goto done;
+    }
+    memcpy(T->res_m, m, sizeof(double) * (size_t)T->np);
+    memcpy(T->res_v, v, sizeof(double) * (size_t)T->np);
+    rc = 0;
+done:
+    nodec_arrays_free(a, n);
+    return rc;
+}
+
+/* ---- progress ----------------------------------------------------------- */
+
+typedef struct Progress {
+    int tty;
+    double t0, last;
+    long it0;
+} Progress;
+
+static void clock_str(char *buf, size_t n, double s) {
+    long x = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
+    if (x >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", x / 3600, x / 60 % 60, x % 60);
+    else snprintf(buf, n, "%ld:%02ld", x / 60, x % 60);
+}
+
+/* On a terminal, one line redrawn at most ten times a second; otherwise a
+ * line per evaluation (or per twentieth of the run without evaluations). */
+static void progress(const Trainer *T, Progress *p, int evaluated, int last) {
+    if (T->o.quiet) return;
+    double t = now(), rate = (double)(T->iter - p->it0) / (t - p->t0 > 0 ? t - p->t0 : 1e-9);
+    long total = T->o.iters;
+    char eta[32], full[32] = "";
+    clock_str(eta, sizeof eta, rate > 0 ? (double)(total - T->iter) / rate : 0);
+    if (isfinite(T->last_full)) snprintf(full, sizeof full, "  full %.4g", T->last_full);
+    if (p->tty) {
+        if (!last && t - p->last < 0.1) return;
+        char bar[21];
+        int fill = total ? (int)(20 * T->iter / total) : 20;
+        for (int i = 0; i < 20; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+        bar[20] = 0;
+        fprintf(stderr, "\r\033[K%*ld/%ld [%s] %3d%%  loss %.4g%s  %.1f it/s  ETA %s%s", (int)snprintf(NULL, 0, "%ld", total),
+                T->iter, total, bar, total ? (int)(100 * T->iter / total) : 100, T->last_batch, full, rate, eta,
+                last ? "\n" : "");
+        p->last = t;
+        return;
+    }
+    long every = T->o.eval_every ? 0 : (total / 20 > 0 ? total / 20 : 1);
+    if (!last && !(evaluated || (every && T->iter % every == 0))) return;
+    fprintf(stderr, "iter %ld/%ld  batch_loss %.6g%s  %.1f it/s  ETA %s\n", T->iter, total, T->last_batch,
+            evaluated ? full : "", rate, eta);
+}
+
+/* ---- plots -------------------------------------------------------------- */
+
+typedef struct Buf {
+    char *s;
+    size_t len, cap;
+} Buf;
+
+static void bprintf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void bprintf(Buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = 2 * (b->len + (size_t)n + 1);
+        char *s = realloc(b->s, cap);
+        if (!s) return;
+        b->s = s, b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static int put_file(const char *dir, const char *name, Buf *b, char *err, size_t errlen) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int rc = nodec_write_file_atomic(path, b->s ? b->s : "", b->len, err, errlen);
+    free(b->s);
+    *b = (Buf){0};
+    return rc;
+}
+
+enum { MAX_PLOT_TRAJ = 10, MAX_PLOT_COMPONENTS = 8 };
+
+/* One format's plots: fit.<ext> (each state component against t),
+ * phase.<ext> (2-D states) and loss.<ext>. */
+static void plot_script(Buf *g, const Trainer *T, const char *ext, int png) {
+    int ns = T->ns, nc = ns < MAX_PLOT_COMPONENTS ? ns : MAX_PLOT_COMPONENTS;
+    int nt = T->d.n_traj < MAX_PLOT_TRAJ ? T->d.n_traj : MAX_PLOT_TRAJ;
+    const char *sizes[3][2] = {{"900", NULL}, {"700", "700"}, {"900", "500"}};
+    char h[16];
+    snprintf(h, sizeof h, "%d", 140 + 220 * nc);
+    sizes[0][1] = h;
+    const char *names[3] = {"fit", "phase", "loss"};
+    for (int k = 0; k < 3; k++) {
+        if (k == 1 && ns != 2) continue;
+        if (png)
+            bprintf(g, "set terminal @pngterm size %s,%s noenhanced\n", sizes[k][0], sizes[k][1]);
+        else
+            bprintf(g, "set terminal svg size %s,%s noenhanced background rgb 'white'\n", sizes[k][0], sizes[k][1]);
+        bprintf(g, "set output '%s.%s'\n", names[k], ext);
+        if (k == 0) {
+            bprintf(g, "set multiplot layout %d,1 title 'model %s: observed (points) and predicted (lines)%s'\n", nc,
+                    T->m->name, nt < T->d.n_traj ? ", first trajectories" : "");
+            bprintf(g, "set xlabel 't'\n");
+            for (int c = 0; c < nc; c++) {
+                char col[128];
+                nodec_state_column_name(T->m, c, col, sizeof col);
+                bprintf(g, "set ylabel '%s'\n", col);
+                bprintf(g,
+                        "plot for [k=0:%d] 'fit.dat' index k using 1:%d with points pt 7 ps 0.4 lc k+1 notitle, \\\n"
+                        "     for [k=0:%d] 'fit.dat' index k using 1:%d with lines lw 2 lc k+1 notitle\n",
+                        nt - 1, 2 + c, nt - 1, 2 + ns + c);
+            }
+            bprintf(g, "unset multiplot\n");
+        } else if (k == 1) {
+            char c0[128], c1[128];
+            nodec_state_column_name(T->m, 0, c0, sizeof c0);
+            nodec_state_column_name(T->m, 1, c1, sizeof c1);
+            bprintf(g, "set title 'model %s: phase portrait'\nset xlabel '%s'\nset ylabel '%s'\nset size ratio -1\n",
+                    T->m->name, c0, c1);
+            bprintf(g,
+                    "plot for [k=0:%d] 'fit.dat' index k using 2:3 with points pt 7 ps 0.4 lc k+1 title (k==0 ? "
+                    "'observed' : ''), \\\n"
+                    "     for [k=0:%d] 'fit.dat' index k using %d:%d with lines lw 2 lc k+1 title (k==0 ? "
+                    "'predicted' : '')\n",
+                    nt - 1, nt - 1, 2 + ns, 3 + ns);
+            bprintf(g, "set size noratio\nunset title\n");
+        } else {
+            bprintf(g, "set title 'model %s: loss'\nset xlabel 'iteration'\nset ylabel 'loss'\nset logscale y\n",
+                    T->m->name);
+            bprintf(g, "plot 'batch.dat' using 1:2 with lines lc rgb '#9ecae1' title 'minibatch', \\\n"
+                       "     'full.dat' using 1:2 with linespoints pt 7 ps 0.5 lw 2 lc rgb '#08519c' "
+                       "title 'full trajectory'\n");
+            bprintf(g, "unset logscale y\nunset title\n");
+        }
+        bprintf(g, "set output\n");
+    }
+}
+
+/* Writes the plot data and script into dir and runs gnuplot there.  0 when
+ * the pictures were drawn; otherwise a message in err. */
+static int plot(Trainer *T, const char *dir, char *err, size_t errlen) {
+    if (mkdir(dir, 0777) && errno != EEXIST)
+        return snprintf(err, errlen, "cannot make the plot folder '%s': %s", dir, strerror(errno)), -1;
+    Buf b = {0};
+    int ns = T->ns;
+    for (int k = 0; k < T->d.n_traj && k < MAX_PLOT_TRAJ; k++) {
+        const nodec_traj *tr = &T->d.traj[k];
+        bprintf(&b, "%s# trajectory %ld: t, observed state, predicted state\n", k ? "\n\n" : "", tr->id);
+        for (int i = 0; i < tr->n; i++) {
+            bprintf(&b, "%.10g", tr->t[i]);
+            for (int c = 0; c < ns; c++) bprintf(&b, " %.10g", tr->z[(size_t)i * ns + c]);
+            for (int c = 0; c < ns; c++) bprintf(&b, " %.10g", T->pred[k][(size_t)i * ns + c]);
+            bprintf(&b, "\n");
+        }
+    }
+    if (put_file(dir, "fit.dat", &b, err, errlen)) return -1;
+    bprintf(&b, "# iteration, minibatch loss\n");
+    for (long r = 0; r < T->n_log; r++)
+        if (!isnan(T->log[r].batch)) bprintf(&b, "%ld %.10g\n", T->log[r].iter, T->log[r].batch);
+    if (put_file(dir, "batch.dat", &b, err, errlen)) return -1;
+    bprintf(&b, "# iteration, full-trajectory loss\n");
+    for (long r = 0; r < T->n_log; r++)
+        if (!isnan(T->log[r].full)) bprintf(&b, "%ld %.10g\n", T->log[r].iter, T->log[r].full);
+    if (put_file(dir, "full.dat", &b, err, errlen)) return -1;
+    bprintf(&b,
+            "# plot.gp — written by nodec train; `gnuplot plot.gp` in this folder draws the pictures again.\n"
+            "set datafile commentschars '#'\nset grid\nset key top right\n");
+    plot_script(&b, T, "svg", 0);
+    bprintf(&b, "terms = ' '.GPVAL_TERMINALS.' '\n"
+                "if (strstrt(terms, ' pngcairo ') > 0) { pngterm = 'pngcairo' } else { pngterm = 'png' }\n"
+                "if (strstrt(terms, ' '.pngterm.' ') == 0) { print 'gnuplot has no png terminal: drew SVG only'; exit }\n");
+    plot_script(&b, T, "png", 1);
+    if (put_file(dir, "plot.gp", &b, err, errlen)) return -1;
+
+    const char *prog = getenv("NODEC_GNUPLOT");
+    if (!prog || !*prog) prog = "gnuplot";
+    char logpath[4096];
+    snprintf(logpath, sizeof logpath, "%s/gnuplot.log", dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return snprintf(err, errlen, "cannot run gnuplot: %s", strerror(errno)), -1;
+    if (pid == 0) {
+        FILE *lf = fopen(logpath, "w");
+        if (lf) dup2(fileno(lf), 1), dup2(fileno(lf), 2);
+        if (chdir(dir)) _exit(126);
+        execlp(prog, prog, "plot.gp", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return snprintf(err, errlen, "cannot run gnuplot: %s", strerror(errno)), -1;
+    char *log = NULL;
+    size_t len = 0;
+    nodec_read_file(logpath, &log, &len, NULL, 0);
+    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+        snprintf(err, errlen,
+                 "'%s' was not found, so there are no pictures; install gnuplot (Debian: apt-get install "
+                 "gnuplot-nox) and run `gnuplot plot.gp` in %s",
+                 prog, dir);
+    else if (!ok)
+        snprintf(err, errlen, "gnuplot failed (see %.1000s): %.600s", logpath, log ? log : "");
+    else if (len)
+        fprintf(stderr, "nodec train: gnuplot: %s", log);
+    free(log);
+    return ok ? 0 : -1;
+}
+
+/* ---- nodec train ------------------------------------------------------- */
+
+static int save_params(Trainer *T, const double *theta, const char *why) {
+    if (!T->o.save) return 0;
+    char err[2048];
+    if (nodec_params_save(T->o.save, T->m, theta, err, sizeof err)) {
+        fprintf(stderr, "nodec train: error: %s\n", err);
+        return -1;
+    }
+    if (why) fprintf(stderr, "nodec train: saved %s to %s\n", why, T->o.save);
+    return 0;
+}
+
+static int save_state(Trainer *T) {
+    if (!T->o.state) return 0;
+    if (state_save(T, T->o.state)) {
+        fprintf(stderr, "nodec train: error: %s\n", T->err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fails early, before any training, when a file could not be written. */
+static int check_writable(const char *flag, const char *path) {
+    if (!path) return 0;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (access(dir, W_OK | X_OK)) {
+        fprintf(stderr, "nodec train: error: cannot write %s '%s': folder '%s': %s\n", flag, path, dir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void json_num(double v) {
+    if (isfinite(v)) printf("%.10g", v);
+    else printf("null");
+}
+
+static void json_str(const char *s) {
+    if (!s) {
+        printf("null");
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') putchar('\\');
+        if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
+        else putchar(*s);
+    }
+    putchar('"');
+}
+
+/* Sets up T from the options and data: the window pool and the buffers. */
+static int setup(Trainer *T) {
+    const Opts *o = &T->o;
+    int ns = T->ns, np = T->np, maxlen = 0;
+    long n_pool = 0;
+    for (int k = 0; k < T->d.n_traj; k++) {
+        int n = T->d.traj[k].n;
+        if (o->window == 0) n_pool += n >= 2;
+        else if (n >= o->window) n_pool += n - o->window + 1;
+    }
+    if (n_pool == 0) {
+        if (o->window) snprintf(T->err, sizeof T->err,
+                                "%s: no trajectory has %ld observations for --window %ld; give a shorter --window "
+                                "(or 0: whole trajectories)",
+                                o->data, o->window, o->window);
+        else snprintf(T->err, sizeof T->err, "%s: no trajectory has two observations to train on", o->data);
+        return -1;
+    }
+    if (n_pool > 100000000) return snprintf(T->err, sizeof T->err, "%s: too many windows", o->data), -1;
+    T->n_pool = (int)n_pool;
+    T->pool = malloc(sizeof *T->pool * (size_t)n_pool);
+    T->order = malloc(sizeof *T->order * (size_t)n_pool);
+    if (!T->pool || !T->order) return snprintf(T->err, sizeof T->err, "out of memory"), -1;
+    int p = 0;
+    for (int k = 0; k < T->d.n_traj; k++) {
+        int n = T->d.traj[k].n;
+        if (o->window == 0) {
+            if (n >= 2) T->pool[p++] = (Win){k, 0, n};
+        } else
+            for (int s = 0; s + o->window <= n; s++) T->pool[p++] = (Win){k, s, (int)o->window};
+    }
+    for (int i = 0; i < T->n_pool; i++)
+        if (T->pool[i].len > maxlen) maxlen = T->pool[i].len;
+    T->B = o->batch < T->n_pool ? (int)o->batch : T->n_pool;
+    if (o->window && o->batch > T->n_pool && !o->quiet)
+        fprintf(stderr, "nodec train: note: %s has %d windows of %ld observations; each minibatch takes all of them\n",
+                o->data, T->n_pool, o->window);
+    size_t B = (size_t)T->B, L = (size_t)maxlen;
+    T->n_h = (T->B > T->d.n_traj ? T->B : T->d.n_traj) + 1;
+    T->h = calloc((size_t)T->n_h, sizeof *T->h);
+    T->prev = calloc((size_t)np + 1, sizeof(double));
+    T->grad = calloc((size_t)np + 1, sizeof(double));
+    T->dth = calloc((size_t)np + 1, sizeof(double));
+    T->work = calloc((size_t)T->m->work_size + 1, sizeof(double));
+    T->z0 = malloc(sizeof(double) * B * ns);
+    T->obs = malloc(sizeof(double) * L * B * ns);
+    T->wt = malloc(sizeof(double) * B * L);
+    T->group = malloc(sizeof(int) * B);
+    T->pred = calloc((size_t)T->d.n_traj, sizeof *T->pred);
+    if (!T->h || !T->prev || !T->grad || !T->dth || !T->work || !T->z0 || !T->obs || !T->wt || !T->group || !T->pred)
+        return snprintf(T->err, sizeof T->err, "out of memory"), -1;
+    for (int k = 0; k < T->d.n_traj; k++)
+        if (!(T->pred[k] = calloc((size_t)T->d.traj[k].n * ns, sizeof(double))))
+            return snprintf(T->err, sizeof T->err, "out of memory"), -1;
+    return 0;
+}
+
+static void teardown(Trainer *T) {
+    for (int i = 0; T->h && i < T->n_h; i++) nodec_free(T->h[i]);
+    for (int k = 0; T->pred && k < T->d.n_traj; k++) free(T->pred[k]);
+    free(T->h), free(T->pred), free(T->pool), free(T->order), free(T->theta), free(T->prev), free(T->grad);
+    free(T->dth), free(T->work), free(T->z0), free(T->obs), free(T->wt), free(T->group), free(T->log);
+    free(T->res_m), free(T->res_v);
+    nodec_optim_free(&T->opt);
+    nodec_data_free(&T->d);
+}
+
+int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
+    Trainer *T = calloc(1, sizeof *T);
+    if (!T) return fputs("nodec train: error: out of memory\n", stderr), 1;
+    int rc = parse_opts(&T->o, argc, argv);
+    if (rc) return free(T), rc < 0 ? 0 : rc;
+    Opts *o = &T->o;
+    T->m = m, T->ns = m->n_state, T->np = m->n_param, T->relative = !m->uses_t;
+    T->last_full = T->last_batch = NAN;
+    int status = 1;
+    struct sigaction old_int, old_term;
+    int handlers = 0;
+    if (!m->loss || !m->init_params) {
+        fprintf(stderr, "nodec train: error: model %s has no loss or initializer; emit it again\n", m->name);
+        goto out;
+    }
+    if (check_writable("--save", o->save) || check_writable("--state", o->state) || check_writable("--log", o->log))
+        goto out;
+    if (nodec_data_load(o->data, m, &T->d, T->err, sizeof T->err)) {
+        fprintf(stderr, "nodec train: error: %s\n", T->err);
+        goto out;
+    }
+    char *raw;
+    size_t rawlen;
+    if (!nodec_read_file(o->data, &raw, &rawlen, NULL, 0)) T->data_hash = fnv1a(raw, rawlen), free(raw);
+    if (!(T->theta = calloc((size_t)T->np + 1, sizeof(double)))) goto oom;
+    if (o->resume) {
+        if (state_load(T, o->resume)) {
+            fprintf(stderr, "nodec train: error: %s\n", T->err);
+            goto out;
+        }
+    } else if (nodec_cli_load_params(m, o->params, (unsigned long long)o->seed, T->theta))
+        goto out;
+    if (setup(T)) {
+        fprintf(stderr, "nodec train: error: %s\n", T->err);
+        goto out;
+    }
+    if ((rc = nodec_optim_init(&T->opt, (nodec_optim_kind)o->optimizer, T->np, o->lr)) != NODEC_SUCCESS) {
+        if (rc == NODEC_MEM_FAIL) goto oom;
+        fprintf(stderr, "nodec train: error: the optimizer refused its options\n");
+        goto out;
+    }
+    T->opt.momentum = o->momentum;
+    if (T->res_m) {
+        if (T->res_kind == o->optimizer) {
+            memcpy(T->opt.m, T->res_m, sizeof(double) * (size_t)T->np);
+            memcpy(T->opt.v, T->res_v, sizeof(double) * (size_t)T->np);
+            T->opt.step = T->res_step;
+        } else
+            fprintf(stderr, "nodec train: note: the run used %s; %s starts with a fresh state\n",
+                    nodec_optim_name((nodec_optim_kind)T->res_kind), nodec_optim_name((nodec_optim_kind)o->optimizer));
+        log_read(T);
+    }
+
+    /* from here on, Ctrl-C finishes the iteration and saves; a second one
+     * (the handler resets itself) ends the process at once */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    handlers = 1;
+    long interrupt_at = -1; /* test hook: raise SIGINT after that iteration */
+    if (getenv("NODEC_TEST_INTERRUPT_AT")) interrupt_at = strtol(getenv("NODEC_TEST_INTERRUPT_AT"), NULL, 10);
+
+    Progress pr = {.tty = isatty(STDERR_FILENO), .t0 = now(), .it0 = T->iter};
+    double t_start = now(), t_eval = 0, t0;
+    long start_iter = T->iter, last_eval = -1;
+    int failed = 0, have_prev = 0;
+    if (T->iter == 0 || T->n_log == 0) {
+        t0 = now();
+        if (full_loss(T, &T->last_full)) failed = 1;
+        else last_eval = T->iter, log_add(T, T->iter, NAN, T->last_full);
+        t_eval += now() - t0;
+    }
+    while (!failed && !interrupted && T->iter < o->iters) {
+        long it = T->iter + 1;
+        double L;
+        if (minibatch(T, it, &L)) {
+            failed = 1;
+            break;
+        }
+        memcpy(T->prev, T->theta, sizeof(double) * (size_t)T->np);
+        have_prev = 1;
+        nodec_optim_step(&T->opt, T->theta, T->grad);
+        T->iter = it, T->last_batch = L;
+        int evaluated = (o->eval_every && it % o->eval_every == 0) || it == o->iters;
+        if (evaluated) {
+            t0 = now();
+            if (full_loss(T, &T->last_full)) {
+                T->last_full = NAN, failed = 1;
+            } else
+                last_eval = it;
+            t_eval += now() - t0;
+        }
+        if (log_add(T, it, L, evaluated && !failed ? T->last_full : NAN)) goto oom;
+        if (failed) break;
+        progress(T, &pr, evaluated, it == o->iters);
+        if (it == interrupt_at) raise(SIGINT);
+        if (o->save_every && it % o->save_every == 0 && it < o->iters && !interrupted)
+            if (save_params(T, T->theta, NULL) || save_state(T) || log_write(T)) goto out;
+    }
+    double wall = now() - t_start;
+    long done_iters = T->iter - start_iter;
+    if (!pr.tty || o->quiet) {
+    } else if (T->iter != o->iters || failed)
+        fputc('\n', stderr);
+
+    if (failed) {
+        fprintf(stderr, "nodec train: error: %s\n", T->err);
+        if (have_prev) save_params(T, T->prev, "the last parameters that solved");
+        else if (o->save)
+            fprintf(stderr, "nodec train: no iteration of this run succeeded; %s was not written\n", o->save);
+        save_state(T);
+        if (log_write(T)) fprintf(stderr, "nodec train: error: %s\n", T->err);
+        goto out;
+    }
+    if (interrupted)
+        fprintf(stderr, "nodec train: interrupted after iteration %ld; saving\n", T->iter);
+    if (last_eval != T->iter) { /* interrupted: the full loss of what is saved, for the summary and plots */
+        t0 = now();
+        if (!full_loss(T, &T->last_full)) log_add(T, T->iter, NAN, T->last_full), last_eval = T->iter;
+        else T->last_full = NAN;
+        t_eval += now() - t0;
+    }
+    int save_failed = save_params(T, T->theta, NULL) || save_state(T);
+    if (log_write(T)) fprintf(stderr, "nodec train: error: %s\n", T->err), save_failed = 1;
+    char plot_err[2048] = "";
+    int plotted = 0;
+    if (o->plot && last_eval == T->iter) {
+        plotted = !plot(T, o->plot, plot_err, sizeof plot_err);
+        if (!plotted) fprintf(stderr, "nodec train: warning: %s\n", plot_err);
+    }
+    /* the summary */
+    double per = done_iters ? 1.0 / (double)done_iters : 0;
+    printf("{\"model\": ");
+    json_str(m->name);
+    printf(", \"iters\": %ld, \"start_iter\": %ld, \"batch_loss\": ", T->iter, start_iter);
+    json_num(T->last_batch);
+    printf(", \"full_loss\": ");
+    json_num(T->last_full);
+    printf(",\n \"optimizer\": \"%s\", \"lr\": %g, \"batch\": %d, \"window\": %ld, \"seed\": %.17g, \"method\": \"%s\", "
+           "\"mode\": \"%s\",\n",
+           nodec_optim_name(T->opt.kind), o->lr, T->B, o->window, o->seed, nodec_method_name((nodec_method)o->so.method),
+           nodec_grad_mode_name((nodec_grad_mode)o->so.mode));
+    printf(" \"wall_s\": %.4g, \"eval_s\": %.4g, \"ms_per_iter\": %.4g,\n", wall, t_eval,
+           done_iters ? 1e3 * (wall - t_eval) * per : 0.0);
+    const nodec_stats *s = &T->train_stats;
+    printf(" \"per_iter\": {\"forward_steps\": %.4g, \"backward_steps\": %.4g, \"forward_f_evals\": %.4g, "
+           "\"backward_f_evals\": %.4g, \"vjp_evals\": %.4g},\n",
+           (double)s->forward.steps * per, (double)s->backward.steps * per, (double)s->forward.f_evals * per,
+           (double)s->backward.f_evals * per, (double)(s->forward.vjp_evals + s->backward.vjp_evals) * per);
+    printf(" \"interrupted\": %s, \"params\": ", interrupted ? "true" : "false");
+    json_str(o->save);
+    printf(", \"state\": ");
+    json_str(o->state);
+    printf(", \"log\": ");
+    json_str(o->log);
+    printf(", \"plots\": ");
+    json_str(plotted ? o->plot : NULL);
+    printf("}\n");
+    fflush(stdout);
+    if (!o->quiet) {
+        fprintf(stderr, "nodec train: %ld iterations in %.2f s (%.3g ms each); full-trajectory loss %.6g\n",
+                done_iters, wall, done_iters ? 1e3 * (wall - t_eval) * per : 0.0, T->last_full);
+        if (plotted) {
+            fprintf(stderr, "nodec train: plots in %s/: fit.png, %sloss.png (and .svg)\n", o->plot,
+                    T->ns == 2 ? "phase.png, " : "");
+        }
+    }
+    status = save_failed ? 1 : interrupted == SIGTERM ? 143 : interrupted ? 130 : 0;
+    goto out;
+oom:
+    fputs("nodec train: error: out of memory\n", stderr);
+out:
+    if (handlers) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
+    teardown(T);
+    free(T);
+    return status;
+}
