@@ -13,8 +13,8 @@ static Ast *node(Parse *p, AstKind k, Span sp, int depth) {
     Ast *a = arena_alloc(p->arena, sizeof *a);
     a->kind = k, a->span = sp, a->depth = depth;
     if (depth == MAX_DEPTH + 1)
-        error_at(p->diag, sp, "name parts of the expression with `let`",
-                 "expression is more than %d levels deep", MAX_DEPTH);
+        error_at(p->diag, sp, "split it into parts with `let`, or use sum(…) for long sums",
+                 "expression has more than %d nested operations", MAX_DEPTH);
     return a;
 }
 

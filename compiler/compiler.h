@@ -149,6 +149,7 @@ typedef struct Parse {
     int pos;                /* lexer: byte offset of the next token */
     bool eof_sent;          /* lexer: the final NEWLINE was sent */
     bool allow_incomplete;  /* REPL: states may still lack equations */
+    Span open[MAX_NEST];    /* where each open bracket is, for messages */
 } Parse;
 
 Ast *ast_num(Parse *p, double v, bool is_int, Span sp);
@@ -219,6 +220,7 @@ struct Sym {
     Ast *eq;            /* SYM_STATE: its equation */
     Span eq_span;
     int ir;             /* ir.c: the lowered node, -1 before */
+    bool poisoned;      /* its declaration had an error: uses stay silent */
 };
 
 typedef struct Model {

@@ -47,6 +47,7 @@ typedef struct Em {
     int wsize;
     bool used_base[16];
     bool helper[H_COUNT];
+    bool *const_used;   /* per const: read by some function */
     Arena *a;
 } Em;
 
@@ -115,7 +116,9 @@ static const char *leaf_access(Em *e, const Node *n, const char *i, const char *
     switch ((LeafKind)n->i[0]) {
     case L_TIME: return "t";
     case L_PARAM: return arena_printf(e->a, "theta[%s]", flat(e, m->params[k]->offset, n->shape, i, j));
-    case L_CONST: return arena_printf(e->a, "%s_c%d[%s]", e->prefix, k, flat(e, 0, n->shape, i, j));
+    case L_CONST:
+        e->const_used[k] = true;
+        return arena_printf(e->a, "%s_c%d[%s]", e->prefix, k, flat(e, 0, n->shape, i, j));
     case L_STATE: e->used_base[B_Z] = true; break;
     case L_ADJ: e->used_base[B_A] = true; break;
     case L_TAN: e->used_base[B_V] = true; break;
@@ -622,6 +625,7 @@ static int emit_functions(Em *e, Buf *code) {
 
 int emit_work_size(Program *pg) {
     Em e = {.pg = pg, .ir = pg->ir, .prefix = pg->m->name, .a = arena_new()};
+    e.const_used = arena_alloc(e.a, (size_t)pg->m->nconsts + 1);
     Buf code = {0};
     int w = emit_functions(&e, &code);
     buf_free(&code), arena_free(e.a);
@@ -672,6 +676,7 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
     Model *m = pg->m;
     const char *p = m->name;
     Em e = {.pg = pg, .ir = pg->ir, .prefix = p, .a = arena_new()};
+    e.const_used = arena_alloc(e.a, (size_t)m->nconsts + 1);
     Buf code = {0};
     int work = emit_functions(&e, &code);
     banner(b, pg, o, "c");
@@ -681,7 +686,7 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
     if (e.helper[0] || e.helper[1] || e.helper[2] || e.helper[H_NEXT]) buf_putc(b, '\n');
     for (int i = 0; i < m->nconsts; i++) {
         Sym *y = m->consts[i];
-        if (y->shape.rank == 0 || y->init != INIT_VALUE) continue;
+        if (y->shape.rank == 0 || y->init != INIT_VALUE || !e.const_used[i]) continue;
         buf_printf(b, "/* %s %s */\nstatic const double %s_c%d[%d] = {", y->name, shape_str(y->shape, e.a), p, i,
                    shape_size(y->shape));
         emit_values(b, y->values, shape_size(y->shape));

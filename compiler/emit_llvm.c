@@ -30,12 +30,14 @@
  * nc_unload_llvm releases all of it; every failure in nc_load_llvm goes
  * through the one cleanup path at its end.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "compiler.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
@@ -1029,7 +1031,7 @@ static LLVMTargetMachineRef host_machine(char *err, size_t errlen) {
         LLVMDisposeMessage(msg);
     } else {
         char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
-        tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocDefault,
+        tm = LLVMCreateTargetMachine(target, triple, getenv("X_CPU") ? getenv("X_CPU") : cpu, getenv("X_FEAT") ? getenv("X_FEAT") : features, getenv("X_CG") ? atoi(getenv("X_CG")) : LLVMCodeGenLevelAggressive, LLVMRelocDefault,
                                      LLVMCodeModelJITDefault);
         LLVMDisposeMessage(cpu), LLVMDisposeMessage(features);
         if (!tm) snprintf(err, errlen, "LLVM cannot make a target machine for %s", triple);
@@ -1102,6 +1104,14 @@ static LLVMErrorRef define_allowed(LLVMOrcLLJITRef lljit, LLVMOrcJITDylibRef jd)
     return le;
 }
 
+static double tnow(void) {
+    struct timespec ts;
+    clock_gettime(getenv("X_WALL") ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+#define TMARK(k) (tm_[k] = tnow())
+static double tm_[8];
+
 static const char *const fn_suffix[7] = {"f", "vjp", "jvp", "jac_z", "loss", "loss_grad", "init_params"};
 
 bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen) {
@@ -1109,6 +1119,7 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     pthread_once(&llvm_once, llvm_init);
     if (!llvm_ready) return snprintf(err, errlen, "LLVM has no native target in this build"), false;
 
+    TMARK(0);
     bool ok = false;
     char *msg = NULL;
     LLVMErrorRef le;
@@ -1132,6 +1143,7 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     e.cx = LLVMOrcThreadSafeContextGetContext(tsctx);
     e.mod = mod = LLVMModuleCreateWithNameInContext(pg->m->name, e.cx);
     int work = build_module(&e);
+    TMARK(1);
     if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
         snprintf(err, errlen, "internal error: nodec made invalid LLVM IR (a bug in nodec):\n%.1500s", msg);
         goto done;
@@ -1148,13 +1160,17 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     popts = LLVMCreatePassBuilderOptions();
     LLVMPassBuilderOptionsSetLoopVectorization(popts, true);
     LLVMPassBuilderOptionsSetSLPVectorization(popts, true);
-    LLVMPassBuilderOptionsSetLoopUnrolling(popts, true);
-    LLVMPassBuilderOptionsSetLoopInterleaving(popts, true);
-    if ((le = LLVMRunPasses(mod, "default<O2>", tm, popts))) {
+    LLVMPassBuilderOptionsSetLoopVectorization(popts, !getenv("X_NOLV"));
+    LLVMPassBuilderOptionsSetSLPVectorization(popts, !getenv("X_NOSLP"));
+    LLVMPassBuilderOptionsSetLoopUnrolling(popts, !getenv("X_NOUNROLL"));
+    LLVMPassBuilderOptionsSetLoopInterleaving(popts, !getenv("X_NOIL"));
+    if ((le = LLVMRunPasses(mod, getenv("X_PIPE") ? getenv("X_PIPE") : "default<O2>", tm, popts))) {
         fail_llvm(le, "LLVM's optimiser failed", err, errlen);
         goto done;
     }
 
+    TMARK(2);
+    if (getenv("NODEC_JIT_DUMP")) LLVMDumpModule(mod);
     /* The JIT compiles for the same machine: the builder takes tm. */
     builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
@@ -1165,6 +1181,7 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
         fail_llvm(le, "cannot create the LLVM JIT", err, errlen);
         goto done;
     }
+    TMARK(3);
     jd = LLVMOrcLLJITGetMainJITDylib(j->lljit);
     if ((le = define_allowed(j->lljit, jd))) {
         fail_llvm(le, "cannot define the JIT's library symbols", err, errlen);
@@ -1193,6 +1210,10 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
         }
         addr[k] = (void *)(uintptr_t)a;
     }
+    TMARK(4);
+    if (getenv("NODEC_JIT_TIMES"))
+        fprintf(stderr, "build %.2f opt %.2f jit %.2f codegen %.2f ms\n", (tm_[1] - tm_[0]) * 1e3,
+                (tm_[2] - tm_[1]) * 1e3, (tm_[3] - tm_[2]) * 1e3, (tm_[4] - tm_[3]) * 1e3);
     fill_descriptor(j, pg, o, work);
     /* ISO C forbids converting void * to function pointers; POSIX allows it */
     memcpy(&j->desc.f, &addr[0], sizeof(void *));

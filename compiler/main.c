@@ -109,7 +109,7 @@ static bool compile_file(Compilation *c, const char *path, const char *stop) {
     }
     c->diag.out = stderr;
     if (nc_compile(c, stop)) return true;
-    if (c->diag.nerrors > 1) fprintf(stderr, "%d errors\n", c->diag.nerrors);
+    if (c->diag.nerrors > 1 && !c->diag.fatal) fprintf(stderr, "%d errors\n", c->diag.nerrors);
     return false;
 }
 

@@ -63,7 +63,10 @@ static Sym *lookup(Sema *s, const char *name) {
 /* The closest known name, for "did you mean". */
 static const char *suggest(Sema *s, const char *name, bool funcs) {
     const char *best = NULL;
-    int bd = 3;
+    int len = (int)strlen(name);
+    /* close enough to be a typo: at most a third of the name, never all of it */
+    int bd = (len / 3 > 1 ? len / 3 : 1) + 1;
+    if (bd > len) bd = len;
     if (funcs) {
         for (int i = 0; i < B_COUNT; i++) {
             int d = edit_distance(name, builtins[i].name);
@@ -118,15 +121,14 @@ static bool check_expr(Sema *s, Ast *e);
 
 /* A whole-number constant: 3 or -3. */
 static bool const_int(Ast *e, long *v) {
-    if (e->kind == A_UNARY && e->op == '-' && e->a->kind == A_NUM && e->a->is_int) {
-        *v = -(long)e->a->num;
-        return true;
-    }
-    if (e->kind == A_NUM && e->is_int && e->num < 1e15) {
-        *v = (long)e->num;
-        return true;
-    }
-    return false;
+    double x;
+    if (e->kind == A_UNARY && e->op == '-' && e->a->kind == A_NUM) x = -e->a->num;
+    else if (e->kind == A_NUM) x = e->num;
+    else return false;
+    if (x != floor(x)) return false;
+    /* huge whole numbers saturate: the range checks then report them */
+    *v = x > 1e15 ? (long)1e15 : x < -1e15 ? -(long)1e15 : (long)x;
+    return true;
 }
 
 static bool const_num(Ast *e, double *v) {
@@ -149,7 +151,8 @@ static bool literal_array(Sema *s, Ast *e, Shape *shape, double **vals) {
         }
         if (nested && r->nargs != cols) {
             error_at(s->d, r->span, "every row of a matrix needs the same number of elements",
-                     "ragged array literal: row %d has %d elements, row 1 has %d", i + 1, r->nargs, cols);
+                     "ragged array literal: row %d has %d element%s, row 1 has %d", i + 1, r->nargs,
+                     r->nargs == 1 ? "" : "s", cols);
             return false;
         }
     }
@@ -200,6 +203,7 @@ static bool check_name(Sema *s, Ast *e) {
         return false;
     }
     if (y && !s->in_loss && y->kind == SYM_LOSSARG) y = NULL;
+    if (y && y->poisoned) return false;
     if (!y) {
         unknown_name(s, e->name, e->span, "name");
         return false;
@@ -218,7 +222,7 @@ static bool check_matmul(Sema *s, Ast *e, Shape x, Shape y, Shape *out) {
     int inner_y = y.d[0];
     if (inner_x != inner_y) {
         error_at(s->d, e->span,
-                 x.rank == 2 && y.rank >= 1 && x.d[0] == inner_y ? "transpose the matrix with '" : NULL,
+                 x.rank == 2 && y.rank >= 1 && x.d[0] == inner_y ? "did you mean to transpose the left operand, e.g. `W' @ x`?" : NULL,
                  "'@' cannot multiply %s by %s: inner dimensions %d and %d differ", sh(s, x), sh(s, y),
                  inner_x, inner_y);
         return false;
@@ -251,9 +255,11 @@ static bool check_call(Sema *s, Ast *e) {
     int b = builtin_lookup(e->name);
     if (b < 0) {
         Sym *y = lookup(s, e->name);
+        if (y && y->poisoned) return false;
         if (y) {
-            error_at(s->d, e->name_span, "use '*' to multiply, or '@' for a matrix product",
-                     "'%s' is not a function", e->name);
+            static const char *const kinds[] = {"state", "param", "const", "let", "time", "loss argument"};
+            error_at(s->d, e->name_span, arena_printf(s->a, "to multiply, write `%s * (…)`; '@' is the matrix product", e->name),
+                     "'%s' is a %s, not a function", e->name, kinds[y->kind]);
             return false;
         }
         if (is_initializer(e->name)) {
@@ -329,7 +335,8 @@ static bool check_index(Sema *s, Ast *e) {
     if (!check_expr(s, e->a)) return false;
     Shape x = e->a->shape;
     if (x.rank == 0) {
-        error_at(s->d, e->span, NULL, "cannot index a scalar");
+        error_at(s->d, e->span, NULL, "%s is a scalar and cannot be indexed",
+                 e->a->kind == A_NAME ? arena_printf(s->a, "'%s'", e->a->name) : "this");
         return false;
     }
     if (e->nidx > x.rank) {
@@ -352,19 +359,25 @@ static bool check_index(Sema *s, Ast *e) {
                          "indices must be whole-number constants");
                 return false;
             }
+            long lo0 = lo, hi0 = hi; /* as written, for messages */
             if (lo < 0) lo += n;
             if (ix->range && ix->hi && hi < 0) hi += n;
             if (!ix->range) {
                 if (lo < 0 || lo >= n) {
-                    error_at(s->d, ix->span, NULL, "index %ld is out of range for a dimension of size %d (indices count from 0)",
-                             ix->lo->kind == A_NUM ? lo : lo - n, n);
+                    error_at(s->d, ix->span, "indices count from 0; negative ones from the end",
+                             "index %.*s is out of range for a dimension of size %d", ix->span.end - ix->span.beg,
+                             s->m->src->text + ix->span.beg, n);
                     return false;
                 }
                 hi = lo + 1;
                 e->dropped |= 1 << k;
-            } else if (lo < 0 || hi > n || lo >= hi) {
-                error_at(s->d, ix->span, "slices are lo:hi with 0 <= lo < hi <= size, end-exclusive",
-                         "slice %ld:%ld is empty or out of range for a dimension of size %d", lo, hi, n);
+            } else if (lo < 0 || hi > n || lo > n) {
+                error_at(s->d, ix->span, "slices are lo:hi, end-exclusive, within the dimension",
+                         "slice %ld:%ld is out of range for a dimension of size %d", lo0, hi0, n);
+                return false;
+            } else if (lo >= hi) {
+                error_at(s->d, ix->span, "slices are lo:hi with lo < hi, end-exclusive",
+                         "slice %ld:%ld is empty", lo0, hi0);
                 return false;
             }
         }
@@ -441,7 +454,8 @@ static bool check_dims(Sema *s, Stmt *st, Shape *shape) {
             return false;
         }
         if (v > MAX_DIM) {
-            error_at(s->d, x->span, NULL, "dimension %ld is too large (at most %d)", v, MAX_DIM);
+            error_at(s->d, x->span, NULL, "dimension %.*s is too large (at most %d)", x->span.end - x->span.beg,
+                     s->m->src->text + x->span.beg, MAX_DIM);
             return false;
         }
         d[i] = (int)v;
@@ -530,9 +544,12 @@ static void check_decl(Sema *s, Stmt *st) {
     if (!declare_ok(s, st->name, st->name_span)) return;
     SymKind k = st->kind == S_STATE ? SYM_STATE : st->kind == S_PARAM ? SYM_PARAM : SYM_CONST;
     Sym *y = new_sym(s, k, st->name, st->name_span, shape0());
-    if (st->has_dims && !check_dims(s, st, &y->shape)) return;
-    if (!check_init(s, st, y)) return;
     Model *m = s->m;
+    if ((st->has_dims && !check_dims(s, st, &y->shape)) || !check_init(s, st, y)) {
+        y->poisoned = true; /* reported: its uses stay silent */
+        push(s->a, &m->syms, &m->nsyms, y);
+        return;
+    }
     push(s->a, &m->syms, &m->nsyms, y);
     if (k == SYM_STATE) y->index = m->nstates, push(s->a, &m->states, &m->nstates, y);
     if (k == SYM_PARAM) y->index = m->nparams, push(s->a, &m->params, &m->nparams, y);
@@ -541,49 +558,56 @@ static void check_decl(Sema *s, Stmt *st) {
 
 static void check_let(Sema *s, Stmt *st) {
     bool ok = check_expr(s, st->expr);
-    if (!declare_ok(s, st->name, st->name_span) || !ok) return;
-    Sym *y = new_sym(s, SYM_LET, st->name, st->name_span, st->expr->shape);
-    y->expr = st->expr;
+    if (!declare_ok(s, st->name, st->name_span)) return;
+    Sym *y = new_sym(s, SYM_LET, st->name, st->name_span, ok ? st->expr->shape : shape0());
+    y->expr = st->expr, y->poisoned = !ok;
     push(s->a, &s->m->syms, &s->m->nsyms, y);
+    if (!ok) return;
     push(s->a, &s->m->lets, &s->m->nlets, y);
 }
 
-/* dX/dt = expr */
+/* dX/dt = expr.  The left side is checked first, so a bad left side gives
+ * one error and the right side is still checked for its own. */
 static void check_eq(Sema *s, Stmt *st) {
-    bool ok = check_expr(s, st->expr);
+    const char *x = st->name + 1;
+    Sym *y = st->name[0] == 'd' && st->name[1] ? lookup(s, x) : NULL;
+    Stmt *later = NULL;
+    if (y && y->kind == SYM_LOSSARG) y = NULL;
     if (st->name[0] != 'd' || !st->name[1]) {
         error_at(s->d, st->name_span, "an equation reads `dX/dt = …` for a state X",
                  "expected 'd' and a state name before '/dt', got '%s'", st->name);
-        return;
+        y = NULL;
+    } else if (!y) {
+        Span sp = {st->name_span.beg + 1, st->name_span.end};
+        later = declared_later(s, x);
+        if (later && later->kind == S_STATE) {
+            error_at(s->d, sp, arena_printf(s->a, "move `state %s` above its equation", x),
+                     "state '%s' is declared after its equation, on line %d", x, line_of(s, later->span.beg));
+            later->name2 = "equation-seen"; /* no "has no equation" for it later */
+        } else {
+            error_at(s->d, sp, arena_printf(s->a, "declare it first: `state %s`", x),
+                     "equation for '%s', which is not a declared state", x);
+        }
+    } else if (y->poisoned) {
+        y = NULL;
+    } else if (y->kind != SYM_STATE) {
+        const char *kind = y->kind == SYM_PARAM ? "param" : y->kind == SYM_CONST ? "const" : "let";
+        error_at(s->d, st->name_span, "only states have equations", "'%s' is a %s, not a state", x, kind);
+        y = NULL;
+    } else if (y->eq) {
+        error_at(s->d, st->name_span, "each state has exactly one equation", "second equation for '%s'", x);
+        note_at(s->d, y->eq_span, "the first equation for '%s' is here", x);
+        y = NULL;
     }
     if (strcmp(st->name2, "dt")) {
         error_at(s->d, st->name2_span, "derivatives are with respect to time: `dX/dt`",
                  "expected 'dt' after '/', got '%s'", st->name2);
+        if (y) y->eq = st->expr, y->eq_span = st->span;
         return;
     }
-    const char *x = st->name + 1;
-    Sym *y = lookup(s, x);
-    if (!y || y->kind == SYM_LOSSARG) {
-        Span sp = {st->name_span.beg + 1, st->name_span.end};
-        Stmt *later = declared_later(s, x);
-        if (later && later->kind == S_STATE)
-            error_at(s->d, sp, arena_printf(s->a, "move `state %s` above its equation", x),
-                     "state '%s' is declared after its equation, on line %d", x, line_of(s, later->span.beg));
-        else
-            error_at(s->d, sp, arena_printf(s->a, "declare it first: `state %s`", x),
-                     "equation for '%s', which is not a declared state", x);
-        return;
-    }
-    if (y->kind != SYM_STATE) {
-        const char *kind = y->kind == SYM_PARAM ? "param" : y->kind == SYM_CONST ? "const" : "let";
-        error_at(s->d, st->name_span, "only states have equations", "'%s' is a %s, not a state", x, kind);
-        return;
-    }
-    if (y->eq) {
-        error_at(s->d, st->name_span, "each state has exactly one equation", "second equation for '%s'", x);
-        note_at(s->d, y->eq_span, "the first equation for '%s' is here", x);
-        return;
-    }
+    if (later) return; /* its names are likely declared later too */
+    bool ok = check_expr(s, st->expr);
+    if (!y) return;
     y->eq = st->expr, y->eq_span = st->span;
     if (!ok) return;
     Shape es = st->expr->shape;
@@ -595,7 +619,8 @@ static void check_eq(Sema *s, Stmt *st) {
 static void check_loss(Sema *s, Stmt *st) {
     Model *m = s->m;
     if (m->loss || m->lossargs[0]) {
-        error_at(s->d, st->name_span, NULL, "the loss is defined twice");
+        error_at(s->d, st->name_span, "a model has one loss", "the loss is defined twice");
+        note_at(s->d, m->lossargs[0]->span, "the first loss is here");
         return;
     }
     if (st->nlossargs != 2) {
@@ -626,6 +651,13 @@ static void check_loss(Sema *s, Stmt *st) {
         return;
     }
     if (ok) m->loss = st->expr;
+}
+
+/* The state's declaration was flagged by check_eq: its equation came first. */
+static bool declared_stmt_seen(Sema *s, Sym *y) {
+    for (Stmt *t = s->all; t; t = t->next)
+        if (t->kind == S_STATE && t->name_span.beg == y->span.beg) return t->name2 && !strcmp(t->name2, "equation-seen");
+    return false;
 }
 
 static bool c_identifier(const char *s) {
@@ -665,22 +697,22 @@ Model *sema_check(Parse *p, const char *default_name) {
             break;
         case S_LET: check_let(&s, st); break;
         case S_EQ: check_eq(&s, st); break;
-        case S_LOSS:
-            m->n_state = 0;
-            for (int i = 0; i < m->nstates; i++) m->n_state += shape_size(m->states[i]->shape);
+        case S_LOSS: {
+            long ns = 0;
+            for (int i = 0; i < m->nstates; i++) ns += shape_size(m->states[i]->shape);
+            m->n_state = ns > MAX_ELEMS ? 1 : (int)ns;
             check_loss(&s, st);
             break;
+        }
         }
         /* a loss argument is visible only inside the loss */
     }
     if (s.d->fatal) return NULL;
-    if (m->nstates == 0 && s.d->nerrors == 0) {
-        Span sp = {0, 0};
-        error_at(s.d, sp, "declare one, e.g. `state z[2]`, and give it an equation `dz/dt = …`",
-                 "the model has no state");
-    }
+    if (m->nstates == 0 && s.d->nerrors == 0)
+        error_plain(s.d, "the model has no state; declare one, e.g. `state z[2]`, and give it an equation `dz/dt = …`");
     for (int i = 0; i < m->nstates; i++) {
         Sym *y = m->states[i];
+        if (!y->eq && declared_stmt_seen(&s, y)) continue;
         if (!y->eq && p->allow_incomplete) {
             if (!m->incomplete) m->incomplete = y;
         } else if (!y->eq)
@@ -688,19 +720,20 @@ Model *sema_check(Parse *p, const char *default_name) {
                      y->name);
     }
     if (!c_identifier(m->name)) m->name = "model";
-    m->n_state = m->n_param = 0;
+    long ns = 0, np = 0;
     m->has_z0 = true;
     for (int i = 0; i < m->nstates; i++) {
-        m->states[i]->offset = m->n_state;
-        m->n_state += shape_size(m->states[i]->shape);
+        m->states[i]->offset = (int)ns;
+        ns += shape_size(m->states[i]->shape);
         if (m->states[i]->init != INIT_VALUE) m->has_z0 = false;
     }
     for (int i = 0; i < m->nparams; i++) {
-        m->params[i]->offset = m->n_param;
-        m->n_param += shape_size(m->params[i]->shape);
+        m->params[i]->offset = (int)np;
+        np += shape_size(m->params[i]->shape);
     }
-    if ((long)m->n_state > MAX_ELEMS || (long)m->n_param > MAX_ELEMS) {
-        error_plain(s.d, "the model has too many elements");
-    }
+    if (ns > MAX_ELEMS || np > MAX_ELEMS)
+        error_plain(s.d, "the states have %ld elements and the params %ld; at most %d each are allowed", ns, np,
+                    MAX_ELEMS);
+    m->n_state = (int)(ns > MAX_ELEMS ? 0 : ns), m->n_param = (int)(np > MAX_ELEMS ? 0 : np);
     return s.d->nerrors ? NULL : m;
 }

@@ -180,6 +180,8 @@ static void show_line(Diag *d, Span sp, Buf *out, int *lineno, int *col) {
     int ls = pos, le = pos, line = 1;
     while (ls > 0 && src->text[ls - 1] != '\n') ls--;
     while (le < src->len && src->text[le] != '\n') le++;
+    if (le > ls && src->text[le - 1] == '\r') le--; /* CRLF: the CR is not shown or counted */
+    if (pos > le) pos = le;
     for (int i = 0; i < ls; i++) line += src->text[i] == '\n';
     *lineno = line;
     *col = utf8_cols(src->text + ls, pos - ls) + 1;
@@ -198,7 +200,6 @@ static void show_line(Diag *d, Span sp, Buf *out, int *lineno, int *col) {
             buf_putc(&text, '\t'), buf_putc(&caret, under ? (i == pos ? '^' : '~') : '\t');
             continue;
         }
-        if (c == '\r' && i == le - 1) continue;
         if (c < 0x20 || c == 0x7f) c = '?';
         if (c >= 0x80) {
             /* copy a whole valid UTF-8 sequence, or show '?' */
@@ -247,7 +248,10 @@ void error_at(Diag *d, Span sp, const char *hint, const char *fmt, ...) {
     report(d, "error", sp, hint, fmt, ap);
     va_end(ap);
     if (d->nerrors >= MAX_ERRORS) {
-        dputs(d, "too many errors; stopping\n");
+        Buf b = {0};
+        buf_printf(&b, "stopping after %d errors\n", MAX_ERRORS);
+        dputs(d, b.s);
+        buf_free(&b);
         d->fatal = true;
     }
 }

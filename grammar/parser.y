@@ -234,8 +234,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, Parse *
         if (exp[i] == YYSYMBOL_NUM) want_expr = true;
     Buf b = {0};
     const char *hint = NULL;
+    const char *text = p->diag->src->text + sp.beg;
+    int len = sp.end - sp.beg;
     if (tok == YYSYMBOL_NEWLINE && sp.beg >= p->diag->src->len)
         buf_puts(&b, "unexpected end of file");
+    else if ((tok == YYSYMBOL_IDENT || tok == YYSYMBOL_NUM) && len < 40)
+        buf_printf(&b, "unexpected %s '%.*s'", tokname(tok), len, text);
     else
         buf_printf(&b, "unexpected %s", tokname(tok));
     if (want_expr)
@@ -247,7 +251,20 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, Parse *
     }
     if (tok == YYSYMBOL_NEWLINE && sp.beg < p->diag->src->len)
         hint = "a statement ends at the end of its line; to continue it, put the expression in brackets";
+    /* an operator first on its line: the statement above ended early */
+    bool line_start = true;
+    for (int i = sp.beg - 1; i >= 0 && p->diag->src->text[i] != '\n'; i--)
+        if (p->diag->src->text[i] != ' ' && p->diag->src->text[i] != '\t') line_start = false;
+    if (line_start && len == 1 && strchr("+-*/^@", text[0]))
+        hint = "a statement ends at the end of its line; to continue it, put the expression in brackets";
+    if ((tok == YYSYMBOL_IDENT || tok == YYSYMBOL_NUM) && !hint && !want_expr)
+        for (int i = 0; i < n; i++)
+            if (exp[i] == YYSYMBOL_NEWLINE) hint = "to multiply, write `*` between the two";
     error_at(p->diag, sp, hint, "%s", b.s);
+    if (p->nest > 0) {
+        note_at(p->diag, p->open[p->nest - 1], "this bracket is not closed");
+        p->nest = 0; /* let recovery find the end of the statement */
+    }
     buf_free(&b);
     return 0;
 }
@@ -255,8 +272,8 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, Parse *
 static void yyerror(YYLTYPE *loc, void *scanner, Parse *p, const char *msg) {
     (void)scanner;
     if (!strcmp(msg, "memory exhausted")) {
-        error_at(p->diag, *loc, "name parts of the expression with `let`",
-                 "expression nested too deeply");
+        error_at(p->diag, *loc, "split it into parts with `let`",
+                 "expression nested too deeply for the parser (more than %d levels)", YYMAXDEPTH);
         p->diag->fatal = true;
         return;
     }
