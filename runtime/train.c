@@ -78,7 +78,7 @@ const char nodec_cli_train_help[] =
 
 /* ---- options ---------------------------------------------------------- */
 
-enum { G_OPT = 1, G_LR = 2, G_MOM = 4, G_BATCH = 8, G_WINDOW = 16, G_SEED = 32 };
+enum { G_OPT = 1, G_LR = 2, G_MOM = 4, G_BATCH = 8, G_WINDOW = 16, G_SEED = 32, G_EVAL = 64 };
 
 typedef struct Opts {
     const char *data, *params, *resume, *save, *state, *log, *plot;
@@ -174,6 +174,7 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         } else if ((v = value("--eval-every", argc, argv, &i, &missing))) {
             if (missing || !whole(v, 0, 1e12, &o->eval_every))
                 return bad("--eval-every", v, "give a whole number of iterations (0: only at the end)");
+            o->given |= G_EVAL;
         } else {
             fprintf(stderr, "nodec train: unknown option '%s'\nrun `nodec train --help` for the options\n", argv[i]);
             return 2;
@@ -288,8 +289,8 @@ static void add_stats(nodec_stats *acc, const nodec_solver *s) {
 }
 
 /* A failed solve: the message names the iteration and the runtime's reason. */
-static int solve_error(Trainer *T, const char *what, nodec_solver *s, int rc) {
-    snprintf(T->err, sizeof T->err, "iteration %ld: %s: %s: %s", T->iter + 1, what, nodec_error_name(rc),
+static int solve_error(Trainer *T, long it, const char *what, nodec_solver *s, int rc) {
+    snprintf(T->err, sizeof T->err, "iteration %ld: %s: %s: %s", it, what, nodec_error_name(rc),
              s ? nodec_get_error_message(s) : "out of memory");
     return -1;
 }
@@ -364,7 +365,7 @@ static int minibatch(Trainer *T, long it, double *loss) {
         int rc = s ? nodec_loss_grad(s, T->theta, T->z0, len, t, T->obs, &L, T->dth, NULL, NULL, NULL)
                    : NODEC_MEM_FAIL;
         if (s) add_stats(&T->train_stats, s);
-        if (rc != NODEC_SUCCESS) return solve_error(T, "minibatch solve", s, rc);
+        if (rc != NODEC_SUCCESS) return solve_error(T, it, "minibatch solve", s, rc);
         double w = (double)n / B;
         *loss += w * L;
         for (int i = 0; i < np; i++) T->grad[i] += w * T->dth[i];
@@ -423,7 +424,7 @@ static int full_loss(Trainer *T, double *out) {
         free(z0), free(z), free(obs);
         if (rc != NODEC_SUCCESS) {
             free(done);
-            return solve_error(T, "full-trajectory solve", s, rc);
+            return solve_error(T, T->iter, "full-trajectory solve", s, rc);
         }
     }
     free(done);
@@ -495,33 +496,38 @@ static void log_read(Trainer *T) {
     free(buf);
 }
 
-/* The training state: names and meanings in docs/training.md. */
+/* The training state: names and meanings in docs/training.md.  Scalars
+ * first, then the vectors θ, m, v and the hashes. */
+enum { NSCALAR = 10 };
+static const char *const scalar_names[NSCALAR] = {"format", "iter",     "seed",  "optimizer", "lr",
+                                                  "momentum", "opt_step", "batch", "window",    "eval_every"};
+
 static int state_save(Trainer *T, const char *path) {
     uint64_t mh = strtoull(T->m->source_hash ? T->m->source_hash : "0", NULL, 16);
-    double sc[9] = {1, (double)T->iter, T->o.seed, T->opt.kind, T->opt.lr, T->opt.momentum, (double)T->opt.step,
-                    (double)T->o.batch, (double)T->o.window};
-    const char *sn[9] = {"format", "iter", "seed", "optimizer", "lr", "momentum", "opt_step", "batch", "window"};
+    double sc[NSCALAR] = {1, (double)T->iter, T->o.seed, T->opt.kind, T->opt.lr, T->opt.momentum,
+                          (double)T->opt.step, (double)T->o.batch, (double)T->o.window, (double)T->o.eval_every};
     double hashes[4] = {(double)(mh >> 32), (double)(mh & 0xffffffffu), (double)(T->data_hash >> 32),
                         (double)(T->data_hash & 0xffffffffu)};
-    nodec_array a[14];
+    nodec_array a[NSCALAR + 5];
     memset(a, 0, sizeof a);
-    for (int i = 0; i < 9; i++) {
-        snprintf(a[i].name, sizeof a[i].name, "%s", sn[i]);
+    for (int i = 0; i < NSCALAR; i++) {
+        snprintf(a[i].name, sizeof a[i].name, "%s", scalar_names[i]);
         a[i].size = 1, a[i].data = &sc[i];
     }
     const char *vn[3] = {"theta", "m", "v"};
     double *vd[3] = {T->theta, T->opt.m, T->opt.v};
     for (int i = 0; i < 3; i++) {
-        nodec_array *x = &a[9 + i];
+        nodec_array *x = &a[NSCALAR + i];
         snprintf(x->name, sizeof x->name, "%s", vn[i]);
         x->ndim = 1, x->shape[0] = x->size = (size_t)T->np, x->data = vd[i];
     }
-    snprintf(a[12].name, sizeof a[12].name, "model_hash");
-    snprintf(a[13].name, sizeof a[13].name, "data_hash");
-    a[12].ndim = a[13].ndim = 1;
-    a[12].shape[0] = a[13].shape[0] = a[12].size = a[13].size = 2;
-    a[12].data = hashes, a[13].data = hashes + 2;
-    return nodec_npz_save(path, a, 14, T->err, sizeof T->err);
+    nodec_array *mh_a = &a[NSCALAR + 3], *dh_a = &a[NSCALAR + 4];
+    snprintf(mh_a->name, sizeof mh_a->name, "model_hash");
+    snprintf(dh_a->name, sizeof dh_a->name, "data_hash");
+    mh_a->ndim = dh_a->ndim = 1;
+    mh_a->shape[0] = dh_a->shape[0] = mh_a->size = dh_a->size = 2;
+    mh_a->data = hashes, dh_a->data = hashes + 2;
+    return nodec_npz_save(path, a, NSCALAR + 5, T->err, sizeof T->err);
 }
 
 static const double *entry(const nodec_array *a, int n, const char *name, size_t size, const char *path,
@@ -541,11 +547,10 @@ static int state_load(Trainer *T, const char *path) {
     nodec_array *a;
     int n, rc = -1;
     if (nodec_npz_load(path, &a, &n, T->err, sizeof T->err)) return -1;
-    const char *sn[9] = {"format", "iter", "seed", "optimizer", "lr", "momentum", "opt_step", "batch", "window"};
-    double sc[9];
+    double sc[NSCALAR];
     const double *th, *m, *v, *hs;
-    for (int i = 0; i < 9; i++) {
-        const double *p = entry(a, n, sn[i], 1, path, T->err, sizeof T->err);
+    for (int i = 0; i < NSCALAR; i++) {
+        const double *p = entry(a, n, scalar_names[i], 1, path, T->err, sizeof T->err);
         if (!p) goto done;
         sc[i] = *p;
     }
@@ -554,7 +559,7 @@ static int state_load(Trainer *T, const char *path) {
         !(v = entry(a, n, "v", (size_t)T->np, path, T->err, sizeof T->err)) ||
         !(hs = entry(a, n, "data_hash", 2, path, T->err, sizeof T->err)))
         goto done;
-    if (sc[0] != 1 || sc[1] < 0 || sc[3] < 0 || sc[3] > 2 || !(sc[4] > 0) || sc[7] < 1 || sc[8] < 0) {
+    if (sc[0] != 1 || sc[1] < 0 || sc[3] < 0 || sc[3] > 2 || !(sc[4] > 0) || sc[7] < 1 || sc[8] < 0 || sc[9] < 0) {
         snprintf(T->err, sizeof T->err, "%s: format %g of the training state is not one this nodec reads", path,
                  sc[0]);
         goto done;
@@ -576,6 +581,7 @@ static int state_load(Trainer *T, const char *path) {
     if (!(o->given & G_MOM)) o->momentum = sc[5];
     if (!(o->given & G_BATCH)) o->batch = (long)sc[7];
     if (!(o->given & G_WINDOW)) o->window = (long)sc[8];
+    if (!(o->given & G_EVAL)) o->eval_every = (long)sc[9];
     if (((uint64_t)hs[0] << 32 | (uint64_t)hs[1]) != T->data_hash)
         fprintf(stderr, "nodec train: warning: %s was made with other data than %s\n", path, o->data);
     memcpy(T->theta, th, sizeof(double) * (size_t)T->np);
@@ -987,8 +993,12 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     sa.sa_flags = SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
     interrupted = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGINT, NULL, &old_int);
+    sigaction(SIGTERM, NULL, &old_term);
+    /* a SIGINT ignored on entry (a background job of a script, nohup)
+     * stays ignored, as shells expect */
+    if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     handlers = 1;
     long interrupt_at = -1; /* test hook: raise SIGINT after that iteration */
     if (getenv("NODEC_TEST_INTERRUPT_AT")) interrupt_at = strtol(getenv("NODEC_TEST_INTERRUPT_AT"), NULL, 10);

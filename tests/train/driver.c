@@ -1,0 +1,74 @@
+/* driver.c — `nodec train` for the tests, before the compiler links it:
+ * the emitted models of tests/train/CMakeLists.txt and nodec_cli_train.
+ *
+ *     train_driver MODEL train …     nodec_cli_train(&MODEL_model, …)
+ *     train_driver MODEL solve …     nodec_cli_solve (to make data)
+ *     train_driver MODEL params OUT.npz NAME=VALUE…
+ *                                    the model's initial θ with scalar
+ *                                    parameters set, saved with io.c
+ *     train_driver MODEL print P.npz every value of θ in P, `name value`
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "io.h"
+#include "lotka_volterra.h"
+#include "spiral.h"
+#include "spiral_true.h"
+#include "train.h"
+
+static const nodec_model *models[] = {&spiral_model, &spiral_true_model, &lotka_volterra_model};
+
+static int params(const nodec_model *m, int argc, char **argv) {
+    if (argc < 1) return fputs("usage: train_driver MODEL params OUT.npz NAME=VALUE…\n", stderr), 2;
+    double *theta = calloc((size_t)m->n_param + 1, sizeof *theta);
+    m->init_params(theta, 1);
+    for (int i = 1; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        int k = 0;
+        while (eq && k < m->n_param_vars &&
+               (strncmp(m->param_vars[k].name, argv[i], (size_t)(eq - argv[i])) ||
+                m->param_vars[k].name[eq - argv[i]]))
+            k++;
+        if (!eq || k == m->n_param_vars) return fprintf(stderr, "train_driver: no parameter '%s'\n", argv[i]), 2;
+        theta[m->param_vars[k].offset] = strtod(eq + 1, NULL);
+    }
+    char err[1024];
+    int rc = nodec_params_save(argv[0], m, theta, err, sizeof err);
+    if (rc) fprintf(stderr, "train_driver: %s\n", err);
+    free(theta);
+    return rc ? 1 : 0;
+}
+
+static int print(const nodec_model *m, int argc, char **argv) {
+    if (argc != 1) return fputs("usage: train_driver MODEL print P.npz\n", stderr), 2;
+    double *theta = calloc((size_t)m->n_param + 1, sizeof *theta);
+    char err[1024];
+    if (nodec_params_load(argv[0], m, theta, err, sizeof err)) {
+        fprintf(stderr, "train_driver: %s\n", err);
+        free(theta);
+        return 1;
+    }
+    for (int k = 0; k < m->n_param_vars; k++)
+        for (int i = 0; i < m->param_vars[k].size; i++)
+            printf("%s%s %.17g\n", m->param_vars[k].name, m->param_vars[k].size > 1 ? "[]" : "",
+                   theta[m->param_vars[k].offset + i]);
+    free(theta);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) return fputs("usage: train_driver MODEL train|solve|params|print …\n", stderr), 2;
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        const nodec_model *m = models[i];
+        if (strcmp(argv[1], m->name)) continue;
+        if (!strcmp(argv[2], "train")) return nodec_cli_train(m, argc - 3, argv + 3);
+        if (!strcmp(argv[2], "solve")) return nodec_cli_solve(m, argc - 3, argv + 3);
+        if (!strcmp(argv[2], "params")) return params(m, argc - 3, argv + 3);
+        if (!strcmp(argv[2], "print")) return print(m, argc - 3, argv + 3);
+        return fprintf(stderr, "train_driver: unknown command '%s'\n", argv[2]), 2;
+    }
+    return fprintf(stderr, "train_driver: unknown model '%s'\n", argv[1]), 2;
+}

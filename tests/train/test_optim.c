@@ -1,0 +1,130 @@
+/* test_optim.c — the optimizers of optim.c on problems with known minima.
+ *
+ *   test_optim <name>        runs one test; exit 0 when it passes
+ *
+ * quadratic:  f(x) = ½ Σ a_i (x_i − c_i)², a = (1, 10, 0.1), minimum at c;
+ *             ill-conditioned (κ = 100) so momentum and the adaptive
+ *             scalings matter.
+ * rosenbrock: f(x, y) = (1 − x)² + 100 (y − x²)² from (−1.2, 1), the
+ *             classic start; minimum at (1, 1).
+ * first_steps: the first updates against PyTorch's formulas worked by hand.
+ * Each test states its step count, learning rate and tolerance; the
+ * tolerances have a margin of 10× or more over the measured errors.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "train.h"
+
+static const double qa[3] = {1, 10, 0.1}, qc[3] = {1.5, -2, 0.25};
+
+static void quad_grad(const double *x, double *g) {
+    for (int i = 0; i < 3; i++) g[i] = qa[i] * (x[i] - qc[i]);
+}
+
+static void rosen_grad(const double *x, double *g) {
+    g[0] = -2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] * x[0]);
+    g[1] = 200 * (x[1] - x[0] * x[0]);
+}
+
+/* Runs `steps` updates; returns the largest distance to the minimum over
+ * the last 10 steps (adaptive methods with a constant lr hover around it). */
+static double run(nodec_optim_kind kind, double lr, long steps, int rosen) {
+    int n = rosen ? 2 : 3;
+    double x[3] = {0, 0, 0}, g[3];
+    const double *xmin = qc;
+    static const double one[2] = {1, 1};
+    if (rosen) x[0] = -1.2, x[1] = 1, xmin = one;
+    nodec_optim o;
+    if (nodec_optim_init(&o, kind, n, lr)) return INFINITY;
+    double worst = 0;
+    for (long s = 0; s < steps; s++) {
+        (rosen ? rosen_grad : quad_grad)(x, g);
+        nodec_optim_step(&o, x, g);
+        if (s >= steps - 10)
+            for (int i = 0; i < n; i++) worst = fmax(worst, fabs(x[i] - xmin[i]));
+    }
+    nodec_optim_free(&o);
+    printf("%s on %s: lr %g, %ld steps: max |x - x*| over the last 10 steps = %.3g\n", nodec_optim_name(kind),
+           rosen ? "rosenbrock" : "quadratic", lr, steps, worst);
+    return worst;
+}
+
+static int check(const char *what, double got, double tol) {
+    int ok = got <= tol;
+    printf("%s: %.3g %s %.3g\n", what, got, ok ? "<=" : "> (FAIL)", tol);
+    return ok;
+}
+
+static int close_to(const char *what, double got, double want, double rtol) {
+    int ok = fabs(got - want) <= rtol * fabs(want);
+    printf("%s: %.17g, want %.17g%s\n", what, got, want, ok ? "" : " (FAIL)");
+    return ok;
+}
+
+/* The first updates, from PyTorch's update rules worked by hand. */
+static int first_steps(void) {
+    int ok = 1;
+    nodec_optim o;
+    double x[2], g0[2] = {0.5, -4}, g1[2] = {-1, 2};
+    /* SGD, μ = 0.9: the buffer starts as g0, then μ·g0 + g1 */
+    nodec_optim_init(&o, NODEC_OPT_SGD, 2, 0.1);
+    x[0] = x[1] = 1;
+    nodec_optim_step(&o, x, g0);
+    ok &= close_to("sgd step 1", x[1], 1 - 0.1 * -4, 1e-15);
+    nodec_optim_step(&o, x, g1);
+    ok &= close_to("sgd step 2", x[1], 1.4 - 0.1 * (0.9 * -4 + 2), 1e-15);
+    o.momentum = 0; /* plain SGD */
+    nodec_optim_step(&o, x, g1);
+    ok &= close_to("sgd step 3, momentum 0", x[1], 1.56 - 0.2, 1e-15);
+    nodec_optim_free(&o);
+    /* Adam: with bias correction, the first step is lr·g/(|g| + ε) */
+    nodec_optim_init(&o, NODEC_OPT_ADAM, 2, 0.01);
+    x[0] = x[1] = 1;
+    nodec_optim_step(&o, x, g0);
+    ok &= close_to("adam step 1", x[0], 1 - 0.01 * 0.5 / (0.5 + 1e-8), 1e-15);
+    nodec_optim_step(&o, x, g1);
+    {
+        double m = 0.9 * 0.1 * 0.5 + 0.1 * -1, v = 0.999 * 0.001 * 0.25 + 0.001 * 1;
+        double mh = m / (1 - 0.81), vh = v / (1 - 0.999 * 0.999);
+        ok &= close_to("adam step 2", x[0], 1 - 0.01 * 0.5 / (0.5 + 1e-8) - 0.01 * mh / (sqrt(vh) + 1e-8), 1e-14);
+    }
+    nodec_optim_free(&o);
+    /* RMSprop: v = (1−α)g², step lr·g/(√v + ε) = lr·g/(0.1|g| + ε) */
+    nodec_optim_init(&o, NODEC_OPT_RMSPROP, 2, 0.001);
+    x[0] = x[1] = 1;
+    nodec_optim_step(&o, x, g0);
+    ok &= close_to("rmsprop step 1", x[1], 1 + 0.001 * 4 / (sqrt(0.01 * 16) + 1e-8), 1e-15);
+    nodec_optim_step(&o, x, g1);
+    ok &= close_to("rmsprop step 2", x[1],
+                   1 + 0.001 * 4 / (sqrt(0.01 * 16) + 1e-8) - 0.001 * 2 / (sqrt(0.99 * 0.16 + 0.01 * 4) + 1e-8), 1e-14);
+    ok &= o.step == 2;
+    nodec_optim_free(&o);
+    /* bad options are refused */
+    ok &= nodec_optim_init(&o, NODEC_OPT_ADAM, 2, 0) == NODEC_ILL_INPUT;
+    ok &= nodec_optim_init(&o, NODEC_OPT_ADAM, 2, NAN) == NODEC_ILL_INPUT;
+    ok &= nodec_optim_from_name("adam") == NODEC_OPT_ADAM && nodec_optim_from_name("lbfgs") == -1;
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) return fputs("usage: test_optim NAME\n", stderr), 2;
+    const char *t = argv[1];
+    int ok;
+    /* SGD with momentum 0.9 converges linearly: measured 4.4e-16. */
+    if (!strcmp(t, "sgd_quadratic")) ok = check("error", run(NODEC_OPT_SGD, 0.05, 3000, 0), 1e-12);
+    /* Adam and RMSprop on the quadratic: measured 0 (the iterates land on
+     * the minimum's doubles). */
+    else if (!strcmp(t, "adam_quadratic")) ok = check("error", run(NODEC_OPT_ADAM, 0.01, 20000, 0), 1e-8);
+    else if (!strcmp(t, "rmsprop_quadratic")) ok = check("error", run(NODEC_OPT_RMSPROP, 0.001, 20000, 0), 1e-8);
+    /* Rosenbrock's curved valley: measured 1.4e-13 (sgd), 2.1e-7 (adam) and
+     * 8e-4 (rmsprop, whose constant-lr steps of about lr·sign(g) keep it
+     * hovering near the minimum). */
+    else if (!strcmp(t, "sgd_rosenbrock")) ok = check("error", run(NODEC_OPT_SGD, 1e-4, 100000, 1), 1e-9);
+    else if (!strcmp(t, "adam_rosenbrock")) ok = check("error", run(NODEC_OPT_ADAM, 1e-2, 50000, 1), 1e-5);
+    else if (!strcmp(t, "rmsprop_rosenbrock")) ok = check("error", run(NODEC_OPT_RMSPROP, 1e-3, 50000, 1), 1e-2);
+    else if (!strcmp(t, "first_steps")) ok = first_steps();
+    else return fprintf(stderr, "test_optim: unknown test '%s'\n", t), 2;
+    return ok ? 0 : 1;
+}
