@@ -48,6 +48,9 @@ typedef struct Em {
     bool used_base[16];
     bool helper[H_COUNT];
     bool *const_used;   /* per const: read by some function */
+    int *user;          /* the single user of a node: a node id, or -2-k for output k */
+    int *fuse;          /* node C computed in the loop of matrix product fuse[C] */
+    int *out_fuse;      /* the same for output k */
     Arena *a;
 } Em;
 
@@ -76,7 +79,17 @@ static const char *ix_add(Em *e, const char *i, int k) {
 }
 
 /* Flat element index of (i, j) in a row-major tensor of shape s, plus off. */
+static bool literal(const char *s, int *v) {
+    if (!*s || strspn(s, "0123456789") != strlen(s)) return false;
+    *v = atoi(s);
+    return true;
+}
+
 static const char *flat(Em *e, int off, Shape s, const char *i, const char *j) {
+    int iv, jv;
+    bool ci = literal(i, &iv), cj = s.rank < 2 || s.d[1] == 1 || literal(j, &jv);
+    if (s.rank == 0) return arena_printf(e->a, "%d", off);
+    if (ci && cj) return arena_printf(e->a, "%d", off + iv * (s.rank == 2 ? s.d[1] : 1) + (s.rank == 2 && s.d[1] > 1 ? jv : 0));
     const char *x;
     if (s.rank == 0) x = NULL;
     else if (s.rank == 1) x = i;
@@ -213,6 +226,7 @@ static int expr(Em *e, Buf *o, int id, const char *i, const char *j) {
     case 'S': buf_printf(o, "s%d", id); return P_ATOM;
     case 'W': buf_printf(o, "w[%s]", flat(e, e->woff[id], n->shape, i, j)); return P_ATOM;
     case 'I': return expr_op(e, o, id, i, j);
+    case 'F': buf_puts(o, "acc"); return P_ATOM; /* inside its product's loop */
     }
     ice("expr: node %%%d has no storage", id);
     return 0;
@@ -231,50 +245,116 @@ static void close_loops(Buf *b, int lv, int n) {
     if (n) indent(b, lv + n - 1), buf_puts(b, "}\n");
 }
 
-static void emit_matmul(Em *e, Buf *b, int lv, int id) {
+/* What a matrix-vector product's loop stores for row i: its own work slot,
+ * or an elementwise consumer fused into the loop (`acc` is the row's sum). */
+typedef struct Epi { int node; const struct Out *out; } Epi;
+
+static void emit_out_elem(Em *e, Buf *b, const struct Out *out, const char *i, const char *j);
+
+static void epilogue(Em *e, Buf *b, int lv, int id, Epi epi) {
+    indent(b, lv);
+    if (epi.out) emit_out_elem(e, b, epi.out, "i", "0");
+    else if (epi.node >= 0)
+        buf_printf(b, "w[%s] = ", flat(e, e->woff[epi.node], N(e, epi.node)->shape, "i", "0")),
+            expr_op(e, b, epi.node, "i", "0"), buf_puts(b, ";\n");
+    else buf_printf(b, "w[%s] = acc;\n", flat(e, e->woff[id], N(e, id)->shape, "i", "0"));
+}
+
+/* Σ_k a(k)·b(k) as `decl acc = …`: unrolled when short, else a loop; the
+ * sum starts from its first term (0 + x is not x in IEEE arithmetic). */
+static void dot(Em *e, Buf *b, int lv, const char *decl, const char *acc, int n, int a, const char *ai,
+                int bb, const char *bj, bool a_first_row) {
+    /* a is accessed at (ai, k) when a_first_row, else at (k, ai); b at (k, bj) */
+    indent(b, lv), buf_printf(b, "%s = ", decl);
+    int terms = n <= 4 ? n : 1;
+    for (int k = 0; k < terms; k++) {
+        char ks[16];
+        snprintf(ks, sizeof ks, "%d", k);
+        if (k) buf_puts(b, " + ");
+        sub(e, b, a, a_first_row ? ai : ks, a_first_row ? ks : ai, P_MUL, false);
+        buf_puts(b, " * ");
+        sub(e, b, bb, ks, bj, P_MUL, true);
+    }
+    buf_puts(b, ";\n");
+    if (n > 4) {
+        indent(b, lv), buf_printf(b, "for (int k = 1; k < %d; k++) %s += ", n, acc);
+        sub(e, b, a, a_first_row ? ai : "k", a_first_row ? "k" : ai, P_MUL, false);
+        buf_puts(b, " * ");
+        sub(e, b, bb, "k", bj, P_MUL, true);
+        buf_puts(b, ";\n");
+    }
+}
+
+static void emit_matmul(Em *e, Buf *b, int lv, int id, Epi epi) {
     Node n = *N(e, id);
     Shape x = N(e, n.a)->shape, y = N(e, n.b)->shape;
-    Buf t = {0};
-    if (x.rank == 1 && y.rank == 1) { /* dot */
-        indent(b, lv), buf_printf(b, "double s%d = 0;\n", id);
-        indent(b, lv), buf_printf(b, "for (int k = 0; k < %d; k++) s%d += ", x.d[0], id);
-        sub(e, b, n.a, "k", "0", P_MUL, false), buf_puts(b, " * "), sub(e, b, n.b, "k", "0", P_MUL, true);
-        buf_puts(b, ";\n");
+    if (x.rank == 1 && y.rank == 1) { /* a·b */
+        char decl[32], acc[16];
+        snprintf(decl, sizeof decl, "double s%d", id), snprintf(acc, sizeof acc, "s%d", id);
+        dot(e, b, lv, decl, acc, x.d[0], n.a, "0", n.b, "0", false);
     } else if (x.rank == 2 && y.rank == 1) { /* A x: row dot products */
         indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++) {\n", x.d[0]);
-        indent(b, lv + 1), buf_puts(b, "double acc = 0;\n");
-        indent(b, lv + 1), buf_printf(b, "for (int k = 0; k < %d; k++) acc += ", x.d[1]);
-        sub(e, b, n.a, "i", "k", P_MUL, false), buf_puts(b, " * "), sub(e, b, n.b, "k", "0", P_MUL, true);
-        buf_puts(b, ";\n");
-        indent(b, lv + 1), buf_printf(b, "w[%s] = acc;\n", flat(e, e->woff[id], n.shape, "i", "0"));
+        dot(e, b, lv + 1, "double acc", "acc", x.d[1], n.a, "i", n.b, "0", true);
+        epilogue(e, b, lv + 1, id, epi);
+        indent(b, lv), buf_puts(b, "}\n");
+    } else if (x.rank == 1 && x.d[0] <= 4) { /* xᵀ B, few rows: one pass over the columns */
+        indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++) {\n", y.d[1]);
+        dot(e, b, lv + 1, "double acc", "acc", x.d[0], n.a, "0", n.b, "i", false);
+        epilogue(e, b, lv + 1, id, epi);
+        indent(b, lv), buf_puts(b, "}\n");
+    } else if (x.rank == 1 && y.d[1] <= 4) { /* xᵀ B, few columns: one sum each */
+        indent(b, lv), buf_puts(b, "{\n");
+        for (int j = 0; j < y.d[1]; j++) {
+            char decl[32], acc[16], js[16];
+            snprintf(decl, sizeof decl, "double acc%d", j), snprintf(acc, sizeof acc, "acc%d", j);
+            snprintf(js, sizeof js, "%d", j);
+            dot(e, b, lv + 1, decl, acc, x.d[0], n.a, "0", n.b, js, false);
+        }
+        for (int j = 0; j < y.d[1]; j++) indent(b, lv + 1), buf_printf(b, "w[%d] = acc%d;\n", e->woff[id] + j, j);
         indent(b, lv), buf_puts(b, "}\n");
     } else if (x.rank == 1) { /* xᵀ B: accumulate rows of B, contiguous */
         const char *dst = flat(e, e->woff[id], n.shape, "j", "0");
-        indent(b, lv), buf_printf(b, "for (int j = 0; j < %d; j++) w[%s] = 0;\n", y.d[1], dst);
-        indent(b, lv), buf_printf(b, "for (int k = 0; k < %d; k++) {\n", x.d[0]);
+        indent(b, lv), buf_puts(b, "{\n");
+        indent(b, lv + 1), buf_puts(b, "const double x0 = "), expr(e, b, n.a, "0", "0"), buf_puts(b, ";\n");
+        indent(b, lv + 1), buf_printf(b, "for (int j = 0; j < %d; j++) w[%s] = x0 * ", y.d[1], dst);
+        sub(e, b, n.b, "0", "j", P_MUL, true), buf_puts(b, ";\n");
+        indent(b, lv), buf_puts(b, "}\n");
+        indent(b, lv), buf_printf(b, "for (int k = 1; k < %d; k++) {\n", x.d[0]);
         indent(b, lv + 1), buf_puts(b, "const double xk = "), expr(e, b, n.a, "k", "0"), buf_puts(b, ";\n");
         indent(b, lv + 1), buf_printf(b, "for (int j = 0; j < %d; j++) w[%s] += xk * ", y.d[1], dst);
-        sub(e, b, n.b, "k", "j", P_MUL, true);
-        buf_puts(b, ";\n");
+        sub(e, b, n.b, "k", "j", P_MUL, true), buf_puts(b, ";\n");
         indent(b, lv), buf_puts(b, "}\n");
     } else { /* A B */
         indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++)\n", x.d[0]);
         indent(b, lv + 1), buf_printf(b, "for (int j = 0; j < %d; j++) {\n", y.d[1]);
-        indent(b, lv + 2), buf_puts(b, "double acc = 0;\n");
-        indent(b, lv + 2), buf_printf(b, "for (int k = 0; k < %d; k++) acc += ", x.d[1]);
-        sub(e, b, n.a, "i", "k", P_MUL, false), buf_puts(b, " * "), sub(e, b, n.b, "k", "j", P_MUL, true);
+        int m = x.d[1];
+        indent(b, lv + 2), buf_puts(b, "double acc = ");
+        for (int k = 0; k < (m <= 4 ? m : 1); k++) {
+            char ks[16];
+            snprintf(ks, sizeof ks, "%d", k);
+            if (k) buf_puts(b, " + ");
+            sub(e, b, n.a, "i", ks, P_MUL, false), buf_puts(b, " * "), sub(e, b, n.b, ks, "j", P_MUL, true);
+        }
         buf_puts(b, ";\n");
+        if (m > 4) {
+            indent(b, lv + 2), buf_printf(b, "for (int k = 1; k < %d; k++) acc += ", m);
+            sub(e, b, n.a, "i", "k", P_MUL, false), buf_puts(b, " * "), sub(e, b, n.b, "k", "j", P_MUL, true);
+            buf_puts(b, ";\n");
+        }
         indent(b, lv + 2), buf_printf(b, "w[%s] = acc;\n", flat(e, e->woff[id], n.shape, "i", "j"));
         indent(b, lv + 1), buf_puts(b, "}\n");
     }
-    buf_free(&t);
 }
 
 /* Computes node id into its local or work slot. */
 static void emit_node(Em *e, Buf *b, int lv, int id) {
     Node n = *N(e, id);
+    if (e->fuse[id] >= 0) { /* computed inside its operand's product loop */
+        emit_matmul(e, b, lv, e->fuse[id], (Epi){id, NULL});
+        return;
+    }
     if (n.op == OP_MATMUL) {
-        emit_matmul(e, b, lv, id);
+        emit_matmul(e, b, lv, id, (Epi){-1, NULL});
         return;
     }
     if (n.op == OP_SUM) {
@@ -323,22 +403,25 @@ static void emit_node(Em *e, Buf *b, int lv, int id) {
     close_loops(b, lv, k);
 }
 
-static void emit_out(Em *e, Buf *b, int lv, const Out *out) {
-    if (out->root < 0 && out->kind != OUT_SET) return;
-    if (out->guard) indent(b, lv), buf_printf(b, "if (%s) {\n", out->guard), lv++;
+/* `base[off + idx] = expr;` for one element of an output. */
+static void emit_out_elem(Em *e, Buf *b, const Out *out, const char *i, const char *j) {
+    buf_printf(b, "%s[%s] %s ", out->base, flat(e, out->offset, out->shape, i, j), out->kind == OUT_ACC ? "+=" : "=");
+    if (out->root < 0) buf_puts(b, "0");
+    else expr(e, b, out->root, i, j);
+    buf_puts(b, ";\n");
+}
+
+static void emit_out(Em *e, Buf *b, int lv, const Out *out, int k) {
     if (out->kind == OUT_TOTAL) {
         indent(b, lv), buf_printf(b, "%s += ", out->base), expr(e, b, out->root, "0", "0"), buf_puts(b, ";\n");
+    } else if (e->out_fuse[k] >= 0) {
+        emit_matmul(e, b, lv, e->out_fuse[k], (Epi){-1, out});
     } else {
-        int k = loops(b, lv, out->shape);
-        indent(b, lv + k);
-        buf_printf(b, "%s[%s] %s ", out->base, flat(e, out->offset, out->shape, "i", "j"),
-                   out->kind == OUT_ACC ? "+=" : "=");
-        if (out->root < 0) buf_puts(b, "0");
-        else expr(e, b, out->root, "i", "j");
-        buf_puts(b, ";\n");
-        close_loops(b, lv, k);
+        int n = loops(b, lv, out->shape);
+        indent(b, lv + n);
+        emit_out_elem(e, b, out, "i", "j");
+        close_loops(b, lv, n);
     }
-    if (out->guard) indent(b, lv - 1), buf_puts(b, "}\n");
 }
 
 /* ---- storage decisions ----------------------------------------------- */
@@ -358,14 +441,19 @@ static int plan(Em *e, const Out *outs, int nouts) {
     e->uses = arena_alloc(e->a, sizeof(int) * (len + 1));
     e->multi = arena_alloc(e->a, len + 1);
     e->woff = arena_alloc(e->a, sizeof(int) * (len + 1));
+    e->user = arena_alloc(e->a, sizeof(int) * (len + 1));
+    e->fuse = arena_alloc(e->a, sizeof(int) * (len + 1));
+    e->out_fuse = arena_alloc(e->a, sizeof(int) * (nouts + 1));
+    for (int id = 0; id < len; id++) e->fuse[id] = -1;
+    for (int k = 0; k < nouts; k++) e->out_fuse[k] = -1;
     bool *r = arena_alloc(e->a, len + 1);
     for (int k = 0; k < nouts; k++)
-        if (outs[k].root >= 0) r[outs[k].root] = true, e->uses[outs[k].root]++;
+        if (outs[k].root >= 0) r[outs[k].root] = true, e->uses[outs[k].root]++, e->user[outs[k].root] = -2 - k;
     for (int id = len - 1; id >= 0; id--) {
         if (!r[id]) continue;
         Node *n = N(e, id);
-        if (n->a >= 0) r[n->a] = true, e->uses[n->a]++;
-        if (n->b >= 0) r[n->b] = true, e->uses[n->b]++;
+        if (n->a >= 0) r[n->a] = true, e->uses[n->a]++, e->user[n->a] = id;
+        if (n->b >= 0) r[n->b] = true, e->uses[n->b]++, e->user[n->b] = id;
         if (n->op == OP_MATMUL) {
             Shape x = N(e, n->a)->shape, y = N(e, n->b)->shape;
             if (x.rank == 2 && y.rank == 2) e->multi[n->a] = y.d[1] > 1, e->multi[n->b] = x.d[0] > 1;
@@ -389,8 +477,26 @@ static int plan(Em *e, const Out *outs, int nouts) {
         /* pure views of cheap values cost only index arithmetic */
         if (m == 'W' && (n->op == OP_TRANS || n->op == OP_SLICE || n->op == OP_BCAST) && cheap(e, n->a))
             e->mode[id] = 'I';
-        if (e->mode[id] == 'W') e->woff[id] = e->wsize, e->wsize += shape_size(n->shape);
     }
+    /* A matrix-vector product read once, through elementwise operations, by
+     * a tensor or an output of its shape is computed in that consumer's loop. */
+    for (int id = 0; id < len; id++) {
+        Node *n = N(e, id);
+        Shape x = N(e, n->a)->shape;
+        bool rowwise = x.rank == 2 || (x.rank == 1 && x.d[0] <= 4); /* one row of the result per i */
+        if (e->mode[id] != 'W' || n->op != OP_MATMUL || e->uses[id] != 1 || n->shape.rank != 1 || !rowwise)
+            continue;
+        int c = e->user[id];
+        while (c >= 0 && e->mode[c] == 'I' && op_class[N(e, c)->op] == 'E') c = e->user[c];
+        if (c >= 0 && e->mode[c] == 'W' && op_class[N(e, c)->op] == 'E' && shape_eq(N(e, c)->shape, n->shape) &&
+            N(e, c)->varies == n->varies && e->fuse[c] < 0)
+            e->fuse[c] = id, e->mode[id] = 'F';
+        else if (c <= -2 && outs[-2 - c].kind != OUT_TOTAL && shape_eq(outs[-2 - c].shape, n->shape) && n->varies &&
+                 e->out_fuse[-2 - c] < 0)
+            e->out_fuse[-2 - c] = id, e->mode[id] = 'F';
+    }
+    for (int id = 0; id < len; id++)
+        if (e->mode[id] == 'W') e->woff[id] = e->wsize, e->wsize += shape_size(N(e, id)->shape);
     return e->wsize;
 }
 
@@ -405,7 +511,15 @@ static void emit_body(Em *e, Buf *b, const Out *outs, int nouts, const int *row_
         if (N(e, id)->varies) emit_node(e, &loop, 2, id);
         else emit_node(e, &pre, 1, id);
     }
-    for (int k = 0; k < nouts; k++) emit_out(e, &loop, 2, &outs[k]);
+    for (int k = 0; k < nouts; k++) {
+        if (outs[k].root < 0 && outs[k].kind != OUT_SET) continue;
+        const char *g = outs[k].guard;
+        bool open = g && (k == 0 || !outs[k - 1].guard || strcmp(outs[k - 1].guard, g));
+        bool close = g && (k == nouts - 1 || !outs[k + 1].guard || strcmp(outs[k + 1].guard, g));
+        if (open) buf_printf(&loop, "        if (%s) {\n", g);
+        emit_out(e, &loop, g ? 3 : 2, &outs[k], k);
+        if (close) buf_puts(&loop, "        }\n");
+    }
     if (e->wsize) buf_puts(b, "    double *w = work;\n");
     if (pre.s) buf_puts(b, pre.s);
     buf_puts(b, "    for (int b = 0; b < B; b++) {\n");
@@ -433,7 +547,9 @@ static Out out_state(Em *e, int root, OutKind k, const char *base, int i, const 
 
 static void emit_f(Em *e, Buf *b) {
     Model *m = e->pg->m;
-    buf_printf(b, "void %s_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work)\n{\n",
+    buf_printf(b,
+               "void %s_f(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,\n"
+               "    double *ND_RESTRICT dzdt, double *ND_RESTRICT work)\n{\n",
                e->prefix);
     buf_puts(b, "    (void)t, (void)z, (void)theta, (void)work;\n");
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
@@ -447,8 +563,9 @@ static void emit_vjp(Em *e, Buf *b) {
     Model *m = e->pg->m;
     Program *pg = e->pg;
     buf_printf(b,
-               "void %s_vjp(int B, double t, const double *z, const double *theta, const double *a,\n"
-               "    double *az, double *atheta, double *at, double *work)\n{\n",
+               "void %s_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,\n"
+               "    const double *ND_RESTRICT a, double *ND_RESTRICT az, double *ND_RESTRICT atheta,\n"
+               "    double *ND_RESTRICT at, double *ND_RESTRICT work)\n{\n",
                e->prefix);
     buf_puts(b, "    (void)t, (void)z, (void)theta, (void)a, (void)az, (void)atheta, (void)work;\n");
     if (m->n_param) buf_printf(b, "    if (atheta)\n        for (int i = 0; i < %d; i++) atheta[i] = 0;\n", m->n_param);
@@ -469,8 +586,8 @@ static void emit_vjp(Em *e, Buf *b) {
 static void emit_jvp(Em *e, Buf *b) {
     Model *m = e->pg->m;
     buf_printf(b,
-               "void %s_jvp(int B, double t, const double *z, const double *theta, const double *v, double *out,\n"
-               "    double *work)\n{\n",
+               "void %s_jvp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,\n"
+               "    const double *ND_RESTRICT v, double *ND_RESTRICT out, double *ND_RESTRICT work)\n{\n",
                e->prefix);
     buf_puts(b, "    (void)t, (void)z, (void)theta, (void)v, (void)work;\n");
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
@@ -483,10 +600,15 @@ static void emit_jvp(Em *e, Buf *b) {
 static void emit_loss(Em *e, Buf *b, bool grad) {
     Model *m = e->pg->m;
     if (grad)
-        buf_printf(b, "double %s_loss_grad(int B, const double *pred, const double *obs, double *grad, double *work)\n{\n",
+        buf_printf(b,
+                   "double %s_loss_grad(int B, const double *ND_RESTRICT pred, const double *ND_RESTRICT obs,\n"
+                   "    double *ND_RESTRICT grad, double *ND_RESTRICT work)\n{\n",
                    e->prefix);
     else
-        buf_printf(b, "double %s_loss(int B, const double *pred, const double *obs, double *work)\n{\n", e->prefix);
+        buf_printf(b,
+                   "double %s_loss(int B, const double *ND_RESTRICT pred, const double *ND_RESTRICT obs,\n"
+                   "    double *ND_RESTRICT work)\n{\n",
+                   e->prefix);
     buf_puts(b, "    double total = 0;\n    (void)pred, (void)obs, (void)work;\n");
     Out outs[2];
     int n = 0;
@@ -681,6 +803,8 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
     int work = emit_functions(&e, &code);
     banner(b, pg, o, "c");
     buf_printf(b, "#include <math.h>\n\n#include \"%s.h\"\n\n", p);
+    buf_puts(b, "/* Where a function writes, its pointers never overlap (DESIGN.md §3). */\n"
+                "#ifdef __cplusplus\n#define ND_RESTRICT __restrict\n#else\n#define ND_RESTRICT restrict\n#endif\n\n");
     for (int h = 0; h < H_COUNT; h++)
         if (e.helper[h]) buf_puts(b, helper_src[h]);
     if (e.helper[0] || e.helper[1] || e.helper[2] || e.helper[H_NEXT]) buf_putc(b, '\n');

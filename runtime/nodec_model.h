@@ -9,6 +9,8 @@
  * vector of n_param doubles, parameters in declaration order, each
  * row-major.  `work` points to at least `work_size` doubles of scratch,
  * whatever B is; calls on different threads need different work buffers.
+ * A function's outputs and work never overlap each other or its inputs
+ * (the emitted code declares its pointers `restrict`); inputs may share.
  */
 #ifndef NODEC_MODEL_H
 #define NODEC_MODEL_H

@@ -15,6 +15,8 @@
  * vector of n_param doubles, parameters in declaration order, each
  * row-major.  `work` points to at least `work_size` doubles of scratch,
  * whatever B is; calls on different threads need different work buffers.
+ * A function's outputs and work never overlap each other or its inputs
+ * (the emitted code declares its pointers `restrict`); inputs may share.
  */
 #ifndef NODEC_MODEL_H
 #define NODEC_MODEL_H
@@ -112,9 +114,17 @@ extern const nodec_model lotka_model;
 
 #include "lotka.h"
 
+/* Where a function writes, its pointers never overlap (DESIGN.md §3). */
+#ifdef __cplusplus
+#define ND_RESTRICT __restrict
+#else
+#define ND_RESTRICT restrict
+#endif
+
 static double nd_sq(double x) { return x * x; }
 
-void lotka_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work)
+void lotka_f(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    double *ND_RESTRICT dzdt, double *ND_RESTRICT work)
 {
     (void)t, (void)z, (void)theta, (void)work;
     for (int b = 0; b < B; b++) {
@@ -133,8 +143,9 @@ void lotka_f(int B, double t, const double *z, const double *theta, double *dzdt
     }
 }
 
-void lotka_vjp(int B, double t, const double *z, const double *theta, const double *a,
-    double *az, double *atheta, double *at, double *work)
+void lotka_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    const double *ND_RESTRICT a, double *ND_RESTRICT az, double *ND_RESTRICT atheta,
+    double *ND_RESTRICT at, double *ND_RESTRICT work)
 {
     (void)t, (void)z, (void)theta, (void)a, (void)az, (void)atheta, (void)work;
     if (atheta)
@@ -165,27 +176,19 @@ void lotka_vjp(int B, double t, const double *z, const double *theta, const doub
         const double s46 = s43 + s45;
         if (az) {
             azb[0] = s46;
-        }
-        if (az) {
             azb[1] = s38;
         }
         if (atheta) {
             atheta[0] += s44;
-        }
-        if (atheta) {
             atheta[1] += s40;
-        }
-        if (atheta) {
             atheta[2] += s31;
-        }
-        if (atheta) {
             atheta[3] += s26;
         }
     }
 }
 
-void lotka_jvp(int B, double t, const double *z, const double *theta, const double *v, double *out,
-    double *work)
+void lotka_jvp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    const double *ND_RESTRICT v, double *ND_RESTRICT out, double *ND_RESTRICT work)
 {
     (void)t, (void)z, (void)theta, (void)v, (void)work;
     for (int b = 0; b < B; b++) {
@@ -223,7 +226,8 @@ void lotka_jac_z(double t, const double *z, const double *theta, double *J, doub
     }
 }
 
-double lotka_loss(int B, const double *pred, const double *obs, double *work)
+double lotka_loss(int B, const double *ND_RESTRICT pred, const double *ND_RESTRICT obs,
+    double *ND_RESTRICT work)
 {
     double total = 0;
     (void)pred, (void)obs, (void)work;
@@ -240,7 +244,8 @@ double lotka_loss(int B, const double *pred, const double *obs, double *work)
     return total;
 }
 
-double lotka_loss_grad(int B, const double *pred, const double *obs, double *grad, double *work)
+double lotka_loss_grad(int B, const double *ND_RESTRICT pred, const double *ND_RESTRICT obs,
+    double *ND_RESTRICT grad, double *ND_RESTRICT work)
 {
     double total = 0;
     (void)pred, (void)obs, (void)work;

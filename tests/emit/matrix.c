@@ -15,6 +15,8 @@
  * vector of n_param doubles, parameters in declaration order, each
  * row-major.  `work` points to at least `work_size` doubles of scratch,
  * whatever B is; calls on different threads need different work buffers.
+ * A function's outputs and work never overlap each other or its inputs
+ * (the emitted code declares its pointers `restrict`); inputs may share.
  */
 #ifndef NODEC_MODEL_H
 #define NODEC_MODEL_H
@@ -112,6 +114,13 @@ extern const nodec_model matrix_model;
 
 #include "matrix.h"
 
+/* Where a function writes, its pointers never overlap (DESIGN.md §3). */
+#ifdef __cplusplus
+#define ND_RESTRICT __restrict
+#else
+#define ND_RESTRICT restrict
+#endif
+
 static double nd_sq(double x) { return x * x; }
 
 /* Q [2, 2] */
@@ -119,7 +128,8 @@ static const double matrix_c0[4] = {
     0.10000000000000001, 0.0, 0.0, 0.10000000000000001,
 };
 
-void matrix_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work)
+void matrix_f(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    double *ND_RESTRICT dzdt, double *ND_RESTRICT work)
 {
     (void)t, (void)z, (void)theta, (void)work;
     double *w = work;
@@ -129,14 +139,12 @@ void matrix_f(int B, double t, const double *z, const double *theta, double *dzd
         double *dzb = dzdt + (long)b * 4;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = 0;
-                for (int k = 0; k < 2; k++) acc += theta[i * 2 + k] * zb[k * 2 + j];
+                double acc = theta[i * 2 + 0] * zb[0 * 2 + j] + theta[i * 2 + 1] * zb[1 * 2 + j];
                 w[i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = 0;
-                for (int k = 0; k < 2; k++) acc += zb[i * 2 + k] * theta[j * 2 + k];
+                double acc = zb[i * 2 + 0] * theta[j * 2 + 0] + zb[i * 2 + 1] * theta[j * 2 + 1];
                 w[4 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
@@ -146,8 +154,9 @@ void matrix_f(int B, double t, const double *z, const double *theta, double *dzd
     }
 }
 
-void matrix_vjp(int B, double t, const double *z, const double *theta, const double *a,
-    double *az, double *atheta, double *at, double *work)
+void matrix_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    const double *ND_RESTRICT a, double *ND_RESTRICT az, double *ND_RESTRICT atheta,
+    double *ND_RESTRICT at, double *ND_RESTRICT work)
 {
     (void)t, (void)z, (void)theta, (void)a, (void)az, (void)atheta, (void)work;
     if (atheta)
@@ -167,26 +176,22 @@ void matrix_vjp(int B, double t, const double *z, const double *theta, const dou
         const double s23 = s21 * s22;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = 0;
-                for (int k = 0; k < 2; k++) acc += ab[i * 2 + k] * theta[k * 2 + j];
+                double acc = ab[i * 2 + 0] * theta[0 * 2 + j] + ab[i * 2 + 1] * theta[1 * 2 + j];
                 w[i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = 0;
-                for (int k = 0; k < 2; k++) acc += zb[k * 2 + i] * ab[k * 2 + j];
+                double acc = zb[0 * 2 + i] * ab[0 * 2 + j] + zb[1 * 2 + i] * ab[1 * 2 + j];
                 w[4 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = 0;
-                for (int k = 0; k < 2; k++) acc += ab[i * 2 + k] * zb[j * 2 + k];
+                double acc = ab[i * 2 + 0] * zb[j * 2 + 0] + ab[i * 2 + 1] * zb[j * 2 + 1];
                 w[8 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = 0;
-                for (int k = 0; k < 2; k++) acc += theta[k * 2 + i] * ab[k * 2 + j];
+                double acc = theta[0 * 2 + i] * ab[0 * 2 + j] + theta[1 * 2 + i] * ab[1 * 2 + j];
                 w[12 + i * 2 + j] = acc;
             }
         if (az) {
@@ -207,8 +212,8 @@ void matrix_vjp(int B, double t, const double *z, const double *theta, const dou
     }
 }
 
-void matrix_jvp(int B, double t, const double *z, const double *theta, const double *v, double *out,
-    double *work)
+void matrix_jvp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    const double *ND_RESTRICT v, double *ND_RESTRICT out, double *ND_RESTRICT work)
 {
     (void)t, (void)z, (void)theta, (void)v, (void)work;
     double *w = work;
@@ -217,14 +222,12 @@ void matrix_jvp(int B, double t, const double *z, const double *theta, const dou
         double *outb = out + (long)b * 4;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = 0;
-                for (int k = 0; k < 2; k++) acc += theta[i * 2 + k] * vb[k * 2 + j];
+                double acc = theta[i * 2 + 0] * vb[0 * 2 + j] + theta[i * 2 + 1] * vb[1 * 2 + j];
                 w[i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = 0;
-                for (int k = 0; k < 2; k++) acc += vb[i * 2 + k] * theta[j * 2 + k];
+                double acc = vb[i * 2 + 0] * theta[j * 2 + 0] + vb[i * 2 + 1] * theta[j * 2 + 1];
                 w[4 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
@@ -246,7 +249,8 @@ void matrix_jac_z(double t, const double *z, const double *theta, double *J, dou
     }
 }
 
-double matrix_loss(int B, const double *pred, const double *obs, double *work)
+double matrix_loss(int B, const double *ND_RESTRICT pred, const double *ND_RESTRICT obs,
+    double *ND_RESTRICT work)
 {
     double total = 0;
     (void)pred, (void)obs, (void)work;
@@ -263,7 +267,8 @@ double matrix_loss(int B, const double *pred, const double *obs, double *work)
     return total;
 }
 
-double matrix_loss_grad(int B, const double *pred, const double *obs, double *grad, double *work)
+double matrix_loss_grad(int B, const double *ND_RESTRICT pred, const double *ND_RESTRICT obs,
+    double *ND_RESTRICT grad, double *ND_RESTRICT work)
 {
     double total = 0;
     (void)pred, (void)obs, (void)work;

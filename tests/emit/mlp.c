@@ -15,6 +15,8 @@
  * vector of n_param doubles, parameters in declaration order, each
  * row-major.  `work` points to at least `work_size` doubles of scratch,
  * whatever B is; calls on different threads need different work buffers.
+ * A function's outputs and work never overlap each other or its inputs
+ * (the emitted code declares its pointers `restrict`); inputs may share.
  */
 #ifndef NODEC_MODEL_H
 #define NODEC_MODEL_H
@@ -86,7 +88,7 @@ extern "C" {
 #define MLP_NODEC_VERSION "0.1.0"
 #define MLP_N_STATE 2   /* doubles per state */
 #define MLP_N_PARAM 15   /* doubles in θ */
-#define MLP_WORK_SIZE 21 /* doubles of scratch for any function below */
+#define MLP_WORK_SIZE 13 /* doubles of scratch for any function below */
 
 void mlp_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work);
 void mlp_vjp(int B, double t, const double *z, const double *theta, const double *a,
@@ -112,6 +114,13 @@ extern const nodec_model mlp_model;
 
 #include "mlp.h"
 
+/* Where a function writes, its pointers never overlap (DESIGN.md §3). */
+#ifdef __cplusplus
+#define ND_RESTRICT __restrict
+#else
+#define ND_RESTRICT restrict
+#endif
+
 static double nd_sq(double x) { return x * x; }
 static double nd_cube(double x) { return x * x * x; }
 static double nd_relu(double x) { return x > 0 ? x : 0; }
@@ -132,7 +141,8 @@ static double nd_normal(unsigned long long *s)
     return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
-void mlp_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work)
+void mlp_f(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    double *ND_RESTRICT dzdt, double *ND_RESTRICT work)
 {
     (void)t, (void)z, (void)theta, (void)work;
     double *w = work;
@@ -143,26 +153,19 @@ void mlp_f(int B, double t, const double *z, const double *theta, double *dzdt, 
             w[i] = nd_cube(zb[i]);
         }
         for (int i = 0; i < 3; i++) {
-            double acc = 0;
-            for (int k = 0; k < 2; k++) acc += theta[i * 2 + k] * w[k];
-            w[2 + i] = acc;
-        }
-        for (int i = 0; i < 3; i++) {
-            w[5 + i] = nd_relu(w[2 + i] + theta[6 + i]);
+            double acc = theta[i * 2 + 0] * w[0] + theta[i * 2 + 1] * w[1];
+            w[2 + i] = nd_relu(acc + theta[6 + i]);
         }
         for (int i = 0; i < 2; i++) {
-            double acc = 0;
-            for (int k = 0; k < 3; k++) acc += theta[9 + i * 3 + k] * w[5 + k];
-            w[8 + i] = acc;
-        }
-        for (int i = 0; i < 2; i++) {
-            dzb[i] = w[8 + i];
+            double acc = theta[9 + i * 3 + 0] * w[2] + theta[9 + i * 3 + 1] * w[3] + theta[9 + i * 3 + 2] * w[4];
+            dzb[i] = acc;
         }
     }
 }
 
-void mlp_vjp(int B, double t, const double *z, const double *theta, const double *a,
-    double *az, double *atheta, double *at, double *work)
+void mlp_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    const double *ND_RESTRICT a, double *ND_RESTRICT az, double *ND_RESTRICT atheta,
+    double *ND_RESTRICT at, double *ND_RESTRICT work)
 {
     (void)t, (void)z, (void)theta, (void)a, (void)az, (void)atheta, (void)work;
     if (atheta)
@@ -177,56 +180,40 @@ void mlp_vjp(int B, double t, const double *z, const double *theta, const double
             w[i] = nd_cube(zb[i]);
         }
         for (int i = 0; i < 3; i++) {
-            double acc = 0;
-            for (int k = 0; k < 2; k++) acc += theta[i * 2 + k] * w[k];
-            w[2 + i] = acc;
+            double acc = theta[i * 2 + 0] * w[0] + theta[i * 2 + 1] * w[1];
+            w[2 + i] = acc + theta[6 + i];
         }
         for (int i = 0; i < 3; i++) {
-            w[5 + i] = w[2 + i] + theta[6 + i];
+            w[5 + i] = nd_relu(w[2 + i]);
         }
         for (int i = 0; i < 3; i++) {
-            w[8 + i] = nd_relu(w[5 + i]);
-        }
-        for (int j = 0; j < 3; j++) w[11 + j] = 0;
-        for (int k = 0; k < 2; k++) {
-            const double xk = ab[k];
-            for (int j = 0; j < 3; j++) w[11 + j] += xk * theta[9 + k * 3 + j];
-        }
-        for (int i = 0; i < 3; i++) {
-            w[14 + i] = w[11 + i] * nd_step(w[5 + i]);
-        }
-        for (int j = 0; j < 2; j++) w[17 + j] = 0;
-        for (int k = 0; k < 3; k++) {
-            const double xk = w[14 + k];
-            for (int j = 0; j < 2; j++) w[17 + j] += xk * theta[k * 2 + j];
+            double acc = ab[0] * theta[9 + 0 * 3 + i] + ab[1] * theta[9 + 1 * 3 + i];
+            w[8 + i] = acc * nd_step(w[2 + i]);
         }
         if (az) {
             for (int i = 0; i < 2; i++) {
-                azb[i] = w[17 + i] * 3.0 * nd_sq(zb[i]);
+                double acc = w[8] * theta[0 * 2 + i] + w[9] * theta[1 * 2 + i] + w[10] * theta[2 * 2 + i];
+                azb[i] = acc * 3.0 * nd_sq(zb[i]);
             }
         }
         if (atheta) {
             for (int i = 0; i < 3; i++)
                 for (int j = 0; j < 2; j++) {
-                    atheta[i * 2 + j] += w[14 + i] * w[j];
+                    atheta[i * 2 + j] += w[8 + i] * w[j];
                 }
-        }
-        if (atheta) {
             for (int i = 0; i < 3; i++) {
-                atheta[6 + i] += w[14 + i];
+                atheta[6 + i] += w[8 + i];
             }
-        }
-        if (atheta) {
             for (int i = 0; i < 2; i++)
                 for (int j = 0; j < 3; j++) {
-                    atheta[9 + i * 3 + j] += ab[i] * w[8 + j];
+                    atheta[9 + i * 3 + j] += ab[i] * w[5 + j];
                 }
         }
     }
 }
 
-void mlp_jvp(int B, double t, const double *z, const double *theta, const double *v, double *out,
-    double *work)
+void mlp_jvp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    const double *ND_RESTRICT v, double *ND_RESTRICT out, double *ND_RESTRICT work)
 {
     (void)t, (void)z, (void)theta, (void)v, (void)work;
     double *w = work;
@@ -237,29 +224,20 @@ void mlp_jvp(int B, double t, const double *z, const double *theta, const double
         for (int i = 0; i < 2; i++) {
             w[i] = nd_cube(zb[i]);
         }
-        for (int i = 0; i < 3; i++) {
-            double acc = 0;
-            for (int k = 0; k < 2; k++) acc += theta[i * 2 + k] * w[k];
-            w[2 + i] = acc;
-        }
         for (int i = 0; i < 2; i++) {
-            w[5 + i] = vb[i] * 3.0 * nd_sq(zb[i]);
+            w[2 + i] = vb[i] * 3.0 * nd_sq(zb[i]);
         }
         for (int i = 0; i < 3; i++) {
-            double acc = 0;
-            for (int k = 0; k < 2; k++) acc += theta[i * 2 + k] * w[5 + k];
-            w[7 + i] = acc;
+            double acc = theta[i * 2 + 0] * w[2] + theta[i * 2 + 1] * w[3];
+            w[4 + i] = acc;
         }
         for (int i = 0; i < 3; i++) {
-            w[10 + i] = w[7 + i] * nd_step(w[2 + i] + theta[6 + i]);
+            double acc = theta[i * 2 + 0] * w[0] + theta[i * 2 + 1] * w[1];
+            w[7 + i] = w[4 + i] * nd_step(acc + theta[6 + i]);
         }
         for (int i = 0; i < 2; i++) {
-            double acc = 0;
-            for (int k = 0; k < 3; k++) acc += theta[9 + i * 3 + k] * w[10 + k];
-            w[13 + i] = acc;
-        }
-        for (int i = 0; i < 2; i++) {
-            outb[i] = w[13 + i];
+            double acc = theta[9 + i * 3 + 0] * w[7] + theta[9 + i * 3 + 1] * w[8] + theta[9 + i * 3 + 2] * w[9];
+            outb[i] = acc;
         }
     }
 }
@@ -276,7 +254,8 @@ void mlp_jac_z(double t, const double *z, const double *theta, double *J, double
     }
 }
 
-double mlp_loss(int B, const double *pred, const double *obs, double *work)
+double mlp_loss(int B, const double *ND_RESTRICT pred, const double *ND_RESTRICT obs,
+    double *ND_RESTRICT work)
 {
     double total = 0;
     (void)pred, (void)obs, (void)work;
@@ -293,7 +272,8 @@ double mlp_loss(int B, const double *pred, const double *obs, double *work)
     return total;
 }
 
-double mlp_loss_grad(int B, const double *pred, const double *obs, double *grad, double *work)
+double mlp_loss_grad(int B, const double *ND_RESTRICT pred, const double *ND_RESTRICT obs,
+    double *ND_RESTRICT grad, double *ND_RESTRICT work)
 {
     double total = 0;
     (void)pred, (void)obs, (void)work;
@@ -347,6 +327,6 @@ const nodec_model mlp_model = {
     2, 15,
     1, mlp_states,
     3, mlp_params,
-    21, 0, 0,
+    13, 0, 0,
     mlp_f, mlp_vjp, mlp_jvp, mlp_jac_z, mlp_loss, mlp_loss_grad, mlp_init_params,
 };
