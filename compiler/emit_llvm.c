@@ -41,6 +41,7 @@
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
+#include <llvm-c/DebugInfo.h> /* temporary metadata nodes, for loop IDs */
 #include <llvm-c/Error.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
@@ -144,11 +145,28 @@ static LLVMValueRef flat(Em *e, int off, Shape s, LLVMValueRef i, LLVMValueRef j
     return off ? add(e, ci(e, off), x) : x;
 }
 
+/* Unrolling: LLVM's O2 pipeline runs here without its own loop unrolling
+ * (PassBuilderOptions), which multiplied the code, and the time to compile
+ * it, several times over for no measurable speed.  Instead, the batch loop
+ * is marked neither to vectorise nor to unroll (like the emitted C under gcc
+ * -O2: one sample at a time; batches are mostly small), and loops of at
+ * most FULL_UNROLL iterations are marked to unroll fully, as gcc's
+ * complete unrolling does, so `W @ z` with two columns is straight-line
+ * code and the loop around it can vectorise. */
+enum { FULL_UNROLL = 8 };
+
 /* A counted loop `for (iv = 0; iv < n; iv++)`, tested at the top; LLVM's
  * loop rotation turns it into the usual form. */
-typedef struct Loop { LLVMBasicBlockRef head, body, exit; LLVMValueRef iv; } Loop;
+typedef struct Loop {
+    LLVMBasicBlockRef head, body, exit;
+    LLVMValueRef iv;
+    bool batch; /* the batch loop: neither vectorised nor unrolled */
+    bool small; /* a constant trip count of at most FULL_UNROLL: unrolled */
+} Loop;
 
 static LLVMValueRef loop_open(Em *e, Loop *l, LLVMValueRef n) {
+    l->batch = false;
+    l->small = LLVMIsAConstantInt(n) && LLVMConstIntGetSExtValue(n) <= FULL_UNROLL;
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->bd);
     l->head = block(e, "loop"), l->body = block(e, "body"), l->exit = block(e, "done");
     LLVMBuildBr(e->bd, l->head);
@@ -161,12 +179,35 @@ static LLVMValueRef loop_open(Em *e, Loop *l, LLVMValueRef n) {
     return l->iv;
 }
 
+/* A loop ID `!{self, hints…}`, fresh for each loop. */
+static LLVMValueRef loop_id(Em *e, bool batch) {
+    LLVMMetadataRef hint[2], ops[3];
+    int n = 1;
+    if (batch) {
+        LLVMMetadataRef vec[2] = {LLVMMDStringInContext2(e->cx, "llvm.loop.vectorize.enable", 26),
+                                  LLVMValueAsMetadata(LLVMConstInt(e->i1, 0, false))};
+        hint[0] = LLVMMDNodeInContext2(e->cx, vec, 2);
+        hint[1] = LLVMMDStringInContext2(e->cx, "llvm.loop.unroll.disable", 24);
+        ops[n++] = hint[0], ops[n++] = LLVMMDNodeInContext2(e->cx, &hint[1], 1);
+    } else {
+        hint[0] = LLVMMDStringInContext2(e->cx, "llvm.loop.unroll.full", 21);
+        ops[n++] = LLVMMDNodeInContext2(e->cx, &hint[0], 1);
+    }
+    LLVMMetadataRef self = LLVMTemporaryMDNode(e->cx, NULL, 0);
+    ops[0] = self;
+    LLVMMetadataRef id = LLVMMDNodeInContext2(e->cx, ops, (size_t)n);
+    LLVMMetadataReplaceAllUsesWith(self, id); /* and disposes of the temporary */
+    return LLVMMetadataAsValue(e->cx, id);
+}
+
+
 static void loop_close(Em *e, Loop *l) {
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->bd);
     LLVMValueRef next = LLVMBuildNSWAdd(e->bd, l->iv, LLVMConstInt(LLVMTypeOf(l->iv), 1, false), "");
-    LLVMBuildBr(e->bd, l->head);
+    LLVMValueRef br = LLVMBuildBr(e->bd, l->head);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMPositionBuilderAtEnd(e->bd, l->exit);
+    if (l->batch || l->small) LLVMSetMetadata(br, LLVMGetMDKindIDInContext(e->cx, "llvm.loop", 9), loop_id(e, l->batch));
 }
 
 /* Loops over the elements of shape s (emit_c.c's loops()): i and j are the
@@ -733,6 +774,7 @@ static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *r
         if ((e->mode[id] == 'S' || e->mode[id] == 'W') && !N(e, id)->varies) node(e, id);
     Loop lb;
     LLVMValueRef b = loop_open(e, &lb, B);
+    lb.batch = true;
     /* Row pointers: unused ones are deleted as dead code.  az may be NULL:
      * its row is computed without `inbounds` and only stored through under
      * its guard. */
@@ -750,6 +792,11 @@ static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *r
 static LLVMValueRef function(Em *e, const char *suffix, LLVMTypeRef ret, LLVMTypeRef *params, int n) {
     const char *name = arena_printf(e->a, "%s_%s", e->pg->m->name, suffix);
     LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(ret, params, (unsigned)n, false));
+    /* work is scratch that no other argument points into (nodec_model.h) */
+    if (!getenv("X_NONOALIAS") && strcmp(suffix, "init_params")) {
+        unsigned k = LLVMGetEnumAttributeKindForName("noalias", 7);
+        LLVMAddAttributeAtIndex(fn, (unsigned)n, LLVMCreateEnumAttribute(e->cx, k, 0));
+    }
     e->fn = fn;
     e->entry = block(e, "entry");
     LLVMPositionBuilderAtEnd(e->bd, e->entry);
@@ -1149,6 +1196,7 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
         goto done;
     }
 
+    if (getenv("X_PREDUMP")) LLVMPrintModuleToFile(mod, getenv("X_PREDUMP"), NULL);
     /* Optimise for the host: the standard O2 pipeline with both vectorisers. */
     if (!(tm = host_machine(err, errlen))) goto done;
     char *triple = LLVMGetTargetMachineTriple(tm);
@@ -1162,7 +1210,7 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     LLVMPassBuilderOptionsSetSLPVectorization(popts, true);
     LLVMPassBuilderOptionsSetLoopVectorization(popts, !getenv("X_NOLV"));
     LLVMPassBuilderOptionsSetSLPVectorization(popts, !getenv("X_NOSLP"));
-    LLVMPassBuilderOptionsSetLoopUnrolling(popts, !getenv("X_NOUNROLL"));
+    LLVMPassBuilderOptionsSetLoopUnrolling(popts, !!getenv("X_UNROLL"));
     LLVMPassBuilderOptionsSetLoopInterleaving(popts, !getenv("X_NOIL"));
     if ((le = LLVMRunPasses(mod, getenv("X_PIPE") ? getenv("X_PIPE") : "default<O2>", tm, popts))) {
         fail_llvm(le, "LLVM's optimiser failed", err, errlen);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "train.h"
 #include "nodec_model.h"
 
 typedef struct Cmd {
@@ -273,6 +274,10 @@ static int cmd_grad(int argc, char **argv) {
     return with_model("grad", argc, argv, nodec_cli_grad, nodec_cli_grad_help);
 }
 
+static int cmd_train(int argc, char **argv) {
+    return with_model("train", argc, argv, nodec_cli_train, nodec_cli_train_help);
+}
+
 static int cmd_repl(int argc, char **argv) { return repl_main(argc, argv); }
 
 static const Cmd cmds[] = {
@@ -297,6 +302,7 @@ static const Cmd cmds[] = {
      "product a'(df/dV) that nodec emits.  --latex prints LaTeX."},
     {"solve", cmd_solve, "solve MODEL [--params P] [--z0 LIST] [--t0 A --t1 B --n N | --times F] [-o OUT]",
      nodec_cli_solve_help},
+    {"train", cmd_train, "train MODEL --data D.csv [--iters N] [--save P.npz] [--plot DIR] …", nodec_cli_train_help},
     {"repl", cmd_repl, "repl [MODEL]", "usage: nodec repl [MODEL.nde]\n\nAn interactive session; :help inside lists the commands."},
     {"grad", cmd_grad, "grad MODEL --data D.csv [--params P] [--mode adjoint|checkpoint|direct]",
      nodec_cli_grad_help},

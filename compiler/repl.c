@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "io.h"
+#include "train.h"
 #include "nodec_model.h"
 
 #ifdef NODEC_HAVE_READLINE
@@ -37,7 +38,7 @@ typedef struct Repl {
     Compilation c;      /* the current model, compiled */
     bool have;          /* c holds a compiled model */
     LoadedModel lm;     /* its code, when complete */
-    char params[512];   /* θ file kept by :train and :params, or "" */
+    char params[1024];  /* θ file kept by :train and :params, or "" */
     char **opts;        /* solver options given with :set */
     int nopts;
     bool tty;
@@ -385,6 +386,7 @@ static void command(Repl *r, char *line, bool *quit) {
     else if (!strcmp(c, ":vjp")) eval(r, argc, argv, true);
     else if (!strcmp(c, ":solve")) run_cli(r, argc, argv, nodec_cli_solve, false);
     else if (!strcmp(c, ":grad")) run_cli(r, argc, argv, nodec_cli_grad, false);
+    else if (!strcmp(c, ":train")) run_cli(r, argc, argv, nodec_cli_train, true);
     else if (!strcmp(c, ":set") && argc == 3) {
         r->opts = realloc(r->opts, sizeof(char *) * (size_t)(r->nopts + 2));
         r->opts[r->nopts++] = xstrdup(argv[1]);
