@@ -2,6 +2,7 @@
  * LLVM's C API, optimised with the standard O2 pipeline (vectorisers on) and
  * compiled in memory by ORC's LLJIT.  The result is a `nodec_model` the
  * runtime cannot tell from linked emitted C (DESIGN.md §3, STYLE.md §11).
+ * docs/jit.md has the measurements behind the choices below.
  *
  * Requires: a Program whose roots are derived and simplified (nc_compile).
  *
@@ -12,7 +13,12 @@
  * same loops and accumulators for products, the same helper definitions
  * (sigmoid, softplus, splitmix64, Box-Muller), the same libm calls.  No
  * fast-math flags are set, so LLVM may not reassociate or contract, and
- * results agree with gcc -O2's to the last bit in practice.
+ * chains of + and * are evaluated in the order C parses emit_c.c's text
+ * (below), so results agree with the emitted C's to the last bit.
+ *
+ * Two things differ from what gcc sees, both for speed: `work` is marked
+ * noalias (it is scratch no other argument points into), and loops are
+ * unrolled by explicit hints rather than by the O2 pipeline (FULL_UNROLL).
  *
  * Ownership (following llvm/examples/OrcV2Examples/OrcV2CBindings*.c):
  *   - a ThreadSafeContext owns the LLVMContext the module is built in; the
@@ -30,14 +36,12 @@
  * nc_unload_llvm releases all of it; every failure in nc_load_llvm goes
  * through the one cleanup path at its end.
  */
-#define _POSIX_C_SOURCE 200809L
 #include "compiler.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
@@ -793,7 +797,7 @@ static LLVMValueRef function(Em *e, const char *suffix, LLVMTypeRef ret, LLVMTyp
     const char *name = arena_printf(e->a, "%s_%s", e->pg->m->name, suffix);
     LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(ret, params, (unsigned)n, false));
     /* work is scratch that no other argument points into (nodec_model.h) */
-    if (!getenv("X_NONOALIAS") && strcmp(suffix, "init_params")) {
+    if (strcmp(suffix, "init_params")) {
         unsigned k = LLVMGetEnumAttributeKindForName("noalias", 7);
         LLVMAddAttributeAtIndex(fn, (unsigned)n, LLVMCreateEnumAttribute(e->cx, k, 0));
     }
@@ -1078,7 +1082,7 @@ static LLVMTargetMachineRef host_machine(char *err, size_t errlen) {
         LLVMDisposeMessage(msg);
     } else {
         char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
-        tm = LLVMCreateTargetMachine(target, triple, getenv("X_CPU") ? getenv("X_CPU") : cpu, getenv("X_FEAT") ? getenv("X_FEAT") : features, getenv("X_CG") ? atoi(getenv("X_CG")) : LLVMCodeGenLevelAggressive, LLVMRelocDefault,
+        tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelDefault, LLVMRelocDefault,
                                      LLVMCodeModelJITDefault);
         LLVMDisposeMessage(cpu), LLVMDisposeMessage(features);
         if (!tm) snprintf(err, errlen, "LLVM cannot make a target machine for %s", triple);
@@ -1151,14 +1155,6 @@ static LLVMErrorRef define_allowed(LLVMOrcLLJITRef lljit, LLVMOrcJITDylibRef jd)
     return le;
 }
 
-static double tnow(void) {
-    struct timespec ts;
-    clock_gettime(getenv("X_WALL") ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-#define TMARK(k) (tm_[k] = tnow())
-static double tm_[8];
-
 static const char *const fn_suffix[7] = {"f", "vjp", "jvp", "jac_z", "loss", "loss_grad", "init_params"};
 
 bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen) {
@@ -1166,7 +1162,6 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     pthread_once(&llvm_once, llvm_init);
     if (!llvm_ready) return snprintf(err, errlen, "LLVM has no native target in this build"), false;
 
-    TMARK(0);
     bool ok = false;
     char *msg = NULL;
     LLVMErrorRef le;
@@ -1190,13 +1185,11 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     e.cx = LLVMOrcThreadSafeContextGetContext(tsctx);
     e.mod = mod = LLVMModuleCreateWithNameInContext(pg->m->name, e.cx);
     int work = build_module(&e);
-    TMARK(1);
     if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
         snprintf(err, errlen, "internal error: nodec made invalid LLVM IR (a bug in nodec):\n%.1500s", msg);
         goto done;
     }
 
-    if (getenv("X_PREDUMP")) LLVMPrintModuleToFile(mod, getenv("X_PREDUMP"), NULL);
     /* Optimise for the host: the standard O2 pipeline with both vectorisers. */
     if (!(tm = host_machine(err, errlen))) goto done;
     char *triple = LLVMGetTargetMachineTriple(tm);
@@ -1208,17 +1201,12 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     popts = LLVMCreatePassBuilderOptions();
     LLVMPassBuilderOptionsSetLoopVectorization(popts, true);
     LLVMPassBuilderOptionsSetSLPVectorization(popts, true);
-    LLVMPassBuilderOptionsSetLoopVectorization(popts, !getenv("X_NOLV"));
-    LLVMPassBuilderOptionsSetSLPVectorization(popts, !getenv("X_NOSLP"));
-    LLVMPassBuilderOptionsSetLoopUnrolling(popts, !!getenv("X_UNROLL"));
-    LLVMPassBuilderOptionsSetLoopInterleaving(popts, !getenv("X_NOIL"));
-    if ((le = LLVMRunPasses(mod, getenv("X_PIPE") ? getenv("X_PIPE") : "default<O2>", tm, popts))) {
+    LLVMPassBuilderOptionsSetLoopUnrolling(popts, false); /* see FULL_UNROLL */
+    if ((le = LLVMRunPasses(mod, "default<O2>", tm, popts))) {
         fail_llvm(le, "LLVM's optimiser failed", err, errlen);
         goto done;
     }
 
-    TMARK(2);
-    if (getenv("NODEC_JIT_DUMP")) LLVMDumpModule(mod);
     /* The JIT compiles for the same machine: the builder takes tm. */
     builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
@@ -1229,7 +1217,6 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
         fail_llvm(le, "cannot create the LLVM JIT", err, errlen);
         goto done;
     }
-    TMARK(3);
     jd = LLVMOrcLLJITGetMainJITDylib(j->lljit);
     if ((le = define_allowed(j->lljit, jd))) {
         fail_llvm(le, "cannot define the JIT's library symbols", err, errlen);
@@ -1258,10 +1245,6 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
         }
         addr[k] = (void *)(uintptr_t)a;
     }
-    TMARK(4);
-    if (getenv("NODEC_JIT_TIMES"))
-        fprintf(stderr, "build %.2f opt %.2f jit %.2f codegen %.2f ms\n", (tm_[1] - tm_[0]) * 1e3,
-                (tm_[2] - tm_[1]) * 1e3, (tm_[3] - tm_[2]) * 1e3, (tm_[4] - tm_[3]) * 1e3);
     fill_descriptor(j, pg, o, work);
     /* ISO C forbids converting void * to function pointers; POSIX allows it */
     memcpy(&j->desc.f, &addr[0], sizeof(void *));

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -278,6 +279,104 @@ static int cmd_train(int argc, char **argv) {
     return with_model("train", argc, argv, nodec_cli_train, nodec_cli_train_help);
 }
 
+/* Where the runtime's headers and archive are: NODEC_RUNTIME_DIR, else the
+ * build tree nodec came from, else an install prefix beside the executable. */
+static bool runtime_paths(char *inc, char *lib, size_t n) {
+    const char *env = getenv("NODEC_RUNTIME_DIR");
+    if (env && *env) {
+        snprintf(inc, n, "%s/include/nodec", env), snprintf(lib, n, "%s/lib/libnodec.a", env);
+        return access(lib, R_OK) == 0;
+    }
+#if defined(NODEC_BUILD_INCLUDE) && defined(NODEC_BUILD_LIB)
+    snprintf(inc, n, "%s", NODEC_BUILD_INCLUDE), snprintf(lib, n, "%s", NODEC_BUILD_LIB);
+    if (access(lib, R_OK) == 0) return true;
+#endif
+    char exe[2048];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k <= 0) return false;
+    exe[k] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    snprintf(inc, n, "%s/../include/nodec", exe), snprintf(lib, n, "%s/../lib/libnodec.a", exe);
+    return access(lib, R_OK) == 0;
+}
+
+static int run_cmd(char *const argv[]) {
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* nodec build MODEL -o TRAINER: the emitted C, a main() calling the
+ * runtime's trainer, compiled and linked with libnodec. */
+static int cmd_build(int argc, char **argv) {
+    Args a;
+    int rc = parse_args("build", argc, argv, &a);
+    if (rc) return rc < 0 ? (puts(find_cmd("build")->help), 0) : rc;
+    if (!a.out) return usage_error("build", "%s", "missing -o TRAINER (the executable to write)");
+    char inc[4096], lib[4096];
+    if (!runtime_paths(inc, lib, sizeof inc)) {
+        fprintf(stderr, "nodec build: error: cannot find the runtime library (libnodec.a); set NODEC_RUNTIME_DIR "
+                        "to the prefix nodec was installed to\n");
+        return 1;
+    }
+    Compilation c;
+    if (!compile_file(&c, a.model, NULL)) return nc_free(&c), 1;
+    char dir[256];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/nodec-build-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "nodec build: error: cannot make a temporary directory: %s\n", strerror(errno));
+        return nc_free(&c), 1;
+    }
+    const char *m = c.model->name;
+    char hp[512], cp[512], mp[512], out_tmp[4200];
+    snprintf(hp, sizeof hp, "%s/%s.h", dir, m), snprintf(cp, sizeof cp, "%s/%s.c", dir, m);
+    snprintf(mp, sizeof mp, "%s/main.c", dir);
+    snprintf(out_tmp, sizeof out_tmp, "%s.tmp.%ld", a.out, (long)getpid());
+    EmitOpts o = emit_opts(&c);
+    Buf h = {0}, src = {0}, mainc = {0};
+    emit_header(&h, c.prog, &o), emit_source(&src, c.prog, &o);
+    buf_printf(&mainc,
+               "/* A trainer for %s, made by `nodec build`: nodec train's options, this model built in. */\n"
+               "#include \"train.h\"\n#include \"%s.h\"\n\n"
+               "int main(int argc, char **argv) { return nodec_cli_train(&%s_model, argc - 1, argv + 1); }\n",
+               m, m, m);
+    bool ok = write_atomic(hp, h.s, h.len) && write_atomic(cp, src.s, src.len) && write_atomic(mp, mainc.s, mainc.len);
+    buf_free(&h), buf_free(&src), buf_free(&mainc);
+    int status = 1;
+    if (ok) {
+        const char *cc = getenv("NODEC_CC");
+        if (!cc || !*cc) cc = getenv("CC");
+        if (!cc || !*cc) cc = "cc";
+        char incflag[4200], dirflag[300];
+        snprintf(incflag, sizeof incflag, "-I%s", inc), snprintf(dirflag, sizeof dirflag, "-I%s", dir);
+        char *args[] = {(char *)cc, "-std=c99", "-O2", incflag, dirflag, "-o", out_tmp, mp, cp, lib, "-lz", "-lm", NULL};
+        int r = run_cmd(args);
+        if (r != 0) {
+            fprintf(stderr, "nodec build: error: the C compiler '%s' failed (exit %d); set NODEC_CC to choose another\n",
+                    cc, r);
+            unlink(out_tmp);
+        } else if (rename(out_tmp, a.out) != 0) {
+            fprintf(stderr, "nodec build: error: cannot write '%s': %s\n", a.out, strerror(errno));
+            unlink(out_tmp);
+        } else {
+            printf("nodec build: wrote %s (run `%s --help` for its options)\n", a.out, a.out);
+            status = 0;
+        }
+    }
+    unlink(hp), unlink(cp), unlink(mp), rmdir(dir);
+    nc_free(&c);
+    return status;
+}
+
 static int cmd_repl(int argc, char **argv) { return repl_main(argc, argv); }
 
 static const Cmd cmds[] = {
@@ -303,6 +402,12 @@ static const Cmd cmds[] = {
     {"solve", cmd_solve, "solve MODEL [--params P] [--z0 LIST] [--t0 A --t1 B --n N | --times F] [-o OUT]",
      nodec_cli_solve_help},
     {"train", cmd_train, "train MODEL --data D.csv [--iters N] [--save P.npz] [--plot DIR] …", nodec_cli_train_help},
+    {"build", cmd_build, "build MODEL -o TRAINER",
+     "usage: nodec build MODEL.nde -o TRAINER\n\n"
+     "Writes a standalone trainer: the model's emitted C and nodec's runtime in one\n"
+     "executable that takes the options of `nodec train` (without the model file).\n"
+     "Needs a C compiler (NODEC_CC or CC, default cc) and libnodec.a: from the build\n"
+     "tree nodec came from, an install prefix beside it, or NODEC_RUNTIME_DIR."},
     {"repl", cmd_repl, "repl [MODEL]", "usage: nodec repl [MODEL.nde]\n\nAn interactive session; :help inside lists the commands."},
     {"grad", cmd_grad, "grad MODEL --data D.csv [--params P] [--mode adjoint|checkpoint|direct]",
      nodec_cli_grad_help},

@@ -1,0 +1,28 @@
+# `nodec build`'s trainer and `nodec train` give identical parameters for the
+# same seed: both run the same emitted C and runtime.
+file(REMOVE_RECURSE ${OUT})
+file(MAKE_DIRECTORY ${OUT})
+execute_process(COMMAND ${NODEC} build ${MODEL} -o ${OUT}/trainer RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nodec build failed:\n${err}")
+endif()
+set(args --data ${DATA} --iters 25 --seed 7 --eval-every 0)
+execute_process(COMMAND ${OUT}/trainer ${args} --save ${OUT}/built.npz RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the built trainer failed:\n${err}")
+endif()
+execute_process(COMMAND ${NODEC} train ${MODEL} ${args} --save ${OUT}/train.npz RESULT_VARIABLE rc ERROR_VARIABLE err
+                OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "nodec train failed:\n${err}")
+endif()
+file(SHA256 ${OUT}/built.npz a)
+file(SHA256 ${OUT}/train.npz b)
+if(NOT a STREQUAL b)
+  message(FATAL_ERROR "the built trainer and nodec train saved different parameters")
+endif()
+# A missing -o is a usage error, and nothing is written.
+execute_process(COMMAND ${NODEC} build ${MODEL} RESULT_VARIABLE rc ERROR_QUIET)
+if(NOT rc EQUAL 2)
+  message(FATAL_ERROR "nodec build without -o exited ${rc}, not 2")
+endif()
