@@ -89,7 +89,9 @@ static bool chance(Rng *r, double p) { return rnd(r) < p; }
     X(LIT_V, "[1, 2] inline") X(LIT_M, "[[1, 2], …] inline") \
     X(STATE_S, "state scalar") X(STATE_V, "state vector") X(STATE_M, "state matrix") \
     X(PARAM_S, "param scalar") X(PARAM_V, "param vector") X(PARAM_M, "param matrix") \
-    X(LET, "let") X(DIM1, "dimension 1") X(LOSS, "custom loss") X(Z0, "state with z0")
+    X(LET, "let") X(DIM1, "dimension 1") X(DIM_BIG, "dimension 5-7") \
+    X(UPLUS, "unary +") X(SELF, "x op x") X(CHAIN, "f(g(h(…)))") X(POW_01, "x^0, x^1, x^4") \
+    X(NUMSPELL, "57e-2, .5") X(SLICE_NEGHI, "z[a:-k]") X(TRANS_IDX, "W'[…]") X(REDUCE_S, "sum(scalar)") X(LOSS, "custom loss") X(Z0, "state with z0")
 
 enum {
 #define X(id, s) F_##id,
@@ -149,9 +151,13 @@ static const char *P(Gen *g, const char *fmt, ...) {
     return s;
 }
 
+/* Mostly 2–4; 1 for the degenerate case; 5–7 for the emitter's loops
+ * (it unrolls sums of up to 4 terms). */
 static int dim(Gen *g) {
-    int d = chance(&g->r, 0.08) ? 1 : irange(&g->r, 2, 4);
+    double x = rnd(&g->r);
+    int d = x < 0.07 ? 1 : x < 0.17 ? irange(&g->r, 5, 7) : irange(&g->r, 2, 4);
     if (d == 1) coverage[F_DIM1]++;
+    if (d > 4) coverage[F_DIM_BIG]++;
     return d;
 }
 
@@ -169,8 +175,11 @@ static double rnum(Gen *g) {
     return v == 0 ? 0.5 : v;
 }
 static const char *num_str(Gen *g, double v, bool paren) {
-    if (v < 0 && paren) return P(g, "(%g)", v);
-    return P(g, "%g", v);
+    const char *t = P(g, "%g", v);
+    double x = rnd(&g->r);
+    if (x < 0.05) t = P(g, "%de-2", (int)lround(v * 100)), coverage[F_NUMSPELL]++;
+    else if (x < 0.1 && v > 0 && v < 1) t = P(g, ".%02d", (int)lround(v * 100)), coverage[F_NUMSPELL]++;
+    return v < 0 && paren ? P(g, "(%s)", t) : t;
 }
 
 static const char *lit_vec(Gen *g, int n, double *b) {
@@ -222,6 +231,7 @@ static bool mat_rows(Var *v, Sh s) { return v->s.r == 2 && v->s.m == s.m; }     
 static bool mat_wide(Var *v, Sh s) { return v->s.r == 2 && v->s.n > s.m; }        /* M[i, c:d] */
 static bool mat_tall(Var *v, Sh s) { return v->s.r == 2 && v->s.m > s.m; }        /* M[a:b, j] */
 static bool mat_trans(Var *v, Sh s) { return v->s.r == 2 && v->s.m == s.n && v->s.n == s.m; }
+static bool mat_big_t(Var *v, Sh s) { return v->s.r == 2 && v->s.n >= s.m && v->s.m >= s.n; }
 static bool mat_big(Var *v, Sh s) {
     return v->s.r == 2 && v->s.m >= s.m && v->s.n >= s.n && (v->s.m > s.m || v->s.n > s.n);
 }
@@ -235,6 +245,7 @@ static const char *range_str(Gen *g, int L, int n) {
         coverage[F_SLICE_OPEN]++;
         return chance(&g->r, 0.5) ? P(g, "%d:", lo) : P(g, "-%d:", n);
     }
+    if (hi < L && chance(&g->r, 0.2)) return coverage[F_SLICE_NEGHI]++, P(g, "%d:-%d", lo, L - hi);
     return P(g, "%d:%d", lo, hi);
 }
 
@@ -272,6 +283,9 @@ static Ex leaf(Gen *g, Sh s) {
             case 7:
                 if (!(v = pick_var(g, s, any_mat))) continue;
                 cover_var(v);
+                if (chance(&g->r, 0.15))
+                    return coverage[F_TRANS_IDX]++,
+                           (Ex){P(g, "%s'[%s, %s]", v->name, index_str(g, v->s.n), index_str(g, v->s.m)), v->b};
                 if (chance(&g->r, 0.3))
                     return coverage[F_IDX_MI_J]++,
                            (Ex){P(g, "%s[%s][%s]", v->name, index_str(g, v->s.m), index_str(g, v->s.n)), v->b};
@@ -312,6 +326,9 @@ static Ex leaf(Gen *g, Sh s) {
         } else {
             switch (k) {
             case 3:
+                if (!(v = pick_var(g, s, mat_big_t))) continue;
+                cover_var(v), coverage[F_TRANS_IDX]++;
+                return (Ex){P(g, "%s'[%s, %s]", v->name, range_str(g, v->s.n, s.m), range_str(g, v->s.m, s.n)), v->b};
             case 4:
                 if (!(v = pick_var(g, s, mat_trans))) continue;
                 cover_var(v), coverage[F_TRANS_VAR]++;
@@ -418,7 +435,36 @@ static bool production(Gen *g, Sh s, int d, Ex *out) {
     Rng *r = &g->r;
     Ex x, y;
     double lo;
-    switch (irand(r, 12)) {
+    switch (irand(r, 14)) {
+    case 12: { /* one subexpression twice: hash-consing and x−x, x·x, x/x rules */
+        x = gen(g, s, d - 1);
+        coverage[F_SELF]++;
+        switch (irand(r, 5)) {
+        case 0: coverage[F_SUB]++, *out = (Ex){P(g, "(%s - %s)", x.s, x.s), 0}; return true;
+        case 1: coverage[F_ADD]++, *out = (Ex){P(g, "(%s + %s)", x.s, x.s), 2 * x.b}; return true;
+        case 2: coverage[F_MUL]++, *out = (Ex){P(g, "(%s * %s)", x.s, x.s), x.b * x.b}; return true;
+        case 3: coverage[F_ADD]++, *out = (Ex){P(g, "(%s + -(%s))", x.s, x.s), 0}; return true;
+        default:
+            y = positive(g, s, d, &lo);
+            coverage[F_DIV]++;
+            *out = (Ex){P(g, "(%s / %s)", y.s, y.s), 1};
+            return true;
+        }
+    }
+    case 13: { /* a chain of smooth functions */
+        static const char *const f[] = {"tanh", "sin", "cos", "sigmoid", "softplus", "-"};
+        static const int fe[] = {F_TANH, F_SIN, F_COS, F_SIGMOID, F_SOFTPLUS, F_NEG};
+        x = gen(g, s, d - 2);
+        int n = irange(r, 3, 6);
+        for (int i = 0; i < n; i++) {
+            int k = irand(r, 6);
+            coverage[fe[k]]++;
+            x = (Ex){P(g, "%s(%s)", f[k], x.s), k == 4 ? x.b + 0.7 : k == 5 ? x.b : 1};
+        }
+        coverage[F_CHAIN]++;
+        *out = x;
+        return true;
+    }
     case 0:
     case 1: { /* + - *, possibly broadcasting a scalar */
         int op = irand(r, 3);
@@ -451,7 +497,11 @@ static bool production(Gen *g, Sh s, int d, Ex *out) {
         case 0:
             x = squash(g, gen(g, s, d - 1), 2.5);
             coverage[F_POW_INT]++;
-            if (chance(r, 0.6)) *out = (Ex){P(g, "(%s)^2", x.s), x.b * x.b};
+            if (chance(r, 0.15)) {
+                int k = (int[]){0, 1, 4}[irand(r, 3)];
+                coverage[F_POW_01]++;
+                *out = (Ex){P(g, "(%s)^%d", x.s, k), k == 0 ? 1 : pow(x.b, k)};
+            } else if (chance(r, 0.6)) *out = (Ex){P(g, "(%s)^2", x.s), x.b * x.b};
             else *out = (Ex){P(g, "(%s)^3", x.s), x.b * x.b * x.b};
             return true;
         case 1: {
@@ -462,9 +512,11 @@ static bool production(Gen *g, Sh s, int d, Ex *out) {
             *out = (Ex){P(g, k < 0 ? "(%s)^(%g)" : "(%s)^%g", x.s, k), k < 0 ? pow(lo, k) : pow(x.b, k)};
             return true;
         }
-        case 2: {
-            x = positive(g, s, d, &lo);
-            y = bounded(g, s.r && chance(r, 0.5) ? S0() : s, d - 1);
+        case 2: { /* one side may be a scalar */
+            int form = s.r ? irand(r, 3) : 0;
+            x = positive(g, form == 1 ? S0() : s, d, &lo);
+            y = bounded(g, form == 2 ? S0() : s, d - 1);
+            if (form) coverage[F_BCAST]++;
             coverage[F_POW_VAR]++;
             double m = fmax(x.b, 1 / lo);
             *out = (Ex){P(g, "(%s)^(%s)", x.s, y.s), m};
@@ -478,6 +530,7 @@ static bool production(Gen *g, Sh s, int d, Ex *out) {
         }
     case 4:
         x = gen(g, s, d - 1);
+        if (chance(r, 0.15)) return coverage[F_UPLUS]++, *out = (Ex){P(g, "+(%s)", x.s), x.b}, true;
         coverage[F_NEG]++;
         *out = (Ex){P(g, "-(%s)", x.s), x.b};
         return true;
@@ -580,12 +633,13 @@ static bool production(Gen *g, Sh s, int d, Ex *out) {
         if (s.r == 0) {
             switch (irand(r, 3)) {
             case 0: {
-                Sh t = rand_shape(g, 0, 2, 1);
+                Sh t = rand_shape(g, 1, 4, 2);
+                if (t.r == 0) coverage[F_REDUCE_S]++;
                 x = gen(g, t, d - 1);
                 *out = fn(g, F_SUM, "sum", x, x.b * sh_size(t));
                 return true;
             }
-            case 1: x = gen(g, rand_shape(g, 0, 2, 1), d - 1), *out = fn(g, F_MEAN, "mean", x, x.b); return true;
+            case 1: x = gen(g, rand_shape(g, 1, 4, 2), d - 1), *out = fn(g, F_MEAN, "mean", x, x.b); return true;
             default: {
                 int k = dim(g);
                 x = gen(g, S1(k), d - 1), y = gen(g, S1(k), d - 1);
@@ -667,11 +721,11 @@ static void gen_model(unsigned long long seed, int idx, Arena *a, ModelSrc *ms) 
     g->a = a;
     Buf h = {0};
     buf_printf(&h, "# nodec property test: model %d of seed %llu\nmodel pm%d\n\n", idx, seed, idx);
-    /* parameters: one 4-vector and one 4×4 matrix so that every small
-     * shape can be sliced from something, then random ones */
+    /* parameters: one 7-vector and one 7×7 matrix so that every shape
+     * can be sliced from something, then random ones */
     int np = 0;
     for (int i = 0; i < 9; i++) {
-        Sh s = i == 0 ? S1(4) : i == 1 ? S2(4, 4) : rand_shape(g, 1, 1, 1);
+        Sh s = i == 0 ? S1(7) : i == 1 ? S2(7, 7) : rand_shape(g, 1, 1, 1);
         double b;
         const char *init = param_init(g, s, &b);
         const char *name = P(g, "p%d", np++);
