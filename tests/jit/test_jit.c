@@ -4,7 +4,8 @@
  *
  * Each model is compiled twice: to C built by the system compiler
  * (nc_load_cc) and by LLVM's JIT (nc_load_llvm).  The two descriptors must
- * agree field by field (names, shapes, offsets, work size, uses_t, z0);
+ * agree field by field (names, shapes, offsets, uses_t, z0; the work size
+ * is each backend's own);
  * init_params must give bit-identical θ for several seeds; f, vjp (every
  * combination of NULL outputs), jvp, jac_z, loss and loss_grad must agree
  * within TOL relative at seeded random points with B = 1 and B = 5.  Every
@@ -80,7 +81,9 @@ static void same_descriptor(const nodec_model *c, const nodec_model *j) {
     CHECK((c->param_vars == NULL) == (j->param_vars == NULL), "param_vars NULL-ness");
     if (c->n_state_vars == j->n_state_vars) same_vars("state", c->state_vars, j->state_vars, c->n_state_vars);
     if (c->n_param_vars == j->n_param_vars) same_vars("param", c->param_vars, j->param_vars, c->n_param_vars);
-    CHECK(c->work_size == j->work_size, "work_size C %d, JIT %d", c->work_size, j->work_size);
+    /* work_size may differ: each backend states what its own code needs, and
+     * the buffers below are exactly that size, so ASan sees an overrun */
+    if (c->work_size != j->work_size) printf("  work_size: C %d, JIT %d\n", c->work_size, j->work_size);
     CHECK(c->uses_t == j->uses_t, "uses_t C %d, JIT %d", c->uses_t, j->uses_t);
     CHECK((c->z0 == NULL) == (j->z0 == NULL), "z0 NULL-ness");
     if (c->z0 && j->z0) CHECK(!memcmp(c->z0, j->z0, sizeof(double) * (size_t)c->n_state), "z0 values");
