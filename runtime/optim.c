@@ -20,9 +20,7 @@ int nodec_optim_from_name(const char *name) {
     return -1;
 }
 
-const char *nodec_optim_name(nodec_optim_kind kind) {
-    return (unsigned)kind < 3 ? names[kind] : "unknown";
-}
+const char *nodec_optim_name(nodec_optim_kind kind) { return (unsigned)kind < 3 ? names[kind] : "unknown"; }
 
 int nodec_optim_init(nodec_optim *o, nodec_optim_kind kind, int n, double lr) {
     memset(o, 0, sizeof *o);

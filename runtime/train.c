@@ -85,7 +85,7 @@ typedef struct Opts {
     int optimizer, quiet;
     double lr, momentum;
     long iters, batch, window, eval_every, save_every;
-    double seed; /* a whole number below 2^53, so a state file holds it exactly */
+    double seed;    /* a whole number below 2^53, so a state file holds it exactly */
     unsigned given; /* G_* flags: options the command line set */
     nodec_solver_opts so;
 } Opts;
@@ -124,8 +124,14 @@ static int whole(const char *s, double lo, double hi, long *out) {
 }
 
 static int parse_opts(Opts *o, int argc, char **argv) {
-    *o = (Opts){.optimizer = NODEC_OPT_RMSPROP, .lr = 1e-3, .momentum = 0.9, .iters = 2000, .batch = 20,
-                .window = 10, .eval_every = 20, .seed = 1};
+    *o = (Opts){.optimizer = NODEC_OPT_RMSPROP,
+                .lr = 1e-3,
+                .momentum = 0.9,
+                .iters = 2000,
+                .batch = 20,
+                .window = 10,
+                .eval_every = 20,
+                .seed = 1};
     nodec_solver_opts_default(&o->so);
     for (int i = 0; i < argc; i++) {
         int missing = 0, r;
@@ -136,17 +142,25 @@ static int parse_opts(Opts *o, int argc, char **argv) {
             if (r < 0) return 2;
             continue;
         }
-        if (!strcmp(argv[i], "--quiet")) o->quiet = 1;
-        else if ((v = value("--data", argc, argv, &i, &missing))) o->data = v;
-        else if ((v = value("--params", argc, argv, &i, &missing))) o->params = v;
-        else if ((v = value("--resume", argc, argv, &i, &missing))) o->resume = v;
+        if (!strcmp(argv[i], "--quiet"))
+            o->quiet = 1;
+        else if ((v = value("--data", argc, argv, &i, &missing)))
+            o->data = v;
+        else if ((v = value("--params", argc, argv, &i, &missing)))
+            o->params = v;
+        else if ((v = value("--resume", argc, argv, &i, &missing)))
+            o->resume = v;
         else if ((v = value("--save-every", argc, argv, &i, &missing))) {
             if (missing || !whole(v, 0, 1e12, &o->save_every))
                 return bad("--save-every", v, "give a whole number of iterations (0: only at the end)");
-        } else if ((v = value("--save", argc, argv, &i, &missing))) o->save = v;
-        else if ((v = value("--state", argc, argv, &i, &missing))) o->state = v;
-        else if ((v = value("--log", argc, argv, &i, &missing))) o->log = v;
-        else if ((v = value("--plot", argc, argv, &i, &missing))) o->plot = v;
+        } else if ((v = value("--save", argc, argv, &i, &missing)))
+            o->save = v;
+        else if ((v = value("--state", argc, argv, &i, &missing)))
+            o->state = v;
+        else if ((v = value("--log", argc, argv, &i, &missing)))
+            o->log = v;
+        else if ((v = value("--plot", argc, argv, &i, &missing)))
+            o->plot = v;
         else if ((v = value("--optimizer", argc, argv, &i, &missing))) {
             if (missing || (o->optimizer = nodec_optim_from_name(v)) < 0)
                 return bad("--optimizer", v, "use rmsprop, adam or sgd");
@@ -256,7 +270,8 @@ static uint64_t mix64(uint64_t *x) {
 
 static uint64_t below(uint64_t *x, uint64_t n) { /* uniform in [0, n), no modulo bias */
     uint64_t lim = UINT64_MAX - UINT64_MAX % n, r;
-    while ((r = mix64(x)) >= lim) {}
+    while ((r = mix64(x)) >= lim) {
+    }
     return r % n;
 }
 
@@ -362,8 +377,7 @@ static int minibatch(Trainer *T, long it, double *loss) {
         }
         nodec_solver *s = handle(T, n);
         double L = 0;
-        int rc = s ? nodec_loss_grad(s, T->theta, T->z0, len, t, T->obs, &L, T->dth, NULL, NULL, NULL)
-                   : NODEC_MEM_FAIL;
+        int rc = s ? nodec_loss_grad(s, T->theta, T->z0, len, t, T->obs, &L, T->dth, NULL, NULL, NULL) : NODEC_MEM_FAIL;
         if (s) add_stats(&T->train_stats, s);
         if (rc != NODEC_SUCCESS) return solve_error(T, it, "minibatch solve", s, rc);
         double w = (double)n / B;
@@ -499,13 +513,21 @@ static void log_read(Trainer *T) {
 /* The training state: names and meanings in docs/training.md.  Scalars
  * first, then the vectors θ, m, v and the hashes. */
 enum { NSCALAR = 10 };
-static const char *const scalar_names[NSCALAR] = {"format", "iter",     "seed",  "optimizer", "lr",
+static const char *const scalar_names[NSCALAR] = {"format",   "iter",     "seed",  "optimizer", "lr",
                                                   "momentum", "opt_step", "batch", "window",    "eval_every"};
 
 static int state_save(Trainer *T, const char *path) {
     uint64_t mh = strtoull(T->m->source_hash ? T->m->source_hash : "0", NULL, 16);
-    double sc[NSCALAR] = {1, (double)T->iter, T->o.seed, T->opt.kind, T->opt.lr, T->opt.momentum,
-                          (double)T->opt.step, (double)T->o.batch, (double)T->o.window, (double)T->o.eval_every};
+    double sc[NSCALAR] = {1,
+                          (double)T->iter,
+                          T->o.seed,
+                          T->opt.kind,
+                          T->opt.lr,
+                          T->opt.momentum,
+                          (double)T->opt.step,
+                          (double)T->o.batch,
+                          (double)T->o.window,
+                          (double)T->o.eval_every};
     double hashes[4] = {(double)(mh >> 32), (double)(mh & 0xffffffffu), (double)(T->data_hash >> 32),
                         (double)(T->data_hash & 0xffffffffu)};
     nodec_array a[NSCALAR + 5];
@@ -530,12 +552,12 @@ static int state_save(Trainer *T, const char *path) {
     return nodec_npz_save(path, a, NSCALAR + 5, T->err, sizeof T->err);
 }
 
-static const double *entry(const nodec_array *a, int n, const char *name, size_t size, const char *path,
-                           char *err, size_t errlen) {
+static const double *entry(const nodec_array *a, int n, const char *name, size_t size, const char *path, char *err,
+                           size_t errlen) {
     const nodec_array *x = nodec_arrays_find(a, n, name);
     if (!x || x->size != size) {
-        snprintf(err, errlen, "%s: not a training state of this model (entry '%s' %s); write states with --state",
-                 path, name, x ? "has the wrong size" : "is missing");
+        snprintf(err, errlen, "%s: not a training state of this model (entry '%s' %s); write states with --state", path,
+                 name, x ? "has the wrong size" : "is missing");
         return NULL;
     }
     return x->data;
@@ -560,8 +582,7 @@ static int state_load(Trainer *T, const char *path) {
         !(hs = entry(a, n, "data_hash", 2, path, T->err, sizeof T->err)))
         goto done;
     if (sc[0] != 1 || sc[1] < 0 || sc[3] < 0 || sc[3] > 2 || !(sc[4] > 0) || sc[7] < 1 || sc[8] < 0 || sc[9] < 0) {
-        snprintf(T->err, sizeof T->err, "%s: format %g of the training state is not one this nodec reads", path,
-                 sc[0]);
+        snprintf(T->err, sizeof T->err, "%s: format %g of the training state is not one this nodec reads", path, sc[0]);
         goto done;
     }
     Opts *o = &T->o;
@@ -612,8 +633,10 @@ typedef struct Progress {
 
 static void clock_str(char *buf, size_t n, double s) {
     long x = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
-    if (x >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", x / 3600, x / 60 % 60, x % 60);
-    else snprintf(buf, n, "%ld:%02ld", x / 60, x % 60);
+    if (x >= 3600)
+        snprintf(buf, n, "%ld:%02ld:%02ld", x / 3600, x / 60 % 60, x % 60);
+    else
+        snprintf(buf, n, "%ld:%02ld", x / 60, x % 60);
 }
 
 /* On a terminal, one line redrawn at most ten times a second; otherwise a
@@ -631,9 +654,9 @@ static void progress(const Trainer *T, Progress *p, int evaluated, int last) {
         int fill = total ? (int)(20 * T->iter / total) : 20;
         for (int i = 0; i < 20; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
         bar[20] = 0;
-        fprintf(stderr, "\r\033[K%*ld/%ld [%s] %3d%%  loss %.4g%s  %.1f it/s  ETA %s%s", (int)snprintf(NULL, 0, "%ld", total),
-                T->iter, total, bar, total ? (int)(100 * T->iter / total) : 100, T->last_batch, full, rate, eta,
-                last ? "\n" : "");
+        fprintf(stderr, "\r\033[K%*ld/%ld [%s] %3d%%  loss %.4g%s  %.1f it/s  ETA %s%s",
+                (int)snprintf(NULL, 0, "%ld", total), T->iter, total, bar, total ? (int)(100 * T->iter / total) : 100,
+                T->last_batch, full, rate, eta, last ? "\n" : "");
         p->last = t;
         return;
     }
@@ -763,13 +786,13 @@ static int plot(Trainer *T, const char *dir, char *err, size_t errlen) {
     for (long r = 0; r < T->n_log; r++)
         if (!isnan(T->log[r].full)) bprintf(&b, "%ld %.10g\n", T->log[r].iter, T->log[r].full);
     if (put_file(dir, "full.dat", &b, err, errlen)) return -1;
-    bprintf(&b,
-            "# plot.gp — written by nodec train; `gnuplot plot.gp` in this folder draws the pictures again.\n"
-            "set datafile commentschars '#'\nset grid\nset key top right\n");
+    bprintf(&b, "# plot.gp — written by nodec train; `gnuplot plot.gp` in this folder draws the pictures again.\n"
+                "set datafile commentschars '#'\nset grid\nset key top right\n");
     plot_script(&b, T, "svg", 0);
-    bprintf(&b, "terms = ' '.GPVAL_TERMINALS.' '\n"
-                "if (strstrt(terms, ' pngcairo ') > 0) { pngterm = 'pngcairo' } else { pngterm = 'png' }\n"
-                "if (strstrt(terms, ' '.pngterm.' ') == 0) { print 'gnuplot has no png terminal: drew SVG only'; exit }\n");
+    bprintf(&b,
+            "terms = ' '.GPVAL_TERMINALS.' '\n"
+            "if (strstrt(terms, ' pngcairo ') > 0) { pngterm = 'pngcairo' } else { pngterm = 'png' }\n"
+            "if (strstrt(terms, ' '.pngterm.' ') == 0) { print 'gnuplot has no png terminal: drew SVG only'; exit }\n");
     plot_script(&b, T, "png", 1);
     if (put_file(dir, "plot.gp", &b, err, errlen)) return -1;
 
@@ -835,9 +858,12 @@ static int check_writable(const char *flag, const char *path) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
     if (access(dir, W_OK | X_OK)) {
         fprintf(stderr, "nodec train: error: cannot write %s '%s': folder '%s': %s\n", flag, path, dir,
                 strerror(errno));
@@ -847,8 +873,10 @@ static int check_writable(const char *flag, const char *path) {
 }
 
 static void json_num(double v) {
-    if (isfinite(v)) printf("%.10g", v);
-    else printf("null");
+    if (isfinite(v))
+        printf("%.10g", v);
+    else
+        printf("null");
 }
 
 static void json_str(const char *s) {
@@ -859,8 +887,10 @@ static void json_str(const char *s) {
     putchar('"');
     for (; *s; s++) {
         if (*s == '"' || *s == '\\') putchar('\\');
-        if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
-        else putchar(*s);
+        if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
     }
     putchar('"');
 }
@@ -872,15 +902,19 @@ static int setup(Trainer *T) {
     long n_pool = 0;
     for (int k = 0; k < T->d.n_traj; k++) {
         int n = T->d.traj[k].n;
-        if (o->window == 0) n_pool += n >= 2;
-        else if (n >= o->window) n_pool += n - o->window + 1;
+        if (o->window == 0)
+            n_pool += n >= 2;
+        else if (n >= o->window)
+            n_pool += n - o->window + 1;
     }
     if (n_pool == 0) {
-        if (o->window) snprintf(T->err, sizeof T->err,
-                                "%s: no trajectory has %ld observations for --window %ld; give a shorter --window "
-                                "(or 0: whole trajectories)",
-                                o->data, o->window, o->window);
-        else snprintf(T->err, sizeof T->err, "%s: no trajectory has two observations to train on", o->data);
+        if (o->window)
+            snprintf(T->err, sizeof T->err,
+                     "%s: no trajectory has %ld observations for --window %ld; give a shorter --window "
+                     "(or 0: whole trajectories)",
+                     o->data, o->window, o->window);
+        else
+            snprintf(T->err, sizeof T->err, "%s: no trajectory has two observations to train on", o->data);
         return -1;
     }
     if (n_pool > 100000000) return snprintf(T->err, sizeof T->err, "%s: too many windows", o->data), -1;
@@ -1009,8 +1043,10 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     int failed = 0, have_prev = 0;
     if (T->iter == 0 || T->n_log == 0) {
         t0 = now();
-        if (full_loss(T, &T->last_full)) failed = 1;
-        else last_eval = T->iter, log_add(T, T->iter, NAN, T->last_full);
+        if (full_loss(T, &T->last_full))
+            failed = 1;
+        else
+            last_eval = T->iter, log_add(T, T->iter, NAN, T->last_full);
         t_eval += now() - t0;
     }
     while (!failed && !interrupted && T->iter < o->iters) {
@@ -1048,19 +1084,21 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
 
     if (failed) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
-        if (have_prev) save_params(T, T->prev, "the last parameters that solved");
+        if (have_prev)
+            save_params(T, T->prev, "the last parameters that solved");
         else if (o->save)
             fprintf(stderr, "nodec train: no iteration of this run succeeded; %s was not written\n", o->save);
         save_state(T);
         if (log_write(T)) fprintf(stderr, "nodec train: error: %s\n", T->err);
         goto out;
     }
-    if (interrupted)
-        fprintf(stderr, "nodec train: interrupted after iteration %ld; saving\n", T->iter);
+    if (interrupted) fprintf(stderr, "nodec train: interrupted after iteration %ld; saving\n", T->iter);
     if (last_eval != T->iter) { /* interrupted: the full loss of what is saved, for the summary and plots */
         t0 = now();
-        if (!full_loss(T, &T->last_full)) log_add(T, T->iter, NAN, T->last_full), last_eval = T->iter;
-        else T->last_full = NAN;
+        if (!full_loss(T, &T->last_full))
+            log_add(T, T->iter, NAN, T->last_full), last_eval = T->iter;
+        else
+            T->last_full = NAN;
         t_eval += now() - t0;
     }
     int save_failed = save_params(T, T->theta, NULL) || save_state(T);
@@ -1079,10 +1117,11 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     json_num(T->last_batch);
     printf(", \"full_loss\": ");
     json_num(T->last_full);
-    printf(",\n \"optimizer\": \"%s\", \"lr\": %g, \"batch\": %d, \"window\": %ld, \"seed\": %.17g, \"method\": \"%s\", "
-           "\"mode\": \"%s\",\n",
-           nodec_optim_name(T->opt.kind), o->lr, T->B, o->window, o->seed, nodec_method_name((nodec_method)o->so.method),
-           nodec_grad_mode_name((nodec_grad_mode)o->so.mode));
+    printf(
+        ",\n \"optimizer\": \"%s\", \"lr\": %g, \"batch\": %d, \"window\": %ld, \"seed\": %.17g, \"method\": \"%s\", "
+        "\"mode\": \"%s\",\n",
+        nodec_optim_name(T->opt.kind), o->lr, T->B, o->window, o->seed, nodec_method_name((nodec_method)o->so.method),
+        nodec_grad_mode_name((nodec_grad_mode)o->so.mode));
     printf(" \"wall_s\": %.4g, \"eval_s\": %.4g, \"ms_per_iter\": %.4g,\n", wall, t_eval,
            done_iters ? 1e3 * (wall - t_eval) * per : 0.0);
     const nodec_stats *s = &T->train_stats;
@@ -1101,8 +1140,8 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     printf("}\n");
     fflush(stdout);
     if (!o->quiet) {
-        fprintf(stderr, "nodec train: %ld iterations in %.2f s (%.3g ms each); full-trajectory loss %.6g\n",
-                done_iters, wall, done_iters ? 1e3 * (wall - t_eval) * per : 0.0, T->last_full);
+        fprintf(stderr, "nodec train: %ld iterations in %.2f s (%.3g ms each); full-trajectory loss %.6g\n", done_iters,
+                wall, done_iters ? 1e3 * (wall - t_eval) * per : 0.0, T->last_full);
         if (plotted) {
             fprintf(stderr, "nodec train: plots in %s/: fit.png, %sloss.png (and .svg)\n", o->plot,
                     T->ns == 2 ? "phase.png, " : "");

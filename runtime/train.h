@@ -28,7 +28,7 @@ typedef enum nodec_optim_kind {
 
 typedef struct nodec_optim {
     nodec_optim_kind kind;
-    int n;        /* parameters */
+    int n; /* parameters */
     double lr;
     double momentum;     /* sgd: μ (default 0.9; 0 is plain SGD) */
     double beta1, beta2; /* adam: 0.9, 0.999 */

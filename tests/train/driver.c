@@ -29,8 +29,7 @@ static int params(const nodec_model *m, int argc, char **argv) {
         char *eq = strchr(argv[i], '=');
         int k = 0;
         while (eq && k < m->n_param_vars &&
-               (strncmp(m->param_vars[k].name, argv[i], (size_t)(eq - argv[i])) ||
-                m->param_vars[k].name[eq - argv[i]]))
+               (strncmp(m->param_vars[k].name, argv[i], (size_t)(eq - argv[i])) || m->param_vars[k].name[eq - argv[i]]))
             k++;
         if (!eq || k == m->n_param_vars) return fprintf(stderr, "train_driver: no parameter '%s'\n", argv[i]), 2;
         theta[m->param_vars[k].offset] = strtod(eq + 1, NULL);

@@ -116,15 +116,22 @@ int main(int argc, char **argv) {
     if (!strcmp(t, "sgd_quadratic")) ok = check("error", run(NODEC_OPT_SGD, 0.05, 3000, 0), 1e-12);
     /* Adam and RMSprop on the quadratic: measured 0 (the iterates land on
      * the minimum's doubles). */
-    else if (!strcmp(t, "adam_quadratic")) ok = check("error", run(NODEC_OPT_ADAM, 0.01, 20000, 0), 1e-8);
-    else if (!strcmp(t, "rmsprop_quadratic")) ok = check("error", run(NODEC_OPT_RMSPROP, 0.001, 20000, 0), 1e-8);
+    else if (!strcmp(t, "adam_quadratic"))
+        ok = check("error", run(NODEC_OPT_ADAM, 0.01, 20000, 0), 1e-8);
+    else if (!strcmp(t, "rmsprop_quadratic"))
+        ok = check("error", run(NODEC_OPT_RMSPROP, 0.001, 20000, 0), 1e-8);
     /* Rosenbrock's curved valley: measured 1.4e-13 (sgd), 2.1e-7 (adam) and
      * 8e-4 (rmsprop, whose constant-lr steps of about lr·sign(g) keep it
      * hovering near the minimum). */
-    else if (!strcmp(t, "sgd_rosenbrock")) ok = check("error", run(NODEC_OPT_SGD, 1e-4, 100000, 1), 1e-9);
-    else if (!strcmp(t, "adam_rosenbrock")) ok = check("error", run(NODEC_OPT_ADAM, 1e-2, 50000, 1), 1e-5);
-    else if (!strcmp(t, "rmsprop_rosenbrock")) ok = check("error", run(NODEC_OPT_RMSPROP, 1e-3, 50000, 1), 1e-2);
-    else if (!strcmp(t, "first_steps")) ok = first_steps();
-    else return fprintf(stderr, "test_optim: unknown test '%s'\n", t), 2;
+    else if (!strcmp(t, "sgd_rosenbrock"))
+        ok = check("error", run(NODEC_OPT_SGD, 1e-4, 100000, 1), 1e-9);
+    else if (!strcmp(t, "adam_rosenbrock"))
+        ok = check("error", run(NODEC_OPT_ADAM, 1e-2, 50000, 1), 1e-5);
+    else if (!strcmp(t, "rmsprop_rosenbrock"))
+        ok = check("error", run(NODEC_OPT_RMSPROP, 1e-3, 50000, 1), 1e-2);
+    else if (!strcmp(t, "first_steps"))
+        ok = first_steps();
+    else
+        return fprintf(stderr, "test_optim: unknown test '%s'\n", t), 2;
     return ok ? 0 : 1;
 }

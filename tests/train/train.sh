@@ -110,9 +110,12 @@ interrupt)
   expect_rc 0
   cmp "$tmp/straight.npz" "$tmp/p.npz" || fail "interrupted + resumed differs from uninterrupted"
   # a real SIGTERM, wherever it lands, the same: exit 143, then resume
-  "$drv" spiral train $a --iters 1000000 --state "$tmp/t.npz" >"$tmp/out" 2>"$tmp/err" &
+  "$drv" spiral train --data "$spiral" --eval-every 10 --iters 1000000 --state "$tmp/t.npz" \
+    >"$tmp/out" 2>"$tmp/err" &
   pid=$!
-  sleep 1
+  # once it trains (the first progress line), let it run a little longer
+  for i in $(seq 300); do grep -q '^iter' "$tmp/err" && break; sleep 0.1; done
+  sleep 0.3
   kill -TERM $pid
   wait $pid
   rc=$?
