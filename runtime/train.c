@@ -1143,8 +1143,9 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         fprintf(stderr, "nodec train: %ld iterations in %.2f s (%.3g ms each); full-trajectory loss %.6g\n", done_iters,
                 wall, done_iters ? 1e3 * (wall - t_eval) * per : 0.0, T->last_full);
         if (plotted) {
-            fprintf(stderr, "nodec train: plots in %s/: fit.png, %sloss.png (and .svg)\n", o->plot,
-                    T->ns == 2 ? "phase.png, " : "");
+            size_t n = strlen(o->plot);
+            fprintf(stderr, "nodec train: plots in %s%s: fit.png, %sloss.png (and .svg)\n", o->plot,
+                    n && o->plot[n - 1] == '/' ? "" : "/", T->ns == 2 ? "phase.png, " : "");
         }
     }
     status = save_failed ? 1 : interrupted == SIGTERM ? 143 : interrupted ? 130 : 0;

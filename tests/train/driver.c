@@ -13,13 +13,15 @@
 #include <string.h>
 
 #include "cli.h"
+#include "forced_oscillator.h"
 #include "io.h"
 #include "lotka_volterra.h"
 #include "spiral.h"
 #include "spiral_true.h"
 #include "train.h"
 
-static const nodec_model *models[] = {&spiral_model, &spiral_true_model, &lotka_volterra_model};
+static const nodec_model *models[] = {&spiral_model, &spiral_true_model, &lotka_volterra_model,
+                                      &forced_oscillator_model};
 
 static int params(const nodec_model *m, int argc, char **argv) {
     if (argc < 1) return fputs("usage: train_driver MODEL params OUT.npz NAME=VALUE…\n", stderr), 2;
