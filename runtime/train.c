@@ -229,6 +229,7 @@ typedef struct Trainer {
     Win *pool;            /* every window that fits */
     int n_pool, *order;   /* order: sampling scratch */
     int B;                /* windows per minibatch: min(--batch, n_pool) */
+    int maxlen;           /* the longest window */
     nodec_solver **h;     /* handles by batch size, made when first needed */
     int n_h;
     double *theta, *prev, *grad, *dth, *work;
@@ -345,32 +346,31 @@ static void sample(Trainer *T, long it) {
 /* The minibatch loss and gradient at θ: groups of windows with the same
  * times are solved as one batch each; L and ∇L average over all windows. */
 static int minibatch(Trainer *T, long it, double *loss) {
-    int ns = T->ns, np = T->np, B = T->B, len = T->pool[0].len;
+    int ns = T->ns, np = T->np, B = T->B, stride = T->maxlen;
+    long total = 0; /* observations in the minibatch: windows weigh by theirs */
     sample(T, it);
     for (int b = 0; b < B; b++) {
-        window_times(T, &T->pool[T->order[b]], T->wt + (size_t)b * len);
+        const Win *w = &T->pool[T->order[b]];
+        window_times(T, w, T->wt + (size_t)b * stride);
         T->group[b] = -1;
+        total += w->len;
     }
     *loss = 0;
     memset(T->grad, 0, sizeof(double) * (size_t)np);
     for (int b = 0; b < B; b++) {
         if (T->group[b] >= 0) continue;
-        int n = 0;
-        const double *t = T->wt + (size_t)b * len;
-        for (int c = b; c < B; c++) {
-            if (T->group[c] >= 0 || !same_times(t, T->wt + (size_t)c * len, len)) continue;
-            T->group[c] = b;
-            const Win *w = &T->pool[T->order[c]];
-            const double *z = T->d.traj[w->traj].z + (size_t)w->start * ns;
-            memcpy(T->z0 + (size_t)n * ns, z, sizeof(double) * (size_t)ns);
-            n++;
-        }
-        /* obs is time-major: len blocks of n × ns */
+        int n = 0, len = T->pool[T->order[b]].len;
+        const double *t = T->wt + (size_t)b * stride;
+        for (int c = b; c < B; c++)
+            if (T->group[c] < 0 && T->pool[T->order[c]].len == len && same_times(t, T->wt + (size_t)c * stride, len))
+                T->group[c] = b, n++;
+        /* z0: n × ns; obs is time-major: len blocks of n × ns */
         int k = 0;
         for (int c = b; c < B; c++) {
             if (T->group[c] != b) continue;
             const Win *w = &T->pool[T->order[c]];
             const double *z = T->d.traj[w->traj].z + (size_t)w->start * ns;
+            memcpy(T->z0 + (size_t)k * ns, z, sizeof(double) * (size_t)ns);
             for (int i = 0; i < len; i++)
                 memcpy(T->obs + ((size_t)i * n + k) * ns, z + (size_t)i * ns, sizeof(double) * (size_t)ns);
             k++;
@@ -380,7 +380,7 @@ static int minibatch(Trainer *T, long it, double *loss) {
         int rc = s ? nodec_loss_grad(s, T->theta, T->z0, len, t, T->obs, &L, T->dth, NULL, NULL, NULL) : NODEC_MEM_FAIL;
         if (s) add_stats(&T->train_stats, s);
         if (rc != NODEC_SUCCESS) return solve_error(T, it, "minibatch solve", s, rc);
-        double w = (double)n / B;
+        double w = (double)n * len / (double)total; /* L averages over n·len observations */
         *loss += w * L;
         for (int i = 0; i < np; i++) T->grad[i] += w * T->dth[i];
     }
@@ -403,12 +403,12 @@ static int full_loss(Trainer *T, double *out) {
     int ns = T->ns;
     double sum = 0;
     long count = 0;
-    int *done = calloc((size_t)T->d.n_traj, sizeof *done);
-    if (!done) return snprintf(T->err, sizeof T->err, "out of memory"), -1;
+    int *done = calloc((size_t)T->d.n_traj, sizeof *done), *members = malloc(sizeof(int) * (size_t)T->d.n_traj);
+    if (!done || !members) return free(done), free(members), snprintf(T->err, sizeof T->err, "out of memory"), -1;
     for (int k = 0; k < T->d.n_traj; k++) {
         if (done[k]) continue;
         const nodec_traj *tk = &T->d.traj[k];
-        int members[T->d.n_traj], B = 0, n = tk->n;
+        int B = 0, n = tk->n;
         for (int j = k; j < T->d.n_traj; j++) {
             const nodec_traj *tj = &T->d.traj[j];
             if (!done[j] && tj->n == n && !memcmp(tj->t, tk->t, sizeof(double) * (size_t)n))
@@ -437,11 +437,11 @@ static int full_loss(Trainer *T, double *out) {
         }
         free(z0), free(z), free(obs);
         if (rc != NODEC_SUCCESS) {
-            free(done);
+            free(done), free(members);
             return solve_error(T, T->iter, "full-trajectory solve", s, rc);
         }
     }
-    free(done);
+    free(done), free(members);
     T->evals++;
     *out = sum / (double)count;
     if (!isfinite(*out)) {
@@ -932,6 +932,7 @@ static int setup(Trainer *T) {
     }
     for (int i = 0; i < T->n_pool; i++)
         if (T->pool[i].len > maxlen) maxlen = T->pool[i].len;
+    T->maxlen = maxlen;
     T->B = o->batch < T->n_pool ? (int)o->batch : T->n_pool;
     if (o->window && o->batch > T->n_pool && !o->quiet)
         fprintf(stderr, "nodec train: note: %s has %d windows of %ld observations; each minibatch takes all of them\n",

@@ -55,12 +55,19 @@ lotka_volterra)
   "$drv" lotka_volterra params "$tmp/true.npz" alpha=1.3 beta=0.9 delta=0.8 gamma=2.8 || fail "params"
   "$drv" lotka_volterra solve --params "$tmp/true.npz" --t1 10 --n 101 --rtol 1e-10 --atol 1e-12 \
     -o "$tmp/lv.csv" || fail "solve"
-  for window in 10 0; do
-    train lotka_volterra --data "$tmp/lv.csv" --window $window --optimizer adam --lr 0.01 --iters 1000 \
+  # and two trajectories of different lengths (a traj column): windows of
+  # both share solves; whole trajectories are solved apart
+  "$drv" lotka_volterra solve --params "$tmp/true.npz" --z0 2,0.5 --t1 6 --n 61 --rtol 1e-10 --atol 1e-12 \
+    -o "$tmp/lv2.csv" || fail "solve"
+  { echo "traj,t,x,y"; sed 1d "$tmp/lv.csv" | sed 's/^/0,/'; sed 1d "$tmp/lv2.csv" | sed 's/^/1,/'; } >"$tmp/two.csv"
+  for run in "10 lv" "0 lv" "10 two" "0 two"; do
+    set -- $run
+    window=$1
+    train lotka_volterra --data "$tmp/$2.csv" --window $window --optimizer adam --lr 0.01 --iters 1000 \
       --eval-every 100 --save "$tmp/fit.npz" --quiet
     expect_rc 0
     "$drv" lotka_volterra print "$tmp/fit.npz" >"$tmp/fit.txt" || fail "print"
-    echo "--window $window:"
+    echo "--window $window, $2.csv:"
     awk 'BEGIN { t["alpha"] = 1.3; t["beta"] = 0.9; t["delta"] = 0.8; t["gamma"] = 2.8 }
          { e = ($2 - t[$1]) / t[$1]; e = e < 0 ? -e : e
            printf "  %-6s %.9f (true %g, relative error %.2g)\n", $1, $2, t[$1], e
