@@ -30,11 +30,12 @@ static double uni(Rng *r, double lo, double hi) { return lo + (hi - lo) * rnd(r)
 
 typedef struct Row { const char *name; double err; bool done; } Row;
 
-enum { R_VJP_Z, R_VJP_P, R_VJP_T, R_JVP, R_JAC, R_DUAL, R_LOSS, R_LOSSV, R_BATCH, R_COUNT };
+enum { R_VJP_Z, R_VJP_P, R_VJP_T, R_JVP, R_JAC, R_DUAL, R_LOSS, R_LOSSV, R_BATCH, R_FVJP, R_COUNT };
 static const char *const row_names[] = {
     "a'df/dz     (vjp, state)", "a'df/dtheta (vjp, params)", "a'df/dt     (vjp, time)",
     "df/dz v     (jvp)",        "df/dz       (jac_z)",       "a'(J v) = (a'J) v",
     "dl/dpred    (loss_grad)",  "loss = loss_grad value",    "batch = one by one",
+    "f_vjp = f and vjp",
 };
 
 typedef struct Ctx {
@@ -198,6 +199,17 @@ static void check_point(Ctx *c, Rng *r, Row *rows) {
         for (int b = 0; b < B; b++) m->f(1, c->t, c->z + b * ns, c->th, c->f2 + b * ns, c->work);
         update(&rows[R_BATCH], c->f1, c->f2, n);
     }
+    /* the fused f_vjp gives what f and vjp give */
+    if (m->f_vjp) {
+        double *az2 = calloc((size_t)n, sizeof *az2), *ath2 = calloc((size_t)np + 1, sizeof *ath2), at2;
+        m->f(B, c->t, c->z, c->th, c->f1, c->work);
+        m->f_vjp(B, c->t, c->z, c->th, c->a, c->f2, az2, ath2, &at2, c->work);
+        update(&rows[R_FVJP], c->f1, c->f2, n);
+        update(&rows[R_FVJP], az, az2, n);
+        update(&rows[R_FVJP], ath, ath2, np);
+        update(&rows[R_FVJP], &at, &at2, 1);
+        free(az2), free(ath2);
+    }
     free(jv), free(g), free(fd), free(az), free(ath), free(idx);
 }
 
@@ -241,7 +253,7 @@ int check_model(const nodec_model *m, const CheckOpts *o, FILE *out) {
     for (int i = 0; i < R_COUNT; i++) {
         if (!rows[i].done) continue;
         /* the value and batch rows compare equal computations: tighter */
-        double tol = i == R_LOSSV || i == R_BATCH || i == R_DUAL ? 1e-10 : o->tol;
+        double tol = i == R_LOSSV || i == R_BATCH || i == R_DUAL || i == R_FVJP ? 1e-10 : o->tol;
         bool ok = rows[i].err <= tol;
         fails += !ok;
         fprintf(out, "  %-28s %-12.1e %-8.0e %s\n", row_names[i], rows[i].err, tol, ok ? "ok" : "FAIL");

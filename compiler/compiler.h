@@ -415,6 +415,10 @@ typedef struct LoadedModel {
 } LoadedModel;
 bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen);
 void nc_unload(LoadedModel *lm);
+/* The backend by name ("llvm" or "cc"; NULL: the default, llvm when built
+ * with it).  False with a message for an unknown or unavailable one. */
+bool nc_load(Program *pg, const EmitOpts *o, const char *backend, LoadedModel *lm, char *err, size_t errlen);
+const char *nc_default_backend(void);
 
 /* ---- repl.c ---------------------------------------------------------- */
 

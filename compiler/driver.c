@@ -182,6 +182,32 @@ bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size
 }
 
 void nc_unload(LoadedModel *lm) {
+#ifdef NODEC_HAVE_LLVM
+    nc_unload_llvm(lm);
+#endif
     if (lm->dl) dlclose(lm->dl);
     memset(lm, 0, sizeof *lm);
+}
+
+const char *nc_default_backend(void) {
+#ifdef NODEC_HAVE_LLVM
+    return "llvm";
+#else
+    return "cc";
+#endif
+}
+
+bool nc_load(Program *pg, const EmitOpts *o, const char *backend, LoadedModel *lm, char *err, size_t errlen) {
+    if (!backend) backend = nc_default_backend();
+    if (!strcmp(backend, "cc")) return nc_load_cc(pg, o, lm, err, errlen);
+    if (!strcmp(backend, "llvm")) {
+#ifdef NODEC_HAVE_LLVM
+        return nc_load_llvm(pg, o, lm, err, errlen);
+#else
+        snprintf(err, errlen, "this nodec was built without LLVM; use --backend cc (or rebuild with llvm-dev installed)");
+        return false;
+#endif
+    }
+    snprintf(err, errlen, "unknown backend '%s'; use llvm or cc", backend);
+    return false;
 }

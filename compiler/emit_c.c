@@ -482,10 +482,10 @@ static int plan(Em *e, const Out *outs, int nouts) {
      * a tensor or an output of its shape is computed in that consumer's loop. */
     for (int id = 0; id < len; id++) {
         Node *n = N(e, id);
+        if (e->mode[id] != 'W' || n->op != OP_MATMUL || e->uses[id] != 1 || n->shape.rank != 1) continue;
         Shape x = N(e, n->a)->shape;
         bool rowwise = x.rank == 2 || (x.rank == 1 && x.d[0] <= 4); /* one row of the result per i */
-        if (e->mode[id] != 'W' || n->op != OP_MATMUL || e->uses[id] != 1 || n->shape.rank != 1 || !rowwise)
-            continue;
+        if (!rowwise) continue;
         int c = e->user[id];
         while (c >= 0 && e->mode[c] == 'I' && op_class[N(e, c)->op] == 'E') c = e->user[c];
         if (c >= 0 && e->mode[c] == 'W' && op_class[N(e, c)->op] == 'E' && shape_eq(N(e, c)->shape, n->shape) &&
@@ -511,15 +511,16 @@ static void emit_body(Em *e, Buf *b, const Out *outs, int nouts, const int *row_
         if (N(e, id)->varies) emit_node(e, &loop, 2, id);
         else emit_node(e, &pre, 1, id);
     }
+    /* outputs in order; neighbours with the same guard share one `if` */
+    const char *open = NULL;
     for (int k = 0; k < nouts; k++) {
         if (outs[k].root < 0 && outs[k].kind != OUT_SET) continue;
         const char *g = outs[k].guard;
-        bool open = g && (k == 0 || !outs[k - 1].guard || strcmp(outs[k - 1].guard, g));
-        bool close = g && (k == nouts - 1 || !outs[k + 1].guard || strcmp(outs[k + 1].guard, g));
-        if (open) buf_printf(&loop, "        if (%s) {\n", g);
+        if (open && (!g || strcmp(open, g))) buf_puts(&loop, "        }\n"), open = NULL;
+        if (g && !open) buf_printf(&loop, "        if (%s) {\n", g), open = g;
         emit_out(e, &loop, g ? 3 : 2, &outs[k], k);
-        if (close) buf_puts(&loop, "        }\n");
     }
+    if (open) buf_puts(&loop, "        }\n");
     if (e->wsize) buf_puts(b, "    double *w = work;\n");
     if (pre.s) buf_puts(b, pre.s);
     buf_puts(b, "    for (int b = 0; b < B; b++) {\n");
@@ -580,6 +581,32 @@ static void emit_vjp(Em *e, Buf *b) {
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, "*at", 0, shape0(), "at"};
     int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_A, B_AZ};
     emit_body(e, b, outs, k, rl, rb, 3);
+    buf_puts(b, "}\n\n");
+}
+
+/* f and the VJP in one body: the forward values are computed once. */
+static void emit_f_vjp(Em *e, Buf *b) {
+    Model *m = e->pg->m;
+    Program *pg = e->pg;
+    buf_printf(b,
+               "void %s_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,\n"
+               "    const double *ND_RESTRICT a, double *ND_RESTRICT dzdt, double *ND_RESTRICT az,\n"
+               "    double *ND_RESTRICT atheta, double *ND_RESTRICT at, double *ND_RESTRICT work)\n{\n",
+               e->prefix);
+    buf_puts(b, "    (void)t, (void)z, (void)theta, (void)a, (void)az, (void)atheta, (void)work;\n");
+    if (m->n_param) buf_printf(b, "    if (atheta)\n        for (int i = 0; i < %d; i++) atheta[i] = 0;\n", m->n_param);
+    buf_puts(b, "    if (at) *at = 0;\n");
+    int k = 0;
+    Out *outs = arena_alloc(e->a, sizeof(Out) * (2 * m->nstates + m->nparams + 1));
+    for (int i = 0; i < m->nstates; i++) outs[k++] = out_state(e, pg->f.roots[i], OUT_SET, "dzb", i, NULL);
+    for (int i = 0; i < m->nstates; i++) outs[k++] = out_state(e, pg->vjp_z.roots[i], OUT_SET, "azb", i, "az");
+    for (int i = 0; i < m->nparams; i++) {
+        Sym *y = m->params[i];
+        outs[k++] = (Out){pg->vjp_p.roots[i], OUT_ACC, "atheta", y->offset, y->shape, "atheta"};
+    }
+    outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, "*at", 0, shape0(), "at"};
+    int rl[] = {m->n_state, m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_A, B_DZ, B_AZ};
+    emit_body(e, b, outs, k, rl, rb, 4);
     buf_puts(b, "}\n\n");
 }
 
@@ -734,6 +761,8 @@ static int emit_functions(Em *e, Buf *code) {
     emit_f(e, code), wf = e->wsize;
     emit_vjp(e, code), wv = e->wsize;
     emit_jvp(e, code), wj = e->wsize;
+    emit_f_vjp(e, code);
+    if (e->wsize > wj) wj = e->wsize;
     emit_jac(e, code, wv);
     emit_loss(e, code, false), wl = e->wsize;
     emit_loss(e, code, true), wg = e->wsize;
@@ -787,9 +816,11 @@ void emit_header(Buf *b, Program *pg, const EmitOpts *o) {
                "void %s_jac_z(double t, const double *z, const double *theta, double *J, double *work);\n"
                "double %s_loss(int B, const double *pred, const double *obs, double *work);\n"
                "double %s_loss_grad(int B, const double *pred, const double *obs, double *grad, double *work);\n"
-               "void %s_init_params(double *theta, unsigned long long seed);\n\n"
+               "void %s_init_params(double *theta, unsigned long long seed);\n"
+               "void %s_f_vjp(int B, double t, const double *z, const double *theta, const double *a,\n"
+               "    double *dzdt, double *az, double *atheta, double *at, double *work);\n\n"
                "extern const nodec_model %s_model;\n",
-               p, p, p, p, p, p, p, p);
+               p, p, p, p, p, p, p, p, p);
     buf_printf(b, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s_NODEC_H */\n", up);
     arena_free(a);
 }
@@ -847,9 +878,10 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
                "    %d, %s%s,\n"
                "    %d, %d, %s%s,\n"
                "    %s_f, %s_vjp, %s_jvp, %s_jac_z, %s_loss, %s_loss_grad, %s_init_params,\n"
+               "    %s_f_vjp,\n"
                "};\n",
                p, p, (unsigned long long)o->source_hash, m->n_state, m->n_param, m->nstates, p, "_states",
                m->nparams, m->nparams ? p : "0", m->nparams ? "_params" : "", work, uses_t,
-               m->has_z0 ? p : "0", m->has_z0 ? "_z0" : "", p, p, p, p, p, p, p);
+               m->has_z0 ? p : "0", m->has_z0 ? "_z0" : "", p, p, p, p, p, p, p, p);
     buf_free(&code), arena_free(e.a);
 }

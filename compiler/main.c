@@ -45,6 +45,7 @@ typedef struct Args {
     double tol;
     bool latex;
     bool help;
+    const char *backend;
 } Args;
 
 static bool take(int argc, char **argv, int *i, const char *flag, const char **val, const char *cmd, int *err) {
@@ -76,6 +77,9 @@ static int parse_args(const char *cmd, int argc, char **argv, Args *a) {
         } else if (take(argc, argv, &i, "--dump", &v, cmd, &err)) {
             if (err) return err;
             a->dump = v;
+        } else if (take(argc, argv, &i, "--backend", &v, cmd, &err)) {
+            if (err) return err;
+            a->backend = v;
         } else if (take(argc, argv, &i, "--seed", &v, cmd, &err)) {
             if (err) return err;
             a->seed = strtoull(v, NULL, 10);
@@ -220,7 +224,7 @@ static int cmd_check(int argc, char **argv) {
     EmitOpts o = emit_opts(&c);
     LoadedModel lm;
     char err[2048];
-    if (!nc_load_cc(c.prog, &o, &lm, err, sizeof err)) {
+    if (!nc_load(c.prog, &o, a.backend, &lm, err, sizeof err)) {
         fprintf(stderr, "nodec check: error: %s\n", err);
         return nc_free(&c), 1;
     }
@@ -253,12 +257,21 @@ static int with_model(const char *cmd, int argc, char **argv, int (*fn)(const no
         return 0;
     }
     if (argv[1][0] == '-') return usage_error(cmd, "the model file comes first, before '%s'", argv[1]);
+    /* --backend is ours; the rest goes to the runtime's command */
+    const char *backend = NULL;
+    int n = 2;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend = argv[++i];
+        else if (!strncmp(argv[i], "--backend=", 10)) backend = argv[i] + 10;
+        else argv[n++] = argv[i];
+    }
+    argc = n;
     Compilation c;
     if (!compile_file(&c, argv[1], NULL)) return nc_free(&c), 1;
     EmitOpts o = emit_opts(&c);
     LoadedModel lm;
     char err[2048];
-    if (!nc_load_cc(c.prog, &o, &lm, err, sizeof err)) {
+    if (!nc_load(c.prog, &o, backend, &lm, err, sizeof err)) {
         fprintf(stderr, "nodec %s: error: %s\n", cmd, err);
         return nc_free(&c), 1;
     }
@@ -389,9 +402,9 @@ static const Cmd cmds[] = {
      "--dump prints one stage's output instead: the syntax tree, the IR of f and\n"
      "the loss, the IR of the derivatives, or the C."},
     {"check", cmd_check, "check MODEL [--seed N] [--points N] [--tol X]",
-     "usage: nodec check MODEL.nde [--seed N] [--points N] [--tol X]\n\n"
-     "Compiles the model's C with the system C compiler (NODEC_CC or CC to choose),\n"
-     "then compares every emitted derivative with central finite differences at\n"
+     "usage: nodec check MODEL.nde [--seed N] [--points N] [--tol X] [--backend llvm|cc]\n\n"
+     "Compiles the model (with LLVM's JIT, or the emitted C with the system C\n"
+     "compiler: NODEC_CC or CC to choose), then compares every emitted derivative with central finite differences at\n"
      "seeded random points (default: 3 points, seed 1, tolerance 1e-6 relative).\n"
      "Prints a table of maximum relative errors; exits 1 when one is too large."},
     {"derive", cmd_derive, "derive MODEL [--latex]",
@@ -422,7 +435,7 @@ static const Cmd *find_cmd(const char *name) {
 static void usage(FILE *f) {
     fputs("nodec — a compiler and runtime for neural ODEs\n\nusage:\n", f);
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) fprintf(f, "  nodec %s\n", cmds[i].usage);
-    fputs("  nodec --version\n\n`nodec COMMAND --help` explains a command.\n", f);
+    fputs("  nodec --version\n\n`nodec COMMAND --help` explains a command.  check, solve, grad, train and repl take\n--backend llvm|cc: LLVM's JIT (the default when built with it) or the system C compiler.\n", f);
 }
 
 int main(int argc, char **argv) {
@@ -435,7 +448,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("nodec %s (backend: cc)\n", NODEC_VERSION);
+        printf("nodec %s (backend: %s)\n", NODEC_VERSION, nc_default_backend());
         return 0;
     }
     const Cmd *c = find_cmd(argv[1]);

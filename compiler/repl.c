@@ -42,6 +42,7 @@ typedef struct Repl {
     char **opts;        /* solver options given with :set */
     int nopts;
     bool tty;
+    const char *backend;  /* --backend, or NULL for the default */
 } Repl;
 
 static const char *const commands[] = {
@@ -103,7 +104,7 @@ static bool adopt(Repl *r, Entry *e, int n, bool quiet) {
     if (!c.model->incomplete) {
         char err[2048];
         EmitOpts o = {"<model>", fnv1a64(c.src.text, (size_t)c.src.len)};
-        if (!nc_load_cc(c.prog, &o, &lm, err, sizeof err)) {
+        if (!nc_load(c.prog, &o, r->backend, &lm, err, sizeof err)) {
             fprintf(stderr, "error: %s\n", err);
             nc_free(&c);
             return false;
@@ -469,7 +470,10 @@ static char *read_line(Repl *r, const char *prompt) {
 int repl_main(int argc, char **argv) {
     Repl r = {0};
     r.tty = isatty(0) && isatty(1);
+    const char *model = NULL;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--backend") && i + 1 < argc) r.backend = argv[++i];
+        else if (argv[i][0] != '-') model = argv[i];
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs("usage: nodec repl [MODEL.nde]\n\n", stdout);
             fputs(help_text, stdout);
@@ -485,7 +489,7 @@ int repl_main(int argc, char **argv) {
     if (r.tty && hist[0]) read_history(hist);
 #endif
     if (r.tty) printf("nodec %s — :help for commands, :quit to leave\n", NODEC_VERSION);
-    if (argc > 1) cmd_load(&r, argv[1]);
+    if (model) cmd_load(&r, model);
     Buf pending = {0};
     bool quit = false;
     while (!quit) {

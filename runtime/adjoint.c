@@ -126,9 +126,14 @@ static int aug_rhs(rk_ode *o, double t, const double *y, double *dy)
 {
     ctx *c = ((aug_ode *)o)->c;
     long nz = c->nz;
-    c->m->f(c->B, t, y, c->theta, dy, c->s->work);
-    c->m->vjp(c->B, t, y, c->theta, y + nz, dy + nz, dy + 2 * nz,
-              dy + 2 * nz + c->P, c->s->work);
+    if (c->m->f_vjp) /* one pass: the forward values are shared */
+        c->m->f_vjp(c->B, t, y, c->theta, y + nz, dy, dy + nz, dy + 2 * nz,
+                    dy + 2 * nz + c->P, c->s->work);
+    else {
+        c->m->f(c->B, t, y, c->theta, dy, c->s->work);
+        c->m->vjp(c->B, t, y, c->theta, y + nz, dy + nz, dy + 2 * nz,
+                  dy + 2 * nz + c->P, c->s->work);
+    }
     c->s->stats.backward.f_evals++;
     c->s->stats.backward.vjp_evals++;
     for (long p = nz; p < o->n; p++)

@@ -50,6 +50,12 @@ typedef double (*nodec_loss_grad_fn)(int B, const double *pred,
                                      double *work);
 /* θ from the model's initializers; the same seed gives the same θ. */
 typedef void (*nodec_init_fn)(double *theta, unsigned long long seed);
+/* f and the VJP at the same point in one pass, sharing the forward values
+ * (the adjoint's backward pass needs both); outputs as for f and vjp. */
+typedef void (*nodec_f_vjp_fn)(int B, double t, const double *z,
+                               const double *theta, const double *a,
+                               double *dzdt, double *az, double *atheta,
+                               double *at, double *work);
 
 typedef struct nodec_model {
     int abi_version;           /* NODEC_ABI_VERSION */
@@ -71,6 +77,7 @@ typedef struct nodec_model {
     nodec_loss_fn loss;
     nodec_loss_grad_fn loss_grad;
     nodec_init_fn init_params;
+    nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
 } nodec_model;
 
 #endif /* NODEC_MODEL_H */

@@ -56,6 +56,12 @@ typedef double (*nodec_loss_grad_fn)(int B, const double *pred,
                                      double *work);
 /* θ from the model's initializers; the same seed gives the same θ. */
 typedef void (*nodec_init_fn)(double *theta, unsigned long long seed);
+/* f and the VJP at the same point in one pass, sharing the forward values
+ * (the adjoint's backward pass needs both); outputs as for f and vjp. */
+typedef void (*nodec_f_vjp_fn)(int B, double t, const double *z,
+                               const double *theta, const double *a,
+                               double *dzdt, double *az, double *atheta,
+                               double *at, double *work);
 
 typedef struct nodec_model {
     int abi_version;           /* NODEC_ABI_VERSION */
@@ -77,6 +83,7 @@ typedef struct nodec_model {
     nodec_loss_fn loss;
     nodec_loss_grad_fn loss_grad;
     nodec_init_fn init_params;
+    nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
 } nodec_model;
 
 #endif /* NODEC_MODEL_H */
@@ -99,6 +106,8 @@ void lotka_jac_z(double t, const double *z, const double *theta, double *J, doub
 double lotka_loss(int B, const double *pred, const double *obs, double *work);
 double lotka_loss_grad(int B, const double *pred, const double *obs, double *grad, double *work);
 void lotka_init_params(double *theta, unsigned long long seed);
+void lotka_f_vjp(int B, double t, const double *z, const double *theta, const double *a,
+    double *dzdt, double *az, double *atheta, double *at, double *work);
 
 extern const nodec_model lotka_model;
 
@@ -214,6 +223,59 @@ void lotka_jvp(int B, double t, const double *ND_RESTRICT z, const double *ND_RE
     }
 }
 
+void lotka_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    const double *ND_RESTRICT a, double *ND_RESTRICT dzdt, double *ND_RESTRICT az,
+    double *ND_RESTRICT atheta, double *ND_RESTRICT at, double *ND_RESTRICT work)
+{
+    (void)t, (void)z, (void)theta, (void)a, (void)az, (void)atheta, (void)work;
+    if (atheta)
+        for (int i = 0; i < 4; i++) atheta[i] = 0;
+    if (at) *at = 0;
+    for (int b = 0; b < B; b++) {
+        const double *zb = z + (long)b * 2;
+        const double *ab = a + (long)b * 2;
+        double *dzb = dzdt + (long)b * 2;
+        double *azb = az ? az + (long)b * 2 : 0;
+        const double s2 = theta[0] * zb[0];
+        const double s4 = theta[1] * zb[0];
+        const double s6 = s4 * zb[1];
+        const double s7 = s2 - s6;
+        const double s9 = theta[2] * zb[0];
+        const double s10 = s9 * zb[1];
+        const double s12 = theta[3] * zb[1];
+        const double s13 = s10 - s12;
+        const double s25 = ab[1] * zb[1];
+        const double s26 = -s25;
+        const double s27 = ab[1] * theta[3];
+        const double s29 = ab[1] * s9;
+        const double s30 = s29 - s27;
+        const double s31 = s25 * zb[0];
+        const double s32 = s25 * theta[2];
+        const double s34 = ab[0] * zb[1];
+        const double s36 = ab[0] * s4;
+        const double s38 = s30 - s36;
+        const double s39 = s34 * zb[0];
+        const double s40 = -s39;
+        const double s41 = s34 * theta[1];
+        const double s43 = s32 - s41;
+        const double s44 = ab[0] * zb[0];
+        const double s45 = ab[0] * theta[0];
+        const double s46 = s43 + s45;
+        dzb[0] = s7;
+        dzb[1] = s13;
+        if (az) {
+            azb[0] = s46;
+            azb[1] = s38;
+        }
+        if (atheta) {
+            atheta[0] += s44;
+            atheta[1] += s40;
+            atheta[2] += s31;
+            atheta[3] += s26;
+        }
+    }
+}
+
 /* Row i of ∂f/∂z is e_iᵀ∂f/∂z: one VJP per row, e_i kept in work[0..2). */
 void lotka_jac_z(double t, const double *z, const double *theta, double *J, double *work)
 {
@@ -326,4 +388,5 @@ const nodec_model lotka_model = {
     4, lotka_params,
     2, 0, lotka_z0,
     lotka_f, lotka_vjp, lotka_jvp, lotka_jac_z, lotka_loss, lotka_loss_grad, lotka_init_params,
+    lotka_f_vjp,
 };

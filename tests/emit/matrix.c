@@ -56,6 +56,12 @@ typedef double (*nodec_loss_grad_fn)(int B, const double *pred,
                                      double *work);
 /* θ from the model's initializers; the same seed gives the same θ. */
 typedef void (*nodec_init_fn)(double *theta, unsigned long long seed);
+/* f and the VJP at the same point in one pass, sharing the forward values
+ * (the adjoint's backward pass needs both); outputs as for f and vjp. */
+typedef void (*nodec_f_vjp_fn)(int B, double t, const double *z,
+                               const double *theta, const double *a,
+                               double *dzdt, double *az, double *atheta,
+                               double *at, double *work);
 
 typedef struct nodec_model {
     int abi_version;           /* NODEC_ABI_VERSION */
@@ -77,6 +83,7 @@ typedef struct nodec_model {
     nodec_loss_fn loss;
     nodec_loss_grad_fn loss_grad;
     nodec_init_fn init_params;
+    nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
 } nodec_model;
 
 #endif /* NODEC_MODEL_H */
@@ -88,7 +95,7 @@ extern "C" {
 #define MATRIX_NODEC_VERSION "0.1.0"
 #define MATRIX_N_STATE 4   /* doubles per state */
 #define MATRIX_N_PARAM 4   /* doubles in θ */
-#define MATRIX_WORK_SIZE 20 /* doubles of scratch for any function below */
+#define MATRIX_WORK_SIZE 24 /* doubles of scratch for any function below */
 
 void matrix_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work);
 void matrix_vjp(int B, double t, const double *z, const double *theta, const double *a,
@@ -99,6 +106,8 @@ void matrix_jac_z(double t, const double *z, const double *theta, double *J, dou
 double matrix_loss(int B, const double *pred, const double *obs, double *work);
 double matrix_loss_grad(int B, const double *pred, const double *obs, double *grad, double *work);
 void matrix_init_params(double *theta, unsigned long long seed);
+void matrix_f_vjp(int B, double t, const double *z, const double *theta, const double *a,
+    double *dzdt, double *az, double *atheta, double *at, double *work);
 
 extern const nodec_model matrix_model;
 
@@ -237,6 +246,80 @@ void matrix_jvp(int B, double t, const double *ND_RESTRICT z, const double *ND_R
     }
 }
 
+void matrix_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    const double *ND_RESTRICT a, double *ND_RESTRICT dzdt, double *ND_RESTRICT az,
+    double *ND_RESTRICT atheta, double *ND_RESTRICT at, double *ND_RESTRICT work)
+{
+    (void)t, (void)z, (void)theta, (void)a, (void)az, (void)atheta, (void)work;
+    if (atheta)
+        for (int i = 0; i < 4; i++) atheta[i] = 0;
+    if (at) *at = 0;
+    double *w = work;
+    const double s8 = sin(t);
+    const double s22 = cos(t);
+    for (int b = 0; b < B; b++) {
+        const double *zb = z + (long)b * 4;
+        const double *ab = a + (long)b * 4;
+        double *dzb = dzdt + (long)b * 4;
+        double *azb = az ? az + (long)b * 4 : 0;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                double acc = theta[i * 2 + 0] * zb[0 * 2 + j] + theta[i * 2 + 1] * zb[1 * 2 + j];
+                w[i * 2 + j] = acc;
+            }
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                double acc = zb[i * 2 + 0] * theta[j * 2 + 0] + zb[i * 2 + 1] * theta[j * 2 + 1];
+                w[4 + i * 2 + j] = acc;
+            }
+        double s21 = 0;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                s21 += ab[i * 2 + j] * matrix_c0[i * 2 + j];
+            }
+        const double s23 = s21 * s22;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                double acc = ab[i * 2 + 0] * theta[0 * 2 + j] + ab[i * 2 + 1] * theta[1 * 2 + j];
+                w[8 + i * 2 + j] = acc;
+            }
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                double acc = zb[0 * 2 + i] * ab[0 * 2 + j] + zb[1 * 2 + i] * ab[1 * 2 + j];
+                w[12 + i * 2 + j] = acc;
+            }
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                double acc = ab[i * 2 + 0] * zb[j * 2 + 0] + ab[i * 2 + 1] * zb[j * 2 + 1];
+                w[16 + i * 2 + j] = acc;
+            }
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                double acc = theta[0 * 2 + i] * ab[0 * 2 + j] + theta[1 * 2 + i] * ab[1 * 2 + j];
+                w[20 + i * 2 + j] = acc;
+            }
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                dzb[i * 2 + j] = w[i * 2 + j] + w[4 + i * 2 + j] + matrix_c0[i * 2 + j] * s8;
+            }
+        if (az) {
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++) {
+                    azb[i * 2 + j] = w[8 + i * 2 + j] + w[20 + i * 2 + j];
+                }
+        }
+        if (atheta) {
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++) {
+                    atheta[i * 2 + j] += w[12 + j * 2 + i] + w[16 + i * 2 + j];
+                }
+        }
+        if (at) {
+            *at += s23;
+        }
+    }
+}
+
 /* Row i of ∂f/∂z is e_iᵀ∂f/∂z: one VJP per row, e_i kept in work[0..4). */
 void matrix_jac_z(double t, const double *z, const double *theta, double *J, double *work)
 {
@@ -320,6 +403,7 @@ const nodec_model matrix_model = {
     4, 4,
     1, matrix_states,
     1, matrix_params,
-    20, 1, matrix_z0,
+    24, 1, matrix_z0,
     matrix_f, matrix_vjp, matrix_jvp, matrix_jac_z, matrix_loss, matrix_loss_grad, matrix_init_params,
+    matrix_f_vjp,
 };

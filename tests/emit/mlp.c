@@ -56,6 +56,12 @@ typedef double (*nodec_loss_grad_fn)(int B, const double *pred,
                                      double *work);
 /* θ from the model's initializers; the same seed gives the same θ. */
 typedef void (*nodec_init_fn)(double *theta, unsigned long long seed);
+/* f and the VJP at the same point in one pass, sharing the forward values
+ * (the adjoint's backward pass needs both); outputs as for f and vjp. */
+typedef void (*nodec_f_vjp_fn)(int B, double t, const double *z,
+                               const double *theta, const double *a,
+                               double *dzdt, double *az, double *atheta,
+                               double *at, double *work);
 
 typedef struct nodec_model {
     int abi_version;           /* NODEC_ABI_VERSION */
@@ -77,6 +83,7 @@ typedef struct nodec_model {
     nodec_loss_fn loss;
     nodec_loss_grad_fn loss_grad;
     nodec_init_fn init_params;
+    nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
 } nodec_model;
 
 #endif /* NODEC_MODEL_H */
@@ -99,6 +106,8 @@ void mlp_jac_z(double t, const double *z, const double *theta, double *J, double
 double mlp_loss(int B, const double *pred, const double *obs, double *work);
 double mlp_loss_grad(int B, const double *pred, const double *obs, double *grad, double *work);
 void mlp_init_params(double *theta, unsigned long long seed);
+void mlp_f_vjp(int B, double t, const double *z, const double *theta, const double *a,
+    double *dzdt, double *az, double *atheta, double *at, double *work);
 
 extern const nodec_model mlp_model;
 
@@ -242,6 +251,60 @@ void mlp_jvp(int B, double t, const double *ND_RESTRICT z, const double *ND_REST
     }
 }
 
+void mlp_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
+    const double *ND_RESTRICT a, double *ND_RESTRICT dzdt, double *ND_RESTRICT az,
+    double *ND_RESTRICT atheta, double *ND_RESTRICT at, double *ND_RESTRICT work)
+{
+    (void)t, (void)z, (void)theta, (void)a, (void)az, (void)atheta, (void)work;
+    if (atheta)
+        for (int i = 0; i < 15; i++) atheta[i] = 0;
+    if (at) *at = 0;
+    double *w = work;
+    for (int b = 0; b < B; b++) {
+        const double *zb = z + (long)b * 2;
+        const double *ab = a + (long)b * 2;
+        double *dzb = dzdt + (long)b * 2;
+        double *azb = az ? az + (long)b * 2 : 0;
+        for (int i = 0; i < 2; i++) {
+            w[i] = nd_cube(zb[i]);
+        }
+        for (int i = 0; i < 3; i++) {
+            double acc = theta[i * 2 + 0] * w[0] + theta[i * 2 + 1] * w[1];
+            w[2 + i] = acc + theta[6 + i];
+        }
+        for (int i = 0; i < 3; i++) {
+            w[5 + i] = nd_relu(w[2 + i]);
+        }
+        for (int i = 0; i < 3; i++) {
+            double acc = ab[0] * theta[9 + 0 * 3 + i] + ab[1] * theta[9 + 1 * 3 + i];
+            w[8 + i] = acc * nd_step(w[2 + i]);
+        }
+        for (int i = 0; i < 2; i++) {
+            double acc = theta[9 + i * 3 + 0] * w[5] + theta[9 + i * 3 + 1] * w[6] + theta[9 + i * 3 + 2] * w[7];
+            dzb[i] = acc;
+        }
+        if (az) {
+            for (int i = 0; i < 2; i++) {
+                double acc = w[8] * theta[0 * 2 + i] + w[9] * theta[1 * 2 + i] + w[10] * theta[2 * 2 + i];
+                azb[i] = acc * 3.0 * nd_sq(zb[i]);
+            }
+        }
+        if (atheta) {
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 2; j++) {
+                    atheta[i * 2 + j] += w[8 + i] * w[j];
+                }
+            for (int i = 0; i < 3; i++) {
+                atheta[6 + i] += w[8 + i];
+            }
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 3; j++) {
+                    atheta[9 + i * 3 + j] += ab[i] * w[5 + j];
+                }
+        }
+    }
+}
+
 /* Row i of ∂f/∂z is e_iᵀ∂f/∂z: one VJP per row, e_i kept in work[0..2). */
 void mlp_jac_z(double t, const double *z, const double *theta, double *J, double *work)
 {
@@ -329,4 +392,5 @@ const nodec_model mlp_model = {
     3, mlp_params,
     13, 0, 0,
     mlp_f, mlp_vjp, mlp_jvp, mlp_jac_z, mlp_loss, mlp_loss_grad, mlp_init_params,
+    mlp_f_vjp,
 };
