@@ -1249,8 +1249,11 @@ int main(int argc, char **argv) {
         missing += coverage[f] == 0;
     }
     printf("\n");
+    /* a generator change must not silently drop a feature; small runs
+     * (NODEC_PROPERTY_EXPRS below 1000, e.g. under ASan) may miss rare ones */
     for (int f = 0; f < F_COUNT; f++)
-        if (!coverage[f]) printf("the generator never produced: %s\n", feature_names[f]);
+        if (!coverage[f]) printf("the generator never produced: %s%s\n", feature_names[f], want < 1000 ? " (not an error in a small run)" : "");
+    if (want < 1000) missing = 0;
     for (int i = 0; i < nm; i++) free(job[i].text), arena_free(job[i].arena);
     free(job);
     printf("%d models, %.1f s; %d model-level failures, %d never-generated features\n", nm, now() - t0, model_fail,
