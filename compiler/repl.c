@@ -30,7 +30,14 @@
 #include <readline/readline.h>
 #endif
 
-typedef struct Entry { char *key, *text; } Entry;
+/* A statement of the session's model; the model is compiled in the order
+ * declarations, lets, equations, loss (each in the order typed), so a
+ * replaced equation may use a param declared after it. */
+typedef struct Entry { char *key, *text; int group; } Entry;
+
+static int group_of(StmtKind k) {
+    return k == S_MODEL ? 0 : k == S_LET ? 2 : k == S_EQ ? 3 : k == S_LOSS ? 4 : 1;
+}
 
 typedef struct Repl {
     Entry *e;
@@ -82,7 +89,9 @@ static void unload(Repl *r) {
 
 static char *joined(Entry *e, int n) {
     Buf b = {0};
-    for (int i = 0; i < n; i++) buf_puts(&b, e[i].text), buf_putc(&b, '\n');
+    for (int g = 0; g < 5; g++)
+        for (int i = 0; i < n; i++)
+            if (e[i].group == g) buf_puts(&b, e[i].text), buf_putc(&b, '\n');
     return buf_take(&b);
 }
 
@@ -130,7 +139,8 @@ static void set_entries(Repl *r, Entry *e, int n) {
 
 static Entry *copy_entries(Repl *r, int extra) {
     Entry *e = calloc((size_t)(r->n + extra + 1), sizeof *e);
-    for (int i = 0; i < r->n; i++) e[i].key = xstrdup(r->e[i].key), e[i].text = xstrdup(r->e[i].text);
+    for (int i = 0; i < r->n; i++)
+        e[i].key = xstrdup(r->e[i].key), e[i].text = xstrdup(r->e[i].text), e[i].group = r->e[i].group;
     return e;
 }
 
@@ -159,6 +169,10 @@ static int statement(Repl *r, const char *input) {
         return rc;
     }
     buf_free(&errs);
+    if (!p.first) { /* only comments or blanks */
+        arena_free(a);
+        return 1;
+    }
     Entry *e = copy_entries(r, 64);
     int n = r->n, cap = r->n + 64;
     for (Stmt *s = p.first; s; s = s->next) {
@@ -171,7 +185,7 @@ static int statement(Repl *r, const char *input) {
             e[n].key = xstrdup(key), e[n].text = NULL, n++;
         }
         free(e[i].text);
-        e[i].text = xstrdup(text);
+        e[i].text = xstrdup(text), e[i].group = group_of(s->kind);
     }
     arena_free(a);
     if (!adopt(r, e, n, false)) {
@@ -331,7 +345,7 @@ static void cmd_load(Repl *r, const char *path) {
         char *text = arena_printf(a, "%s%.*s", kind_word(s->kind), s->span.end - s->span.beg, src.text + s->span.beg);
         if (i == n) e[n].key = xstrdup(key), n++;
         free(e[i].text);
-        e[i].text = xstrdup(text);
+        e[i].text = xstrdup(text), e[i].group = group_of(s->kind);
     }
     arena_free(a);
     if (adopt(r, e, n, false)) set_entries(r, e, n), r->params[0] = 0;
@@ -375,7 +389,9 @@ static void command(Repl *r, char *line, bool *quit) {
     if (!strcmp(c, ":quit") || !strcmp(c, ":q")) *quit = true;
     else if (!strcmp(c, ":help")) fputs(help_text, stdout);
     else if (!strcmp(c, ":show")) {
-        for (int i = 0; i < r->n; i++) puts(r->e[i].text);
+        char *text = joined(r->e, r->n);
+        fputs(text, stdout);
+        free(text);
     } else if (!strcmp(c, ":reset")) {
         unload(r), set_entries(r, NULL, 0), r->params[0] = 0;
         puts("ok (the model is empty)");
