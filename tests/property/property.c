@@ -960,10 +960,6 @@ static const char *cc_name(void) {
     return cc && *cc ? cc : "cc";
 }
 
-/* NODEC_PROPERTY_KNOWN_BUGS=1 re-enables the checks that known compiler
- * bugs fail (see the TODOs and repro/). */
-static bool known_bugs(void) { return env_long("NODEC_PROPERTY_KNOWN_BUGS", 0) != 0; }
-
 /* The emitted C must compile warning-free as pedantic C99 (DESIGN.md §3). */
 static bool strict_compile(Program *pg, const EmitOpts *o, bool full, FILE *log) {
     const char *tmp = getenv("TMPDIR");
@@ -990,10 +986,7 @@ static bool strict_compile(Program *pg, const EmitOpts *o, bool full, FILE *log)
         /* the optimiser's warnings (maybe-uninitialized, array-bounds) need
          * -O2, which costs a second ~1 s compile: a sample of models gets it */
         char *argv[] = {(char *)cc_name(), "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror",
-                        full ? "-O2" : "-fsyntax-only", "-c", c_path, "-o", o_path,
-                        /* TODO(known bug, repro/unused_const*.nde): emit_c.c writes
-                         * every const array, used or not; drop this flag when fixed */
-                        known_bugs() ? NULL : "-Wno-unused-const-variable", NULL};
+                        full ? "-O2" : "-fsyntax-only", "-c", c_path, "-o", o_path, NULL};
         ok = run_cc(argv, l_path);
         if (!ok) {
             fprintf(log, "the emitted C does not compile with -std=c99 -pedantic -Wall -Wextra -Werror:\n");
