@@ -292,25 +292,36 @@ static int cmd_train(int argc, char **argv) {
     return with_model("train", argc, argv, nodec_cli_train, nodec_cli_train_help);
 }
 
-/* Where the runtime's headers and archive are: NODEC_RUNTIME_DIR, else the
- * build tree nodec came from, else an install prefix beside the executable. */
+/* Where the runtime's headers and archive are: NODEC_RUNTIME_DIR (a
+ * prefix), else — for the nodec of a build tree — that build tree, else the
+ * install prefix around the executable: NODEC_INSTALL_INCLUDE and
+ * NODEC_INSTALL_LIB are relative to its directory (compiler/CMakeLists.txt,
+ * from GNUInstallDirs), so an installed nodec uses its own runtime even
+ * while the tree it was built in still exists.  docs/embedding.md. */
+#ifndef NODEC_INSTALL_INCLUDE
+#define NODEC_INSTALL_INCLUDE "../include/nodec"
+#define NODEC_INSTALL_LIB "../lib/libnodec.a"
+#endif
 static bool runtime_paths(char *inc, char *lib, size_t n) {
     const char *env = getenv("NODEC_RUNTIME_DIR");
     if (env && *env) {
         snprintf(inc, n, "%s/include/nodec", env), snprintf(lib, n, "%s/lib/libnodec.a", env);
         return access(lib, R_OK) == 0;
     }
-#if defined(NODEC_BUILD_INCLUDE) && defined(NODEC_BUILD_LIB)
-    snprintf(inc, n, "%s", NODEC_BUILD_INCLUDE), snprintf(lib, n, "%s", NODEC_BUILD_LIB);
-    if (access(lib, R_OK) == 0) return true;
-#endif
-    char exe[2048];
+    char exe[4096] = "";
     ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k <= 0) return false;
-    exe[k] = 0;
+    exe[k > 0 ? k : 0] = 0;
     char *slash = strrchr(exe, '/');
     if (slash) *slash = 0;
-    snprintf(inc, n, "%s/../include/nodec", exe), snprintf(lib, n, "%s/../lib/libnodec.a", exe);
+#if defined(NODEC_BUILD_INCLUDE) && defined(NODEC_BUILD_LIB) && defined(NODEC_BUILD_BINDIR)
+    char bindir[4096];
+    if (!*exe || (realpath(NODEC_BUILD_BINDIR, bindir) && !strcmp(bindir, exe))) {
+        snprintf(inc, n, "%s", NODEC_BUILD_INCLUDE), snprintf(lib, n, "%s", NODEC_BUILD_LIB);
+        if (access(lib, R_OK) == 0) return true;
+    }
+#endif
+    if (!*exe) return false;
+    snprintf(inc, n, "%s/" NODEC_INSTALL_INCLUDE, exe), snprintf(lib, n, "%s/" NODEC_INSTALL_LIB, exe);
     return access(lib, R_OK) == 0;
 }
 
@@ -371,7 +382,8 @@ static int cmd_build(int argc, char **argv) {
         if (!cc || !*cc) cc = "cc";
         char incflag[4200], dirflag[300];
         snprintf(incflag, sizeof incflag, "-I%s", inc), snprintf(dirflag, sizeof dirflag, "-I%s", dir);
-        char *args[] = {(char *)cc, "-std=c99", "-O2", incflag, dirflag, "-o", out_tmp, mp, cp, lib, "-lz", "-lm", NULL};
+        char *args[] = {(char *)cc, "-std=c99", "-O2", incflag, dirflag, "-o", out_tmp, mp, cp, lib, "-lz", "-lm",
+                        *build_extra ? (char *)build_extra : NULL, NULL};
         int r = run_cmd(args);
         if (r != 0) {
             fprintf(stderr, "nodec build: error: the C compiler '%s' failed (exit %d); set NODEC_CC to choose another\n",
