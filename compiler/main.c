@@ -5,7 +5,7 @@
  * nothing is written unless everything before it succeeded, and files are
  * written to a temporary name and renamed into place.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "compiler.h"
 
 #include <errno.h>
@@ -302,6 +302,9 @@ static int cmd_train(int argc, char **argv) {
 #define NODEC_INSTALL_INCLUDE "../include/nodec"
 #define NODEC_INSTALL_LIB "../lib/libnodec.a"
 #endif
+/* A flag the build tree's runtime needs at link time (its sanitizers), or "". */
+static const char *build_extra = "";
+
 static bool runtime_paths(char *inc, char *lib, size_t n) {
     const char *env = getenv("NODEC_RUNTIME_DIR");
     if (env && *env) {
@@ -317,7 +320,11 @@ static bool runtime_paths(char *inc, char *lib, size_t n) {
     char bindir[4096];
     if (!*exe || (realpath(NODEC_BUILD_BINDIR, bindir) && !strcmp(bindir, exe))) {
         snprintf(inc, n, "%s", NODEC_BUILD_INCLUDE), snprintf(lib, n, "%s", NODEC_BUILD_LIB);
+#ifdef NODEC_BUILD_SANITIZE
+        build_extra = NODEC_BUILD_SANITIZE;
+#endif
         if (access(lib, R_OK) == 0) return true;
+        build_extra = "";
     }
 #endif
     if (!*exe) return false;
