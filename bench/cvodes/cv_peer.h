@@ -1,0 +1,64 @@
+/* cv_peer.h — the CVODES adjoint peer of bench_cvodes.c.  README.md.
+ *
+ * A benchmark problem (shared by both peers) and the CVODES side: the
+ * hand-written right-hand sides (f, the adjoint RHS −Jᵀλ as a hand-written
+ * VJP, the parameter quadrature −λᵀ∂f/∂θ, the dense Jacobian for BDF) and
+ * the adjoint driver (CVodeF to every observation time, then CVodeB interval
+ * by interval with the loss's jump added to λ and CVodeReInitB at each).
+ */
+#ifndef CV_PEER_H
+#define CV_PEER_H
+
+enum { KIND_LV, KIND_SPIRAL };
+
+typedef struct problem {
+    const char *name;
+    int kind;      /* KIND_LV or KIND_SPIRAL */
+    int B;         /* batch size */
+    int ns;        /* states per sample (2 for both models) */
+    int np;        /* parameters */
+    int n_times;   /* observation times t_0 … t_{n-1}, t_0 included */
+    double *t;     /* n_times */
+    double *obs;   /* n_times × B × ns, time-major */
+    double *z0;    /* B × ns */
+    double *theta; /* np */
+} problem;
+
+/* Counts of the user functions CVODES called during one gradient. */
+typedef struct cv_counts {
+    long f_fwd;    /* f during CVodeF */
+    long f_rec;    /* f during CVodeB: recomputing the forward solution
+                      between checkpoints */
+    long fB;       /* adjoint RHS −Jᵀλ */
+    long fQB;      /* quadrature RHS −λᵀ∂f/∂θ */
+    long jac;      /* dense Jacobians, forward (BDF only) */
+    long jacB;     /* dense Jacobians, backward (BDF only) */
+    long nst, nstB;   /* steps: forward (CVodeF), backward (summed) */
+    long nfe_cv, nfeB_cv; /* CVodeGetNumRhsEvals, forward and backward mem */
+} cv_counts;
+
+typedef struct cv_peer cv_peer;
+
+/* lmm: CV_ADAMS (functional / fixed-point iteration) or CV_BDF (Newton,
+ * dense linear solver, hand-written Jacobian).  nd: steps between
+ * checkpoints (CVodeAdjInit).  quad_errcon: include the quadrature in the
+ * backward error test (CVODES' default is not to). */
+cv_peer *cv_peer_create(const problem *p, int lmm, long nd, int quad_errcon);
+void cv_peer_free(cv_peer *c);
+/* One gradient: L = 1/(n·B) Σ_i Σ_b ℓ, dtheta (np), dz0 (B × ns).
+ * Returns 0, or a CVODES error flag (negative) after printing it. */
+int cv_peer_grad(cv_peer *c, double rtol, double atol, double *loss,
+                 double *dtheta, double *dz0);
+void cv_peer_counts(const cv_peer *c, cv_counts *out);
+
+/* The hand-written model, also used by the driver to check the emitted
+ * model against it. */
+void hw_f(const problem *p, const double *z, double *dzdt);
+/* azbar = −(∂f/∂z)ᵀ a per sample (B × ns) */
+void hw_fB(const problem *p, const double *z, const double *a, double *out);
+/* q = −Σ_b aᵀ ∂f/∂θ (np) */
+void hw_fQB(const problem *p, const double *z, const double *a, double *q);
+/* the loss: Σ_b ℓ(z_b, y_b) and, if grad, grad = ∂/∂z of it */
+double hw_loss(const problem *p, const double *z, const double *y, double *grad);
+
+#endif
