@@ -500,6 +500,14 @@ static int plan(Em *e, const Out *outs, int nouts) {
     return e->wsize;
 }
 
+/* An output written by a plain loop over its elements, which can share that
+ * loop with its neighbours. */
+static bool mergeable(Em *e, const Out *o, int k) {
+    return o->kind != OUT_TOTAL && o->shape.rank >= 1 && e->out_fuse[k] < 0 && (o->root >= 0 || o->kind == OUT_SET);
+}
+
+static bool same_guard(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
 /* The body of a batched function: hoisted values, then the sample loop. */
 static void emit_body(Em *e, Buf *b, const Out *outs, int nouts, const int *row_len, const int *row_base, int nrows) {
     plan(e, outs, nouts);
@@ -511,14 +519,34 @@ static void emit_body(Em *e, Buf *b, const Out *outs, int nouts, const int *row_
         if (N(e, id)->varies) emit_node(e, &loop, 2, id);
         else emit_node(e, &pre, 1, id);
     }
-    /* outputs in order; neighbours with the same guard share one `if` */
+    /* outputs in order; neighbours with the same guard share one `if`, and
+     * neighbours with the same first dimension one loop over it */
     const char *open = NULL;
     for (int k = 0; k < nouts; k++) {
         if (outs[k].root < 0 && outs[k].kind != OUT_SET) continue;
         const char *g = outs[k].guard;
         if (open && (!g || strcmp(open, g))) buf_puts(&loop, "        }\n"), open = NULL;
         if (g && !open) buf_printf(&loop, "        if (%s) {\n", g), open = g;
-        emit_out(e, &loop, g ? 3 : 2, &outs[k], k);
+        int lv = g ? 3 : 2, last = k;
+        if (mergeable(e, &outs[k], k))
+            while (last + 1 < nouts && mergeable(e, &outs[last + 1], last + 1) &&
+                   outs[last + 1].shape.d[0] == outs[k].shape.d[0] && same_guard(outs[last + 1].guard, g))
+                last++;
+        if (last == k) {
+            emit_out(e, &loop, lv, &outs[k], k);
+            continue;
+        }
+        indent(&loop, lv), buf_printf(&loop, "for (int i = 0; i < %d; i++) {\n", outs[k].shape.d[0]);
+        for (int q = k; q <= last; q++) {
+            if (outs[q].shape.rank == 2) {
+                indent(&loop, lv + 1), buf_printf(&loop, "for (int j = 0; j < %d; j++)\n", outs[q].shape.d[1]);
+                indent(&loop, lv + 2), emit_out_elem(e, &loop, &outs[q], "i", "j");
+            } else {
+                indent(&loop, lv + 1), emit_out_elem(e, &loop, &outs[q], "i", "0");
+            }
+        }
+        indent(&loop, lv), buf_puts(&loop, "}\n");
+        k = last;
     }
     if (open) buf_puts(&loop, "        }\n");
     if (e->wsize) buf_puts(b, "    double *w = work;\n");

@@ -206,11 +206,9 @@ void mlp_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_REST
             }
         }
         if (atheta) {
-            for (int i = 0; i < 3; i++)
-                for (int j = 0; j < 2; j++) {
-                    atheta[i * 2 + j] += w[8 + i] * w[j];
-                }
             for (int i = 0; i < 3; i++) {
+                for (int j = 0; j < 2; j++)
+                    atheta[i * 2 + j] += w[8 + i] * w[j];
                 atheta[6 + i] += w[8 + i];
             }
             for (int i = 0; i < 2; i++)
@@ -290,11 +288,9 @@ void mlp_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RE
             }
         }
         if (atheta) {
-            for (int i = 0; i < 3; i++)
-                for (int j = 0; j < 2; j++) {
-                    atheta[i * 2 + j] += w[8 + i] * w[j];
-                }
             for (int i = 0; i < 3; i++) {
+                for (int j = 0; j < 2; j++)
+                    atheta[i * 2 + j] += w[8 + i] * w[j];
                 atheta[6 + i] += w[8 + i];
             }
             for (int i = 0; i < 2; i++)
