@@ -228,6 +228,15 @@ static double median(double *x, int n)
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
+static double med_time(const config *c, int rounds)
+{
+    double *tt = xmalloc(sizeof(double) * rounds);
+    memcpy(tt, c->times, sizeof(double) * rounds);
+    double m = median(tt, rounds);
+    free(tt);
+    return m;
+}
+
 static nodec_solver *make_nodec(const problem *p, int mode, nodec_method meth,
                                 double tol)
 {
@@ -301,6 +310,7 @@ static void bench_problem(const problem *p, const opts *o)
     int peers[P_NKIND], npeer = 0;
     if (o->sweep) {
         peers[npeer++] = P_NODEC_ADJ;
+        peers[npeer++] = P_NODEC_DIRECT;
         peers[npeer++] = P_CV_ADAMS;
         peers[npeer++] = P_CV_BDF;
     } else
@@ -429,6 +439,46 @@ static void bench_problem(const problem *p, const opts *o)
                    c->err_theta, c->err_z0, c->err);
         }
     }
+    /* at equal or smaller error: for each CVODES run, the fastest nodec run
+     * (adjoint; direct) whose whole-gradient error is not larger */
+    printf("\nmatched error (%s): CVODES run → fastest nodec run with rel err "
+           "≤ its own; speed-up = median over rounds of CVODES time / nodec time "
+           "(paired)\n", p->name);
+    printf("| CVODES | tol | rel err | time (us) | nodec adjoint: tol, err, "
+           "time, speed-up | nodec direct: tol, err, time, speed-up |\n");
+    printf("|---|---|---:|---:|---|---|\n");
+    for (int j = 0; j < nc; j++) {
+        config *c = &cs[j];
+        if (c->failed || (c->peer != P_CV_ADAMS && c->peer != P_CV_BDF))
+            continue;
+        double tc = med_time(c, o->rounds);
+        printf("| %s | %.0e | %.1e | %.1f |", peer_name[c->peer], c->tol,
+               c->err, tc * 1e6);
+        const int want[2] = {P_NODEC_ADJ, P_NODEC_DIRECT};
+        for (int w = 0; w < 2; w++) {
+            config *best = NULL;
+            double bt = 0;
+            for (int k = 0; k < nc; k++) {
+                config *d = &cs[k];
+                if (d->failed || d->peer != want[w] || d->err > c->err)
+                    continue;
+                double td = med_time(d, o->rounds);
+                if (!best || td < bt)
+                    best = d, bt = td;
+            }
+            if (best) {
+                double *rr = xmalloc(sizeof(double) * o->rounds);
+                for (int r = 0; r < o->rounds; r++)
+                    rr[r] = c->times[r] / best->times[r];
+                printf(" %.0e, %.1e, %.1f, **%.1f×** |", best->tol, best->err,
+                       bt * 1e6, median(rr, o->rounds));
+                free(rr);
+            }
+            else
+                printf(" none as accurate |");
+        }
+        printf("\n");
+    }
     fflush(stdout);
     for (int j = 0; j < nc; j++) {
         if (cs[j].ns)
@@ -457,6 +507,10 @@ int main(int argc, char **argv)
             o.nd = atol(argv[++i]);
         else if (!strcmp(a, "--quad-errcon"))
             o.quad_errcon = 1;
+        else if (!strcmp(a, "--hinit"))
+            cv_peer_hinit = 1;
+        else if (!strcmp(a, "--poly"))
+            cv_peer_interp = CV_POLYNOMIAL;
         else if (!strcmp(a, "--sweep"))
             o.sweep = 1;
         else if (!strcmp(a, "--problems") && i + 1 < argc)
@@ -499,8 +553,11 @@ int main(int argc, char **argv)
         ps[np++] = make_spiral("batch20", 20, 10, st, nrow, dt, dz);
     }
     printf("rounds %d, target %.1f ms per timed batch, Nd %ld, quadrature "
-           "error control %s\n", o.rounds, o.target_ms, o.nd,
-           o.quad_errcon ? "on" : "off (CVODES default)");
+           "error control %s, %s interpolation, backward restarts from %s\n",
+           o.rounds, o.target_ms, o.nd,
+           o.quad_errcon ? "on" : "off (CVODES default)",
+           cv_peer_interp == CV_HERMITE ? "Hermite" : "polynomial",
+           cv_peer_hinit ? "the last step size" : "CVODES' step estimate");
     for (int i = 0; i < np; i++)
         bench_problem(ps[i], &o);
     return 0;

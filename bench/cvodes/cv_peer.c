@@ -233,6 +233,9 @@ double hw_loss(const problem *p, const double *z, const double *y, double *grad)
 
 /* ---- CVODES ------------------------------------------------------------ */
 
+int cv_peer_interp = CV_HERMITE;
+int cv_peer_hinit = 0;
+
 struct cv_peer {
     const problem *p;
     int lmm, quad_errcon, initB, which;
@@ -369,7 +372,7 @@ cv_peer *cv_peer_create(const problem *p, int lmm, long nd, int quad_errcon)
         CHECKP(CVodeSetLinearSolver(c->mem, c->LS, c->A));
         CHECKP(CVodeSetJacFn(c->mem, cb_jac));
     }
-    CHECKP(CVodeAdjInit(c->mem, nd, CV_HERMITE));
+    CHECKP(CVodeAdjInit(c->mem, nd, cv_peer_interp));
     CHECKP(CVodeCreateB(c->mem, lmm, &c->which));
     return c;
 }
@@ -477,6 +480,8 @@ int cv_peer_grad(cv_peer *c, double rtol, double atol, double *loss,
         CHECK(CVodeReInitB(m, c->which, p->t[n - 1], c->yB));
         CHECK(CVodeQuadReInitB(m, c->which, c->qB));
     }
+    if (cv_peer_hinit)
+        CHECK(CVodeSetInitStepB(m, c->which, 0.0));
     CHECK(CVodeSStolerancesB(m, c->which, rtol, atol));
     CHECK(CVodeQuadSStolerancesB(m, c->which, rtol, atol));
     void *mB = CVodeGetAdjCVodeBmem(m, c->which);
@@ -496,8 +501,15 @@ int cv_peer_grad(cv_peer *c, double rtol, double atol, double *loss,
         for (int k = 0; k < N; k++)
             yB[k] += scale * c->gl[k];
         if (i - 1 > 0) {
+            double hlast = 0;
+            if (cv_peer_hinit)
+                CVodeGetLastStep(mB, &hlast);
             CHECK(CVodeReInitB(m, c->which, p->t[i - 1], c->yB));
             CHECK(CVodeQuadReInitB(m, c->which, c->qB));
+            /* tuned restart: the last step instead of CVODES' estimate
+             * (0 restores the estimate) */
+            if (cv_peer_hinit)
+                CHECK(CVodeSetInitStepB(m, c->which, hlast));
         }
     }
     c->n.nstB = nst;

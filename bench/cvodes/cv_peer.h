@@ -44,6 +44,12 @@ typedef struct cv_peer cv_peer;
  * checkpoints (CVodeAdjInit).  quad_errcon: include the quadrature in the
  * backward error test (CVODES' default is not to). */
 cv_peer *cv_peer_create(const problem *p, int lmm, long nd, int quad_errcon);
+/* interpolation for the backward pass: CV_HERMITE (the default) or
+ * CV_POLYNOMIAL; set before the first cv_peer_create */
+extern int cv_peer_interp;
+/* 1: restart each backward interval with the last step size taken
+ * (CVodeSetInitStepB) instead of CVODES' initial-step estimate */
+extern int cv_peer_hinit;
 void cv_peer_free(cv_peer *c);
 /* One gradient: L = 1/(n·B) Σ_i Σ_b ℓ, dtheta (np), dz0 (B × ns).
  * Returns 0, or a CVODES error flag (negative) after printing it. */
