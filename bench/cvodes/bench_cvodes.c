@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <cvodes/cvodes.h>
+#include <valgrind/callgrind.h>
 
 #include "cv_peer.h"
 #include "lotka_volterra.h"
@@ -296,6 +297,7 @@ typedef struct opts {
     long nd;
     int quad_errcon;
     int sweep;
+    int count; /* instruction counts under callgrind, no timing */
     const char *problems;
 } opts;
 
@@ -305,7 +307,7 @@ static void bench_problem(const problem *p, const opts *o)
     double *ref = xmalloc(sizeof(double) * G), *cvref = xmalloc(sizeof(double) * G);
     double lref;
     check_handwritten(p);
-    reference(p, o->nd, ref, cvref, &lref);
+    reference(p, o->nd, ref, cvref, &lref); /* also under --count: errors */
 
     int peers[P_NKIND], npeer = 0;
     if (o->sweep) {
@@ -386,6 +388,31 @@ static void bench_problem(const problem *p, const opts *o)
                 c->reps = 100000;
         }
 
+    if (o->count) {
+        /* instructions per gradient: run under
+         *   valgrind --tool=callgrind --collect-atstart=no
+         * each config's gradients go into a dump of their own, named
+         * "<problem>|<peer>|<tol>|<reps>" (run.sh COUNT=1 parses them) */
+        for (int j = 0; j < nc; j++) {
+            config *c = &cs[j];
+            if (c->failed)
+                continue;
+            char label[128];
+            const int reps = 3;
+            double L;
+            snprintf(label, sizeof label, "%s|%s|%.0e|%d", p->name,
+                     peer_name[c->peer], c->tol, reps);
+            CALLGRIND_ZERO_STATS;
+            CALLGRIND_TOGGLE_COLLECT;
+            for (int k = 0; k < reps; k++)
+                if (run_grad(c, p, &L, g, g + p->np))
+                    die("a gradient failed while counting");
+            CALLGRIND_TOGGLE_COLLECT;
+            CALLGRIND_DUMP_STATS_AT(label);
+            printf("counted %s (rel err %.1e)\n", label, c->err);
+        }
+        goto done;
+    }
     /* timing: rounds, configs interleaved, order rotated each round */
     for (int r = 0; r < o->rounds; r++)
         for (int j = 0; j < nc; j++) {
@@ -479,6 +506,7 @@ static void bench_problem(const problem *p, const opts *o)
         }
         printf("\n");
     }
+done:
     fflush(stdout);
     for (int j = 0; j < nc; j++) {
         if (cs[j].ns)
@@ -492,7 +520,7 @@ static void bench_problem(const problem *p, const opts *o)
 
 int main(int argc, char **argv)
 {
-    opts o = {21, 4.0, {1e-6, 1e-9}, 2, 100, 0, 0,
+    opts o = {21, 4.0, {1e-6, 1e-9}, 2, 100, 0, 0, 0,
               "lv,spiral10,spiral100,batch20"};
     if (argc < 2)
         die("usage: bench_cvodes DATA.csv [options]");
@@ -511,6 +539,8 @@ int main(int argc, char **argv)
             cv_peer_hinit = 1;
         else if (!strcmp(a, "--poly"))
             cv_peer_interp = CV_POLYNOMIAL;
+        else if (!strcmp(a, "--count"))
+            o.count = 1;
         else if (!strcmp(a, "--sweep"))
             o.sweep = 1;
         else if (!strcmp(a, "--problems") && i + 1 < argc)

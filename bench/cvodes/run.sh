@@ -64,5 +64,22 @@ $CC -std=c11 -Wall -Wextra $CFLAGS -I"$out" -I"$root/runtime" -I"$SUN_INC" \
     -o "$out/bench_cvodes" "$here/bench_cvodes.c" "$here/cv_peer.c" \
     "$out/spiral.c" "$out/lotka_volterra.c" "$lib" $LDSUN -lz -lm
 
+if [ "${COUNT:-0}" = 1 ]; then
+    # Deterministic instructions per gradient (callgrind), for a noisy
+    # machine: each config's gradients are dumped separately.
+    command -v valgrind >/dev/null || { echo "run.sh: COUNT=1 needs valgrind" >&2; exit 1; }
+    echo "== callgrind: instructions per gradient (everything: CVODES, libm, malloc)"
+    valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out/cg.out" \
+        "$out/bench_cvodes" "$root/data/spiral.csv" --count "$@" >"$out/count.log" 2>&1 ||
+        { cat "$out/count.log" >&2; exit 1; }
+    grep '^counted' "$out/count.log" | sed 's/^counted //'
+    for f in "$out"/cg.out.*; do
+        awk '/^desc: Trigger: Client Request: / { sub(/^desc: Trigger: Client Request: /, ""); lab = $0 }
+             /^(summary|totals):/ { ir = $2 }
+             END { split(lab, a, "|"); if (lab != "") printf "%-10s %-17s %s  %12.0f Ir/gradient\n", a[1], a[2], a[3], ir / a[4] }' "$f"
+    done | sort -k1,1 -k3,3 -k2,2
+    exit 0
+fi
+
 echo "== run"
 "$out/bench_cvodes" "$root/data/spiral.csv" --rounds "$ROUNDS" "$@"
