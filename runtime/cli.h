@@ -10,6 +10,10 @@
 
 #include "nodec.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 int nodec_cli_solve(const nodec_model *m, int argc, char **argv);
 int nodec_cli_grad(const nodec_model *m, int argc, char **argv);
 extern const char nodec_cli_solve_help[];
@@ -32,5 +36,9 @@ int nodec_solver_opts_apply(const nodec_solver_opts *o, nodec_solver *s);
 
 /* θ from --params (a .npz or .npy), else the model's initializers. */
 int nodec_cli_load_params(const nodec_model *m, const char *path, unsigned long long seed, double *theta);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 
 #include "nodec_model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- CSV data (DESIGN.md §5) ------------------------------------------- */
 
 /* One trajectory: n rows of times t[n] and states z[n × n_state], in the
@@ -146,5 +150,9 @@ int nodec_parse_numbers(const char *what, const char *s, double **out,
 /* CRC-32 (zip, PNG, zlib's crc32): crc = nodec_crc32(0, buf, len) and
  * continued by passing the previous value. */
 unsigned long nodec_crc32(unsigned long crc, const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* NODEC_IO_H */

@@ -27,6 +27,10 @@
 
 #include "nodec_model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Return codes.  Negative values are failures. */
 enum {
     NODEC_SUCCESS = 0,
@@ -137,5 +141,9 @@ int nodec_method_from_name(const char *name);       /* "dopri5" */
 const char *nodec_method_name(nodec_method method);
 int nodec_grad_mode_from_name(const char *name);    /* "adjoint" */
 const char *nodec_grad_mode_name(nodec_grad_mode mode);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* NODEC_H */

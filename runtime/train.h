@@ -18,6 +18,10 @@
 
 #include "nodec.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- optim.c ----------------------------------------------------------- */
 
 typedef enum nodec_optim_kind {
@@ -58,5 +62,9 @@ const char *nodec_optim_name(nodec_optim_kind kind);
  * error, 130 interrupted (SIGINT; 143 for SIGTERM) after saving. */
 int nodec_cli_train(const nodec_model *m, int argc, char **argv);
 extern const char nodec_cli_train_help[];
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* NODEC_TRAIN_H */
