@@ -1,0 +1,61 @@
+# embed/install: `cmake --install BUILD --prefix PREFIX` into a fresh prefix
+# (the fixture of embed/find_package and embed/pkg_config), then the layout
+# docs/embedding.md promises.
+file(REMOVE_RECURSE ${PREFIX})
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD} --prefix ${PREFIX} RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                ERROR_VARIABLE out)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cmake --install failed:\n${out}")
+endif()
+string(REGEX MATCH "Installing: [^\n]*/libnodec\\.a" lib "${out}")
+string(REGEX REPLACE "^Installing: ${PREFIX}/(.*)/libnodec\\.a$" "\\1" libdir "${lib}")
+if(NOT lib OR libdir STREQUAL lib)
+  message(FATAL_ERROR "cmake --install installed no libnodec.a under ${PREFIX}:\n${out}")
+endif()
+string(REGEX MATCH "^[0-9]+" major ${VERSION})
+set(want bin/nodec
+    include/nodec/nodec.h include/nodec/nodec_model.h include/nodec/io.h include/nodec/train.h include/nodec/cli.h
+    ${libdir}/libnodec.a ${libdir}/libnodec.so ${libdir}/libnodec.so.${major} ${libdir}/libnodec.so.${VERSION}
+    ${libdir}/cmake/nodec/nodecConfig.cmake ${libdir}/cmake/nodec/nodecConfigVersion.cmake
+    ${libdir}/cmake/nodec/nodecTargets.cmake ${libdir}/cmake/nodec/NodecAddModel.cmake
+    ${libdir}/cmake/nodec/nodec_emit.cmake ${libdir}/pkgconfig/nodec.pc)
+foreach(f ${want})
+  if(NOT EXISTS ${PREFIX}/${f})
+    message(FATAL_ERROR "cmake --install did not install ${f}")
+  endif()
+endforeach()
+if(EXISTS ${PREFIX}/include/nodec/internal.h)
+  message(FATAL_ERROR "internal.h was installed; it is not a public header")
+endif()
+foreach(link libnodec.so libnodec.so.${major})
+  if(NOT IS_SYMLINK ${PREFIX}/${libdir}/${link})
+    message(FATAL_ERROR "${libdir}/${link} should be a symbolic link to libnodec.so.${VERSION}")
+  endif()
+endforeach()
+execute_process(COMMAND ${PREFIX}/bin/nodec --version OUTPUT_VARIABLE v RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT v MATCHES "nodec ${VERSION}")
+  message(FATAL_ERROR "the installed nodec --version said '${v}' (exit ${rc}), not nodec ${VERSION}")
+endif()
+
+# libnodec.so: its soname, and only public (nodec_) names exported.
+if(READELF)
+  execute_process(COMMAND ${READELF} -d ${PREFIX}/${libdir}/libnodec.so.${VERSION} OUTPUT_VARIABLE d)
+  if(NOT d MATCHES "SONAME[^\n]*\\[libnodec\\.so\\.${major}\\]")
+    message(FATAL_ERROR "libnodec.so.${VERSION} has no soname libnodec.so.${major}:\n${d}")
+  endif()
+  execute_process(COMMAND ${READELF} -W --dyn-syms ${PREFIX}/${libdir}/libnodec.so.${VERSION} OUTPUT_VARIABLE syms)
+  string(REPLACE "\n" ";" syms "${syms}")
+  set(n 0)
+  foreach(line ${syms})
+    if(line MATCHES "^ *[0-9]+: +[0-9a-f]+ +[0-9]+ +(FUNC|OBJECT) +GLOBAL +DEFAULT +[0-9]+ +([^ @]+)")
+      math(EXPR n "${n} + 1")
+      if(NOT CMAKE_MATCH_2 MATCHES "^nodec_")
+        message(FATAL_ERROR "libnodec.so exports ${CMAKE_MATCH_2}, which is not public (cmake/libnodec.map)")
+      endif()
+    endif()
+  endforeach()
+  if(n LESS 50)
+    message(FATAL_ERROR "libnodec.so exports only ${n} nodec_ names")
+  endif()
+  message(STATUS "libnodec.so.${VERSION}: soname libnodec.so.${major}, ${n} nodec_ names exported")
+endif()
