@@ -437,23 +437,22 @@ static void command(Repl *r, char *line, bool *quit) {
 static Repl *completing;
 
 #ifdef NODEC_HAVE_READLINE
+/* Completions: commands, keywords and built-ins, then the model's names. */
 static char *complete_word(const char *text, int state) {
-    static int i, j;
     static const char *const words[] = {"state", "param", "const", "let", "loss", "model", "tanh", "sigmoid",
                                         "relu", "softplus", "exp", "log", "sin", "cos", "sqrt", "abs", "sum",
                                         "mean", "dot", "outer", "concat", "glorot", "zeros", "ones", "uniform",
                                         "normal", NULL};
-    if (!state) i = 0, j = 0;
+    static int ci, wi, si;
+    if (!state) ci = wi = si = 0;
     size_t n = strlen(text);
-    while (commands[i])
-        if (!strncmp(commands[i++], text, n)) return xstrdup(commands[i - 1]);
-    while (words[j])
-        if (!strncmp(words[j++], text, n)) return xstrdup(words[j - 1]);
+    while (commands[ci])
+        if (!strncmp(commands[ci++], text, n)) return xstrdup(commands[ci - 1]);
+    while (words[wi])
+        if (!strncmp(words[wi++], text, n)) return xstrdup(words[wi - 1]);
     Model *m = completing && completing->have ? completing->c.model : NULL;
-    while (m && j - 27 < m->nsyms) {
-        int k = j++ - 27 + 1;
-        if (k >= 0 && k < m->nsyms && !strncmp(m->syms[k]->name, text, n)) return xstrdup(m->syms[k]->name);
-    }
+    while (m && si < m->nsyms)
+        if (!strncmp(m->syms[si++]->name, text, n)) return xstrdup(m->syms[si - 1]->name);
     return NULL;
 }
 
@@ -499,6 +498,7 @@ int repl_main(int argc, char **argv) {
     completing = &r;
 #ifdef NODEC_HAVE_READLINE
     rl_attempted_completion_function = complete;
+    rl_basic_word_break_characters = " \t\n()[],+-*/^@'=;";
     rl_readline_name = "nodec";
     char hist[1024] = "";
     if (getenv("HOME")) snprintf(hist, sizeof hist, "%s/.nodec_history", getenv("HOME"));
