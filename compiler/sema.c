@@ -19,6 +19,7 @@ typedef struct Sema {
     Stmt *all;              /* every statement, for "declared later" hints */
     Stmt *cur;
     bool in_loss;
+    Span loss_span;         /* the first loss statement */
 } Sema;
 
 static const struct { const char *name; int nargs; } builtins[] = {
@@ -620,9 +621,10 @@ static void check_loss(Sema *s, Stmt *st) {
     Model *m = s->m;
     if (m->loss || m->lossargs[0]) {
         error_at(s->d, st->name_span, "a model has one loss", "the loss is defined twice");
-        note_at(s->d, m->lossargs[0]->span, "the first loss is here");
+        note_at(s->d, s->loss_span, "the first loss is here");
         return;
     }
+    s->loss_span = st->name_span;
     if (st->nlossargs != 2) {
         error_at(s->d, st->name_span, "write `loss(pred, obs) = …`",
                  "the loss takes 2 arguments (pred, obs), got %d", st->nlossargs);
