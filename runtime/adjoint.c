@@ -46,6 +46,7 @@ typedef struct ctx {
     long nz;
     double scale, *loss;
     double *zobs, *g, *fbuf, *dt;
+    int want_dt; /* the caller asked for dL/dt_i: jumps evaluate f */
 } ctx;
 
 static double dot(const double *a, const double *b, long n)
@@ -104,7 +105,7 @@ static int losses(ctx *c)
 static void jump(ctx *c, int i, double *a, double *at, nodec_pass_stats *st)
 {
     const double *gi = c->g + (long)i * c->nz;
-    if (i >= 1) {
+    if (i >= 1 && c->want_dt) { /* dL/dt_i = g_i·f(z(t_i)): only when asked */
         c->m->f(c->B, c->t[i], c->zobs + (long)i * c->nz, c->theta, c->fbuf,
                 c->s->work);
         st->f_evals++;
@@ -641,6 +642,7 @@ int adj_loss_grad(nodec_solver *s, const double *theta, int B,
     c.nz = (long)B * s->m->n_state;
     c.scale = scale;
     c.loss = loss;
+    c.want_dt = dt != NULL;
     bytes = ((size_t)(z_out ? 1 : 2) * n_times * c.nz + c.nz + n_times) *
             sizeof(double);
     if (!(buf = mem_alloc(&s->mem, bytes)))
