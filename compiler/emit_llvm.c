@@ -8,9 +8,11 @@
  *
  * The lowering follows emit_c.c step for step so that the two backends
  * compute the same numbers in the same order: the same storage plan
- * (N literal, L leaf, S scalar, W work buffer, I inlined into its consumer),
+ * (N literal, L leaf, S scalar, W work buffer, I inlined into its consumer,
+ * F a matrix-vector product computed in its elementwise consumer's loop),
  * the same hoisting of sample-independent values before the batch loop, the
- * same loops and accumulators for products, the same helper definitions
+ * same loops and accumulators for products (short sums unrolled, every sum
+ * started from its first term), the same helper definitions
  * (sigmoid, softplus, splitmix64, Box-Muller), the same libm calls.  No
  * fast-math flags are set, so LLVM may not reassociate or contract, and
  * chains of + and * are evaluated in the order C parses emit_c.c's text
@@ -95,9 +97,13 @@ typedef struct Em {
     char *mode;
     int *uses;
     bool *multi;
+    int *user;     /* the single user of a node: a node id, or -2-k for output k */
+    int *fuse;     /* node C computed in the loop of matrix product fuse[C] */
+    int *out_fuse; /* the same for output k */
     int *woff;
     int wsize;
     LLVMValueRef *val;           /* S nodes: their value */
+    LLVMValueRef facc;           /* F nodes: the row's sum, inside their product's loop */
     /* the function's arguments and per-sample rows */
     LLVMValueRef t, theta, work;
     LLVMValueRef row[B_NROWS];
@@ -107,7 +113,7 @@ typedef struct Em {
     LLVMTypeRef fn1_ty, fn2_ty, sqrt_ty, fabs_ty;
     LLVMValueRef helper[H_COUNT];
     LLVMTypeRef helper_ty[H_COUNT];
-    LLVMValueRef fns[7];         /* f vjp jvp jac_z loss loss_grad init_params */
+    LLVMValueRef fns[8]; /* f vjp jvp jac_z loss loss_grad init_params f_vjp */
 } Em;
 
 static Node *N(Em *e, int id) { return &e->ir->n[id]; }
@@ -168,20 +174,23 @@ typedef struct Loop {
     bool small; /* a constant trip count of at most FULL_UNROLL: unrolled */
 } Loop;
 
-static LLVMValueRef loop_open(Em *e, Loop *l, LLVMValueRef n) {
+/* for (iv = lo; iv < n; iv++) */
+static LLVMValueRef loop_from(Em *e, Loop *l, int lo, LLVMValueRef n) {
     l->batch = false;
-    l->small = LLVMIsAConstantInt(n) && LLVMConstIntGetSExtValue(n) <= FULL_UNROLL;
+    l->small = LLVMIsAConstantInt(n) && LLVMConstIntGetSExtValue(n) - lo <= FULL_UNROLL;
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->bd);
     l->head = block(e, "loop"), l->body = block(e, "body"), l->exit = block(e, "done");
     LLVMBuildBr(e->bd, l->head);
     LLVMPositionBuilderAtEnd(e->bd, l->head);
     l->iv = LLVMBuildPhi(e->bd, LLVMTypeOf(n), "i");
-    LLVMValueRef zero = LLVMConstInt(LLVMTypeOf(n), 0, false);
-    LLVMAddIncoming(l->iv, &zero, &pre, 1);
+    LLVMValueRef start = LLVMConstInt(LLVMTypeOf(n), (unsigned long long)lo, false);
+    LLVMAddIncoming(l->iv, &start, &pre, 1);
     LLVMBuildCondBr(e->bd, LLVMBuildICmp(e->bd, LLVMIntSLT, l->iv, n, ""), l->body, l->exit);
     LLVMPositionBuilderAtEnd(e->bd, l->body);
     return l->iv;
 }
+
+static LLVMValueRef loop_open(Em *e, Loop *l, LLVMValueRef n) { return loop_from(e, l, 0, n); }
 
 /* A loop ID `!{self, hints…}`, fresh for each loop. */
 static LLVMValueRef loop_id(Em *e, bool batch) {
@@ -580,6 +589,9 @@ static LLVMValueRef ex(Em *e, int id, LLVMValueRef i, LLVMValueRef j) {
     case 'S': return e->val[id];
     case 'W': return load(e, gep(e, e->work, flat(e, e->woff[id], n->shape, i, j)));
     case 'I': return ex_op(e, id, i, j);
+    case 'F': /* inside its product's loop */
+        if (!e->facc) ice("emit_llvm: fused product %%%d read outside its loop", id);
+        return e->facc;
     }
     ice("emit_llvm: node %%%d has no storage", id);
     return NULL;
@@ -587,35 +599,87 @@ static LLVMValueRef ex(Em *e, int id, LLVMValueRef i, LLVMValueRef j) {
 
 /* ---- statements ------------------------------------------------------ */
 
-static void matmul(Em *e, int id) {
+/* What a matrix-vector product's loop stores for row i (emit_c.c's Epi):
+ * its own work slot, or an elementwise consumer fused into the loop, a
+ * tensor or an output, that reads the row's sum as its 'F' operand. */
+typedef struct Epi {
+    int node;
+    const Out *out;
+} Epi;
+
+/* `base[off + idx] = v` (or `+=`) for one element of an output. */
+static void out_elem(Em *e, const Out *o, LLVMValueRef i, LLVMValueRef j) {
+    LLVMValueRef base = o->kind == OUT_ACC ? o->ptr : e->row[o->row];
+    LLVMValueRef p = gep(e, base, flat(e, o->offset, o->shape, i, j));
+    LLVMValueRef v = o->root < 0 ? cf(e, 0) : ex(e, o->root, i, j);
+    if (o->kind == OUT_ACC) v = LLVMBuildFAdd(e->bd, load(e, p), v, "");
+    store(e, v, p);
+}
+
+static void epilogue(Em *e, int id, Epi epi, LLVMValueRef i, LLVMValueRef acc) {
+    LLVMValueRef zero = ci(e, 0);
+    e->facc = acc;
+    if (epi.out)
+        out_elem(e, epi.out, i, zero);
+    else if (epi.node >= 0)
+        store(e, ex_op(e, epi.node, i, zero),
+              gep(e, e->work, flat(e, e->woff[epi.node], N(e, epi.node)->shape, i, zero)));
+    else
+        store(e, acc, gep(e, e->work, flat(e, e->woff[id], N(e, id)->shape, i, zero)));
+    e->facc = NULL;
+}
+
+/* One term a(k)·b(k) of a dot product: a at (ai, k) when a_row, else at
+ * (k, ai); b at (k, bj). */
+static LLVMValueRef term(Em *e, int a, LLVMValueRef ai, int b, LLVMValueRef bj, bool a_row, LLVMValueRef k) {
+    LLVMValueRef x = a_row ? ex(e, a, ai, k) : ex(e, a, k, ai);
+    return LLVMBuildFMul(e->bd, x, ex(e, b, k, bj), "");
+}
+
+/* Σ_k a(k)·b(k) over n terms (emit_c.c's dot()): unrolled when short, else
+ * a loop; the sum starts from its first term (0 + x is not x for x = -0). */
+static LLVMValueRef dot(Em *e, int n, int a, LLVMValueRef ai, int b, LLVMValueRef bj, bool a_row) {
+    LLVMValueRef acc = NULL;
+    for (int k = 0; k < (n <= 4 ? n : 1); k++) push(e, &acc, OP_ADD, term(e, a, ai, b, bj, a_row, ci(e, k)));
+    if (n <= 4) return acc;
+    LLVMValueRef s = local(e, e->f64);
+    store(e, acc, s);
+    Loop l;
+    LLVMValueRef k = loop_from(e, &l, 1, ci(e, n));
+    store(e, LLVMBuildFAdd(e->bd, load(e, s), term(e, a, ai, b, bj, a_row, k), ""), s);
+    loop_close(e, &l);
+    return load(e, s);
+}
+
+/* A product (emit_c.c's emit_matmul, case for case); epi says where a
+ * matrix-vector product's rows go. */
+static void matmul(Em *e, int id, Epi epi) {
     Node n = *N(e, id);
     Shape x = N(e, n.a)->shape, y = N(e, n.b)->shape;
     LLVMBuilderRef bd = e->bd;
     LLVMValueRef zero = ci(e, 0);
     Loop li, lj, lk;
-    if (x.rank == 1 && y.rank == 1) { /* dot: s = Σ_k x_k y_k */
-        LLVMValueRef acc = local(e, e->f64);
-        store(e, cf(e, 0), acc);
-        LLVMValueRef k = loop_open(e, &lk, ci(e, x.d[0]));
-        LLVMValueRef p = LLVMBuildFMul(bd, ex(e, n.a, k, zero), ex(e, n.b, k, zero), "");
-        store(e, LLVMBuildFAdd(bd, load(e, acc), p, ""), acc);
-        loop_close(e, &lk);
-        e->val[id] = load(e, acc);
+    if (x.rank == 1 && y.rank == 1) { /* a·b */
+        e->val[id] = dot(e, x.d[0], n.a, zero, n.b, zero, false);
     } else if (x.rank == 2 && y.rank == 1) { /* A x: row dot products */
-        LLVMValueRef acc = local(e, e->f64);
         LLVMValueRef i = loop_open(e, &li, ci(e, x.d[0]));
-        store(e, cf(e, 0), acc);
-        LLVMValueRef k = loop_open(e, &lk, ci(e, x.d[1]));
-        LLVMValueRef p = LLVMBuildFMul(bd, ex(e, n.a, i, k), ex(e, n.b, k, zero), "");
-        store(e, LLVMBuildFAdd(bd, load(e, acc), p, ""), acc);
-        loop_close(e, &lk);
-        store(e, load(e, acc), gep(e, e->work, flat(e, e->woff[id], n.shape, i, zero)));
+        epilogue(e, id, epi, i, dot(e, x.d[1], n.a, i, n.b, zero, true));
         loop_close(e, &li);
+    } else if (x.rank == 1 && x.d[0] <= 4) { /* xᵀ B, few rows: one pass over the columns */
+        LLVMValueRef i = loop_open(e, &li, ci(e, y.d[1]));
+        epilogue(e, id, epi, i, dot(e, x.d[0], n.a, zero, n.b, i, false));
+        loop_close(e, &li);
+    } else if (x.rank == 1 && y.d[1] <= 4) { /* xᵀ B, few columns: one sum each */
+        LLVMValueRef acc[4];
+        for (int c = 0; c < y.d[1]; c++) acc[c] = dot(e, x.d[0], n.a, zero, n.b, ci(e, c), false);
+        for (int c = 0; c < y.d[1]; c++) store(e, acc[c], gep(e, e->work, ci(e, e->woff[id] + c)));
     } else if (x.rank == 1) { /* xᵀ B: accumulate rows of B, contiguous */
+        LLVMValueRef x0 = ex(e, n.a, zero, zero);
         LLVMValueRef j = loop_open(e, &lj, ci(e, y.d[1]));
-        store(e, cf(e, 0), gep(e, e->work, flat(e, e->woff[id], n.shape, j, zero)));
+        store(e, LLVMBuildFMul(bd, x0, ex(e, n.b, zero, j), ""),
+              gep(e, e->work, flat(e, e->woff[id], n.shape, j, zero)));
         loop_close(e, &lj);
-        LLVMValueRef k = loop_open(e, &lk, ci(e, x.d[0]));
+        LLVMValueRef k = loop_from(e, &lk, 1, ci(e, x.d[0]));
         LLVMValueRef xk = ex(e, n.a, k, zero);
         j = loop_open(e, &lj, ci(e, y.d[1]));
         LLVMValueRef dst = gep(e, e->work, flat(e, e->woff[id], n.shape, j, zero));
@@ -624,15 +688,9 @@ static void matmul(Em *e, int id) {
         loop_close(e, &lj);
         loop_close(e, &lk);
     } else { /* A B */
-        LLVMValueRef acc = local(e, e->f64);
         LLVMValueRef i = loop_open(e, &li, ci(e, x.d[0]));
         LLVMValueRef j = loop_open(e, &lj, ci(e, y.d[1]));
-        store(e, cf(e, 0), acc);
-        LLVMValueRef k = loop_open(e, &lk, ci(e, x.d[1]));
-        LLVMValueRef p = LLVMBuildFMul(bd, ex(e, n.a, i, k), ex(e, n.b, k, j), "");
-        store(e, LLVMBuildFAdd(bd, load(e, acc), p, ""), acc);
-        loop_close(e, &lk);
-        store(e, load(e, acc), gep(e, e->work, flat(e, e->woff[id], n.shape, i, j)));
+        store(e, dot(e, x.d[1], n.a, i, n.b, j, true), gep(e, e->work, flat(e, e->woff[id], n.shape, i, j)));
         loop_close(e, &lj);
         loop_close(e, &li);
     }
@@ -643,8 +701,12 @@ static void node(Em *e, int id) {
     Node n = *N(e, id);
     LLVMValueRef zero = ci(e, 0);
     Nest k;
+    if (e->fuse[id] >= 0) { /* computed inside its operand's product loop */
+        matmul(e, e->fuse[id], (Epi){id, NULL});
+        return;
+    }
     if (n.op == OP_MATMUL) {
-        matmul(e, id);
+        matmul(e, id, (Epi){-1, NULL});
         return;
     }
     if (n.op == OP_SUM) {
@@ -696,23 +758,19 @@ static void node(Em *e, int id) {
     nest_close(e, &k);
 }
 
-static void out(Em *e, const Out *o) {
-    if (o->root < 0 && o->kind != OUT_SET) return;
-    LLVMBasicBlockRef cont = o->guard ? if_open(e, o->guard) : NULL;
+/* Output k on its own (emit_c.c's emit_out); the caller opened its guard. */
+static void out(Em *e, const Out *o, int k) {
     LLVMValueRef zero = ci(e, 0);
     if (o->kind == OUT_TOTAL) {
         store(e, LLVMBuildFAdd(e->bd, load(e, o->ptr), ex(e, o->root, zero, zero), ""), o->ptr);
+    } else if (e->out_fuse[k] >= 0) {
+        matmul(e, e->out_fuse[k], (Epi){-1, o});
     } else {
-        Nest k;
-        nest_open(e, &k, o->shape);
-        LLVMValueRef base = o->kind == OUT_ACC ? o->ptr : e->row[o->row];
-        LLVMValueRef p = gep(e, base, flat(e, o->offset, o->shape, k.i, k.j));
-        LLVMValueRef v = o->root < 0 ? cf(e, 0) : ex(e, o->root, k.i, k.j);
-        if (o->kind == OUT_ACC) v = LLVMBuildFAdd(e->bd, load(e, p), v, "");
-        store(e, v, p);
-        nest_close(e, &k);
+        Nest l;
+        nest_open(e, &l, o->shape);
+        out_elem(e, o, l.i, l.j);
+        nest_close(e, &l);
     }
-    if (cont) if_close(e, cont);
 }
 
 /* ---- storage decisions (emit_c.c's plan, kept identical) -------------- */
@@ -724,6 +782,8 @@ static bool cheap(Em *e, int id) {
     return m == 'I' && (op == OP_TRANS || op == OP_SLICE || op == OP_BCAST) && cheap(e, N(e, id)->a);
 }
 
+/* Decides N/L/S/W/I/F for every node reached from outs; returns the work
+ * size. */
 static int plan(Em *e, const Out *outs, int nouts) {
     Ir *ir = e->ir;
     int len = ir->len;
@@ -731,15 +791,20 @@ static int plan(Em *e, const Out *outs, int nouts) {
     e->uses = arena_alloc(e->a, sizeof(int) * (len + 1));
     e->multi = arena_alloc(e->a, len + 1);
     e->woff = arena_alloc(e->a, sizeof(int) * (len + 1));
+    e->user = arena_alloc(e->a, sizeof(int) * (len + 1));
+    e->fuse = arena_alloc(e->a, sizeof(int) * (len + 1));
+    e->out_fuse = arena_alloc(e->a, sizeof(int) * (nouts + 1));
     e->val = arena_alloc(e->a, sizeof(LLVMValueRef) * (len + 1));
+    for (int id = 0; id < len; id++) e->fuse[id] = -1;
+    for (int k = 0; k < nouts; k++) e->out_fuse[k] = -1;
     bool *r = arena_alloc(e->a, len + 1);
     for (int k = 0; k < nouts; k++)
-        if (outs[k].root >= 0) r[outs[k].root] = true, e->uses[outs[k].root]++;
+        if (outs[k].root >= 0) r[outs[k].root] = true, e->uses[outs[k].root]++, e->user[outs[k].root] = -2 - k;
     for (int id = len - 1; id >= 0; id--) {
         if (!r[id]) continue;
         Node *n = N(e, id);
-        if (n->a >= 0) r[n->a] = true, e->uses[n->a]++;
-        if (n->b >= 0) r[n->b] = true, e->uses[n->b]++;
+        if (n->a >= 0) r[n->a] = true, e->uses[n->a]++, e->user[n->a] = id;
+        if (n->b >= 0) r[n->b] = true, e->uses[n->b]++, e->user[n->b] = id;
         if (n->op == OP_MATMUL) {
             Shape x = N(e, n->a)->shape, y = N(e, n->b)->shape;
             if (x.rank == 2 && y.rank == 2) e->multi[n->a] = y.d[1] > 1, e->multi[n->b] = x.d[0] > 1;
@@ -763,9 +828,70 @@ static int plan(Em *e, const Out *outs, int nouts) {
         /* pure views of cheap values cost only index arithmetic */
         if (m == 'W' && (n->op == OP_TRANS || n->op == OP_SLICE || n->op == OP_BCAST) && cheap(e, n->a))
             e->mode[id] = 'I';
-        if (e->mode[id] == 'W') e->woff[id] = e->wsize, e->wsize += shape_size(n->shape);
     }
+    /* A matrix-vector product read once, through elementwise operations, by
+     * a tensor or an output of its shape is computed in that consumer's loop. */
+    for (int id = 0; id < len; id++) {
+        Node *n = N(e, id);
+        if (e->mode[id] != 'W' || n->op != OP_MATMUL || e->uses[id] != 1 || n->shape.rank != 1) continue;
+        Shape x = N(e, n->a)->shape;
+        bool rowwise = x.rank == 2 || (x.rank == 1 && x.d[0] <= 4); /* one row of the result per i */
+        if (!rowwise) continue;
+        int c = e->user[id];
+        while (c >= 0 && e->mode[c] == 'I' && op_class[N(e, c)->op] == 'E') c = e->user[c];
+        if (c >= 0 && e->mode[c] == 'W' && op_class[N(e, c)->op] == 'E' && shape_eq(N(e, c)->shape, n->shape) &&
+            N(e, c)->varies == n->varies && e->fuse[c] < 0)
+            e->fuse[c] = id, e->mode[id] = 'F';
+        else if (c <= -2 && outs[-2 - c].kind != OUT_TOTAL && shape_eq(outs[-2 - c].shape, n->shape) && n->varies &&
+                 e->out_fuse[-2 - c] < 0)
+            e->out_fuse[-2 - c] = id, e->mode[id] = 'F';
+    }
+    for (int id = 0; id < len; id++)
+        if (e->mode[id] == 'W') e->woff[id] = e->wsize, e->wsize += shape_size(N(e, id)->shape);
     return e->wsize;
+}
+
+/* An output written by a plain loop over its elements, which can share that
+ * loop with its neighbours. */
+static bool mergeable(Em *e, const Out *o, int k) {
+    return o->kind != OUT_TOTAL && o->shape.rank >= 1 && e->out_fuse[k] < 0 && (o->root >= 0 || o->kind == OUT_SET);
+}
+
+/* The outputs in order (emit_c.c's emit_body): neighbours with the same
+ * guard share one `if`, and neighbours with the same first dimension one
+ * loop over it. */
+static void outputs(Em *e, const Out *outs, int nouts) {
+    LLVMValueRef open = NULL;
+    LLVMBasicBlockRef cont = NULL;
+    for (int k = 0; k < nouts; k++) {
+        if (outs[k].root < 0 && outs[k].kind != OUT_SET) continue;
+        LLVMValueRef g = outs[k].guard;
+        if (open && g != open) if_close(e, cont), open = NULL;
+        if (g && !open) cont = if_open(e, g), open = g;
+        int last = k;
+        if (mergeable(e, &outs[k], k))
+            while (last + 1 < nouts && mergeable(e, &outs[last + 1], last + 1) &&
+                   outs[last + 1].shape.d[0] == outs[k].shape.d[0] && outs[last + 1].guard == g)
+                last++;
+        if (last == k) {
+            out(e, &outs[k], k);
+            continue;
+        }
+        Loop li, lj;
+        LLVMValueRef i = loop_open(e, &li, ci(e, outs[k].shape.d[0]));
+        for (int q = k; q <= last; q++) {
+            if (outs[q].shape.rank == 2) {
+                LLVMValueRef j = loop_open(e, &lj, ci(e, outs[q].shape.d[1]));
+                out_elem(e, &outs[q], i, j);
+                loop_close(e, &lj);
+            } else {
+                out_elem(e, &outs[q], i, ci(e, 0));
+            }
+        }
+        loop_close(e, &li);
+        k = last;
+    }
+    if (open) if_close(e, cont);
 }
 
 /* The body of a batched function: hoisted values, then the sample loop.
@@ -787,7 +913,7 @@ static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *r
         e->row[rows[k]] = rows[k] == B_AZ ? LLVMBuildGEP2(e->bd, e->f64, args[k], &off, 1, "") : gep(e, args[k], off);
     for (int id = 0; id < e->ir->len; id++)
         if ((e->mode[id] == 'S' || e->mode[id] == 'W') && N(e, id)->varies) node(e, id);
-    for (int k = 0; k < nouts; k++) out(e, &outs[k]);
+    outputs(e, outs, nouts);
     loop_close(e, &lb);
 }
 
@@ -829,6 +955,22 @@ static int build_f(Em *e) {
     return e->wsize;
 }
 
+/* The VJP's summed outputs start from zero: they are overwritten, not
+ * accumulated into. */
+static void zero_totals(Em *e, LLVMValueRef ath, LLVMValueRef has_ath, LLVMValueRef at, LLVMValueRef has_at) {
+    if (e->pg->m->n_param) {
+        LLVMBasicBlockRef cont = if_open(e, has_ath);
+        Loop l;
+        LLVMValueRef i = loop_open(e, &l, ci(e, e->pg->m->n_param));
+        store(e, cf(e, 0), gep(e, ath, i));
+        loop_close(e, &l);
+        if_close(e, cont);
+    }
+    LLVMBasicBlockRef cont = if_open(e, has_at);
+    store(e, cf(e, 0), at);
+    if_close(e, cont);
+}
+
 /* vjp(B, t, z, θ, a, az, aθ, at, work); a NULL output is skipped */
 static int build_vjp(Em *e) {
     Model *m = e->pg->m;
@@ -838,17 +980,7 @@ static int build_vjp(Em *e) {
     e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, 3), e->work = LLVMGetParam(fn, 8);
     LLVMValueRef az = LLVMGetParam(fn, 5), ath = LLVMGetParam(fn, 6), at = LLVMGetParam(fn, 7);
     LLVMValueRef has_az = nonnull(e, az), has_ath = nonnull(e, ath), has_at = nonnull(e, at);
-    if (m->n_param) {
-        LLVMBasicBlockRef cont = if_open(e, has_ath);
-        Loop l;
-        LLVMValueRef i = loop_open(e, &l, ci(e, m->n_param));
-        store(e, cf(e, 0), gep(e, ath, i));
-        loop_close(e, &l);
-        if_close(e, cont);
-    }
-    LLVMBasicBlockRef cont = if_open(e, has_at);
-    store(e, cf(e, 0), at);
-    if_close(e, cont);
+    zero_totals(e, ath, has_ath, at, has_at);
     int k = 0;
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + m->nparams + 1));
     for (int i = 0; i < m->nstates; i++) outs[k++] = out_state(e, pg->vjp_z.roots[i], OUT_SET, B_AZ, i, has_az);
@@ -860,6 +992,34 @@ static int build_vjp(Em *e) {
     int rows[] = {B_Z, B_A, B_AZ};
     LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), az};
     body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 3);
+    LLVMBuildRetVoid(e->bd);
+    return e->wsize;
+}
+
+/* f_vjp(B, t, z, θ, a, dzdt, az, aθ, at, work): f and the VJP in one body,
+ * the forward values computed once (emit_c.c's emit_f_vjp); a NULL VJP
+ * output is skipped. */
+static int build_f_vjp(Em *e) {
+    Model *m = e->pg->m;
+    Program *pg = e->pg;
+    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64};
+    LLVMValueRef fn = e->fns[7] = function(e, "f_vjp", e->vd, ps, 10);
+    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, 3), e->work = LLVMGetParam(fn, 9);
+    LLVMValueRef az = LLVMGetParam(fn, 6), ath = LLVMGetParam(fn, 7), at = LLVMGetParam(fn, 8);
+    LLVMValueRef has_az = nonnull(e, az), has_ath = nonnull(e, ath), has_at = nonnull(e, at);
+    zero_totals(e, ath, has_ath, at, has_at);
+    int k = 0;
+    Out *outs = arena_alloc(e->a, sizeof(Out) * (2 * m->nstates + m->nparams + 1));
+    for (int i = 0; i < m->nstates; i++) outs[k++] = out_state(e, pg->f.roots[i], OUT_SET, B_DZ, i, NULL);
+    for (int i = 0; i < m->nstates; i++) outs[k++] = out_state(e, pg->vjp_z.roots[i], OUT_SET, B_AZ, i, has_az);
+    for (int i = 0; i < m->nparams; i++) {
+        Sym *y = m->params[i];
+        outs[k++] = (Out){pg->vjp_p.roots[i], OUT_ACC, -1, ath, y->offset, y->shape, has_ath};
+    }
+    outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, -1, at, 0, shape0(), has_at};
+    int rows[] = {B_Z, B_A, B_DZ, B_AZ};
+    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), LLVMGetParam(fn, 5), az};
+    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 4);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
@@ -1025,13 +1185,13 @@ static int build_module(Em *e) {
     e->pf64 = LLVMPointerType(e->f64, 0);
     e->bd = LLVMCreateBuilderInContext(e->cx);
     declare(e);
-    int wf = build_f(e), wv = build_vjp(e), wj = build_jvp(e);
+    int wf = build_f(e), wv = build_vjp(e), wj = build_jvp(e), wfv = build_f_vjp(e);
     build_jac(e);
     int wl = build_loss(e, false), wg = build_loss(e, true);
     build_init(e);
     LLVMDisposeBuilder(e->bd);
-    int w = wf, all[] = {wv, wj, wl, wg, e->pg->m->n_state + wv};
-    for (int i = 0; i < 5; i++)
+    int w = wf, all[] = {wv, wj, wfv, wl, wg, e->pg->m->n_state + wv};
+    for (int i = 0; i < 6; i++)
         if (all[i] > w) w = all[i];
     return w;
 }
@@ -1155,7 +1315,7 @@ static LLVMErrorRef define_allowed(LLVMOrcLLJITRef lljit, LLVMOrcJITDylibRef jd)
     return le;
 }
 
-static const char *const fn_suffix[7] = {"f", "vjp", "jvp", "jac_z", "loss", "loss_grad", "init_params"};
+static const char *const fn_suffix[8] = {"f", "vjp", "jvp", "jac_z", "loss", "loss_grad", "init_params", "f_vjp"};
 
 bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen) {
     memset(lm, 0, sizeof *lm);
@@ -1235,8 +1395,8 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     }
 
     /* The first lookup compiles the module; then fill the descriptor. */
-    void *addr[7];
-    for (int k = 0; k < 7; k++) {
+    void *addr[8];
+    for (int k = 0; k < 8; k++) {
         LLVMOrcExecutorAddress a;
         const char *name = arena_printf(e.a, "%s_%s", pg->m->name, fn_suffix[k]);
         if ((le = LLVMOrcLLJITLookup(j->lljit, &a, name))) {
@@ -1254,6 +1414,7 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     memcpy(&j->desc.loss, &addr[4], sizeof(void *));
     memcpy(&j->desc.loss_grad, &addr[5], sizeof(void *));
     memcpy(&j->desc.init_params, &addr[6], sizeof(void *));
+    memcpy(&j->desc.f_vjp, &addr[7], sizeof(void *));
     lm->jit = j;
     lm->model = &j->desc;
     ok = true;

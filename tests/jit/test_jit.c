@@ -4,11 +4,14 @@
  *
  * Each model is compiled twice: to C built by the system compiler
  * (nc_load_cc) and by LLVM's JIT (nc_load_llvm).  The two descriptors must
- * agree field by field (names, shapes, offsets, uses_t, z0; the work size
- * is each backend's own);
- * init_params must give bit-identical θ for several seeds; f, vjp (every
- * combination of NULL outputs), jvp, jac_z, loss and loss_grad must agree
- * within TOL relative at seeded random points with B = 1 and B = 5.  Every
+ * agree field by field (names, shapes, offsets, work size, uses_t, z0, the
+ * optional f_vjp present in both); init_params must give bit-identical θ
+ * for several seeds; f, vjp and f_vjp (every combination of NULL outputs),
+ * jvp, jac_z, loss and loss_grad must agree bit for bit at seeded random
+ * points with B = 1 and B = 5 (the JIT computes what the emitted C computes,
+ * in the same order: docs/jit.md).  The fused f_vjp must also give what f
+ * and vjp give, within TOL relative: its storage plan differs (a value both
+ * halves read is stored, not inlined), which may regroup a sum.  Every
  * output is poisoned with NaN first, so one that is not written shows.
  * Work buffers are exactly work_size doubles, so AddressSanitizer sees an
  * overrun.  Finally check_model (finite differences, compiler/check.c)
@@ -22,15 +25,15 @@
 
 #include "nodec_model.h"
 
-#define TOL 1e-12 /* relative, elementwise; the two usually agree exactly */
+#define TOL 1e-12 /* relative, elementwise: f_vjp against f and vjp */
 
 static int fails;
 static double worst;
-static long exact, compared;
+static long exact, compared, fused_exact, fused_compared;
 
-#define CHECK(cond, ...)                                                                                              \
+#define CHECK(cond, ...)                                                                                               \
     do {                                                                                                               \
-        if (!(cond)) fails++, printf("  FAIL: " __VA_ARGS__), printf("\n");                                           \
+        if (!(cond)) fails++, printf("  FAIL: " __VA_ARGS__), printf("\n");                                            \
     } while (0)
 
 static unsigned long long rng = 0x9E3779B97F4A7C15ull;
@@ -39,23 +42,36 @@ static double uni(double lo, double hi) {
     return lo + (hi - lo) * (double)(rng >> 11) / 9007199254740992.0;
 }
 
-static void agree(const char *what, int B, const double *c, const double *j, int n) {
+/* c and j agree bit for bit (tol 0: NaN, ±0 and every ulp count), or within
+ * tol relative; the first difference beyond that fails. */
+static void compare(const char *what, int B, const double *c, const double *j, int n, double tol, long *nexact,
+                    long *ncompared) {
     for (int i = 0; i < n; i++) {
-        compared++;
+        ++*ncompared;
         if (memcmp(&c[i], &j[i], sizeof(double)) == 0) {
-            exact++;
+            ++*nexact;
             continue;
         }
         double scale = fmax(fabs(c[i]), fabs(j[i]));
         double rel = fabs(c[i] - j[i]) / (scale > 1e-300 ? scale : 1);
         if (getenv("NODEC_TEST_VERBOSE")) printf("  inexact: %s (B=%d) [%d]: rel %.2g\n", what, B, i, rel);
         if (!(rel <= worst)) worst = rel;
-        if (!(rel <= TOL)) {
+        if (tol == 0 || !(rel <= tol)) {
             fails++;
-            printf("  FAIL: %s (B=%d) [%d]: C %.17g, JIT %.17g (rel %.2g)\n", what, B, i, c[i], j[i], rel);
+            printf("  FAIL: %s (B=%d) [%d]: %.17g vs %.17g (rel %.2g)\n", what, B, i, c[i], j[i], rel);
             return;
         }
     }
+}
+
+/* The emitted C (c) and the JIT (j): bit for bit. */
+static void agree(const char *what, int B, const double *c, const double *j, int n) {
+    compare(what, B, c, j, n, 0, &exact, &compared);
+}
+
+/* f_vjp against f and vjp of the same backend: within TOL. */
+static void close_to(const char *what, int B, const double *x, const double *y, int n) {
+    compare(what, B, x, y, n, TOL, &fused_exact, &fused_compared);
 }
 
 static double *alloc(int n) { return malloc(sizeof(double) * (size_t)(n > 0 ? n : 1)); }
@@ -81,13 +97,14 @@ static void same_descriptor(const nodec_model *c, const nodec_model *j) {
     CHECK((c->param_vars == NULL) == (j->param_vars == NULL), "param_vars NULL-ness");
     if (c->n_state_vars == j->n_state_vars) same_vars("state", c->state_vars, j->state_vars, c->n_state_vars);
     if (c->n_param_vars == j->n_param_vars) same_vars("param", c->param_vars, j->param_vars, c->n_param_vars);
-    /* work_size may differ: each backend states what its own code needs, and
-     * the buffers below are exactly that size, so ASan sees an overrun */
-    if (c->work_size != j->work_size) printf("  work_size: C %d, JIT %d\n", c->work_size, j->work_size);
+    /* the same storage plan: the buffers below are exactly this size, so
+     * ASan sees an overrun */
+    CHECK(c->work_size == j->work_size, "work_size: C %d, JIT %d", c->work_size, j->work_size);
     CHECK(c->uses_t == j->uses_t, "uses_t C %d, JIT %d", c->uses_t, j->uses_t);
     CHECK((c->z0 == NULL) == (j->z0 == NULL), "z0 NULL-ness");
     if (c->z0 && j->z0) CHECK(!memcmp(c->z0, j->z0, sizeof(double) * (size_t)c->n_state), "z0 values");
     CHECK(j->f && j->vjp && j->jvp && j->jac_z && j->loss && j->loss_grad && j->init_params, "null function");
+    CHECK(c->f_vjp && j->f_vjp, "f_vjp: C %s, JIT %s", c->f_vjp ? "set" : "NULL", j->f_vjp ? "set" : "NULL");
 }
 
 /* Every function of both descriptors at one random point with batch B. */
@@ -95,8 +112,7 @@ static void compare_at(const nodec_model *mc, const nodec_model *mj, const doubl
     int ns = mc->n_state, np = mc->n_param, n = B * ns;
     double *z = alloc(n), *a = alloc(n), *v = alloc(n), *obs = alloc(n), *th = alloc(np);
     double *wc = alloc(mc->work_size), *wj = alloc(mj->work_size);
-    double *oc = alloc(n), *oj = alloc(n), *gc = alloc(np), *gj = alloc(np), *jc = alloc(ns * ns),
-           *jj = alloc(ns * ns);
+    double *oc = alloc(n), *oj = alloc(n), *gc = alloc(np), *gj = alloc(np), *jc = alloc(ns * ns), *jj = alloc(ns * ns);
     double tc, tj;
     for (int i = 0; i < n; i++) z[i] = uni(0.2, 1.2), a[i] = uni(-1, 1), v[i] = uni(-1, 1), obs[i] = uni(0.2, 1.2);
     for (int i = 0; i < np; i++) th[i] = th0[i] * (1 + 0.1 * uni(-1, 1)) + 0.01 * uni(-1, 1);
@@ -121,6 +137,31 @@ static void compare_at(const nodec_model *mc, const nodec_model *mj, const doubl
         free(az), free(ath);
     }
 
+    /* f_vjp: the same as the emitted C's, and as f and vjp (oj, gj, tj) */
+    if (mc->f_vjp && mj->f_vjp) {
+        double *fc = alloc(n), *fj = alloc(n), *fj1 = alloc(n), *ac = alloc(n), *aj = alloc(n), *hc = alloc(np),
+               *hj = alloc(np), uc = NAN, uj = NAN;
+        poison(fc, n), poison(fj, n), poison(ac, n), poison(aj, n), poison(hc, np), poison(hj, np);
+        mc->f_vjp(B, t, z, th, a, fc, ac, hc, &uc, wc), mj->f_vjp(B, t, z, th, a, fj, aj, hj, &uj, wj);
+        agree("f_vjp dzdt", B, fc, fj, n), agree("f_vjp az", B, ac, aj, n);
+        agree("f_vjp atheta", B, hc, hj, np), agree("f_vjp at", B, &uc, &uj, 1);
+        poison(fj1, n);
+        mj->f(B, t, z, th, fj1, wj);
+        close_to("f_vjp dzdt vs f", B, fj1, fj, n), close_to("f_vjp az vs vjp", B, oj, aj, n);
+        close_to("f_vjp atheta vs vjp", B, gj, hj, np), close_to("f_vjp at vs vjp", B, &tj, &uj, 1);
+        for (int mask = 0; mask < 8; mask++) {
+            double *dz = alloc(n), *az = alloc(n), *ath = alloc(np), at = NAN;
+            poison(dz, n), poison(az, n), poison(ath, np);
+            mj->f_vjp(B, t, z, th, a, dz, mask & 1 ? NULL : az, mask & 2 ? NULL : ath, mask & 4 ? NULL : &at, wj);
+            agree("f_vjp dzdt (some NULL)", B, fj, dz, n);
+            if (!(mask & 1)) agree("f_vjp az (some NULL)", B, aj, az, n);
+            if (!(mask & 2)) agree("f_vjp atheta (some NULL)", B, hj, ath, np);
+            if (!(mask & 4)) agree("f_vjp at (some NULL)", B, &uj, &at, 1);
+            free(dz), free(az), free(ath);
+        }
+        free(fc), free(fj), free(fj1), free(ac), free(aj), free(hc), free(hj);
+    }
+
     poison(oc, n), poison(oj, n);
     mc->jvp(B, t, z, th, v, oc, wc), mj->jvp(B, t, z, th, v, oj, wj);
     agree("jvp", B, oc, oj, n);
@@ -141,7 +182,7 @@ static void compare_at(const nodec_model *mc, const nodec_model *mj, const doubl
 
 static int test_model(const char *path) {
     int fails0 = fails;
-    worst = 0, exact = compared = 0;
+    worst = 0, exact = compared = fused_exact = fused_compared = 0;
     Compilation c = {0};
     c.arena = arena_new();
     char err[2048];
@@ -182,8 +223,10 @@ static int test_model(const char *path) {
         compare_at(mc, mj, thc, 1);
         compare_at(mc, mj, thc, 5);
     }
-    printf("  %ld values compared, %ld bit-identical, worst relative difference %.2g (tolerance %.0g)\n", compared,
-           exact, worst, TOL);
+    printf("  C against JIT: %ld values compared, %ld bit-identical (all required)\n", compared, exact);
+    printf("  f_vjp against f and vjp: %ld values compared, %ld bit-identical, worst relative difference %.2g "
+           "(tolerance %.0g)\n",
+           fused_compared, fused_exact, worst, TOL);
 
     CheckOpts co = {.seed = 1, .points = 3, .tol = 1e-6};
     int bad = check_model(mj, &co, stdout);
