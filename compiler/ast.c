@@ -14,7 +14,7 @@ static Ast *node(Parse *p, AstKind k, Span sp, int depth) {
     a->kind = k, a->span = sp, a->depth = depth;
     if (depth == MAX_DEPTH + 1)
         error_at(p->diag, sp, "split it into parts with `let`, or use sum(…) for long sums",
-                 "expression has more than %d nested operations", MAX_DEPTH);
+                 MSG(M_EXPRESSION_TOO_DEEP), MAX_DEPTH);
     return a;
 }
 

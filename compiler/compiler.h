@@ -70,6 +70,91 @@ typedef struct Diag {
     bool fatal;     /* stop reporting: too many or unrecoverable */
 } Diag;
 
+/* The catalogue of messages: every error and note nodec reports about a
+ * model file, one line each (STYLE.md §7).  `nodec --messages` lists them;
+ * tests/errors checks each appears in some expected output. */
+#define MESSAGES(X) \
+    X(M_USED_BEFORE_DECL, "'%s' is used before its declaration on line %d") \
+    X(M_UNKNOWN_NAME, "unknown %s '%s'") \
+    X(M_ARRAY_LITERAL_MIXES_NUMBERS, "array literal mixes numbers and rows") \
+    X(M_RAGGED_ARRAY_LITERAL_ROW, "ragged array literal: row %d has %d element%s, row 1 has %d") \
+    X(M_ARRAY_LITERAL_HAS_MORE, "array literal has more than %d elements") \
+    X(M_ARRAYS_HAVE_AT_MOST, "arrays have at most 2 dimensions") \
+    X(M_ARRAY_LITERAL_ELEMENTS_MUST, "array literal elements must be numbers") \
+    X(M_FUNCTION_AS_VALUE, "'%s' is a function, not a value") \
+    X(M_INITIALIZER_MISPLACED, "'%s' is an initializer; it can only follow '=' in a declaration") \
+    X(M_THE_LOSS_CANNOT_USE, "the loss cannot use '%s'") \
+    X(M_NEEDS_VECTORS_OR_MATRICES, "'@' needs vectors or matrices, not a scalar") \
+    X(M_CANNOT_MULTIPLY_BY_INNER, "'@' cannot multiply %s by %s: inner dimensions %d and %d differ") \
+    X(M_SHAPE_MISMATCH_IN_AND, "shape mismatch in '%c': %s and %s") \
+    X(M_NOT_A_FUNCTION, "'%s' is a %s, not a function") \
+    X(M_UNKNOWN_FUNCTION, "unknown function '%s'") \
+    X(M_ARITY_VARIADIC, "'%s' needs at least one argument") \
+    X(M_ARITY, "'%s' takes %d argument%s, got %d") \
+    X(M_DOT_NEEDS_TWO_VECTORS, "'dot' needs two vectors of the same length, got %s and %s") \
+    X(M_OUTER_NEEDS_TWO_VECTORS, "'outer' needs two vectors, got %s and %s") \
+    X(M_CONCAT_JOINS_SCALARS_AND, "'concat' joins scalars and vectors, not a matrix %s") \
+    X(M_CONCAT_RESULT_HAS_MORE, "'concat' result has more than %d elements") \
+    X(M_INDEX_SCALAR, "%s is a scalar and cannot be indexed") \
+    X(M_TOO_MANY_INDICES_HAS, "too many indices: %s has %d dimension%s") \
+    X(M_INDICES_MUST_BE_WHOLE, "indices must be whole-number constants") \
+    X(M_INDEX_OUT_OF_RANGE, "index %.*s is out of range for a dimension of size %d") \
+    X(M_SLICE_IS_OUT_OF, "slice %ld:%ld is out of range for a dimension of size %d") \
+    X(M_SLICE_IS_EMPTY, "slice %ld:%ld is empty") \
+    X(M_DECLARE_T, "'t' is time and cannot be declared") \
+    X(M_DECLARE_BUILTIN, "'%s' is a built-in name and cannot be declared") \
+    X(M_REDEFINITION_OF, "redefinition of '%s'") \
+    X(M_NOTE_FIRST_DECL, "'%s' was first declared here") \
+    X(M_DIMENSIONS_MUST_BE_WHOLE, "dimensions must be whole numbers") \
+    X(M_DIMENSION_IS_NOT_POSITIVE, "dimension %ld is not positive") \
+    X(M_DIMENSION_TOO_LARGE, "dimension %.*s is too large (at most %d)") \
+    X(M_WOULD_HAVE_ELEMENTS_AT, "'%s' would have %ld elements; at most %d are allowed") \
+    X(M_CONST_NEEDS_A_VALUE, "const '%s' needs a value") \
+    X(M_INITIALIZER_HAS_SHAPE_BUT, "initializer has shape %s but '%s' is declared %s") \
+    X(M_RANDOM_INIT_NOT_PARAM, "a %s cannot have a random initializer") \
+    X(M_INIT_ARITY, "'%s' takes 2 arguments (%s), got %d") \
+    X(M_THE_ARGUMENTS_OF_MUST, "the arguments of '%s' must be numbers") \
+    X(M_INVALID_INITIALIZER_FOR, "invalid initializer for %s '%s'") \
+    X(M_EXPECTED_D_AND_A, "expected 'd' and a state name before '/dt', got '%s'") \
+    X(M_STATE_IS_DECLARED_AFTER, "state '%s' is declared after its equation, on line %d") \
+    X(M_EQUATION_FOR_WHICH_IS, "equation for '%s', which is not a declared state") \
+    X(M_NOT_A_STATE, "'%s' is a %s, not a state") \
+    X(M_SECOND_EQUATION_FOR, "second equation for '%s'") \
+    X(M_NOTE_FIRST_EQUATION, "the first equation for '%s' is here") \
+    X(M_EXPECTED_DT_AFTER_GOT, "expected 'dt' after '/', got '%s'") \
+    X(M_THE_EQUATION_FOR_HAS, "the equation for '%s' has shape %s but '%s' is %s") \
+    X(M_THE_LOSS_IS_DEFINED, "the loss is defined twice") \
+    X(M_NOTE_FIRST_LOSS, "the first loss is here") \
+    X(M_THE_LOSS_TAKES_ARGUMENTS, "the loss takes 2 arguments (pred, obs), got %d") \
+    X(M_THE_TWO_LOSS_ARGUMENTS, "the two loss arguments need different names") \
+    X(M_LOSS_ARG_T, "'t' is time and cannot name a loss argument") \
+    X(M_THE_LOSS_MUST_BE, "the loss must be a scalar, but this is %s") \
+    X(M_THE_MODEL_IS_NAMED, "the model is named twice") \
+    X(M_NOTE_FIRST_MODEL, "first named here") \
+    X(M_CANNOT_NAME_A_MODEL, "'%s' cannot name a model (names starting 'nodec' are reserved)") \
+    X(M_NO_STATE, "the model has no state; declare one, e.g. `state z[2]`, and give it an equation `dz/dt = …`") \
+    X(M_STATE_HAS_NO_EQUATION, "state '%s' has no equation") \
+    X(M_THE_STATES_HAVE_ELEMENTS, "the states have %ld elements and the params %ld; at most %d each are allowed") \
+    X(M_EXPRESSION_TOO_DEEP, "expression has more than %d nested operations") \
+    X(M_SYNTAX, "%s") /* parser.y: "unexpected X; expected Y" */ \
+    X(M_NOTE_UNCLOSED_BRACKET, "this bracket is not closed") \
+    X(M_PARSER_TOO_DEEP, "expression nested too deeply for the parser (more than %d levels)") \
+    X(M_NUMBER_IS_OUT_OF, "number '%s' is out of range") \
+    X(M_BRACKETS_NESTED_MORE_THAN, "brackets nested more than %d deep") \
+    X(M_UNEXPECTED_UTF8_CHARACTER, "unexpected character '%.*s'") \
+    X(M_INVALID_BYTE, "invalid byte 0x%02X: not UTF-8 text") \
+    X(M_CONTROL_CHARACTER, "unexpected control character 0x%02X") \
+    X(M_UNEXPECTED_CHARACTER, "unexpected character '%c'")
+
+typedef enum {
+#define X(id, text) id,
+    MESSAGES(X)
+#undef X
+    M_COUNT
+} MsgId;
+extern const char *const msg_text[];
+#define MSG(id) msg_text[id]
+
 void error_at(Diag *d, Span sp, const char *hint, const char *fmt, ...);
 void note_at(Diag *d, Span sp, const char *fmt, ...);
 void error_plain(Diag *d, const char *fmt, ...);

@@ -240,7 +240,7 @@ void deriv_forward(Ir *ir, const int *roots, int nr, const int *leaf_tan, int *o
 /* ---- the derivatives nodec emits -------------------------------------- */
 
 static Func func_new(int n) {
-    Func f = {malloc(sizeof(int) * (n ? n : 1)), n};
+    Func f = {malloc(sizeof(int) * (size_t)(n > 0 ? n : 1)), n};
     if (!f.roots) ice("out of memory");
     for (int i = 0; i < n; i++) f.roots[i] = -1;
     return f;
@@ -259,7 +259,7 @@ void deriv_program(Program *pg) {
     Span sp0 = {0, 0};
 
     /* VJP: seeds a_X for every state X. */
-    int *seeds = malloc(sizeof(int) * (ns ? ns : 1));
+    int *seeds = calloc(ns ? ns : 1, sizeof(int));
     for (int i = 0; i < ns; i++) seeds[i] = ir_leaf(ir, L_ADJ, i, m->states[i]->shape, sp0);
     int len = ir->len;
     int *grad = reverse(ir, pg->f.roots, seeds, ns, wanted_vjp);

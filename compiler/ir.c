@@ -265,7 +265,7 @@ int ir_lower_expr(Ir *ir, Ast *e) {
 }
 
 static Func func_new(int n) {
-    Func f = {malloc(sizeof(int) * (n ? n : 1)), n};
+    Func f = {malloc(sizeof(int) * (size_t)(n > 0 ? n : 1)), n};
     if (!f.roots) ice("out of memory");
     for (int i = 0; i < n; i++) f.roots[i] = -1;
     return f;

@@ -466,6 +466,15 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--messages")) { /* the catalogue, for tests and translators */
+        static const char *const ids[] = {
+#define X(id, text) #id,
+            MESSAGES(X)
+#undef X
+        };
+        for (int i = 0; i < M_COUNT; i++) printf("%s\t%s\n", ids[i], msg_text[i]);
+        return 0;
+    }
     if (!strcmp(argv[1], "--version")) {
         printf("nodec %s (backend: %s)\n", NODEC_VERSION, nc_default_backend());
         return 0;

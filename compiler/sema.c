@@ -105,7 +105,7 @@ static void unknown_name(Sema *s, const char *name, Span sp, const char *what) {
     Stmt *later = declared_later(s, name);
     if (later) {
         const char *hint = arena_printf(s->a, "move the declaration of '%s' above its first use", name);
-        error_at(s->d, sp, hint, "'%s' is used before its declaration on line %d", name,
+        error_at(s->d, sp, hint, MSG(M_USED_BEFORE_DECL), name,
                  line_of(s, later->span.beg));
         return;
     }
@@ -113,7 +113,7 @@ static void unknown_name(Sema *s, const char *name, Span sp, const char *what) {
     const char *hint = near ? arena_printf(s->a, "did you mean '%s'?", near) : NULL;
     if (!hint && !s->in_loss)
         hint = arena_printf(s->a, "declare it first, e.g. `param %s = 0` or `let %s = …`", name, name);
-    error_at(s->d, sp, hint, "unknown %s '%s'", what, name);
+    error_at(s->d, sp, hint, MSG(M_UNKNOWN_NAME), what, name);
 }
 
 /* ---- expressions ----------------------------------------------------- */
@@ -147,18 +147,18 @@ static bool literal_array(Sema *s, Ast *e, Shape *shape, double **vals) {
         Ast *r = e->args[i];
         if ((r->kind == A_ARRAY) != nested) {
             error_at(s->d, r->span, "write a vector as [1, 2] and a matrix as [[1, 2], [3, 4]]",
-                     "array literal mixes numbers and rows");
+                     MSG(M_ARRAY_LITERAL_MIXES_NUMBERS));
             return false;
         }
         if (nested && r->nargs != cols) {
             error_at(s->d, r->span, "every row of a matrix needs the same number of elements",
-                     "ragged array literal: row %d has %d element%s, row 1 has %d", i + 1, r->nargs,
+                     MSG(M_RAGGED_ARRAY_LITERAL_ROW), i + 1, r->nargs,
                      r->nargs == 1 ? "" : "s", cols);
             return false;
         }
     }
     if ((long)rows * cols > MAX_ELEMS) {
-        error_at(s->d, e->span, NULL, "array literal has more than %d elements", MAX_ELEMS);
+        error_at(s->d, e->span, NULL, MSG(M_ARRAY_LITERAL_HAS_MORE), MAX_ELEMS);
         return false;
     }
     double *v = arena_alloc(s->a, sizeof *v * rows * cols);
@@ -166,12 +166,12 @@ static bool literal_array(Sema *s, Ast *e, Shape *shape, double **vals) {
         for (int j = 0; j < cols; j++) {
             Ast *x = nested ? e->args[i]->args[j] : e->args[i];
             if (x->kind == A_ARRAY) {
-                error_at(s->d, x->span, NULL, "arrays have at most 2 dimensions");
+                error_at(s->d, x->span, NULL, MSG(M_ARRAYS_HAVE_AT_MOST));
                 return false;
             }
             if (!const_num(x, &v[i * cols + j])) {
                 error_at(s->d, x->span, "use `let` for computed values",
-                         "array literal elements must be numbers");
+                         MSG(M_ARRAY_LITERAL_ELEMENTS_MUST));
                 return false;
             }
         }
@@ -189,18 +189,18 @@ static Sym *new_sym(Sema *s, SymKind k, const char *name, Span sp, Shape shape) 
 static bool check_name(Sema *s, Ast *e) {
     if (builtin_lookup(e->name) >= 0) {
         error_at(s->d, e->span, arena_printf(s->a, "call it: %s(x)", e->name),
-                 "'%s' is a function, not a value", e->name);
+                 MSG(M_FUNCTION_AS_VALUE), e->name);
         return false;
     }
     Sym *y = lookup(s, e->name);
     if (!y && is_initializer(e->name)) {
         error_at(s->d, e->span, "write `param W[2, 2] = glorot`",
-                 "'%s' is an initializer; it can only follow '=' in a declaration", e->name);
+                 MSG(M_INITIALIZER_MISPLACED), e->name);
         return false;
     }
     if (y && s->in_loss && y->kind != SYM_LOSSARG && y->kind != SYM_CONST) {
         error_at(s->d, e->span, "the loss sees only its two arguments (pred, obs) and constants",
-                 "the loss cannot use '%s'", e->name);
+                 MSG(M_THE_LOSS_CANNOT_USE), e->name);
         return false;
     }
     if (y && !s->in_loss && y->kind == SYM_LOSSARG) y = NULL;
@@ -216,7 +216,7 @@ static bool check_name(Sema *s, Ast *e) {
 static bool check_matmul(Sema *s, Ast *e, Shape x, Shape y, Shape *out) {
     if (x.rank == 0 || y.rank == 0) {
         error_at(s->d, e->span, "use '*' to multiply by a scalar",
-                 "'@' needs vectors or matrices, not a scalar");
+                 MSG(M_NEEDS_VECTORS_OR_MATRICES));
         return false;
     }
     int inner_x = x.rank == 2 ? x.d[1] : x.d[0];
@@ -224,7 +224,7 @@ static bool check_matmul(Sema *s, Ast *e, Shape x, Shape y, Shape *out) {
     if (inner_x != inner_y) {
         error_at(s->d, e->span,
                  x.rank == 2 && y.rank >= 1 && x.d[0] == inner_y ? "did you mean to transpose the left operand, e.g. `W' @ x`?" : NULL,
-                 "'@' cannot multiply %s by %s: inner dimensions %d and %d differ", sh(s, x), sh(s, y),
+                 MSG(M_CANNOT_MULTIPLY_BY_INNER), sh(s, x), sh(s, y),
                  inner_x, inner_y);
         return false;
     }
@@ -246,7 +246,7 @@ static bool check_binary(Sema *s, Ast *e) {
     else {
         const char *hint = "elementwise operators need equal shapes, or a scalar on one side";
         if (e->op == '*' && (x.rank == 2 || y.rank == 2)) hint = "for a matrix product use '@'";
-        error_at(s->d, e->span, hint, "shape mismatch in '%c': %s and %s", e->op, sh(s, x), sh(s, y));
+        error_at(s->d, e->span, hint, MSG(M_SHAPE_MISMATCH_IN_AND), e->op, sh(s, x), sh(s, y));
         return false;
     }
     return true;
@@ -260,26 +260,26 @@ static bool check_call(Sema *s, Ast *e) {
         if (y) {
             static const char *const kinds[] = {"state", "param", "const", "let", "time", "loss argument"};
             error_at(s->d, e->name_span, arena_printf(s->a, "to multiply, write `%s * (…)`; '@' is the matrix product", e->name),
-                     "'%s' is a %s, not a function", e->name, kinds[y->kind]);
+                     MSG(M_NOT_A_FUNCTION), e->name, kinds[y->kind]);
             return false;
         }
         if (is_initializer(e->name)) {
             error_at(s->d, e->name_span, "write `param w[3] = uniform(-1, 1)`",
-                     "'%s' is an initializer; it can only follow '=' in a declaration", e->name);
+                     MSG(M_INITIALIZER_MISPLACED), e->name);
             return false;
         }
         const char *near = suggest(s, e->name, true);
         error_at(s->d, e->name_span, near ? arena_printf(s->a, "did you mean '%s'?", near) : func_names_hint(),
-                 "unknown function '%s'", e->name);
+                 MSG(M_UNKNOWN_FUNCTION), e->name);
         return false;
     }
     e->builtin = b;
     int want = builtins[b].nargs;
     if ((want >= 0 && e->nargs != want) || (want < 0 && e->nargs == 0)) {
         if (want < 0)
-            error_at(s->d, e->span, NULL, "'%s' needs at least one argument", e->name);
+            error_at(s->d, e->span, NULL, MSG(M_ARITY_VARIADIC), e->name);
         else
-            error_at(s->d, e->span, NULL, "'%s' takes %d argument%s, got %d", e->name, want,
+            error_at(s->d, e->span, NULL, MSG(M_ARITY), e->name, want,
                      want == 1 ? "" : "s", e->nargs);
         return false;
     }
@@ -293,7 +293,7 @@ static bool check_call(Sema *s, Ast *e) {
     case B_DOT: {
         Shape y = e->args[1]->shape;
         if (x.rank != 1 || !shape_eq(x, y)) {
-            error_at(s->d, e->span, NULL, "'dot' needs two vectors of the same length, got %s and %s",
+            error_at(s->d, e->span, NULL, MSG(M_DOT_NEEDS_TWO_VECTORS),
                      sh(s, x), sh(s, y));
             return false;
         }
@@ -303,7 +303,7 @@ static bool check_call(Sema *s, Ast *e) {
     case B_OUTER: {
         Shape y = e->args[1]->shape;
         if (x.rank != 1 || y.rank != 1) {
-            error_at(s->d, e->span, NULL, "'outer' needs two vectors, got %s and %s", sh(s, x), sh(s, y));
+            error_at(s->d, e->span, NULL, MSG(M_OUTER_NEEDS_TWO_VECTORS), sh(s, x), sh(s, y));
             return false;
         }
         e->shape = shape2(x.d[0], y.d[0]);
@@ -314,14 +314,14 @@ static bool check_call(Sema *s, Ast *e) {
         for (int i = 0; i < e->nargs; i++) {
             Shape y = e->args[i]->shape;
             if (y.rank == 2) {
-                error_at(s->d, e->args[i]->span, NULL, "'concat' joins scalars and vectors, not a matrix %s",
+                error_at(s->d, e->args[i]->span, NULL, MSG(M_CONCAT_JOINS_SCALARS_AND),
                          sh(s, y));
                 return false;
             }
             n += y.d[0];
         }
         if (n > MAX_ELEMS) {
-            error_at(s->d, e->span, NULL, "'concat' result has more than %d elements", MAX_ELEMS);
+            error_at(s->d, e->span, NULL, MSG(M_CONCAT_RESULT_HAS_MORE), MAX_ELEMS);
             return false;
         }
         e->shape = shape1((int)n);
@@ -336,12 +336,12 @@ static bool check_index(Sema *s, Ast *e) {
     if (!check_expr(s, e->a)) return false;
     Shape x = e->a->shape;
     if (x.rank == 0) {
-        error_at(s->d, e->span, NULL, "%s is a scalar and cannot be indexed",
+        error_at(s->d, e->span, NULL, MSG(M_INDEX_SCALAR),
                  e->a->kind == A_NAME ? arena_printf(s->a, "'%s'", e->a->name) : "this");
         return false;
     }
     if (e->nidx > x.rank) {
-        error_at(s->d, e->span, NULL, "too many indices: %s has %d dimension%s", sh(s, x), x.rank,
+        error_at(s->d, e->span, NULL, MSG(M_TOO_MANY_INDICES_HAS), sh(s, x), x.rank,
                  x.rank == 1 ? "" : "s");
         return false;
     }
@@ -357,7 +357,7 @@ static bool check_index(Sema *s, Ast *e) {
             if (ix->hi && !const_int(ix->hi, &hi)) bad = ix->hi;
             if (bad) {
                 error_at(s->d, bad->span, "for a computed index, use a literal number",
-                         "indices must be whole-number constants");
+                         MSG(M_INDICES_MUST_BE_WHOLE));
                 return false;
             }
             long lo0 = lo, hi0 = hi; /* as written, for messages */
@@ -366,7 +366,7 @@ static bool check_index(Sema *s, Ast *e) {
             if (!ix->range) {
                 if (lo < 0 || lo >= n) {
                     error_at(s->d, ix->span, "indices count from 0; negative ones from the end",
-                             "index %.*s is out of range for a dimension of size %d", ix->span.end - ix->span.beg,
+                             MSG(M_INDEX_OUT_OF_RANGE), ix->span.end - ix->span.beg,
                              s->m->src->text + ix->span.beg, n);
                     return false;
                 }
@@ -374,11 +374,11 @@ static bool check_index(Sema *s, Ast *e) {
                 e->dropped |= 1 << k;
             } else if (lo < 0 || hi > n || lo > n) {
                 error_at(s->d, ix->span, "slices are lo:hi, end-exclusive, within the dimension",
-                         "slice %ld:%ld is out of range for a dimension of size %d", lo0, hi0, n);
+                         MSG(M_SLICE_IS_OUT_OF), lo0, hi0, n);
                 return false;
             } else if (lo >= hi) {
                 error_at(s->d, ix->span, "slices are lo:hi with lo < hi, end-exclusive",
-                         "slice %ld:%ld is empty", lo0, hi0);
+                         MSG(M_SLICE_IS_EMPTY), lo0, hi0);
                 return false;
             }
         }
@@ -424,17 +424,17 @@ static bool check_expr(Sema *s, Ast *e) {
 
 static bool declare_ok(Sema *s, const char *name, Span sp) {
     if (!strcmp(name, "t")) {
-        error_at(s->d, sp, "choose another name", "'t' is time and cannot be declared");
+        error_at(s->d, sp, "choose another name", MSG(M_DECLARE_T));
         return false;
     }
     if (builtin_lookup(name) >= 0 || is_initializer(name)) {
-        error_at(s->d, sp, "choose another name", "'%s' is a built-in name and cannot be declared", name);
+        error_at(s->d, sp, "choose another name", MSG(M_DECLARE_BUILTIN), name);
         return false;
     }
     Sym *prev = lookup(s, name);
     if (prev && prev->kind != SYM_LOSSARG) {
-        error_at(s->d, sp, "each name is declared once; rename one of them", "redefinition of '%s'", name);
-        note_at(s->d, prev->span, "'%s' was first declared here", name);
+        error_at(s->d, sp, "each name is declared once; rename one of them", MSG(M_REDEFINITION_OF), name);
+        note_at(s->d, prev->span, MSG(M_NOTE_FIRST_DECL), name);
         return false;
     }
     return true;
@@ -446,23 +446,23 @@ static bool check_dims(Sema *s, Stmt *st, Shape *shape) {
         Ast *x = st->dims[i];
         long v;
         if (!const_int(x, &v)) {
-            error_at(s->d, x->span, "write e.g. `param W[50, 2]`", "dimensions must be whole numbers");
+            error_at(s->d, x->span, "write e.g. `param W[50, 2]`", MSG(M_DIMENSIONS_MUST_BE_WHOLE));
             return false;
         }
         if (v < 1) {
             error_at(s->d, x->span, "a dimension is at least 1; for a scalar leave out the brackets",
-                     "dimension %ld is not positive", v);
+                     MSG(M_DIMENSION_IS_NOT_POSITIVE), v);
             return false;
         }
         if (v > MAX_DIM) {
-            error_at(s->d, x->span, NULL, "dimension %.*s is too large (at most %d)", x->span.end - x->span.beg,
+            error_at(s->d, x->span, NULL, MSG(M_DIMENSION_TOO_LARGE), x->span.end - x->span.beg,
                      s->m->src->text + x->span.beg, MAX_DIM);
             return false;
         }
         d[i] = (int)v;
     }
     if ((long)d[0] * d[1] > MAX_ELEMS) {
-        error_at(s->d, st->dims_span, NULL, "'%s' would have %ld elements; at most %d are allowed", st->name,
+        error_at(s->d, st->dims_span, NULL, MSG(M_WOULD_HAVE_ELEMENTS_AT), st->name,
                  (long)d[0] * d[1], MAX_ELEMS);
         return false;
     }
@@ -480,7 +480,7 @@ static bool check_init(Sema *s, Stmt *st, Sym *y) {
     if (!e) {
         if (st->kind == S_CONST) {
             error_at(s->d, st->name_span, arena_printf(s->a, "give it a value: `const %s = 1.5`", st->name),
-                     "const '%s' needs a value", st->name);
+                     MSG(M_CONST_NEEDS_A_VALUE), st->name);
             return false;
         }
         y->init = st->kind == S_PARAM ? INIT_ZEROS : INIT_NONE;
@@ -497,7 +497,7 @@ static bool check_init(Sema *s, Stmt *st, Sym *y) {
         Shape shape;
         if (!literal_array(s, e, &shape, &y->values)) return false;
         if (st->has_dims && !shape_eq(shape, y->shape)) {
-            error_at(s->d, e->span, NULL, "initializer has shape %s but '%s' is declared %s", sh(s, shape),
+            error_at(s->d, e->span, NULL, MSG(M_INITIALIZER_HAS_SHAPE_BUT), sh(s, shape),
                      st->name, sh(s, y->shape));
             return false;
         }
@@ -512,7 +512,7 @@ static bool check_init(Sema *s, Stmt *st, Sym *y) {
                   (e->kind == A_CALL && (!strcmp(e->name, "uniform") || !strcmp(e->name, "normal")));
     if (random && st->kind != S_PARAM) {
         error_at(s->d, e->span, "give a number, a literal array, zeros or ones",
-                 "a %s cannot have a random initializer", what);
+                 MSG(M_RANDOM_INIT_NOT_PARAM), what);
         return false;
     }
     if (e->kind == A_NAME && !strcmp(e->name, "glorot")) {
@@ -522,12 +522,12 @@ static bool check_init(Sema *s, Stmt *st, Sym *y) {
     if (random) {
         bool uni = e->name[0] == 'u';
         if (e->nargs != 2) {
-            error_at(s->d, e->span, NULL, "'%s' takes 2 arguments (%s), got %d", e->name,
+            error_at(s->d, e->span, NULL, MSG(M_INIT_ARITY), e->name,
                      uni ? "lo, hi" : "mean, std", e->nargs);
             return false;
         }
         if (!const_num(e->args[0], &y->a) || !const_num(e->args[1], &y->b)) {
-            error_at(s->d, e->span, NULL, "the arguments of '%s' must be numbers", e->name);
+            error_at(s->d, e->span, NULL, MSG(M_THE_ARGUMENTS_OF_MUST), e->name);
             return false;
         }
         if (uni ? y->a > y->b : y->b < 0) {
@@ -537,7 +537,7 @@ static bool check_init(Sema *s, Stmt *st, Sym *y) {
         y->init = uni ? INIT_UNIFORM : INIT_NORMAL;
         return true;
     }
-    error_at(s->d, e->span, init_hint, "invalid initializer for %s '%s'", what, st->name);
+    error_at(s->d, e->span, init_hint, MSG(M_INVALID_INITIALIZER_FOR), what, st->name);
     return false;
 }
 
@@ -576,33 +576,33 @@ static void check_eq(Sema *s, Stmt *st) {
     if (y && y->kind == SYM_LOSSARG) y = NULL;
     if (st->name[0] != 'd' || !st->name[1]) {
         error_at(s->d, st->name_span, "an equation reads `dX/dt = …` for a state X",
-                 "expected 'd' and a state name before '/dt', got '%s'", st->name);
+                 MSG(M_EXPECTED_D_AND_A), st->name);
         y = NULL;
     } else if (!y) {
         Span sp = {st->name_span.beg + 1, st->name_span.end};
         later = declared_later(s, x);
         if (later && later->kind == S_STATE) {
             error_at(s->d, sp, arena_printf(s->a, "move `state %s` above its equation", x),
-                     "state '%s' is declared after its equation, on line %d", x, line_of(s, later->span.beg));
+                     MSG(M_STATE_IS_DECLARED_AFTER), x, line_of(s, later->span.beg));
             later->name2 = "equation-seen"; /* no "has no equation" for it later */
         } else {
             error_at(s->d, sp, arena_printf(s->a, "declare it first: `state %s`", x),
-                     "equation for '%s', which is not a declared state", x);
+                     MSG(M_EQUATION_FOR_WHICH_IS), x);
         }
     } else if (y->poisoned) {
         y = NULL;
     } else if (y->kind != SYM_STATE) {
         const char *kind = y->kind == SYM_PARAM ? "param" : y->kind == SYM_CONST ? "const" : "let";
-        error_at(s->d, st->name_span, "only states have equations", "'%s' is a %s, not a state", x, kind);
+        error_at(s->d, st->name_span, "only states have equations", MSG(M_NOT_A_STATE), x, kind);
         y = NULL;
     } else if (y->eq) {
-        error_at(s->d, st->name_span, "each state has exactly one equation", "second equation for '%s'", x);
-        note_at(s->d, y->eq_span, "the first equation for '%s' is here", x);
+        error_at(s->d, st->name_span, "each state has exactly one equation", MSG(M_SECOND_EQUATION_FOR), x);
+        note_at(s->d, y->eq_span, MSG(M_NOTE_FIRST_EQUATION), x);
         y = NULL;
     }
     if (strcmp(st->name2, "dt")) {
         error_at(s->d, st->name2_span, "derivatives are with respect to time: `dX/dt`",
-                 "expected 'dt' after '/', got '%s'", st->name2);
+                 MSG(M_EXPECTED_DT_AFTER_GOT), st->name2);
         if (y) y->eq = st->expr, y->eq_span = st->span;
         return;
     }
@@ -613,30 +613,30 @@ static void check_eq(Sema *s, Stmt *st) {
     if (!ok) return;
     Shape es = st->expr->shape;
     if (es.rank != 0 && !shape_eq(es, y->shape))
-        error_at(s->d, st->expr->span, NULL, "the equation for '%s' has shape %s but '%s' is %s", x, sh(s, es), x,
+        error_at(s->d, st->expr->span, NULL, MSG(M_THE_EQUATION_FOR_HAS), x, sh(s, es), x,
                  sh(s, y->shape));
 }
 
 static void check_loss(Sema *s, Stmt *st) {
     Model *m = s->m;
     if (m->loss || m->lossargs[0]) {
-        error_at(s->d, st->name_span, "a model has one loss", "the loss is defined twice");
-        note_at(s->d, s->loss_span, "the first loss is here");
+        error_at(s->d, st->name_span, "a model has one loss", MSG(M_THE_LOSS_IS_DEFINED));
+        note_at(s->d, s->loss_span, MSG(M_NOTE_FIRST_LOSS));
         return;
     }
     s->loss_span = st->name_span;
     if (st->nlossargs != 2) {
         error_at(s->d, st->name_span, "write `loss(pred, obs) = …`",
-                 "the loss takes 2 arguments (pred, obs), got %d", st->nlossargs);
+                 MSG(M_THE_LOSS_TAKES_ARGUMENTS), st->nlossargs);
         return;
     }
     if (!strcmp(st->lossargs[0], st->lossargs[1])) {
-        error_at(s->d, st->lossarg_spans[1], NULL, "the two loss arguments need different names");
+        error_at(s->d, st->lossarg_spans[1], NULL, MSG(M_THE_TWO_LOSS_ARGUMENTS));
         return;
     }
     for (int i = 0; i < 2; i++) {
         if (!strcmp(st->lossargs[i], "t")) {
-            error_at(s->d, st->lossarg_spans[i], NULL, "'t' is time and cannot name a loss argument");
+            error_at(s->d, st->lossarg_spans[i], NULL, MSG(M_LOSS_ARG_T));
             return;
         }
         Sym *y = new_sym(s, SYM_LOSSARG, st->lossargs[i], st->lossarg_spans[i], shape1(m->n_state));
@@ -649,7 +649,7 @@ static void check_loss(Sema *s, Stmt *st) {
     s->in_loss = false;
     if (ok && st->expr->shape.rank != 0) {
         error_at(s->d, st->expr->span, "reduce it, e.g. with mean(…) or sum(…)",
-                 "the loss must be a scalar, but this is %s", sh(s, st->expr->shape));
+                 MSG(M_THE_LOSS_MUST_BE), sh(s, st->expr->shape));
         return;
     }
     if (ok) m->loss = st->expr;
@@ -683,10 +683,10 @@ Model *sema_check(Parse *p, const char *default_name) {
         switch (st->kind) {
         case S_MODEL:
             if (model_stmt) {
-                error_at(s.d, st->span, NULL, "the model is named twice");
-                note_at(s.d, model_stmt->span, "first named here");
+                error_at(s.d, st->span, NULL, MSG(M_THE_MODEL_IS_NAMED));
+                note_at(s.d, model_stmt->span, MSG(M_NOTE_FIRST_MODEL));
             } else if (!c_identifier(st->name) || !strncmp(st->name, "nodec", 5)) {
-                error_at(s.d, st->name_span, NULL, "'%s' cannot name a model (names starting 'nodec' are reserved)",
+                error_at(s.d, st->name_span, NULL, MSG(M_CANNOT_NAME_A_MODEL),
                          st->name);
             }
             model_stmt = st, m->name = st->name;
@@ -711,14 +711,14 @@ Model *sema_check(Parse *p, const char *default_name) {
     }
     if (s.d->fatal) return NULL;
     if (m->nstates == 0 && s.d->nerrors == 0)
-        error_plain(s.d, "the model has no state; declare one, e.g. `state z[2]`, and give it an equation `dz/dt = …`");
+        error_plain(s.d, MSG(M_NO_STATE));
     for (int i = 0; i < m->nstates; i++) {
         Sym *y = m->states[i];
         if (!y->eq && declared_stmt_seen(&s, y)) continue;
         if (!y->eq && p->allow_incomplete) {
             if (!m->incomplete) m->incomplete = y;
         } else if (!y->eq)
-            error_at(s.d, y->span, arena_printf(s.a, "add `d%s/dt = …`", y->name), "state '%s' has no equation",
+            error_at(s.d, y->span, arena_printf(s.a, "add `d%s/dt = …`", y->name), MSG(M_STATE_HAS_NO_EQUATION),
                      y->name);
     }
     if (!c_identifier(m->name)) m->name = "model";
@@ -734,7 +734,7 @@ Model *sema_check(Parse *p, const char *default_name) {
         np += shape_size(m->params[i]->shape);
     }
     if (ns > MAX_ELEMS || np > MAX_ELEMS)
-        error_plain(s.d, "the states have %ld elements and the params %ld; at most %d each are allowed", ns, np,
+        error_plain(s.d, MSG(M_THE_STATES_HAVE_ELEMENTS), ns, np,
                     MAX_ELEMS);
     m->n_state = (int)(ns > MAX_ELEMS ? 0 : ns), m->n_param = (int)(np > MAX_ELEMS ? 0 : np);
     return s.d->nerrors ? NULL : m;

@@ -159,6 +159,12 @@ uint64_t fnv1a64(const char *s, size_t n) {
 
 /* ---- diagnostics ----------------------------------------------------- */
 
+const char *const msg_text[] = {
+#define X(id, text) text,
+    MESSAGES(X)
+#undef X
+};
+
 static void dputs(Diag *d, const char *s) {
     if (d->out) fputs(s, d->out);
     else if (d->buf) buf_puts(d->buf, s);

@@ -260,9 +260,9 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, Parse *
     if ((tok == YYSYMBOL_IDENT || tok == YYSYMBOL_NUM) && !hint && !want_expr)
         for (int i = 0; i < n; i++)
             if (exp[i] == YYSYMBOL_NEWLINE) hint = "to multiply, write `*` between the two";
-    error_at(p->diag, sp, hint, "%s", b.s);
+    error_at(p->diag, sp, hint, MSG(M_SYNTAX), b.s);
     if (p->nest > 0) {
-        note_at(p->diag, p->open[p->nest - 1], "this bracket is not closed");
+        note_at(p->diag, p->open[p->nest - 1], MSG(M_NOTE_UNCLOSED_BRACKET));
         p->nest = 0; /* let recovery find the end of the statement */
     }
     buf_free(&b);
@@ -273,11 +273,11 @@ static void yyerror(YYLTYPE *loc, void *scanner, Parse *p, const char *msg) {
     (void)scanner;
     if (!strcmp(msg, "memory exhausted")) {
         error_at(p->diag, *loc, "split it into parts with `let`",
-                 "expression nested too deeply for the parser (more than %d levels)", YYMAXDEPTH);
+                 MSG(M_PARSER_TOO_DEEP), YYMAXDEPTH);
         p->diag->fatal = true;
         return;
     }
-    error_at(p->diag, *loc, NULL, "%s", msg);
+    error_at(p->diag, *loc, NULL, MSG(M_SYNTAX), msg);
 }
 
 typedef struct yy_buffer_state *YY_BUFFER_STATE;
