@@ -1,5 +1,5 @@
 /* emit_llvm.c — the LLVM backend: the Program's IR lowered to LLVM IR through
- * LLVM's C API, optimised with the standard O2 pipeline (vectorisers on) and
+ * LLVM's C API, optimised by a short pass pipeline (below: `pipeline`) and
  * compiled in memory by ORC's LLJIT.  The result is a `nodec_model` the
  * runtime cannot tell from linked emitted C (DESIGN.md §3, STYLE.md §11).
  * docs/jit.md has the measurements behind the choices below.
@@ -20,7 +20,7 @@
  *
  * Two things differ from what gcc sees, both for speed: `work` is marked
  * noalias (it is scratch no other argument points into), and loops are
- * unrolled by explicit hints rather than by the O2 pipeline (FULL_UNROLL).
+ * unrolled by explicit hints rather than by LLVM's unroller (FULL_UNROLL).
  *
  * Ownership (following llvm/examples/OrcV2Examples/OrcV2CBindings*.c):
  *   - a ThreadSafeContext owns the LLVMContext the module is built in; the
@@ -155,9 +155,10 @@ static LLVMValueRef flat(Em *e, int off, Shape s, LLVMValueRef i, LLVMValueRef j
     return off ? add(e, ci(e, off), x) : x;
 }
 
-/* Unrolling: LLVM's O2 pipeline runs here without its own loop unrolling
- * (PassBuilderOptions), which multiplied the code, and the time to compile
- * it, several times over for no measurable speed.  Instead, the batch loop
+/* Unrolling: LLVM's loop unroller does not run here (`pipeline` has only the
+ * full unrolling that loop hints force); in the O2 pipeline it multiplied
+ * the code, and the time to compile it, several times over for no
+ * measurable speed.  Instead, the batch loop
  * is marked neither to vectorise nor to unroll (like the emitted C under gcc
  * -O2: one sample at a time; batches are mostly small), and loops of at
  * most FULL_UNROLL iterations are marked to unroll fully, as gcc's
@@ -267,6 +268,8 @@ static LLVMValueRef helper_begin(Em *e, int h, const char *name, LLVMTypeRef ty,
     *s = (Saved){e->fn, e->entry, LLVMGetInsertBlock(e->bd)};
     LLVMValueRef fn = LLVMAddFunction(e->mod, name, ty);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
+    unsigned inl = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(e->cx, inl, 0));
     e->helper[h] = fn, e->helper_ty[h] = ty;
     e->fn = fn;
     e->entry = block(e, "entry");
@@ -1198,6 +1201,19 @@ static int build_module(Em *e) {
 
 /* ---- the JIT --------------------------------------------------------- */
 
+/* The optimisation pipeline: what nodec's code needs of LLVM's O2.  Helpers
+ * inlined (they are marked alwaysinline, as gcc inlines the static nd_*);
+ * locals to registers (sroa); repeated loads and index arithmetic merged
+ * (early-cse, instcombine); loops rotated and their invariants hoisted
+ * (licm); loops of at most FULL_UNROLL iterations unrolled by their hint;
+ * and the loop vectoriser, which the VJP's transposed products need (without
+ * it spiral's vjp is ~10 % slower).  The rest of default<O2> (inliner
+ * pipeline, GVN, indvars, SLP vectoriser, loop idiom, jump threading…)
+ * cost ~2.5x the time for no speed bench/jit could see (docs/jit.md). */
+static const char pipeline[] = "always-inline,function(sroa,early-cse,instcombine,simplifycfg,loop-mssa(loop-rotate,"
+                               "licm),loop(loop-unroll-full),loop-simplify,lcssa,loop-vectorize,instcombine,"
+                               "simplifycfg)";
+
 /* What a loaded model owns; LoadedModel.jit points here.  The descriptor
  * comes first, so lm->model points into this record. */
 typedef struct Jit {
@@ -1350,7 +1366,7 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
         goto done;
     }
 
-    /* Optimise for the host: the standard O2 pipeline with both vectorisers. */
+    /* Optimise for the host. */
     if (!(tm = host_machine(err, errlen))) goto done;
     char *triple = LLVMGetTargetMachineTriple(tm);
     LLVMSetTarget(mod, triple);
@@ -1360,9 +1376,8 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     LLVMDisposeTargetData(layout);
     popts = LLVMCreatePassBuilderOptions();
     LLVMPassBuilderOptionsSetLoopVectorization(popts, true);
-    LLVMPassBuilderOptionsSetSLPVectorization(popts, true);
     LLVMPassBuilderOptionsSetLoopUnrolling(popts, false); /* see FULL_UNROLL */
-    if ((le = LLVMRunPasses(mod, "default<O2>", tm, popts))) {
+    if ((le = LLVMRunPasses(mod, pipeline, tm, popts))) {
         fail_llvm(le, "LLVM's optimiser failed", err, errlen);
         goto done;
     }

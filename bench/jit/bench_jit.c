@@ -2,7 +2,7 @@
  * (docs/jit.md records the numbers; bench/jit/run.sh builds and runs it).
  *
  *   bench_jit compile [runs] MODEL...   time from source text to callable code
- *   bench_jit speed [rounds] MODEL      f and vjp, ns per call, JIT vs C
+ *   bench_jit speed [rounds] MODEL      f, vjp, f_vjp: ns per call, JIT vs C
  *
  * compile: for each model, `runs` times: parse, check, lower, differentiate
  * (nc_compile) then nc_load_llvm (LLVM IR, O2, machine code, lookup), up to
@@ -14,7 +14,8 @@
  *
  * speed: both descriptors are loaded in one process (emitted C through
  * nc_load_cc, i.e. `cc -std=c99 -O2 -fPIC -shared`, dlopen'd; the JIT in
- * memory), checked to agree, then f and vjp (all outputs) are timed at
+ * memory), checked to agree, then f, vjp and f_vjp (all outputs; the
+ * fused f and VJP that the adjoint's backward pass calls) are timed at
  * B = 1 and B = 20: each timed batch is ~2 ms of back-to-back calls through
  * volatile function pointers, outputs feeding a volatile sink; the two
  * backends alternate within each round, which goes first rotating, so the
@@ -69,7 +70,8 @@ static bool compile(const char *path, Compilation *c) {
 }
 
 static int cmd_compile(int runs, char **models, int n) {
-    printf("%-22s %9s %10s %9s %9s %9s %8s\n", "model", "first ms", "median ms", "cpu ms", "front ms", "llvm ms", "cc ms");
+    printf("%-22s %9s %10s %9s %9s %9s %8s\n", "model", "first ms", "median ms", "cpu ms", "front ms", "llvm ms",
+           "cc ms");
     for (int k = 0; k < n; k++) {
         double *tot = malloc(sizeof(double) * (size_t)runs), *fr = malloc(sizeof(double) * (size_t)runs),
                *ll = malloc(sizeof(double) * (size_t)runs), *cp = malloc(sizeof(double) * (size_t)runs), first = 0;
@@ -112,18 +114,25 @@ static int cmd_compile(int runs, char **models, int n) {
 
 static volatile double sink;
 
-/* ns per call of `calls` back-to-back calls of f or vjp at batch B. */
-static double time_one(const nodec_model *m, bool vjp, int B, long calls, double *z, double *th, double *a,
-                       double *out, double *ath, double *work) {
+enum { T_F, T_VJP, T_F_VJP, T_COUNT };
+static const char *const t_name[T_COUNT] = {"f", "vjp", "f_vjp"};
+
+/* ns per call of `calls` back-to-back calls of f, vjp or f_vjp at batch B;
+ * out has room for 2 B n_state doubles (f_vjp: dzdt, then az). */
+static double time_one(const nodec_model *m, int fn, int B, long calls, double *z, double *th, double *a, double *out,
+                       double *ath, double *work) {
     nodec_f_fn volatile f = m->f;
     nodec_vjp_fn volatile v = m->vjp;
+    nodec_f_vjp_fn volatile fv = m->f_vjp;
     double at = 0, t0 = now();
-    if (vjp)
+    if (fn == T_VJP)
         for (long k = 0; k < calls; k++) v(B, 0.5, z, th, a, out, ath, &at, work);
+    else if (fn == T_F_VJP)
+        for (long k = 0; k < calls; k++) fv(B, 0.5, z, th, a, out, out + B * m->n_state, ath, &at, work);
     else
         for (long k = 0; k < calls; k++) f(B, 0.5, z, th, out, work);
     double dt = now() - t0;
-    sink = out[0] + at + (vjp ? ath[0] : 0);
+    sink = out[0] + at + (fn != T_F ? ath[0] : 0);
     return dt / (double)calls * 1e9;
 }
 
@@ -141,7 +150,7 @@ static int cmd_speed(int rounds, const char *path) {
     double *z = malloc(sizeof(double) * BMAX * (size_t)ns), *a = malloc(sizeof(double) * BMAX * (size_t)ns);
     double *out[2], *ath[2], *work[2], *th = malloc(sizeof(double) * (size_t)(np + 1));
     for (int i = 0; i < 2; i++) {
-        out[i] = malloc(sizeof(double) * BMAX * (size_t)ns);
+        out[i] = malloc(sizeof(double) * 2 * BMAX * (size_t)ns);
         ath[i] = malloc(sizeof(double) * (size_t)(np + 1));
         work[i] = malloc(sizeof(double) * (size_t)(m[i]->work_size + 1));
     }
@@ -162,8 +171,9 @@ static int cmd_speed(int rounds, const char *path) {
     printf("%-10s %4s %12s %12s %10s %10s %10s %10s\n", "function", "B", "C ns/call", "JIT ns/call", "JIT/C", "C min",
            "JIT min", "min ratio");
     const int Bs[2] = {1, BMAX};
-    for (int fv = 0; fv < 2; fv++)
+    for (int fv = 0; fv < T_COUNT; fv++)
         for (int bi = 0; bi < 2; bi++) {
+            if (fv == T_F_VJP && !(m[0]->f_vjp && m[1]->f_vjp)) continue;
             int B = Bs[bi];
             /* calibrate to ~2 ms per timed batch */
             long calls = 16;
@@ -179,7 +189,7 @@ static int cmd_speed(int rounds, const char *path) {
                 ratio[r] = t[1][r] / t[0][r];
             }
             double mc = median(t[0], rounds), mj = median(t[1], rounds); /* sorts t[] */
-            printf("%-10s %4d %12.1f %12.1f %10.3f %10.1f %10.1f %10.3f\n", fv ? "vjp" : "f", B, mc, mj,
+            printf("%-10s %4d %12.1f %12.1f %10.3f %10.1f %10.1f %10.3f\n", t_name[fv], B, mc, mj,
                    median(ratio, rounds), t[0][0], t[1][0], t[1][0] / t[0][0]);
             free(t[0]), free(t[1]), free(ratio);
         }
