@@ -82,7 +82,7 @@ static char *xstrdup(const char *s) {
 }
 
 static void unload(Repl *r) {
-    if (r->lm.dl) nc_unload(&r->lm);
+    nc_unload(&r->lm); /* cc: the shared object; llvm: the JIT */
     if (r->have) nc_free(&r->c);
     r->have = false;
 }
