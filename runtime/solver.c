@@ -430,9 +430,11 @@ int rk_attempt(rk *r, double t_end, int *accepted)
     if (r->attempts >= s->max_steps)
         return nodec__fail(s, NODEC_TOO_MUCH_WORK,
                            "reached the step limit (max_steps = %ld) at t = %.6g "
-                           "on the way to t = %.6g (%s pass): raise max_steps, "
-                           "loosen rtol/atol, or use a shorter time span",
-                           s->max_steps, r->t, t_end, r->pass);
+                           "on the way to t = %.6g (%s pass, steps of %.3g): "
+                           "if the dynamics are stiff or change fast, explicit "
+                           "methods need tiny steps; raise max_steps, loosen "
+                           "rtol/atol, or use a shorter time span",
+                           s->max_steps, r->t, t_end, r->pass, fabs(r->h));
     /* Roundoff apart already (two stops a few ulps from each other, as an
      * observation time next to a step end): arrive without a step. */
     if (fabs(t_end - r->t) <= 8 * DBL_EPSILON * fmax(fabs(t_end), fabs(r->t))) {
