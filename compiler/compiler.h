@@ -158,7 +158,7 @@ extern const char *const msg_text[];
 void error_at(Diag *d, Span sp, const char *hint, const char *fmt, ...);
 void note_at(Diag *d, Span sp, const char *fmt, ...);
 void error_plain(Diag *d, const char *fmt, ...);
-void ice(const char *fmt, ...);  /* internal compiler error: a bug in nodec */
+_Noreturn void ice(const char *fmt, ...); /* internal compiler error: a bug in nodec */
 bool source_read(const char *path, Source *src, Arena *a, char *err, size_t errlen);
 uint64_t fnv1a64(const char *s, size_t n);
 const char *shape_str(Shape s, Arena *a); /* "[2, 3]", "scalar" */

@@ -147,7 +147,7 @@ static void backprop(Ir *ir, int *grad, const bool *active, int id) {
 
 /* active[id]: the node depends on a leaf we differentiate by. */
 static bool *activity(Ir *ir, bool (*wanted)(const Node *)) {
-    bool *act = calloc(ir->len ? ir->len : 1, 1);
+    bool *act = calloc((size_t)(ir->len > 0 ? ir->len : 1), 1);
     if (!act) ice("out of memory");
     for (int id = 0; id < ir->len; id++) {
         Node *n = N(ir, id);
@@ -163,7 +163,7 @@ static bool wanted_jvp(const Node *n) { return n->i[0] == L_STATE; }
 static int *reverse(Ir *ir, const int *roots, const int *seeds, int nr, bool (*wanted)(const Node *)) {
     int len = ir->len;
     bool *act = activity(ir, wanted);
-    int *grad = malloc(sizeof(int) * (len ? len : 1));
+    int *grad = malloc(sizeof(int) * (size_t)(len > 0 ? len : 1));
     if (!grad) ice("out of memory");
     for (int i = 0; i < len; i++) grad[i] = -1;
     for (int k = 0; k < nr; k++)
@@ -224,7 +224,7 @@ static int pushforward(Ir *ir, int id, int ta, int tb) {
 void deriv_forward(Ir *ir, const int *roots, int nr, const int *leaf_tan, int *out) {
     int len = ir->len;
     bool *act = activity(ir, wanted_jvp);
-    int *tan = malloc(sizeof(int) * (len ? len : 1));
+    int *tan = malloc(sizeof(int) * (size_t)(len > 0 ? len : 1));
     if (!tan) ice("out of memory");
     for (int id = 0; id < len; id++) {
         Node *n = N(ir, id);
@@ -274,7 +274,7 @@ void deriv_program(Program *pg) {
 
     /* JVP: tangent v_X for every state X. */
     len = ir->len;
-    int *leaf_tan = malloc(sizeof(int) * (len ? len : 1));
+    int *leaf_tan = malloc(sizeof(int) * (size_t)(len > 0 ? len : 1));
     for (int id = 0; id < len; id++) {
         Node n = ir->n[id];
         leaf_tan[id] = n.op == OP_LEAF && n.i[0] == L_STATE ? ir_leaf(ir, L_TAN, n.i[1], n.shape, n.span) : -1;

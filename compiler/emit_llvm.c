@@ -114,6 +114,7 @@ typedef struct Em {
     LLVMValueRef helper[H_COUNT];
     LLVMTypeRef helper_ty[H_COUNT];
     LLVMValueRef fns[8]; /* f vjp jvp jac_z loss loss_grad init_params f_vjp */
+    bool lazy;           /* building the module compiled on first call */
 } Em;
 
 static Node *N(Em *e, int id) { return &e->ir->n[id]; }
@@ -922,8 +923,12 @@ static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *r
 
 /* ---- functions ------------------------------------------------------- */
 
+/* The lazy module's functions are named <model>_<fn>.lazy; <model>_<fn>
+ * is the JIT's stub that compiles the module on the first call. */
+#define LAZY_SUFFIX ".lazy"
+
 static LLVMValueRef function(Em *e, const char *suffix, LLVMTypeRef ret, LLVMTypeRef *params, int n) {
-    const char *name = arena_printf(e->a, "%s_%s", e->pg->m->name, suffix);
+    const char *name = arena_printf(e->a, "%s_%s%s", e->pg->m->name, suffix, e->lazy ? LAZY_SUFFIX : "");
     LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(ret, params, (unsigned)n, false));
     /* work is scratch that no other argument points into (nodec_model.h) */
     if (strcmp(suffix, "init_params")) {
@@ -1177,9 +1182,19 @@ static void declare(Em *e) {
     }
 }
 
-/* Builds every function into e->mod; returns the work size (emit_c.c's
- * emit_functions: the largest function's, and jac_z's n_state + vjp's). */
-static int build_module(Em *e) {
+/* Starts building into mod: its own declarations, constants and helpers. */
+static void begin_module(Em *e, LLVMModuleRef mod, bool lazy) {
+    e->mod = mod;
+    e->lazy = lazy;
+    memset(e->helper, 0, sizeof e->helper);
+    declare(e);
+}
+
+/* Builds the functions training needs into `eager` (f, f_vjp, loss,
+ * loss_grad, init_params) and the others into `lazy` (vjp, jvp, jac_z);
+ * returns the work size (emit_c.c's emit_functions: the largest
+ * function's, and jac_z's n_state + vjp's). */
+static int build_modules(Em *e, LLVMModuleRef eager, LLVMModuleRef lazy) {
     e->f64 = LLVMDoubleTypeInContext(e->cx);
     e->i64 = LLVMInt64TypeInContext(e->cx);
     e->i32 = LLVMInt32TypeInContext(e->cx);
@@ -1187,11 +1202,12 @@ static int build_module(Em *e) {
     e->vd = LLVMVoidTypeInContext(e->cx);
     e->pf64 = LLVMPointerType(e->f64, 0);
     e->bd = LLVMCreateBuilderInContext(e->cx);
-    declare(e);
-    int wf = build_f(e), wv = build_vjp(e), wj = build_jvp(e), wfv = build_f_vjp(e);
-    build_jac(e);
-    int wl = build_loss(e, false), wg = build_loss(e, true);
+    begin_module(e, eager, false);
+    int wf = build_f(e), wfv = build_f_vjp(e), wl = build_loss(e, false), wg = build_loss(e, true);
     build_init(e);
+    begin_module(e, lazy, true);
+    int wv = build_vjp(e), wj = build_jvp(e);
+    build_jac(e);
     LLVMDisposeBuilder(e->bd);
     int w = wf, all[] = {wv, wj, wfv, wl, wg, e->pg->m->n_state + wv};
     for (int i = 0; i < 6; i++)
@@ -1218,9 +1234,11 @@ static const char pipeline[] = "always-inline,function(sroa,early-cse,instcombin
  * comes first, so lm->model points into this record. */
 typedef struct Jit {
     nodec_model desc;
-    LLVMOrcLLJITRef lljit;           /* owns the JITDylib and compiled code */
-    LLVMOrcResourceTrackerRef rt;    /* the model's module within it */
-    Arena *arena;                    /* names, shapes, z0 */
+    LLVMOrcLLJITRef lljit;                /* owns the JITDylib and compiled code */
+    LLVMOrcResourceTrackerRef rt;         /* the model's modules within it */
+    LLVMOrcIndirectStubsManagerRef ism;   /* the lazy functions' stubs */
+    LLVMOrcLazyCallThroughManagerRef lctm; /* their trampolines to the compiler */
+    Arena *arena;                         /* names, shapes, z0 */
 } Jit;
 
 /* The only process symbols JIT code may call.  Besides libm, LLVM's own
@@ -1266,6 +1284,35 @@ static LLVMTargetMachineRef host_machine(char *err, size_t errlen) {
     LLVMDisposeMessage(triple);
     return tm;
 }
+
+/* Optimises one module as the JIT compiles it (the IR transform layer's
+ * hook): the eager module during nc_load_llvm, the lazy one on the first
+ * call of one of its functions, on the calling thread.  A TargetMachine of
+ * its own each time, so concurrent first calls share nothing. */
+static LLVMErrorRef optimise_module(void *ctx, LLVMModuleRef mod) {
+    (void)ctx;
+    char err[256];
+    LLVMTargetMachineRef tm = host_machine(err, sizeof err);
+    if (!tm) return LLVMCreateStringError(err);
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(po, true);
+    LLVMPassBuilderOptionsSetLoopUnrolling(po, false); /* see FULL_UNROLL */
+    LLVMErrorRef le = LLVMRunPasses(mod, pipeline, tm, po);
+    LLVMDisposePassBuilderOptions(po);
+    LLVMDisposeTargetMachine(tm);
+    return le;
+}
+
+static LLVMErrorRef optimise(void *ctx, LLVMOrcThreadSafeModuleRef *tsm, LLVMOrcMaterializationResponsibilityRef mr) {
+    (void)mr;
+    return LLVMOrcThreadSafeModuleWithModuleDo(*tsm, optimise_module, ctx);
+}
+
+/* Where a lazy function's stub jumps when its module failed to compile (the
+ * JIT has printed why).  Nothing can be returned through the descriptor's
+ * function types; the module was verified and the same target compiled the
+ * eager one, so this is a bug. */
+static void lazy_failed(void) { ice("the LLVM JIT could not compile a function on its first call"); }
 
 /* The descriptor's tables, copied into the Jit's arena. */
 static nodec_var *vars(Arena *a, Sym **v, int n) {
@@ -1332,6 +1379,9 @@ static LLVMErrorRef define_allowed(LLVMOrcLLJITRef lljit, LLVMOrcJITDylibRef jd)
 }
 
 static const char *const fn_suffix[8] = {"f", "vjp", "jvp", "jac_z", "loss", "loss_grad", "init_params", "f_vjp"};
+/* The functions of the lazy module (build_modules), by index in fn_suffix. */
+enum { N_LAZY = 3 };
+static const int lazy_fn[N_LAZY] = {1, 2, 3};
 
 bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen) {
     memset(lm, 0, sizeof *lm);
@@ -1343,13 +1393,13 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     LLVMErrorRef le;
     Em e = {.pg = pg, .ir = pg->ir, .a = arena_new()};
     Jit *j = calloc(1, sizeof *j);
-    /* Ours until handed on: tsctx → tsm (module), tm → jtmb → builder → lljit. */
+    /* Ours until handed on: tsctx → tsm (modules), tm → jtmb → builder → lljit. */
     LLVMOrcThreadSafeContextRef tsctx = LLVMOrcCreateNewThreadSafeContext();
-    LLVMModuleRef mod = NULL;
+    LLVMModuleRef mod[2] = {NULL, NULL}; /* eager, lazy */
     LLVMOrcThreadSafeModuleRef tsm = NULL;
     LLVMTargetMachineRef tm = NULL;
-    LLVMPassBuilderOptionsRef popts = NULL;
     LLVMOrcLLJITBuilderRef builder = NULL;
+    LLVMOrcMaterializationUnitRef mu = NULL;
     LLVMOrcJITDylibRef jd;
     if (!j || !tsctx) {
         snprintf(err, errlen, "out of memory");
@@ -1357,32 +1407,28 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     }
     j->arena = arena_new();
 
-    /* Lower the IR into a module of the thread-safe context. */
+    /* Lower the IR into two modules of the thread-safe context. */
     e.cx = LLVMOrcThreadSafeContextGetContext(tsctx);
-    e.mod = mod = LLVMModuleCreateWithNameInContext(pg->m->name, e.cx);
-    int work = build_module(&e);
-    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
-        snprintf(err, errlen, "internal error: nodec made invalid LLVM IR (a bug in nodec):\n%.1500s", msg);
-        goto done;
-    }
-
-    /* Optimise for the host. */
+    mod[0] = LLVMModuleCreateWithNameInContext(pg->m->name, e.cx);
+    mod[1] = LLVMModuleCreateWithNameInContext(arena_printf(e.a, "%s" LAZY_SUFFIX, pg->m->name), e.cx);
+    int work = build_modules(&e, mod[0], mod[1]);
     if (!(tm = host_machine(err, errlen))) goto done;
     char *triple = LLVMGetTargetMachineTriple(tm);
-    LLVMSetTarget(mod, triple);
-    LLVMDisposeMessage(triple);
     LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(tm);
-    LLVMSetModuleDataLayout(mod, layout);
-    LLVMDisposeTargetData(layout);
-    popts = LLVMCreatePassBuilderOptions();
-    LLVMPassBuilderOptionsSetLoopVectorization(popts, true);
-    LLVMPassBuilderOptionsSetLoopUnrolling(popts, false); /* see FULL_UNROLL */
-    if ((le = LLVMRunPasses(mod, pipeline, tm, popts))) {
-        fail_llvm(le, "LLVM's optimiser failed", err, errlen);
-        goto done;
+    for (int k = 0; k < 2; k++) {
+        LLVMSetTarget(mod[k], triple);
+        LLVMSetModuleDataLayout(mod[k], layout);
     }
+    LLVMDisposeMessage(triple);
+    LLVMDisposeTargetData(layout);
+    for (int k = 0; k < 2; k++)
+        if (LLVMVerifyModule(mod[k], LLVMReturnStatusAction, &msg)) {
+            snprintf(err, errlen, "internal error: nodec made invalid LLVM IR (a bug in nodec):\n%.1500s", msg);
+            goto done;
+        }
 
-    /* The JIT compiles for the same machine: the builder takes tm. */
+    /* The JIT compiles for the same machine (the builder takes tm) and
+     * optimises each module as it compiles it. */
     builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
     tm = NULL;
@@ -1392,24 +1438,57 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
         fail_llvm(le, "cannot create the LLVM JIT", err, errlen);
         goto done;
     }
+    LLVMOrcIRTransformLayerSetTransform(LLVMOrcLLJITGetIRTransformLayer(j->lljit), optimise, NULL);
     jd = LLVMOrcLLJITGetMainJITDylib(j->lljit);
     if ((le = define_allowed(j->lljit, jd))) {
         fail_llvm(le, "cannot define the JIT's library symbols", err, errlen);
         goto done;
     }
 
-    /* Hand the module to the JIT, tracked by its own resource tracker. */
-    tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsctx); /* owns mod now */
-    mod = NULL;
+    /* Hand the modules to the JIT, tracked by the model's resource tracker;
+     * nothing is compiled until a symbol is looked up. */
     j->rt = LLVMOrcJITDylibCreateResourceTracker(jd);
-    le = LLVMOrcLLJITAddLLVMIRModuleWithRT(j->lljit, j->rt, tsm);
-    tsm = NULL; /* the JIT takes it, even when it fails */
-    if (le) {
-        fail_llvm(le, "the LLVM JIT rejected the model", err, errlen);
-        goto done;
+    for (int k = 0; k < 2; k++) {
+        tsm = LLVMOrcCreateNewThreadSafeModule(mod[k], tsctx); /* owns mod[k] now */
+        mod[k] = NULL;
+        le = LLVMOrcLLJITAddLLVMIRModuleWithRT(j->lljit, j->rt, tsm);
+        tsm = NULL; /* the JIT takes it, even when it fails */
+        if (le) {
+            fail_llvm(le, "the LLVM JIT rejected the model", err, errlen);
+            goto done;
+        }
     }
 
-    /* The first lookup compiles the module; then fill the descriptor. */
+    /* The lazy module's functions behind stubs: <fn> calls <fn>.lazy, looked
+     * up (so compiled) on the first call (llvm/examples/OrcV2Examples/
+     * OrcV2CBindingsLazy). */
+    const char *jtriple = LLVMOrcLLJITGetTripleString(j->lljit);
+    if (!(j->ism = LLVMOrcCreateLocalIndirectStubsManager(jtriple))) {
+        snprintf(err, errlen, "the LLVM JIT has no stubs for %s", jtriple);
+        goto done;
+    }
+    if ((le = LLVMOrcCreateLocalLazyCallThroughManager(jtriple, LLVMOrcLLJITGetExecutionSession(j->lljit),
+                                                       (LLVMOrcJITTargetAddress)(uintptr_t)lazy_failed, &j->lctm))) {
+        fail_llvm(le, "the LLVM JIT cannot compile lazily", err, errlen);
+        goto done;
+    }
+    LLVMOrcCSymbolAliasMapPair alias[N_LAZY];
+    for (int k = 0; k < N_LAZY; k++) {
+        const char *name = arena_printf(e.a, "%s_%s", pg->m->name, fn_suffix[lazy_fn[k]]);
+        LLVMJITSymbolFlags fl = {LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable, 0};
+        alias[k] = (LLVMOrcCSymbolAliasMapPair){
+            LLVMOrcLLJITMangleAndIntern(j->lljit, name),
+            {LLVMOrcLLJITMangleAndIntern(j->lljit, arena_printf(e.a, "%s" LAZY_SUFFIX, name)), fl}};
+    }
+    mu = LLVMOrcLazyReexports(j->lctm, j->ism, jd, alias, N_LAZY); /* takes the names' references */
+    if ((le = LLVMOrcJITDylibDefine(jd, mu))) {
+        fail_llvm(le, "the LLVM JIT rejected the lazy functions", err, errlen);
+        goto done;
+    }
+    mu = NULL;
+
+    /* Looking up the eager functions compiles their module; the lazy ones
+     * are their stubs.  Then fill the descriptor. */
     void *addr[8];
     for (int k = 0; k < 8; k++) {
         LLVMOrcExecutorAddress a;
@@ -1436,11 +1515,12 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
 
 done: /* the one cleanup path: release whatever is still ours */
     if (msg) LLVMDisposeMessage(msg);
-    if (popts) LLVMDisposePassBuilderOptions(popts);
+    if (mu) LLVMOrcDisposeMaterializationUnit(mu);
     if (builder) LLVMOrcDisposeLLJITBuilder(builder);
     if (tm) LLVMDisposeTargetMachine(tm);
     if (tsm) LLVMOrcDisposeThreadSafeModule(tsm);
-    if (mod) LLVMDisposeModule(mod);
+    for (int k = 0; k < 2; k++)
+        if (mod[k]) LLVMDisposeModule(mod[k]);
     if (tsctx) LLVMOrcDisposeThreadSafeContext(tsctx); /* the TSM keeps its own reference */
     arena_free(e.a);
     if (!ok && j) {
@@ -1458,6 +1538,9 @@ void nc_unload_llvm(LoadedModel *lm) {
         if ((le = LLVMOrcResourceTrackerRemove(j->rt))) LLVMConsumeError(le);
         LLVMOrcReleaseResourceTracker(j->rt);
     }
+    /* stubs and trampolines before the JIT, as in OrcV2CBindingsLazy.c */
+    if (j->ism) LLVMOrcDisposeIndirectStubsManager(j->ism);
+    if (j->lctm) LLVMOrcDisposeLazyCallThroughManager(j->lctm);
     if (j->lljit && (le = LLVMOrcDisposeLLJIT(j->lljit))) LLVMConsumeError(le);
     if (j->arena) arena_free(j->arena);
     free(j);

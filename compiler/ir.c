@@ -315,7 +315,7 @@ static const char *const leaf_kind[] = {"state", "param", "const", "time", "adjo
 
 /* Marks the nodes reachable from roots. */
 static bool *reach(Ir *ir, const int *roots, int nroots) {
-    bool *r = calloc(ir->len ? ir->len : 1, 1);
+    bool *r = calloc((size_t)(ir->len > 0 ? ir->len : 1), 1);
     if (!r) ice("out of memory");
     for (int k = 0; k < nroots; k++)
         if (roots[k] >= 0) r[roots[k]] = true;
@@ -336,7 +336,7 @@ static void fmt_num(Buf *b, double v) {
 /* One line per reachable node, numbered afresh so goldens stay stable. */
 void ir_dump(Buf *b, Ir *ir, const char *title, const char *const *labels, const int *roots, int nroots) {
     bool *r = reach(ir, roots, nroots);
-    int *num = malloc(sizeof(int) * (ir->len ? ir->len : 1));
+    int *num = malloc(sizeof(int) * (size_t)(ir->len > 0 ? ir->len : 1));
     Arena *a = arena_new();
     int k = 0;
     buf_printf(b, "%s:\n", title);

@@ -284,7 +284,7 @@ void error_plain(Diag *d, const char *fmt, ...) {
     buf_free(&b);
 }
 
-void ice(const char *fmt, ...) {
+_Noreturn void ice(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fputs("nodec: internal compiler error: ", stderr);
