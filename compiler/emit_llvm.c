@@ -22,17 +22,27 @@
  * noalias (it is scratch no other argument points into), and loops are
  * unrolled by explicit hints rather than by LLVM's unroller (FULL_UNROLL).
  *
+ * Two modules: the eager one holds what training calls (f, f_vjp, loss,
+ * loss_grad, init_params) and is compiled to machine code by nc_load_llvm;
+ * the lazy one (vjp, jvp, jac_z) is optimised then too, but its machine
+ * code is made on the first call of one of its functions: the descriptor
+ * points at ORC stubs (lazy re-exports of <fn>.lazy), as in
+ * llvm/examples/OrcV2Examples/OrcV2CBindingsLazy.c.
+ *
  * Ownership (following llvm/examples/OrcV2Examples/OrcV2CBindings*.c):
- *   - a ThreadSafeContext owns the LLVMContext the module is built in; the
- *     ThreadSafeModule made from the module keeps it alive, so we drop our
- *     reference as soon as the TSM exists;
- *   - the module belongs to us until it is wrapped in the TSM, the TSM until
+ *   - a ThreadSafeContext owns the LLVMContext the modules are built in;
+ *     the ThreadSafeModules made from them keep it alive, so we drop our
+ *     reference at the end of nc_load_llvm;
+ *   - a module belongs to us until it is wrapped in a TSM, the TSM until
  *     LLJIT accepts it;
  *   - the TargetMachine used for the pass pipeline is handed to the JIT's
  *     target machine builder, which destroys it;
  *   - the LLJIT (one per loaded model) owns the compiled code and its
- *     JITDylib; a ResourceTracker tracks the model's module in it, so the
+ *     JITDylib; a ResourceTracker tracks the model's modules in it, so the
  *     code can be removed on its own (the REPL keeps one per definition);
+ *   - the lazy functions' stubs and trampolines belong to an
+ *     IndirectStubsManager and a LazyCallThroughManager of the Jit record,
+ *     disposed of before the LLJIT;
  *   - the descriptor and everything it points to (names, shapes, z0) live in
  *     an Arena owned by the Jit record hung on LoadedModel.jit.
  * nc_unload_llvm releases all of it; every failure in nc_load_llvm goes
@@ -1285,29 +1295,6 @@ static LLVMTargetMachineRef host_machine(char *err, size_t errlen) {
     return tm;
 }
 
-/* Optimises one module as the JIT compiles it (the IR transform layer's
- * hook): the eager module during nc_load_llvm, the lazy one on the first
- * call of one of its functions, on the calling thread.  A TargetMachine of
- * its own each time, so concurrent first calls share nothing. */
-static LLVMErrorRef optimise_module(void *ctx, LLVMModuleRef mod) {
-    (void)ctx;
-    char err[256];
-    LLVMTargetMachineRef tm = host_machine(err, sizeof err);
-    if (!tm) return LLVMCreateStringError(err);
-    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
-    LLVMPassBuilderOptionsSetLoopVectorization(po, true);
-    LLVMPassBuilderOptionsSetLoopUnrolling(po, false); /* see FULL_UNROLL */
-    LLVMErrorRef le = LLVMRunPasses(mod, pipeline, tm, po);
-    LLVMDisposePassBuilderOptions(po);
-    LLVMDisposeTargetMachine(tm);
-    return le;
-}
-
-static LLVMErrorRef optimise(void *ctx, LLVMOrcThreadSafeModuleRef *tsm, LLVMOrcMaterializationResponsibilityRef mr) {
-    (void)mr;
-    return LLVMOrcThreadSafeModuleWithModuleDo(*tsm, optimise_module, ctx);
-}
-
 /* Where a lazy function's stub jumps when its module failed to compile (the
  * JIT has printed why).  Nothing can be returned through the descriptor's
  * function types; the module was verified and the same target compiled the
@@ -1400,6 +1387,7 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     LLVMTargetMachineRef tm = NULL;
     LLVMOrcLLJITBuilderRef builder = NULL;
     LLVMOrcMaterializationUnitRef mu = NULL;
+    LLVMPassBuilderOptionsRef popts = NULL;
     LLVMOrcJITDylibRef jd;
     if (!j || !tsctx) {
         snprintf(err, errlen, "out of memory");
@@ -1421,14 +1409,29 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     }
     LLVMDisposeMessage(triple);
     LLVMDisposeTargetData(layout);
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2; k++) {
         if (LLVMVerifyModule(mod[k], LLVMReturnStatusAction, &msg)) {
             snprintf(err, errlen, "internal error: nodec made invalid LLVM IR (a bug in nodec):\n%.1500s", msg);
             goto done;
         }
+        LLVMDisposeMessage(msg); /* "" */
+        msg = NULL;
+    }
 
-    /* The JIT compiles for the same machine (the builder takes tm) and
-     * optimises each module as it compiles it. */
+    /* Optimise both modules now: only the lazy one's machine code waits for
+     * its first call.  (Optimising it then too, in LLJIT's IR transform
+     * layer, would save ~4 ms more, but LLVM 14's C binding of that layer
+     * leaks a ThreadSafeModule per module.) */
+    popts = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(popts, true);
+    LLVMPassBuilderOptionsSetLoopUnrolling(popts, false); /* see FULL_UNROLL */
+    for (int k = 0; k < 2; k++)
+        if ((le = LLVMRunPasses(mod[k], pipeline, tm, popts))) {
+            fail_llvm(le, "LLVM's optimiser failed", err, errlen);
+            goto done;
+        }
+
+    /* The JIT compiles for the same machine: the builder takes tm. */
     builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
     tm = NULL;
@@ -1438,7 +1441,6 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
         fail_llvm(le, "cannot create the LLVM JIT", err, errlen);
         goto done;
     }
-    LLVMOrcIRTransformLayerSetTransform(LLVMOrcLLJITGetIRTransformLayer(j->lljit), optimise, NULL);
     jd = LLVMOrcLLJITGetMainJITDylib(j->lljit);
     if ((le = define_allowed(j->lljit, jd))) {
         fail_llvm(le, "cannot define the JIT's library symbols", err, errlen);
@@ -1516,6 +1518,7 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
 done: /* the one cleanup path: release whatever is still ours */
     if (msg) LLVMDisposeMessage(msg);
     if (mu) LLVMOrcDisposeMaterializationUnit(mu);
+    if (popts) LLVMDisposePassBuilderOptions(popts);
     if (builder) LLVMOrcDisposeLLJITBuilder(builder);
     if (tm) LLVMDisposeTargetMachine(tm);
     if (tsm) LLVMOrcDisposeThreadSafeModule(tsm);

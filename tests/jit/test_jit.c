@@ -15,11 +15,14 @@
  * output is poisoned with NaN first, so one that is not written shows.
  * Work buffers are exactly work_size doubles, so AddressSanitizer sees an
  * overrun.  Finally check_model (finite differences, compiler/check.c)
- * must pass on the JIT descriptor, and a load/unload cycle is repeated.
+ * must pass on the JIT descriptor, a load/unload cycle is repeated, and a
+ * fresh load's lazily compiled functions (vjp, jvp, jac_z: docs/jit.md) are
+ * first called from several threads at once.
  */
 #include "compiler.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,6 +183,34 @@ static void compare_at(const nodec_model *mc, const nodec_model *mj, const doubl
     free(oc), free(oj), free(gc), free(gj), free(jc), free(jj);
 }
 
+/* One thread's first calls of a fresh load's lazy functions, and what the
+ * emitted C gives for them. */
+enum { NTHREADS = 4 };
+typedef struct Racer {
+    const nodec_model *mc, *mj;
+    const double *th;
+    bool same;
+} Racer;
+
+static void *race(void *arg) {
+    Racer *r = arg;
+    int ns = r->mc->n_state, np = r->mc->n_param;
+    double *z = alloc(ns), *a = alloc(ns), *wc = alloc(r->mc->work_size), *wj = alloc(r->mj->work_size);
+    double *oc = alloc(ns), *oj = alloc(ns), *gc = alloc(np), *gj = alloc(np), *jc = alloc(ns * ns),
+           *jj = alloc(ns * ns);
+    for (int i = 0; i < ns; i++) z[i] = 0.3 + 0.1 * i, a[i] = 1 - 0.2 * i;
+    double tc = NAN, tj = NAN;
+    r->mj->jvp(1, 0.5, z, r->th, a, oj, wj), r->mc->jvp(1, 0.5, z, r->th, a, oc, wc);
+    r->same = !memcmp(oc, oj, sizeof(double) * (size_t)ns);
+    r->mj->vjp(1, 0.5, z, r->th, a, oj, gj, &tj, wj), r->mc->vjp(1, 0.5, z, r->th, a, oc, gc, &tc, wc);
+    r->same &= !memcmp(oc, oj, sizeof(double) * (size_t)ns) && !memcmp(gc, gj, sizeof(double) * (size_t)np) &&
+               !memcmp(&tc, &tj, sizeof tc);
+    r->mj->jac_z(0.5, z, r->th, jj, wj), r->mc->jac_z(0.5, z, r->th, jc, wc);
+    r->same &= !memcmp(jc, jj, sizeof(double) * (size_t)(ns * ns));
+    free(z), free(a), free(wc), free(wj), free(oc), free(oj), free(gc), free(gj), free(jc), free(jj);
+    return NULL;
+}
+
 static int test_model(const char *path) {
     int fails0 = fails;
     worst = 0, exact = compared = fused_exact = fused_compared = 0;
@@ -246,6 +277,22 @@ static int test_model(const char *path) {
         mc->init_params(thc, 1);
         CHECK(!memcmp(thc, thj, sizeof(double) * (size_t)np), "reloaded init_params differs");
         nc_unload_llvm(&lj);
+    }
+    /* the first calls of the lazy functions, from several threads at once */
+    if (nc_load_llvm(c.prog, &o, &lj, err, sizeof err)) {
+        pthread_t th[NTHREADS];
+        Racer r[NTHREADS];
+        for (int k = 0; k < NTHREADS; k++) {
+            r[k] = (Racer){mc, lj.model, thc, false};
+            CHECK(!pthread_create(&th[k], NULL, race, &r[k]), "pthread_create");
+        }
+        for (int k = 0; k < NTHREADS; k++) {
+            pthread_join(th[k], NULL);
+            CHECK(r[k].same, "thread %d: first calls of jvp, vjp, jac_z differ from the C", k);
+        }
+        nc_unload_llvm(&lj);
+    } else {
+        CHECK(false, "third nc_load_llvm: %s", err);
     }
     free(thc), free(thj);
     nc_unload(&lc), nc_free(&c);
