@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "nodec_model.h"
@@ -181,9 +182,45 @@ bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size
     return ok;
 }
 
+/* ---- the JIT plugin ---------------------------------------------------- */
+
+#ifdef NODEC_HAVE_LLVM
+typedef bool (*jit_load_fn)(Program *, const EmitOpts *, LoadedModel *, char *, size_t);
+static jit_load_fn jit_load;
+static void (*jit_unload)(LoadedModel *);
+
+/* Opens libnodec_jit (emit_llvm.c) once: NODEC_JIT names it, else it is in
+ * the install around the executable, else in the build tree. */
+static bool jit_open(char *err, size_t errlen) {
+    if (jit_load) return true;
+    char exe[2048] = "", beside[4096] = "";
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[k > 0 ? k : 0] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0, snprintf(beside, sizeof beside, "%s/%s", exe, NODEC_JIT_INSTALL);
+    const char *env = getenv("NODEC_JIT"), *tries[] = {env, beside, NODEC_JIT_BUILD};
+    const char *why = "not found";
+    for (int i = 0; i < 3; i++) {
+        if (!tries[i] || !*tries[i] || access(tries[i], R_OK) != 0) continue;
+        void *h = dlopen(tries[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            why = dlerror();
+            continue;
+        }
+        jit_load = (jit_load_fn)(uintptr_t)dlsym(h, "nc_load_llvm");
+        jit_unload = (void (*)(LoadedModel *))(uintptr_t)dlsym(h, "nc_unload_llvm");
+        if (jit_load && jit_unload) return true;
+        why = "it lacks nc_load_llvm";
+        jit_load = NULL, jit_unload = NULL;
+    }
+    snprintf(err, errlen, "cannot load nodec's LLVM JIT (libnodec_jit): %s; use --backend cc, or set NODEC_JIT", why);
+    return false;
+}
+#endif
+
 void nc_unload(LoadedModel *lm) {
 #ifdef NODEC_HAVE_LLVM
-    nc_unload_llvm(lm);
+    if (lm->jit && jit_unload) jit_unload(lm);
 #endif
     if (lm->dl) dlclose(lm->dl);
     memset(lm, 0, sizeof *lm);
@@ -191,10 +228,10 @@ void nc_unload(LoadedModel *lm) {
 
 const char *nc_default_backend(void) {
 #ifdef NODEC_HAVE_LLVM
-    return "llvm";
-#else
-    return "cc";
+    char err[512];
+    if (jit_open(err, sizeof err)) return "llvm";
 #endif
+    return "cc";
 }
 
 bool nc_load(Program *pg, const EmitOpts *o, const char *backend, LoadedModel *lm, char *err, size_t errlen) {
@@ -202,7 +239,7 @@ bool nc_load(Program *pg, const EmitOpts *o, const char *backend, LoadedModel *l
     if (!strcmp(backend, "cc")) return nc_load_cc(pg, o, lm, err, errlen);
     if (!strcmp(backend, "llvm")) {
 #ifdef NODEC_HAVE_LLVM
-        return nc_load_llvm(pg, o, lm, err, errlen);
+        return jit_open(err, errlen) && jit_load(pg, o, lm, err, errlen);
 #else
         snprintf(err, errlen, "this nodec was built without LLVM; use --backend cc (or rebuild with llvm-dev installed)");
         return false;
