@@ -523,12 +523,14 @@ int check_model(const struct nodec_model *m, const CheckOpts *o, FILE *out);
 
 /* ---- emit_llvm.c ----------------------------------------------------- */
 
-/* Built only with the CMake option NODEC_LLVM, which defines NODEC_HAVE_LLVM.
+/* Built only with the CMake option NODEC_LLVM, which defines NODEC_HAVE_LLVM,
+ * into the plugin libnodec_jit that driver.c opens on first use (nc_load).
  * nc_load_llvm compiles the Program with LLVM's ORC JIT in memory and fills
  * lm->model exactly as the emitted C would (same names, shapes, offsets,
  * work size, and the same θ for the same seed); lm->jit owns the code.
- * nc_unload_llvm frees it (nothing when lm->jit is NULL) and clears
- * lm->jit and lm->model. */
+ * f, f_vjp, the loss and init_params are compiled at once; vjp, jvp and
+ * jac_z on their first call.  nc_unload_llvm frees it (nothing when lm->jit
+ * is NULL) and clears lm->jit and lm->model. */
 bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen);
 void nc_unload_llvm(LoadedModel *lm);
 
