@@ -342,6 +342,25 @@ int rk_ensure_k0(rk *r)
 /* Stages of one step of size h from (t, y) to t1 = t + h; ynew gets y1;
  * *ratio the error ratio when adaptive.  Ys, when set, receives the stage
  * inputs Y_j (s × n), which the direct gradient needs. */
+/* out = y + h Σ_j w[j] k_j (y NULL: 0), as Σ_j in order j = 0, 1, … per
+ * component — the same sums as the textbook loop, but contiguous rows that
+ * vectorise, and zero weights (dopri5 has several) skipped. */
+static void combine(double *out, const double *y, double h, const double *w, const double *k, int m, int n)
+{
+    for (int p = 0; p < n; p++)
+        out[p] = 0;
+    for (int j = 0; j < m; j++) {
+        double wj = w[j];
+        const double *kj = k + (size_t)j * n;
+        if (wj == 0)
+            continue;
+        for (int p = 0; p < n; p++)
+            out[p] += wj * kj[p];
+    }
+    for (int p = 0; p < n; p++)
+        out[p] = (y ? y[p] : 0) + h * out[p];
+}
+
 static int trial(rk *r, double h, double t1, double *ratio, double *Ys)
 {
     const rk_tab *tb = r->tab;
@@ -353,33 +372,17 @@ static int trial(rk *r, double h, double t1, double *ratio, double *Ys)
     for (int i = 1; i < s; i++) {
         double *Y = (tb->fsal && i == s - 1) ? r->ynew : r->ytmp;
         double ti = tb->c[i] == 1 ? t1 : r->t + tb->c[i] * h;
-        for (int p = 0; p < n; p++) {
-            double acc = 0;
-            for (int j = 0; j < i; j++)
-                acc += RK_A(tb, i, j) * k[(size_t)j * n + p];
-            Y[p] = r->y[p] + h * acc;
-        }
+        combine(Y, r->y, h, &RK_A(tb, i, 0), k, i, n);
         if (Ys)
             memcpy(Ys + (size_t)i * n, Y, n * sizeof(double));
         if ((rc = r->o->rhs(r->o, ti, Y, k + (size_t)i * n)))
             return rc;
     }
-    if (!tb->fsal) {
-        for (int p = 0; p < n; p++) {
-            double acc = 0;
-            for (int j = 0; j < s; j++)
-                acc += tb->b[j] * k[(size_t)j * n + p];
-            r->ynew[p] = r->y[p] + h * acc;
-        }
-    }
+    if (!tb->fsal)
+        combine(r->ynew, r->y, h, tb->b, k, s, n);
     *ratio = 0;
     if (r->adaptive) {
-        for (int p = 0; p < n; p++) {
-            double acc = 0;
-            for (int j = 0; j < s; j++)
-                acc += tb->e[j] * k[(size_t)j * n + p];
-            r->ytmp[p] = h * acc;
-        }
+        combine(r->ytmp, NULL, h, tb->e, k, s, n);
         *ratio = scaled_norm(r, r->ytmp, r->y, r->ynew);
     }
     return NODEC_SUCCESS;
