@@ -53,7 +53,7 @@ typedef struct Repl {
 } Repl;
 
 static const char *const commands[] = {
-    ":help", ":show", ":derive", ":ir", ":c", ":eval", ":vjp", ":solve", ":grad", ":train",
+    ":help", ":show", ":derive", ":ir", ":c", ":eval", ":vjp", ":solve", ":plot", ":grad", ":train",
     ":set", ":params", ":load", ":save", ":drop", ":reset", ":quit", NULL,
 };
 
@@ -66,6 +66,7 @@ static const char help_text[] =
     "  :eval z=LIST [t=T]    f at a state (the model's z0 by default)\n"
     "  :vjp a=LIST [z=LIST] [t=T]   aᵀ∂f/∂z, aᵀ∂f/∂θ and aᵀ∂f/∂t\n"
     "  :solve [options]      a trajectory as CSV (nodec solve's options)\n"
+    "  :plot [options] [--png FILE]   the trajectory drawn in the terminal, or into a PNG\n"
     "  :grad --data D.csv    loss and gradients as JSON (nodec grad's options)\n"
     "  :train --data D.csv [--iters N] …   train; the session keeps the result\n"
     "  :set OPTION VALUE     a solver option for :solve, :grad, :train (e.g. :set --rtol 1e-6)\n"
@@ -297,6 +298,44 @@ static void run_cli(Repl *r, int argc, char **argv, int (*fn)(const nodec_model 
     free(args);
 }
 
+/* :plot — a trajectory drawn in the terminal by gnuplot (`dumb`), or into a
+ * PNG with `:plot --png FILE`; the other arguments are :solve's. */
+static void cmd_plot(Repl *r, int argc, char **argv) {
+    const nodec_model *m = need_model(r);
+    if (!m) return;
+    char csv[600], png[512] = "";
+    snprintf(csv, sizeof csv, "%s/nodec-plot-%ld.csv", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+    char **args = calloc((size_t)(argc + r->nopts + 8), sizeof *args);
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--png") && i + 1 < argc) snprintf(png, sizeof png, "%s", argv[++i]);
+        else args[n++] = argv[i];
+    }
+    for (int i = 0; i < r->nopts; i++) args[n++] = r->opts[i];
+    if (r->params[0]) args[n++] = "--params", args[n++] = r->params;
+    args[n++] = "-o", args[n++] = csv;
+    int rc = nodec_cli_solve(m, n, args);
+    free(args);
+    if (rc != 0) return;
+    Buf gp = {0};
+    if (png[0]) buf_printf(&gp, "set terminal pngcairo size 800,500\nset output '%s'\n", png);
+    else buf_puts(&gp, "set terminal dumb size 100,28\n");
+    buf_printf(&gp, "set datafile separator ','\nset key autotitle columnhead\nset xlabel 't'\nplot");
+    for (int k = 0; k < m->n_state && k < 8; k++)
+        buf_printf(&gp, "%s '%s' using 1:%d with lines", k ? "," : "", csv, k + 2);
+    buf_puts(&gp, "\n");
+    fflush(stdout);
+    FILE *g = popen("gnuplot 2>&1", "w");
+    if (!g) fputs("error: cannot run gnuplot (install gnuplot-nox)\n", stderr);
+    else {
+        fputs(gp.s, g);
+        if (pclose(g) != 0) fputs("error: gnuplot failed; is it installed (gnuplot-nox)?\n", stderr);
+        else if (png[0]) printf("plot in %s\n", png);
+    }
+    buf_free(&gp);
+    unlink(csv);
+}
+
 static void cmd_params(Repl *r, int argc, char **argv) {
     const nodec_model *m = need_model(r);
     if (!m) return;
@@ -402,6 +441,7 @@ static void command(Repl *r, char *line, bool *quit) {
     else if (!strcmp(c, ":eval")) eval(r, argc, argv, false);
     else if (!strcmp(c, ":vjp")) eval(r, argc, argv, true);
     else if (!strcmp(c, ":solve")) run_cli(r, argc, argv, nodec_cli_solve, false);
+    else if (!strcmp(c, ":plot")) cmd_plot(r, argc, argv);
     else if (!strcmp(c, ":grad")) run_cli(r, argc, argv, nodec_cli_grad, false);
     else if (!strcmp(c, ":train")) run_cli(r, argc, argv, nodec_cli_train, true);
     else if (!strcmp(c, ":set") && argc == 3) {
