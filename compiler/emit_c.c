@@ -78,26 +78,23 @@ static const char *ix_add(Em *e, const char *i, int k) {
     return arena_printf(e->a, "(%s + %d)", i, k);
 }
 
-/* Flat element index of (i, j) in a row-major tensor of shape s, plus off. */
+/* An index that is a number: "3". */
 static bool literal(const char *s, int *v) {
     if (!*s || strspn(s, "0123456789") != strlen(s)) return false;
     *v = atoi(s);
     return true;
 }
 
+/* Flat element index of (i, j) in a row-major tensor of shape s, plus off;
+ * folded to one number when the indices are numbers. */
 static const char *flat(Em *e, int off, Shape s, const char *i, const char *j) {
-    int iv, jv;
-    bool ci = literal(i, &iv), cj = s.rank < 2 || s.d[1] == 1 || literal(j, &jv);
+    int iv, jv = 0;
+    bool wide = s.rank == 2 && s.d[1] > 1; /* j matters */
     if (s.rank == 0) return arena_printf(e->a, "%d", off);
-    if (ci && cj) return arena_printf(e->a, "%d", off + iv * (s.rank == 2 ? s.d[1] : 1) + (s.rank == 2 && s.d[1] > 1 ? jv : 0));
-    const char *x;
-    if (s.rank == 0) x = NULL;
-    else if (s.rank == 1) x = i;
-    else if (s.d[1] == 1) x = i;
-    else x = arena_printf(e->a, "%s * %d + %s", i, s.d[1], j);
-    if (!x) return arena_printf(e->a, "%d", off);
-    if (off == 0) return x;
-    return arena_printf(e->a, "%d + %s", off, x);
+    if (literal(i, &iv) && (!wide || literal(j, &jv)))
+        return arena_printf(e->a, "%d", off + iv * (wide ? s.d[1] : 1) + jv);
+    const char *x = wide ? arena_printf(e->a, "%s * %d + %s", i, s.d[1], j) : i;
+    return off == 0 ? x : arena_printf(e->a, "%d + %s", off, x);
 }
 
 /* ---- expressions ----------------------------------------------------- */
