@@ -51,6 +51,7 @@ typedef struct Em {
     int *user;          /* the single user of a node: a node id, or -2-k for output k */
     int *fuse;          /* node C computed in the loop of matrix product fuse[C] */
     int *out_fuse;      /* the same for output k */
+    const char *facc;   /* the name of an 'F' node's sum where it is read */
     Arena *a;
 } Em;
 
@@ -93,7 +94,11 @@ static const char *flat(Em *e, int off, Shape s, const char *i, const char *j) {
     if (s.rank == 0) return arena_printf(e->a, "%d", off);
     if (literal(i, &iv) && (!wide || literal(j, &jv)))
         return arena_printf(e->a, "%d", off + iv * (wide ? s.d[1] : 1) + jv);
-    const char *x = wide ? arena_printf(e->a, "%s * %d + %s", i, s.d[1], j) : i;
+    if (!wide) return off == 0 ? i : arena_printf(e->a, "%d + %s", off, i);
+    bool ci = literal(i, &iv), cj = literal(j, &jv);
+    if (ci) off += iv * s.d[1]; /* theta[200 + k], not theta[150 + 1 * 50 + k] */
+    if (cj) off += jv;
+    const char *x = ci ? j : cj ? arena_printf(e->a, "%s * %d", i, s.d[1]) : arena_printf(e->a, "%s * %d + %s", i, s.d[1], j);
     return off == 0 ? x : arena_printf(e->a, "%d + %s", off, x);
 }
 
@@ -223,7 +228,7 @@ static int expr(Em *e, Buf *o, int id, const char *i, const char *j) {
     case 'S': buf_printf(o, "s%d", id); return P_ATOM;
     case 'W': buf_printf(o, "w[%s]", flat(e, e->woff[id], n->shape, i, j)); return P_ATOM;
     case 'I': return expr_op(e, o, id, i, j);
-    case 'F': buf_puts(o, "acc"); return P_ATOM; /* inside its product's loop */
+    case 'F': buf_puts(o, e->facc); return P_ATOM; /* inside its product's loop */
     }
     ice("expr: node %%%d has no storage", id);
     return 0;
@@ -248,13 +253,38 @@ typedef struct Epi { int node; const struct Out *out; } Epi;
 
 static void emit_out_elem(Em *e, Buf *b, const struct Out *out, const char *i, const char *j);
 
-static void epilogue(Em *e, Buf *b, int lv, int id, Epi epi) {
+/* Row i's store, its sum being in the variable `acc`. */
+static void epilogue(Em *e, Buf *b, int lv, int id, Epi epi, const char *i, const char *acc) {
+    e->facc = acc;
     indent(b, lv);
-    if (epi.out) emit_out_elem(e, b, epi.out, "i", "0");
+    if (epi.out) emit_out_elem(e, b, epi.out, i, "0");
     else if (epi.node >= 0)
-        buf_printf(b, "w[%s] = ", flat(e, e->woff[epi.node], N(e, epi.node)->shape, "i", "0")),
-            expr_op(e, b, epi.node, "i", "0"), buf_puts(b, ";\n");
-    else buf_printf(b, "w[%s] = acc;\n", flat(e, e->woff[id], N(e, id)->shape, "i", "0"));
+        buf_printf(b, "w[%s] = ", flat(e, e->woff[epi.node], N(e, epi.node)->shape, i, "0")),
+            expr_op(e, b, epi.node, i, "0"), buf_puts(b, ";\n");
+    else buf_printf(b, "w[%s] = %s;\n", flat(e, e->woff[id], N(e, id)->shape, i, "0"), acc);
+}
+
+/* Several sums over k at once, one pass: acc_r = Σ_k a(r, k) · x(k) for the
+ * rows r < nr (a_rows: a is indexed (r, k), else (k, r) with x first). */
+static void multi_dot(Em *e, Buf *b, int lv, int nr, int n, int a, int x, bool a_rows) {
+    for (int r = 0; r < nr; r++) {
+        char rs[16];
+        snprintf(rs, sizeof rs, "%d", r);
+        indent(b, lv), buf_printf(b, "double acc%d = ", r);
+        if (a_rows) sub(e, b, a, rs, "0", P_MUL, false), buf_puts(b, " * "), sub(e, b, x, "0", "0", P_MUL, true);
+        else sub(e, b, x, "0", "0", P_MUL, false), buf_puts(b, " * "), sub(e, b, a, "0", rs, P_MUL, true);
+        buf_puts(b, ";\n");
+    }
+    indent(b, lv), buf_printf(b, "for (int k = 1; k < %d; k++) {\n", n);
+    indent(b, lv + 1), buf_puts(b, "const double xk = "), expr(e, b, x, "k", "0"), buf_puts(b, ";\n");
+    for (int r = 0; r < nr; r++) {
+        char rs[16];
+        snprintf(rs, sizeof rs, "%d", r);
+        indent(b, lv + 1), buf_printf(b, "acc%d += ", r);
+        if (a_rows) sub(e, b, a, rs, "k", P_MUL, false), buf_puts(b, " * xk;\n");
+        else buf_puts(b, "xk * "), sub(e, b, a, "k", rs, P_MUL, true), buf_puts(b, ";\n");
+    }
+    indent(b, lv), buf_puts(b, "}\n");
 }
 
 /* Σ_k a(k)·b(k) as `decl acc = …`: unrolled when short, else a loop; the
@@ -289,24 +319,28 @@ static void emit_matmul(Em *e, Buf *b, int lv, int id, Epi epi) {
         char decl[32], acc[16];
         snprintf(decl, sizeof decl, "double s%d", id), snprintf(acc, sizeof acc, "s%d", id);
         dot(e, b, lv, decl, acc, x.d[0], n.a, "0", n.b, "0", false);
+    } else if (x.rank == 2 && y.rank == 1 && x.d[0] <= 4 && x.d[1] > 4) { /* few long rows: one pass */
+        indent(b, lv), buf_puts(b, "{\n");
+        multi_dot(e, b, lv + 1, x.d[0], x.d[1], n.a, n.b, true);
+        for (int r = 0; r < x.d[0]; r++) {
+            char rs[16], acc[16];
+            snprintf(rs, sizeof rs, "%d", r), snprintf(acc, sizeof acc, "acc%d", r);
+            epilogue(e, b, lv + 1, id, epi, rs, acc);
+        }
+        indent(b, lv), buf_puts(b, "}\n");
     } else if (x.rank == 2 && y.rank == 1) { /* A x: row dot products */
         indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++) {\n", x.d[0]);
         dot(e, b, lv + 1, "double acc", "acc", x.d[1], n.a, "i", n.b, "0", true);
-        epilogue(e, b, lv + 1, id, epi);
+        epilogue(e, b, lv + 1, id, epi, "i", "acc");
         indent(b, lv), buf_puts(b, "}\n");
     } else if (x.rank == 1 && x.d[0] <= 4) { /* xᵀ B, few rows: one pass over the columns */
         indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++) {\n", y.d[1]);
         dot(e, b, lv + 1, "double acc", "acc", x.d[0], n.a, "0", n.b, "i", false);
-        epilogue(e, b, lv + 1, id, epi);
+        epilogue(e, b, lv + 1, id, epi, "i", "acc");
         indent(b, lv), buf_puts(b, "}\n");
-    } else if (x.rank == 1 && y.d[1] <= 4) { /* xᵀ B, few columns: one sum each */
+    } else if (x.rank == 1 && y.d[1] <= 4) { /* xᵀ B, few columns: their sums in one pass */
         indent(b, lv), buf_puts(b, "{\n");
-        for (int j = 0; j < y.d[1]; j++) {
-            char decl[32], acc[16], js[16];
-            snprintf(decl, sizeof decl, "double acc%d", j), snprintf(acc, sizeof acc, "acc%d", j);
-            snprintf(js, sizeof js, "%d", j);
-            dot(e, b, lv + 1, decl, acc, x.d[0], n.a, "0", n.b, js, false);
-        }
+        multi_dot(e, b, lv + 1, y.d[1], x.d[0], n.b, n.a, false);
         for (int j = 0; j < y.d[1]; j++) indent(b, lv + 1), buf_printf(b, "w[%d] = acc%d;\n", e->woff[id] + j, j);
         indent(b, lv), buf_puts(b, "}\n");
     } else if (x.rank == 1) { /* xᵀ B: accumulate rows of B, contiguous */

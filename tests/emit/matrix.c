@@ -148,12 +148,12 @@ void matrix_f(int B, double t, const double *ND_RESTRICT z, const double *ND_RES
         double *dzb = dzdt + (long)b * 4;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = theta[i * 2 + 0] * zb[0 * 2 + j] + theta[i * 2 + 1] * zb[1 * 2 + j];
+                double acc = theta[i * 2] * zb[j] + theta[1 + i * 2] * zb[2 + j];
                 w[i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = zb[i * 2 + 0] * theta[j * 2 + 0] + zb[i * 2 + 1] * theta[j * 2 + 1];
+                double acc = zb[i * 2] * theta[j * 2] + zb[1 + i * 2] * theta[1 + j * 2];
                 w[4 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
@@ -185,22 +185,22 @@ void matrix_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_R
         const double s23 = s21 * s22;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = ab[i * 2 + 0] * theta[0 * 2 + j] + ab[i * 2 + 1] * theta[1 * 2 + j];
+                double acc = ab[i * 2] * theta[j] + ab[1 + i * 2] * theta[2 + j];
                 w[i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = zb[0 * 2 + i] * ab[0 * 2 + j] + zb[1 * 2 + i] * ab[1 * 2 + j];
+                double acc = zb[i] * ab[j] + zb[2 + i] * ab[2 + j];
                 w[4 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = ab[i * 2 + 0] * zb[j * 2 + 0] + ab[i * 2 + 1] * zb[j * 2 + 1];
+                double acc = ab[i * 2] * zb[j * 2] + ab[1 + i * 2] * zb[1 + j * 2];
                 w[8 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = theta[0 * 2 + i] * ab[0 * 2 + j] + theta[1 * 2 + i] * ab[1 * 2 + j];
+                double acc = theta[i] * ab[j] + theta[2 + i] * ab[2 + j];
                 w[12 + i * 2 + j] = acc;
             }
         if (az) {
@@ -231,12 +231,12 @@ void matrix_jvp(int B, double t, const double *ND_RESTRICT z, const double *ND_R
         double *outb = out + (long)b * 4;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = theta[i * 2 + 0] * vb[0 * 2 + j] + theta[i * 2 + 1] * vb[1 * 2 + j];
+                double acc = theta[i * 2] * vb[j] + theta[1 + i * 2] * vb[2 + j];
                 w[i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = vb[i * 2 + 0] * theta[j * 2 + 0] + vb[i * 2 + 1] * theta[j * 2 + 1];
+                double acc = vb[i * 2] * theta[j * 2] + vb[1 + i * 2] * theta[1 + j * 2];
                 w[4 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
@@ -264,12 +264,12 @@ void matrix_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND
         double *azb = az ? az + (long)b * 4 : 0;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = theta[i * 2 + 0] * zb[0 * 2 + j] + theta[i * 2 + 1] * zb[1 * 2 + j];
+                double acc = theta[i * 2] * zb[j] + theta[1 + i * 2] * zb[2 + j];
                 w[i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = zb[i * 2 + 0] * theta[j * 2 + 0] + zb[i * 2 + 1] * theta[j * 2 + 1];
+                double acc = zb[i * 2] * theta[j * 2] + zb[1 + i * 2] * theta[1 + j * 2];
                 w[4 + i * 2 + j] = acc;
             }
         double s21 = 0;
@@ -280,22 +280,22 @@ void matrix_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND
         const double s23 = s21 * s22;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = ab[i * 2 + 0] * theta[0 * 2 + j] + ab[i * 2 + 1] * theta[1 * 2 + j];
+                double acc = ab[i * 2] * theta[j] + ab[1 + i * 2] * theta[2 + j];
                 w[8 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = zb[0 * 2 + i] * ab[0 * 2 + j] + zb[1 * 2 + i] * ab[1 * 2 + j];
+                double acc = zb[i] * ab[j] + zb[2 + i] * ab[2 + j];
                 w[12 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = ab[i * 2 + 0] * zb[j * 2 + 0] + ab[i * 2 + 1] * zb[j * 2 + 1];
+                double acc = ab[i * 2] * zb[j * 2] + ab[1 + i * 2] * zb[1 + j * 2];
                 w[16 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                double acc = theta[0 * 2 + i] * ab[0 * 2 + j] + theta[1 * 2 + i] * ab[1 * 2 + j];
+                double acc = theta[i] * ab[j] + theta[2 + i] * ab[2 + j];
                 w[20 + i * 2 + j] = acc;
             }
         for (int i = 0; i < 2; i++)

@@ -162,11 +162,11 @@ void mlp_f(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRI
             w[i] = nd_cube(zb[i]);
         }
         for (int i = 0; i < 3; i++) {
-            double acc = theta[i * 2 + 0] * w[0] + theta[i * 2 + 1] * w[1];
+            double acc = theta[i * 2] * w[0] + theta[1 + i * 2] * w[1];
             w[2 + i] = nd_relu(acc + theta[6 + i]);
         }
         for (int i = 0; i < 2; i++) {
-            double acc = theta[9 + i * 3 + 0] * w[2] + theta[9 + i * 3 + 1] * w[3] + theta[9 + i * 3 + 2] * w[4];
+            double acc = theta[9 + i * 3] * w[2] + theta[10 + i * 3] * w[3] + theta[11 + i * 3] * w[4];
             dzb[i] = acc;
         }
     }
@@ -189,19 +189,19 @@ void mlp_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_REST
             w[i] = nd_cube(zb[i]);
         }
         for (int i = 0; i < 3; i++) {
-            double acc = theta[i * 2 + 0] * w[0] + theta[i * 2 + 1] * w[1];
+            double acc = theta[i * 2] * w[0] + theta[1 + i * 2] * w[1];
             w[2 + i] = acc + theta[6 + i];
         }
         for (int i = 0; i < 3; i++) {
             w[5 + i] = nd_relu(w[2 + i]);
         }
         for (int i = 0; i < 3; i++) {
-            double acc = ab[0] * theta[9 + 0 * 3 + i] + ab[1] * theta[9 + 1 * 3 + i];
+            double acc = ab[0] * theta[9 + i] + ab[1] * theta[12 + i];
             w[8 + i] = acc * nd_step(w[2 + i]);
         }
         if (az) {
             for (int i = 0; i < 2; i++) {
-                double acc = w[8] * theta[0 * 2 + i] + w[9] * theta[1 * 2 + i] + w[10] * theta[2 * 2 + i];
+                double acc = w[8] * theta[i] + w[9] * theta[2 + i] + w[10] * theta[4 + i];
                 azb[i] = acc * 3.0 * nd_sq(zb[i]);
             }
         }
@@ -235,15 +235,15 @@ void mlp_jvp(int B, double t, const double *ND_RESTRICT z, const double *ND_REST
             w[2 + i] = vb[i] * 3.0 * nd_sq(zb[i]);
         }
         for (int i = 0; i < 3; i++) {
-            double acc = theta[i * 2 + 0] * w[2] + theta[i * 2 + 1] * w[3];
+            double acc = theta[i * 2] * w[2] + theta[1 + i * 2] * w[3];
             w[4 + i] = acc;
         }
         for (int i = 0; i < 3; i++) {
-            double acc = theta[i * 2 + 0] * w[0] + theta[i * 2 + 1] * w[1];
+            double acc = theta[i * 2] * w[0] + theta[1 + i * 2] * w[1];
             w[7 + i] = w[4 + i] * nd_step(acc + theta[6 + i]);
         }
         for (int i = 0; i < 2; i++) {
-            double acc = theta[9 + i * 3 + 0] * w[7] + theta[9 + i * 3 + 1] * w[8] + theta[9 + i * 3 + 2] * w[9];
+            double acc = theta[9 + i * 3] * w[7] + theta[10 + i * 3] * w[8] + theta[11 + i * 3] * w[9];
             outb[i] = acc;
         }
     }
@@ -267,23 +267,23 @@ void mlp_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RE
             w[i] = nd_cube(zb[i]);
         }
         for (int i = 0; i < 3; i++) {
-            double acc = theta[i * 2 + 0] * w[0] + theta[i * 2 + 1] * w[1];
+            double acc = theta[i * 2] * w[0] + theta[1 + i * 2] * w[1];
             w[2 + i] = acc + theta[6 + i];
         }
         for (int i = 0; i < 3; i++) {
             w[5 + i] = nd_relu(w[2 + i]);
         }
         for (int i = 0; i < 3; i++) {
-            double acc = ab[0] * theta[9 + 0 * 3 + i] + ab[1] * theta[9 + 1 * 3 + i];
+            double acc = ab[0] * theta[9 + i] + ab[1] * theta[12 + i];
             w[8 + i] = acc * nd_step(w[2 + i]);
         }
         for (int i = 0; i < 2; i++) {
-            double acc = theta[9 + i * 3 + 0] * w[5] + theta[9 + i * 3 + 1] * w[6] + theta[9 + i * 3 + 2] * w[7];
+            double acc = theta[9 + i * 3] * w[5] + theta[10 + i * 3] * w[6] + theta[11 + i * 3] * w[7];
             dzb[i] = acc;
         }
         if (az) {
             for (int i = 0; i < 2; i++) {
-                double acc = w[8] * theta[0 * 2 + i] + w[9] * theta[1 * 2 + i] + w[10] * theta[2 * 2 + i];
+                double acc = w[8] * theta[i] + w[9] * theta[2 + i] + w[10] * theta[4 + i];
                 azb[i] = acc * 3.0 * nd_sq(zb[i]);
             }
         }
