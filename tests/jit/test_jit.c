@@ -7,9 +7,12 @@
  * agree field by field (names, shapes, offsets, work size, uses_t, z0, the
  * optional f_vjp present in both); init_params must give bit-identical θ
  * for several seeds; f, vjp and f_vjp (every combination of NULL outputs),
- * jvp, jac_z, loss and loss_grad must agree bit for bit at seeded random
- * points with B = 1 and B = 5 (the JIT computes what the emitted C computes,
- * in the same order: docs/jit.md).  The fused f_vjp must also give what f
+ * jvp, jac_z, loss and loss_grad must agree within 1e-12 relative at
+ * seeded random points with B = 1 and B = 5 — bit for bit, in fact, except
+ * where the JIT's loops call libmvec's vector tanh, which differs from
+ * scalar tanh by a few ulps (the JIT computes what the emitted C computes,
+ * in the same order: docs/jit.md; NODEC_NO_LIBMVEC=1 gives bit-identical
+ * results, and the test then requires them).  The fused f_vjp must also give what f
  * and vjp give, within TOL relative: its storage plan differs (a value both
  * halves read is stored, not inlined), which may regroup a sum.  Every
  * output is poisoned with NaN first, so one that is not written shows.
@@ -49,13 +52,16 @@ static double uni(double lo, double hi) {
  * tol relative; the first difference beyond that fails. */
 static void compare(const char *what, int B, const double *c, const double *j, int n, double tol, long *nexact,
                     long *ncompared) {
+    /* an element that cancels to near zero is measured against its vector */
+    double vmax = 0;
+    for (int i = 0; i < n; i++) vmax = fmax(vmax, fabs(c[i]));
     for (int i = 0; i < n; i++) {
         ++*ncompared;
         if (memcmp(&c[i], &j[i], sizeof(double)) == 0) {
             ++*nexact;
             continue;
         }
-        double scale = fmax(fabs(c[i]), fabs(j[i]));
+        double scale = fmax(fmax(fabs(c[i]), fabs(j[i])), 1e-4 * vmax);
         double rel = fabs(c[i] - j[i]) / (scale > 1e-300 ? scale : 1);
         if (getenv("NODEC_TEST_VERBOSE")) printf("  inexact: %s (B=%d) [%d]: rel %.2g\n", what, B, i, rel);
         if (!(rel <= worst)) worst = rel;
@@ -67,9 +73,10 @@ static void compare(const char *what, int B, const double *c, const double *j, i
     }
 }
 
-/* The emitted C (c) and the JIT (j): bit for bit. */
+/* The emitted C (c) and the JIT (j): within 1e-12 relative, the issue's
+ * requirement, or bit for bit when libmvec is off. */
 static void agree(const char *what, int B, const double *c, const double *j, int n) {
-    compare(what, B, c, j, n, 0, &exact, &compared);
+    compare(what, B, c, j, n, getenv("NODEC_NO_LIBMVEC") ? 0 : 1e-12, &exact, &compared);
 }
 
 /* f_vjp against f and vjp of the same backend: within TOL. */
@@ -192,6 +199,18 @@ typedef struct Racer {
     bool same;
 } Racer;
 
+/* x and y agree as agree() requires (no counters: threads call this). */
+static bool near(const double *x, const double *y, int n) {
+    double tol = getenv("NODEC_NO_LIBMVEC") ? 0 : 1e-12, vmax = 0;
+    for (int i = 0; i < n; i++) vmax = fmax(vmax, fabs(x[i]));
+    for (int i = 0; i < n; i++) {
+        if (!memcmp(&x[i], &y[i], sizeof(double))) continue;
+        double scale = fmax(fmax(fabs(x[i]), fabs(y[i])), 1e-4 * vmax);
+        if (!(fabs(x[i] - y[i]) <= tol * (scale > 1e-300 ? scale : 1))) return false;
+    }
+    return true;
+}
+
 static void *race(void *arg) {
     Racer *r = arg;
     int ns = r->mc->n_state, np = r->mc->n_param;
@@ -201,12 +220,11 @@ static void *race(void *arg) {
     for (int i = 0; i < ns; i++) z[i] = 0.3 + 0.1 * i, a[i] = 1 - 0.2 * i;
     double tc = NAN, tj = NAN;
     r->mj->jvp(1, 0.5, z, r->th, a, oj, wj), r->mc->jvp(1, 0.5, z, r->th, a, oc, wc);
-    r->same = !memcmp(oc, oj, sizeof(double) * (size_t)ns);
+    r->same = near(oc, oj, ns);
     r->mj->vjp(1, 0.5, z, r->th, a, oj, gj, &tj, wj), r->mc->vjp(1, 0.5, z, r->th, a, oc, gc, &tc, wc);
-    r->same &= !memcmp(oc, oj, sizeof(double) * (size_t)ns) && !memcmp(gc, gj, sizeof(double) * (size_t)np) &&
-               !memcmp(&tc, &tj, sizeof tc);
+    r->same &= near(oc, oj, ns) && near(gc, gj, np) && near(&tc, &tj, 1);
     r->mj->jac_z(0.5, z, r->th, jj, wj), r->mc->jac_z(0.5, z, r->th, jc, wc);
-    r->same &= !memcmp(jc, jj, sizeof(double) * (size_t)(ns * ns));
+    r->same &= near(jc, jj, ns * ns);
     free(z), free(a), free(wc), free(wj), free(oc), free(oj), free(gc), free(gj), free(jc), free(jj);
     return NULL;
 }
@@ -254,7 +272,8 @@ static int test_model(const char *path) {
         compare_at(mc, mj, thc, 1);
         compare_at(mc, mj, thc, 5);
     }
-    printf("  C against JIT: %ld values compared, %ld bit-identical (all required)\n", compared, exact);
+    printf("  C against JIT: %ld values compared, %ld bit-identical (%s)\n", compared, exact,
+           getenv("NODEC_NO_LIBMVEC") ? "all required" : "the rest within 1e-12");
     printf("  f_vjp against f and vjp: %ld values compared, %ld bit-identical, worst relative difference %.2g "
            "(tolerance %.0g)\n",
            fused_compared, fused_exact, worst, TOL);
