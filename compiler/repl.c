@@ -98,6 +98,14 @@ static char *joined(Entry *e, int n) {
 
 /* Compiles the statements e[0..n); on success it becomes the session's
  * model.  Errors go to stderr. */
+static bool same_params(const Model *a, const Model *b) {
+    if (a->nparams != b->nparams) return false;
+    for (int i = 0; i < a->nparams; i++)
+        if (strcmp(a->params[i]->name, b->params[i]->name) || !shape_eq(a->params[i]->shape, b->params[i]->shape))
+            return false;
+    return true;
+}
+
 static bool adopt(Repl *r, Entry *e, int n, bool quiet) {
     Compilation c = {0};
     c.arena = arena_new();
@@ -120,8 +128,14 @@ static bool adopt(Repl *r, Entry *e, int n, bool quiet) {
             return false;
         }
     }
+    /* trained parameters no longer fit when the parameters change */
+    bool reset = r->params[0] && (!r->have || !same_params(r->c.model, c.model));
     unload(r);
     r->c = c, r->have = true, r->lm = lm;
+    if (reset) {
+        r->params[0] = 0;
+        if (!quiet) puts("(the parameters changed: the session's trained values are dropped)");
+    }
     if (!quiet) {
         if (c.model->incomplete)
             printf("ok (state '%s' has no equation yet)\n", c.model->incomplete->name);
@@ -176,6 +190,8 @@ static int statement(Repl *r, const char *input) {
     }
     Entry *e = copy_entries(r, 64);
     int n = r->n, cap = r->n + 64;
+    bool new_param = false; /* a param typed again: its initializer counts */
+    for (Stmt *s = p.first; s; s = s->next) new_param |= s->kind == S_PARAM;
     for (Stmt *s = p.first; s; s = s->next) {
         const char *key = nc_stmt_key(s, a);
         char *text = arena_printf(a, "%s%.*s", kind_word(s->kind), s->span.end - s->span.beg, input + s->span.beg);
@@ -194,6 +210,10 @@ static int statement(Repl *r, const char *input) {
         return 0;
     }
     set_entries(r, e, n);
+    if (new_param && r->params[0]) {
+        r->params[0] = 0;
+        puts("(a param was declared: the session's trained values are dropped)");
+    }
     return 1;
 }
 
