@@ -452,6 +452,29 @@ int *deriv_reverse(Ir *ir, const int *roots, const int *seeds, int n);
 void deriv_forward(Ir *ir, const int *roots, int n, const int *leaf_tan, int *out);
 void deriv_program(Program *pg);   /* vjp_*, jvp, loss_grad */
 
+/* ---- plan.c ---------------------------------------------------------- */
+
+/* One output of a generated function, as the storage plan sees it. */
+typedef struct PlanOut {
+    int root;           /* -1: zero */
+    bool total;         /* a scalar summed over the batch */
+    Shape shape;
+} PlanOut;
+
+typedef struct Plan {
+    char *mode;         /* per node: 0, 'N', 'L', 'S', 'W', 'I', 'F' */
+    int *uses;
+    bool *multi;        /* read several times by its consumer */
+    int *woff;          /* 'W': offset in the work buffer */
+    int *user;          /* the single user of a node: a node id, or -2-k for output k */
+    int *fuse;          /* node C computed in the loop of matrix product fuse[C] */
+    int *out_fuse;      /* the same for output k */
+    int wsize;
+} Plan;
+
+/* Plans every node reached from outs (arrays from a); returns the work size. */
+int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a);
+
 /* ---- emit_c.c -------------------------------------------------------- */
 
 typedef struct EmitOpts {

@@ -816,81 +816,16 @@ static void out(Em *e, const Out *o, int k) {
     }
 }
 
-/* ---- storage decisions (emit_c.c's plan, kept identical) -------------- */
+/* ---- storage decisions (plan.c, shared with emit_c.c) ------------------ */
 
-static bool cheap(Em *e, int id) {
-    char m = e->mode[id];
-    if (m == 'N' || m == 'L' || m == 'S' || m == 'W') return true;
-    Op op = N(e, id)->op;
-    return m == 'I' && (op == OP_TRANS || op == OP_SLICE || op == OP_BCAST) && cheap(e, N(e, id)->a);
-}
-
-/* Decides N/L/S/W/I/F for every node reached from outs; returns the work
- * size. */
 static int plan(Em *e, const Out *outs, int nouts) {
-    Ir *ir = e->ir;
-    int len = ir->len;
-    e->mode = arena_alloc(e->a, len + 1);
-    e->uses = arena_alloc(e->a, sizeof(int) * (len + 1));
-    e->multi = arena_alloc(e->a, len + 1);
-    e->woff = arena_alloc(e->a, sizeof(int) * (len + 1));
-    e->user = arena_alloc(e->a, sizeof(int) * (len + 1));
-    e->fuse = arena_alloc(e->a, sizeof(int) * (len + 1));
-    e->out_fuse = arena_alloc(e->a, sizeof(int) * (nouts + 1));
-    e->val = arena_alloc(e->a, sizeof(LLVMValueRef) * (len + 1));
-    for (int id = 0; id < len; id++) e->fuse[id] = -1;
-    for (int k = 0; k < nouts; k++) e->out_fuse[k] = -1;
-    bool *r = arena_alloc(e->a, len + 1);
-    for (int k = 0; k < nouts; k++)
-        if (outs[k].root >= 0) r[outs[k].root] = true, e->uses[outs[k].root]++, e->user[outs[k].root] = -2 - k;
-    for (int id = len - 1; id >= 0; id--) {
-        if (!r[id]) continue;
-        Node *n = N(e, id);
-        if (n->a >= 0) r[n->a] = true, e->uses[n->a]++, e->user[n->a] = id;
-        if (n->b >= 0) r[n->b] = true, e->uses[n->b]++, e->user[n->b] = id;
-        if (n->op == OP_MATMUL) {
-            Shape x = N(e, n->a)->shape, y = N(e, n->b)->shape;
-            if (x.rank == 2 && y.rank == 2) e->multi[n->a] = y.d[1] > 1, e->multi[n->b] = x.d[0] > 1;
-            else if (x.rank == 2) e->multi[n->b] = x.d[0] > 1;
-            else if (y.rank == 2) e->multi[n->a] = y.d[1] > 1;
-        }
-        if (n->op == OP_OUTER) e->multi[n->a] = true, e->multi[n->b] = true;
-    }
-    e->wsize = 0;
-    for (int id = 0; id < len; id++) {
-        if (!r[id]) continue;
-        Node *n = N(e, id);
-        char m;
-        if (n->op == OP_NUM) m = 'N';
-        else if (n->op == OP_LEAF) m = 'L';
-        else if (n->shape.rank == 0) m = 'S';
-        else if (op_class[n->op] == 'R') m = 'W';
-        else if (e->uses[id] == 1 && !e->multi[id]) m = 'I';
-        else m = 'W';
-        e->mode[id] = m;
-        /* pure views of cheap values cost only index arithmetic */
-        if (m == 'W' && (n->op == OP_TRANS || n->op == OP_SLICE || n->op == OP_BCAST) && cheap(e, n->a))
-            e->mode[id] = 'I';
-    }
-    /* A matrix-vector product read once, through elementwise operations, by
-     * a tensor or an output of its shape is computed in that consumer's loop. */
-    for (int id = 0; id < len; id++) {
-        Node *n = N(e, id);
-        if (e->mode[id] != 'W' || n->op != OP_MATMUL || e->uses[id] != 1 || n->shape.rank != 1) continue;
-        Shape x = N(e, n->a)->shape;
-        bool rowwise = x.rank == 2 || (x.rank == 1 && x.d[0] <= 4); /* one row of the result per i */
-        if (!rowwise) continue;
-        int c = e->user[id];
-        while (c >= 0 && e->mode[c] == 'I' && op_class[N(e, c)->op] == 'E') c = e->user[c];
-        if (c >= 0 && e->mode[c] == 'W' && op_class[N(e, c)->op] == 'E' && shape_eq(N(e, c)->shape, n->shape) &&
-            N(e, c)->varies == n->varies && e->fuse[c] < 0)
-            e->fuse[c] = id, e->mode[id] = 'F';
-        else if (c <= -2 && outs[-2 - c].kind != OUT_TOTAL && shape_eq(outs[-2 - c].shape, n->shape) && n->varies &&
-                 e->out_fuse[-2 - c] < 0)
-            e->out_fuse[-2 - c] = id, e->mode[id] = 'F';
-    }
-    for (int id = 0; id < len; id++)
-        if (e->mode[id] == 'W') e->woff[id] = e->wsize, e->wsize += shape_size(N(e, id)->shape);
+    PlanOut *po = arena_alloc(e->a, sizeof *po * (size_t)(nouts + 1));
+    for (int k = 0; k < nouts; k++) po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape};
+    Plan p;
+    e->wsize = plan_storage(&p, e->ir, po, nouts, e->a);
+    e->mode = p.mode, e->uses = p.uses, e->multi = p.multi, e->woff = p.woff;
+    e->user = p.user, e->fuse = p.fuse, e->out_fuse = p.out_fuse;
+    e->val = arena_alloc(e->a, sizeof(LLVMValueRef) * (size_t)(e->ir->len + 1));
     return e->wsize;
 }
 
