@@ -56,9 +56,7 @@ static int bad(const char *cmd, const char *flag, const char *v, const char *wan
     return -1;
 }
 
-/* The value of a flag written `--flag V` or `--flag=V`; NULL if argv[*i] is
- * not that flag.  *missing is set when the value is absent. */
-static const char *value(const char *flag, int argc, char **argv, int *i, int *missing) {
+const char *nodec_cli_value(const char *flag, int argc, char **argv, int *i, int *missing) {
     size_t n = strlen(flag);
     if (strncmp(argv[*i], flag, n)) return NULL;
     if (argv[*i][n] == '=') return argv[*i] + n + 1;
@@ -70,7 +68,7 @@ static const char *value(const char *flag, int argc, char **argv, int *i, int *m
     return argv[++*i];
 }
 
-static int number(const char *s, double *out) {
+int nodec_cli_number(const char *s, double *out) {
     char *end;
     double v = strtod(s, &end);
     if (end == s || *end || !isfinite(v)) return 0;
@@ -83,30 +81,30 @@ int nodec_solver_opts_parse(nodec_solver_opts *o, const char *cmd, int argc, cha
     const char *v;
     double x;
     if (!strcmp(argv[*i], "--no-seminorm")) return o->seminorm = 0, 1;
-    if ((v = value("--method", argc, argv, i, &missing))) {
+    if ((v = nodec_cli_value("--method", argc, argv, i, &missing))) {
         if (missing || (o->method = nodec_method_from_name(v)) < 0)
             return bad(cmd, "--method", v, "use euler, midpoint, rk4, bosh3, dopri5, tsit5 or dopri8");
         return 1;
     }
-    if ((v = value("--mode", argc, argv, i, &missing))) {
+    if ((v = nodec_cli_value("--mode", argc, argv, i, &missing))) {
         if (missing || (o->mode = nodec_grad_mode_from_name(v)) < 0)
             return bad(cmd, "--mode", v, "use adjoint, checkpoint or direct");
         return 1;
     }
-    if ((v = value("--rtol", argc, argv, i, &missing))) {
-        if (missing || !number(v, &x) || x <= 0) return bad(cmd, "--rtol", v, "give a positive number");
+    if ((v = nodec_cli_value("--rtol", argc, argv, i, &missing))) {
+        if (missing || !nodec_cli_number(v, &x) || x <= 0) return bad(cmd, "--rtol", v, "give a positive number");
         return o->rtol = x, 1;
     }
-    if ((v = value("--atol", argc, argv, i, &missing))) {
-        if (missing || !number(v, &x) || x <= 0) return bad(cmd, "--atol", v, "give a positive number");
+    if ((v = nodec_cli_value("--atol", argc, argv, i, &missing))) {
+        if (missing || !nodec_cli_number(v, &x) || x <= 0) return bad(cmd, "--atol", v, "give a positive number");
         return o->atol = x, 1;
     }
-    if ((v = value("--step", argc, argv, i, &missing))) {
-        if (missing || !number(v, &x) || x <= 0) return bad(cmd, "--step", v, "give a positive step size");
+    if ((v = nodec_cli_value("--step", argc, argv, i, &missing))) {
+        if (missing || !nodec_cli_number(v, &x) || x <= 0) return bad(cmd, "--step", v, "give a positive step size");
         return o->step = x, 1;
     }
-    if ((v = value("--max-steps", argc, argv, i, &missing))) {
-        if (missing || !number(v, &x) || x < 1 || x != floor(x)) return bad(cmd, "--max-steps", v, "give a whole number");
+    if ((v = nodec_cli_value("--max-steps", argc, argv, i, &missing))) {
+        if (missing || !nodec_cli_number(v, &x) || x < 1 || x != floor(x)) return bad(cmd, "--max-steps", v, "give a whole number");
         return o->max_steps = (long)x, 1;
     }
     return 0;
@@ -189,20 +187,20 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return fputs(nodec_cli_solve_help, stdout), 0;
         if ((r = nodec_solver_opts_parse(&so, "solve", argc, argv, &i))) {
             if (r < 0) return 2;
-        } else if ((v = value("--params", argc, argv, &i, &missing))) params = v;
-        else if ((v = value("--z0", argc, argv, &i, &missing))) z0s = v;
-        else if ((v = value("--times", argc, argv, &i, &missing))) times = v;
-        else if ((v = value("-o", argc, argv, &i, &missing))) out = v;
-        else if ((v = value("--t0", argc, argv, &i, &missing))) {
-            if (missing || !number(v, &t0)) return bad("solve", "--t0", v, "give a number"), 2;
-        } else if ((v = value("--t1", argc, argv, &i, &missing))) {
-            if (missing || !number(v, &t1)) return bad("solve", "--t1", v, "give a number"), 2;
-        } else if ((v = value("--n", argc, argv, &i, &missing))) {
-            if (missing || !number(v, &x) || x < 2 || x > 1e8 || x != floor(x))
+        } else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing))) params = v;
+        else if ((v = nodec_cli_value("--z0", argc, argv, &i, &missing))) z0s = v;
+        else if ((v = nodec_cli_value("--times", argc, argv, &i, &missing))) times = v;
+        else if ((v = nodec_cli_value("-o", argc, argv, &i, &missing))) out = v;
+        else if ((v = nodec_cli_value("--t0", argc, argv, &i, &missing))) {
+            if (missing || !nodec_cli_number(v, &t0)) return bad("solve", "--t0", v, "give a number"), 2;
+        } else if ((v = nodec_cli_value("--t1", argc, argv, &i, &missing))) {
+            if (missing || !nodec_cli_number(v, &t1)) return bad("solve", "--t1", v, "give a number"), 2;
+        } else if ((v = nodec_cli_value("--n", argc, argv, &i, &missing))) {
+            if (missing || !nodec_cli_number(v, &x) || x < 2 || x > 1e8 || x != floor(x))
                 return bad("solve", "--n", v, "give a whole number of output times, at least 2"), 2;
             n = (long)x;
-        } else if ((v = value("--seed", argc, argv, &i, &missing))) {
-            if (missing || !number(v, &x) || x < 0) return bad("solve", "--seed", v, "give a whole number"), 2;
+        } else if ((v = nodec_cli_value("--seed", argc, argv, &i, &missing))) {
+            if (missing || !nodec_cli_number(v, &x) || x < 0) return bad("solve", "--seed", v, "give a whole number"), 2;
             seed = (unsigned long long)x;
         } else {
             fprintf(stderr, "nodec solve: unknown option '%s'\nrun `nodec solve --help` for the options\n", argv[i]);
@@ -341,15 +339,15 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return fputs(nodec_cli_grad_help, stdout), 0;
         if ((r = nodec_solver_opts_parse(&so, "grad", argc, argv, &i))) {
             if (r < 0) return 2;
-        } else if ((v = value("--params", argc, argv, &i, &missing))) params = v;
-        else if ((v = value("--z0", argc, argv, &i, &missing))) z0s = v;
-        else if ((v = value("--data", argc, argv, &i, &missing))) data = v;
-        else if ((v = value("--repeat", argc, argv, &i, &missing))) {
-            if (missing || !number(v, &x) || x < 1 || x > 1e7 || x != floor(x))
+        } else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing))) params = v;
+        else if ((v = nodec_cli_value("--z0", argc, argv, &i, &missing))) z0s = v;
+        else if ((v = nodec_cli_value("--data", argc, argv, &i, &missing))) data = v;
+        else if ((v = nodec_cli_value("--repeat", argc, argv, &i, &missing))) {
+            if (missing || !nodec_cli_number(v, &x) || x < 1 || x > 1e7 || x != floor(x))
                 return bad("grad", "--repeat", v, "give a whole number, at least 1"), 2;
             repeat = (long)x;
-        } else if ((v = value("--seed", argc, argv, &i, &missing))) {
-            if (missing || !number(v, &x) || x < 0) return bad("grad", "--seed", v, "give a whole number"), 2;
+        } else if ((v = nodec_cli_value("--seed", argc, argv, &i, &missing))) {
+            if (missing || !nodec_cli_number(v, &x) || x < 0) return bad("grad", "--seed", v, "give a whole number"), 2;
             seed = (unsigned long long)x;
         } else {
             fprintf(stderr, "nodec grad: unknown option '%s'\nrun `nodec grad --help` for the options\n", argv[i]);

@@ -34,6 +34,12 @@ void nodec_solver_opts_default(nodec_solver_opts *o);
 int nodec_solver_opts_parse(nodec_solver_opts *o, const char *cmd, int argc, char **argv, int *i);
 int nodec_solver_opts_apply(const nodec_solver_opts *o, nodec_solver *s);
 
+/* Option parsing shared by the commands: the value of `--flag V` or
+ * `--flag=V` (NULL when argv[*i] is not that flag; *missing set when the
+ * value is absent), and a finite number. */
+const char *nodec_cli_value(const char *flag, int argc, char **argv, int *i, int *missing);
+int nodec_cli_number(const char *s, double *out);
+
 /* θ from --params (a .npz or .npy), else the model's initializers. */
 int nodec_cli_load_params(const nodec_model *m, const char *path, unsigned long long seed, double *theta);
 

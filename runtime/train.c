@@ -95,30 +95,9 @@ static int bad(const char *flag, const char *v, const char *want) {
     return 2;
 }
 
-/* The value of `--flag V` or `--flag=V`; NULL if argv[*i] is not flag. */
-static const char *value(const char *flag, int argc, char **argv, int *i, int *missing) {
-    size_t n = strlen(flag);
-    if (strncmp(argv[*i], flag, n)) return NULL;
-    if (argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (argv[*i][n]) return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return "";
-    }
-    return argv[++*i];
-}
-
-static int number(const char *s, double *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !isfinite(v)) return 0;
-    *out = v;
-    return 1;
-}
-
 static int whole(const char *s, double lo, double hi, long *out) {
     double x;
-    if (!number(s, &x) || x < lo || x > hi || x != floor(x)) return 0;
+    if (!nodec_cli_number(s, &x) || x < lo || x > hi || x != floor(x)) return 0;
     *out = (long)x;
     return 1;
 }
@@ -144,48 +123,48 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         }
         if (!strcmp(argv[i], "--quiet"))
             o->quiet = 1;
-        else if ((v = value("--data", argc, argv, &i, &missing)))
+        else if ((v = nodec_cli_value("--data", argc, argv, &i, &missing)))
             o->data = v;
-        else if ((v = value("--params", argc, argv, &i, &missing)))
+        else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing)))
             o->params = v;
-        else if ((v = value("--resume", argc, argv, &i, &missing)))
+        else if ((v = nodec_cli_value("--resume", argc, argv, &i, &missing)))
             o->resume = v;
-        else if ((v = value("--save-every", argc, argv, &i, &missing))) {
+        else if ((v = nodec_cli_value("--save-every", argc, argv, &i, &missing))) {
             if (missing || !whole(v, 0, 1e12, &o->save_every))
                 return bad("--save-every", v, "give a whole number of iterations (0: only at the end)");
-        } else if ((v = value("--save", argc, argv, &i, &missing)))
+        } else if ((v = nodec_cli_value("--save", argc, argv, &i, &missing)))
             o->save = v;
-        else if ((v = value("--state", argc, argv, &i, &missing)))
+        else if ((v = nodec_cli_value("--state", argc, argv, &i, &missing)))
             o->state = v;
-        else if ((v = value("--log", argc, argv, &i, &missing)))
+        else if ((v = nodec_cli_value("--log", argc, argv, &i, &missing)))
             o->log = v;
-        else if ((v = value("--plot", argc, argv, &i, &missing)))
+        else if ((v = nodec_cli_value("--plot", argc, argv, &i, &missing)))
             o->plot = v;
-        else if ((v = value("--optimizer", argc, argv, &i, &missing))) {
+        else if ((v = nodec_cli_value("--optimizer", argc, argv, &i, &missing))) {
             if (missing || (o->optimizer = nodec_optim_from_name(v)) < 0)
                 return bad("--optimizer", v, "use rmsprop, adam or sgd");
             o->given |= G_OPT;
-        } else if ((v = value("--lr", argc, argv, &i, &missing))) {
-            if (missing || !number(v, &o->lr) || o->lr <= 0) return bad("--lr", v, "give a positive number");
+        } else if ((v = nodec_cli_value("--lr", argc, argv, &i, &missing))) {
+            if (missing || !nodec_cli_number(v, &o->lr) || o->lr <= 0) return bad("--lr", v, "give a positive number");
             o->given |= G_LR;
-        } else if ((v = value("--momentum", argc, argv, &i, &missing))) {
-            if (missing || !number(v, &o->momentum) || o->momentum < 0 || o->momentum >= 1)
+        } else if ((v = nodec_cli_value("--momentum", argc, argv, &i, &missing))) {
+            if (missing || !nodec_cli_number(v, &o->momentum) || o->momentum < 0 || o->momentum >= 1)
                 return bad("--momentum", v, "give a number in [0, 1)");
             o->given |= G_MOM;
-        } else if ((v = value("--iters", argc, argv, &i, &missing))) {
+        } else if ((v = nodec_cli_value("--iters", argc, argv, &i, &missing))) {
             if (missing || !whole(v, 0, 1e12, &o->iters)) return bad("--iters", v, "give a whole number");
-        } else if ((v = value("--batch", argc, argv, &i, &missing))) {
+        } else if ((v = nodec_cli_value("--batch", argc, argv, &i, &missing))) {
             if (missing || !whole(v, 1, 1e6, &o->batch)) return bad("--batch", v, "give a whole number, at least 1");
             o->given |= G_BATCH;
-        } else if ((v = value("--window", argc, argv, &i, &missing))) {
+        } else if ((v = nodec_cli_value("--window", argc, argv, &i, &missing))) {
             if (missing || !whole(v, 0, 1e8, &o->window) || o->window == 1)
                 return bad("--window", v, "give a whole number of observations, at least 2 (0: whole trajectories)");
             o->given |= G_WINDOW;
-        } else if ((v = value("--seed", argc, argv, &i, &missing))) {
-            if (missing || !number(v, &x) || x < 0 || x >= 9007199254740992.0 || x != floor(x))
+        } else if ((v = nodec_cli_value("--seed", argc, argv, &i, &missing))) {
+            if (missing || !nodec_cli_number(v, &x) || x < 0 || x >= 9007199254740992.0 || x != floor(x))
                 return bad("--seed", v, "give a whole number below 2^53");
             o->seed = x, o->given |= G_SEED;
-        } else if ((v = value("--eval-every", argc, argv, &i, &missing))) {
+        } else if ((v = nodec_cli_value("--eval-every", argc, argv, &i, &missing))) {
             if (missing || !whole(v, 0, 1e12, &o->eval_every))
                 return bad("--eval-every", v, "give a whole number of iterations (0: only at the end)");
             o->given |= G_EVAL;
