@@ -434,6 +434,7 @@ void ir_lower(Program *pg);         /* f and loss */
 void ir_dump(Buf *b, Ir *ir, const char *title, const char *const *labels,
              const int *roots, int nroots);
 const char *leaf_name(Ir *ir, const Node *n);
+bool ir_f_uses_t(Program *pg);      /* f depends on t */
 
 /* ---- simplify.c ------------------------------------------------------ */
 

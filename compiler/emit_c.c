@@ -850,21 +850,7 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
         for (int i = 0; i < m->nstates; i++) emit_values(b, m->states[i]->values, shape_size(m->states[i]->shape));
         buf_puts(b, "};\n");
     }
-    bool uses_t = false;
-    for (int i = 0; i < m->nstates; i++) {
-        int r = pg->f.roots[i];
-        /* f depends on t when the time leaf is reachable from its roots */
-        bool *seen = calloc(pg->ir->len + 1, 1);
-        if (r >= 0) seen[r] = true;
-        for (int id = pg->ir->len - 1; id >= 0; id--) {
-            if (!seen[id]) continue;
-            Node *n = &pg->ir->n[id];
-            if (n->op == OP_LEAF && n->i[0] == L_TIME) uses_t = true;
-            if (n->a >= 0) seen[n->a] = true;
-            if (n->b >= 0) seen[n->b] = true;
-        }
-        free(seen);
-    }
+    bool uses_t = ir_f_uses_t(pg);
     buf_printf(b,
                "\nconst nodec_model %s_model = {\n"
                "    NODEC_ABI_VERSION, \"%s\", \"%016llx\",\n"

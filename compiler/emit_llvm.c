@@ -1320,20 +1320,6 @@ static nodec_var *vars(Arena *a, Sym **v, int n) {
     return out;
 }
 
-static bool uses_time(Program *pg) {
-    bool *seen = calloc((size_t)pg->ir->len + 1, 1), uses = false;
-    for (int i = 0; i < pg->m->nstates; i++)
-        if (pg->f.roots[i] >= 0) seen[pg->f.roots[i]] = true;
-    for (int id = pg->ir->len - 1; id >= 0; id--) {
-        if (!seen[id]) continue;
-        Node *n = &pg->ir->n[id];
-        if (n->op == OP_LEAF && n->i[0] == L_TIME) uses = true;
-        if (n->a >= 0) seen[n->a] = true;
-        if (n->b >= 0) seen[n->b] = true;
-    }
-    free(seen);
-    return uses;
-}
 
 static void fill_descriptor(Jit *j, Program *pg, const EmitOpts *o, int work) {
     Model *m = pg->m;
@@ -1352,7 +1338,7 @@ static void fill_descriptor(Jit *j, Program *pg, const EmitOpts *o, int work) {
     d->n_state_vars = m->nstates, d->state_vars = vars(a, m->states, m->nstates);
     d->n_param_vars = m->nparams, d->param_vars = vars(a, m->params, m->nparams);
     d->work_size = work;
-    d->uses_t = uses_time(pg);
+    d->uses_t = ir_f_uses_t(pg);
     d->z0 = z0;
 }
 

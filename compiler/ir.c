@@ -416,3 +416,21 @@ bool ir_verify(Ir *ir, const int *roots, int nroots, Buf *err) {
     free(r);
     return ok;
 }
+
+/* f depends on t: the time leaf is reachable from its roots (uses_t in the
+ * descriptor). */
+bool ir_f_uses_t(Program *pg) {
+    bool *seen = calloc((size_t)pg->ir->len + 1, 1), uses = false;
+    if (!seen) ice("out of memory");
+    for (int i = 0; i < pg->f.nroots; i++)
+        if (pg->f.roots[i] >= 0) seen[pg->f.roots[i]] = true;
+    for (int id = pg->ir->len - 1; id >= 0; id--) {
+        if (!seen[id]) continue;
+        Node *n = &pg->ir->n[id];
+        if (n->op == OP_LEAF && n->i[0] == L_TIME) uses = true;
+        if (n->a >= 0) seen[n->a] = true;
+        if (n->b >= 0) seen[n->b] = true;
+    }
+    free(seen);
+    return uses;
+}
