@@ -214,6 +214,7 @@ typedef struct Stmt {
     const char *name;       /* declared name; S_EQ: the 'dX' part */
     Span name_span;
     const char *name2;      /* S_EQ: the 'dt' part */
+    bool eq_before;         /* sema: a state whose equation came first (reported) */
     Span name2_span;
     struct Ast *dims[2];    /* declared shape, or NULL */
     int ndims;
@@ -429,6 +430,7 @@ typedef struct Program {
     Func loss_grad;     /* one: ∂ℓ/∂pred, shape [n_state] */
 } Program;
 
+Func ir_func(int n);                /* n roots, all -1 (zero) */
 int ir_lower_expr(Ir *ir, Ast *e);  /* an AST expression, lets memoised */
 void ir_lower(Program *pg);         /* f and loss */
 void ir_dump(Buf *b, Ir *ir, const char *title, const char *const *labels,
@@ -523,6 +525,11 @@ typedef struct LoadedModel {
     void *jit;          /* emit_llvm.c: the JIT that owns the code, or NULL */
 } LoadedModel;
 bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen);
+/* Runs argv (a C compiler), its output going to the file log; true when it
+ * exits 0. */
+bool nc_run(char *const argv[], const char *log);
+/* The directory of the running nodec executable, or false. */
+bool nc_exe_dir(char *dir, size_t n);
 void nc_unload(LoadedModel *lm);
 /* The backend by name ("llvm" or "cc"; NULL: the default, llvm when built
  * with it).  False with a message for an unknown or unavailable one. */

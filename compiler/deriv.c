@@ -231,7 +231,6 @@ void deriv_forward(Ir *ir, const int *roots, int nr, const int *leaf_tan, int *o
         if (!act[id]) tan[id] = -1;
         else if (n->op == OP_LEAF) tan[id] = leaf_tan[id];
         else tan[id] = pushforward(ir, id, n->a >= 0 ? tan[n->a] : -1, n->b >= 0 ? tan[n->b] : -1);
-        n = N(ir, id); /* the graph may have grown */
     }
     for (int k = 0; k < nr; k++) out[k] = roots[k] >= 0 ? tan[roots[k]] : -1;
     free(tan), free(act);
@@ -239,12 +238,6 @@ void deriv_forward(Ir *ir, const int *roots, int nr, const int *leaf_tan, int *o
 
 /* ---- the derivatives nodec emits -------------------------------------- */
 
-static Func func_new(int n) {
-    Func f = {malloc(sizeof(int) * (size_t)(n > 0 ? n : 1)), n};
-    if (!f.roots) ice("out of memory");
-    for (int i = 0; i < n; i++) f.roots[i] = -1;
-    return f;
-}
 
 /* The gradient found for a leaf, if the leaf existed when reverse ran. */
 static int leaf_grad(Ir *ir, const int *grad, int len, LeafKind k, int sym, Shape s) {
@@ -263,9 +256,9 @@ void deriv_program(Program *pg) {
     for (int i = 0; i < ns; i++) seeds[i] = ir_leaf(ir, L_ADJ, i, m->states[i]->shape, sp0);
     int len = ir->len;
     int *grad = reverse(ir, pg->f.roots, seeds, ns, wanted_vjp);
-    pg->vjp_z = func_new(ns);
-    pg->vjp_p = func_new(m->nparams);
-    pg->vjp_t = func_new(1);
+    pg->vjp_z = ir_func(ns);
+    pg->vjp_p = ir_func(m->nparams);
+    pg->vjp_t = ir_func(1);
     for (int i = 0; i < ns; i++) pg->vjp_z.roots[i] = leaf_grad(ir, grad, len, L_STATE, i, m->states[i]->shape);
     for (int i = 0; i < m->nparams; i++)
         pg->vjp_p.roots[i] = leaf_grad(ir, grad, len, L_PARAM, i, m->params[i]->shape);
@@ -279,7 +272,7 @@ void deriv_program(Program *pg) {
         Node n = ir->n[id];
         leaf_tan[id] = n.op == OP_LEAF && n.i[0] == L_STATE ? ir_leaf(ir, L_TAN, n.i[1], n.shape, n.span) : -1;
     }
-    pg->jvp = func_new(ns);
+    pg->jvp = ir_func(ns);
     deriv_forward(ir, pg->f.roots, ns, leaf_tan, pg->jvp.roots);
     free(leaf_tan);
 
@@ -287,7 +280,7 @@ void deriv_program(Program *pg) {
     int one = num(ir, 1, sp0);
     len = ir->len;
     grad = reverse(ir, pg->loss.roots, &one, 1, wanted_loss);
-    pg->loss_grad = func_new(1);
+    pg->loss_grad = ir_func(1);
     pg->loss_grad.roots[0] = leaf_grad(ir, grad, len, L_PRED, 0, shape1(m->n_state));
     free(grad);
 }

@@ -101,8 +101,7 @@ static bool write_file(const char *path, const char *s, size_t n, char *err, siz
     return true;
 }
 
-/* Runs argv, its output going to `log`; true when it exits 0. */
-static bool run(char *const argv[], const char *log) {
+bool nc_run(char *const argv[], const char *log) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -151,7 +150,7 @@ bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size
         if (!cc || !*cc) cc = getenv("CC");
         if (!cc || !*cc) cc = "cc";
         char *argv[] = {(char *)cc, "-std=c99", "-O2", "-fPIC", "-shared", "-o", so_path, c_path, "-lm", NULL};
-        if (!run(argv, log_path)) {
+        if (!nc_run(argv, log_path)) {
             Arena *a = arena_new();
             Source log = {0};
             char e2[256];
@@ -182,6 +181,15 @@ bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size
     return ok;
 }
 
+bool nc_exe_dir(char *dir, size_t n) {
+    ssize_t k = readlink("/proc/self/exe", dir, n - 1);
+    dir[k > 0 ? k : 0] = 0;
+    char *slash = strrchr(dir, '/');
+    if (!slash) return dir[0] = 0, false;
+    *slash = 0;
+    return true;
+}
+
 /* ---- the JIT plugin ---------------------------------------------------- */
 
 #ifdef NODEC_HAVE_LLVM
@@ -193,11 +201,8 @@ static void (*jit_unload)(LoadedModel *);
  * the install around the executable, else in the build tree. */
 static bool jit_open(char *err, size_t errlen) {
     if (jit_load) return true;
-    char exe[2048] = "", beside[4096] = "";
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[k > 0 ? k : 0] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0, snprintf(beside, sizeof beside, "%s/%s", exe, NODEC_JIT_INSTALL);
+    char exe[2048], beside[4096] = "";
+    if (nc_exe_dir(exe, sizeof exe)) snprintf(beside, sizeof beside, "%s/%s", exe, NODEC_JIT_INSTALL);
     const char *env = getenv("NODEC_JIT"), *tries[] = {env, beside, NODEC_JIT_BUILD};
     const char *why = "not found";
     for (int i = 0; i < 3; i++) {

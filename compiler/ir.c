@@ -264,7 +264,7 @@ int ir_lower_expr(Ir *ir, Ast *e) {
     return -1;
 }
 
-static Func func_new(int n) {
+Func ir_func(int n) {
     Func f = {malloc(sizeof(int) * (size_t)(n > 0 ? n : 1)), n};
     if (!f.roots) ice("out of memory");
     for (int i = 0; i < n; i++) f.roots[i] = -1;
@@ -274,13 +274,13 @@ static Func func_new(int n) {
 void ir_lower(Program *pg) {
     Model *m = pg->m;
     Ir *ir = pg->ir;
-    pg->f = func_new(m->nstates);
+    pg->f = ir_func(m->nstates);
     for (int i = 0; i < m->nstates; i++) {
         Sym *y = m->states[i];
         int r = ir_lower_expr(ir, y->eq);
         pg->f.roots[i] = ir_bcast(ir, r, y->shape, y->eq->span);
     }
-    pg->loss = func_new(1);
+    pg->loss = ir_func(1);
     if (m->loss) {
         pg->loss.roots[0] = ir_lower_expr(ir, m->loss);
     } else {

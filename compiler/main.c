@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "io.h"
 #include "train.h"
 #include "nodec_model.h"
 
@@ -123,25 +123,12 @@ static EmitOpts emit_opts(Compilation *c) {
     return (EmitOpts){c->src.path, fnv1a64(c->src.text, (size_t)c->src.len)};
 }
 
-/* Writes a whole file or nothing: temp file in the same directory, rename. */
+/* Writes a whole file or nothing (io.c: temp file, fsync, rename). */
 static bool write_atomic(const char *path, const char *s, size_t n) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fprintf(stderr, "nodec: error: cannot write '%s': %s\n", path, strerror(errno));
-        return false;
-    }
-    bool ok = fwrite(s, 1, n, f) == n;
-    ok = fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) != 0) ok = false;
-    if (!ok) {
-        fprintf(stderr, "nodec: error: cannot write '%s': %s\n", path, strerror(errno));
-        unlink(tmp);
-    }
-    return ok;
+    char err[1024];
+    if (nodec_write_file_atomic(path, s, n, err, sizeof err) == 0) return true;
+    fprintf(stderr, "nodec: error: %s\n", err);
+    return false;
 }
 
 static int cmd_emit(int argc, char **argv) {
@@ -311,11 +298,8 @@ static bool runtime_paths(char *inc, char *lib, size_t n) {
         snprintf(inc, n, "%s/include/nodec", env), snprintf(lib, n, "%s/lib/libnodec.a", env);
         return access(lib, R_OK) == 0;
     }
-    char exe[4096] = "";
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[k > 0 ? k : 0] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
+    char exe[2048];
+    nc_exe_dir(exe, sizeof exe);
 #if defined(NODEC_BUILD_INCLUDE) && defined(NODEC_BUILD_LIB) && defined(NODEC_BUILD_BINDIR)
     char bindir[4096];
     if (!*exe || (realpath(NODEC_BUILD_BINDIR, bindir) && !strcmp(bindir, exe))) {
@@ -330,19 +314,6 @@ static bool runtime_paths(char *inc, char *lib, size_t n) {
     if (!*exe) return false;
     snprintf(inc, n, "%s/" NODEC_INSTALL_INCLUDE, exe), snprintf(lib, n, "%s/" NODEC_INSTALL_LIB, exe);
     return access(lib, R_OK) == 0;
-}
-
-static int run_cmd(char *const argv[]) {
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* nodec build MODEL -o TRAINER: the emitted C, a main() calling the
@@ -368,9 +339,9 @@ static int cmd_build(int argc, char **argv) {
         return nc_free(&c), 1;
     }
     const char *m = c.model->name;
-    char hp[512], cp[512], mp[512], out_tmp[4200];
+    char hp[512], cp[512], mp[512], lp[512], out_tmp[4200];
     snprintf(hp, sizeof hp, "%s/%s.h", dir, m), snprintf(cp, sizeof cp, "%s/%s.c", dir, m);
-    snprintf(mp, sizeof mp, "%s/main.c", dir);
+    snprintf(mp, sizeof mp, "%s/main.c", dir), snprintf(lp, sizeof lp, "%s/cc.log", dir);
     snprintf(out_tmp, sizeof out_tmp, "%s.tmp.%ld", a.out, (long)getpid());
     EmitOpts o = emit_opts(&c);
     Buf h = {0}, src = {0}, mainc = {0};
@@ -391,10 +362,12 @@ static int cmd_build(int argc, char **argv) {
         snprintf(incflag, sizeof incflag, "-I%s", inc), snprintf(dirflag, sizeof dirflag, "-I%s", dir);
         char *args[] = {(char *)cc, "-std=c99", "-O2", incflag, dirflag, "-o", out_tmp, mp, cp, lib, "-lz", "-lm",
                         *build_extra ? (char *)build_extra : NULL, NULL};
-        int r = run_cmd(args);
-        if (r != 0) {
-            fprintf(stderr, "nodec build: error: the C compiler '%s' failed (exit %d); set NODEC_CC to choose another\n",
-                    cc, r);
+        if (!nc_run(args, lp)) {
+            Source log = {0};
+            char e2[256];
+            const char *text = source_read(lp, &log, c.arena, e2, sizeof e2) ? log.text : "";
+            fprintf(stderr, "nodec build: error: the C compiler '%s' failed (set NODEC_CC to choose another):\n%.2000s",
+                    cc, text);
             unlink(out_tmp);
         } else if (rename(out_tmp, a.out) != 0) {
             fprintf(stderr, "nodec build: error: cannot write '%s': %s\n", a.out, strerror(errno));
@@ -404,7 +377,7 @@ static int cmd_build(int argc, char **argv) {
             status = 0;
         }
     }
-    unlink(hp), unlink(cp), unlink(mp), rmdir(dir);
+    unlink(hp), unlink(cp), unlink(mp), unlink(lp), rmdir(dir);
     nc_free(&c);
     return status;
 }

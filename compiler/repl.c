@@ -152,8 +152,8 @@ static void set_entries(Repl *r, Entry *e, int n) {
     r->e = e, r->n = r->cap = n;
 }
 
-static Entry *copy_entries(Repl *r, int extra) {
-    Entry *e = calloc((size_t)(r->n + extra + 1), sizeof *e);
+static Entry *copy_entries(Repl *r) {
+    Entry *e = calloc((size_t)r->n + 1, sizeof *e);
     for (int i = 0; i < r->n; i++)
         e[i].key = xstrdup(r->e[i].key), e[i].text = xstrdup(r->e[i].text), e[i].group = r->e[i].group;
     return e;
@@ -166,6 +166,28 @@ static void free_entries(Entry *e, int n) {
 
 static const char *kind_word(StmtKind k) {
     return k == S_STATE ? "state " : k == S_PARAM ? "param " : k == S_CONST ? "const " : "";
+}
+
+/* Each statement replaces the entry with its key or is appended; text is
+ * the source the statements' spans point into. */
+static void merge(Entry **e, int *n, int *cap, const Stmt *first, const char *text, Arena *a) {
+    for (const Stmt *s = first; s; s = s->next) {
+        const char *key = nc_stmt_key(s, a);
+        int i = 0;
+        while (i < *n && strcmp((*e)[i].key, key)) i++;
+        if (i == *n) {
+            if (*n == *cap) {
+                *cap = *cap ? 2 * *cap : 16;
+                *e = realloc(*e, sizeof **e * (size_t)(*cap + 1));
+                if (!*e) ice("out of memory");
+            }
+            (*e)[i] = (Entry){xstrdup(key), NULL, 0};
+            ++*n;
+        }
+        free((*e)[i].text);
+        (*e)[i].text = xstrdup(arena_printf(a, "%s%.*s", kind_word(s->kind), s->span.end - s->span.beg, text + s->span.beg));
+        (*e)[i].group = group_of(s->kind);
+    }
 }
 
 /* 1: added or replaced, 0: error (reported), -1: unfinished. */
@@ -188,22 +210,11 @@ static int statement(Repl *r, const char *input) {
         arena_free(a);
         return 1;
     }
-    Entry *e = copy_entries(r, 64);
-    int n = r->n, cap = r->n + 64;
+    int n = r->n, cap = r->n;
+    Entry *e = copy_entries(r);
     bool new_param = false; /* a param typed again: its initializer counts */
     for (Stmt *s = p.first; s; s = s->next) new_param |= s->kind == S_PARAM;
-    for (Stmt *s = p.first; s; s = s->next) {
-        const char *key = nc_stmt_key(s, a);
-        char *text = arena_printf(a, "%s%.*s", kind_word(s->kind), s->span.end - s->span.beg, input + s->span.beg);
-        int i = 0;
-        while (i < n && strcmp(e[i].key, key)) i++;
-        if (i == n) {
-            if (n == cap) break;
-            e[n].key = xstrdup(key), e[n].text = NULL, n++;
-        }
-        free(e[i].text);
-        e[i].text = xstrdup(text), e[i].group = group_of(s->kind);
-    }
+    merge(&e, &n, &cap, p.first, input, a);
     arena_free(a);
     if (!adopt(r, e, n, false)) {
         free_entries(e, n);
@@ -393,19 +404,9 @@ static void cmd_load(Repl *r, const char *path) {
         arena_free(a);
         return;
     }
-    int n = 0;
-    for (Stmt *s = p.first; s; s = s->next) n++;
-    Entry *e = calloc((size_t)n + 1, sizeof *e);
-    n = 0;
-    for (Stmt *s = p.first; s; s = s->next) {
-        const char *key = nc_stmt_key(s, a);
-        int i = 0;
-        while (i < n && strcmp(e[i].key, key)) i++;
-        char *text = arena_printf(a, "%s%.*s", kind_word(s->kind), s->span.end - s->span.beg, src.text + s->span.beg);
-        if (i == n) e[n].key = xstrdup(key), n++;
-        free(e[i].text);
-        e[i].text = xstrdup(text), e[i].group = group_of(s->kind);
-    }
+    Entry *e = NULL;
+    int n = 0, cap = 0;
+    merge(&e, &n, &cap, p.first, src.text, a);
     arena_free(a);
     if (adopt(r, e, n, false)) set_entries(r, e, n), r->params[0] = 0;
     else free_entries(e, n);
@@ -426,7 +427,7 @@ static void cmd_drop(Repl *r, const char *key) {
         fprintf(stderr, "error: no statement defines '%s' (see :show)\n", key);
         return;
     }
-    Entry *e = copy_entries(r, 0);
+    Entry *e = copy_entries(r);
     free(e[i].key), free(e[i].text);
     memmove(e + i, e + i + 1, sizeof *e * (size_t)(r->n - i - 1));
     int n = r->n - 1;

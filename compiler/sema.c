@@ -584,7 +584,7 @@ static void check_eq(Sema *s, Stmt *st) {
         if (later && later->kind == S_STATE) {
             error_at(s->d, sp, arena_printf(s->a, "move `state %s` above its equation", x),
                      MSG(M_STATE_IS_DECLARED_AFTER), x, line_of(s, later->span.beg));
-            later->name2 = "equation-seen"; /* no "has no equation" for it later */
+            later->eq_before = true; /* no "has no equation" for it later */
         } else {
             error_at(s->d, sp, arena_printf(s->a, "declare it first: `state %s`", x),
                      MSG(M_EQUATION_FOR_WHICH_IS), x);
@@ -658,7 +658,7 @@ static void check_loss(Sema *s, Stmt *st) {
 /* The state's declaration was flagged by check_eq: its equation came first. */
 static bool declared_stmt_seen(Sema *s, Sym *y) {
     for (Stmt *t = s->all; t; t = t->next)
-        if (t->kind == S_STATE && t->name_span.beg == y->span.beg) return t->name2 && !strcmp(t->name2, "equation-seen");
+        if (t->kind == S_STATE && t->name_span.beg == y->span.beg) return t->eq_before;
     return false;
 }
 
