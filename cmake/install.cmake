@@ -4,14 +4,15 @@
 #   <bindir>/nodec                                  the compiler
 #   <libdir>/libnodec.a                             nodec::runtime
 #   <libdir>/libnodec.so{,.0,.0.1.0}                nodec::runtime_shared
-#   <includedir>/nodec/{nodec,nodec_model,io,train,cli}.h
+#   <libdir>/libnodec_tools.a, libnodec_support.a   what `nodec build` links into trainers
+#   <includedir>/nodec/{nodec,nodec_model,nodec_tools}.h
 #   <libdir>/cmake/nodec/                           find_package(nodec)
 #   <libdir>/pkgconfig/nodec.pc                     pkg-config nodec
 #   <datadir>/doc/nodec/                            README.md, docs/embedding.md
 #
 # <bindir>, <libdir>, … come from GNUInstallDirs (bin, lib or lib64 or
 # lib/<multiarch>, include).  The installed nodec finds <libdir>/libnodec.a
-# relative to itself (compiler/CMakeLists.txt), so a prefix can be moved.
+# relative to itself (tools/CMakeLists.txt), so a prefix can be moved.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -25,14 +26,16 @@ install(TARGETS nodec_runtime nodec_runtime_shared EXPORT nodecTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_SKIP
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nodec)
 install(TARGETS nodec_runtime_shared LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_ONLY)
+# The tool library and the helpers under it, for `nodec build` (not exported:
+# embedders link the runtime alone).
+install(TARGETS nodec_tools nodec_support ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
 # The public headers.  nodec.h and nodec_model.h are the runtime's API;
-# io.h (data and parameter files), train.h (optimizers, the trainer) and
-# cli.h (solve and grad as commands) are what nodec's own commands and
-# `nodec build`'s trainers are made of.  internal.h stays inside.
+# nodec_tools.h (file formats, the commands solve, grad and train) is what
+# nodec's own commands and `nodec build`'s trainers are made of.
+# internal.h, tools.h and support.h stay inside.
 install(FILES ${PROJECT_SOURCE_DIR}/runtime/nodec.h ${PROJECT_SOURCE_DIR}/runtime/nodec_model.h
-              ${PROJECT_SOURCE_DIR}/runtime/io.h ${PROJECT_SOURCE_DIR}/runtime/train.h
-              ${PROJECT_SOURCE_DIR}/runtime/cli.h
+              ${PROJECT_SOURCE_DIR}/tools/nodec_tools.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nodec)
 
 # find_package(nodec): imported targets nodec::runtime (static),

@@ -17,6 +17,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "support.h" /* Buf, fnv1a64, rng_ */
+
+/* The compiler's hash of sources and names (source_hash, init salts):
+ * FNV-1a from the basis nodec 0.1 used (a digit short of FNV's), kept so
+ * that a seed gives the same θ and a model the same hash as before. */
+#define NC_HASH_BASIS 1469598103934665603ull
+#define nc_hash(s, n) fnv1a64_from(NC_HASH_BASIS, (s), (n))
+
 #define NODEC_VERSION "0.1.0"
 
 /* Limits, reported to the user when crossed. */
@@ -44,14 +52,6 @@ void *arena_alloc(Arena *a, size_t n);  /* zeroed */
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_printf(Arena *a, const char *fmt, ...);
 
-/* A growable string; buf_free releases it. */
-typedef struct Buf { char *s; size_t len, cap; } Buf;
-void buf_puts(Buf *b, const char *s);
-void buf_putc(Buf *b, char c);
-void buf_printf(Buf *b, const char *fmt, ...);
-void buf_vprintf(Buf *b, const char *fmt, va_list ap);
-void buf_free(Buf *b);
-char *buf_take(Buf *b); /* the string, malloc'd; b is emptied */
 
 typedef struct Source {
     const char *path;   /* as given by the user, for messages */
@@ -160,7 +160,6 @@ void note_at(Diag *d, Span sp, const char *fmt, ...);
 void error_plain(Diag *d, const char *fmt, ...);
 _Noreturn void ice(const char *fmt, ...); /* internal compiler error: a bug in nodec */
 bool source_read(const char *path, Source *src, Arena *a, char *err, size_t errlen);
-uint64_t fnv1a64(const char *s, size_t n);
 const char *shape_str(Shape s, Arena *a); /* "[2, 3]", "scalar" */
 bool shape_eq(Shape a, Shape b);
 int shape_size(Shape s);
@@ -516,41 +515,14 @@ const char *nc_stmt_key(const Stmt *s, Arena *a);
 void nc_free(Compilation *c);
 char *nc_model_name_from_path(const char *path, Arena *a);
 
-/* Compile emitted C with the system compiler into a shared object and load
- * its descriptor.  Returns NULL and fills err on failure. */
+/* A model made callable by a backend (tools/load.c: the system C compiler,
+ * or the JIT plugin, emit_llvm.c), with whoever owns its code. */
 typedef struct LoadedModel {
     void *dl;
     const struct nodec_model *model;
     char dir[256];
     void *jit;          /* emit_llvm.c: the JIT that owns the code, or NULL */
 } LoadedModel;
-bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen);
-/* Runs argv (a C compiler), its output going to the file log; true when it
- * exits 0. */
-bool nc_run(char *const argv[], const char *log);
-/* The directory of the running nodec executable, or false. */
-bool nc_exe_dir(char *dir, size_t n);
-void nc_unload(LoadedModel *lm);
-/* The backend by name ("llvm" or "cc"; NULL: the default, llvm when built
- * with it).  False with a message for an unknown or unavailable one. */
-bool nc_load(Program *pg, const EmitOpts *o, const char *backend, LoadedModel *lm, char *err, size_t errlen);
-const char *nc_default_backend(void);
-
-/* ---- repl.c ---------------------------------------------------------- */
-
-int repl_main(int argc, char **argv);
-
-/* ---- check.c --------------------------------------------------------- */
-
-typedef struct CheckOpts {
-    unsigned long long seed;
-    int points;
-    double tol;
-    bool verbose;
-} CheckOpts;
-/* Finite-difference check of every emitted derivative; prints a table to
- * out, returns the number of failing rows. */
-int check_model(const struct nodec_model *m, const CheckOpts *o, FILE *out);
 
 /* ---- emit_llvm.c ----------------------------------------------------- */
 

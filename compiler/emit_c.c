@@ -676,7 +676,7 @@ static void emit_init(Em *e, Buf *b) {
         int n = shape_size(y->shape), off = y->offset;
         /* Glorot: fan_in is the number of columns, fan_out of rows. */
         int fan_in = y->shape.rank == 2 ? y->shape.d[1] : n, fan_out = y->shape.rank == 2 ? y->shape.d[0] : n;
-        uint64_t salt = fnv1a64(y->name, strlen(y->name));
+        uint64_t salt = nc_hash(y->name, strlen(y->name));
         buf_printf(&body, "    /* %s %s */\n", y->name, shape_str(y->shape, e->a));
         switch (y->init) {
         case INIT_NONE:

@@ -1094,7 +1094,7 @@ static void build_init(Em *e) {
         int n = shape_size(y->shape), off = y->offset;
         /* Glorot: fan_in is the number of columns, fan_out of rows. */
         int fan_in = y->shape.rank == 2 ? y->shape.d[1] : n, fan_out = y->shape.rank == 2 ? y->shape.d[0] : n;
-        uint64_t salt = fnv1a64(y->name, strlen(y->name));
+        uint64_t salt = nc_hash(y->name, strlen(y->name));
         LLVMValueRef src = NULL;
         LLVMTypeRef src_ty = NULL;
         if (y->init == INIT_VALUE) src = const_array(e, arena_printf(e->a, "init_%s", y->name), y->values, n, &src_ty);

@@ -1,4 +1,4 @@
-/* util.c — arenas, growable strings, source files and diagnostics.
+/* util.c — arenas, source files and diagnostics (strings: support/buf.c).
  *
  * One arena per compilation holds every AST node, symbol and string; it is
  * freed as a whole (QBE's alloc/freeall).  Diagnostics print
@@ -59,60 +59,9 @@ char *arena_printf(Arena *a, const char *fmt, ...) {
     va_start(ap, fmt);
     buf_vprintf(&b, fmt, ap);
     va_end(ap);
+    if (b.oom) ice("out of memory");
     char *s = arena_strndup(a, b.s, b.len);
     buf_free(&b);
-    return s;
-}
-
-/* ---- strings --------------------------------------------------------- */
-
-static void buf_grow(Buf *b, size_t extra) {
-    if (b->len + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap * 2 : 256;
-    while (cap < b->len + extra + 1) cap *= 2;
-    b->s = realloc(b->s, cap);
-    if (!b->s) ice("out of memory");
-    b->cap = cap;
-}
-
-void buf_puts(Buf *b, const char *s) {
-    size_t n = strlen(s);
-    buf_grow(b, n);
-    memcpy(b->s + b->len, s, n + 1);
-    b->len += n;
-}
-
-void buf_putc(Buf *b, char c) {
-    buf_grow(b, 1);
-    b->s[b->len++] = c;
-    b->s[b->len] = 0;
-}
-
-void buf_vprintf(Buf *b, const char *fmt, va_list ap) {
-    va_list ap2;
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
-    va_end(ap2);
-    buf_grow(b, (size_t)n);
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    b->len += (size_t)n;
-}
-
-void buf_printf(Buf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    buf_vprintf(b, fmt, ap);
-    va_end(ap);
-}
-
-void buf_free(Buf *b) {
-    free(b->s);
-    b->s = NULL, b->len = b->cap = 0;
-}
-
-char *buf_take(Buf *b) {
-    char *s = b->s ? b->s : calloc(1, 1);
-    b->s = NULL, b->len = b->cap = 0;
     return s;
 }
 
@@ -128,9 +77,8 @@ bool source_read(const char *path, Source *src, Arena *a, char *err, size_t errl
     char chunk[65536];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        buf_grow(&b, n);
-        memcpy(b.s + b.len, chunk, n);
-        b.len += n;
+        buf_add(&b, chunk, n);
+        if (b.oom) ice("out of memory");
         if (b.len > (size_t)64 << 20) {
             snprintf(err, errlen, "'%s' is larger than 64 MiB; is it really a model file?", path);
             fclose(f), buf_free(&b);
@@ -149,12 +97,6 @@ bool source_read(const char *path, Source *src, Arena *a, char *err, size_t errl
     src->len = (int)b.len;
     buf_free(&b);
     return true;
-}
-
-uint64_t fnv1a64(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
 }
 
 /* ---- diagnostics ----------------------------------------------------- */

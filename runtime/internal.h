@@ -1,6 +1,11 @@
 /* internal.h — libnodec's one internal header, in sections by the file that
  * defines them (STYLE.md §1).  Internal names carry the prefixes of their
  * module: mem_, rk_, adj_; the handle's helpers are nodec__*.
+ *
+ * The modules call in one direction (docs/map.md; tests/layout checks it):
+ *
+ *   nodec.c (façade) → adjoint.c → solver.c → handle.c, mem.c
+ *   optim.c stands alone.
  */
 #ifndef NODEC_INTERNAL_H
 #define NODEC_INTERNAL_H
@@ -20,7 +25,7 @@ void *mem_alloc(mem_counter *mc, size_t bytes);   /* zeroed; NULL on failure */
 void *mem_grow(mem_counter *mc, void *p, size_t old_bytes, size_t new_bytes);
 void mem_free(mem_counter *mc, void *p, size_t bytes);
 
-/* ---- nodec.c ---- */
+/* ---- handle.c ---- */
 
 struct nodec_solver {
     const nodec_model *m;
@@ -46,8 +51,6 @@ int nodec__fail(nodec_solver *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-int nodec__check_inputs(nodec_solver *s, const double *theta, const double *z0,
-                        int n_times, const double *t, int need_increasing);
 
 /* ---- solver.c ---- */
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train.h"
+#include "nodec.h"
 
 static const char *const names[] = {"sgd", "adam", "rmsprop"};
 

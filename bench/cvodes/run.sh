@@ -43,7 +43,7 @@ echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "cpu:      $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) cpus)"
 echo "cc:       $($CC --version | head -1), flags $CFLAGS"
 echo "sundials: $sunver ($SUN_INC)"
-echo "nodec:    $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- runtime compiler 2>/dev/null || echo ' (runtime/compiler modified in the work tree)')"
+echo "nodec:    $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- runtime compiler tools 2>/dev/null || echo ' (runtime/compiler modified in the work tree)')"
 
 echo "== build nodec ($BUILD)"
 if [ ! -f "$BUILD/build.ninja" ]; then

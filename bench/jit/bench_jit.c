@@ -26,7 +26,7 @@
  * fastest round of each with their ratio (the least disturbed by other load).
  */
 #define _POSIX_C_SOURCE 199309L
-#include "compiler.h"
+#include "cmd.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
 #  1. build nodec (Release) into $BUILD (default build-tb/); if the working
 #     tree does not build, a snapshot of HEAD under $OUT;
 #  2. emit models/spiral.nde and build train_bench.c against it and
-#     $BUILD/runtime/libnodec.a (spiral.c with `cc -std=c99 -O2 -fPIC`, the
+#     $BUILD/lib/libnodec.a (spiral.c with `cc -std=c99 -O2 -fPIC`, the
 #     flags of the cc backend), and check that it reproduces the CLI;
 #  3. `nodec train` RUNS× per backend × mode, ITERS iterations, no
 #     evaluations (--eval-every 0), interleaved round-robin; /usr/bin/time
@@ -87,8 +87,8 @@ nodec=$BUILD/nodec
 echo "== train_bench (emitted spiral.c + libnodec.a) in $OUT"
 "$nodec" emit "$model" -o "$OUT"
 cc -std=c99 -O2 -fPIC -c "$OUT/spiral.c" -o "$OUT/spiral.o"
-cc -std=c11 -O2 -g -Wall -Wextra -I"$SRC/runtime" -I"$OUT" -o "$OUT/train_bench" "$here/train_bench.c" \
-    "$OUT/spiral.o" "$BUILD/runtime/libnodec.a" -lz -lm
+cc -std=c11 -O2 -g -Wall -Wextra -I"$SRC/runtime" -I"$SRC/tools" -I"$OUT" -o "$OUT/train_bench" "$here/train_bench.c" \
+    "$OUT/spiral.o" "$BUILD/lib/libnodec_tools.a" "$BUILD/lib/libnodec_support.a" "$BUILD/lib/libnodec.a" -lz -lm
 tb=$OUT/train_bench
 
 TIMEFMT="maxrss_kb=%M user_s=%U sys_s=%S wall_s=%e"

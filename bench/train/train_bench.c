@@ -30,10 +30,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "io.h"
+#include "nodec_tools.h"
 #include "nodec.h"
 #include "spiral.h"
-#include "train.h"
 
 static double now(void)
 {

@@ -6,11 +6,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "cli.h"
-#include "io.h"
+#include "nodec_tools.h"
 #include "lotka_volterra.h"
 #include "nodec.h"
-#include "train.h"
 
 int main() {
     const nodec_model &m = lotka_volterra_model;

@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "io.h"
+#include "nodec_tools.h"
 
 static int failures;
 

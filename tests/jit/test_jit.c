@@ -22,7 +22,7 @@
  * fresh load's lazily compiled functions (vjp, jvp, jac_z: docs/jit.md) are
  * first called from several threads at once.
  */
-#include "compiler.h"
+#include "cmd.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -39,7 +39,7 @@
  * Prints the seed, a coverage table and `N passed, M failed`.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "compiler.h"
+#include "cmd.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,13 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "nodec_tools.h"
 #include "forced_oscillator.h"
-#include "io.h"
 #include "lotka_volterra.h"
 #include "spiral.h"
 #include "spiral_true.h"
-#include "train.h"
 
 static const nodec_model *models[] = {&spiral_model, &spiral_true_model, &lotka_volterra_model,
                                       &forced_oscillator_model};

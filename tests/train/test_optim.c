@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "train.h"
+#include "nodec.h"
 
 static const double qa[3] = {1, 10, 0.1}, qc[3] = {1.5, -2, 0.25};
 

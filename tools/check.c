@@ -8,23 +8,16 @@
  * identity aᵀ(J v) = (aᵀJ) v checks VJP against JVP independently of
  * finite differences.
  */
-#include "compiler.h"
+#include "cmd.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodec_model.h"
 
-typedef struct Rng { unsigned long long s; } Rng;
+typedef struct Rng { uint64_t s; } Rng;
 
-static double rnd(Rng *r) {
-    unsigned long long x = (r->s += 0x9E3779B97F4A7C15ull);
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    x ^= x >> 31;
-    return (double)(x >> 11) / 9007199254740992.0;
-}
+static double rnd(Rng *r) { return rng_uniform(&r->s); }
 
 static double uni(Rng *r, double lo, double hi) { return lo + (hi - lo) * rnd(r); }
 

@@ -21,7 +21,7 @@
  * data.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "train.h"
+#include "tools.h"
 
 #include <errno.h>
 #include <math.h>
@@ -37,8 +37,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "io.h"
 
 const char nodec_cli_train_help[] =
     "usage: nodec train MODEL.nde --data D.csv [--optimizer rmsprop|adam|sgd] [--lr X]\n"
@@ -239,28 +237,6 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* splitmix64 (Steele, Lea & Flood 2014): the windows of iteration i come
- * from the stream seeded by (seed, i) only. */
-static uint64_t mix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t below(uint64_t *x, uint64_t n) { /* uniform in [0, n), no modulo bias */
-    uint64_t lim = UINT64_MAX - UINT64_MAX % n, r;
-    while ((r = mix64(x)) >= lim) {
-    }
-    return r % n;
-}
-
-static uint64_t fnv1a(const void *p, size_t n) {
-    const unsigned char *c = p;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 0x100000001b3ull;
-    return h;
-}
 
 static nodec_solver *handle(Trainer *T, int B) {
     if (!T->h[B]) {
@@ -312,11 +288,11 @@ static int same_times(const double *a, const double *b, int n) {
  * Fisher–Yates on a fresh identity permutation). */
 static void sample(Trainer *T, long it) {
     uint64_t x = (uint64_t)T->o.seed * 0x9e3779b97f4a7c15ull ^ (uint64_t)it;
-    mix64(&x);
+    rng_next(&x);
     for (int i = 0; i < T->n_pool; i++) T->order[i] = i;
     if (T->B == T->n_pool) return; /* the whole pool, in order */
     for (int i = 0; i < T->B; i++) {
-        int j = i + (int)below(&x, (uint64_t)(T->n_pool - i));
+        int j = i + (int)rng_below(&x, (uint64_t)(T->n_pool - i));
         int tmp = T->order[i];
         T->order[i] = T->order[j], T->order[j] = tmp;
     }
@@ -647,38 +623,10 @@ static void progress(const Trainer *T, Progress *p, int evaluated, int last) {
 
 /* ---- plots -------------------------------------------------------------- */
 
-typedef struct Buf {
-    char *s;
-    size_t len, cap;
-} Buf;
-
-static void bprintf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void bprintf(Buf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = 2 * (b->len + (size_t)n + 1);
-        char *s = realloc(b->s, cap);
-        if (!s) return;
-        b->s = s, b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 static int put_file(const char *dir, const char *name, Buf *b, char *err, size_t errlen) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int rc = nodec_write_file_atomic(path, b->s ? b->s : "", b->len, err, errlen);
-    free(b->s);
-    *b = (Buf){0};
-    return rc;
+    return io_save(path, b, err, errlen);
 }
 
 enum { MAX_PLOT_TRAJ = 10, MAX_PLOT_COMPONENTS = 8 };
@@ -696,46 +644,46 @@ static void plot_script(Buf *g, const Trainer *T, const char *ext, int png) {
     for (int k = 0; k < 3; k++) {
         if (k == 1 && ns != 2) continue;
         if (png)
-            bprintf(g, "set terminal @pngterm size %s,%s noenhanced\n", sizes[k][0], sizes[k][1]);
+            buf_printf(g, "set terminal @pngterm size %s,%s noenhanced\n", sizes[k][0], sizes[k][1]);
         else
-            bprintf(g, "set terminal svg size %s,%s noenhanced background rgb 'white'\n", sizes[k][0], sizes[k][1]);
-        bprintf(g, "set output '%s.%s'\n", names[k], ext);
+            buf_printf(g, "set terminal svg size %s,%s noenhanced background rgb 'white'\n", sizes[k][0], sizes[k][1]);
+        buf_printf(g, "set output '%s.%s'\n", names[k], ext); /* fixed names, run in the plot folder */
         if (k == 0) {
-            bprintf(g, "set multiplot layout %d,1 title 'model %s: observed (points) and predicted (lines)%s'\n", nc,
-                    T->m->name, nt < T->d.n_traj ? ", first trajectories" : "");
-            bprintf(g, "set xlabel 't'\n");
+            buf_printf(g, "set multiplot layout %d,1 title 'model %s: observed (points) and predicted (lines)%s'\n", nc,
+                    T->m->name, nt < T->d.n_traj ? ", first trajectories" : ""); /* a C identifier */
+            buf_printf(g, "set xlabel 't'\n");
             for (int c = 0; c < nc; c++) {
                 char col[128];
                 nodec_state_column_name(T->m, c, col, sizeof col);
-                bprintf(g, "set ylabel '%s'\n", col);
-                bprintf(g,
+                buf_puts(g, "set ylabel "), plot_str(g, col), buf_puts(g, "\n");
+                buf_printf(g,
                         "plot for [k=0:%d] 'fit.dat' index k using 1:%d with points pt 7 ps 0.4 lc k+1 notitle, \\\n"
                         "     for [k=0:%d] 'fit.dat' index k using 1:%d with lines lw 2 lc k+1 notitle\n",
                         nt - 1, 2 + c, nt - 1, 2 + ns + c);
             }
-            bprintf(g, "unset multiplot\n");
+            buf_printf(g, "unset multiplot\n");
         } else if (k == 1) {
             char c0[128], c1[128];
             nodec_state_column_name(T->m, 0, c0, sizeof c0);
             nodec_state_column_name(T->m, 1, c1, sizeof c1);
-            bprintf(g, "set title 'model %s: phase portrait'\nset xlabel '%s'\nset ylabel '%s'\nset size ratio -1\n",
-                    T->m->name, c0, c1);
-            bprintf(g,
+            buf_printf(g, "set title 'model %s: phase portrait'\nset xlabel ", T->m->name);
+            plot_str(g, c0), buf_puts(g, "\nset ylabel "), plot_str(g, c1), buf_puts(g, "\nset size ratio -1\n");
+            buf_printf(g,
                     "plot for [k=0:%d] 'fit.dat' index k using 2:3 with points pt 7 ps 0.4 lc k+1 title (k==0 ? "
                     "'observed' : ''), \\\n"
                     "     for [k=0:%d] 'fit.dat' index k using %d:%d with lines lw 2 lc k+1 title (k==0 ? "
                     "'predicted' : '')\n",
                     nt - 1, nt - 1, 2 + ns, 3 + ns);
-            bprintf(g, "set size noratio\nunset title\n");
+            buf_printf(g, "set size noratio\nunset title\n");
         } else {
-            bprintf(g, "set title 'model %s: loss'\nset xlabel 'iteration'\nset ylabel 'loss'\nset logscale y\n",
+            buf_printf(g, "set title 'model %s: loss'\nset xlabel 'iteration'\nset ylabel 'loss'\nset logscale y\n",
                     T->m->name);
-            bprintf(g, "plot 'batch.dat' using 1:2 with lines lc rgb '#9ecae1' title 'minibatch', \\\n"
+            buf_printf(g, "plot 'batch.dat' using 1:2 with lines lc rgb '#9ecae1' title 'minibatch', \\\n"
                        "     'full.dat' using 1:2 with linespoints pt 7 ps 0.5 lw 2 lc rgb '#08519c' "
                        "title 'full trajectory'\n");
-            bprintf(g, "unset logscale y\nunset title\n");
+            buf_printf(g, "unset logscale y\nunset title\n");
         }
-        bprintf(g, "set output\n");
+        buf_printf(g, "set output\n");
     }
 }
 
@@ -748,65 +696,46 @@ static int plot(Trainer *T, const char *dir, char *err, size_t errlen) {
     int ns = T->ns;
     for (int k = 0; k < T->d.n_traj && k < MAX_PLOT_TRAJ; k++) {
         const nodec_traj *tr = &T->d.traj[k];
-        bprintf(&b, "%s# trajectory %ld: t, observed state, predicted state\n", k ? "\n\n" : "", tr->id);
+        buf_printf(&b, "%s# trajectory %ld: t, observed state, predicted state\n", k ? "\n\n" : "", tr->id);
         for (int i = 0; i < tr->n; i++) {
-            bprintf(&b, "%.10g", tr->t[i]);
-            for (int c = 0; c < ns; c++) bprintf(&b, " %.10g", tr->z[(size_t)i * ns + c]);
-            for (int c = 0; c < ns; c++) bprintf(&b, " %.10g", T->pred[k][(size_t)i * ns + c]);
-            bprintf(&b, "\n");
+            buf_printf(&b, "%.10g", tr->t[i]);
+            for (int c = 0; c < ns; c++) buf_printf(&b, " %.10g", tr->z[(size_t)i * ns + c]);
+            for (int c = 0; c < ns; c++) buf_printf(&b, " %.10g", T->pred[k][(size_t)i * ns + c]);
+            buf_printf(&b, "\n");
         }
     }
     if (put_file(dir, "fit.dat", &b, err, errlen)) return -1;
-    bprintf(&b, "# iteration, minibatch loss\n");
+    buf_printf(&b, "# iteration, minibatch loss\n");
     for (long r = 0; r < T->n_log; r++)
-        if (!isnan(T->log[r].batch)) bprintf(&b, "%ld %.10g\n", T->log[r].iter, T->log[r].batch);
+        if (!isnan(T->log[r].batch)) buf_printf(&b, "%ld %.10g\n", T->log[r].iter, T->log[r].batch);
     if (put_file(dir, "batch.dat", &b, err, errlen)) return -1;
-    bprintf(&b, "# iteration, full-trajectory loss\n");
+    buf_printf(&b, "# iteration, full-trajectory loss\n");
     for (long r = 0; r < T->n_log; r++)
-        if (!isnan(T->log[r].full)) bprintf(&b, "%ld %.10g\n", T->log[r].iter, T->log[r].full);
+        if (!isnan(T->log[r].full)) buf_printf(&b, "%ld %.10g\n", T->log[r].iter, T->log[r].full);
     if (put_file(dir, "full.dat", &b, err, errlen)) return -1;
-    bprintf(&b, "# plot.gp — written by nodec train; `gnuplot plot.gp` in this folder draws the pictures again.\n"
+    buf_printf(&b, "# plot.gp — written by nodec train; `gnuplot plot.gp` in this folder draws the pictures again.\n"
                 "set datafile commentschars '#'\nset grid\nset key top right\n");
     plot_script(&b, T, "svg", 0);
-    bprintf(&b,
+    buf_printf(&b,
             "terms = ' '.GPVAL_TERMINALS.' '\n"
             "if (strstrt(terms, ' pngcairo ') > 0) { pngterm = 'pngcairo' } else { pngterm = 'png' }\n"
             "if (strstrt(terms, ' '.pngterm.' ') == 0) { print 'gnuplot has no png terminal: drew SVG only'; exit }\n");
     plot_script(&b, T, "png", 1);
     if (put_file(dir, "plot.gp", &b, err, errlen)) return -1;
 
-    const char *prog = getenv("NODEC_GNUPLOT");
-    if (!prog || !*prog) prog = "gnuplot";
     char logpath[4096];
     snprintf(logpath, sizeof logpath, "%s/gnuplot.log", dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) return snprintf(err, errlen, "cannot run gnuplot: %s", strerror(errno)), -1;
-    if (pid == 0) {
-        FILE *lf = fopen(logpath, "w");
-        if (lf) dup2(fileno(lf), 1), dup2(fileno(lf), 2);
-        if (chdir(dir)) _exit(126);
-        execlp(prog, prog, "plot.gp", (char *)NULL);
-        _exit(127);
+    if (plot_run("load 'plot.gp'\n", dir, logpath, err, errlen)) {
+        size_t n = strlen(err);
+        if (strstr(err, "not found")) snprintf(err + n, errlen - n, ", and run `gnuplot plot.gp` in %s", dir);
+        return -1;
     }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return snprintf(err, errlen, "cannot run gnuplot: %s", strerror(errno)), -1;
     char *log = NULL;
     size_t len = 0;
     nodec_read_file(logpath, &log, &len, NULL, 0);
-    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-        snprintf(err, errlen,
-                 "'%s' was not found, so there are no pictures; install gnuplot (Debian: apt-get install "
-                 "gnuplot-nox) and run `gnuplot plot.gp` in %s",
-                 prog, dir);
-    else if (!ok)
-        snprintf(err, errlen, "gnuplot failed (see %.1000s): %.600s", logpath, log ? log : "");
-    else if (len)
-        fprintf(stderr, "nodec train: gnuplot: %s", log);
+    if (len) fprintf(stderr, "nodec train: gnuplot: %s", log);
     free(log);
-    return ok ? 0 : -1;
+    return 0;
 }
 
 /* ---- nodec train ------------------------------------------------------- */
@@ -969,7 +898,7 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     }
     char *raw;
     size_t rawlen;
-    if (!nodec_read_file(o->data, &raw, &rawlen, NULL, 0)) T->data_hash = fnv1a(raw, rawlen), free(raw);
+    if (!nodec_read_file(o->data, &raw, &rawlen, NULL, 0)) T->data_hash = fnv1a64(raw, rawlen), free(raw);
     if (!(T->theta = calloc((size_t)T->np + 1, sizeof(double)))) goto oom;
     if (o->resume) {
         if (state_load(T, o->resume)) {

@@ -14,16 +14,12 @@
  * output reads as a transcript.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "compiler.h"
+#include "cmd.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "io.h"
-#include "train.h"
-#include "nodec_model.h"
 
 #ifdef NODEC_HAVE_READLINE
 #include <readline/history.h>
@@ -121,7 +117,7 @@ static bool adopt(Repl *r, Entry *e, int n, bool quiet) {
     LoadedModel lm = {0};
     if (!c.model->incomplete) {
         char err[2048];
-        EmitOpts o = {"<model>", fnv1a64(c.src.text, (size_t)c.src.len)};
+        EmitOpts o = {"<model>", nc_hash(c.src.text, (size_t)c.src.len)};
         if (!nc_load(c.prog, &o, r->backend, &lm, err, sizeof err)) {
             fprintf(stderr, "error: %s\n", err);
             nc_free(&c);
@@ -478,7 +474,7 @@ static void command(Repl *r, char *line, bool *quit) {
         Buf b = {0};
         if (c[1] == 'd') print_derive(&b, r->c.prog, argc > 1 && !strcmp(argv[1], "--latex"));
         else if (c[1] == 'c') {
-            EmitOpts o = {"<model>", fnv1a64(r->c.src.text, (size_t)r->c.src.len)};
+            EmitOpts o = {"<model>", nc_hash(r->c.src.text, (size_t)r->c.src.len)};
             emit_source(&b, r->c.prog, &o);
         } else {
             Model *m = r->c.model;

@@ -6,7 +6,7 @@
  * output is written whole or not at all.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
+#include "tools.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "io.h"
 
 const char nodec_cli_solve_help[] =
     "usage: nodec solve MODEL.nde [--params P] [--z0 \"2,0\"] [--t0 0] [--t1 T] [--n N]\n"

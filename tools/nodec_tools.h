@@ -1,29 +1,45 @@
-/* io.h — nodec's files: CSV data and trajectories, NumPy parameter files,
- * atomic writes, number lists.  DESIGN.md §5; docs/files.md says what the
- * formats are and which errors a user can meet.
+/* nodec_tools.h — the tools above the runtime (docs/map.md): nodec's file
+ * formats and the commands `solve`, `grad` and `train` for any compiled
+ * model.  `nodec` calls them after compiling a model; a trainer made by
+ * `nodec build` links them (libnodec_tools) with the emitted C.  Sectioned
+ * by the file that defines each part.
  *
  * Every function that can fail returns 0 on success and -1 on failure,
  * with a message in `err` (a buffer of `errlen` bytes the caller owns; NULL
  * or 0 discards it).  Messages name the file (and line or entry) and say
- * what to do.  Nothing here calls exit() or prints.  On failure, outputs are
- * left as they were (a failed load leaves θ untouched; a failed save leaves
- * the old file in place).
- *
- * Files are read whole into memory; numbers are parsed in the C locale.
+ * what to do.  The file functions neither exit nor print.  On failure,
+ * outputs are left as they were (a failed load leaves θ untouched; a failed
+ * save leaves the old file in place).  Numbers are parsed in the C locale.
+ * docs/files.md says what the formats are and which errors a user can meet.
  */
-#ifndef NODEC_IO_H
-#define NODEC_IO_H
+#ifndef NODEC_TOOLS_H
+#define NODEC_TOOLS_H
 
 #include <stddef.h>
 #include <stdio.h>
 
-#include "nodec_model.h"
+#include "nodec.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- CSV data (DESIGN.md §5) ------------------------------------------- */
+/* ---- file.c: whole files ----------------------------------------------- */
+
+/* Writes len bytes to path atomically: to `<path>.tmp.<pid>` in the same
+ * directory, fsync, rename over path, fsync the directory.  On any error
+ * the temp file is removed and an old file at path stays intact.
+ * Test hook: with NODEC_TEST_FAIL_WRITE_AFTER=<bytes> in the environment,
+ * the write fails (EIO) after that many bytes. */
+int nodec_write_file_atomic(const char *path, const void *data, size_t len,
+                            char *err, size_t errlen);
+
+/* Reads a whole file into a malloc'ed buffer (NUL-terminated, *len bytes
+ * without the NUL). */
+int nodec_read_file(const char *path, char **data, size_t *len, char *err,
+                    size_t errlen);
+
+/* ---- csv.c: CSV data, tables, number lists (DESIGN.md §5) -------------- */
 
 /* One trajectory: n rows of times t[n] and states z[n × n_state], in the
  * model's state order whatever the column order in the file. */
@@ -81,7 +97,13 @@ int nodec_traj_save(const char *path, const nodec_model *m, int n,
 int nodec_data_save(const char *path, const nodec_model *m,
                     const nodec_data *d, char *err, size_t errlen);
 
-/* ---- NumPy arrays: .npy and .npz --------------------------------------- */
+/* Parses a list of numbers like "2,0", "1.5, -2e-3" or "[1, 2]" into a
+ * malloc'ed array *out of *n finite doubles.  `what` names the source in
+ * messages (e.g. "--z0"). */
+int nodec_parse_numbers(const char *what, const char *s, double **out,
+                        int *n, char *err, size_t errlen);
+
+/* ---- npy.c: NumPy arrays, .npy and .npz, parameter files --------------- */
 
 #define NODEC_ARRAY_MAXDIM 8
 #define NODEC_ARRAY_NAMELEN 128
@@ -126,33 +148,55 @@ int nodec_params_save(const char *path, const nodec_model *m,
 int nodec_params_load(const char *path, const nodec_model *m, double *theta,
                       char *err, size_t errlen);
 
-/* ---- Files and strings ------------------------------------------------- */
-
-/* Writes len bytes to path atomically: to `<path>.tmp.<pid>` in the same
- * directory, fsync, rename over path, fsync the directory.  On any error
- * the temp file is removed and an old file at path stays intact.
- * Test hook: with NODEC_TEST_FAIL_WRITE_AFTER=<bytes> in the environment,
- * the write fails (EIO) after that many bytes. */
-int nodec_write_file_atomic(const char *path, const void *data, size_t len,
-                            char *err, size_t errlen);
-
-/* Reads a whole file into a malloc'ed buffer (NUL-terminated, *len bytes
- * without the NUL). */
-int nodec_read_file(const char *path, char **data, size_t *len, char *err,
-                    size_t errlen);
-
-/* Parses a list of numbers like "2,0", "1.5, -2e-3" or "[1, 2]" into a
- * malloc'ed array *out of *n finite doubles.  `what` names the source in
- * messages (e.g. "--z0"). */
-int nodec_parse_numbers(const char *what, const char *s, double **out,
-                        int *n, char *err, size_t errlen);
-
 /* CRC-32 (zip, PNG, zlib's crc32): crc = nodec_crc32(0, buf, len) and
  * continued by passing the previous value. */
 unsigned long nodec_crc32(unsigned long crc, const void *buf, size_t len);
+
+/* ---- cli.c: the commands solve and grad (DESIGN.md §5) ------------------
+ * Each takes the arguments after the model file, prints to stdout, reports
+ * errors to stderr and returns the process exit code (0 success, 1 failure,
+ * 2 usage error). */
+
+int nodec_cli_solve(const nodec_model *m, int argc, char **argv);
+int nodec_cli_grad(const nodec_model *m, int argc, char **argv);
+extern const char nodec_cli_solve_help[];
+extern const char nodec_cli_grad_help[];
+
+/* Solver options shared by solve, grad and train:
+ *   --method M  --rtol R  --atol A  --mode adjoint|checkpoint|direct
+ *   --max-steps N  --step H  --no-seminorm */
+typedef struct nodec_solver_opts {
+    int method, mode, seminorm;
+    double rtol, atol, step;
+    long max_steps;
+} nodec_solver_opts;
+
+void nodec_solver_opts_default(nodec_solver_opts *o);
+/* Consumes argv[*i] (and its value) if it is a solver option: returns 1,
+ * 0 when it is not one, -1 on a bad value (message printed). */
+int nodec_solver_opts_parse(nodec_solver_opts *o, const char *cmd, int argc, char **argv, int *i);
+int nodec_solver_opts_apply(const nodec_solver_opts *o, nodec_solver *s);
+
+/* Option parsing shared by the commands: the value of `--flag V` or
+ * `--flag=V` (NULL when argv[*i] is not that flag; *missing set when the
+ * value is absent), and a finite number. */
+const char *nodec_cli_value(const char *flag, int argc, char **argv, int *i, int *missing);
+int nodec_cli_number(const char *s, double *out);
+
+/* θ from --params (a .npz or .npy), else the model's initializers. */
+int nodec_cli_load_params(const nodec_model *m, const char *path, unsigned long long seed, double *theta);
+
+/* ---- train.c: the command train ------------------------------------------ */
+
+/* `nodec train MODEL.nde …` with the arguments after the model file, and
+ * the main() of a built trainer.  Prints a JSON summary to stdout and
+ * progress to stderr; returns the exit code: 0 success, 1 failure, 2 usage
+ * error, 130 interrupted (SIGINT; 143 for SIGTERM) after saving. */
+int nodec_cli_train(const nodec_model *m, int argc, char **argv);
+extern const char nodec_cli_train_help[];
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* NODEC_IO_H */
+#endif /* NODEC_TOOLS_H */

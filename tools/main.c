@@ -6,7 +6,7 @@
  * written to a temporary name and renamed into place.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
-#include "compiler.h"
+#include "cmd.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -14,10 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "io.h"
-#include "train.h"
-#include "nodec_model.h"
 
 typedef struct Cmd {
     const char *name;
@@ -120,7 +116,7 @@ static bool compile_file(Compilation *c, const char *path, const char *stop) {
 }
 
 static EmitOpts emit_opts(Compilation *c) {
-    return (EmitOpts){c->src.path, fnv1a64(c->src.text, (size_t)c->src.len)};
+    return (EmitOpts){c->src.path, nc_hash(c->src.text, (size_t)c->src.len)};
 }
 
 /* Writes a whole file or nothing (io.c: temp file, fsync, rename). */
@@ -287,32 +283,44 @@ static int cmd_train(int argc, char **argv) {
  * while the tree it was built in still exists.  docs/embedding.md. */
 #ifndef NODEC_INSTALL_INCLUDE
 #define NODEC_INSTALL_INCLUDE "../include/nodec"
-#define NODEC_INSTALL_LIB "../lib/libnodec.a"
+#define NODEC_INSTALL_LIBDIR "../lib"
 #endif
 /* A flag the build tree's runtime needs at link time (its sanitizers), or "". */
 static const char *build_extra = "";
 
-static bool runtime_paths(char *inc, char *lib, size_t n) {
+/* Where a trainer finds the headers (nodec.h and nodec_tools.h: one folder
+ * in an install, two in the build tree) and the folder holding libnodec.a,
+ * libnodec_tools.a and libnodec_support.a. */
+typedef struct Paths { char inc[2][4096], libdir[4096]; } Paths;
+
+static bool runtime_paths(Paths *p) {
     const char *env = getenv("NODEC_RUNTIME_DIR");
-    if (env && *env) {
-        snprintf(inc, n, "%s/include/nodec", env), snprintf(lib, n, "%s/lib/libnodec.a", env);
-        return access(lib, R_OK) == 0;
-    }
-    char exe[2048];
+    char exe[2048], lib[4200];
     nc_exe_dir(exe, sizeof exe);
-#if defined(NODEC_BUILD_INCLUDE) && defined(NODEC_BUILD_LIB) && defined(NODEC_BUILD_BINDIR)
-    char bindir[4096];
-    if (!*exe || (realpath(NODEC_BUILD_BINDIR, bindir) && !strcmp(bindir, exe))) {
-        snprintf(inc, n, "%s", NODEC_BUILD_INCLUDE), snprintf(lib, n, "%s", NODEC_BUILD_LIB);
+    if (env && *env) {
+        snprintf(p->inc[0], sizeof p->inc[0], "%s/include/nodec", env);
+        snprintf(p->libdir, sizeof p->libdir, "%s/lib", env);
+    } else {
+#if defined(NODEC_BUILD_INCLUDE) && defined(NODEC_BUILD_TOOLS_INCLUDE) && defined(NODEC_BUILD_LIBDIR) && defined(NODEC_BUILD_BINDIR)
+        char bindir[4096];
+        if (!*exe || (realpath(NODEC_BUILD_BINDIR, bindir) && !strcmp(bindir, exe))) {
+            snprintf(p->inc[0], sizeof p->inc[0], "%s", NODEC_BUILD_INCLUDE);
+            snprintf(p->inc[1], sizeof p->inc[1], "%s", NODEC_BUILD_TOOLS_INCLUDE);
+            snprintf(p->libdir, sizeof p->libdir, "%s", NODEC_BUILD_LIBDIR);
+            snprintf(lib, sizeof lib, "%s/libnodec.a", p->libdir);
 #ifdef NODEC_BUILD_SANITIZE
-        build_extra = NODEC_BUILD_SANITIZE;
+            build_extra = NODEC_BUILD_SANITIZE;
 #endif
-        if (access(lib, R_OK) == 0) return true;
-        build_extra = "";
+            if (access(lib, R_OK) == 0) return true;
+            build_extra = "";
+        }
+#endif
+        if (!*exe) return false;
+        snprintf(p->inc[0], sizeof p->inc[0], "%s/" NODEC_INSTALL_INCLUDE, exe);
+        snprintf(p->libdir, sizeof p->libdir, "%s/" NODEC_INSTALL_LIBDIR, exe);
     }
-#endif
-    if (!*exe) return false;
-    snprintf(inc, n, "%s/" NODEC_INSTALL_INCLUDE, exe), snprintf(lib, n, "%s/" NODEC_INSTALL_LIB, exe);
+    snprintf(p->inc[1], sizeof p->inc[1], "%s", p->inc[0]);
+    snprintf(lib, sizeof lib, "%s/libnodec.a", p->libdir);
     return access(lib, R_OK) == 0;
 }
 
@@ -323,8 +331,8 @@ static int cmd_build(int argc, char **argv) {
     int rc = parse_args("build", argc, argv, &a);
     if (rc) return rc < 0 ? (puts(find_cmd("build")->help), 0) : rc;
     if (!a.out) return usage_error("build", "%s", "missing -o TRAINER (the executable to write)");
-    char inc[4096], lib[4096];
-    if (!runtime_paths(inc, lib, sizeof inc)) {
+    Paths rp;
+    if (!runtime_paths(&rp)) {
         fprintf(stderr, "nodec build: error: cannot find the runtime library (libnodec.a); set NODEC_RUNTIME_DIR "
                         "to the prefix nodec was installed to\n");
         return 1;
@@ -339,35 +347,32 @@ static int cmd_build(int argc, char **argv) {
         return nc_free(&c), 1;
     }
     const char *m = c.model->name;
-    char hp[512], cp[512], mp[512], lp[512], out_tmp[4200];
+    char hp[4096], cp[4096], mp[4096], lp[4096], out_tmp[4200];
     snprintf(hp, sizeof hp, "%s/%s.h", dir, m), snprintf(cp, sizeof cp, "%s/%s.c", dir, m);
-    snprintf(mp, sizeof mp, "%s/main.c", dir), snprintf(lp, sizeof lp, "%s/cc.log", dir);
+    /* model names never start with "nodec", so the trainer's main cannot clash with the model's file */
+    snprintf(mp, sizeof mp, "%s/nodec_main.c", dir), snprintf(lp, sizeof lp, "%s/cc.log", dir);
     snprintf(out_tmp, sizeof out_tmp, "%s.tmp.%ld", a.out, (long)getpid());
     EmitOpts o = emit_opts(&c);
     Buf h = {0}, src = {0}, mainc = {0};
     emit_header(&h, c.prog, &o), emit_source(&src, c.prog, &o);
     buf_printf(&mainc,
                "/* A trainer for %s, made by `nodec build`: nodec train's options, this model built in. */\n"
-               "#include \"train.h\"\n#include \"%s.h\"\n\n"
+               "#include \"nodec_tools.h\"\n#include \"%s.h\"\n\n"
                "int main(int argc, char **argv) { return nodec_cli_train(&%s_model, argc - 1, argv + 1); }\n",
                m, m, m);
     bool ok = write_atomic(hp, h.s, h.len) && write_atomic(cp, src.s, src.len) && write_atomic(mp, mainc.s, mainc.len);
     buf_free(&h), buf_free(&src), buf_free(&mainc);
     int status = 1;
     if (ok) {
-        const char *cc = getenv("NODEC_CC");
-        if (!cc || !*cc) cc = getenv("CC");
-        if (!cc || !*cc) cc = "cc";
-        char incflag[4200], dirflag[300];
-        snprintf(incflag, sizeof incflag, "-I%s", inc), snprintf(dirflag, sizeof dirflag, "-I%s", dir);
-        char *args[] = {(char *)cc, "-std=c99", "-O2", incflag, dirflag, "-o", out_tmp, mp, cp, lib, "-lz", "-lm",
-                        *build_extra ? (char *)build_extra : NULL, NULL};
-        if (!nc_run(args, lp)) {
-            Source log = {0};
-            char e2[256];
-            const char *text = source_read(lp, &log, c.arena, e2, sizeof e2) ? log.text : "";
-            fprintf(stderr, "nodec build: error: the C compiler '%s' failed (set NODEC_CC to choose another):\n%.2000s",
-                    cc, text);
+        char inc0[4200], inc1[4200], dirflag[300], cerr[2300], lib[3][4200];
+        snprintf(inc0, sizeof inc0, "-I%s", rp.inc[0]), snprintf(inc1, sizeof inc1, "-I%s", rp.inc[1]);
+        snprintf(dirflag, sizeof dirflag, "-I%s", dir);
+        const char *libs[3] = {"nodec_tools", "nodec_support", "nodec"};
+        for (int k = 0; k < 3; k++) snprintf(lib[k], sizeof lib[k], "%s/lib%s.a", rp.libdir, libs[k]);
+        char *args[] = {"-std=c99", "-O2", inc0, inc1, dirflag, "-o", out_tmp, mp, cp, lib[0], lib[1], lib[2],
+                        "-lz", "-lm", *build_extra ? (char *)build_extra : NULL, NULL};
+        if (!nc_cc(args, lp, cerr, sizeof cerr)) {
+            fprintf(stderr, "nodec build: error: %s", cerr);
             unlink(out_tmp);
         } else if (rename(out_tmp, a.out) != 0) {
             fprintf(stderr, "nodec build: error: cannot write '%s': %s\n", a.out, strerror(errno));

@@ -1,0 +1,683 @@
+/* csv.c — CSV: number lists, tables, data files checked against a model,
+ * trajectories written back.  DESIGN.md §5; docs/files.md.
+ *
+ * The file is read whole; lines end in \n or \r\n, a UTF-8 BOM is
+ * skipped, blank lines may end the file.  Fields split at commas outside
+ * brackets and quotes, so a header may say M[0,1] bare or "M[0,1]" quoted.
+ * Csv parses the header first, so the data loader can check the columns
+ * against the model before it reads any row.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "tools.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- Numbers ------------------------------------------------------------ */
+
+static int is_space(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+enum { NUM_OK, NUM_EMPTY, NUM_BAD, NUM_NONFINITE };
+
+/* Parses s[0..n), blanks around it allowed, as one finite double. */
+static int parse_double(const char *s, size_t n, double *v)
+{
+    while (n && is_space(*s))
+        s++, n--;
+    while (n && is_space(s[n - 1]))
+        n--;
+    if (!n)
+        return NUM_EMPTY;
+    char tmp[128];
+    if (n >= sizeof tmp)
+        return NUM_BAD;
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    char *end;
+    *v = strtod(tmp, &end);
+    if (end != tmp + n || end == tmp)
+        return NUM_BAD;
+    return isfinite(*v) ? NUM_OK : NUM_NONFINITE;
+}
+
+int nodec_parse_numbers(const char *what, const char *s, double **out, int *n, char *err, size_t errlen)
+{
+    const char *p = s, *end = s + strlen(s);
+    while (p < end && is_space(*p))
+        p++;
+    while (end > p && is_space(end[-1]))
+        end--;
+    if (p < end && *p == '[' && end[-1] == ']')
+        p++, end--;
+    const char *q = p;
+    while (q < end && is_space(*q))
+        q++;
+    if (q == end)
+        return io_fail(err, errlen, "%s: no numbers in '%s'; write them separated by commas, like 2,0", what, s);
+
+    int cnt = 1;
+    for (q = p; q < end; q++)
+        cnt += *q == ',';
+    double *v = malloc(cnt * sizeof *v);
+    if (!v)
+        return io_fail(err, errlen, "%s: out of memory", what);
+    for (int i = 0; i < cnt; i++) {
+        const char *c = memchr(p, ',', end - p);
+        if (!c)
+            c = end;
+        switch (parse_double(p, c - p, &v[i])) {
+        case NUM_EMPTY:
+            free(v);
+            return io_fail(err, errlen, "%s: number %d of '%s' is missing; remove the extra comma", what, i + 1, s);
+        case NUM_BAD:
+            free(v);
+            return io_fail(err, errlen,
+                        "%s: '%.*s' (number %d of '%s') is not a number; write numbers separated by commas, like 1.5,-2e-3",
+                        what, (int)(c - p), p, i + 1, s);
+        case NUM_NONFINITE:
+            free(v);
+            return io_fail(err, errlen, "%s: '%.*s' (number %d of '%s') is not finite; give finite numbers", what,
+                        (int)(c - p), p, i + 1, s);
+        }
+        p = c + 1;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+/* ---- CSV reading ---------------------------------------------------------- */
+
+typedef struct Span {
+    const char *s;
+    size_t n;
+} Span;
+
+typedef struct Csv {
+    const char *path;
+    char *buf;
+    const char *p, *end; /* what is left to read */
+    int line;            /* number of the line last read */
+    int blank;           /* first blank line seen since the last row, or 0 */
+    int ncol;
+    char **names;
+    Span *f; /* fields of the current line */
+    int nf, fcap;
+    double *v; /* nrow × ncol */
+    size_t nrow, vcap;
+    int *rowline; /* line number of each row */
+} Csv;
+
+static void csv_free(Csv *c)
+{
+    for (int i = 0; c->names && i < c->ncol; i++)
+        free(c->names[i]);
+    free(c->names);
+    free(c->buf);
+    free(c->f);
+    free(c->v);
+    free(c->rowline);
+    memset(c, 0, sizeof *c);
+}
+
+/* The next line without its \n or \r\n; 0 at the end of the file. */
+static int csv_line(Csv *c, Span *l)
+{
+    if (c->p >= c->end)
+        return 0;
+    const char *nl = memchr(c->p, '\n', c->end - c->p);
+    const char *e = nl ? nl : c->end;
+    l->s = c->p;
+    l->n = e - c->p;
+    if (l->n && l->s[l->n - 1] == '\r')
+        l->n--;
+    c->p = nl ? nl + 1 : c->end;
+    c->line++;
+    return 1;
+}
+
+static int is_blank(Span l)
+{
+    for (size_t i = 0; i < l.n; i++)
+        if (!is_space(l.s[i]))
+            return 0;
+    return 1;
+}
+
+/* Splits a line into c->f.  A field is "quoted" (with "" for a quote) or
+ * bare; bare header fields may hold commas inside brackets: M[0,1]. */
+static int csv_split(Csv *c, Span l, int brackets, char *err, size_t errlen)
+{
+    size_t i = 0;
+    c->nf = 0;
+    for (;;) {
+        while (i < l.n && (l.s[i] == ' ' || l.s[i] == '\t'))
+            i++;
+        Span f;
+        if (i < l.n && l.s[i] == '"') {
+            f.s = l.s + ++i;
+            while (i < l.n && !(l.s[i] == '"' && (i + 1 >= l.n || l.s[i + 1] != '"')))
+                i += l.s[i] == '"' ? 2 : 1;
+            if (i >= l.n)
+                return io_fail(err, errlen, "%s:%d: a quote is not closed; end the quoted field with \"", c->path,
+                            c->line);
+            f.n = l.s + i - f.s;
+            i++;
+            while (i < l.n && (l.s[i] == ' ' || l.s[i] == '\t'))
+                i++;
+            if (i < l.n && l.s[i] != ',')
+                return io_fail(err, errlen, "%s:%d: text after a closing quote; put a comma after the quoted field",
+                            c->path, c->line);
+        } else {
+            int depth = 0;
+            f.s = l.s + i;
+            while (i < l.n && !(l.s[i] == ',' && depth <= 0)) {
+                if (brackets && l.s[i] == '[')
+                    depth++;
+                if (brackets && l.s[i] == ']')
+                    depth--;
+                i++;
+            }
+            f.n = l.s + i - f.s;
+            while (f.n && (f.s[f.n - 1] == ' ' || f.s[f.n - 1] == '\t'))
+                f.n--;
+        }
+        if (c->nf == c->fcap) {
+            int cap = c->fcap ? 2 * c->fcap : 16;
+            Span *p = realloc(c->f, cap * sizeof *p);
+            if (!p)
+                return io_fail(err, errlen, "%s: out of memory", c->path);
+            c->f = p;
+            c->fcap = cap;
+        }
+        c->f[c->nf++] = f;
+        if (i >= l.n)
+            return 0;
+        i++; /* the comma */
+    }
+}
+
+/* Reads the file and its header line.  `example` shows a good header. */
+static int csv_header(Csv *c, const char *path, const char *example, char *err, size_t errlen)
+{
+    size_t len;
+    memset(c, 0, sizeof *c);
+    c->path = path;
+    if (nodec_read_file(path, &c->buf, &len, err, errlen))
+        return -1;
+    c->p = c->buf;
+    c->end = c->buf + len;
+    if (len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0)
+        c->p += 3;
+
+    Span l;
+    int any = 0;
+    for (const char *q = c->p; q < c->end; q++)
+        any |= !is_space(*q);
+    if (!any)
+        return io_fail(err, errlen, "%s: the file is empty; a data file starts with a header line like '%s'", path,
+                    example);
+    csv_line(c, &l);
+    if (is_blank(l))
+        return io_fail(err, errlen, "%s:%d: the first line is blank; the file must start with its header, like '%s'",
+                    path, c->line, example);
+    if (csv_split(c, l, 1, err, errlen))
+        return -1;
+    double v;
+    int kind = parse_double(c->f[0].s, c->f[0].n, &v);
+    if (kind == NUM_OK || kind == NUM_NONFINITE)
+        return io_fail(err, errlen,
+                    "%s:%d: the first line must be a header naming the columns, like '%s'; found the number '%.*s'",
+                    path, c->line, example, (int)c->f[0].n, c->f[0].s);
+    c->ncol = c->nf;
+    c->names = calloc(c->ncol, sizeof *c->names);
+    if (!c->names)
+        return io_fail(err, errlen, "%s: out of memory", path);
+    for (int j = 0; j < c->ncol; j++) {
+        Span f = c->f[j];
+        if (!f.n && j == c->ncol - 1 && j > 0)
+            return io_fail(err, errlen, "%s:%d: the header ends with a comma; remove it", path, c->line);
+        if (!f.n)
+            return io_fail(err, errlen, "%s:%d: column %d of the header has no name; name every column, like '%s'",
+                        path, c->line, j + 1, example);
+        /* Names are kept without blanks, so "M[0, 1]" matches M[0,1]. */
+        char *s = malloc(f.n + 1);
+        if (!s)
+            return io_fail(err, errlen, "%s: out of memory", path);
+        size_t k = 0;
+        for (size_t i = 0; i < f.n; i++)
+            if (f.s[i] != ' ' && f.s[i] != '\t')
+                s[k++] = f.s[i];
+        s[k] = 0;
+        c->names[j] = s;
+    }
+    for (int j = 0; j < c->ncol; j++)
+        for (int i = 0; i < j; i++)
+            if (strcmp(c->names[i], c->names[j]) == 0)
+                return io_fail(err, errlen, "%s:%d: columns %d and %d are both named '%s'; name each column once",
+                            path, c->line, i + 1, j + 1, c->names[j]);
+    return 0;
+}
+
+/* Reads every data row into c->v. */
+static int csv_rows(Csv *c, char *err, size_t errlen)
+{
+    Span l;
+    while (csv_line(c, &l)) {
+        if (is_blank(l)) {
+            if (!c->blank)
+                c->blank = c->line;
+            continue;
+        }
+        if (c->blank)
+            return io_fail(err, errlen,
+                        "%s:%d: blank line between rows; remove it (blank lines may only end the file)", c->path,
+                        c->blank);
+        if (csv_split(c, l, 0, err, errlen))
+            return -1;
+        if (c->nf == c->ncol + 1 && c->f[c->ncol].n == 0)
+            return io_fail(err, errlen, "%s:%d: the line ends with a comma; remove it (the header has %d columns)",
+                        c->path, c->line, c->ncol);
+        if (c->nf != c->ncol)
+            return io_fail(err, errlen,
+                        "%s:%d: %d field%s, but the header has %d columns; give one value per column", c->path,
+                        c->line, c->nf, c->nf == 1 ? "" : "s", c->ncol);
+        if (c->nrow == c->vcap) {
+            size_t cap = c->vcap ? 2 * c->vcap : 64;
+            double *v = realloc(c->v, cap * c->ncol * sizeof *v);
+            int *rl = realloc(c->rowline, cap * sizeof *rl);
+            if (v)
+                c->v = v;
+            if (rl)
+                c->rowline = rl;
+            if (!v || !rl)
+                return io_fail(err, errlen, "%s: out of memory", c->path);
+            c->vcap = cap;
+        }
+        double *row = c->v + c->nrow * c->ncol;
+        for (int j = 0; j < c->ncol; j++) {
+            Span f = c->f[j];
+            switch (parse_double(f.s, f.n, &row[j])) {
+            case NUM_EMPTY:
+                return io_fail(err, errlen, "%s:%d: column '%s' is empty; every row needs a value in every column",
+                            c->path, c->line, c->names[j]);
+            case NUM_BAD:
+                return io_fail(err, errlen,
+                            "%s:%d: column '%s': '%.*s' is not a number; write a decimal number such as 1.5 or -2e-3",
+                            c->path, c->line, c->names[j], (int)(f.n > 40 ? 40 : f.n), f.s);
+            case NUM_NONFINITE:
+                return io_fail(err, errlen,
+                            "%s:%d: column '%s': '%.*s' is not finite; remove the row or give a finite value",
+                            c->path, c->line, c->names[j], (int)(f.n > 40 ? 40 : f.n), f.s);
+            }
+        }
+        c->rowline[c->nrow++] = c->line;
+    }
+    if (!c->nrow)
+        return io_fail(err, errlen, "%s:%d: no data rows after the header; add one row of values per time", c->path,
+                    c->line);
+    return 0;
+}
+
+int nodec_table_load(const char *path, nodec_table *out, char *err, size_t errlen)
+{
+    Csv c;
+    if (csv_header(&c, path, "t", err, errlen) || csv_rows(&c, err, errlen)) {
+        csv_free(&c);
+        return -1;
+    }
+    out->ncol = c.ncol;
+    out->nrow = (int)c.nrow;
+    out->names = c.names;
+    out->v = c.v;
+    c.names = NULL;
+    c.v = NULL;
+    csv_free(&c);
+    return 0;
+}
+
+void nodec_table_free(nodec_table *t)
+{
+    for (int i = 0; t->names && i < t->ncol; i++)
+        free(t->names[i]);
+    free(t->names);
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+int nodec_table_column(const nodec_table *t, const char *name)
+{
+    for (int j = 0; j < t->ncol; j++)
+        if (strcmp(t->names[j], name) == 0)
+            return j;
+    return -1;
+}
+
+/* ---- Data files: CSV checked against a model ------------------------------ */
+
+/* The state variable holding component k. */
+static const nodec_var *state_var_of(const nodec_model *m, int k)
+{
+    for (int i = 0; i < m->n_state_vars; i++)
+        if (k >= m->state_vars[i].offset && k < m->state_vars[i].offset + m->state_vars[i].size)
+            return &m->state_vars[i];
+    return NULL;
+}
+
+int nodec_state_column_name(const nodec_model *m, int k, char *buf, size_t size)
+{
+    const nodec_var *v = state_var_of(m, k);
+    if (!v)
+        return snprintf(buf, size, "?%d", k);
+    int i = k - v->offset;
+    if (v->rank == 0)
+        return snprintf(buf, size, "%s", v->name);
+    if (v->rank == 1)
+        return snprintf(buf, size, "%s[%d]", v->name, i);
+    return snprintf(buf, size, "%s[%d,%d]", v->name, i / v->dim[1], i % v->dim[1]);
+}
+
+/* "t, z[0], z[1], M[0,0] … M[1,1]": the columns a model's data has. */
+static void expected_columns(const nodec_model *m, char *out, size_t size)
+{
+    Buf b = {0};
+    buf_add(&b, "t", 1);
+    for (int i = 0; i < m->n_state_vars; i++) {
+        const nodec_var *v = &m->state_vars[i];
+        char first[160], last[160];
+        nodec_state_column_name(m, v->offset, first, sizeof first);
+        nodec_state_column_name(m, v->offset + v->size - 1, last, sizeof last);
+        if (v->size == 1)
+            buf_printf(&b, ", %s", first);
+        else if (v->size == 2)
+            buf_printf(&b, ", %s, %s", first, last);
+        else
+            buf_printf(&b, ", %s … %s", first, last);
+    }
+    snprintf(out, size, "%s", b.oom || !b.s ? "t, …" : b.s);
+    free(b.s);
+}
+
+static int is_alnum(int c) { return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'); }
+
+/* Letters and digits only, case folded: "z_0" and "Z[0]" are alike. */
+static int loosely_equal(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a && !is_alnum(*a))
+            a++;
+        while (*b && !is_alnum(*b))
+            b++;
+        if (!*a || !*b)
+            return !*a && !*b;
+        if ((*a | 32) != (*b | 32))
+            return 0;
+        a++, b++;
+    }
+}
+
+/* The state component a column names, or -1 with why in msg. */
+static int column_component(const nodec_model *m, const char *name, char *msg, size_t size)
+{
+    size_t n = strcspn(name, "[");
+    const nodec_var *v = NULL;
+    for (int i = 0; i < m->n_state_vars; i++)
+        if (strlen(m->state_vars[i].name) == n && strncmp(m->state_vars[i].name, name, n) == 0)
+            v = &m->state_vars[i];
+    msg[0] = 0;
+    if (v) {
+        int idx[2] = {0, 0}, nidx = 0, used = 0;
+        const char *s = name + n;
+        if (*s == '[') {
+            if (sscanf(s, "[%d,%d]%n", &idx[0], &idx[1], &used) == 2 && !s[used])
+                nidx = 2;
+            else if (sscanf(s, "[%d]%n", &idx[0], &used) == 1 && !s[used])
+                nidx = 1;
+            else
+                nidx = -1;
+        }
+        if (nidx == v->rank && idx[0] >= 0 && idx[0] < v->dim[0] && idx[1] >= 0 && idx[1] < v->dim[1])
+            return v->offset + (v->rank == 2 ? idx[0] * v->dim[1] + idx[1] : idx[0]);
+        if (v->rank == 0)
+            snprintf(msg, size, " (%s is a scalar: name its column %s)", v->name, v->name);
+        else if (v->rank == 1)
+            snprintf(msg, size, " (%s is a vector of %d: name its columns %s[0] … %s[%d])", v->name, v->dim[0],
+                     v->name, v->name, v->dim[0] - 1);
+        else
+            snprintf(msg, size, " (%s is a %d×%d matrix: name its columns %s[0,0] … %s[%d,%d])", v->name,
+                     v->dim[0], v->dim[1], v->name, v->name, v->dim[0] - 1, v->dim[1] - 1);
+        return -1;
+    }
+    char cand[160];
+    for (int k = 0; k < m->n_state; k++) {
+        nodec_state_column_name(m, k, cand, sizeof cand);
+        if (loosely_equal(name, cand)) {
+            snprintf(msg, size, " (did you mean '%s'?)", cand);
+            break;
+        }
+    }
+    if (!msg[0] && loosely_equal(name, "t"))
+        snprintf(msg, size, " (did you mean 't'?)");
+    return -1;
+}
+
+int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, char *err, size_t errlen)
+{
+    char expect[512];
+    expected_columns(m, expect, sizeof expect);
+    char example[512] = "t"; /* "t,z[0],z[1]", the first few columns */
+    for (int k = 0; k < m->n_state && k < 4; k++) {
+        char name[160];
+        nodec_state_column_name(m, k, name, sizeof name);
+        size_t n = strlen(example);
+        snprintf(example + n, sizeof example - n, strchr(name, ',') ? ",\"%s\"" : ",%s", name);
+    }
+    if (m->n_state > 4)
+        strcat(example, ",…");
+
+    Csv c;
+    int rc = -1, tcol = -1, trajcol = -1;
+    int *col = malloc((m->n_state + 1) * sizeof *col);
+    long *ids = NULL;
+    int *firstrow = NULL;
+    nodec_data d = {m->n_state, 0, NULL};
+    if (!col) {
+        io_fail(err, errlen, "%s: out of memory", path);
+        memset(&c, 0, sizeof c);
+        goto done;
+    }
+    if (csv_header(&c, path, example, err, errlen))
+        goto done;
+
+    /* Columns: each of t and the state components once, traj optional. */
+    for (int k = 0; k < m->n_state; k++)
+        col[k] = -1;
+    for (int j = 0; j < c.ncol; j++) {
+        const char *name = c.names[j];
+        char why[256];
+        if (strcmp(name, "t") == 0) {
+            tcol = j;
+        } else if (strcmp(name, "traj") == 0) {
+            trajcol = j;
+        } else {
+            int k = column_component(m, name, why, sizeof why);
+            if (k < 0) {
+                io_fail(err, errlen, "%s:1: unknown column '%s'%s; the columns are %s and optionally traj", path, name,
+                     why, expect);
+                goto done;
+            }
+            col[k] = j;
+        }
+    }
+    for (int k = -1; k < m->n_state; k++) {
+        if ((k < 0 ? tcol : col[k]) >= 0)
+            continue;
+        char name[160] = "t";
+        if (k >= 0)
+            nodec_state_column_name(m, k, name, sizeof name);
+        io_fail(err, errlen, "%s:1: missing column '%s'; the columns are %s and optionally traj (in any order)", path,
+             name, expect);
+        goto done;
+    }
+    if (csv_rows(&c, err, errlen))
+        goto done;
+
+    /* Trajectories: runs of rows with one traj id. */
+    ids = malloc(c.nrow * sizeof *ids);
+    firstrow = malloc((c.nrow + 1) * sizeof *firstrow);
+    if (!ids || !firstrow) {
+        io_fail(err, errlen, "%s: out of memory", path);
+        goto done;
+    }
+    for (size_t r = 0; r < c.nrow; r++) {
+        const double *row = c.v + r * c.ncol;
+        long id = 0;
+        if (trajcol >= 0) {
+            double x = row[trajcol];
+            if (x != floor(x) || fabs(x) > 1e15) {
+                io_fail(err, errlen, "%s:%d: column 'traj': %.17g is not a whole number; trajectory ids are integers",
+                     path, c.rowline[r], x);
+                goto done;
+            }
+            id = (long)x;
+        }
+        if (r == 0 || id != ids[d.n_traj - 1]) {
+            for (int i = 0; i < d.n_traj; i++)
+                if (ids[i] == id) {
+                    io_fail(err, errlen,
+                         "%s:%d: trajectory %ld starts again after other rows (it began on line %d); keep the rows "
+                         "of each trajectory together",
+                         path, c.rowline[r], id, c.rowline[firstrow[i]]);
+                    goto done;
+                }
+            ids[d.n_traj] = id;
+            firstrow[d.n_traj++] = (int)r;
+            continue;
+        }
+        double tprev = c.v[(r - 1) * c.ncol + tcol], t = row[tcol];
+        char trajname[48];
+        snprintf(trajname, sizeof trajname, "trajectory %ld", id);
+        if (!(t > tprev)) {
+            io_fail(err, errlen,
+                 "%s:%d: time %.17g is not after %.17g on line %d; times must increase strictly within %s (sort "
+                 "the rows by t%s)",
+                 path, c.rowline[r], t, tprev, c.rowline[r - 1], trajcol < 0 ? "a trajectory" : trajname,
+                 trajcol < 0 ? ", or add a traj column to separate trajectories" : "");
+            goto done;
+        }
+    }
+    firstrow[d.n_traj] = (int)c.nrow;
+
+    d.traj = calloc(d.n_traj, sizeof *d.traj);
+    if (!d.traj) {
+        io_fail(err, errlen, "%s: out of memory", path);
+        goto done;
+    }
+    for (int i = 0; i < d.n_traj; i++) {
+        nodec_traj *tr = &d.traj[i];
+        tr->id = ids[i];
+        tr->n = firstrow[i + 1] - firstrow[i];
+        tr->t = malloc(tr->n * sizeof *tr->t);
+        tr->z = malloc((size_t)tr->n * (m->n_state ? m->n_state : 1) * sizeof *tr->z);
+        if (!tr->t || !tr->z) {
+            d.n_traj = i + 1;
+            io_fail(err, errlen, "%s: out of memory", path);
+            goto done;
+        }
+        for (int r = 0; r < tr->n; r++) {
+            const double *row = c.v + (size_t)(firstrow[i] + r) * c.ncol;
+            tr->t[r] = row[tcol];
+            for (int k = 0; k < m->n_state; k++)
+                tr->z[(size_t)r * m->n_state + k] = row[col[k]];
+        }
+    }
+    *out = d;
+    d.traj = NULL;
+    rc = 0;
+
+done:
+    if (d.traj)
+        nodec_data_free(&d);
+    free(col);
+    free(ids);
+    free(firstrow);
+    csv_free(&c);
+    return rc;
+}
+
+void nodec_data_free(nodec_data *d)
+{
+    for (int i = 0; d->traj && i < d->n_traj; i++) {
+        free(d->traj[i].t);
+        free(d->traj[i].z);
+    }
+    free(d->traj);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---- CSV writing ---------------------------------------------------------- */
+
+static void csv_head(Buf *b, const nodec_model *m, int with_traj)
+{
+    buf_add(b, with_traj ? "traj,t" : "t", with_traj ? 6 : 1);
+    for (int k = 0; k < m->n_state; k++) {
+        char name[160];
+        nodec_state_column_name(m, k, name, sizeof name);
+        if (strchr(name, ','))
+            buf_printf(b, ",\"%s\"", name);
+        else
+            buf_printf(b, ",%s", name);
+    }
+    buf_add(b, "\n", 1);
+}
+
+static void csv_body(Buf *b, const nodec_model *m, int n, const double *t, const double *z, int with_traj,
+                     long traj)
+{
+    for (int r = 0; r < n; r++) {
+        if (with_traj)
+            buf_printf(b, "%ld,", traj);
+        buf_printf(b, "%.17g", t[r]);
+        for (int k = 0; k < m->n_state; k++)
+            buf_printf(b, ",%.17g", z[(size_t)r * m->n_state + k]);
+        buf_add(b, "\n", 1);
+    }
+}
+
+int nodec_traj_write(FILE *f, const nodec_model *m, int n, const double *t, const double *z)
+{
+    Buf b = {0};
+    csv_head(&b, m, 0);
+    csv_body(&b, m, n, t, z, 0, 0);
+    int rc = b.oom || fwrite(b.s, 1, b.len, f) != b.len ? -1 : 0;
+    free(b.s);
+    return rc;
+}
+
+int nodec_traj_save(const char *path, const nodec_model *m, int n, const double *t, const double *z, char *err,
+                    size_t errlen)
+{
+    Buf b = {0};
+    csv_head(&b, m, 0);
+    csv_body(&b, m, n, t, z, 0, 0);
+    return io_save(path, &b, err, errlen);
+}
+
+int nodec_data_save(const char *path, const nodec_model *m, const nodec_data *d, char *err, size_t errlen)
+{
+    Buf b = {0};
+    int many = d->n_traj > 1;
+    csv_head(&b, m, many);
+    for (int i = 0; i < d->n_traj; i++)
+        csv_body(&b, m, d->traj[i].n, d->traj[i].t, d->traj[i].z, many, d->traj[i].id);
+    return io_save(path, &b, err, errlen);
+}
+
