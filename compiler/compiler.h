@@ -417,16 +417,23 @@ typedef struct Func {
     int nroots;
 } Func;
 
+/* The generated functions of a program, listed once: driver.c frees and
+ * verifies them, the dumps print them, in this order. */
+#define PROGRAM_FUNCS(X) \
+    X(f)         /* per state var */ \
+    X(vjp_z)     /* per state var: aᵀ∂f/∂X */ \
+    X(vjp_p)     /* per param var: aᵀ∂f/∂P */ \
+    X(vjp_t)     /* one: aᵀ∂f/∂t */ \
+    X(jvp)       /* per state var */ \
+    X(loss)      /* one */ \
+    X(loss_grad) /* one: ∂ℓ/∂pred, shape [n_state] */
+
 typedef struct Program {
     Model *m;
     Ir *ir;
-    Func f;             /* per state var */
-    Func vjp_z;         /* per state var: aᵀ∂f/∂X */
-    Func vjp_p;         /* per param var: aᵀ∂f/∂P */
-    Func vjp_t;         /* one: aᵀ∂f/∂t */
-    Func jvp;           /* per state var */
-    Func loss;          /* one */
-    Func loss_grad;     /* one: ∂ℓ/∂pred, shape [n_state] */
+#define X(name) Func name;
+    PROGRAM_FUNCS(X)
+#undef X
 } Program;
 
 Func ir_func(int n);                /* n roots, all -1 (zero) */
@@ -505,10 +512,29 @@ typedef struct Compilation {
     bool allow_incomplete;  /* REPL: accept states without equations yet */
 } Compilation;
 
-/* Runs the whole pipeline on a source text; false when there were errors
- * (already reported to `diag`).  `stop_after` limits the stages: "ast",
- * "sema", or NULL for everything. */
-bool nc_compile(Compilation *c, const char *stop_after);
+/* The stages of the pipeline, in order; each can be printed (nc_dump). */
+#define STAGES(X) \
+    X(AST, "ast")     /* parse: the statements */ \
+    X(SEMA, "sema")   /* names, shapes, sizes */ \
+    X(IR, "ir")       /* f and the loss, lowered and simplified */ \
+    X(DERIV, "deriv") /* the VJPs, the JVP, ∂ℓ/∂pred */ \
+    X(C, "c")         /* the emitted header and source */
+
+typedef enum {
+#define X(id, name) STAGE_##id,
+    STAGES(X)
+#undef X
+    STAGE_COUNT
+} Stage;
+extern const char *const stage_names[];
+int nc_stage_from_name(const char *name); /* -1 when unknown */
+
+/* Runs the pipeline on a source text up to and including stop_at
+ * (STAGE_DERIV and later: everything); false when there were errors
+ * (already reported to `diag`). */
+bool nc_compile(Compilation *c, Stage stop_at);
+/* Prints what stage s made (nc_compile must have reached it). */
+void nc_dump(Buf *b, Compilation *c, Stage s, const EmitOpts *o);
 /* The parts of a model a statement defines, for the REPL's replacement:
  * "model", a declared name, "d<state>/dt" or "loss". */
 const char *nc_stmt_key(const Stmt *s, Arena *a);

@@ -101,7 +101,7 @@ static int parse_args(const char *cmd, int argc, char **argv, Args *a) {
 }
 
 /* Reads and compiles args->model; prints diagnostics to stderr. */
-static bool compile_file(Compilation *c, const char *path, const char *stop) {
+static bool compile_file(Compilation *c, const char *path, Stage stop) {
     memset(c, 0, sizeof *c);
     c->arena = arena_new();
     char err[512];
@@ -131,45 +131,19 @@ static int cmd_emit(int argc, char **argv) {
     Args a;
     int rc = parse_args("emit", argc, argv, &a);
     if (rc) return rc < 0 ? (puts(find_cmd("emit")->help), 0) : rc;
-    const char *dumps[] = {"ast", "ir", "deriv", "c"};
+    int stage = STAGE_C;
     if (a.dump) {
-        bool known = false;
-        for (int i = 0; i < 4; i++) known |= !strcmp(a.dump, dumps[i]);
-        if (!known) return usage_error("emit", "--dump takes ast, ir, deriv or c, not '%s'", a.dump);
+        stage = nc_stage_from_name(a.dump);
+        if (stage < 0) return usage_error("emit", "--dump takes ast, sema, ir, deriv or c, not '%s'", a.dump);
     } else if (!a.out) {
         return usage_error("emit", "%s", "missing -o DIR (where to write <model>.h and <model>.c)");
     }
     Compilation c;
-    if (!compile_file(&c, a.model, a.dump && !strcmp(a.dump, "ast") ? "ast" : NULL)) return nc_free(&c), 1;
+    if (!compile_file(&c, a.model, stage)) return nc_free(&c), 1;
     Buf b = {0};
     if (a.dump) {
-        Program *pg = c.prog;
-        if (!strcmp(a.dump, "ast")) ast_dump(&b, c.parse.first, &c.src);
-        else if (!strcmp(a.dump, "c")) {
-            EmitOpts o = emit_opts(&c);
-            emit_header(&b, pg, &o), emit_source(&b, pg, &o);
-        } else {
-            Model *m = pg->m;
-            const char **lab = arena_alloc(c.arena, sizeof *lab * (m->nstates + m->nparams + 2));
-            if (!strcmp(a.dump, "ir")) {
-                for (int i = 0; i < m->nstates; i++) lab[i] = arena_printf(c.arena, "d%s/dt", m->states[i]->name);
-                ir_dump(&b, pg->ir, "f", lab, pg->f.roots, pg->f.nroots);
-                lab[0] = "loss";
-                ir_dump(&b, pg->ir, "loss", lab, pg->loss.roots, 1);
-            } else {
-                int n = 0, *roots = arena_alloc(c.arena, sizeof(int) * (m->nstates + m->nparams + 2));
-                for (int i = 0; i < m->nstates; i++)
-                    lab[n] = arena_printf(c.arena, "a'df/d%s", m->states[i]->name), roots[n++] = pg->vjp_z.roots[i];
-                for (int i = 0; i < m->nparams; i++)
-                    lab[n] = arena_printf(c.arena, "a'df/d%s", m->params[i]->name), roots[n++] = pg->vjp_p.roots[i];
-                lab[n] = "a'df/dt", roots[n++] = pg->vjp_t.roots[0];
-                ir_dump(&b, pg->ir, "vjp", lab, roots, n);
-                for (int i = 0; i < m->nstates; i++) lab[i] = arena_printf(c.arena, "df/d%s v", m->states[i]->name);
-                ir_dump(&b, pg->ir, "jvp", lab, pg->jvp.roots, m->nstates);
-                lab[0] = "dl/dpred";
-                ir_dump(&b, pg->ir, "loss_grad", lab, pg->loss_grad.roots, 1);
-            }
-        }
+        EmitOpts o = emit_opts(&c);
+        nc_dump(&b, &c, stage, &o);
         fputs(b.s ? b.s : "", stdout);
         buf_free(&b), nc_free(&c);
         return 0;
@@ -203,7 +177,7 @@ static int cmd_check(int argc, char **argv) {
     int rc = parse_args("check", argc, argv, &a);
     if (rc) return rc < 0 ? (puts(find_cmd("check")->help), 0) : rc;
     Compilation c;
-    if (!compile_file(&c, a.model, NULL)) return nc_free(&c), 1;
+    if (!compile_file(&c, a.model, STAGE_C)) return nc_free(&c), 1;
     EmitOpts o = emit_opts(&c);
     LoadedModel lm;
     char err[2048];
@@ -222,7 +196,7 @@ static int cmd_derive(int argc, char **argv) {
     int rc = parse_args("derive", argc, argv, &a);
     if (rc) return rc < 0 ? (puts(find_cmd("derive")->help), 0) : rc;
     Compilation c;
-    if (!compile_file(&c, a.model, NULL)) return nc_free(&c), 1;
+    if (!compile_file(&c, a.model, STAGE_C)) return nc_free(&c), 1;
     Buf b = {0};
     print_derive(&b, c.prog, a.latex);
     fputs(b.s ? b.s : "", stdout);
@@ -250,7 +224,7 @@ static int with_model(const char *cmd, int argc, char **argv, int (*fn)(const no
     }
     argc = n;
     Compilation c;
-    if (!compile_file(&c, argv[1], NULL)) return nc_free(&c), 1;
+    if (!compile_file(&c, argv[1], STAGE_C)) return nc_free(&c), 1;
     EmitOpts o = emit_opts(&c);
     LoadedModel lm;
     char err[2048];
@@ -338,7 +312,7 @@ static int cmd_build(int argc, char **argv) {
         return 1;
     }
     Compilation c;
-    if (!compile_file(&c, a.model, NULL)) return nc_free(&c), 1;
+    if (!compile_file(&c, a.model, STAGE_C)) return nc_free(&c), 1;
     char dir[256];
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/nodec-build-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -390,14 +364,15 @@ static int cmd_build(int argc, char **argv) {
 static int cmd_repl(int argc, char **argv) { return repl_main(argc, argv); }
 
 static const Cmd cmds[] = {
-    {"emit", cmd_emit, "emit MODEL -o DIR [--dump=ast|ir|deriv|c]",
+    {"emit", cmd_emit, "emit MODEL -o DIR [--dump=ast|sema|ir|deriv|c]",
      "usage: nodec emit MODEL.nde -o DIR\n"
-     "       nodec emit MODEL.nde --dump=ast|ir|deriv|c\n\n"
+     "       nodec emit MODEL.nde --dump=ast|sema|ir|deriv|c\n\n"
      "Writes DIR/<model>.h and DIR/<model>.c: plain C99 for f, its VJP and JVP, the\n"
      "Jacobian, the loss and its gradient, the parameter initializer and a\n"
      "nodec_model descriptor (DESIGN.md §3).  DIR is created if missing.\n"
-     "--dump prints one stage's output instead: the syntax tree, the IR of f and\n"
-     "the loss, the IR of the derivatives, or the C."},
+     "--dump prints one stage's output instead: the syntax tree, the symbols with\n"
+     "their shapes and offsets, the IR of f and the loss, the IR of the\n"
+     "derivatives, or the C."},
     {"check", cmd_check, "check MODEL [--seed N] [--points N] [--tol X]",
      "usage: nodec check MODEL.nde [--seed N] [--points N] [--tol X] [--backend llvm|cc]\n\n"
      "Compiles the model (with LLVM's JIT, or the emitted C with the system C\n"

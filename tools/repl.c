@@ -110,7 +110,7 @@ static bool adopt(Repl *r, Entry *e, int n, bool quiet) {
     free(text);
     c.diag.out = stderr;
     c.allow_incomplete = true;
-    if (!nc_compile(&c, NULL)) {
+    if (!nc_compile(&c, STAGE_C)) {
         nc_free(&c);
         return false;
     }
@@ -477,10 +477,7 @@ static void command(Repl *r, char *line, bool *quit) {
             EmitOpts o = {"<model>", nc_hash(r->c.src.text, (size_t)r->c.src.len)};
             emit_source(&b, r->c.prog, &o);
         } else {
-            Model *m = r->c.model;
-            const char **lab = arena_alloc(r->c.arena, sizeof *lab * (size_t)(m->nstates + 1));
-            for (int i = 0; i < m->nstates; i++) lab[i] = arena_printf(r->c.arena, "d%s/dt", m->states[i]->name);
-            ir_dump(&b, r->c.prog->ir, "f", lab, r->c.prog->f.roots, m->nstates);
+            nc_dump(&b, &r->c, STAGE_IR, NULL);
         }
         fputs(b.s ? b.s : "", stdout);
         buf_free(&b);

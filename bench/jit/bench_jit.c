@@ -68,7 +68,7 @@ static bool compile(const char *path, Compilation *c) {
         return false;
     }
     c->diag.out = stderr;
-    return nc_compile(c, NULL);
+    return nc_compile(c, STAGE_C);
 }
 
 static int cmd_compile(int runs, char **models, int n) {

@@ -240,7 +240,7 @@ static int test_model(const char *path) {
         return 1;
     }
     c.diag.out = stdout;
-    if (!nc_compile(&c, NULL)) {
+    if (!nc_compile(&c, STAGE_C)) {
         printf("FAIL %s: does not compile\n", path);
         return nc_free(&c), 1;
     }

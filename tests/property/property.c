@@ -1013,7 +1013,7 @@ static void check_one(const ModelSrc *ms, const char *text, int idx, unsigned lo
     c.src = (Source){.path = "property.nde", .text = text, .len = (int)strlen(text)};
     c.diag.buf = &diag;
     LoadedModel lm = {0};
-    if (!nc_compile(&c, NULL)) {
+    if (!nc_compile(&c, STAGE_C)) {
         fprintf(log, "the model does not compile:\n%s\n", diag.s ? diag.s : "");
         snprintf(o.what, sizeof o.what, "rejected");
         goto done;
