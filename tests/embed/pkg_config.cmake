@@ -27,6 +27,9 @@ foreach(kind static shared)
     # -lnodec would pick libnodec.so beside libnodec.a; -l:libnodec.a
     # asks GNU ld and lld for the archive (docs/embedding.md).
     run("pkg-config --static" ${PKG_CONFIG} --static --cflags --libs nodec)
+    if(out MATCHES "-lz") # the core links libm alone (DESIGN.md §7)
+      message(FATAL_ERROR "pkg-config --static nodec asks for zlib: ${out}")
+    endif()
     string(REPLACE "-lnodec" "-l:libnodec.a" out "${out}")
   else()
     run("pkg-config" ${PKG_CONFIG} --cflags --libs nodec)
