@@ -288,8 +288,11 @@ YY_BUFFER_STATE yy_scan_bytes(const char *bytes, int len, void *scanner);
 bool parse_source(Parse *p, const Source *src) {
     void *scanner;
     if (yylex_init_extra(p, &scanner)) ice("cannot create the scanner");
-    p->pos = 0, p->nest = 0, p->eof_sent = false;
-    yy_scan_bytes(src->text, src->len, scanner);
+    /* A UTF-8 byte order mark, which some editors write first, is not part
+     * of the model: scanning starts after it, offsets still count it. */
+    int bom = src->len >= 3 && !memcmp(src->text, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    p->pos = bom, p->nest = 0, p->eof_sent = false;
+    yy_scan_bytes(src->text + bom, src->len - bom, scanner);
     int errs = p->diag->nerrors;
     int rc = yyparse(scanner, p);
     yylex_destroy(scanner);
