@@ -306,6 +306,7 @@ struct Sym {
     Span eq_span;
     int ir;             /* ir.c: the lowered node, -1 before */
     bool poisoned;      /* its declaration had an error: uses stay silent */
+    bool eq_before;     /* a state whose equation came first (reported) */
 };
 
 typedef struct Model {

@@ -20,6 +20,12 @@ typedef struct Sema {
     Stmt *cur;
     bool in_loss;
     Span loss_span;         /* the first loss statement */
+    /* The symbol table: open addressing over the arena, the latest symbol
+     * of each name; the Model's arrays grow by doubling (their capacities
+     * here), so n declarations cost O(n). */
+    Sym **tab;
+    int tabcap, tablen;
+    int cap_syms, cap_states, cap_params, cap_consts, cap_lets;
 } Sema;
 
 static const struct { const char *name; int nargs; } builtins[] = {
@@ -48,18 +54,43 @@ const char *func_names_hint(void) {
 
 static const char *sh(Sema *s, Shape x) { return shape_str(x, s->a); }
 
-static void push(Arena *a, Sym ***v, int *n, Sym *x) {
-    Sym **nv = arena_alloc(a, sizeof *nv * (*n + 1));
-    if (*n) memcpy(nv, *v, sizeof *nv * *n);
-    nv[(*n)++] = x;
-    *v = nv;
+/* Appends x to the array v of n elements and capacity *cap. */
+static void push(Arena *a, Sym ***v, int *n, int *cap, Sym *x) {
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        Sym **nv = arena_alloc(a, sizeof *nv * (size_t)*cap);
+        if (*n) memcpy(nv, *v, sizeof *nv * (size_t)*n);
+        *v = nv;
+    }
+    (*v)[(*n)++] = x;
 }
 
-static Sym *lookup(Sema *s, const char *name) {
-    for (int i = s->m->nsyms - 1; i >= 0; i--)
-        if (!strcmp(s->m->syms[i]->name, name)) return s->m->syms[i];
-    return NULL;
+static size_t name_hash(const char *name) { return (size_t)fnv1a64(name, strlen(name)); }
+
+/* The slot of `name` in the table: its symbol, or the empty slot for it. */
+static Sym **slot(Sema *s, const char *name) {
+    size_t mask = (size_t)s->tabcap - 1, h = name_hash(name) & mask;
+    while (s->tab[h] && strcmp(s->tab[h]->name, name)) h = (h + 1) & mask;
+    return &s->tab[h];
 }
+
+/* Makes y visible: a later symbol of the same name hides the earlier one. */
+static void declare(Sema *s, Sym *y) {
+    push(s->a, &s->m->syms, &s->m->nsyms, &s->cap_syms, y);
+    if (2 * (s->tablen + 1) > s->tabcap) {
+        Sym **old = s->tab;
+        int oldcap = s->tabcap;
+        s->tabcap = oldcap ? oldcap * 2 : 64;
+        s->tab = arena_alloc(s->a, sizeof *s->tab * (size_t)s->tabcap);
+        for (int i = 0; i < oldcap; i++)
+            if (old[i]) *slot(s, old[i]->name) = old[i];
+    }
+    Sym **at = slot(s, y->name);
+    if (!*at) s->tablen++;
+    *at = y;
+}
+
+static Sym *lookup(Sema *s, const char *name) { return s->tabcap ? *slot(s, name) : NULL; }
 
 /* The closest known name, for "did you mean". */
 static const char *suggest(Sema *s, const char *name, bool funcs) {
@@ -102,6 +133,7 @@ static Stmt *declared_later(Sema *s, const char *name) {
 }
 
 static void unknown_name(Sema *s, const char *name, Span sp, const char *what) {
+    if (s->d->fatal) return; /* reporting has stopped: no hints to look for */
     Stmt *later = declared_later(s, name);
     if (later) {
         const char *hint = arena_printf(s->a, "move the declaration of '%s' above its first use", name);
@@ -411,7 +443,7 @@ static bool check_expr(Sema *s, Ast *e) {
         if (!literal_array(s, e, &shape, &v)) return false;
         Sym *y = new_sym(s, SYM_CONST, arena_printf(s->a, "literal%d", s->m->nconsts), e->span, shape);
         y->init = INIT_VALUE, y->values = v, y->index = s->m->nconsts;
-        push(s->a, &s->m->consts, &s->m->nconsts, y);
+        push(s->a, &s->m->consts, &s->m->nconsts, &s->cap_consts, y);
         e->sym = y, e->shape = shape;
         return true;
     }
@@ -545,16 +577,17 @@ static void check_decl(Sema *s, Stmt *st) {
     if (!declare_ok(s, st->name, st->name_span)) return;
     SymKind k = st->kind == S_STATE ? SYM_STATE : st->kind == S_PARAM ? SYM_PARAM : SYM_CONST;
     Sym *y = new_sym(s, k, st->name, st->name_span, shape0());
+    y->eq_before = st->eq_before;
     Model *m = s->m;
     if ((st->has_dims && !check_dims(s, st, &y->shape)) || !check_init(s, st, y)) {
         y->poisoned = true; /* reported: its uses stay silent */
-        push(s->a, &m->syms, &m->nsyms, y);
+        declare(s, y);
         return;
     }
-    push(s->a, &m->syms, &m->nsyms, y);
-    if (k == SYM_STATE) y->index = m->nstates, push(s->a, &m->states, &m->nstates, y);
-    if (k == SYM_PARAM) y->index = m->nparams, push(s->a, &m->params, &m->nparams, y);
-    if (k == SYM_CONST) y->index = m->nconsts, push(s->a, &m->consts, &m->nconsts, y);
+    declare(s, y);
+    if (k == SYM_STATE) y->index = m->nstates, push(s->a, &m->states, &m->nstates, &s->cap_states, y);
+    if (k == SYM_PARAM) y->index = m->nparams, push(s->a, &m->params, &m->nparams, &s->cap_params, y);
+    if (k == SYM_CONST) y->index = m->nconsts, push(s->a, &m->consts, &m->nconsts, &s->cap_consts, y);
 }
 
 static void check_let(Sema *s, Stmt *st) {
@@ -562,9 +595,9 @@ static void check_let(Sema *s, Stmt *st) {
     if (!declare_ok(s, st->name, st->name_span)) return;
     Sym *y = new_sym(s, SYM_LET, st->name, st->name_span, ok ? st->expr->shape : shape0());
     y->expr = st->expr, y->poisoned = !ok;
-    push(s->a, &s->m->syms, &s->m->nsyms, y);
+    declare(s, y);
     if (!ok) return;
-    push(s->a, &s->m->lets, &s->m->nlets, y);
+    push(s->a, &s->m->lets, &s->m->nlets, &s->cap_lets, y);
 }
 
 /* dX/dt = expr.  The left side is checked first, so a bad left side gives
@@ -642,7 +675,7 @@ static void check_loss(Sema *s, Stmt *st) {
         Sym *y = new_sym(s, SYM_LOSSARG, st->lossargs[i], st->lossarg_spans[i], shape1(m->n_state));
         y->index = i;
         m->lossargs[i] = y;
-        push(s->a, &m->syms, &m->nsyms, y);
+        declare(s, y);
     }
     s->in_loss = true;
     bool ok = check_expr(s, st->expr);
@@ -653,13 +686,6 @@ static void check_loss(Sema *s, Stmt *st) {
         return;
     }
     if (ok) m->loss = st->expr;
-}
-
-/* The state's declaration was flagged by check_eq: its equation came first. */
-static bool declared_stmt_seen(Sema *s, Sym *y) {
-    for (Stmt *t = s->all; t; t = t->next)
-        if (t->kind == S_STATE && t->name_span.beg == y->span.beg) return t->eq_before;
-    return false;
 }
 
 static bool c_identifier(const char *s) {
@@ -676,7 +702,7 @@ Model *sema_check(Parse *p, const char *default_name) {
     m->src = p->diag->src;
     m->name = default_name;
     m->time = new_sym(&s, SYM_TIME, "t", (Span){0, 0}, shape0());
-    push(s.a, &m->syms, &m->nsyms, m->time);
+    declare(&s, m->time);
     Stmt *model_stmt = NULL;
     for (Stmt *st = p->first; st && !s.d->fatal; st = st->next) {
         s.cur = st;
@@ -714,7 +740,7 @@ Model *sema_check(Parse *p, const char *default_name) {
         error_plain(s.d, MSG(M_NO_STATE));
     for (int i = 0; i < m->nstates; i++) {
         Sym *y = m->states[i];
-        if (!y->eq && declared_stmt_seen(&s, y)) continue;
+        if (!y->eq && y->eq_before) continue;
         if (!y->eq && p->allow_incomplete) {
             if (!m->incomplete) m->incomplete = y;
         } else if (!y->eq)
