@@ -30,7 +30,7 @@
 /* Limits, reported to the user when crossed. */
 enum {
     MAX_DIM = 1000000,         /* one dimension */
-    MAX_ELEMS = 1 << 24,       /* elements in one tensor */
+    MAX_ELEMS = 1 << 24,       /* elements in one tensor, declared or computed */
     MAX_NEST = 256,            /* bracket nesting */
     MAX_DEPTH = 1000,          /* expression tree depth */
     MAX_ERRORS = 20,           /* diagnostics before giving up */
@@ -95,6 +95,7 @@ typedef struct Diag {
     X(M_OUTER_NEEDS_TWO_VECTORS, "'outer' needs two vectors, got %s and %s") \
     X(M_CONCAT_JOINS_SCALARS_AND, "'concat' joins scalars and vectors, not a matrix %s") \
     X(M_CONCAT_RESULT_HAS_MORE, "'concat' result has more than %d elements") \
+    X(M_RESULT_TOO_LARGE, "the result of '%s' would have %lld elements; at most %d are allowed") \
     X(M_INDEX_SCALAR, "%s is a scalar and cannot be indexed") \
     X(M_TOO_MANY_INDICES_HAS, "too many indices: %s has %d dimension%s") \
     X(M_INDICES_MUST_BE_WHOLE, "indices must be whole-number constants") \

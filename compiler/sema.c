@@ -245,6 +245,16 @@ static bool check_name(Sema *s, Ast *e) {
     return true;
 }
 
+/* A computed m × n matrix within MAX_ELEMS, as declared ones are. */
+static bool small_enough(Sema *s, Ast *e, const char *what, int m, int n) {
+    if ((long long)m * n <= MAX_ELEMS) return true;
+    error_at(s->d, e->span,
+             what[0] == '@' ? "order the products so that no large matrix is made: A @ (B @ x), not (A @ B) @ x"
+                            : "outer(u, v) @ x is u * dot(v, x), which needs no matrix",
+             MSG(M_RESULT_TOO_LARGE), what, (long long)m * n, MAX_ELEMS);
+    return false;
+}
+
 static bool check_matmul(Sema *s, Ast *e, Shape x, Shape y, Shape *out) {
     if (x.rank == 0 || y.rank == 0) {
         error_at(s->d, e->span, "use '*' to multiply by a scalar",
@@ -260,8 +270,10 @@ static bool check_matmul(Sema *s, Ast *e, Shape x, Shape y, Shape *out) {
                  inner_x, inner_y);
         return false;
     }
-    if (x.rank == 2 && y.rank == 2) *out = shape2(x.d[0], y.d[1]);
-    else if (x.rank == 2) *out = shape1(x.d[0]);
+    if (x.rank == 2 && y.rank == 2) {
+        if (!small_enough(s, e, "@", x.d[0], y.d[1])) return false;
+        *out = shape2(x.d[0], y.d[1]);
+    } else if (x.rank == 2) *out = shape1(x.d[0]);
     else if (y.rank == 2) *out = shape1(y.d[1]);
     else *out = shape0();
     return true;
@@ -338,6 +350,7 @@ static bool check_call(Sema *s, Ast *e) {
             error_at(s->d, e->span, NULL, MSG(M_OUTER_NEEDS_TWO_VECTORS), sh(s, x), sh(s, y));
             return false;
         }
+        if (!small_enough(s, e, "outer", x.d[0], y.d[0])) return false;
         e->shape = shape2(x.d[0], y.d[0]);
         return true;
     }
