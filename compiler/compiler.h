@@ -31,6 +31,7 @@
 enum {
     MAX_DIM = 1000000,         /* one dimension */
     MAX_ELEMS = 1 << 24,       /* elements in one tensor, declared or computed */
+    MAX_WORK = 1 << 27,        /* doubles of scratch a generated function may need (1 GiB) */
     MAX_NEST = 256,            /* bracket nesting */
     MAX_DEPTH = 1000,          /* expression tree depth */
     MAX_ERRORS = 20,           /* diagnostics before giving up */
@@ -480,11 +481,18 @@ typedef struct Plan {
     int *user;          /* the single user of a node: a node id, or -2-k for output k */
     int *fuse;          /* node C computed in the loop of matrix product fuse[C] */
     int *out_fuse;      /* the same for output k */
-    int wsize;
+    bool *inplace;      /* 'W' in its slice of its single user, a concat, which does not copy it */
+    int wsize;          /* doubles of work */
+    int over;           /* -1, or the node whose storage passed MAX_WORK (the plan is then void) */
 } Plan;
 
-/* Plans every node reached from outs (arrays from a); returns the work size. */
+/* Plans every node reached from outs (arrays from a); returns the work size,
+ * or -1 when it would pass MAX_WORK. */
 int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a);
+/* The work size of the generated code: the largest any function (f, vjp,
+ * f_vjp, jvp, loss, loss_grad, and jac_z's n_state + vjp's) needs.  -1 when
+ * that passes MAX_WORK, with *over (when non-NULL) the node that passed it. */
+int plan_work_size(Program *pg, int *over);
 
 /* ---- emit_c.c -------------------------------------------------------- */
 

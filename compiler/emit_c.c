@@ -51,6 +51,7 @@ typedef struct Em {
     int *user;          /* the single user of a node: a node id, or -2-k for output k */
     int *fuse;          /* node C computed in the loop of matrix product fuse[C] */
     int *out_fuse;      /* the same for output k */
+    bool *inplace;      /* already in its slice of the concat that reads it */
     const char *facc;   /* the name of an 'F' node's sum where it is read */
     Arena *a;
 } Em;
@@ -419,6 +420,7 @@ static void emit_node(Em *e, Buf *b, int lv, int id) {
         int la = shape_size(N(e, n.a)->shape), lb = shape_size(N(e, n.b)->shape);
         int parts[2] = {n.a, n.b}, at[2] = {0, la}, len[2] = {la, lb};
         for (int p = 0; p < 2; p++) {
+            if (e->inplace[parts[p]]) continue;
             if (N(e, parts[p])->shape.rank == 0) {
                 indent(b, lv), buf_printf(b, "w[%d] = ", e->woff[id] + at[p]);
             } else {
@@ -462,8 +464,9 @@ static int plan(Em *e, const Out *outs, int nouts) {
     for (int k = 0; k < nouts; k++) po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape};
     Plan p;
     e->wsize = plan_storage(&p, e->ir, po, nouts, e->a);
+    if (p.over >= 0) ice("a work size past MAX_WORK reached the C emitter");
     e->mode = p.mode, e->uses = p.uses, e->multi = p.multi, e->woff = p.woff;
-    e->user = p.user, e->fuse = p.fuse, e->out_fuse = p.out_fuse;
+    e->user = p.user, e->fuse = p.fuse, e->out_fuse = p.out_fuse, e->inplace = p.inplace;
     return e->wsize;
 }
 
@@ -766,15 +769,14 @@ static int emit_functions(Em *e, Buf *code) {
     int all[] = {wv, wj, wl, wg, e->pg->m->n_state + wv};
     for (int i = 0; i < 5; i++)
         if (all[i] > w) w = all[i];
+    int planned = emit_work_size(e->pg);
+    if (w != planned) ice("the emitted functions need %d doubles of work, their plan %d", w, planned);
     return w;
 }
 
 int emit_work_size(Program *pg) {
-    Em e = {.pg = pg, .ir = pg->ir, .prefix = pg->m->name, .a = arena_new()};
-    e.const_used = arena_alloc(e.a, (size_t)pg->m->nconsts + 1);
-    Buf code = {0};
-    int w = emit_functions(&e, &code);
-    buf_free(&code), arena_free(e.a);
+    int w = plan_work_size(pg, NULL);
+    if (w < 0) ice("a work size past MAX_WORK reached the C emitter");
     return w;
 }
 

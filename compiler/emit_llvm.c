@@ -120,6 +120,7 @@ typedef struct Em {
     int *user;     /* the single user of a node: a node id, or -2-k for output k */
     int *fuse;     /* node C computed in the loop of matrix product fuse[C] */
     int *out_fuse; /* the same for output k */
+    bool *inplace; /* already in its slice of the concat that reads it */
     int *woff;
     int wsize;
     LLVMValueRef *val;           /* S nodes: their value */
@@ -785,6 +786,7 @@ static void node(Em *e, int id) {
         int la = shape_size(N(e, n.a)->shape), lb = shape_size(N(e, n.b)->shape);
         int parts[2] = {n.a, n.b}, at[2] = {0, la}, len[2] = {la, lb};
         for (int p = 0; p < 2; p++) {
+            if (e->inplace[parts[p]]) continue;
             if (N(e, parts[p])->shape.rank == 0) {
                 store(e, ex(e, parts[p], zero, zero), gep(e, e->work, ci(e, e->woff[id] + at[p])));
             } else {
@@ -823,8 +825,9 @@ static int plan(Em *e, const Out *outs, int nouts) {
     for (int k = 0; k < nouts; k++) po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape};
     Plan p;
     e->wsize = plan_storage(&p, e->ir, po, nouts, e->a);
+    if (p.over >= 0) ice("a work size past MAX_WORK reached the JIT (nc_load_llvm checks it first)");
     e->mode = p.mode, e->uses = p.uses, e->multi = p.multi, e->woff = p.woff;
-    e->user = p.user, e->fuse = p.fuse, e->out_fuse = p.out_fuse;
+    e->user = p.user, e->fuse = p.fuse, e->out_fuse = p.out_fuse, e->inplace = p.inplace;
     e->val = arena_alloc(e->a, sizeof(LLVMValueRef) * (size_t)(e->ir->len + 1));
     return e->wsize;
 }
@@ -1214,6 +1217,8 @@ static int build_modules(Em *e, LLVMModuleRef eager, LLVMModuleRef lazy) {
     int w = wf, all[] = {wv, wj, wfv, wl, wg, e->pg->m->n_state + wv};
     for (int i = 0; i < 6; i++)
         if (all[i] > w) w = all[i];
+    int planned = plan_work_size(e->pg, NULL);
+    if (w != planned) ice("the JIT's functions need %d doubles of work, their plan %d", w, planned);
     return w;
 }
 
@@ -1371,6 +1376,8 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     memset(lm, 0, sizeof *lm);
     pthread_once(&llvm_once, llvm_init);
     if (!llvm_ready) return snprintf(err, errlen, "LLVM has no native target in this build"), false;
+    if (plan_work_size(pg, NULL) < 0) /* the plans would be void: nothing to build */
+        return snprintf(err, errlen, "the model needs more than %d doubles of scratch memory", MAX_WORK), false;
 
     bool ok = false;
     char *msg = NULL;

@@ -163,6 +163,17 @@ int ir_slice(Ir *ir, int a, const int lohi[4], int dropped, Span sp) {
         if (x->op == OP_NUM) return ir_num(ir, x->num, n.shape, sp);
         if (x->op == OP_BCAST) return n.shape.rank == 0 ? x->a : ir_bcast(ir, x->a, n.shape, sp);
         if (x->op == OP_EMBED && !memcmp(x->i, n.i, sizeof n.i)) return x->a;
+        if (x->op == OP_SLICE) { /* one slice of x's operand: chains stay one deep */
+            int in_lohi[4], in_dropped = x->i[4];
+            memcpy(in_lohi, x->i, sizeof in_lohi);
+            for (int k = 0, r = 0; k < x->inshape.rank; k++) {
+                if (x->i[4] & (1 << k)) continue; /* fixed by x; dimension r of x is k of its operand */
+                in_lohi[2 * k] = x->i[2 * k] + lohi[2 * r], in_lohi[2 * k + 1] = x->i[2 * k] + lohi[2 * r + 1];
+                if (dropped & (1 << r)) in_dropped |= 1 << k;
+                r++;
+            }
+            return ir_slice(ir, x->a, in_lohi, in_dropped, sp);
+        }
     }
     return ir_raw(ir, n);
 }

@@ -1,7 +1,7 @@
 /* plan.c — where each IR node's value lives in a generated function: the
  * storage plan both backends follow (emit_c.c prints it as C, emit_llvm.c
  * builds it as LLVM IR), so they compute the same operations in the same
- * order.
+ * order; and the work size of the generated code, checked against its limit.
  *
  * Requires: the roots of one function's outputs.  Gives every node reached
  * from them a mode:
@@ -10,9 +10,18 @@
  *   consumer, F a matrix-vector product computed inside the loop of its
  *   single elementwise consumer (fuse[consumer] or out_fuse[output]).
  * Elementwise chains and views are inlined unless a consumer reads them more
- * than once per element (the operands of products).
+ * than once per element (the operands of products), or the inlined
+ * expression would be more than MAX_INLINE operations deep.  A tensor in
+ * the work buffer read only by a concat is placed in its slice of the
+ * concat's storage (inplace), so a concat of n parts costs its own size,
+ * not n intermediate copies.
  */
 #include "compiler.h"
+
+/* The deepest expression inlined into one statement; a longer chain (a
+ * gradient summed over many uses) is stored every MAX_INLINE operations, so
+ * the printed expressions stay small and the emitters' recursion shallow. */
+enum { MAX_INLINE = 64 };
 
 static Node *N(Ir *ir, int id) { return &ir->n[id]; }
 
@@ -25,7 +34,8 @@ static bool cheap(const Plan *p, Ir *ir, int id) {
     return m == 'I' && (op == OP_TRANS || op == OP_SLICE || op == OP_BCAST) && cheap(p, ir, N(ir, id)->a);
 }
 
-int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a) {
+/* plan_storage with `limit` doubles of work available. */
+static int plan_within(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a, int limit) {
     int len = ir->len;
     p->mode = arena_alloc(a, (size_t)len + 1);
     p->uses = arena_alloc(a, sizeof(int) * ((size_t)len + 1));
@@ -34,6 +44,7 @@ int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a) {
     p->user = arena_alloc(a, sizeof(int) * ((size_t)len + 1));
     p->fuse = arena_alloc(a, sizeof(int) * ((size_t)len + 1));
     p->out_fuse = arena_alloc(a, sizeof(int) * ((size_t)nouts + 1));
+    p->inplace = arena_alloc(a, (size_t)len + 1);
     for (int id = 0; id < len; id++) p->fuse[id] = -1;
     for (int k = 0; k < nouts; k++) p->out_fuse[k] = -1;
     /* uses, the single user, and who reads an operand more than once */
@@ -53,6 +64,7 @@ int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a) {
         }
         if (n->op == OP_OUTER) p->multi[n->a] = true, p->multi[n->b] = true;
     }
+    int *depth = arena_alloc(a, sizeof(int) * ((size_t)len + 1)); /* of an inlined expression */
     for (int id = 0; id < len; id++) {
         if (!r[id]) continue;
         Node *n = N(ir, id);
@@ -63,9 +75,13 @@ int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a) {
         else if (op_class[n->op] == 'R') m = 'W';
         else if (p->uses[id] == 1 && !p->multi[id]) m = 'I';
         else m = 'W';
+        if (m == 'W' && (n->op == OP_TRANS || n->op == OP_SLICE || n->op == OP_BCAST) && cheap(p, ir, n->a)) m = 'I';
+        if (m == 'I') {
+            int da = n->a >= 0 ? depth[n->a] : 0, db = n->b >= 0 ? depth[n->b] : 0;
+            depth[id] = 1 + (da > db ? da : db);
+            if (depth[id] > MAX_INLINE) m = 'W', depth[id] = 0;
+        }
         p->mode[id] = m;
-        if (m == 'W' && (n->op == OP_TRANS || n->op == OP_SLICE || n->op == OP_BCAST) && cheap(p, ir, n->a))
-            p->mode[id] = 'I';
     }
     /* A matrix-vector product read once, through elementwise operations, by
      * a tensor or an output of its shape is computed in that consumer's loop. */
@@ -84,8 +100,78 @@ int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a) {
                  p->out_fuse[-2 - c] < 0)
             p->out_fuse[-2 - c] = id, p->mode[id] = 'F';
     }
-    p->wsize = 0;
-    for (int id = 0; id < len; id++)
-        if (p->mode[id] == 'W') p->woff[id] = p->wsize, p->wsize += shape_size(N(ir, id)->shape);
-    return p->wsize;
+    /* Work offsets: each tensor its own range, in node order, except the
+     * parts placed in a concat, which take their slice of its range (users
+     * have higher ids, so theirs are known first). */
+    for (int id = 0; id < len; id++) {
+        int u = p->user[id];
+        p->inplace[id] = p->mode[id] == 'W' && p->uses[id] == 1 && u >= 0 && N(ir, u)->op == OP_CONCAT;
+    }
+    int64_t total = 0;
+    p->over = -1;
+    for (int id = 0; id < len; id++) {
+        if (p->mode[id] != 'W' || p->inplace[id]) continue;
+        p->woff[id] = (int)total;
+        total += shape_size(N(ir, id)->shape);
+        if (total > limit && p->over < 0) p->over = id, total = limit; /* offsets stay in range */
+    }
+    for (int id = len - 1; id >= 0; id--) {
+        if (!p->inplace[id]) continue;
+        Node *u = N(ir, p->user[id]);
+        p->woff[id] = p->woff[p->user[id]] + (id == u->a ? 0 : shape_size(N(ir, u->a)->shape));
+    }
+    p->wsize = (int)total;
+    return p->over < 0 ? p->wsize : -1;
+}
+
+int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a) {
+    return plan_within(p, ir, outs, nouts, a, MAX_WORK);
+}
+
+/* ---- the work size of the generated functions -------------------------- */
+
+/* The outputs of function fn, as emit_c.c and emit_llvm.c lay them out;
+ * outs has room for 2 nstates + nparams + 2.  Returns their number. */
+static int fn_outs(Program *pg, int fn, PlanOut *outs) {
+    Model *m = pg->m;
+    int k = 0;
+    switch (fn) {
+    case 0: /* f */
+    case 2: /* f_vjp: f's outputs, then the VJP's */
+        for (int i = 0; i < m->nstates; i++) outs[k++] = (PlanOut){pg->f.roots[i], false, m->states[i]->shape};
+        if (fn == 0) break;
+        /* fall through */
+    case 1: /* vjp */
+        for (int i = 0; i < m->nstates; i++) outs[k++] = (PlanOut){pg->vjp_z.roots[i], false, m->states[i]->shape};
+        for (int i = 0; i < m->nparams; i++) outs[k++] = (PlanOut){pg->vjp_p.roots[i], false, m->params[i]->shape};
+        outs[k++] = (PlanOut){pg->vjp_t.roots[0], true, shape0()};
+        break;
+    case 3: /* jvp */
+        for (int i = 0; i < m->nstates; i++) outs[k++] = (PlanOut){pg->jvp.roots[i], false, m->states[i]->shape};
+        break;
+    case 4: /* loss */
+    case 5: /* loss_grad */
+        outs[k++] = (PlanOut){pg->loss.roots[0], true, shape0()};
+        if (fn == 5) outs[k++] = (PlanOut){pg->loss_grad.roots[0], false, shape1(m->n_state)};
+        break;
+    }
+    return k;
+}
+
+int plan_work_size(Program *pg, int *over) {
+    Model *m = pg->m;
+    Arena *a = arena_new();
+    PlanOut *outs = arena_alloc(a, sizeof *outs * (2 * (size_t)m->nstates + (size_t)m->nparams + 2));
+    int w = 0, bad = -1;
+    for (int fn = 0; fn < 6 && bad < 0; fn++) {
+        Plan p;
+        /* jac_z keeps e_i in work[0, n_state) and gives the VJP the rest */
+        int base = fn == 1 ? m->n_state : 0;
+        int size = plan_within(&p, pg->ir, outs, fn_outs(pg, fn, outs), a, MAX_WORK - base);
+        if (p.over >= 0) bad = p.over;
+        else if (base + size > w) w = base + size;
+    }
+    arena_free(a);
+    if (over) *over = bad;
+    return bad < 0 ? w : -1;
 }
