@@ -26,16 +26,24 @@ extern "C" {
 
 /* ---- file.c: whole files ----------------------------------------------- */
 
-/* Writes len bytes to path atomically: to `<path>.tmp.<pid>` in the same
- * directory, fsync, rename over path, fsync the directory.  On any error
- * the temp file is removed and an old file at path stays intact.
+/* The largest file nodec_read_file reads, and the most data an .npz entry
+ * may hold: 1 GiB (docs/files.md, "Limits"). */
+#define NODEC_FILE_MAX ((size_t)1 << 30)
+
+/* Writes len bytes to path atomically: to a temp file `<path>.tmp.XXXXXX`
+ * created exclusively in the same directory (mode 0666 less the umask, or
+ * the mode of the file it replaces), fsync, rename over path, fsync the
+ * directory.  On any error the temp file is removed and an old file at
+ * path stays intact.  A path that is a device or a FIFO is written
+ * directly, not replaced.
  * Test hook: with NODEC_TEST_FAIL_WRITE_AFTER=<bytes> in the environment,
  * the write fails (EIO) after that many bytes. */
 int nodec_write_file_atomic(const char *path, const void *data, size_t len,
                             char *err, size_t errlen);
 
 /* Reads a whole file into a malloc'ed buffer (NUL-terminated, *len bytes
- * without the NUL). */
+ * without the NUL).  Only a regular file of at most NODEC_FILE_MAX bytes:
+ * a device, FIFO or directory is refused without reading (or blocking). */
 int nodec_read_file(const char *path, char **data, size_t *len, char *err,
                     size_t errlen);
 

@@ -6,6 +6,9 @@
  * 64 bytes, then the raw data (NEP 1).  .npz is a zip of .npy entries; we
  * read its central directory (zip64 too), inflate with zlib (raw deflate)
  * and check CRC-32s; we write stored entries and compute CRC-32 ourselves.
+ * Nothing is inflated before it is known to fit: declared sizes are held
+ * to NODEC_FILE_MAX, and each entry's .npy header (inflated alone) to its
+ * data and, for parameters, to the model's shapes.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -191,71 +194,95 @@ static int npy_header(Lex *l, const char *what, char *descr, int *fortran, int *
     return 0;
 }
 
-/* Decodes one .npy image p[0..len) into a (name left alone). */
-static int npy_parse(const unsigned char *p, size_t len, const char *what, nodec_array *a, char *err,
-                     size_t errlen)
+/* What a .npy header says about the data after it. */
+typedef struct NpyHead {
+    size_t start; /* where the data begins */
+    char descr[16];
+    int isz, big; /* bytes per item (4 or 8), big-endian */
+    int ndim;
+    size_t shape[NODEC_ARRAY_MAXDIM];
+    size_t n; /* items */
+} NpyHead;
+
+/* Reads the header of a .npy image of `total` bytes, of which the first
+ * `avail` are at p, and checks that the data fills the rest exactly.  0, or
+ * -1 with a message, or 1 when the header runs past avail (h->start says
+ * how far: read that much and call again). */
+static int npy_head(const unsigned char *p, size_t avail, size_t total, const char *what, NpyHead *h, char *err,
+                    size_t errlen)
 {
-    if (len < 10 || memcmp(p, "\x93NUMPY", 6) != 0)
+    if (total < 10 || avail < 10 || memcmp(p, "\x93NUMPY", 6) != 0)
         return io_fail(err, errlen, "%s: not a .npy file (it does not start with \\x93NUMPY); save it with np.save",
                     what);
     size_t hlen, hstart;
     if (p[6] == 1) {
         hlen = rd16(p + 8);
         hstart = 10;
-    } else if ((p[6] == 2 || p[6] == 3) && len >= 12) {
+    } else if ((p[6] == 2 || p[6] == 3) && total >= 12 && avail >= 12) {
         hlen = rd32(p + 8);
         hstart = 12;
     } else {
         return io_fail(err, errlen, "%s: .npy format version %d.%d is not supported (1.0, 2.0 and 3.0 are)", what, p[6],
                     p[7]);
     }
-    if (hlen > len - hstart)
+    if (hlen > total - hstart)
         return io_fail(err, errlen, "%s: truncated: the .npy header needs %zu bytes but the file has %zu", what,
-                    hstart + hlen, len);
+                    hstart + hlen, total);
+    h->start = hstart + hlen;
+    if (h->start > avail)
+        return 1;
 
-    char descr[16];
-    int fortran = 0, ndim = 0;
-    size_t shape[NODEC_ARRAY_MAXDIM];
+    int fortran = 0;
+    h->ndim = 0;
     Lex l = {(const char *)p + hstart, (const char *)p + hstart + hlen};
-    if (npy_header(&l, what, descr, &fortran, &ndim, shape, err, errlen))
+    if (npy_header(&l, what, h->descr, &fortran, &h->ndim, h->shape, err, errlen))
         return -1;
 
-    int big = descr[0] == '>', isz = 0;
-    if ((descr[0] == '<' || descr[0] == '>') && strcmp(descr + 1, "f8") == 0)
-        isz = 8;
-    if ((descr[0] == '<' || descr[0] == '>') && strcmp(descr + 1, "f4") == 0)
-        isz = 4;
-    if (!isz)
+    h->big = h->descr[0] == '>';
+    h->isz = 0;
+    if ((h->descr[0] == '<' || h->descr[0] == '>') && strcmp(h->descr + 1, "f8") == 0)
+        h->isz = 8;
+    if ((h->descr[0] == '<' || h->descr[0] == '>') && strcmp(h->descr + 1, "f4") == 0)
+        h->isz = 4;
+    if (!h->isz)
         return io_fail(err, errlen, "%s: dtype '%s' is not supported; save float64 arrays (x.astype(np.float64))",
-                    what, descr);
-    if (fortran && ndim > 1)
+                    what, h->descr);
+    if (fortran && h->ndim > 1)
         return io_fail(err, errlen,
                     "%s: the array is in Fortran order; save it in C order (np.ascontiguousarray(x))", what);
 
     size_t n = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] && n > SIZE_MAX / 8 / shape[i])
+    for (int i = 0; i < h->ndim; i++) {
+        if (h->shape[i] && n > SIZE_MAX / 8 / h->shape[i])
             return io_fail(err, errlen, "%s: the shape in the .npy header is too large", what);
-        n *= shape[i];
+        n *= h->shape[i];
     }
+    h->n = n;
     char sh[160];
-    shape_str(sh, sizeof sh, ndim, shape);
-    size_t have = len - hstart - hlen;
-    if (have < n * isz)
+    shape_str(sh, sizeof sh, h->ndim, h->shape);
+    size_t have = total - h->start;
+    if (have < n * h->isz)
         return io_fail(err, errlen, "%s: truncated: shape %s of %s needs %zu bytes of data but the file has %zu", what,
-                    sh, descr, n * isz, have);
-    if (have > n * isz)
+                    sh, h->descr, n * h->isz, have);
+    if (have > n * h->isz)
         return io_fail(err, errlen, "%s: %zu bytes after the data of shape %s; the file is damaged", what,
-                    have - n * isz, sh);
+                    have - n * h->isz, sh);
+    return 0;
+}
 
+/* Converts the data d (h->n items) to doubles in a (name left alone). */
+static int npy_decode(const NpyHead *h, const unsigned char *d, const char *what, nodec_array *a, char *err,
+                      size_t errlen)
+{
+    size_t n = h->n;
+    int isz = h->isz;
     double *v = malloc((n ? n : 1) * sizeof *v);
     if (!v)
         return io_fail(err, errlen, "%s: out of memory", what);
-    const unsigned char *d = p + hstart + hlen;
     for (size_t i = 0; i < n; i++, d += isz) {
         unsigned char b[8] = {0};
         for (int j = 0; j < isz; j++)
-            b[j] = big ? d[isz - 1 - j] : d[j];
+            b[j] = h->big ? d[isz - 1 - j] : d[j];
         if (isz == 8) {
             uint64_t u = rd64(b);
             memcpy(&v[i], &u, 8);
@@ -266,11 +293,21 @@ static int npy_parse(const unsigned char *p, size_t len, const char *what, nodec
             v[i] = f;
         }
     }
-    a->ndim = ndim;
-    memcpy(a->shape, shape, sizeof shape);
+    a->ndim = h->ndim;
+    memcpy(a->shape, h->shape, sizeof h->shape);
     a->size = n;
     a->data = v;
     return 0;
+}
+
+/* Decodes one .npy image p[0..len) into a (name left alone). */
+static int npy_parse(const unsigned char *p, size_t len, const char *what, nodec_array *a, char *err,
+                     size_t errlen)
+{
+    NpyHead h;
+    if (npy_head(p, len, len, what, &h, err, errlen))
+        return -1;
+    return npy_decode(&h, p + h.start, what, a, err, errlen);
 }
 
 static void npy_encode(Buf *b, const nodec_array *a)
@@ -348,7 +385,9 @@ int nodec_npy_save(const char *path, const nodec_array *a, char *err, size_t err
 /* Fixed DOS time and date (1980-01-01 00:00) keep saved files reproducible. */
 #define ZIP_DATE 0x21
 
-static int zip_inflate(const unsigned char *in, size_t inlen, unsigned char *out, size_t outlen)
+/* Inflates raw deflate data into out[0..outlen): all of it, or with
+ * `prefix` only its first outlen bytes. */
+static int zip_inflate(const unsigned char *in, size_t inlen, unsigned char *out, size_t outlen, int prefix)
 {
     const size_t chunk = 1u << 30; /* avail_in/out are 32 bits wide */
     z_stream s;
@@ -366,7 +405,7 @@ static int zip_inflate(const unsigned char *in, size_t inlen, unsigned char *out
             s.avail_out = (uInt)(outleft < chunk ? outleft : chunk);
         rc = inflate(&s, Z_NO_FLUSH); /* Z_BUF_ERROR: input ended or output full */
     }
-    int ok = rc == Z_STREAM_END && (size_t)(s.next_out - out) == outlen;
+    int ok = (rc == Z_STREAM_END || prefix) && (size_t)(s.next_out - out) == outlen;
     inflateEnd(&s);
     return ok ? 0 : -1;
 }
@@ -405,8 +444,48 @@ static int zip_directory(const unsigned char *p, size_t len, const char *path, u
     return 0;
 }
 
-static int npz_parse(const unsigned char *p, size_t len, const char *path, nodec_array **out, int *nout,
-                     char *err, size_t errlen)
+/* Checks names and shapes against model m: every parameter there in its
+ * shape, nothing else.  Only names and shapes are read, not data. */
+static int params_match(const char *path, const nodec_model *m, const nodec_array *a, int n, char *err,
+                        size_t errlen);
+
+/* A .npy entry of an .npz, found through the zip directory. */
+typedef struct Zent {
+    char what[NODEC_ARRAY_NAMELEN + 600]; /* "path: name.npy", for messages */
+    const unsigned char *raw;             /* its data in the file */
+    uint64_t csize, usize;                /* compressed, uncompressed */
+    uint32_t crc;
+    unsigned method; /* 0 stored, 8 deflated */
+    NpyHead h;
+} Zent;
+
+/* The .npy header of an entry; a deflated one inflates only that far. */
+static int zent_head(Zent *z, char *err, size_t errlen)
+{
+    if (z->method == 0)
+        return npy_head(z->raw, z->usize, z->usize, z->what, &z->h, err, errlen);
+    size_t want = z->usize < 65552 ? z->usize : 65552; /* a version 1.0 header at most */
+    for (;;) {
+        unsigned char *mem = malloc(want ? want : 1);
+        if (!mem)
+            return io_fail(err, errlen, "%s: out of memory", z->what);
+        int rc = zip_inflate(z->raw, z->csize, mem, want, 1)
+                     ? io_fail(err, errlen, "%s: the compressed data is damaged; save the file again", z->what)
+                     : npy_head(mem, want, z->usize, z->what, &z->h, err, errlen);
+        free(mem);
+        if (rc <= 0)
+            return rc;
+        want = z->h.start; /* a longer header (2.0, 3.0), within usize */
+    }
+}
+
+/* Reads an .npz in three passes, so that nothing is inflated before it is
+ * known to fit: the directory and every entry's .npy header (sizes against
+ * NODEC_FILE_MAX, shapes against the data), then, for parameters of model
+ * m (NULL: any arrays), names and shapes against the model, then the
+ * data. */
+static int npz_parse(const unsigned char *p, size_t len, const char *path, const nodec_model *m,
+                     nodec_array **out, int *nout, char *err, size_t errlen)
 {
     uint64_t cdoff = 0, cdsize = 0, count = 0;
     if (zip_directory(p, len, path, &cdoff, &cdsize, &count, err, errlen))
@@ -414,18 +493,24 @@ static int npz_parse(const unsigned char *p, size_t len, const char *path, nodec
     if (count > cdsize / 46)
         return io_fail(err, errlen, "%s: the zip directory is damaged", path);
     nodec_array *a = calloc(count ? count : 1, sizeof *a);
-    if (!a)
+    Zent *zs = calloc(count ? count : 1, sizeof *zs);
+    if (!a || !zs) {
+        free(a);
+        free(zs);
         return io_fail(err, errlen, "%s: out of memory", path);
-    int n = 0;
+    }
+    int n = 0, nd = 0; /* entries read; of them, with data */
+    uint64_t total = 0;
     const unsigned char *c = p + cdoff, *cend = p + cdoff + cdsize;
-    for (uint64_t i = 0; i < count; i++) {
-        char what[NODEC_ARRAY_NAMELEN + 600];
+    for (uint64_t i = 0; i < count; i++, n++) {
+        Zent *z = &zs[n];
         if (cend - c < 46 || rd32(c) != 0x02014b50) {
             io_fail(err, errlen, "%s: the zip directory is damaged", path);
             goto bad;
         }
-        unsigned flags = rd16(c + 8), method = rd16(c + 10);
-        uint32_t crc = rd32(c + 16);
+        unsigned flags = rd16(c + 8);
+        z->method = rd16(c + 10);
+        z->crc = rd32(c + 16);
         uint64_t csize = rd32(c + 20), usize = rd32(c + 24), off = rd32(c + 42);
         size_t nlen = rd16(c + 28), xlen = rd16(c + 30), clen = rd16(c + 32);
         if ((size_t)(cend - c) < 46 + nlen + xlen + clen) {
@@ -433,7 +518,7 @@ static int npz_parse(const unsigned char *p, size_t len, const char *path, nodec
             goto bad;
         }
         const char *name = (const char *)c + 46;
-        snprintf(what, sizeof what, "%s: %.*s", path, (int)nlen, name);
+        snprintf(z->what, sizeof z->what, "%s: %.*s", path, (int)nlen, name);
         /* zip64 extra field: the sizes and offset that did not fit. */
         for (const unsigned char *x = c + 46 + nlen, *xe = x + xlen; xe - x >= 4; x += 4 + rd16(x + 2)) {
             const unsigned char *v = x + 4, *ve = v + rd16(x + 2);
@@ -460,60 +545,89 @@ static int npz_parse(const unsigned char *p, size_t len, const char *path, nodec
                 goto bad;
             }
         if (flags & 1) {
-            io_fail(err, errlen, "%s: the entry is encrypted; save it without a password", what);
+            io_fail(err, errlen, "%s: the entry is encrypted; save it without a password", z->what);
             goto bad;
         }
-        if (method != 0 && method != 8) {
+        if (z->method != 0 && z->method != 8) {
             io_fail(err, errlen,
-                 "%s: compression method %u is not supported; save with np.savez or np.savez_compressed", what,
-                 method);
+                 "%s: compression method %u is not supported; save with np.savez or np.savez_compressed", z->what,
+                 z->method);
             goto bad;
         }
         if (off > len || len - off < 30 || rd32(p + off) != 0x04034b50) {
-            io_fail(err, errlen, "%s: the entry's local header is missing; the file is damaged or truncated", what);
+            io_fail(err, errlen, "%s: the entry's local header is missing; the file is damaged or truncated", z->what);
             goto bad;
         }
         uint64_t data = off + 30 + rd16(p + off + 26) + rd16(p + off + 28);
         if (data > len || csize > len - data) {
-            io_fail(err, errlen, "%s: truncated: the entry needs %llu bytes but the file ends after %llu", what,
+            io_fail(err, errlen, "%s: truncated: the entry needs %llu bytes but the file ends after %llu", z->what,
                  (unsigned long long)csize, (unsigned long long)(len > data ? len - data : 0));
             goto bad;
         }
-        unsigned char *raw = (unsigned char *)p + data, *mem = NULL;
-        if (method == 8) {
-            /* Deflate expands at most ~1032:1; anything more is damage. */
-            if (usize > csize * 1040 + 1024 || !(mem = malloc(usize ? usize : 1))) {
-                io_fail(err, errlen, "%s: the entry's size %llu is impossible; the file is damaged", what,
-                     (unsigned long long)usize);
+        /* Declared sizes first: a small file may claim to inflate to terabytes. */
+        if (usize > NODEC_FILE_MAX || (total += usize) > NODEC_FILE_MAX) {
+            io_fail(err, errlen, "%s: the arrays hold %llu bytes, more than the %s nodec reads", z->what,
+                 (unsigned long long)(usize > NODEC_FILE_MAX ? usize : total), NODEC_FILE_MAX_TEXT);
+            goto bad;
+        }
+        if (z->method == 8 && usize > csize * 1040 + 1024) { /* deflate expands at most ~1032:1 */
+            io_fail(err, errlen, "%s: the entry's size %llu is impossible; the file is damaged", z->what,
+                 (unsigned long long)usize);
+            goto bad;
+        }
+        if (z->method == 0 && usize != csize) {
+            io_fail(err, errlen, "%s: stored entry sizes disagree; the file is damaged", z->what);
+            goto bad;
+        }
+        z->raw = p + data;
+        z->csize = csize;
+        z->usize = usize;
+        if (z->method == 0 && nodec_crc32(0, z->raw, usize) != z->crc) {
+            io_fail(err, errlen, "%s: CRC-32 mismatch; the file is damaged, save it again", z->what);
+            goto bad;
+        }
+        if (zent_head(z, err, errlen))
+            goto bad;
+        a[n].ndim = z->h.ndim;
+        memcpy(a[n].shape, z->h.shape, sizeof z->h.shape);
+        a[n].size = z->h.n;
+    }
+    if (m && params_match(path, m, a, n, err, errlen))
+        goto bad;
+    for (; nd < n; nd++) {
+        Zent *z = &zs[nd];
+        const unsigned char *raw = z->raw;
+        unsigned char *mem = NULL;
+        if (z->method == 8) {
+            if (!(mem = malloc(z->usize ? z->usize : 1))) {
+                io_fail(err, errlen, "%s: out of memory", z->what);
                 goto bad;
             }
-            if (zip_inflate(raw, csize, mem, usize)) {
+            if (zip_inflate(z->raw, z->csize, mem, z->usize, 0)) {
                 free(mem);
-                io_fail(err, errlen, "%s: the compressed data is damaged; save the file again", what);
+                io_fail(err, errlen, "%s: the compressed data is damaged; save the file again", z->what);
+                goto bad;
+            }
+            if (nodec_crc32(0, mem, z->usize) != z->crc) {
+                free(mem);
+                io_fail(err, errlen, "%s: CRC-32 mismatch; the file is damaged, save it again", z->what);
                 goto bad;
             }
             raw = mem;
-        } else if (usize != csize) {
-            io_fail(err, errlen, "%s: stored entry sizes disagree; the file is damaged", what);
-            goto bad;
         }
-        if (nodec_crc32(0, raw, usize) != crc) {
-            free(mem);
-            io_fail(err, errlen, "%s: CRC-32 mismatch; the file is damaged, save it again", what);
-            goto bad;
-        }
-        int rc = npy_parse(raw, usize, what, &a[n], err, errlen);
+        int rc = npy_decode(&z->h, raw + z->h.start, z->what, &a[nd], err, errlen);
         free(mem);
         if (rc)
             goto bad;
-        n++;
     }
+    free(zs);
     *out = a;
     *nout = n;
     return 0;
 
 bad:
-    nodec_arrays_free(a, n);
+    free(zs);
+    nodec_arrays_free(a, nd); /* only the first nd hold data */
     return -1;
 }
 
@@ -523,7 +637,7 @@ int nodec_npz_load(const char *path, nodec_array **a, int *n, char *err, size_t 
     size_t len;
     if (nodec_read_file(path, &buf, &len, err, errlen))
         return -1;
-    int rc = npz_parse((unsigned char *)buf, len, path, a, n, err, errlen);
+    int rc = npz_parse((unsigned char *)buf, len, path, NULL, a, n, err, errlen);
     free(buf);
     return rc;
 }
@@ -687,46 +801,9 @@ int nodec_params_save(const char *path, const nodec_model *m, const double *thet
     return rc;
 }
 
-int nodec_params_load(const char *path, const nodec_model *m, double *theta, char *err, size_t errlen)
+static int params_match(const char *path, const nodec_model *m, const nodec_array *a, int n, char *err,
+                        size_t errlen)
 {
-    char *buf;
-    size_t len;
-    if (nodec_read_file(path, &buf, &len, err, errlen))
-        return -1;
-    const unsigned char *p = (unsigned char *)buf;
-    int rc = -1;
-    if (len >= 6 && memcmp(p, "\x93NUMPY", 6) == 0) { /* flat θ */
-        nodec_array a = {0};
-        if (npy_parse(p, len, path, &a, err, errlen) == 0) {
-            char sh[160];
-            shape_str(sh, sizeof sh, a.ndim, a.shape);
-            if (a.ndim != 1 || a.size != (size_t)m->n_param)
-                io_fail(err, errlen,
-                     "%s: has shape %s but model %s has %d parameters; a flat .npy holds θ with shape (%d,) — "
-                     "check that the file belongs to this model",
-                     path, sh, m->name, m->n_param, m->n_param);
-            else {
-                memcpy(theta, a.data, m->n_param * sizeof *theta);
-                rc = 0;
-            }
-            free(a.data);
-        }
-        free(buf);
-        return rc;
-    }
-    if (len < 4 || memcmp(p, "PK", 2) != 0) {
-        free(buf);
-        return io_fail(err, errlen, "%s: not a .npy or .npz file; save parameters with nodec train, np.save or np.savez",
-                    path);
-    }
-    nodec_array *a;
-    int n;
-    if (npz_parse(p, len, path, &a, &n, err, errlen)) {
-        free(buf);
-        return -1;
-    }
-    free(buf);
-
     char have[512] = "";
     for (int i = 0; i < n; i++) {
         size_t k = strlen(have);
@@ -738,39 +815,73 @@ int nodec_params_load(const char *path, const nodec_model *m, double *theta, cha
         nodec_array want;
         param_array(v, &want);
         char fs[160], ms[160];
-        if (!f) {
-            io_fail(err, errlen,
-                 "%s: parameter '%s' is missing (the file has %s); check that the file belongs to model %s", path,
-                 v->name, n ? have : "no arrays", m->name);
-            goto done;
-        }
+        if (!f)
+            return io_fail(err, errlen,
+                           "%s: parameter '%s' is missing (the file has %s); check that the file belongs to model %s",
+                           path, v->name, n ? have : "no arrays", m->name);
         shape_str(fs, sizeof fs, f->ndim, f->shape);
         shape_str(ms, sizeof ms, want.ndim, want.shape);
-        if (strcmp(fs, ms) != 0) {
-            io_fail(err, errlen,
-                 "%s: parameter '%s' has shape %s in the file but %s in the model; check that the file belongs "
-                 "to model %s",
-                 path, v->name, fs, ms, m->name);
-            goto done;
-        }
+        if (strcmp(fs, ms) != 0)
+            return io_fail(err, errlen,
+                           "%s: parameter '%s' has shape %s in the file but %s in the model; check that the file "
+                           "belongs to model %s",
+                           path, v->name, fs, ms, m->name);
     }
     for (int i = 0; i < n; i++) {
         int known = 0;
         for (int j = 0; j < m->n_param_vars; j++)
             known |= strcmp(a[i].name, m->param_vars[j].name) == 0;
-        if (!known) {
-            io_fail(err, errlen, "%s: '%s' is not a parameter of model %s; remove it or use the model it was saved for",
-                 path, a[i].name, m->name);
-            goto done;
-        }
+        if (!known)
+            return io_fail(err, errlen,
+                           "%s: '%s' is not a parameter of model %s; remove it or use the model it was saved for",
+                           path, a[i].name, m->name);
     }
+    return 0;
+}
+
+int nodec_params_load(const char *path, const nodec_model *m, double *theta, char *err, size_t errlen)
+{
+    char *buf;
+    size_t len;
+    if (nodec_read_file(path, &buf, &len, err, errlen))
+        return -1;
+    const unsigned char *p = (unsigned char *)buf;
+    int rc = -1;
+    if (len >= 6 && memcmp(p, "\x93NUMPY", 6) == 0) { /* flat θ: its shape is checked before its data is read */
+        NpyHead h;
+        nodec_array a = {0};
+        if (npy_head(p, len, len, path, &h, err, errlen) == 0) {
+            char sh[160];
+            shape_str(sh, sizeof sh, h.ndim, h.shape);
+            if (h.ndim != 1 || h.n != (size_t)m->n_param)
+                io_fail(err, errlen,
+                     "%s: has shape %s but model %s has %d parameters; a flat .npy holds θ with shape (%d,) — "
+                     "check that the file belongs to this model",
+                     path, sh, m->name, m->n_param, m->n_param);
+            else if (npy_decode(&h, p + h.start, path, &a, err, errlen) == 0) {
+                memcpy(theta, a.data, m->n_param * sizeof *theta);
+                free(a.data);
+                rc = 0;
+            }
+        }
+        free(buf);
+        return rc;
+    }
+    if (len < 4 || memcmp(p, "PK", 2) != 0) {
+        free(buf);
+        return io_fail(err, errlen, "%s: not a .npy or .npz file; save parameters with nodec train, np.save or np.savez",
+                    path);
+    }
+    nodec_array *a;
+    int n;
+    rc = npz_parse(p, len, path, m, &a, &n, err, errlen); /* checked against m before inflating */
+    free(buf);
+    if (rc)
+        return -1;
     for (int i = 0; i < m->n_param_vars; i++) {
         const nodec_var *v = &m->param_vars[i];
         memcpy(theta + v->offset, nodec_arrays_find(a, n, v->name)->data, v->size * sizeof *theta);
     }
-    rc = 0;
-done:
     nodec_arrays_free(a, n);
-    return rc;
+    return 0;
 }
-

@@ -13,6 +13,8 @@
 
 /* ---- file.c ---- */
 
+#define NODEC_FILE_MAX_TEXT "1 GiB" /* NODEC_FILE_MAX, for messages */
+
 /* Formats a message into err (when there is room) and returns -1. */
 int io_fail(char *err, size_t errlen, const char *fmt, ...) NODEC_PRINTF(3, 4);
 /* Writes b's contents to path atomically and frees b; -1 with a message
