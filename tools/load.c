@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,10 +74,23 @@ static void remove_dir(const char *dir, const char *name) {
 
 bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen) {
     memset(lm, 0, sizeof *lm);
+    /* The files are named after the model (its C includes "<name>.h"), so
+     * the name must fit in a file name: said before anything is made. */
+    size_t namelen = strlen(pg->m->name);
+    if (namelen + strlen(".log") > NAME_MAX) {
+        snprintf(err, errlen,
+                 "the model's name is %zu characters long, too long for the file names of the cc backend (%s); "
+                 "shorten it to at most %d characters, or use --backend llvm",
+                 namelen, strerror(ENAMETOOLONG), NAME_MAX - 4);
+        return false;
+    }
     const char *tmp = getenv("TMPDIR");
-    snprintf(lm->dir, sizeof lm->dir, "%s/nodec-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(lm->dir)) {
-        snprintf(err, errlen, "cannot create a temporary directory in %s: %s", tmp ? tmp : "/tmp", strerror(errno));
+    if (!tmp || !*tmp) tmp = "/tmp";
+    bool fits = snprintf(lm->dir, sizeof lm->dir, "%s/nodec-XXXXXX", tmp) < (int)sizeof lm->dir;
+    if (!fits || !mkdtemp(lm->dir)) {
+        snprintf(err, errlen, "cannot create a temporary directory in %s: %s%s", tmp,
+                 strerror(fits ? errno : ENAMETOOLONG), fits ? "" : "; set TMPDIR to a shorter path");
+        lm->dir[0] = 0;
         return false;
     }
     const char *name = pg->m->name;

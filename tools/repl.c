@@ -16,6 +16,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cmd.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,8 +44,9 @@ typedef struct Repl {
     bool have;          /* c holds a compiled model */
     LoadedModel lm;     /* its code, when complete */
     char params[1024];  /* θ file kept by :train and :params, or "" */
-    char **opts;        /* solver options given with :set */
-    int nopts;
+    char dir[900];      /* the session's private directory, or "" (session_dir) */
+    char **opts;        /* solver options given with :set: flag, value (NULL for none) */
+    int nopts;          /* pairs in opts */
     bool tty;
     const char *backend;  /* --backend, or NULL for the default */
 } Repl;
@@ -65,7 +68,8 @@ static const char help_text[] =
     "  :plot [options] [--png FILE]   the trajectory drawn in the terminal, or into a PNG\n"
     "  :grad --data D.csv    loss and gradients as JSON (nodec grad's options)\n"
     "  :train --data D.csv [--iters N] …   train; the session keeps the result\n"
-    "  :set OPTION VALUE     a solver option for :solve, :grad, :train (e.g. :set --rtol 1e-6)\n"
+    "  :set OPTION [VALUE]   a solver option for :solve, :grad, :train (e.g. :set --rtol 1e-6);\n"
+    "                        :set alone lists them, :reset forgets them\n"
     "  :params load P | save P | reset   the session's parameters\n"
     "  :load FILE | :save FILE           read a model file | write the model\n"
     "  :drop NAME            remove the statement defining NAME (or dX/dt, loss)\n"
@@ -300,24 +304,66 @@ static void eval(Repl *r, int argc, char **argv, bool vjp) {
     free(z), free(a), free(th), free(w), free(out), free(ath);
 }
 
+/* The session's private directory, made on first use (mkdtemp: mode 0700,
+ * a name no one can guess or plant) for :train's parameters and :plot's
+ * data, and removed at the end; NULL (reported) when it cannot be made. */
+static const char *session_dir(Repl *r) {
+    if (r->dir[0]) return r->dir;
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp) tmp = "/tmp";
+    bool fits = snprintf(r->dir, sizeof r->dir, "%s/nodec-repl-XXXXXX", tmp) < (int)sizeof r->dir;
+    if (!fits || !mkdtemp(r->dir)) {
+        fprintf(stderr, "error: cannot create a temporary directory in %s: %s\n", tmp,
+                strerror(fits ? errno : ENAMETOOLONG));
+        r->dir[0] = 0;
+        return NULL;
+    }
+    return r->dir;
+}
+
+static void remove_session_dir(Repl *r) {
+    if (!r->dir[0]) return;
+    DIR *d = opendir(r->dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[1400];
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            snprintf(path, sizeof path, "%s/%s", r->dir, e->d_name) < (int)sizeof path)
+            unlink(path);
+    }
+    if (d) closedir(d);
+    rmdir(r->dir);
+    r->dir[0] = 0;
+}
+
+/* Adds the options given with :set to args. */
+static int add_opts(Repl *r, char **args, int n) {
+    for (int i = 0; i < r->nopts; i++) {
+        args[n++] = r->opts[2 * i];
+        if (r->opts[2 * i + 1]) args[n++] = r->opts[2 * i + 1];
+    }
+    return n;
+}
+
 /* :solve, :grad, :train: the runtime's commands with the session's
- * parameters and options. */
+ * parameters and options; :train keeps what it trained in the session's
+ * directory. */
 static void run_cli(Repl *r, int argc, char **argv, int (*fn)(const nodec_model *, int, char **), bool train) {
     const nodec_model *m = need_model(r);
     if (!m) return;
-    char **args = calloc((size_t)(argc + r->nopts + 8), sizeof *args);
+    char save[sizeof r->params];
+    if (train) {
+        const char *dir = session_dir(r);
+        if (!dir) return;
+        snprintf(save, sizeof save, "%s/params.npz", dir);
+    }
+    char **args = calloc((size_t)(argc + 2 * r->nopts + 8), sizeof *args);
     int n = 0;
     for (int i = 1; i < argc; i++) args[n++] = argv[i];
-    for (int i = 0; i < r->nopts; i++) args[n++] = r->opts[i];
+    n = add_opts(r, args, n);
     bool has_params = false;
     for (int i = 0; i < n; i++) has_params |= !strcmp(args[i], "--params");
     if (r->params[0] && !has_params) args[n++] = "--params", args[n++] = r->params;
-    char save[600];
-    if (train) {
-        snprintf(save, sizeof save, "%s/nodec-repl-%ld.npz", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-                 (long)getpid());
-        args[n++] = "--save", args[n++] = save;
-    }
+    if (train) args[n++] = "--save", args[n++] = save;
     fflush(stdout);
     int rc = fn(m, n, args);
     fflush(stdout);
@@ -326,38 +372,63 @@ static void run_cli(Repl *r, int argc, char **argv, int (*fn)(const nodec_model 
 }
 
 /* :plot — a trajectory drawn in the terminal by gnuplot (`dumb`), or into a
- * PNG with `:plot --png FILE`; the other arguments are :solve's. */
+ * PNG with `:plot --png FILE`; the other arguments are :solve's.  Every
+ * string in the script is quoted by plot_str, and gnuplot runs without a
+ * shell (plot.c). */
 static void cmd_plot(Repl *r, int argc, char **argv) {
     const nodec_model *m = need_model(r);
     if (!m) return;
-    char csv[600], png[512] = "";
-    snprintf(csv, sizeof csv, "%s/nodec-plot-%ld.csv", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
-    char **args = calloc((size_t)(argc + r->nopts + 8), sizeof *args);
+    const char *png = NULL;
+    char **args = calloc((size_t)(argc + 2 * r->nopts + 8), sizeof *args);
     int n = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--png") && i + 1 < argc) snprintf(png, sizeof png, "%s", argv[++i]);
-        else args[n++] = argv[i];
+        if (strcmp(argv[i], "--png")) args[n++] = argv[i];
+        else if (i + 1 < argc) png = argv[++i];
+        else {
+            fputs("error: --png needs a file name, like :plot --png plot.png\n", stderr);
+            free(args);
+            return;
+        }
     }
-    for (int i = 0; i < r->nopts; i++) args[n++] = r->opts[i];
+    Buf gp = {0};
+    if (png) {
+        buf_puts(&gp, "set terminal pngcairo size 800,500\nset output ");
+        if (!plot_str(&gp, png)) {
+            fputs("error: --png: the file name holds a control character; choose another name\n", stderr);
+            free(args), buf_free(&gp);
+            return;
+        }
+        buf_putc(&gp, '\n');
+    } else {
+        buf_puts(&gp, "set terminal dumb size 100,28\n");
+    }
+    const char *dir = session_dir(r);
+    char csv[1100];
+    if (dir) snprintf(csv, sizeof csv, "%s/plot.csv", dir);
+    buf_puts(&gp, "set datafile separator ','\nset key autotitle columnhead\nset xlabel 't'\nplot");
+    bool quoted = true;
+    for (int k = 0; k < m->n_state && k < 8 && dir; k++) {
+        buf_puts(&gp, k ? ", " : " ");
+        quoted &= plot_str(&gp, csv);
+        buf_printf(&gp, " using 1:%d with lines", k + 2);
+    }
+    buf_putc(&gp, '\n');
+    if (dir && !quoted) fputs("error: cannot plot: TMPDIR holds a control character; set it to another directory\n", stderr);
+    else if (gp.oom) fputs("error: out of memory\n", stderr);
+    if (!dir || !quoted || gp.oom) {
+        free(args), buf_free(&gp);
+        return;
+    }
+    n = add_opts(r, args, n);
     if (r->params[0]) args[n++] = "--params", args[n++] = r->params;
     args[n++] = "-o", args[n++] = csv;
     int rc = nodec_cli_solve(m, n, args);
     free(args);
-    if (rc != 0) return;
-    Buf gp = {0};
-    if (png[0]) buf_printf(&gp, "set terminal pngcairo size 800,500\nset output '%s'\n", png);
-    else buf_puts(&gp, "set terminal dumb size 100,28\n");
-    buf_printf(&gp, "set datafile separator ','\nset key autotitle columnhead\nset xlabel 't'\nplot");
-    for (int k = 0; k < m->n_state && k < 8; k++)
-        buf_printf(&gp, "%s '%s' using 1:%d with lines", k ? "," : "", csv, k + 2);
-    buf_puts(&gp, "\n");
-    fflush(stdout);
-    FILE *g = popen("gnuplot 2>&1", "w");
-    if (!g) fputs("error: cannot run gnuplot (install gnuplot-nox)\n", stderr);
-    else {
-        fputs(gp.s, g);
-        if (pclose(g) != 0) fputs("error: gnuplot failed; is it installed (gnuplot-nox)?\n", stderr);
-        else if (png[0]) printf("plot in %s\n", png);
+    if (rc == 0) {
+        char err[1024];
+        fflush(stdout);
+        if (plot_run(gp.s, NULL, NULL, err, sizeof err)) fprintf(stderr, "error: %s\n", err);
+        else if (png) printf("plot in %s\n", png);
     }
     buf_free(&gp);
     unlink(csv);
@@ -437,6 +508,53 @@ static void cmd_drop(Repl *r, const char *key) {
     else free_entries(e, n);
 }
 
+static void clear_opts(Repl *r) {
+    for (int i = 0; i < 2 * r->nopts; i++) free(r->opts[i]);
+    free(r->opts);
+    r->opts = NULL, r->nopts = 0;
+}
+
+/* :set OPTION [VALUE]: one solver option, checked by the parser `nodec
+ * solve` uses before it is kept (a bad value would fail every later
+ * command); it replaces an earlier value.  :set alone lists them. */
+static void cmd_set(Repl *r, int argc, char **argv) {
+    if (argc == 1) {
+        if (!r->nopts) puts("(no solver options set: the defaults)");
+        for (int i = 0; i < r->nopts; i++)
+            printf("%s%s%s\n", r->opts[2 * i], r->opts[2 * i + 1] ? " " : "", r->opts[2 * i + 1] ? r->opts[2 * i + 1] : "");
+        return;
+    }
+    nodec_solver_opts o;
+    nodec_solver_opts_default(&o);
+    int i = 1, rc = nodec_solver_opts_parse(&o, "repl :set", argc, argv, &i);
+    if (rc < 0) return; /* the parser said why */
+    if (rc == 0) {
+        fprintf(stderr, "error: :set takes a solver option (--method, --rtol, --atol, --mode, --max-steps, --step, "
+                        "--no-seminorm), not '%s'\n", argv[1]);
+        return;
+    }
+    if (i + 1 != argc) {
+        fprintf(stderr, "error: :set takes one option at a time; '%s' is one too many\n", argv[i + 1]);
+        return;
+    }
+    /* --rtol 1e-6, --rtol=1e-6 or --no-seminorm: kept as flag and value */
+    size_t flen = strcspn(argv[1], "=");
+    char *flag = strndup(argv[1], flen);
+    char *value = i == 2 ? xstrdup(argv[2]) : argv[1][flen] ? xstrdup(argv[1] + flen + 1) : NULL;
+    if (!flag) ice("out of memory");
+    int k = 0;
+    while (k < r->nopts && strcmp(r->opts[2 * k], flag)) k++;
+    if (k == r->nopts) {
+        r->opts = realloc(r->opts, sizeof(char *) * 2 * (size_t)(r->nopts + 1));
+        if (!r->opts) ice("out of memory");
+        r->nopts++;
+    } else {
+        free(r->opts[2 * k]), free(r->opts[2 * k + 1]);
+    }
+    r->opts[2 * k] = flag, r->opts[2 * k + 1] = value;
+    printf("%s%s%s\n", flag, value ? " " : "", value ? value : "");
+}
+
 static void command(Repl *r, char *line, bool *quit) {
     char *argv[64];
     int argc = split(line, argv, 64);
@@ -450,7 +568,8 @@ static void command(Repl *r, char *line, bool *quit) {
         free(text);
     } else if (!strcmp(c, ":reset")) {
         unload(r), set_entries(r, NULL, 0), r->params[0] = 0;
-        puts("ok (the model is empty)");
+        puts(r->nopts ? "ok (the model is empty; the solver options are the defaults again)" : "ok (the model is empty)");
+        clear_opts(r);
     } else if (!strcmp(c, ":load") && argc == 2) cmd_load(r, argv[1]);
     else if (!strcmp(c, ":save") && argc == 2) cmd_save(r, argv[1]);
     else if (!strcmp(c, ":drop") && argc == 2) cmd_drop(r, argv[1]);
@@ -461,12 +580,8 @@ static void command(Repl *r, char *line, bool *quit) {
     else if (!strcmp(c, ":plot")) cmd_plot(r, argc, argv);
     else if (!strcmp(c, ":grad")) run_cli(r, argc, argv, nodec_cli_grad, false);
     else if (!strcmp(c, ":train")) run_cli(r, argc, argv, nodec_cli_train, true);
-    else if (!strcmp(c, ":set") && argc == 3) {
-        r->opts = realloc(r->opts, sizeof(char *) * (size_t)(r->nopts + 2));
-        r->opts[r->nopts++] = xstrdup(argv[1]);
-        r->opts[r->nopts++] = xstrdup(argv[2]);
-        printf("%s %s\n", argv[1], argv[2]);
-    } else if (!strcmp(c, ":derive") || !strcmp(c, ":ir") || !strcmp(c, ":c")) {
+    else if (!strcmp(c, ":set")) cmd_set(r, argc, argv);
+    else if (!strcmp(c, ":derive") || !strcmp(c, ":ir") || !strcmp(c, ":c")) {
         if (!r->have || !r->c.prog) {
             need_model(r);
             return;
@@ -517,8 +632,10 @@ static char **complete(const char *text, int start, int end) {
 }
 #endif
 
-/* One line without its newline, or NULL at the end of input. */
-static char *read_line(Repl *r, const char *prompt) {
+/* One line without its newline, or NULL at the end of input; *nul is set
+ * when it held a NUL byte, which would silently cut it short. */
+static char *read_line(Repl *r, const char *prompt, bool *nul) {
+    *nul = false;
 #ifdef NODEC_HAVE_READLINE
     if (r->tty) {
         char *s = readline(prompt);
@@ -530,10 +647,15 @@ static char *read_line(Repl *r, const char *prompt) {
     Buf b = {0};
     int ch;
     while ((ch = getchar()) != EOF && ch != '\n') buf_putc(&b, (char)ch);
-    if (ch == EOF && !b.s) return NULL;
+    if (ch == EOF && !b.len) return NULL;
+    *nul = b.len && memchr(b.s, 0, b.len);
+    if (!r->tty) { /* the transcript shows a NUL byte as \0 */
+        fputs(prompt, stdout);
+        for (size_t i = 0; i < b.len; i++) b.s[i] ? putchar(b.s[i]) : fputs("\\0", stdout);
+        putchar('\n'), fflush(stdout);
+    }
     char *s = buf_take(&b);
-    if (!r->tty) printf("%s%s\n", prompt, s), fflush(stdout);
-    return s;
+    return s ? s : xstrdup("");
 }
 
 int repl_main(int argc, char **argv) {
@@ -563,10 +685,13 @@ int repl_main(int argc, char **argv) {
     Buf pending = {0};
     bool quit = false;
     while (!quit) {
-        char *line = read_line(&r, pending.len ? "...> " : "nodec> ");
+        bool nul;
+        char *line = read_line(&r, pending.len ? "...> " : "nodec> ", &nul);
         if (!line) break;
         fflush(stdout);
-        if (!pending.len && line[0] == ':') {
+        if (nul) {
+            fputs("error: the line holds a NUL byte (shown as \\0), so it was ignored; type it again without it\n", stderr);
+        } else if (!pending.len && line[0] == ':') {
             command(&r, line, &quit);
         } else if (pending.len || line[strspn(line, " \t")]) {
             /* continuation lines join with a space: one statement */
@@ -585,7 +710,7 @@ int repl_main(int argc, char **argv) {
 #endif
     unload(&r);
     set_entries(&r, NULL, 0);
-    for (int i = 0; i < r.nopts; i++) free(r.opts[i]);
-    free(r.opts);
+    clear_opts(&r);
+    remove_session_dir(&r);
     return 0;
 }
