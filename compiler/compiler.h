@@ -138,6 +138,7 @@ typedef struct Diag {
     X(M_STATE_HAS_NO_EQUATION, "state '%s' has no equation") \
     X(M_THE_STATES_HAVE_ELEMENTS, "the states have %ld elements and the params %ld; at most %d each are allowed") \
     X(M_EXPRESSION_TOO_DEEP, "expression has more than %d nested operations") \
+    X(M_WORK_TOO_LARGE, "storing this value passes the limit of %d doubles (%d MiB) of scratch memory") /* plan.c */ \
     X(M_SYNTAX, "%s") /* parser.y: "unexpected X; expected Y" */ \
     X(M_NOTE_UNCLOSED_BRACKET, "this bracket is not closed") \
     X(M_PARSER_TOO_DEEP, "expression nested too deeply for the parser (more than %d levels)") \
@@ -493,6 +494,9 @@ int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a);
  * f_vjp, jvp, loss, loss_grad, and jac_z's n_state + vjp's) needs.  -1 when
  * that passes MAX_WORK, with *over (when non-NULL) the node that passed it. */
 int plan_work_size(Program *pg, int *over);
+/* Reports a work size past MAX_WORK at the user's expression whose value
+ * passed it; false then.  nc_compile runs it after differentiation. */
+bool plan_check(Program *pg, Diag *d);
 
 /* ---- emit_c.c -------------------------------------------------------- */
 

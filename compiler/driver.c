@@ -71,7 +71,7 @@ bool nc_compile(Compilation *c, Stage stop_at) {
     Buf err = {0};
     if (!ir_verify(pg->ir, roots, n, &err)) ice("IR verification failed:\n%s", err.s);
     free(roots), buf_free(&err);
-    return true;
+    return plan_check(pg, &c->diag);
 }
 
 /* ---- one dump per stage ------------------------------------------------ */

@@ -464,7 +464,7 @@ static int plan(Em *e, const Out *outs, int nouts) {
     for (int k = 0; k < nouts; k++) po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape};
     Plan p;
     e->wsize = plan_storage(&p, e->ir, po, nouts, e->a);
-    if (p.over >= 0) ice("a work size past MAX_WORK reached the C emitter");
+    if (p.over >= 0) ice("a work size past MAX_WORK reached the C emitter (plan_check refuses it)");
     e->mode = p.mode, e->uses = p.uses, e->multi = p.multi, e->woff = p.woff;
     e->user = p.user, e->fuse = p.fuse, e->out_fuse = p.out_fuse, e->inplace = p.inplace;
     return e->wsize;
@@ -776,7 +776,7 @@ static int emit_functions(Em *e, Buf *code) {
 
 int emit_work_size(Program *pg) {
     int w = plan_work_size(pg, NULL);
-    if (w < 0) ice("a work size past MAX_WORK reached the C emitter");
+    if (w < 0) ice("a work size past MAX_WORK reached the C emitter (plan_check refuses it)");
     return w;
 }
 

@@ -175,3 +175,13 @@ int plan_work_size(Program *pg, int *over) {
     if (over) *over = bad;
     return bad < 0 ? w : -1;
 }
+
+bool plan_check(Program *pg, Diag *d) {
+    int over;
+    if (plan_work_size(pg, &over) >= 0) return true;
+    error_at(d, pg->ir->n[over].span,
+             "the results of matrix products and concats, and the tensors products read, are kept whole "
+             "in memory; make them smaller or fewer",
+             MSG(M_WORK_TOO_LARGE), MAX_WORK, (int)((int64_t)MAX_WORK * 8 >> 20));
+    return false;
+}
