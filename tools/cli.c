@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tools.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,18 @@ int nodec_cli_number(const char *s, double *out) {
     return 1;
 }
 
+int nodec_cli_integer(const char *s, long long lo, long long hi, long long *out) {
+    /* strtoll alone would take leading spaces, and a sign with no digits */
+    const char *digits = s + (*s == '+' || *s == '-');
+    if (*digits < '0' || *digits > '9') return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno == ERANGE || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
 int nodec_solver_opts_parse(nodec_solver_opts *o, const char *cmd, int argc, char **argv, int *i) {
     int missing = 0;
     const char *v;
@@ -103,8 +116,10 @@ int nodec_solver_opts_parse(nodec_solver_opts *o, const char *cmd, int argc, cha
         return o->step = x, 1;
     }
     if ((v = nodec_cli_value("--max-steps", argc, argv, i, &missing))) {
-        if (missing || !nodec_cli_number(v, &x) || x < 1 || x != floor(x)) return bad(cmd, "--max-steps", v, "give a whole number");
-        return o->max_steps = (long)x, 1;
+        long long n;
+        if (missing || !nodec_cli_integer(v, 1, 1000000000000, &n))
+            return bad(cmd, "--max-steps", v, "give a whole number of steps from 1 to 10^12");
+        return o->max_steps = (long)n, 1;
     }
     return 0;
 }
@@ -182,7 +197,7 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         int missing = 0, r;
         const char *v;
-        double x;
+        long long x = 0;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return fputs(nodec_cli_solve_help, stdout), 0;
         if ((r = nodec_solver_opts_parse(&so, "solve", argc, argv, &i))) {
             if (r < 0) return 2;
@@ -191,15 +206,16 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
         else if ((v = nodec_cli_value("--times", argc, argv, &i, &missing))) times = v;
         else if ((v = nodec_cli_value("-o", argc, argv, &i, &missing))) out = v;
         else if ((v = nodec_cli_value("--t0", argc, argv, &i, &missing))) {
-            if (missing || !nodec_cli_number(v, &t0)) return bad("solve", "--t0", v, "give a number"), 2;
+            if (!missing && !nodec_cli_number(v, &t0)) return bad("solve", "--t0", v, "give a number"), 2;
         } else if ((v = nodec_cli_value("--t1", argc, argv, &i, &missing))) {
-            if (missing || !nodec_cli_number(v, &t1)) return bad("solve", "--t1", v, "give a number"), 2;
+            if (!missing && !nodec_cli_number(v, &t1)) return bad("solve", "--t1", v, "give a number"), 2;
         } else if ((v = nodec_cli_value("--n", argc, argv, &i, &missing))) {
-            if (missing || !nodec_cli_number(v, &x) || x < 2 || x > 1e8 || x != floor(x))
-                return bad("solve", "--n", v, "give a whole number of output times, at least 2"), 2;
+            if (!missing && !nodec_cli_integer(v, 2, 100000000, &x))
+                return bad("solve", "--n", v, "give a whole number of output times from 2 to 10^8"), 2;
             n = (long)x;
         } else if ((v = nodec_cli_value("--seed", argc, argv, &i, &missing))) {
-            if (missing || !nodec_cli_number(v, &x) || x < 0) return bad("solve", "--seed", v, "give a whole number"), 2;
+            if (!missing && !nodec_cli_integer(v, 0, NODEC_SEED_MAX, &x))
+                return bad("solve", "--seed", v, "give a whole number from 0 to 2^53 - 1"), 2;
             seed = (unsigned long long)x;
         } else {
             fprintf(stderr, "nodec solve: unknown option '%s'\nrun `nodec solve --help` for the options\n", argv[i]);
@@ -334,7 +350,7 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         int missing = 0, r;
         const char *v;
-        double x;
+        long long x = 0;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return fputs(nodec_cli_grad_help, stdout), 0;
         if ((r = nodec_solver_opts_parse(&so, "grad", argc, argv, &i))) {
             if (r < 0) return 2;
@@ -342,11 +358,12 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
         else if ((v = nodec_cli_value("--z0", argc, argv, &i, &missing))) z0s = v;
         else if ((v = nodec_cli_value("--data", argc, argv, &i, &missing))) data = v;
         else if ((v = nodec_cli_value("--repeat", argc, argv, &i, &missing))) {
-            if (missing || !nodec_cli_number(v, &x) || x < 1 || x > 1e7 || x != floor(x))
-                return bad("grad", "--repeat", v, "give a whole number, at least 1"), 2;
+            if (!missing && !nodec_cli_integer(v, 1, 10000000, &x))
+                return bad("grad", "--repeat", v, "give a whole number from 1 to 10^7"), 2;
             repeat = (long)x;
         } else if ((v = nodec_cli_value("--seed", argc, argv, &i, &missing))) {
-            if (missing || !nodec_cli_number(v, &x) || x < 0) return bad("grad", "--seed", v, "give a whole number"), 2;
+            if (!missing && !nodec_cli_integer(v, 0, NODEC_SEED_MAX, &x))
+                return bad("grad", "--seed", v, "give a whole number from 0 to 2^53 - 1"), 2;
             seed = (unsigned long long)x;
         } else {
             fprintf(stderr, "nodec grad: unknown option '%s'\nrun `nodec grad --help` for the options\n", argv[i]);

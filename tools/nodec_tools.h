@@ -187,9 +187,18 @@ int nodec_solver_opts_apply(const nodec_solver_opts *o, nodec_solver *s);
 
 /* Option parsing shared by the commands: the value of `--flag V` or
  * `--flag=V` (NULL when argv[*i] is not that flag; *missing set when the
- * value is absent), and a finite number. */
+ * value is absent), a finite number, and a whole number in [lo, hi]
+ * written in decimal (an optional sign, then digits only: no spaces, no
+ * exponent, no fraction).  The number parsers return 1 and set *out when
+ * all of s is such a number, else 0 with *out untouched; the caller names
+ * the option and the range in its message (exit code 2). */
 const char *nodec_cli_value(const char *flag, int argc, char **argv, int *i, int *missing);
 int nodec_cli_number(const char *s, double *out);
+int nodec_cli_integer(const char *s, long long lo, long long hi, long long *out);
+
+/* The largest --seed (2^53 - 1): a training state's float64 holds any
+ * seed exactly, and solve, grad and train accept the same seeds. */
+#define NODEC_SEED_MAX 9007199254740991LL
 
 /* θ from --params (a .npz or .npy), else the model's initializers. */
 int nodec_cli_load_params(const nodec_model *m, const char *path, unsigned long long seed, double *theta);
