@@ -11,10 +11,13 @@
  * Reproducibility: θ₀ comes from the model's initializers with --seed; the
  * windows of iteration i from a generator seeded by (seed, i) alone, so a
  * run's whole state is θ, the optimizer's buffers and i.  --state writes
- * that state and --resume reads it: an interrupted and resumed run ends
+ * that state and --resume reads it (every entry checked, the parameter
+ * layout refused when it differs): an interrupted and resumed run ends
  * with the same bits as an uninterrupted one.
  *
- * Files are written atomically through io.c.  SIGINT (and SIGTERM) end the
+ * Files are written atomically (file.c), the log before the parameters
+ * and the state, so that a kill between the writes never leaves the log
+ * behind the state (save_all, log_read).  SIGINT (and SIGTERM) end the
  * current iteration, save what was asked for and return 130 (143); the
  * handlers are the caller's again when nodec_cli_train returns.  Plots are
  * drawn by gnuplot, run as a child process on a script written beside its
@@ -36,7 +39,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
 
 const char nodec_cli_train_help[] =
     "usage: nodec train MODEL.nde --data D.csv [--optimizer rmsprop|adam|sgd] [--lr X]\n"
@@ -63,7 +65,7 @@ const char nodec_cli_train_help[] =
     "                    0: only at the end\n"
     "  --save P.npz      the trained parameters (also on Ctrl-C and on failure)\n"
     "  --state S.npz     the training state: parameters, optimizer, iteration\n"
-    "  --save-every N    also write --save and --state every N iterations\n"
+    "  --save-every N    also write --log, --save and --state every N iterations\n"
     "  --resume S.npz    continue the run saved in S (and keep saving to S)\n"
     "  --log L.csv       iter,batch_loss,full_loss per iteration\n"
     "  --plot DIR        fit and loss curve as PNG and SVG (needs gnuplot)\n"
@@ -77,6 +79,12 @@ const char nodec_cli_train_help[] =
 /* ---- options ---------------------------------------------------------- */
 
 enum { G_OPT = 1, G_LR = 2, G_MOM = 4, G_BATCH = 8, G_WINDOW = 16, G_SEED = 32, G_EVAL = 64 };
+
+/* The limits of the whole-number options, shared with the training state's
+ * checks (state_load), so that a state holds only what the options allow. */
+#define MAX_ITERS 1000000000000LL /* --iters, --eval-every, --save-every */
+#define MAX_BATCH 1000000LL
+#define MAX_WINDOW 100000000LL
 
 typedef struct Opts {
     const char *data, *params, *resume, *save, *state, *log, *plot;
@@ -93,10 +101,12 @@ static int bad(const char *flag, const char *v, const char *want) {
     return 2;
 }
 
-static int whole(const char *s, double lo, double hi, long *out) {
-    double x;
-    if (!nodec_cli_number(s, &x) || x < lo || x > hi || x != floor(x)) return 0;
-    *out = (long)x;
+/* A whole-number option through the one checked parser (nodec_cli_integer);
+ * 0 after the message when v is not a whole number in [lo, hi]. */
+static int whole(const char *flag, const char *v, long long lo, long long hi, const char *want, long *out) {
+    long long n;
+    if (!nodec_cli_integer(v, lo, hi, &n)) return bad(flag, v, want), 0;
+    *out = (long)n;
     return 1;
 }
 
@@ -113,12 +123,13 @@ static int parse_opts(Opts *o, int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         int missing = 0, r;
         const char *v;
-        double x;
+        long seed;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return fputs(nodec_cli_train_help, stdout), -1;
         if ((r = nodec_solver_opts_parse(&o->so, "train", argc, argv, &i))) {
             if (r < 0) return 2;
             continue;
         }
+        /* each value is checked unless it is missing, which is said below */
         if (!strcmp(argv[i], "--quiet"))
             o->quiet = 1;
         else if ((v = nodec_cli_value("--data", argc, argv, &i, &missing)))
@@ -128,8 +139,10 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         else if ((v = nodec_cli_value("--resume", argc, argv, &i, &missing)))
             o->resume = v;
         else if ((v = nodec_cli_value("--save-every", argc, argv, &i, &missing))) {
-            if (missing || !whole(v, 0, 1e12, &o->save_every))
-                return bad("--save-every", v, "give a whole number of iterations (0: only at the end)");
+            if (!missing &&
+                !whole("--save-every", v, 0, MAX_ITERS,
+                       "give a whole number of iterations from 0 to 10^12 (0: only at the end)", &o->save_every))
+                return 2;
         } else if ((v = nodec_cli_value("--save", argc, argv, &i, &missing)))
             o->save = v;
         else if ((v = nodec_cli_value("--state", argc, argv, &i, &missing)))
@@ -139,32 +152,38 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         else if ((v = nodec_cli_value("--plot", argc, argv, &i, &missing)))
             o->plot = v;
         else if ((v = nodec_cli_value("--optimizer", argc, argv, &i, &missing))) {
-            if (missing || (o->optimizer = nodec_optim_from_name(v)) < 0)
+            if (!missing && (o->optimizer = nodec_optim_from_name(v)) < 0)
                 return bad("--optimizer", v, "use rmsprop, adam or sgd");
             o->given |= G_OPT;
         } else if ((v = nodec_cli_value("--lr", argc, argv, &i, &missing))) {
-            if (missing || !nodec_cli_number(v, &o->lr) || o->lr <= 0) return bad("--lr", v, "give a positive number");
+            if (!missing && (!nodec_cli_number(v, &o->lr) || o->lr <= 0))
+                return bad("--lr", v, "give a positive number");
             o->given |= G_LR;
         } else if ((v = nodec_cli_value("--momentum", argc, argv, &i, &missing))) {
-            if (missing || !nodec_cli_number(v, &o->momentum) || o->momentum < 0 || o->momentum >= 1)
+            if (!missing && (!nodec_cli_number(v, &o->momentum) || o->momentum < 0 || o->momentum >= 1))
                 return bad("--momentum", v, "give a number in [0, 1)");
             o->given |= G_MOM;
         } else if ((v = nodec_cli_value("--iters", argc, argv, &i, &missing))) {
-            if (missing || !whole(v, 0, 1e12, &o->iters)) return bad("--iters", v, "give a whole number");
+            if (!missing && !whole("--iters", v, 0, MAX_ITERS, "give a whole number from 0 to 10^12", &o->iters))
+                return 2;
         } else if ((v = nodec_cli_value("--batch", argc, argv, &i, &missing))) {
-            if (missing || !whole(v, 1, 1e6, &o->batch)) return bad("--batch", v, "give a whole number, at least 1");
+            if (!missing && !whole("--batch", v, 1, MAX_BATCH, "give a whole number from 1 to 10^6", &o->batch))
+                return 2;
             o->given |= G_BATCH;
         } else if ((v = nodec_cli_value("--window", argc, argv, &i, &missing))) {
-            if (missing || !whole(v, 0, 1e8, &o->window) || o->window == 1)
-                return bad("--window", v, "give a whole number of observations, at least 2 (0: whole trajectories)");
+            const char *want = "give a whole number of observations from 2 to 10^8 (0: whole trajectories)";
+            if (!missing && !whole("--window", v, 0, MAX_WINDOW, want, &o->window)) return 2;
+            if (!missing && o->window == 1) return bad("--window", v, want);
             o->given |= G_WINDOW;
         } else if ((v = nodec_cli_value("--seed", argc, argv, &i, &missing))) {
-            if (missing || !nodec_cli_number(v, &x) || x < 0 || x >= 9007199254740992.0 || x != floor(x))
-                return bad("--seed", v, "give a whole number below 2^53");
-            o->seed = x, o->given |= G_SEED;
+            if (!missing && !whole("--seed", v, 0, NODEC_SEED_MAX, "give a whole number from 0 to 2^53 - 1", &seed))
+                return 2;
+            o->seed = missing ? 0 : (double)seed, o->given |= G_SEED;
         } else if ((v = nodec_cli_value("--eval-every", argc, argv, &i, &missing))) {
-            if (missing || !whole(v, 0, 1e12, &o->eval_every))
-                return bad("--eval-every", v, "give a whole number of iterations (0: only at the end)");
+            if (!missing &&
+                !whole("--eval-every", v, 0, MAX_ITERS,
+                       "give a whole number of iterations from 0 to 10^12 (0: only at the end)", &o->eval_every))
+                return 2;
             o->given |= G_EVAL;
         } else {
             fprintf(stderr, "nodec train: unknown option '%s'\nrun `nodec train --help` for the options\n", argv[i]);
@@ -225,6 +244,8 @@ typedef struct Trainer {
     long res_step; /* the optimizer of a resumed run, until it is made */
     int res_kind;
     double *res_m, *res_v;
+    long kill_at; /* test hook NODEC_TEST_KILL_AFTER=WHAT:N (kill_hook) */
+    char kill_what[8];
     char err[2048];
 } Trainer;
 
@@ -445,34 +466,125 @@ static int log_write(Trainer *T) {
     return rc;
 }
 
-/* On --resume, the rows of the log up to the state's iteration, so the
- * resumed run's log reads as an uninterrupted run's. */
-static void log_read(Trainer *T) {
-    char *buf;
+/* On --resume, the rows of the log up to the state's iteration: a log
+ * ahead of the state (a kill between the writes leaves it so: save_all) is
+ * cut back to it, and the resumed run's log then reads as an uninterrupted
+ * run's.  Rows missing before the state's iteration (a log of another run,
+ * or one a failed write left behind) cannot be made again: a warning names
+ * them.  A row that is not `iter,batch_loss,full_loss` with increasing
+ * iterations ends the rows kept, with a warning.  -1 only when out of
+ * memory. */
+static int log_read(Trainer *T, const char *state) {
+    const char *path = T->o.log;
+    char *buf, err[1024];
     size_t len;
-    if (!T->o.log || access(T->o.log, F_OK) || nodec_read_file(T->o.log, &buf, &len, NULL, 0)) return;
-    char *line = strchr(buf, '\n');
-    while (line && *++line) {
-        char *a = line, *b = strchr(a, ','), *c = b ? strchr(b + 1, ',') : NULL;
-        if (!c) break;
-        long it = strtol(a, NULL, 10);
-        double bl = b[1] == ',' ? NAN : strtod(b + 1, NULL);
-        double fl = c[1] == '\n' || c[1] == '\0' ? NAN : strtod(c + 1, NULL);
+    if (!path) return 0;
+    if (access(path, F_OK)) {
+        if (T->iter > 0 && !T->o.quiet)
+            fprintf(stderr, "nodec train: note: the log %s is new; its rows start at iteration %ld, where %s resumes\n",
+                    path, T->iter, state);
+        return 0;
+    }
+    if (nodec_read_file(path, &buf, &len, err, sizeof err)) {
+        fprintf(stderr, "nodec train: warning: the log cannot be read (%s); it is written anew from iteration %ld\n",
+                err, T->iter);
+        return 0;
+    }
+    int lineno = 1, rc = 0;
+    char *line = buf, *next;
+    for (; line < buf + len; line = next, lineno++) {
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : buf + len;
+        if (nl) *nl = 0;
+        if (lineno == 1) {
+            if (strcmp(line, "iter,batch_loss,full_loss")) {
+                fprintf(stderr,
+                        "nodec train: warning: %s:1: not a training log (its header is not "
+                        "iter,batch_loss,full_loss); it is written anew\n",
+                        path);
+                break;
+            }
+            continue;
+        }
+        char *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        long long it = -1;
+        double bl = NAN, fl = NAN;
+        int ok = c2 && !strchr(c2 + 1, ',');
+        if (ok) {
+            *c1 = *c2 = 0;
+            ok = nodec_cli_integer(line, 0, MAX_ITERS, &it) && (!T->n_log || it > T->log[T->n_log - 1].iter) &&
+                 (!c1[1] || nodec_cli_number(c1 + 1, &bl)) && (!c2[1] || nodec_cli_number(c2 + 1, &fl));
+        }
+        if (!ok) {
+            fprintf(stderr,
+                    "nodec train: warning: %s:%d: not a row of a training log (iter,batch_loss,full_loss, "
+                    "iterations increasing); it and the rows after it are dropped\n",
+                    path, lineno);
+            break;
+        }
         if (it > T->iter) break;
-        log_add(T, it, bl, fl);
-        line = strchr(c, '\n');
+        if (log_add(T, (long)it, bl, fl)) {
+            rc = -1;
+            break;
+        }
     }
     free(buf);
+    long last = T->n_log ? T->log[T->n_log - 1].iter : -1;
+    if (!rc && last < T->iter) {
+        char ends[64] = "has no rows";
+        if (last >= 0) snprintf(ends, sizeof ends, "ends at iteration %ld", last);
+        fprintf(stderr,
+                "nodec train: warning: the log %s %s but %s is at iteration %ld: the losses of iterations "
+                "%ld to %ld are missing from it\n",
+                path, ends, state, T->iter, last + 1, T->iter);
+    }
+    return rc;
 }
 
 /* The training state: names and meanings in docs/training.md.  Scalars
- * first, then the vectors θ, m, v and the hashes. */
+ * first, then the vectors θ, m, v and the hashes.  Each scalar has the
+ * range the options allow (parse_opts), checked by state_load. */
 enum { NSCALAR = 10 };
-static const char *const scalar_names[NSCALAR] = {"format",   "iter",     "seed",  "optimizer", "lr",
-                                                  "momentum", "opt_step", "batch", "window",    "eval_every"};
+enum { F_WHOLE = 1, F_OPEN_LO = 2, F_OPEN_HI = 4 }; /* a whole number; lo, hi excluded */
+static const struct {
+    const char *name;
+    double lo, hi;
+    int flags;
+    const char *range;
+} scalar[NSCALAR] = {
+    {"format", 1, 1, F_WHOLE, "1, the only format this nodec reads"},
+    {"iter", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of iterations from 0 to 10^12"},
+    {"seed", 0, (double)NODEC_SEED_MAX, F_WHOLE, "a whole number from 0 to 2^53 - 1"},
+    {"optimizer", 0, 2, F_WHOLE, "0 (sgd), 1 (adam) or 2 (rmsprop)"},
+    {"lr", 0, INFINITY, F_OPEN_LO | F_OPEN_HI, "a positive number"},
+    {"momentum", 0, 1, F_OPEN_HI, "a number in [0, 1)"},
+    {"opt_step", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of updates from 0 to the entry 'iter'"},
+    {"batch", 1, (double)MAX_BATCH, F_WHOLE, "a whole number from 1 to 10^6"},
+    {"window", 0, (double)MAX_WINDOW, F_WHOLE, "0 or a whole number from 2 to 10^8"},
+    {"eval_every", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of iterations from 0 to 10^12"},
+};
+enum { S_FORMAT, S_ITER, S_SEED, S_OPTIMIZER, S_LR, S_MOMENTUM, S_OPT_STEP, S_BATCH, S_WINDOW, S_EVAL_EVERY };
+
+/* The model's source hash, 0 when the descriptor has none. */
+static uint64_t model_hash(const nodec_model *m) { return m->source_hash ? strtoull(m->source_hash, NULL, 16) : 0; }
+
+/* FNV-1a 64 of the parameters' names and shapes, `name[rank,d0,d1];` in
+ * declaration order: θ from a state means the same numbers only under the
+ * same layout, whatever else changed in the model's source. */
+static uint64_t layout_hash(const nodec_model *m) {
+    uint64_t h = FNV1A64_BASIS;
+    for (int k = 0; k < m->n_param_vars; k++) {
+        const nodec_var *v = &m->param_vars[k];
+        char shape[64];
+        int n = snprintf(shape, sizeof shape, "[%d,%d,%d];", v->rank, v->dim[0], v->dim[1]);
+        h = fnv1a64_from(h, v->name, strlen(v->name));
+        h = fnv1a64_from(h, shape, (size_t)n);
+    }
+    return h;
+}
 
 static int state_save(Trainer *T, const char *path) {
-    uint64_t mh = strtoull(T->m->source_hash ? T->m->source_hash : "0", NULL, 16);
+    uint64_t hash[3] = {model_hash(T->m), T->data_hash, layout_hash(T->m)};
     double sc[NSCALAR] = {1,
                           (double)T->iter,
                           T->o.seed,
@@ -483,67 +595,119 @@ static int state_save(Trainer *T, const char *path) {
                           (double)T->o.batch,
                           (double)T->o.window,
                           (double)T->o.eval_every};
-    double hashes[4] = {(double)(mh >> 32), (double)(mh & 0xffffffffu), (double)(T->data_hash >> 32),
-                        (double)(T->data_hash & 0xffffffffu)};
-    nodec_array a[NSCALAR + 5];
+    double halves[6];
+    nodec_array a[NSCALAR + 6];
     memset(a, 0, sizeof a);
     for (int i = 0; i < NSCALAR; i++) {
-        snprintf(a[i].name, sizeof a[i].name, "%s", scalar_names[i]);
+        snprintf(a[i].name, sizeof a[i].name, "%s", scalar[i].name);
         a[i].size = 1, a[i].data = &sc[i];
     }
-    const char *vn[3] = {"theta", "m", "v"};
+    const char *vn[6] = {"theta", "m", "v", "model_hash", "data_hash", "layout_hash"};
     double *vd[3] = {T->theta, T->opt.m, T->opt.v};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 6; i++) {
         nodec_array *x = &a[NSCALAR + i];
         snprintf(x->name, sizeof x->name, "%s", vn[i]);
-        x->ndim = 1, x->shape[0] = x->size = (size_t)T->np, x->data = vd[i];
+        x->ndim = 1;
+        if (i < 3)
+            x->shape[0] = x->size = (size_t)T->np, x->data = vd[i];
+        else { /* a hash as two 32-bit halves, each exact in a double */
+            double *h = halves + 2 * (i - 3);
+            h[0] = (double)(hash[i - 3] >> 32), h[1] = (double)(hash[i - 3] & 0xffffffffu);
+            x->shape[0] = x->size = 2, x->data = h;
+        }
     }
-    nodec_array *mh_a = &a[NSCALAR + 3], *dh_a = &a[NSCALAR + 4];
-    snprintf(mh_a->name, sizeof mh_a->name, "model_hash");
-    snprintf(dh_a->name, sizeof dh_a->name, "data_hash");
-    mh_a->ndim = dh_a->ndim = 1;
-    mh_a->shape[0] = dh_a->shape[0] = mh_a->size = dh_a->size = 2;
-    mh_a->data = hashes, dh_a->data = hashes + 2;
-    return nodec_npz_save(path, a, NSCALAR + 5, T->err, sizeof T->err);
+    return nodec_npz_save(path, a, NSCALAR + 6, T->err, sizeof T->err);
 }
 
-static const double *entry(const nodec_array *a, int n, const char *name, size_t size, const char *path, char *err,
-                           size_t errlen) {
+/* The entry called name with size values, or NULL with a message; a
+ * missing entry is no error when optional. */
+static const double *entry(Trainer *T, const nodec_array *a, int n, const char *name, size_t size, const char *path,
+                           int optional) {
     const nodec_array *x = nodec_arrays_find(a, n, name);
-    if (!x || x->size != size) {
-        snprintf(err, errlen, "%s: not a training state of this model (entry '%s' %s); write states with --state", path,
-                 name, x ? "has the wrong size" : "is missing");
-        return NULL;
-    }
-    return x->data;
+    if (!x && optional) return NULL;
+    if (!x || x->size != size)
+        snprintf(T->err, sizeof T->err,
+                 "%s: not a training state of this model (entry '%s' %s); write states with --state", path, name,
+                 x ? "has the wrong size" : "is missing");
+    return x && x->size == size ? x->data : NULL;
+}
+
+static int bad_entry(Trainer *T, const char *path, const char *name, long elem, double x, const char *range) {
+    char at[48] = "";
+    if (elem >= 0) snprintf(at, sizeof at, " element %ld", elem);
+    snprintf(T->err, sizeof T->err, "%s: entry '%s'%s is %.17g; it must be %s", path, name, at, x, range);
+    return -1;
+}
+
+/* A hash stored as two halves: whole numbers in [0, 2^32). */
+static int get_hash(Trainer *T, const char *path, const char *name, const double *h, uint64_t *out) {
+    for (int i = 0; i < 2; i++)
+        if (!(h[i] >= 0 && h[i] <= 4294967295.0 && h[i] == floor(h[i])))
+            return bad_entry(T, path, name, i, h[i], "a whole number from 0 to 2^32 - 1 (half of a 64-bit hash)");
+    *out = (uint64_t)h[0] << 32 | (uint64_t)h[1];
+    return 0;
 }
 
 /* Reads a state into T: θ, the optimizer, the iteration and the options
- * the command line did not set. */
+ * the command line did not set.  Every entry is checked against what the
+ * options allow, each with its own message; a state of parameters with
+ * other names or shapes is refused; another model source or other data
+ * are warned about. */
 static int state_load(Trainer *T, const char *path) {
     nodec_array *a;
     int n, rc = -1;
     if (nodec_npz_load(path, &a, &n, T->err, sizeof T->err)) return -1;
     double sc[NSCALAR];
-    const double *th, *m, *v, *hs;
+    const double *th, *m, *v, *mh, *dh, *lh;
+    uint64_t model_h, data_h, layout_h;
     for (int i = 0; i < NSCALAR; i++) {
-        const double *p = entry(a, n, scalar_names[i], 1, path, T->err, sizeof T->err);
+        const double *p = entry(T, a, n, scalar[i].name, 1, path, 0);
         if (!p) goto done;
-        sc[i] = *p;
+        double x = sc[i] = *p, lo = scalar[i].lo, hi = scalar[i].hi;
+        int f = scalar[i].flags;
+        if (!(f & F_OPEN_LO ? x > lo : x >= lo) || !(f & F_OPEN_HI ? x < hi : x <= hi) ||
+            ((f & F_WHOLE) && x != floor(x)) || (i == S_WINDOW && x == 1) || (i == S_OPT_STEP && x > sc[S_ITER])) {
+            bad_entry(T, path, scalar[i].name, -1, x, scalar[i].range);
+            goto done;
+        }
     }
-    if (!(th = entry(a, n, "theta", (size_t)T->np, path, T->err, sizeof T->err)) ||
-        !(m = entry(a, n, "m", (size_t)T->np, path, T->err, sizeof T->err)) ||
-        !(v = entry(a, n, "v", (size_t)T->np, path, T->err, sizeof T->err)) ||
-        !(hs = entry(a, n, "data_hash", 2, path, T->err, sizeof T->err)))
-        goto done;
-    if (sc[0] != 1 || sc[1] < 0 || sc[3] < 0 || sc[3] > 2 || !(sc[4] > 0) || sc[7] < 1 || sc[8] < 0 || sc[9] < 0) {
-        snprintf(T->err, sizeof T->err, "%s: format %g of the training state is not one this nodec reads", path, sc[0]);
-        goto done;
+    /* the layout first: another model's θ is refused as such, not for its size */
+    lh = entry(T, a, n, "layout_hash", 2, path, 1);
+    if (!lh && nodec_arrays_find(a, n, "layout_hash")) goto done;
+    if (lh) {
+        if (get_hash(T, path, "layout_hash", lh, &layout_h)) goto done;
+        if (layout_h != layout_hash(T->m)) {
+            snprintf(T->err, sizeof T->err,
+                     "%s is the state of a model with other parameters (names or shapes) than model %s's; resume "
+                     "it with the model that wrote it, or start afresh (--params takes parameters by name)",
+                     path, T->m->name);
+            goto done;
+        }
     }
+    if (!(th = entry(T, a, n, "theta", (size_t)T->np, path, 0)) || !(m = entry(T, a, n, "m", (size_t)T->np, path, 0)) ||
+        !(v = entry(T, a, n, "v", (size_t)T->np, path, 0)) || !(mh = entry(T, a, n, "model_hash", 2, path, 0)) ||
+        !(dh = entry(T, a, n, "data_hash", 2, path, 0)))
+        goto done;
+    if (get_hash(T, path, "model_hash", mh, &model_h) || get_hash(T, path, "data_hash", dh, &data_h)) goto done;
+    for (long i = 0; i < T->np; i++) {
+        if (!isfinite(th[i])) {
+            bad_entry(T, path, "theta", i, th[i], "a finite number (a parameter value)");
+            goto done;
+        }
+        if (!isfinite(m[i])) {
+            bad_entry(T, path, "m", i, m[i], "a finite number (the optimizer's first buffer)");
+            goto done;
+        }
+        if (!isfinite(v[i]) || v[i] < 0) {
+            bad_entry(T, path, "v", i, v[i], "a finite number, at least 0 (a mean of squared gradients)");
+            goto done;
+        }
+    }
+
     Opts *o = &T->o;
     const char *what[] = {"--seed", "--optimizer", "--lr", "--momentum", "--batch", "--window"};
     double have[] = {o->seed, o->optimizer, o->lr, o->momentum, (double)o->batch, (double)o->window};
-    double saved[] = {sc[2], sc[3], sc[4], sc[5], sc[7], sc[8]};
+    double saved[] = {sc[S_SEED], sc[S_OPTIMIZER], sc[S_LR], sc[S_MOMENTUM], sc[S_BATCH], sc[S_WINDOW]};
     unsigned flag[] = {G_SEED, G_OPT, G_LR, G_MOM, G_BATCH, G_WINDOW};
     for (int i = 0; i < 6; i++)
         if ((o->given & flag[i]) && have[i] != saved[i])
@@ -551,19 +715,26 @@ static int state_load(Trainer *T, const char *path) {
                     "nodec train: warning: resuming with %s %g where the run had %g; the result will differ from "
                     "an uninterrupted run's\n",
                     what[i], have[i], saved[i]);
-    if (!(o->given & G_SEED)) o->seed = sc[2];
-    if (!(o->given & G_OPT)) o->optimizer = (int)sc[3];
-    if (!(o->given & G_LR)) o->lr = sc[4];
-    if (!(o->given & G_MOM)) o->momentum = sc[5];
-    if (!(o->given & G_BATCH)) o->batch = (long)sc[7];
-    if (!(o->given & G_WINDOW)) o->window = (long)sc[8];
-    if (!(o->given & G_EVAL)) o->eval_every = (long)sc[9];
-    if (((uint64_t)hs[0] << 32 | (uint64_t)hs[1]) != T->data_hash)
+    if (!(o->given & G_SEED)) o->seed = sc[S_SEED];
+    if (!(o->given & G_OPT)) o->optimizer = (int)sc[S_OPTIMIZER];
+    if (!(o->given & G_LR)) o->lr = sc[S_LR];
+    if (!(o->given & G_MOM)) o->momentum = sc[S_MOMENTUM];
+    if (!(o->given & G_BATCH)) o->batch = (long)sc[S_BATCH];
+    if (!(o->given & G_WINDOW)) o->window = (long)sc[S_WINDOW];
+    if (!(o->given & G_EVAL)) o->eval_every = (long)sc[S_EVAL_EVERY];
+    uint64_t now_h = model_hash(T->m);
+    if (model_h && now_h && model_h != now_h)
+        fprintf(stderr,
+                "nodec train: warning: %s was written by a model with another source (hash %016llx; model %s "
+                "has %016llx); %s, so training goes on from them\n",
+                path, (unsigned long long)model_h, T->m->name, (unsigned long long)now_h,
+                lh ? "its parameters have the same names and shapes" : "θ has the same size");
+    if (data_h != T->data_hash)
         fprintf(stderr, "nodec train: warning: %s was made with other data than %s\n", path, o->data);
     memcpy(T->theta, th, sizeof(double) * (size_t)T->np);
-    T->iter = (long)sc[1];
-    T->res_step = (long)sc[6];
-    T->res_kind = (int)sc[3];
+    T->iter = (long)sc[S_ITER];
+    T->res_step = (long)sc[S_OPT_STEP];
+    T->res_kind = (int)sc[S_OPTIMIZER];
     T->res_m = malloc(sizeof(double) * ((size_t)T->np + 1));
     T->res_v = malloc(sizeof(double) * ((size_t)T->np + 1));
     if (!T->res_m || !T->res_v) {
@@ -760,6 +931,30 @@ static int save_state(Trainer *T) {
     return 0;
 }
 
+/* Test hook: with NODEC_TEST_KILL_AFTER=WHAT:N (WHAT log, params or
+ * state), the process is killed (SIGKILL, no clean-up) right after the
+ * save of iteration N has written WHAT. */
+static void kill_hook(const Trainer *T, const char *what) {
+    if (T->iter == T->kill_at && !strcmp(T->kill_what, what)) raise(SIGKILL);
+}
+
+/* Writes --log, --save (θ; none when NULL) and --state, each attempted
+ * even when one before it failed, and each failure reported.  Every write
+ * is atomic, but the three are not one: the log goes first, so that after
+ * a kill between them the log may be ahead of the state, which a resume
+ * cuts back (log_read), but never behind it (docs/training.md, "The log
+ * and the state"). */
+static int save_all(Trainer *T, const double *theta, const char *why) {
+    int rc = 0;
+    if (log_write(T)) fprintf(stderr, "nodec train: error: %s\n", T->err), rc = -1;
+    kill_hook(T, "log");
+    if (theta && save_params(T, theta, why)) rc = -1;
+    kill_hook(T, "params");
+    if (save_state(T)) rc = -1;
+    kill_hook(T, "state");
+    return rc;
+}
+
 /* Fails early, before any training, when a file could not be written. */
 static int check_writable(const char *flag, const char *path) {
     if (!path) return 0;
@@ -925,8 +1120,8 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         } else
             fprintf(stderr, "nodec train: note: the run used %s; %s starts with a fresh state\n",
                     nodec_optim_name((nodec_optim_kind)T->res_kind), nodec_optim_name((nodec_optim_kind)o->optimizer));
-        log_read(T);
     }
+    if (o->resume && log_read(T, o->resume)) goto oom;
 
     /* from here on, Ctrl-C finishes the iteration and saves; a second one
      * (the handler resets itself) ends the process at once */
@@ -943,14 +1138,22 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     handlers = 1;
-    long interrupt_at = -1; /* test hook: raise SIGINT after that iteration */
-    if (getenv("NODEC_TEST_INTERRUPT_AT")) interrupt_at = strtol(getenv("NODEC_TEST_INTERRUPT_AT"), NULL, 10);
+    long long interrupt_at = -1; /* test hook: raise SIGINT after that iteration */
+    const char *hook = getenv("NODEC_TEST_INTERRUPT_AT");
+    if (hook) nodec_cli_integer(hook, 0, MAX_ITERS, &interrupt_at);
+    T->kill_at = -1;
+    if ((hook = getenv("NODEC_TEST_KILL_AFTER")) && strchr(hook, ':')) {
+        long long at;
+        snprintf(T->kill_what, sizeof T->kill_what, "%.*s", (int)(strchr(hook, ':') - hook), hook);
+        if (nodec_cli_integer(strchr(hook, ':') + 1, 0, MAX_ITERS, &at)) T->kill_at = (long)at;
+    }
 
     Progress pr = {.tty = isatty(STDERR_FILENO), .t0 = now(), .it0 = T->iter};
     double t_start = now(), t_eval = 0, t0;
     long start_iter = T->iter, last_eval = -1;
     int failed = 0, have_prev = 0;
-    if (T->iter == 0 || T->n_log == 0) {
+    /* the full loss where the run starts, unless a resumed log has its row */
+    if (T->n_log == 0 || T->log[T->n_log - 1].iter != T->iter) {
         t0 = now();
         if (full_loss(T, &T->last_full))
             failed = 1;
@@ -983,7 +1186,7 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         progress(T, &pr, evaluated, it == o->iters);
         if (it == interrupt_at) raise(SIGINT);
         if (o->save_every && it % o->save_every == 0 && it < o->iters && !interrupted)
-            if (save_params(T, T->theta, NULL) || save_state(T) || log_write(T)) goto out;
+            if (save_all(T, T->theta, NULL)) goto out;
     }
     double wall = now() - t_start;
     long done_iters = T->iter - start_iter;
@@ -993,12 +1196,9 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
 
     if (failed) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
-        if (have_prev)
-            save_params(T, T->prev, "the last parameters that solved");
-        else if (o->save)
+        if (!have_prev && o->save)
             fprintf(stderr, "nodec train: no iteration of this run succeeded; %s was not written\n", o->save);
-        save_state(T);
-        if (log_write(T)) fprintf(stderr, "nodec train: error: %s\n", T->err);
+        save_all(T, have_prev ? T->prev : NULL, "the last parameters that solved");
         goto out;
     }
     if (interrupted) fprintf(stderr, "nodec train: interrupted after iteration %ld; saving\n", T->iter);
@@ -1010,8 +1210,7 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
             T->last_full = NAN;
         t_eval += now() - t0;
     }
-    int save_failed = save_params(T, T->theta, NULL) || save_state(T);
-    if (log_write(T)) fprintf(stderr, "nodec train: error: %s\n", T->err), save_failed = 1;
+    int save_failed = save_all(T, T->theta, NULL) != 0;
     char plot_err[2048] = "";
     int plotted = 0;
     if (o->plot && last_eval == T->iter) {

@@ -1,11 +1,12 @@
 #!/bin/sh
-# train.sh — end-to-end tests of the trainer (runtime/train.c), one per name:
+# train.sh — end-to-end tests of the trainer (tools/train.c), one per name:
 #
 #   sh train.sh TEST TRAIN_DRIVER TMPDIR REPO
 #
-# TRAIN_DRIVER runs `nodec train` (and solve) on the models emitted by
+# TRAIN_DRIVER runs `nodec train` (and solve, grad) on the models emitted by
 # tests/train/CMakeLists.txt: `train_driver MODEL train …` is
-# `nodec train models/MODEL.nde …`.  Each test states its thresholds, with
+# `nodec train models/MODEL.nde …`; `train_driver MODEL set S.npz K=V`
+# changes an entry of a training state.  Each test states its thresholds, with
 # the values measured when they were set.  Runs in tests/train/.
 set -u
 test=$1 drv=$2 tmp=$3 repo=$4
@@ -261,6 +262,169 @@ plots)
     fi
   done
   grep -q "\"plots\": \"$tmp/plots\"" "$tmp/out" || fail "summary"
+  ;;
+
+save_both)
+  # --log, --save and --state are each attempted, whichever fails, and each
+  # failure is reported; exit 1.  A folder where a file should be makes a
+  # write fail after the checks at the start.  (Was: a failed --save
+  # skipped --state.)
+  mkdir "$tmp/dir" || fail "mkdir"
+  a="--data $spiral --iters 3 --quiet"
+  train spiral $a --save "$tmp/dir" --state "$tmp/s.npz" --log "$tmp/l.csv"
+  expect_rc 1
+  cat "$tmp/err"
+  grep -q "error: cannot write '$tmp/dir'" "$tmp/err" || fail "no message for --save"
+  [ -s "$tmp/s.npz" ] || fail "--state was not written after --save failed"
+  [ -s "$tmp/l.csv" ] || fail "--log was not written"
+  train spiral $a --save "$tmp/p.npz" --state "$tmp/dir"
+  expect_rc 1
+  [ -s "$tmp/p.npz" ] || fail "--save was not written when --state failed"
+  train spiral $a --save "$tmp/dir" --state "$tmp/dir"
+  expect_rc 1
+  [ "$(grep -c "error: cannot write" "$tmp/err")" = 2 ] || fail "two failures, two messages: $(cat "$tmp/err")"
+  # with --save-every the run stops at the first failed save, all attempted
+  train spiral --data "$spiral" --iters 10 --save-every 5 --save "$tmp/dir" --state "$tmp/s5.npz" --quiet
+  expect_rc 1
+  train spiral --data "$spiral" --resume "$tmp/s5.npz" --iters 5 --quiet
+  expect_rc 0
+  [ "$(json start_iter "$tmp/out")" = 5 ] || fail "--state of --save-every was not written at iteration 5"
+  ;;
+
+state_fields)
+  # Every entry of a training state is checked on --resume, each with its
+  # own message naming the file, the entry and what it may hold; exit 1.
+  # (Was: iter = nan counted up from -9.2e18, and the rest were taken.)
+  train spiral --data "$spiral" --iters 5 --state "$tmp/s.npz" --quiet
+  expect_rc 0
+  for kv in momentum=2 iter=2.5 iter=-1 m=inf v=-1 theta=nan window=1 seed=-1 seed=1e300 optimizer=3 \
+      optimizer=0.5 lr=0 lr=inf batch=0 eval_every=-1 opt_step=6 format=2 model_hash=-1 data_hash=4294967296 \
+      layout_hash=0.5 iter=nan; do
+    cp "$tmp/s.npz" "$tmp/b.npz" && "$drv" spiral set "$tmp/b.npz" "$kv" || fail "set $kv"
+    train spiral --data "$spiral" --resume "$tmp/b.npz" --iters 6 --quiet
+    expect_rc 1
+    echo "$kv: $(cat "$tmp/err")"
+    grep -q "error: $tmp/b.npz: entry '${kv%%=*}'.* is .*; it must be " "$tmp/err" || fail "$kv: message"
+  done
+  # a missing entry is named; a state without layout_hash (from before it)
+  # is read, θ checked by its size
+  cp "$tmp/s.npz" "$tmp/b.npz" && "$drv" spiral set "$tmp/b.npz" model_hash= || fail "set"
+  train spiral --data "$spiral" --resume "$tmp/b.npz" --iters 6 --quiet
+  expect_rc 1
+  grep -q "entry 'model_hash' is missing" "$tmp/err" || fail "missing entry: $(cat "$tmp/err")"
+  cp "$tmp/s.npz" "$tmp/b.npz" && "$drv" spiral set "$tmp/b.npz" layout_hash= || fail "set"
+  train spiral --data "$spiral" --resume "$tmp/b.npz" --iters 6 --quiet
+  expect_rc 0
+  ;;
+
+state_hashes)
+  # A state is resumed by the model that wrote it.  The same parameters
+  # (names and shapes) under another source: a warning, and training goes
+  # on; other parameters of the same total size: refused, exit 1; other
+  # data: a warning.  (Was: the model hash was never checked.)
+  "$drv" lotka_volterra solve --t1 10 --n 101 -o "$tmp/lv.csv" || fail "solve"
+  head -50 "$tmp/lv.csv" >"$tmp/lv_head.csv"
+  train lotka_volterra --data "$tmp/lv.csv" --iters 5 --state "$tmp/s.npz" --quiet
+  expect_rc 0
+  train lotka_volterra --data "$tmp/lv.csv" --resume "$tmp/s.npz" --iters 6 --state "$tmp/t.npz" --quiet
+  expect_rc 0
+  grep -q warning "$tmp/err" && fail "the same model and data: $(cat "$tmp/err")"
+  train lotka_volterra_edited --data "$tmp/lv.csv" --resume "$tmp/s.npz" --iters 6 --state "$tmp/t.npz" --quiet
+  expect_rc 0
+  cat "$tmp/err"
+  grep -q "warning: $tmp/s.npz was written by a model with another source (hash [0-9a-f]*; model \
+lotka_volterra_edited has [0-9a-f]*); its parameters have the same names and shapes" "$tmp/err" || fail "no warning"
+  train lotka_volterra_renamed --data "$tmp/lv.csv" --resume "$tmp/s.npz" --iters 6 --state "$tmp/t.npz" --quiet
+  expect_rc 1
+  cat "$tmp/err"
+  grep -q "error: $tmp/s.npz is the state of a model with other parameters (names or shapes)" "$tmp/err" ||
+    fail "renamed parameters"
+  train lotka_volterra --data "$tmp/lv_head.csv" --resume "$tmp/s.npz" --iters 6 --state "$tmp/t.npz" --quiet
+  expect_rc 0
+  grep -q "warning: $tmp/s.npz was made with other data than $tmp/lv_head.csv" "$tmp/err" || fail "other data"
+  # a state from before layout_hash: the source is warned about, and θ
+  # could only be checked by its size, which the warning says
+  cp "$tmp/s.npz" "$tmp/old.npz" && "$drv" spiral set "$tmp/old.npz" layout_hash= || fail "set"
+  train lotka_volterra_edited --data "$tmp/lv.csv" --resume "$tmp/old.npz" --iters 6 --state "$tmp/t.npz" --quiet
+  expect_rc 0
+  grep -q "θ has the same size" "$tmp/err" || fail "old state: $(cat "$tmp/err")"
+  ;;
+
+log_state)
+  # The log is written before the parameters and the state, so a kill
+  # between the writes (test hook NODEC_TEST_KILL_AFTER=WHAT:N: SIGKILL
+  # right after WHAT is written at iteration N) leaves the log at or ahead
+  # of the state, never behind; the resume cuts it back to the state, and
+  # the log and parameters end as the uninterrupted run's, byte for byte.
+  # (Was: the state was written before the log, and a kill between them
+  # left a gap in the resumed log.)
+  a="--data $spiral --eval-every 10 --quiet"
+  train spiral $a --iters 60 --save "$tmp/straight.npz" --log "$tmp/straight.csv"
+  expect_rc 0
+  for what in log params state; do
+    rm -f "$tmp/p.npz" "$tmp/s.npz" "$tmp/l.csv"
+    NODEC_TEST_KILL_AFTER=$what:20 "$drv" spiral train $a --iters 60 --save-every 10 --save "$tmp/p.npz" \
+      --state "$tmp/s.npz" --log "$tmp/l.csv" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    expect_rc 137
+    train spiral --data "$spiral" --resume "$tmp/s.npz" --iters 60 --save "$tmp/p.npz" --log "$tmp/l.csv" --quiet
+    expect_rc 0
+    grep -q warning "$tmp/err" && fail "killed after $what: $(cat "$tmp/err")"
+    cmp "$tmp/straight.csv" "$tmp/l.csv" || fail "killed after $what at 20: the resumed log differs"
+    cmp "$tmp/straight.npz" "$tmp/p.npz" || fail "killed after $what at 20: the parameters differ"
+    echo "killed after the $what of iteration 20, resumed: log and parameters as uninterrupted"
+  done
+  # a log that ends before the state (another run's, or one whose write
+  # failed) cannot be filled in: a warning names the missing iterations,
+  # and the row where the run resumes holds its full-trajectory loss
+  train spiral $a --iters 30 --state "$tmp/g.npz" --log "$tmp/g.csv"
+  expect_rc 0
+  head -27 "$tmp/g.csv" >"$tmp/g2.csv" && mv "$tmp/g2.csv" "$tmp/g.csv" # rows 0…25
+  train spiral --data "$spiral" --resume "$tmp/g.npz" --iters 40 --log "$tmp/g.csv" --quiet
+  expect_rc 0
+  cat "$tmp/err"
+  grep -q "warning: the log $tmp/g.csv ends at iteration 25 but $tmp/g.npz is at iteration 30: the losses of \
+iterations 26 to 30 are missing from it" "$tmp/err" || fail "no warning about the gap"
+  grep -q '^25,' "$tmp/g.csv" && grep -q '^30,,[0-9]' "$tmp/g.csv" && grep -q '^31,[0-9]' "$tmp/g.csv" ||
+    fail "log rows: $(sed -n '26,30p' "$tmp/g.csv")"
+  grep -q '^2[6-9],' "$tmp/g.csv" && fail "rows that no run computed"
+  # a row that is not one of a log: a warning with its line; rows before it kept
+  train spiral $a --iters 3 --state "$tmp/h.npz"
+  expect_rc 0
+  printf 'iter,batch_loss,full_loss\n0,,21.5\n1,0.5,\n2,x,\n3,0.25,\n' >"$tmp/h.csv"
+  train spiral --data "$spiral" --resume "$tmp/h.npz" --iters 4 --log "$tmp/h.csv" --quiet
+  expect_rc 0
+  cat "$tmp/err"
+  grep -q "warning: $tmp/h.csv:4: not a row of a training log" "$tmp/err" || fail "bad row"
+  grep -q "ends at iteration 1 but $tmp/h.npz is at iteration 3" "$tmp/err" || fail "bad row: the gap"
+  grep -q '^1,0.5,$' "$tmp/h.csv" || fail "the rows before the bad one are kept"
+  ;;
+
+integers)
+  # One checked parser for whole-number options (nodec_cli_integer): all
+  # of the value, in decimal, in the option's range; else exit 2 with the
+  # option and its range.  (Was: 2.0, 0x10 and 1e3 taken; solve and grad
+  # took --seed 1.5 as 1 and cast --seed 1e300 and --max-steps 1e300.)
+  for args in "train --iters 2.0" "train --iters 0x10" "train --eval-every 1e3" "train --save-every -1" \
+      "train --batch 5x" "train --window 1" "train --seed 1e3" "train --seed 9007199254740992" \
+      "train --iters 99999999999999999999" "train --max-steps 1.5" "solve --seed 1.5" "solve --seed 1e300" \
+      "solve --seed abc" "solve --n 99999999999999" "solve --max-steps 1e300" "grad --seed 2.5" \
+      "grad --repeat 1.0"; do
+    set -- $args
+    cmd=$1; shift
+    data="--data $spiral"
+    [ "$cmd" = solve ] && data=
+    "$drv" spiral $cmd "$@" $data >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    expect_rc 2
+    echo "$args: $(cat "$tmp/err")"
+    grep -q "^nodec $cmd: $1 '$2' is not valid; give a whole number.* from [0-9]* to [0-9^ -]*" "$tmp/err" ||
+      fail "$args: message"
+  done
+  # the ends of the ranges are taken
+  "$drv" spiral_true solve --seed 9007199254740991 --n 2 >/dev/null || fail "solve --seed 2^53 - 1"
+  train spiral --data "$spiral" --iters 0 --seed 9007199254740991 --batch 1000000 --quiet
+  expect_rc 0
   ;;
 
 *)
