@@ -2,9 +2,11 @@
 # scripts/deps.sh — installs the Debian packages nodec needs that are missing.
 # Build: a C compiler, CMake, Ninja, Flex, Bison, zlib; the JIT: LLVM; the
 # REPL: readline; plots: gnuplot; tests: clang and g++ (the emitted C is
-# compiled with both) and NumPy (parameter files are read back with it).  Benchmarks (bench/) also want libsundials-dev.
+# compiled with both) and NumPy (parameter files are read back with it);
+# the fuzzers: clang's libFuzzer (libclang-rt-14-dev); the format check:
+# clang-format.  Benchmarks (bench/) also want libsundials-dev.
 set -e
-pkgs="gcc g++ clang make cmake ninja-build flex bison zlib1g-dev llvm-dev libreadline-dev gnuplot-nox python3-numpy"
+pkgs="gcc g++ clang make cmake ninja-build flex bison zlib1g-dev llvm-dev libreadline-dev gnuplot-nox python3-numpy libclang-rt-14-dev clang-format"
 [ "$1" = "--bench" ] && pkgs="$pkgs libsundials-dev valgrind"
 missing=""
 for p in $pkgs; do

@@ -15,7 +15,8 @@ CC=clang cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOD
   -DNODEC_SANITIZE=ON -DNODEC_LLVM=OFF -DNODEC_FUZZ_SECONDS="$seconds" >/dev/null
 cmake --build "$build" -j 2 --target fuzz_compile fuzz_csv fuzz_npy
 status=0
-ctest --test-dir "$build" -L libfuzzer --no-tests=error --output-on-failure || status=$?
+# The fuzzers, then every input that once crashed one (tests/fuzz/crashes).
+ctest --test-dir "$build" -L 'libfuzzer|fuzz-crashes' --no-tests=error --output-on-failure || status=$?
 # One line per fuzzer: inputs run, edges covered, corpus, speed, memory.
 awk '/ Test: /{name=$3} /[ \t]DONE /{print name ": " $0}' "$build/Testing/Temporary/LastTest.log"
 exit $status
