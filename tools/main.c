@@ -31,6 +31,11 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg) {
     return 2;
 }
 
+/* `check --points`: each point costs a few evaluations per parameter. */
+#define MAX_CHECK_POINTS 10000
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* Options shared by the commands: one positional model file and flags. */
 typedef struct Args {
     const char *model;
@@ -78,15 +83,20 @@ static int parse_args(const char *cmd, int argc, char **argv, Args *a) {
             a->backend = v;
         } else if (take(argc, argv, &i, "--seed", &v, cmd, &err)) {
             if (err) return err;
-            a->seed = strtoull(v, NULL, 10);
+            long long x;
+            if (!nodec_cli_integer(v, 0, NODEC_SEED_MAX, &x))
+                return usage_error(cmd, "--seed takes a whole number from 0 to 2^53-1, not '%s'", v);
+            a->seed = (unsigned long long)x;
         } else if (take(argc, argv, &i, "--points", &v, cmd, &err)) {
             if (err) return err;
-            a->points = atoi(v);
-            if (a->points < 1) return usage_error(cmd, "--points must be at least 1, got '%s'", v);
+            long long x;
+            if (!nodec_cli_integer(v, 1, MAX_CHECK_POINTS, &x))
+                return usage_error(cmd, "--points takes a whole number from 1 to " STR(MAX_CHECK_POINTS) ", not '%s'", v);
+            a->points = (int)x;
         } else if (take(argc, argv, &i, "--tol", &v, cmd, &err)) {
             if (err) return err;
-            a->tol = strtod(v, NULL);
-            if (!(a->tol > 0)) return usage_error(cmd, "--tol must be positive, got '%s'", v);
+            if (!nodec_cli_number(v, &a->tol) || !(a->tol > 0))
+                return usage_error(cmd, "--tol must be a positive number, got '%s'", v);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return usage_error(cmd, "unknown option '%s'", argv[i]);
         } else if (!a->model) {
@@ -166,8 +176,19 @@ static int cmd_emit(int argc, char **argv) {
     char hp[4096], cp[4096];
     snprintf(hp, sizeof hp, "%s/%s.h", a.out, c.model->name);
     snprintf(cp, sizeof cp, "%s/%s.c", a.out, c.model->name);
-    bool ok = write_atomic(hp, h.s, h.len) && write_atomic(cp, b.s, b.len);
-    if (!ok) unlink(hp);
+    /* The pair or nothing: if the .c cannot be written, the .h goes back to
+     * what it was (or away, if there was none). */
+    char *old = NULL;
+    size_t oldlen = 0;
+    bool had = nodec_read_file(hp, &old, &oldlen, NULL, 0) == 0;
+    bool ok = !h.oom && !b.oom && write_atomic(hp, h.s, h.len);
+    if (ok && !write_atomic(cp, b.s, b.len)) {
+        ok = false;
+        if (had) write_atomic(hp, old, oldlen);
+        else unlink(hp);
+    }
+    if (h.oom || b.oom) fprintf(stderr, "nodec: error: out of memory while emitting %s\n", c.model->name);
+    free(old);
     buf_free(&h), buf_free(&b), nc_free(&c);
     return ok ? 0 : 1;
 }
@@ -218,7 +239,8 @@ static int with_model(const char *cmd, int argc, char **argv, int (*fn)(const no
     const char *backend = NULL;
     int n = 2;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend = argv[++i];
+        if (!strcmp(argv[i], "--backend") && i + 1 >= argc) return usage_error(cmd, "%s", "--backend needs a value: llvm or cc");
+        if (!strcmp(argv[i], "--backend")) backend = argv[++i];
         else if (!strncmp(argv[i], "--backend=", 10)) backend = argv[i] + 10;
         else argv[n++] = argv[i];
     }
