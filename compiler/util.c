@@ -127,6 +127,8 @@ static void show_line(Diag *d, Span sp, Buf *out, int *lineno, int *col) {
     int pos = sp.beg < 0 ? 0 : sp.beg > src->len ? src->len : sp.beg;
     int ls = pos, le = pos, line = 1;
     while (ls > 0 && src->text[ls - 1] != '\n') ls--;
+    if (ls == 0 && src->len >= 3 && !memcmp(src->text, "\xEF\xBB\xBF", 3) && pos >= 3)
+        ls = 3; /* a byte order mark opening the file is neither shown nor counted */
     while (le < src->len && src->text[le] != '\n') le++;
     if (le > ls && src->text[le - 1] == '\r') le--; /* CRLF: the CR is not shown or counted */
     if (pos > le) pos = le;
