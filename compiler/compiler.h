@@ -497,6 +497,9 @@ int plan_work_size(Program *pg, int *over);
 /* Reports a work size past MAX_WORK at the user's expression whose value
  * passed it; false then.  nc_compile runs it after differentiation. */
 bool plan_check(Program *pg, Diag *d);
+/* Prints each generated function's plan: its work size, the values kept in
+ * the work buffer (where) and the products fused into a loop (which). */
+void plan_dump(Buf *b, Program *pg);
 
 /* ---- emit_c.c -------------------------------------------------------- */
 
@@ -532,6 +535,7 @@ typedef struct Compilation {
     X(SEMA, "sema")   /* names, shapes, sizes */ \
     X(IR, "ir")       /* f and the loss, lowered and simplified */ \
     X(DERIV, "deriv") /* the VJPs, the JVP, ∂ℓ/∂pred */ \
+    X(PLAN, "plan")   /* where each value of each generated function lives */ \
     X(C, "c")         /* the emitted header and source */
 
 typedef enum {

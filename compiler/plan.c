@@ -185,3 +185,39 @@ bool plan_check(Program *pg, Diag *d) {
              MSG(M_WORK_TOO_LARGE), MAX_WORK, (int)((int64_t)MAX_WORK * 8 >> 20));
     return false;
 }
+
+/* ---- the plan as text (`nodec emit --dump=plan`) ------------------------- */
+
+void plan_dump(Buf *b, Program *pg) {
+    static const char *const fn_name[] = {"f", "vjp", "f_vjp", "jvp", "loss", "loss_grad"};
+    Model *m = pg->m;
+    Ir *ir = pg->ir;
+    Arena *a = arena_new();
+    PlanOut *outs = arena_alloc(a, sizeof *outs * (2 * (size_t)m->nstates + (size_t)m->nparams + 2));
+    for (int fn = 0; fn < 6; fn++) {
+        Plan p;
+        int nouts = fn_outs(pg, fn, outs);
+        int w = plan_storage(&p, ir, outs, nouts, a);
+        int count[128] = {0};
+        buf_printf(b, "%s: %d doubles of work%s\n", fn_name[fn], w, fn == 1 ? " (jac_z adds n_state before it)" : "");
+        for (int id = 0; id < ir->len; id++) {
+            char md = p.mode[id];
+            count[(unsigned char)md]++;
+            if (md != 'W' && md != 'F') continue;
+            Node *n = N(ir, id);
+            buf_printf(b, "  %%%d %s %s", id, op_name[n->op], shape_str(n->shape, a));
+            if (md == 'W')
+                buf_printf(b, " -> w[%d:%d]%s", p.woff[id], p.woff[id] + shape_size(n->shape),
+                           p.inplace[id] ? " (its slice of a concat)" : "");
+            for (int c = 0; md == 'F' && c < ir->len; c++)
+                if (p.fuse[c] == id) buf_printf(b, " in the loop of %%%d %s", c, op_name[N(ir, c)->op]);
+            for (int k = 0; md == 'F' && k < nouts; k++)
+                if (p.out_fuse[k] == id) buf_printf(b, " in the loop of output %d", k);
+            if (n->name) buf_printf(b, "  ; %s", n->name);
+            buf_putc(b, '\n');
+        }
+        buf_printf(b, "  inlined %d, scalar locals %d, leaves %d, literals %d\n", count['I'], count['S'], count['L'],
+                   count['N']);
+    }
+    arena_free(a);
+}

@@ -144,7 +144,7 @@ static int cmd_emit(int argc, char **argv) {
     int stage = STAGE_C;
     if (a.dump) {
         stage = nc_stage_from_name(a.dump);
-        if (stage < 0) return usage_error("emit", "--dump takes ast, sema, ir, deriv or c, not '%s'", a.dump);
+        if (stage < 0) return usage_error("emit", "--dump takes ast, sema, ir, deriv, plan or c, not '%s'", a.dump);
     } else if (!a.out) {
         return usage_error("emit", "%s", "missing -o DIR (where to write <model>.h and <model>.c)");
     }
@@ -386,15 +386,15 @@ static int cmd_build(int argc, char **argv) {
 static int cmd_repl(int argc, char **argv) { return repl_main(argc, argv); }
 
 static const Cmd cmds[] = {
-    {"emit", cmd_emit, "emit MODEL -o DIR [--dump=ast|sema|ir|deriv|c]",
+    {"emit", cmd_emit, "emit MODEL -o DIR [--dump=ast|sema|ir|deriv|plan|c]",
      "usage: nodec emit MODEL.nde -o DIR\n"
-     "       nodec emit MODEL.nde --dump=ast|sema|ir|deriv|c\n\n"
+     "       nodec emit MODEL.nde --dump=ast|sema|ir|deriv|plan|c\n\n"
      "Writes DIR/<model>.h and DIR/<model>.c: plain C99 for f, its VJP and JVP, the\n"
      "Jacobian, the loss and its gradient, the parameter initializer and a\n"
      "nodec_model descriptor (DESIGN.md §3).  DIR is created if missing.\n"
      "--dump prints one stage's output instead: the syntax tree, the symbols with\n"
      "their shapes and offsets, the IR of f and the loss, the IR of the\n"
-     "derivatives, or the C."},
+     "derivatives, the storage plan of each generated function, or the C."},
     {"check", cmd_check, "check MODEL [--seed N] [--points N] [--tol X]",
      "usage: nodec check MODEL.nde [--seed N] [--points N] [--tol X] [--backend llvm|cc]\n\n"
      "Compiles the model (with LLVM's JIT, or the emitted C with the system C\n"
