@@ -13,8 +13,8 @@ static Ast *node(Parse *p, AstKind k, Span sp, int depth) {
     Ast *a = arena_alloc(p->arena, sizeof *a);
     a->kind = k, a->span = sp, a->depth = depth;
     if (depth == MAX_DEPTH + 1)
-        error_at(p->diag, sp, "split it into parts with `let`, or use sum(…) for long sums",
-                 MSG(M_EXPRESSION_TOO_DEEP), MAX_DEPTH);
+        error_at(p->diag, sp, "split it into parts with `let`, or use sum(…) for long sums", MSG(M_EXPRESSION_TOO_DEEP),
+                 MAX_DEPTH);
     return a;
 }
 
@@ -91,8 +91,10 @@ Stmt *stmt_new(Parse *p, StmtKind k, Span sp) {
 }
 
 void stmt_add(Parse *p, Stmt *s) {
-    if (p->last) p->last->next = s;
-    else p->first = s;
+    if (p->last)
+        p->last->next = s;
+    else
+        p->first = s;
     p->last = s;
 }
 
@@ -112,11 +114,15 @@ static void dump_index(Buf *b, const Index *ix) {
         return;
     }
     buf_puts(b, "(range ");
-    if (ix->lo) dump_expr(b, ix->lo);
-    else buf_puts(b, "_");
+    if (ix->lo)
+        dump_expr(b, ix->lo);
+    else
+        buf_puts(b, "_");
     buf_putc(b, ' ');
-    if (ix->hi) dump_expr(b, ix->hi);
-    else buf_puts(b, "_");
+    if (ix->hi)
+        dump_expr(b, ix->hi);
+    else
+        buf_puts(b, "_");
     buf_putc(b, ')');
 }
 
@@ -125,9 +131,7 @@ static void dump_expr(Buf *b, const Ast *a) {
     case A_NUM: dump_num(b, a->num); return;
     case A_NAME: buf_puts(b, a->name); return;
     case A_UNARY: buf_printf(b, "(neg "), dump_expr(b, a->a); break;
-    case A_BINARY:
-        buf_printf(b, "(%c ", a->op), dump_expr(b, a->a), buf_putc(b, ' '), dump_expr(b, a->b);
-        break;
+    case A_BINARY: buf_printf(b, "(%c ", a->op), dump_expr(b, a->a), buf_putc(b, ' '), dump_expr(b, a->b); break;
     case A_TRANSPOSE: buf_puts(b, "(transpose "), dump_expr(b, a->a); break;
     case A_CALL:
         buf_printf(b, "(call %s", a->name);
@@ -147,7 +151,7 @@ static void dump_expr(Buf *b, const Ast *a) {
 
 static const char *const kind_name[] = {
     [S_MODEL] = "model", [S_STATE] = "state", [S_PARAM] = "param", [S_CONST] = "const",
-    [S_LET] = "let", [S_EQ] = "equation", [S_LOSS] = "loss",
+    [S_LET] = "let",     [S_EQ] = "equation", [S_LOSS] = "loss",
 };
 
 /* One line per statement: its line number, kind and an S-expression. */

@@ -29,19 +29,21 @@
 
 /* Limits, reported to the user when crossed. */
 enum {
-    MAX_DIM = 1000000,         /* one dimension */
-    MAX_ELEMS = 1 << 24,       /* elements in one tensor, declared or computed */
-    MAX_WORK = 1 << 27,        /* doubles of scratch a generated function may need (1 GiB) */
-    MAX_NEST = 256,            /* bracket nesting */
-    MAX_DEPTH = 1000,          /* expression tree depth */
-    MAX_ERRORS = 20,           /* diagnostics before giving up */
+    MAX_DIM = 1000000,   /* one dimension */
+    MAX_ELEMS = 1 << 24, /* elements in one tensor, declared or computed */
+    MAX_WORK = 1 << 27,  /* doubles of scratch a generated function may need (1 GiB) */
+    MAX_NEST = 256,      /* bracket nesting */
+    MAX_DEPTH = 1000,    /* expression tree depth */
+    MAX_ERRORS = 20,     /* diagnostics before giving up */
 };
 
-typedef struct Span { int beg, end; } Span; /* byte offsets, end-exclusive */
+typedef struct Span {
+    int beg, end;
+} Span; /* byte offsets, end-exclusive */
 
 typedef struct Shape {
-    int rank;   /* 0 scalar, 1 vector, 2 matrix */
-    int d[2];   /* unused dimensions are 1 */
+    int rank; /* 0 scalar, 1 vector, 2 matrix */
+    int d[2]; /* unused dimensions are 1 */
 } Shape;
 
 /* ---- util.c ---------------------------------------------------------- */
@@ -49,14 +51,13 @@ typedef struct Shape {
 typedef struct Arena Arena;
 Arena *arena_new(void);
 void arena_free(Arena *a);
-void *arena_alloc(Arena *a, size_t n);  /* zeroed */
+void *arena_alloc(Arena *a, size_t n); /* zeroed */
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_printf(Arena *a, const char *fmt, ...);
 
-
 typedef struct Source {
-    const char *path;   /* as given by the user, for messages */
-    const char *text;   /* NUL-terminated; may contain other NULs */
+    const char *path; /* as given by the user, for messages */
+    const char *text; /* NUL-terminated; may contain other NULs */
     int len;
 } Source;
 
@@ -64,96 +65,96 @@ typedef struct Source {
  * and tests).  Library code never exits. */
 typedef struct Diag {
     const Source *src;
-    FILE *out;      /* when non-NULL, messages are written here */
-    Buf *buf;       /* otherwise appended here */
+    FILE *out; /* when non-NULL, messages are written here */
+    Buf *buf;  /* otherwise appended here */
     int nerrors;
-    bool at_eof;    /* a syntax error was at end of input (REPL: incomplete) */
-    bool fatal;     /* stop reporting: too many or unrecoverable */
+    bool at_eof; /* a syntax error was at end of input (REPL: incomplete) */
+    bool fatal;  /* stop reporting: too many or unrecoverable */
 } Diag;
 
 /* The catalogue of messages: every error and note nodec reports about a
  * model file, one line each (STYLE.md §7).  `nodec --messages` lists them;
  * tests/errors checks each appears in some expected output. */
-#define MESSAGES(X) \
-    X(M_USED_BEFORE_DECL, "'%s' is used before its declaration on line %d") \
-    X(M_UNKNOWN_NAME, "unknown %s '%s'") \
-    X(M_ARRAY_LITERAL_MIXES_NUMBERS, "array literal mixes numbers and rows") \
-    X(M_RAGGED_ARRAY_LITERAL_ROW, "ragged array literal: row %d has %d element%s, row 1 has %d") \
-    X(M_ARRAY_LITERAL_HAS_MORE, "array literal has more than %d elements") \
-    X(M_ARRAYS_HAVE_AT_MOST, "arrays have at most 2 dimensions") \
-    X(M_ARRAY_LITERAL_ELEMENTS_MUST, "array literal elements must be numbers") \
-    X(M_FUNCTION_AS_VALUE, "'%s' is a function, not a value") \
-    X(M_INITIALIZER_MISPLACED, "'%s' is an initializer; it can only follow '=' in a declaration") \
-    X(M_THE_LOSS_CANNOT_USE, "the loss cannot use '%s'") \
-    X(M_NEEDS_VECTORS_OR_MATRICES, "'@' needs vectors or matrices, not a scalar") \
-    X(M_CANNOT_MULTIPLY_BY_INNER, "'@' cannot multiply %s by %s: inner dimensions %d and %d differ") \
-    X(M_SHAPE_MISMATCH_IN_AND, "shape mismatch in '%c': %s and %s") \
-    X(M_NOT_A_FUNCTION, "'%s' is a %s, not a function") \
-    X(M_UNKNOWN_FUNCTION, "unknown function '%s'") \
-    X(M_ARITY_VARIADIC, "'%s' needs at least one argument") \
-    X(M_ARITY, "'%s' takes %d argument%s, got %d") \
-    X(M_DOT_NEEDS_TWO_VECTORS, "'dot' needs two vectors of the same length, got %s and %s") \
-    X(M_OUTER_NEEDS_TWO_VECTORS, "'outer' needs two vectors, got %s and %s") \
-    X(M_CONCAT_JOINS_SCALARS_AND, "'concat' joins scalars and vectors, not a matrix %s") \
-    X(M_CONCAT_RESULT_HAS_MORE, "'concat' result has more than %d elements") \
-    X(M_RESULT_TOO_LARGE, "the result of '%s' would have %lld elements; at most %d are allowed") \
-    X(M_INDEX_SCALAR, "%s is a scalar and cannot be indexed") \
-    X(M_TOO_MANY_INDICES_HAS, "too many indices: %s has %d dimension%s") \
-    X(M_INDICES_MUST_BE_WHOLE, "indices must be whole-number constants") \
-    X(M_INDEX_OUT_OF_RANGE, "index %.*s is out of range for a dimension of size %d") \
-    X(M_SLICE_IS_OUT_OF, "slice %ld:%ld is out of range for a dimension of size %d") \
-    X(M_SLICE_IS_EMPTY, "slice %ld:%ld is empty") \
-    X(M_DECLARE_T, "'t' is time and cannot be declared") \
-    X(M_DECLARE_BUILTIN, "'%s' is a built-in name and cannot be declared") \
-    X(M_REDEFINITION_OF, "redefinition of '%s'") \
-    X(M_NOTE_FIRST_DECL, "'%s' was first declared here") \
-    X(M_DIMENSIONS_MUST_BE_WHOLE, "dimensions must be whole numbers") \
-    X(M_DIMENSION_IS_NOT_POSITIVE, "dimension %ld is not positive") \
-    X(M_DIMENSION_TOO_LARGE, "dimension %.*s is too large (at most %d)") \
-    X(M_WOULD_HAVE_ELEMENTS_AT, "'%s' would have %ld elements; at most %d are allowed") \
-    X(M_CONST_NEEDS_A_VALUE, "const '%s' needs a value") \
-    X(M_INITIALIZER_HAS_SHAPE_BUT, "initializer has shape %s but '%s' is declared %s") \
-    X(M_RANDOM_INIT_NOT_PARAM, "a %s cannot have a random initializer") \
-    X(M_INIT_ARITY, "'%s' takes 2 arguments (%s), got %d") \
-    X(M_THE_ARGUMENTS_OF_MUST, "the arguments of '%s' must be numbers") \
-    X(M_INVALID_INITIALIZER_FOR, "invalid initializer for %s '%s'") \
-    X(M_EXPECTED_D_AND_A, "expected 'd' and a state name before '/dt', got '%s'") \
-    X(M_STATE_IS_DECLARED_AFTER, "state '%s' is declared after its equation, on line %d") \
-    X(M_EQUATION_FOR_WHICH_IS, "equation for '%s', which is not a declared state") \
-    X(M_NOT_A_STATE, "'%s' is a %s, not a state") \
-    X(M_SECOND_EQUATION_FOR, "second equation for '%s'") \
-    X(M_NOTE_FIRST_EQUATION, "the first equation for '%s' is here") \
-    X(M_EXPECTED_DT_AFTER_GOT, "expected 'dt' after '/', got '%s'") \
-    X(M_THE_EQUATION_FOR_HAS, "the equation for '%s' has shape %s but '%s' is %s") \
-    X(M_THE_LOSS_IS_DEFINED, "the loss is defined twice") \
-    X(M_NOTE_FIRST_LOSS, "the first loss is here") \
-    X(M_THE_LOSS_TAKES_ARGUMENTS, "the loss takes 2 arguments (pred, obs), got %d") \
-    X(M_THE_TWO_LOSS_ARGUMENTS, "the two loss arguments need different names") \
-    X(M_LOSS_ARG_T, "'t' is time and cannot name a loss argument") \
-    X(M_THE_LOSS_MUST_BE, "the loss must be a scalar, but this is %s") \
-    X(M_THE_MODEL_IS_NAMED, "the model is named twice") \
-    X(M_NOTE_FIRST_MODEL, "first named here") \
-    X(M_CANNOT_NAME_A_MODEL, "'%s' cannot name a model (names starting 'nodec' are reserved)") \
-    X(M_NO_STATE, "the model has no state; declare one, e.g. `state z[2]`, and give it an equation `dz/dt = …`") \
-    X(M_STATE_HAS_NO_EQUATION, "state '%s' has no equation") \
-    X(M_THE_STATES_HAVE_ELEMENTS, "the states have %ld elements and the params %ld; at most %d each are allowed") \
-    X(M_EXPRESSION_TOO_DEEP, "expression has more than %d nested operations") \
-    X(M_WORK_TOO_LARGE, "storing this value passes the limit of %d doubles (%d MiB) of scratch memory") /* plan.c */ \
-    X(M_SYNTAX, "%s") /* parser.y: "unexpected X; expected Y" */ \
-    X(M_NOTE_UNCLOSED_BRACKET, "this bracket is not closed") \
-    X(M_PARSER_TOO_DEEP, "expression nested too deeply for the parser (more than %d levels)") \
-    X(M_NUMBER_IS_OUT_OF, "number '%s' is out of range") \
-    X(M_BRACKETS_NESTED_MORE_THAN, "brackets nested more than %d deep") \
-    X(M_UNEXPECTED_UTF8_CHARACTER, "unexpected character '%.*s'") \
-    X(M_INVALID_BYTE, "invalid byte 0x%02X: not UTF-8 text") \
-    X(M_CONTROL_CHARACTER, "unexpected control character 0x%02X") \
+#define MESSAGES(X)                                                                                                    \
+    X(M_USED_BEFORE_DECL, "'%s' is used before its declaration on line %d")                                            \
+    X(M_UNKNOWN_NAME, "unknown %s '%s'")                                                                               \
+    X(M_ARRAY_LITERAL_MIXES_NUMBERS, "array literal mixes numbers and rows")                                           \
+    X(M_RAGGED_ARRAY_LITERAL_ROW, "ragged array literal: row %d has %d element%s, row 1 has %d")                       \
+    X(M_ARRAY_LITERAL_HAS_MORE, "array literal has more than %d elements")                                             \
+    X(M_ARRAYS_HAVE_AT_MOST, "arrays have at most 2 dimensions")                                                       \
+    X(M_ARRAY_LITERAL_ELEMENTS_MUST, "array literal elements must be numbers")                                         \
+    X(M_FUNCTION_AS_VALUE, "'%s' is a function, not a value")                                                          \
+    X(M_INITIALIZER_MISPLACED, "'%s' is an initializer; it can only follow '=' in a declaration")                      \
+    X(M_THE_LOSS_CANNOT_USE, "the loss cannot use '%s'")                                                               \
+    X(M_NEEDS_VECTORS_OR_MATRICES, "'@' needs vectors or matrices, not a scalar")                                      \
+    X(M_CANNOT_MULTIPLY_BY_INNER, "'@' cannot multiply %s by %s: inner dimensions %d and %d differ")                   \
+    X(M_SHAPE_MISMATCH_IN_AND, "shape mismatch in '%c': %s and %s")                                                    \
+    X(M_NOT_A_FUNCTION, "'%s' is a %s, not a function")                                                                \
+    X(M_UNKNOWN_FUNCTION, "unknown function '%s'")                                                                     \
+    X(M_ARITY_VARIADIC, "'%s' needs at least one argument")                                                            \
+    X(M_ARITY, "'%s' takes %d argument%s, got %d")                                                                     \
+    X(M_DOT_NEEDS_TWO_VECTORS, "'dot' needs two vectors of the same length, got %s and %s")                            \
+    X(M_OUTER_NEEDS_TWO_VECTORS, "'outer' needs two vectors, got %s and %s")                                           \
+    X(M_CONCAT_JOINS_SCALARS_AND, "'concat' joins scalars and vectors, not a matrix %s")                               \
+    X(M_CONCAT_RESULT_HAS_MORE, "'concat' result has more than %d elements")                                           \
+    X(M_RESULT_TOO_LARGE, "the result of '%s' would have %lld elements; at most %d are allowed")                       \
+    X(M_INDEX_SCALAR, "%s is a scalar and cannot be indexed")                                                          \
+    X(M_TOO_MANY_INDICES_HAS, "too many indices: %s has %d dimension%s")                                               \
+    X(M_INDICES_MUST_BE_WHOLE, "indices must be whole-number constants")                                               \
+    X(M_INDEX_OUT_OF_RANGE, "index %.*s is out of range for a dimension of size %d")                                   \
+    X(M_SLICE_IS_OUT_OF, "slice %ld:%ld is out of range for a dimension of size %d")                                   \
+    X(M_SLICE_IS_EMPTY, "slice %ld:%ld is empty")                                                                      \
+    X(M_DECLARE_T, "'t' is time and cannot be declared")                                                               \
+    X(M_DECLARE_BUILTIN, "'%s' is a built-in name and cannot be declared")                                             \
+    X(M_REDEFINITION_OF, "redefinition of '%s'")                                                                       \
+    X(M_NOTE_FIRST_DECL, "'%s' was first declared here")                                                               \
+    X(M_DIMENSIONS_MUST_BE_WHOLE, "dimensions must be whole numbers")                                                  \
+    X(M_DIMENSION_IS_NOT_POSITIVE, "dimension %ld is not positive")                                                    \
+    X(M_DIMENSION_TOO_LARGE, "dimension %.*s is too large (at most %d)")                                               \
+    X(M_WOULD_HAVE_ELEMENTS_AT, "'%s' would have %ld elements; at most %d are allowed")                                \
+    X(M_CONST_NEEDS_A_VALUE, "const '%s' needs a value")                                                               \
+    X(M_INITIALIZER_HAS_SHAPE_BUT, "initializer has shape %s but '%s' is declared %s")                                 \
+    X(M_RANDOM_INIT_NOT_PARAM, "a %s cannot have a random initializer")                                                \
+    X(M_INIT_ARITY, "'%s' takes 2 arguments (%s), got %d")                                                             \
+    X(M_THE_ARGUMENTS_OF_MUST, "the arguments of '%s' must be numbers")                                                \
+    X(M_INVALID_INITIALIZER_FOR, "invalid initializer for %s '%s'")                                                    \
+    X(M_EXPECTED_D_AND_A, "expected 'd' and a state name before '/dt', got '%s'")                                      \
+    X(M_STATE_IS_DECLARED_AFTER, "state '%s' is declared after its equation, on line %d")                              \
+    X(M_EQUATION_FOR_WHICH_IS, "equation for '%s', which is not a declared state")                                     \
+    X(M_NOT_A_STATE, "'%s' is a %s, not a state")                                                                      \
+    X(M_SECOND_EQUATION_FOR, "second equation for '%s'")                                                               \
+    X(M_NOTE_FIRST_EQUATION, "the first equation for '%s' is here")                                                    \
+    X(M_EXPECTED_DT_AFTER_GOT, "expected 'dt' after '/', got '%s'")                                                    \
+    X(M_THE_EQUATION_FOR_HAS, "the equation for '%s' has shape %s but '%s' is %s")                                     \
+    X(M_THE_LOSS_IS_DEFINED, "the loss is defined twice")                                                              \
+    X(M_NOTE_FIRST_LOSS, "the first loss is here")                                                                     \
+    X(M_THE_LOSS_TAKES_ARGUMENTS, "the loss takes 2 arguments (pred, obs), got %d")                                    \
+    X(M_THE_TWO_LOSS_ARGUMENTS, "the two loss arguments need different names")                                         \
+    X(M_LOSS_ARG_T, "'t' is time and cannot name a loss argument")                                                     \
+    X(M_THE_LOSS_MUST_BE, "the loss must be a scalar, but this is %s")                                                 \
+    X(M_THE_MODEL_IS_NAMED, "the model is named twice")                                                                \
+    X(M_NOTE_FIRST_MODEL, "first named here")                                                                          \
+    X(M_CANNOT_NAME_A_MODEL, "'%s' cannot name a model (names starting 'nodec' are reserved)")                         \
+    X(M_NO_STATE, "the model has no state; declare one, e.g. `state z[2]`, and give it an equation `dz/dt = …`")       \
+    X(M_STATE_HAS_NO_EQUATION, "state '%s' has no equation")                                                           \
+    X(M_THE_STATES_HAVE_ELEMENTS, "the states have %ld elements and the params %ld; at most %d each are allowed")      \
+    X(M_EXPRESSION_TOO_DEEP, "expression has more than %d nested operations")                                          \
+    X(M_WORK_TOO_LARGE, "storing this value passes the limit of %d doubles (%d MiB) of scratch memory") /* plan.c */   \
+    X(M_SYNTAX, "%s") /* parser.y: "unexpected X; expected Y" */                                                       \
+    X(M_NOTE_UNCLOSED_BRACKET, "this bracket is not closed")                                                           \
+    X(M_PARSER_TOO_DEEP, "expression nested too deeply for the parser (more than %d levels)")                          \
+    X(M_NUMBER_IS_OUT_OF, "number '%s' is out of range")                                                               \
+    X(M_BRACKETS_NESTED_MORE_THAN, "brackets nested more than %d deep")                                                \
+    X(M_UNEXPECTED_UTF8_CHARACTER, "unexpected character '%.*s'")                                                      \
+    X(M_INVALID_BYTE, "invalid byte 0x%02X: not UTF-8 text")                                                           \
+    X(M_CONTROL_CHARACTER, "unexpected control character 0x%02X")                                                      \
     X(M_UNEXPECTED_CHARACTER, "unexpected character '%c'")
 
 typedef enum {
 #define X(id, text) id,
     MESSAGES(X)
 #undef X
-    M_COUNT
+        M_COUNT
 } MsgId;
 extern const char *const msg_text[];
 #define MSG(id) msg_text[id]
@@ -174,7 +175,14 @@ int edit_distance(const char *a, const char *b);
 /* ---- ast.c ----------------------------------------------------------- */
 
 typedef enum {
-    A_NUM, A_NAME, A_UNARY, A_BINARY, A_CALL, A_INDEX, A_TRANSPOSE, A_ARRAY,
+    A_NUM,
+    A_NAME,
+    A_UNARY,
+    A_BINARY,
+    A_CALL,
+    A_INDEX,
+    A_TRANSPOSE,
+    A_ARRAY,
 } AstKind;
 
 /* One index in x[…]: a number, or a range lo:hi with either end optional. */
@@ -189,41 +197,41 @@ typedef struct Sym Sym;
 typedef struct Ast {
     AstKind kind;
     Span span;
-    int op;                 /* A_UNARY, A_BINARY: '-', '+', '*', '/', '^', '@' */
-    double num;             /* A_NUM */
-    bool is_int;            /* A_NUM written without '.' or exponent */
-    const char *name;       /* A_NAME, A_CALL */
-    Span name_span;         /* A_CALL: the function name */
-    struct Ast *a, *b;      /* operands */
-    struct Ast **args;      /* A_CALL arguments, A_ARRAY elements */
+    int op;            /* A_UNARY, A_BINARY: '-', '+', '*', '/', '^', '@' */
+    double num;        /* A_NUM */
+    bool is_int;       /* A_NUM written without '.' or exponent */
+    const char *name;  /* A_NAME, A_CALL */
+    Span name_span;    /* A_CALL: the function name */
+    struct Ast *a, *b; /* operands */
+    struct Ast **args; /* A_CALL arguments, A_ARRAY elements */
     int nargs;
-    Index idx[2];           /* A_INDEX */
+    Index idx[2]; /* A_INDEX */
     int nidx;
     int depth;
     /* sema.c */
     Shape shape;
-    Sym *sym;               /* A_NAME, A_ARRAY: what it names */
-    int builtin;            /* A_CALL: a Builtin */
-    int lohi[4];            /* A_INDEX: bounds per dimension, end-exclusive */
-    int dropped;            /* A_INDEX: bit k set when dimension k was indexed */
+    Sym *sym;    /* A_NAME, A_ARRAY: what it names */
+    int builtin; /* A_CALL: a Builtin */
+    int lohi[4]; /* A_INDEX: bounds per dimension, end-exclusive */
+    int dropped; /* A_INDEX: bit k set when dimension k was indexed */
 } Ast;
 
 typedef enum { S_MODEL, S_STATE, S_PARAM, S_CONST, S_LET, S_EQ, S_LOSS } StmtKind;
 
 typedef struct Stmt {
     StmtKind kind;
-    Span span;              /* the whole statement */
-    const char *name;       /* declared name; S_EQ: the 'dX' part */
+    Span span;        /* the whole statement */
+    const char *name; /* declared name; S_EQ: the 'dX' part */
     Span name_span;
-    const char *name2;      /* S_EQ: the 'dt' part */
-    bool eq_before;         /* sema: a state whose equation came first (reported) */
+    const char *name2; /* S_EQ: the 'dt' part */
+    bool eq_before;    /* sema: a state whose equation came first (reported) */
     Span name2_span;
-    struct Ast *dims[2];    /* declared shape, or NULL */
+    struct Ast *dims[2]; /* declared shape, or NULL */
     int ndims;
     bool has_dims;
     Span dims_span;
-    struct Ast *expr;       /* initializer, let value, equation or loss body */
-    const char **lossargs;  /* S_LOSS */
+    struct Ast *expr;      /* initializer, let value, equation or loss body */
+    const char **lossargs; /* S_LOSS */
     Span *lossarg_spans;
     int nlossargs;
     struct Stmt *next;
@@ -233,11 +241,11 @@ typedef struct Parse {
     Arena *arena;
     Diag *diag;
     Stmt *first, *last;
-    int nest;               /* bracket depth, for newlines and the nesting limit */
-    int pos;                /* lexer: byte offset of the next token */
-    bool eof_sent;          /* lexer: the final NEWLINE was sent */
-    bool allow_incomplete;  /* REPL: states may still lack equations */
-    Span open[MAX_NEST];    /* where each open bracket is, for messages */
+    int nest;              /* bracket depth, for newlines and the nesting limit */
+    int pos;               /* lexer: byte offset of the next token */
+    bool eof_sent;         /* lexer: the final NEWLINE was sent */
+    bool allow_incomplete; /* REPL: states may still lack equations */
+    Span open[MAX_NEST];   /* where each open bracket is, for messages */
 } Parse;
 
 Ast *ast_num(Parse *p, double v, bool is_int, Span sp);
@@ -253,7 +261,10 @@ void stmt_add(Parse *p, Stmt *s);
 void ast_dump(Buf *b, const Stmt *s, const Source *src);
 
 /* An Ast list for the grammar's lists. */
-typedef struct AstList { Ast **v; int n, cap; } AstList;
+typedef struct AstList {
+    Ast **v;
+    int n, cap;
+} AstList;
 void astlist_push(Parse *p, AstList *l, Ast *a);
 
 /* ---- grammar/parser.y ------------------------------------------------ */
@@ -265,67 +276,71 @@ bool parse_source(Parse *p, const Source *src);
 
 /* The built-in functions: name, arity (-1: one or more), the IR
  * operation of elementwise ones.  Their derivatives live in deriv.c. */
-#define BUILTINS(X) \
-    X(TANH,     "tanh",     1, OP_TANH) \
-    X(SIGMOID,  "sigmoid",  1, OP_SIGMOID) \
-    X(RELU,     "relu",     1, OP_RELU) \
-    X(SOFTPLUS, "softplus", 1, OP_SOFTPLUS) \
-    X(EXP,      "exp",      1, OP_EXP) \
-    X(LOG,      "log",      1, OP_LOG) \
-    X(SIN,      "sin",      1, OP_SIN) \
-    X(COS,      "cos",      1, OP_COS) \
-    X(SQRT,     "sqrt",     1, OP_SQRT) \
-    X(ABS,      "abs",      1, OP_ABS) \
-    X(SUM,      "sum",      1, OP_SUM) \
-    X(MEAN,     "mean",     1, OP_SUM) \
-    X(DOT,      "dot",      2, OP_MATMUL) \
-    X(OUTER,    "outer",    2, OP_OUTER) \
-    X(CONCAT,   "concat",  -1, OP_CONCAT)
+#define BUILTINS(X)                                                                                                    \
+    X(TANH, "tanh", 1, OP_TANH)                                                                                        \
+    X(SIGMOID, "sigmoid", 1, OP_SIGMOID)                                                                               \
+    X(RELU, "relu", 1, OP_RELU)                                                                                        \
+    X(SOFTPLUS, "softplus", 1, OP_SOFTPLUS)                                                                            \
+    X(EXP, "exp", 1, OP_EXP)                                                                                           \
+    X(LOG, "log", 1, OP_LOG)                                                                                           \
+    X(SIN, "sin", 1, OP_SIN)                                                                                           \
+    X(COS, "cos", 1, OP_COS)                                                                                           \
+    X(SQRT, "sqrt", 1, OP_SQRT)                                                                                        \
+    X(ABS, "abs", 1, OP_ABS)                                                                                           \
+    X(SUM, "sum", 1, OP_SUM)                                                                                           \
+    X(MEAN, "mean", 1, OP_SUM)                                                                                         \
+    X(DOT, "dot", 2, OP_MATMUL)                                                                                        \
+    X(OUTER, "outer", 2, OP_OUTER)                                                                                     \
+    X(CONCAT, "concat", -1, OP_CONCAT)
 
 typedef enum {
 #define X(id, name, nargs, op) B_##id,
     BUILTINS(X)
 #undef X
-    B_COUNT
+        B_COUNT
 } Builtin;
 
 typedef enum { SYM_STATE, SYM_PARAM, SYM_CONST, SYM_LET, SYM_TIME, SYM_LOSSARG } SymKind;
 
-typedef enum { INIT_NONE, INIT_VALUE, INIT_ZEROS, INIT_ONES, INIT_GLOROT,
-               INIT_UNIFORM, INIT_NORMAL } InitKind;
+typedef enum { INIT_NONE, INIT_VALUE, INIT_ZEROS, INIT_ONES, INIT_GLOROT, INIT_UNIFORM, INIT_NORMAL } InitKind;
 
 struct Sym {
     SymKind kind;
     const char *name;
     Span span;
     Shape shape;
-    int index;          /* position among the symbols of its kind */
-    int offset;         /* states: in z; params: in θ; loss args: in pred */
+    int index;  /* position among the symbols of its kind */
+    int offset; /* states: in z; params: in θ; loss args: in pred */
     InitKind init;
-    double *values;     /* INIT_VALUE: shape_size(shape) numbers */
-    double a, b;        /* uniform lo, hi; normal mean, std */
-    Ast *expr;          /* SYM_LET */
-    Ast *eq;            /* SYM_STATE: its equation */
+    double *values; /* INIT_VALUE: shape_size(shape) numbers */
+    double a, b;    /* uniform lo, hi; normal mean, std */
+    Ast *expr;      /* SYM_LET */
+    Ast *eq;        /* SYM_STATE: its equation */
     Span eq_span;
-    int ir;             /* ir.c: the lowered node, -1 before */
-    bool poisoned;      /* its declaration had an error: uses stay silent */
-    bool eq_before;     /* a state whose equation came first (reported) */
+    int ir;         /* ir.c: the lowered node, -1 before */
+    bool poisoned;  /* its declaration had an error: uses stay silent */
+    bool eq_before; /* a state whose equation came first (reported) */
 };
 
 typedef struct Model {
     const char *name;
     const Source *src;
-    Sym **states; int nstates;
-    Sym **params; int nparams;
-    Sym **consts; int nconsts;
-    Sym **lets; int nlets;
-    Sym **syms; int nsyms;  /* every named symbol, for lookup */
-    int n_state, n_param;   /* total doubles */
-    Ast *loss;              /* NULL: mean squared error */
+    Sym **states;
+    int nstates;
+    Sym **params;
+    int nparams;
+    Sym **consts;
+    int nconsts;
+    Sym **lets;
+    int nlets;
+    Sym **syms;
+    int nsyms;            /* every named symbol, for lookup */
+    int n_state, n_param; /* total doubles */
+    Ast *loss;            /* NULL: mean squared error */
     Sym *lossargs[2];
-    bool has_z0;            /* every state has a value */
+    bool has_z0; /* every state has a value */
     Sym *time;
-    Sym *incomplete;        /* a state without an equation (allow_incomplete) */
+    Sym *incomplete; /* a state without an equation (allow_incomplete) */
 } Model;
 
 /* Checks the parsed statements and builds the Model; NULL on errors. */
@@ -340,41 +355,41 @@ typedef enum { L_STATE, L_PARAM, L_CONST, L_TIME, L_ADJ, L_TAN, L_PRED, L_OBS } 
 /* The IR operations, defined once: name, arity, printed name and class.
  * Class: E elementwise (reads each operand element once, same index),
  * V view (cheap re-indexing), R reduction or product (materialised). */
-#define IR_OPS(X) \
-    X(NUM,      0, "num",      'L') \
-    X(LEAF,     0, "leaf",     'L') \
-    X(ADD,      2, "+",        'E') \
-    X(SUB,      2, "-",        'E') \
-    X(MUL,      2, "*",        'E') \
-    X(DIV,      2, "/",        'E') \
-    X(POW,      2, "^",        'E') \
-    X(NEG,      1, "neg",      'E') \
-    X(TANH,     1, "tanh",     'E') \
-    X(SIGMOID,  1, "sigmoid",  'E') \
-    X(RELU,     1, "relu",     'E') \
-    X(SOFTPLUS, 1, "softplus", 'E') \
-    X(EXP,      1, "exp",      'E') \
-    X(LOG,      1, "log",      'E') \
-    X(SIN,      1, "sin",      'E') \
-    X(COS,      1, "cos",      'E') \
-    X(SQRT,     1, "sqrt",     'E') \
-    X(ABS,      1, "abs",      'E') \
-    X(STEP,     1, "step",     'E') /* relu': 1 where x > 0 */ \
-    X(SIGN,     1, "sign",     'E') /* abs' */ \
-    X(BCAST,    1, "bcast",    'V') /* scalar → shape */ \
-    X(TRANS,    1, "transpose",'V') \
-    X(SLICE,    1, "slice",    'V') /* i0..i3: lo0 hi0 lo1 hi1; i4: dropped dims */ \
-    X(OUTER,    2, "outer",    'V') \
-    X(EMBED,    1, "embed",    'R') /* slice's adjoint: g placed in zeros */ \
-    X(CONCAT,   2, "concat",   'R') \
-    X(SUM,      1, "sum",      'R') \
-    X(MATMUL,   2, "@",        'R')
+#define IR_OPS(X)                                                                                                      \
+    X(NUM, 0, "num", 'L')                                                                                              \
+    X(LEAF, 0, "leaf", 'L')                                                                                            \
+    X(ADD, 2, "+", 'E')                                                                                                \
+    X(SUB, 2, "-", 'E')                                                                                                \
+    X(MUL, 2, "*", 'E')                                                                                                \
+    X(DIV, 2, "/", 'E')                                                                                                \
+    X(POW, 2, "^", 'E')                                                                                                \
+    X(NEG, 1, "neg", 'E')                                                                                              \
+    X(TANH, 1, "tanh", 'E')                                                                                            \
+    X(SIGMOID, 1, "sigmoid", 'E')                                                                                      \
+    X(RELU, 1, "relu", 'E')                                                                                            \
+    X(SOFTPLUS, 1, "softplus", 'E')                                                                                    \
+    X(EXP, 1, "exp", 'E')                                                                                              \
+    X(LOG, 1, "log", 'E')                                                                                              \
+    X(SIN, 1, "sin", 'E')                                                                                              \
+    X(COS, 1, "cos", 'E')                                                                                              \
+    X(SQRT, 1, "sqrt", 'E')                                                                                            \
+    X(ABS, 1, "abs", 'E')                                                                                              \
+    X(STEP, 1, "step", 'E')   /* relu': 1 where x > 0 */                                                               \
+    X(SIGN, 1, "sign", 'E')   /* abs' */                                                                               \
+    X(BCAST, 1, "bcast", 'V') /* scalar → shape */                                                                   \
+    X(TRANS, 1, "transpose", 'V')                                                                                      \
+    X(SLICE, 1, "slice", 'V') /* i0..i3: lo0 hi0 lo1 hi1; i4: dropped dims */                                          \
+    X(OUTER, 2, "outer", 'V')                                                                                          \
+    X(EMBED, 1, "embed", 'R') /* slice's adjoint: g placed in zeros */                                                 \
+    X(CONCAT, 2, "concat", 'R')                                                                                        \
+    X(SUM, 1, "sum", 'R')                                                                                              \
+    X(MATMUL, 2, "@", 'R')
 
 typedef enum {
 #define X(name, arity, str, cls) OP_##name,
     IR_OPS(X)
 #undef X
-    OP_COUNT
+        OP_COUNT
 } Op;
 
 extern const char *const op_name[];
@@ -384,52 +399,52 @@ extern const char op_class[];
 typedef struct Node {
     Op op;
     Shape shape;
-    int a, b;           /* operands, -1 when absent */
-    int i[5];           /* LEAF: kind, symbol index; SLICE/EMBED: bounds */
-    Shape inshape;      /* EMBED: the shape of the result's source */
-    double num;         /* NUM: the value of every element */
+    int a, b;      /* operands, -1 when absent */
+    int i[5];      /* LEAF: kind, symbol index; SLICE/EMBED: bounds */
+    Shape inshape; /* EMBED: the shape of the result's source */
+    double num;    /* NUM: the value of every element */
     Span span;
-    const char *name;   /* set when the node is a user's let, for printing */
-    bool varies;        /* depends on per-sample data (z, a, v, pred, obs) */
+    const char *name; /* set when the node is a user's let, for printing */
+    bool varies;      /* depends on per-sample data (z, a, v, pred, obs) */
 } Node;
 
 typedef struct Ir {
     Model *m;
     Node *n;
     int len, cap;
-    int *hash;          /* open addressing over node ids, -1 empty */
+    int *hash; /* open addressing over node ids, -1 empty */
     int hcap;
-    bool fold;          /* simplify while building (off only for tests) */
+    bool fold; /* simplify while building (off only for tests) */
 } Ir;
 
 Ir *ir_new(Model *m);
 void ir_free(Ir *ir);
 int ir_num(Ir *ir, double v, Shape s, Span sp);
 int ir_leaf(Ir *ir, LeafKind k, int sym, Shape s, Span sp);
-int ir_op(Ir *ir, Op op, int a, int b, Span sp);        /* shape inferred */
+int ir_op(Ir *ir, Op op, int a, int b, Span sp); /* shape inferred */
 int ir_slice(Ir *ir, int a, const int lohi[4], int dropped, Span sp);
 int ir_embed(Ir *ir, int g, const int lohi[4], int dropped, Shape in, Span sp);
 int ir_bcast(Ir *ir, int a, Shape s, Span sp);
-int ir_raw(Ir *ir, Node n);      /* hash-conses, no simplification */
+int ir_raw(Ir *ir, Node n); /* hash-conses, no simplification */
 Shape ir_infer(Ir *ir, Op op, int a, int b);
 bool ir_is_num(Ir *ir, int id, double v);
 bool ir_verify(Ir *ir, const int *roots, int nroots, Buf *err);
 
 /* The functions nodec emits, as roots in one shared graph. */
 typedef struct Func {
-    int *roots;         /* one per output variable, -1 when zero */
+    int *roots; /* one per output variable, -1 when zero */
     int nroots;
 } Func;
 
 /* The generated functions of a program, listed once: driver.c frees and
  * verifies them, the dumps print them, in this order. */
-#define PROGRAM_FUNCS(X) \
-    X(f)         /* per state var */ \
-    X(vjp_z)     /* per state var: aᵀ∂f/∂X */ \
-    X(vjp_p)     /* per param var: aᵀ∂f/∂P */ \
-    X(vjp_t)     /* one: aᵀ∂f/∂t */ \
-    X(jvp)       /* per state var */ \
-    X(loss)      /* one */ \
+#define PROGRAM_FUNCS(X)                                                                                               \
+    X(f)         /* per state var */                                                                                   \
+    X(vjp_z)     /* per state var: aᵀ∂f/∂X */                                                                    \
+    X(vjp_p)     /* per param var: aᵀ∂f/∂P */                                                                    \
+    X(vjp_t)     /* one: aᵀ∂f/∂t */                                                                              \
+    X(jvp)       /* per state var */                                                                                   \
+    X(loss)      /* one */                                                                                             \
     X(loss_grad) /* one: ∂ℓ/∂pred, shape [n_state] */
 
 typedef struct Program {
@@ -440,20 +455,19 @@ typedef struct Program {
 #undef X
 } Program;
 
-Func ir_func(int n);                /* n roots, all -1 (zero) */
-int ir_lower_expr(Ir *ir, Ast *e);  /* an AST expression, lets memoised */
-void ir_lower(Program *pg);         /* f and loss */
-void ir_dump(Buf *b, Ir *ir, const char *title, const char *const *labels,
-             const int *roots, int nroots);
+Func ir_func(int n);               /* n roots, all -1 (zero) */
+int ir_lower_expr(Ir *ir, Ast *e); /* an AST expression, lets memoised */
+void ir_lower(Program *pg);        /* f and loss */
+void ir_dump(Buf *b, Ir *ir, const char *title, const char *const *labels, const int *roots, int nroots);
 const char *leaf_name(Ir *ir, const Node *n);
-bool ir_f_uses_t(Program *pg);      /* f depends on t */
+bool ir_f_uses_t(Program *pg); /* f depends on t */
 
 /* ---- simplify.c ------------------------------------------------------ */
 
 /* Returns an equivalent existing or simpler node for op(a, b), or -1 when
  * no rule applies.  Called by ir_op before a node is made. */
 int simplify_op(Ir *ir, Op op, int a, int b, Span sp);
-bool fold_ok(double v);  /* constant folding never makes NaN, ±Inf or -0.0 */
+bool fold_ok(double v); /* constant folding never makes NaN, ±Inf or -0.0 */
 
 /* ---- deriv.c --------------------------------------------------------- */
 
@@ -463,28 +477,28 @@ bool fold_ok(double v);  /* constant folding never makes NaN, ±Inf or -0.0 */
 int *deriv_reverse(Ir *ir, const int *roots, const int *seeds, int n);
 /* Forward mode: tangents of the roots for tangent inputs tan[leaf id]. */
 void deriv_forward(Ir *ir, const int *roots, int n, const int *leaf_tan, int *out);
-void deriv_program(Program *pg);   /* vjp_*, jvp, loss_grad */
+void deriv_program(Program *pg); /* vjp_*, jvp, loss_grad */
 
 /* ---- plan.c ---------------------------------------------------------- */
 
 /* One output of a generated function, as the storage plan sees it. */
 typedef struct PlanOut {
-    int root;           /* -1: zero */
-    bool total;         /* a scalar summed over the batch */
+    int root;   /* -1: zero */
+    bool total; /* a scalar summed over the batch */
     Shape shape;
 } PlanOut;
 
 typedef struct Plan {
-    char *mode;         /* per node: 0, 'N', 'L', 'S', 'W', 'I', 'F' */
+    char *mode; /* per node: 0, 'N', 'L', 'S', 'W', 'I', 'F' */
     int *uses;
-    bool *multi;        /* read several times by its consumer */
-    int *woff;          /* 'W': offset in the work buffer */
-    int *user;          /* the single user of a node: a node id, or -2-k for output k */
-    int *fuse;          /* node C computed in the loop of matrix product fuse[C] */
-    int *out_fuse;      /* the same for output k */
-    bool *inplace;      /* 'W' in its slice of its single user, a concat, which does not copy it */
-    int wsize;          /* doubles of work */
-    int over;           /* -1, or the node whose storage passed MAX_WORK (the plan is then void) */
+    bool *multi;   /* read several times by its consumer */
+    int *woff;     /* 'W': offset in the work buffer */
+    int *user;     /* the single user of a node: a node id, or -2-k for output k */
+    int *fuse;     /* node C computed in the loop of matrix product fuse[C] */
+    int *out_fuse; /* the same for output k */
+    bool *inplace; /* 'W' in its slice of its single user, a concat, which does not copy it */
+    int wsize;     /* doubles of work */
+    int over;      /* -1, or the node whose storage passed MAX_WORK (the plan is then void) */
 } Plan;
 
 /* Plans every node reached from outs (arrays from a); returns the work size,
@@ -526,23 +540,23 @@ typedef struct Compilation {
     Model *model;
     Program *prog;
     Diag diag;
-    bool allow_incomplete;  /* REPL: accept states without equations yet */
+    bool allow_incomplete; /* REPL: accept states without equations yet */
 } Compilation;
 
 /* The stages of the pipeline, in order; each can be printed (nc_dump). */
-#define STAGES(X) \
-    X(AST, "ast")     /* parse: the statements */ \
-    X(SEMA, "sema")   /* names, shapes, sizes */ \
-    X(IR, "ir")       /* f and the loss, lowered and simplified */ \
-    X(DERIV, "deriv") /* the VJPs, the JVP, ∂ℓ/∂pred */ \
-    X(PLAN, "plan")   /* where each value of each generated function lives */ \
+#define STAGES(X)                                                                                                      \
+    X(AST, "ast")     /* parse: the statements */                                                                      \
+    X(SEMA, "sema")   /* names, shapes, sizes */                                                                       \
+    X(IR, "ir")       /* f and the loss, lowered and simplified */                                                     \
+    X(DERIV, "deriv") /* the VJPs, the JVP, ∂ℓ/∂pred */                                                          \
+    X(PLAN, "plan")   /* where each value of each generated function lives */                                          \
     X(C, "c")         /* the emitted header and source */
 
 typedef enum {
 #define X(id, name) STAGE_##id,
     STAGES(X)
 #undef X
-    STAGE_COUNT
+        STAGE_COUNT
 } Stage;
 extern const char *const stage_names[];
 int nc_stage_from_name(const char *name); /* -1 when unknown */
@@ -565,7 +579,7 @@ typedef struct LoadedModel {
     void *dl;
     const struct nodec_model *model;
     char dir[256];
-    void *jit;          /* emit_llvm.c: the JIT that owns the code, or NULL */
+    void *jit; /* emit_llvm.c: the JIT that owns the code, or NULL */
 } LoadedModel;
 
 /* ---- emit_llvm.c ----------------------------------------------------- */

@@ -139,9 +139,7 @@ static void backprop(Ir *ir, int *grad, const bool *active, int id) {
         }
         return;
     }
-    default: /* elementwise unary */
-        add_grad(ir, grad, a, op(ir, OP_MUL, g, unary_factor(ir, id), sp));
-        return;
+    default: /* elementwise unary */ add_grad(ir, grad, a, op(ir, OP_MUL, g, unary_factor(ir, id), sp)); return;
     }
 }
 
@@ -228,16 +226,18 @@ void deriv_forward(Ir *ir, const int *roots, int nr, const int *leaf_tan, int *o
     if (!tan) ice("out of memory");
     for (int id = 0; id < len; id++) {
         Node *n = N(ir, id);
-        if (!act[id]) tan[id] = -1;
-        else if (n->op == OP_LEAF) tan[id] = leaf_tan[id];
-        else tan[id] = pushforward(ir, id, n->a >= 0 ? tan[n->a] : -1, n->b >= 0 ? tan[n->b] : -1);
+        if (!act[id])
+            tan[id] = -1;
+        else if (n->op == OP_LEAF)
+            tan[id] = leaf_tan[id];
+        else
+            tan[id] = pushforward(ir, id, n->a >= 0 ? tan[n->a] : -1, n->b >= 0 ? tan[n->b] : -1);
     }
     for (int k = 0; k < nr; k++) out[k] = roots[k] >= 0 ? tan[roots[k]] : -1;
     free(tan), free(act);
 }
 
 /* ---- the derivatives nodec emits -------------------------------------- */
-
 
 /* The gradient found for a leaf, if the leaf existed when reverse ran. */
 static int leaf_grad(Ir *ir, const int *grad, int len, LeafKind k, int sym, Shape s) {
@@ -260,8 +260,7 @@ void deriv_program(Program *pg) {
     pg->vjp_p = ir_func(m->nparams);
     pg->vjp_t = ir_func(1);
     for (int i = 0; i < ns; i++) pg->vjp_z.roots[i] = leaf_grad(ir, grad, len, L_STATE, i, m->states[i]->shape);
-    for (int i = 0; i < m->nparams; i++)
-        pg->vjp_p.roots[i] = leaf_grad(ir, grad, len, L_PARAM, i, m->params[i]->shape);
+    for (int i = 0; i < m->nparams; i++) pg->vjp_p.roots[i] = leaf_grad(ir, grad, len, L_PARAM, i, m->params[i]->shape);
     pg->vjp_t.roots[0] = leaf_grad(ir, grad, len, L_TIME, 0, shape0());
     free(grad), free(seeds);
 

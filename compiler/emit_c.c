@@ -28,31 +28,31 @@ typedef enum { OUT_SET, OUT_ACC, OUT_TOTAL } OutKind;
 
 /* One output of a function: root written to base[offset + …]. */
 typedef struct Out {
-    int root;           /* -1: zero */
-    OutKind kind;       /* =, += per sample, or a summed scalar */
-    const char *base;   /* C name of the per-sample or global output pointer */
+    int root;         /* -1: zero */
+    OutKind kind;     /* =, += per sample, or a summed scalar */
+    const char *base; /* C name of the per-sample or global output pointer */
     int offset;
     Shape shape;
-    const char *guard;  /* emitted as `if (guard)`, or NULL */
+    const char *guard; /* emitted as `if (guard)`, or NULL */
 } Out;
 
 typedef struct Em {
     Program *pg;
     Ir *ir;
     const char *prefix;
-    char *mode;         /* per node: 0, 'N', 'L', 'S', 'W', 'I' */
+    char *mode; /* per node: 0, 'N', 'L', 'S', 'W', 'I' */
     int *uses;
-    bool *multi;        /* read several times by its consumer */
+    bool *multi; /* read several times by its consumer */
     int *woff;
     int wsize;
     bool used_base[16];
     bool helper[H_COUNT];
-    bool *const_used;   /* per const: read by some function */
-    int *user;          /* the single user of a node: a node id, or -2-k for output k */
-    int *fuse;          /* node C computed in the loop of matrix product fuse[C] */
-    int *out_fuse;      /* the same for output k */
-    bool *inplace;      /* already in its slice of the concat that reads it */
-    const char *facc;   /* the name of an 'F' node's sum where it is read */
+    bool *const_used; /* per const: read by some function */
+    int *user;        /* the single user of a node: a node id, or -2-k for output k */
+    int *fuse;        /* node C computed in the loop of matrix product fuse[C] */
+    int *out_fuse;    /* the same for output k */
+    bool *inplace;    /* already in its slice of the concat that reads it */
+    const char *facc; /* the name of an 'F' node's sum where it is read */
     Arena *a;
 } Em;
 
@@ -99,7 +99,9 @@ static const char *flat(Em *e, int off, Shape s, const char *i, const char *j) {
     bool ci = literal(i, &iv), cj = literal(j, &jv);
     if (ci) off += iv * s.d[1]; /* theta[200 + k], not theta[150 + 1 * 50 + k] */
     if (cj) off += jv;
-    const char *x = ci ? j : cj ? arena_printf(e->a, "%s * %d", i, s.d[1]) : arena_printf(e->a, "%s * %d + %s", i, s.d[1], j);
+    const char *x = ci   ? j
+                    : cj ? arena_printf(e->a, "%s * %d", i, s.d[1])
+                         : arena_printf(e->a, "%s * %d + %s", i, s.d[1], j);
     return off == 0 ? x : arena_printf(e->a, "%d + %s", off, x);
 }
 
@@ -209,8 +211,10 @@ static int expr_op(Em *e, Buf *o, int id, const char *i, const char *j) {
         const char *res[2] = {i, j}, *src[2];
         int r = 0;
         for (int k = 0; k < 2; k++) {
-            if (k >= sa.rank || (n.i[4] & (1 << k))) src[k] = arena_printf(e->a, "%d", n.i[2 * k]);
-            else src[k] = ix_add(e, res[r++], n.i[2 * k]);
+            if (k >= sa.rank || (n.i[4] & (1 << k)))
+                src[k] = arena_printf(e->a, "%d", n.i[2 * k]);
+            else
+                src[k] = ix_add(e, res[r++], n.i[2 * k]);
         }
         return expr(e, o, n.a, src[0], src[1]);
     }
@@ -222,9 +226,7 @@ static int expr_op(Em *e, Buf *o, int id, const char *i, const char *j) {
 static int expr(Em *e, Buf *o, int id, const char *i, const char *j) {
     Node *n = N(e, id);
     switch (e->mode[id]) {
-    case 'N':
-        lit(o, n->num);
-        return n->num < 0 ? P_UNARY : P_ATOM;
+    case 'N': lit(o, n->num); return n->num < 0 ? P_UNARY : P_ATOM;
     case 'L': buf_puts(o, leaf_access(e, n, i, j)); return P_ATOM;
     case 'S': buf_printf(o, "s%d", id); return P_ATOM;
     case 'W': buf_printf(o, "w[%s]", flat(e, e->woff[id], n->shape, i, j)); return P_ATOM;
@@ -250,7 +252,10 @@ static void close_loops(Buf *b, int lv, int n) {
 
 /* What a matrix-vector product's loop stores for row i: its own work slot,
  * or an elementwise consumer fused into the loop (`acc` is the row's sum). */
-typedef struct Epi { int node; const struct Out *out; } Epi;
+typedef struct Epi {
+    int node;
+    const struct Out *out;
+} Epi;
 
 static void emit_out_elem(Em *e, Buf *b, const struct Out *out, const char *i, const char *j);
 
@@ -258,11 +263,13 @@ static void emit_out_elem(Em *e, Buf *b, const struct Out *out, const char *i, c
 static void epilogue(Em *e, Buf *b, int lv, int id, Epi epi, const char *i, const char *acc) {
     e->facc = acc;
     indent(b, lv);
-    if (epi.out) emit_out_elem(e, b, epi.out, i, "0");
+    if (epi.out)
+        emit_out_elem(e, b, epi.out, i, "0");
     else if (epi.node >= 0)
         buf_printf(b, "w[%s] = ", flat(e, e->woff[epi.node], N(e, epi.node)->shape, i, "0")),
             expr_op(e, b, epi.node, i, "0"), buf_puts(b, ";\n");
-    else buf_printf(b, "w[%s] = %s;\n", flat(e, e->woff[id], N(e, id)->shape, i, "0"), acc);
+    else
+        buf_printf(b, "w[%s] = %s;\n", flat(e, e->woff[id], N(e, id)->shape, i, "0"), acc);
 }
 
 /* Several sums over k at once, one pass: acc_r = Σ_k a(r, k) · x(k) for the
@@ -272,8 +279,10 @@ static void multi_dot(Em *e, Buf *b, int lv, int nr, int n, int a, int x, bool a
         char rs[16];
         snprintf(rs, sizeof rs, "%d", r);
         indent(b, lv), buf_printf(b, "double acc%d = ", r);
-        if (a_rows) sub(e, b, a, rs, "0", P_MUL, false), buf_puts(b, " * "), sub(e, b, x, "0", "0", P_MUL, true);
-        else sub(e, b, x, "0", "0", P_MUL, false), buf_puts(b, " * "), sub(e, b, a, "0", rs, P_MUL, true);
+        if (a_rows)
+            sub(e, b, a, rs, "0", P_MUL, false), buf_puts(b, " * "), sub(e, b, x, "0", "0", P_MUL, true);
+        else
+            sub(e, b, x, "0", "0", P_MUL, false), buf_puts(b, " * "), sub(e, b, a, "0", rs, P_MUL, true);
         buf_puts(b, ";\n");
     }
     indent(b, lv), buf_printf(b, "for (int k = 1; k < %d; k++) {\n", n);
@@ -282,16 +291,18 @@ static void multi_dot(Em *e, Buf *b, int lv, int nr, int n, int a, int x, bool a
         char rs[16];
         snprintf(rs, sizeof rs, "%d", r);
         indent(b, lv + 1), buf_printf(b, "acc%d += ", r);
-        if (a_rows) sub(e, b, a, rs, "k", P_MUL, false), buf_puts(b, " * xk;\n");
-        else buf_puts(b, "xk * "), sub(e, b, a, "k", rs, P_MUL, true), buf_puts(b, ";\n");
+        if (a_rows)
+            sub(e, b, a, rs, "k", P_MUL, false), buf_puts(b, " * xk;\n");
+        else
+            buf_puts(b, "xk * "), sub(e, b, a, "k", rs, P_MUL, true), buf_puts(b, ";\n");
     }
     indent(b, lv), buf_puts(b, "}\n");
 }
 
 /* Σ_k a(k)·b(k) as `decl acc = …`: unrolled when short, else a loop; the
  * sum starts from its first term (0 + x is not x in IEEE arithmetic). */
-static void dot(Em *e, Buf *b, int lv, const char *decl, const char *acc, int n, int a, const char *ai,
-                int bb, const char *bj, bool a_first_row) {
+static void dot(Em *e, Buf *b, int lv, const char *decl, const char *acc, int n, int a, const char *ai, int bb,
+                const char *bj, bool a_first_row) {
     /* a is accessed at (ai, k) when a_first_row, else at (k, ai); b at (k, bj) */
     indent(b, lv), buf_printf(b, "%s = ", decl);
     int terms = n <= 4 ? n : 1;
@@ -407,8 +418,10 @@ static void emit_node(Em *e, Buf *b, int lv, int id) {
         const char *res[2] = {"i", "j"}, *dst[2];
         int r = 0;
         for (int k = 0; k < 2; k++) {
-            if (k >= n.shape.rank || (n.i[4] & (1 << k))) dst[k] = arena_printf(e->a, "%d", n.i[2 * k]);
-            else dst[k] = ix_add(e, res[r++], n.i[2 * k]);
+            if (k >= n.shape.rank || (n.i[4] & (1 << k)))
+                dst[k] = arena_printf(e->a, "%d", n.i[2 * k]);
+            else
+                dst[k] = ix_add(e, res[r++], n.i[2 * k]);
         }
         int k = loops(b, lv, g);
         indent(b, lv + k), buf_printf(b, "w[%s] = ", flat(e, e->woff[id], n.shape, dst[0], dst[1]));
@@ -439,8 +452,10 @@ static void emit_node(Em *e, Buf *b, int lv, int id) {
 /* `base[off + idx] = expr;` for one element of an output. */
 static void emit_out_elem(Em *e, Buf *b, const Out *out, const char *i, const char *j) {
     buf_printf(b, "%s[%s] %s ", out->base, flat(e, out->offset, out->shape, i, j), out->kind == OUT_ACC ? "+=" : "=");
-    if (out->root < 0) buf_puts(b, "0");
-    else expr(e, b, out->root, i, j);
+    if (out->root < 0)
+        buf_puts(b, "0");
+    else
+        expr(e, b, out->root, i, j);
     buf_puts(b, ";\n");
 }
 
@@ -486,8 +501,10 @@ static void emit_body(Em *e, Buf *b, const Out *outs, int nouts, const int *row_
     for (int id = 0; id < e->ir->len; id++) {
         char m = e->mode[id];
         if (m != 'S' && m != 'W') continue;
-        if (N(e, id)->varies) emit_node(e, &loop, 2, id);
-        else emit_node(e, &pre, 1, id);
+        if (N(e, id)->varies)
+            emit_node(e, &loop, 2, id);
+        else
+            emit_node(e, &pre, 1, id);
     }
     /* outputs in order; neighbours with the same guard share one `if`, and
      * neighbours with the same first dimension one loop over it */
@@ -691,7 +708,8 @@ static void emit_init(Em *e, Buf *b) {
         case INIT_VALUE:
             buf_printf(&body, "    {\n        static const double v[%d] = {", n);
             emit_values(&body, y->values, n);
-            buf_printf(&body, "        };\n        for (int i = 0; i < %d; i++) theta[%d + i] = v[i];\n    }\n", n, off);
+            buf_printf(&body, "        };\n        for (int i = 0; i < %d; i++) theta[%d + i] = v[i];\n    }\n", n,
+                       off);
             break;
         case INIT_GLOROT:
         case INIT_UNIFORM: {
@@ -746,7 +764,8 @@ static const char *const helper_src[] = {
                "    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;\n"
                "    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;\n"
                "    return x ^ (x >> 31);\n}\n",
-    [H_UNIFORM] = "static double nd_uniform(unsigned long long *s) { return (double)(nd_next(s) >> 11) / 9007199254740992.0; }\n",
+    [H_UNIFORM] =
+        "static double nd_uniform(unsigned long long *s) { return (double)(nd_next(s) >> 11) / 9007199254740992.0; }\n",
     [H_NORMAL] = "/* Box-Muller */\n"
                  "static double nd_normal(unsigned long long *s)\n{\n"
                  "    double u = 1 - nd_uniform(s), v = nd_uniform(s);\n"
@@ -863,8 +882,8 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
                "    %s_f, %s_vjp, %s_jvp, %s_jac_z, %s_loss, %s_loss_grad, %s_init_params,\n"
                "    %s_f_vjp,\n"
                "};\n",
-               p, p, (unsigned long long)o->source_hash, m->n_state, m->n_param, m->nstates, p, "_states",
-               m->nparams, m->nparams ? p : "0", m->nparams ? "_params" : "", work, uses_t,
-               m->has_z0 ? p : "0", m->has_z0 ? "_z0" : "", p, p, p, p, p, p, p, p);
+               p, p, (unsigned long long)o->source_hash, m->n_state, m->n_param, m->nstates, p, "_states", m->nparams,
+               m->nparams ? p : "0", m->nparams ? "_params" : "", work, uses_t, m->has_z0 ? p : "0",
+               m->has_z0 ? "_z0" : "", p, p, p, p, p, p, p, p);
     buf_free(&code), arena_free(e.a);
 }

@@ -76,13 +76,13 @@ enum { B_Z, B_A, B_V, B_PRED, B_OBS, B_DZ, B_AZ, B_OUT, B_GRAD, B_NROWS };
 typedef enum { OUT_SET, OUT_ACC, OUT_TOTAL } OutKind;
 
 typedef struct Out {
-    int root;            /* -1: zero */
-    OutKind kind;        /* =, += per sample, or a summed scalar */
-    int row;             /* B_DZ…B_GRAD for per-sample outputs, else -1 */
-    LLVMValueRef ptr;    /* OUT_ACC, OUT_TOTAL: the double * written */
+    int root;         /* -1: zero */
+    OutKind kind;     /* =, += per sample, or a summed scalar */
+    int row;          /* B_DZ…B_GRAD for per-sample outputs, else -1 */
+    LLVMValueRef ptr; /* OUT_ACC, OUT_TOTAL: the double * written */
     int offset;
     Shape shape;
-    LLVMValueRef guard;  /* i1: store only when true; NULL: always */
+    LLVMValueRef guard; /* i1: store only when true; NULL: always */
 } Out;
 
 /* Library functions the generated code calls.  The first group is libm,
@@ -95,10 +95,13 @@ static const char *const lib_name[LIB_COUNT] = {"tanh", "exp", "log", "log1p", "
  * is most of a tanh network's time, and the 4-wide AVX2 variant is about
  * four times faster per element than scalar tanh (within 4 ulp of it, as
  * glibc documents).  Only the widths this CPU runs are offered. */
-typedef struct VecVariant { const char *name; int width; void *addr; } VecVariant;
+typedef struct VecVariant {
+    const char *name;
+    int width;
+    void *addr;
+} VecVariant;
 static VecVariant vec_tanh[3] = {{"_ZGVbN2v_tanh", 2, NULL}, {"_ZGVdN4v_tanh", 4, NULL}, {"_ZGVeN8v_tanh", 8, NULL}};
 static char vec_tanh_attr[256]; /* "vector-function-abi-variant", or "" */
-
 
 /* Helpers defined in the module, mirroring emit_c.c's nd_* functions. */
 enum { H_SIGMOID, H_RELU, H_SOFTPLUS, H_STEP, H_SIGN, H_NEXT, H_UNIFORM, H_NORMAL, H_COUNT };
@@ -111,8 +114,8 @@ typedef struct Em {
     LLVMModuleRef mod;
     LLVMBuilderRef bd;
     LLVMTypeRef f64, i64, i32, i1, pf64, vd;
-    LLVMValueRef fn;             /* the function being built */
-    LLVMBasicBlockRef entry;     /* holds its allocas */
+    LLVMValueRef fn;         /* the function being built */
+    LLVMBasicBlockRef entry; /* holds its allocas */
     /* storage plan, per node (emit_c.c's plan) */
     char *mode;
     int *uses;
@@ -123,12 +126,12 @@ typedef struct Em {
     bool *inplace; /* already in its slice of the concat that reads it */
     int *woff;
     int wsize;
-    LLVMValueRef *val;           /* S nodes: their value */
-    LLVMValueRef facc;           /* F nodes: the row's sum, inside their product's loop */
+    LLVMValueRef *val; /* S nodes: their value */
+    LLVMValueRef facc; /* F nodes: the row's sum, inside their product's loop */
     /* the function's arguments and per-sample rows */
     LLVMValueRef t, theta, work;
     LLVMValueRef row[B_NROWS];
-    LLVMValueRef *cglob;         /* per const symbol: its global array, or NULL */
+    LLVMValueRef *cglob; /* per const symbol: its global array, or NULL */
     LLVMTypeRef *cty;
     LLVMValueRef lib[LIB_COUNT], sqrt_fn, fabs_fn;
     LLVMTypeRef fn1_ty, fn2_ty, sqrt_ty, fabs_ty;
@@ -160,8 +163,10 @@ static LLVMBasicBlockRef block(Em *e, const char *name) { return LLVMAppendBasic
 static LLVMValueRef local(Em *e, LLVMTypeRef ty) {
     LLVMBuilderRef b = LLVMCreateBuilderInContext(e->cx);
     LLVMValueRef first = LLVMGetFirstInstruction(e->entry);
-    if (first) LLVMPositionBuilderBefore(b, first);
-    else LLVMPositionBuilderAtEnd(b, e->entry);
+    if (first)
+        LLVMPositionBuilderBefore(b, first);
+    else
+        LLVMPositionBuilderAtEnd(b, e->entry);
     LLVMValueRef v = LLVMBuildAlloca(b, ty, "");
     LLVMDisposeBuilder(b);
     return v;
@@ -172,8 +177,10 @@ static LLVMValueRef local(Em *e, LLVMTypeRef ty) {
 static LLVMValueRef flat(Em *e, int off, Shape s, LLVMValueRef i, LLVMValueRef j) {
     LLVMValueRef x;
     if (s.rank == 0) return ci(e, off);
-    if (s.rank == 1 || s.d[1] == 1) x = i;
-    else x = add(e, LLVMBuildNSWMul(e->bd, i, ci(e, s.d[1]), ""), j);
+    if (s.rank == 1 || s.d[1] == 1)
+        x = i;
+    else
+        x = add(e, LLVMBuildNSWMul(e->bd, i, ci(e, s.d[1]), ""), j);
     return off ? add(e, ci(e, off), x) : x;
 }
 
@@ -236,19 +243,23 @@ static LLVMValueRef loop_id(Em *e, bool batch) {
     return LLVMMetadataAsValue(e->cx, id);
 }
 
-
 static void loop_close(Em *e, Loop *l) {
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->bd);
     LLVMValueRef next = LLVMBuildNSWAdd(e->bd, l->iv, LLVMConstInt(LLVMTypeOf(l->iv), 1, false), "");
     LLVMValueRef br = LLVMBuildBr(e->bd, l->head);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMPositionBuilderAtEnd(e->bd, l->exit);
-    if (l->batch || l->small) LLVMSetMetadata(br, LLVMGetMDKindIDInContext(e->cx, "llvm.loop", 9), loop_id(e, l->batch));
+    if (l->batch || l->small)
+        LLVMSetMetadata(br, LLVMGetMDKindIDInContext(e->cx, "llvm.loop", 9), loop_id(e, l->batch));
 }
 
 /* Loops over the elements of shape s (emit_c.c's loops()): i and j are the
  * indices, constant 0 where the shape has no such dimension. */
-typedef struct Nest { Loop l[2]; int n; LLVMValueRef i, j; } Nest;
+typedef struct Nest {
+    Loop l[2];
+    int n;
+    LLVMValueRef i, j;
+} Nest;
 
 static void nest_open(Em *e, Nest *k, Shape s) {
     k->n = s.rank;
@@ -282,9 +293,9 @@ static LLVMValueRef lib1(Em *e, int which, LLVMValueRef x) {
     LLVMValueRef c = call(e, e->fn1_ty, e->lib[which], &x, 1);
     if (which == LIB_TANH && vec_tanh_attr[0]) { /* the loop vectorizer may call libmvec instead */
         static const char key[] = "vector-function-abi-variant";
-        LLVMAddCallSiteAttribute(c, LLVMAttributeFunctionIndex,
-                                 LLVMCreateStringAttribute(e->cx, key, sizeof key - 1, vec_tanh_attr,
-                                                           (unsigned)strlen(vec_tanh_attr)));
+        LLVMAddCallSiteAttribute(
+            c, LLVMAttributeFunctionIndex,
+            LLVMCreateStringAttribute(e->cx, key, sizeof key - 1, vec_tanh_attr, (unsigned)strlen(vec_tanh_attr)));
     }
     return c;
 }
@@ -293,7 +304,10 @@ static LLVMValueRef lib1(Em *e, int which, LLVMValueRef x) {
 
 /* Starts an internal helper function; the caller's builder position is
  * saved in *saved and restored by helper_end. */
-typedef struct Saved { LLVMValueRef fn; LLVMBasicBlockRef entry, at; } Saved;
+typedef struct Saved {
+    LLVMValueRef fn;
+    LLVMBasicBlockRef entry, at;
+} Saved;
 
 static LLVMValueRef helper_begin(Em *e, int h, const char *name, LLVMTypeRef ty, Saved *s) {
     *s = (Saved){e->fn, e->entry, LLVMGetInsertBlock(e->bd)};
@@ -320,7 +334,7 @@ static LLVMValueRef helper(Em *e, int h) {
     Saved s;
     LLVMTypeRef d1 = LLVMFunctionType(e->f64, &e->f64, 1, false);
     switch (h) {
-    case H_SIGMOID: /* x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)) */
+    case H_SIGMOID:    /* x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)) */
     case H_SOFTPLUS: { /* x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)) */
         LLVMValueRef fn = helper_begin(e, h, h == H_SIGMOID ? "nd_sigmoid" : "nd_softplus", d1, &s);
         LLVMValueRef x = LLVMGetParam(fn, 0);
@@ -339,7 +353,7 @@ static LLVMValueRef helper(Em *e, int h) {
         LLVMBuildRet(e->bd, r);
         break;
     }
-    case H_RELU: /* x > 0 ? x : 0 */
+    case H_RELU:   /* x > 0 ? x : 0 */
     case H_STEP: { /* x > 0 ? 1 : 0 */
         LLVMValueRef fn = helper_begin(e, h, h == H_RELU ? "nd_relu" : "nd_step", d1, &s);
         LLVMValueRef x = LLVMGetParam(fn, 0);
@@ -458,8 +472,10 @@ static int view(Em *e, int id, LLVMValueRef *i, LLVMValueRef *j) {
         LLVMValueRef res[2] = {*i, *j}, src[2];
         int r = 0;
         for (int k = 0; k < 2; k++) {
-            if (k >= sa.rank || (n.i[4] & (1 << k))) src[k] = ci(e, n.i[2 * k]);
-            else src[k] = addk(e, res[r++], n.i[2 * k]);
+            if (k >= sa.rank || (n.i[4] & (1 << k)))
+                src[k] = ci(e, n.i[2 * k]);
+            else
+                src[k] = addk(e, res[r++], n.i[2 * k]);
         }
         *i = src[0], *j = src[1];
     }
@@ -513,8 +529,7 @@ static void chain_node(Em *e, int id, LLVMValueRef i, LLVMValueRef j, int p, LLV
 
 /* One operand of a chain at level p: spliced into it when C's parser would
  * (printed unparenthesised at the same level), else evaluated whole. */
-static void chain_operand(Em *e, int x, LLVMValueRef i, LLVMValueRef j, int p, bool strict, LLVMValueRef *acc,
-                          Op op) {
+static void chain_operand(Em *e, int x, LLVMValueRef i, LLVMValueRef j, int p, bool strict, LLVMValueRef *acc, Op op) {
     int q = prec(e, x);
     bool wrapped = strict ? q <= p : q < p;
     if (wrapped || q != p) {
@@ -775,8 +790,10 @@ static void node(Em *e, int id) {
         LLVMValueRef res[2] = {k.i, k.j}, dst[2];
         int r = 0;
         for (int d = 0; d < 2; d++) {
-            if (d >= n.shape.rank || (n.i[4] & (1 << d))) dst[d] = ci(e, n.i[2 * d]);
-            else dst[d] = addk(e, res[r++], n.i[2 * d]);
+            if (d >= n.shape.rank || (n.i[4] & (1 << d)))
+                dst[d] = ci(e, n.i[2 * d]);
+            else
+                dst[d] = addk(e, res[r++], n.i[2 * d]);
         }
         store(e, ex(e, n.a, k.i, k.j), gep(e, e->work, flat(e, e->woff[id], n.shape, dst[0], dst[1])));
         nest_close(e, &k);
@@ -878,8 +895,7 @@ static void outputs(Em *e, const Out *outs, int nouts) {
 /* The body of a batched function: hoisted values, then the sample loop.
  * rows[k] names a per-sample row of n_state doubles read from or written
  * to the argument args[k]. */
-static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *rows, LLVMValueRef *args,
-                 int nrows) {
+static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *rows, LLVMValueRef *args, int nrows) {
     plan(e, outs, nouts);
     for (int id = 0; id < e->ir->len; id++)
         if ((e->mode[id] == 'S' || e->mode[id] == 'W') && !N(e, id)->varies) node(e, id);
@@ -1182,8 +1198,8 @@ static void declare(Em *e) {
     for (int i = 0; i < m->nconsts; i++) {
         Sym *y = m->consts[i];
         if (y->shape.rank == 0 || y->init != INIT_VALUE) continue;
-        e->cglob[i] = const_array(e, arena_printf(e->a, "%s_c%d", m->name, i), y->values, shape_size(y->shape),
-                                  &e->cty[i]);
+        e->cglob[i] =
+            const_array(e, arena_printf(e->a, "%s_c%d", m->name, i), y->values, shape_size(y->shape), &e->cty[i]);
     }
 }
 
@@ -1241,20 +1257,23 @@ static const char pipeline[] = "always-inline,function(sroa,early-cse,instcombin
  * comes first, so lm->model points into this record. */
 typedef struct Jit {
     nodec_model desc;
-    LLVMOrcLLJITRef lljit;                /* owns the JITDylib and compiled code */
-    LLVMOrcResourceTrackerRef rt;         /* the model's modules within it */
-    LLVMOrcIndirectStubsManagerRef ism;   /* the lazy functions' stubs */
+    LLVMOrcLLJITRef lljit;                 /* owns the JITDylib and compiled code */
+    LLVMOrcResourceTrackerRef rt;          /* the model's modules within it */
+    LLVMOrcIndirectStubsManagerRef ism;    /* the lazy functions' stubs */
     LLVMOrcLazyCallThroughManagerRef lctm; /* their trampolines to the compiler */
-    Arena *arena;                         /* names, shapes, z0 */
+    Arena *arena;                          /* names, shapes, z0 */
 } Jit;
 
 /* The only process symbols JIT code may call.  Besides libm, LLVM's own
  * passes and code generator may introduce memset/memcpy/memmove (a zeroing
  * loop becomes a memset): the LangRef requires every environment to
  * provide them. */
-static const struct { const char *name; void *addr; } allowed[] = {
-    {"tanh", (void *)tanh}, {"exp", (void *)exp}, {"log", (void *)log},     {"log1p", (void *)log1p},
-    {"sin", (void *)sin},   {"cos", (void *)cos}, {"sqrt", (void *)sqrt},   {"pow", (void *)pow},
+static const struct {
+    const char *name;
+    void *addr;
+} allowed[] = {
+    {"tanh", (void *)tanh}, {"exp", (void *)exp},       {"log", (void *)log},       {"log1p", (void *)log1p},
+    {"sin", (void *)sin},   {"cos", (void *)cos},       {"sqrt", (void *)sqrt},     {"pow", (void *)pow},
     {"fabs", (void *)fabs}, {"memset", (void *)memset}, {"memcpy", (void *)memcpy}, {"memmove", (void *)memmove},
 };
 
@@ -1319,12 +1338,14 @@ static nodec_var *vars(Arena *a, Sym **v, int n) {
     nodec_var *out = arena_alloc(a, sizeof *out * (size_t)n);
     for (int i = 0; i < n; i++) {
         Sym *y = v[i];
-        out[i] = (nodec_var){arena_strndup(a, y->name, strlen(y->name)), y->shape.rank, {y->shape.d[0], y->shape.d[1]},
-                             y->offset, shape_size(y->shape)};
+        out[i] = (nodec_var){arena_strndup(a, y->name, strlen(y->name)),
+                             y->shape.rank,
+                             {y->shape.d[0], y->shape.d[1]},
+                             y->offset,
+                             shape_size(y->shape)};
     }
     return out;
 }
-
 
 static void fill_descriptor(Jit *j, Program *pg, const EmitOpts *o, int work) {
     Model *m = pg->m;
@@ -1333,7 +1354,8 @@ static void fill_descriptor(Jit *j, Program *pg, const EmitOpts *o, int work) {
     if (m->has_z0) {
         z0 = arena_alloc(a, sizeof(double) * (size_t)m->n_state);
         for (int i = 0; i < m->nstates; i++)
-            memcpy(z0 + m->states[i]->offset, m->states[i]->values, sizeof(double) * (size_t)shape_size(m->states[i]->shape));
+            memcpy(z0 + m->states[i]->offset, m->states[i]->values,
+                   sizeof(double) * (size_t)shape_size(m->states[i]->shape));
     }
     nodec_model *d = &j->desc;
     d->abi_version = NODEC_ABI_VERSION;
@@ -1353,8 +1375,7 @@ static LLVMErrorRef define_allowed(LLVMOrcLLJITRef lljit, LLVMOrcJITDylibRef jd)
     LLVMJITCSymbolMapPair pairs[N_ALLOWED + 3];
     LLVMJITSymbolFlags fl = {LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable, 0};
     int n = 0;
-    for (int i = 0; i < N_ALLOWED; i++, n++)
-        /* the pool entry's reference passes to LLVMOrcAbsoluteSymbols */
+    for (int i = 0; i < N_ALLOWED; i++, n++) /* the pool entry's reference passes to LLVMOrcAbsoluteSymbols */
         pairs[n] = (LLVMJITCSymbolMapPair){LLVMOrcLLJITMangleAndIntern(lljit, allowed[i].name),
                                            {(LLVMOrcExecutorAddress)(uintptr_t)allowed[i].addr, fl}};
     for (int i = 0; i < 3; i++) /* and libmvec's tanh, where this CPU has it */
@@ -1429,7 +1450,7 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     popts = LLVMCreatePassBuilderOptions();
     LLVMPassBuilderOptionsSetLoopVectorization(popts, true);
     LLVMPassBuilderOptionsSetLoopUnrolling(popts, false); /* see FULL_UNROLL */
-    if (getenv("NODEC_JIT_DUMP")) /* and before optimisation */
+    if (getenv("NODEC_JIT_DUMP"))                         /* and before optimisation */
         for (int k = 0; k < 2; k++) {
             char path[512], *msg = NULL;
             snprintf(path, sizeof path, "%s.%d.raw.ll", getenv("NODEC_JIT_DUMP"), k);

@@ -45,16 +45,15 @@ static uint64_t node_hash(const Node *n) {
     uint64_t bits;
     memcpy(&bits, &n->num, sizeof bits);
     uint64_t h = (uint64_t)n->op * 0x9E3779B97F4A7C15ull;
-    int64_t f[] = {n->a, n->b, n->i[0], n->i[1], n->i[2], n->i[3], n->i[4], n->shape.rank, n->shape.d[0],
-                   n->shape.d[1], n->inshape.d[0], n->inshape.d[1], (int64_t)bits};
+    int64_t f[] = {n->a,          n->b,          n->i[0],       n->i[1],         n->i[2],         n->i[3],      n->i[4],
+                   n->shape.rank, n->shape.d[0], n->shape.d[1], n->inshape.d[0], n->inshape.d[1], (int64_t)bits};
     for (size_t k = 0; k < sizeof f / sizeof *f; k++) h = (h ^ (uint64_t)f[k]) * 0x100000001B3ull;
     return h ^ (h >> 29);
 }
 
 static bool node_same(const Node *x, const Node *y) {
     return x->op == y->op && x->a == y->a && x->b == y->b && !memcmp(x->i, y->i, sizeof x->i) &&
-           shape_eq(x->shape, y->shape) && shape_eq(x->inshape, y->inshape) &&
-           !memcmp(&x->num, &y->num, sizeof x->num);
+           shape_eq(x->shape, y->shape) && shape_eq(x->inshape, y->inshape) && !memcmp(&x->num, &y->num, sizeof x->num);
 }
 
 static void rehash(Ir *ir) {
@@ -198,14 +197,12 @@ int ir_bcast(Ir *ir, int a, Shape s, Span sp) {
     return ir_raw(ir, proto(OP_BCAST, a, -1, s, sp));
 }
 
-bool ir_is_num(Ir *ir, int id, double v) {
-    return id >= 0 && ir->n[id].op == OP_NUM && ir->n[id].num == v;
-}
+bool ir_is_num(Ir *ir, int id, double v) { return id >= 0 && ir->n[id].op == OP_NUM && ir->n[id].num == v; }
 
 /* ---- lowering -------------------------------------------------------- */
 
-static const Op binop[128] = {['+'] = OP_ADD, ['-'] = OP_SUB, ['*'] = OP_MUL,
-                              ['/'] = OP_DIV, ['^'] = OP_POW, ['@'] = OP_MATMUL};
+static const Op binop[128] = {
+    ['+'] = OP_ADD, ['-'] = OP_SUB, ['*'] = OP_MUL, ['/'] = OP_DIV, ['^'] = OP_POW, ['@'] = OP_MATMUL};
 
 static const Op builtin_op[] = {
 #define X(id, name, nargs, op) op,
@@ -224,8 +221,7 @@ static int lower_sym(Ir *ir, Sym *y, Span sp) {
             double v = y->init == INIT_ONES ? 1 : y->init == INIT_ZEROS ? 0 : y->values[0];
             return ir_num(ir, v, y->shape, sp);
         }
-        if (y->init == INIT_ZEROS || y->init == INIT_ONES)
-            return ir_num(ir, y->init == INIT_ONES, y->shape, sp);
+        if (y->init == INIT_ZEROS || y->init == INIT_ONES) return ir_num(ir, y->init == INIT_ONES, y->shape, sp);
         return ir_leaf(ir, L_CONST, y->index, y->shape, sp);
     case SYM_LET:
         if (y->ir < 0) {
@@ -376,8 +372,10 @@ void ir_dump(Buf *b, Ir *ir, const char *title, const char *const *labels, const
         buf_putc(b, '\n');
     }
     for (int i = 0; i < nroots; i++) {
-        if (roots[i] >= 0) buf_printf(b, "  %s = %%%d\n", labels[i], num[roots[i]]);
-        else buf_printf(b, "  %s = 0\n", labels[i]);
+        if (roots[i] >= 0)
+            buf_printf(b, "  %s = %%%d\n", labels[i], num[roots[i]]);
+        else
+            buf_printf(b, "  %s = 0\n", labels[i]);
     }
     arena_free(a), free(num), free(r);
 }

@@ -58,9 +58,12 @@ static int plan_within(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a
         if (n->b >= 0) r[n->b] = true, p->uses[n->b]++, p->user[n->b] = id;
         if (n->op == OP_MATMUL) {
             Shape x = N(ir, n->a)->shape, y = N(ir, n->b)->shape;
-            if (x.rank == 2 && y.rank == 2) p->multi[n->a] = y.d[1] > 1, p->multi[n->b] = x.d[0] > 1;
-            else if (x.rank == 2) p->multi[n->b] = x.d[0] > 1;
-            else if (y.rank == 2) p->multi[n->a] = y.d[1] > 1;
+            if (x.rank == 2 && y.rank == 2)
+                p->multi[n->a] = y.d[1] > 1, p->multi[n->b] = x.d[0] > 1;
+            else if (x.rank == 2)
+                p->multi[n->b] = x.d[0] > 1;
+            else if (y.rank == 2)
+                p->multi[n->a] = y.d[1] > 1;
         }
         if (n->op == OP_OUTER) p->multi[n->a] = true, p->multi[n->b] = true;
     }
@@ -69,12 +72,18 @@ static int plan_within(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a
         if (!r[id]) continue;
         Node *n = N(ir, id);
         char m;
-        if (n->op == OP_NUM) m = 'N';
-        else if (n->op == OP_LEAF) m = 'L';
-        else if (n->shape.rank == 0) m = 'S';
-        else if (op_class[n->op] == 'R') m = 'W';
-        else if (p->uses[id] == 1 && !p->multi[id]) m = 'I';
-        else m = 'W';
+        if (n->op == OP_NUM)
+            m = 'N';
+        else if (n->op == OP_LEAF)
+            m = 'L';
+        else if (n->shape.rank == 0)
+            m = 'S';
+        else if (op_class[n->op] == 'R')
+            m = 'W';
+        else if (p->uses[id] == 1 && !p->multi[id])
+            m = 'I';
+        else
+            m = 'W';
         if (m == 'W' && (n->op == OP_TRANS || n->op == OP_SLICE || n->op == OP_BCAST) && cheap(p, ir, n->a)) m = 'I';
         if (m == 'I') {
             int da = n->a >= 0 ? depth[n->a] : 0, db = n->b >= 0 ? depth[n->b] : 0;
@@ -168,8 +177,10 @@ int plan_work_size(Program *pg, int *over) {
         /* jac_z keeps e_i in work[0, n_state) and gives the VJP the rest */
         int base = fn == 1 ? m->n_state : 0;
         int size = plan_within(&p, pg->ir, outs, fn_outs(pg, fn, outs), a, MAX_WORK - base);
-        if (p.over >= 0) bad = p.over;
-        else if (base + size > w) w = base + size;
+        if (p.over >= 0)
+            bad = p.over;
+        else if (base + size > w)
+            w = base + size;
     }
     arena_free(a);
     if (over) *over = bad;

@@ -15,8 +15,8 @@
 typedef struct Pr {
     Ir *ir;
     bool latex;
-    bool *named_used;   /* lets referenced, to define them below */
-    int top;            /* the node being defined (printed in full) */
+    bool *named_used; /* lets referenced, to define them below */
+    int top;          /* the node being defined (printed in full) */
     Arena *a;
 } Pr;
 
@@ -73,8 +73,10 @@ static int call(Pr *p, Buf *b, const char *f, int a) {
         buf_puts(b, "\\left|"), pr(p, b, a), buf_puts(b, "\\right|");
         return Q_ATOM;
     }
-    if (p->latex && f[0] != '\\') buf_printf(b, "\\operatorname{%s}", f);
-    else buf_puts(b, f);
+    if (p->latex && f[0] != '\\')
+        buf_printf(b, "\\operatorname{%s}", f);
+    else
+        buf_puts(b, f);
     buf_puts(b, p->latex ? "\\left(" : "("), pr(p, b, a), buf_puts(b, p->latex ? "\\right)" : ")");
     return Q_ATOM;
 }
@@ -113,8 +115,10 @@ static int pr(Pr *p, Buf *b, int id) {
     case OP_POW:
         wrap(p, b, n.a, Q_POW, true);
         buf_puts(b, p->latex ? "^{" : "^");
-        if (p->latex) pr(p, b, n.b), buf_puts(b, "}");
-        else wrap(p, b, n.b, Q_POW, false);
+        if (p->latex)
+            pr(p, b, n.b), buf_puts(b, "}");
+        else
+            wrap(p, b, n.b, Q_POW, false);
         return Q_POW;
     case OP_NEG: {
         /* -(a*b) reads as -a*b; sums and negatives keep their brackets */
@@ -148,8 +152,10 @@ static int pr(Pr *p, Buf *b, int id) {
             buf_puts(b, "[");
             for (int k = 0; k < n.inshape.d[0]; k++) {
                 if (k) buf_puts(b, ", ");
-                if (k == n.i[0]) pr(p, b, n.a);
-                else buf_puts(b, "0");
+                if (k == n.i[0])
+                    pr(p, b, n.a);
+                else
+                    buf_puts(b, "0");
             }
             buf_puts(b, "]");
             return Q_ATOM;
@@ -162,8 +168,10 @@ static int pr(Pr *p, Buf *b, int id) {
         buf_puts(b, "[");
         for (int k = 0; k < in.rank; k++) {
             if (k) buf_puts(b, ", ");
-            if (n.i[4] & (1 << k)) buf_printf(b, "%d", n.i[2 * k]);
-            else buf_printf(b, "%d:%d", n.i[2 * k], n.i[2 * k + 1]);
+            if (n.i[4] & (1 << k))
+                buf_printf(b, "%d", n.i[2 * k]);
+            else
+                buf_printf(b, "%d:%d", n.i[2 * k], n.i[2 * k + 1]);
         }
         buf_puts(b, "]");
         if (n.op == OP_EMBED) buf_printf(b, " in %s)", shape_str(in, p->a));
@@ -175,8 +183,10 @@ static int pr(Pr *p, Buf *b, int id) {
 
 static void line(Pr *p, Buf *b, const char *lhs, int root) {
     buf_printf(b, p->latex ? "%s &= " : "  %s = ", lhs);
-    if (root < 0) buf_puts(b, "0");
-    else p->top = -1, pr(p, b, root);
+    if (root < 0)
+        buf_puts(b, "0");
+    else
+        p->top = -1, pr(p, b, root);
     buf_puts(b, p->latex ? " \\\\\n" : "\n");
 }
 

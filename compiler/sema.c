@@ -16,10 +16,10 @@ typedef struct Sema {
     Diag *d;
     Arena *a;
     Model *m;
-    Stmt *all;              /* every statement, for "declared later" hints */
+    Stmt *all; /* every statement, for "declared later" hints */
     Stmt *cur;
     bool in_loss;
-    Span loss_span;         /* the first loss statement */
+    Span loss_span; /* the first loss statement */
     /* The symbol table: open addressing over the arena, the latest symbol
      * of each name; the Model's arrays grow by doubling (their capacities
      * here), so n declarations cost O(n). */
@@ -28,7 +28,10 @@ typedef struct Sema {
     int cap_syms, cap_states, cap_params, cap_consts, cap_lets;
 } Sema;
 
-static const struct { const char *name; int nargs; } builtins[] = {
+static const struct {
+    const char *name;
+    int nargs;
+} builtins[] = {
 #define X(id, name, nargs, op) {name, nargs},
     BUILTINS(X)
 #undef X
@@ -107,8 +110,7 @@ static const char *suggest(Sema *s, const char *name, bool funcs) {
         return best;
     }
     for (int i = 0; i < s->m->nsyms; i++) {
-        if (s->in_loss != (s->m->syms[i]->kind == SYM_LOSSARG) && s->m->syms[i]->kind != SYM_CONST)
-            continue;
+        if (s->in_loss != (s->m->syms[i]->kind == SYM_LOSSARG) && s->m->syms[i]->kind != SYM_CONST) continue;
         int d = edit_distance(name, s->m->syms[i]->name);
         if (d < bd) bd = d, best = s->m->syms[i]->name;
     }
@@ -125,7 +127,8 @@ static int line_of(Sema *s, int pos) {
 static Stmt *declared_later(Sema *s, const char *name) {
     bool after = false;
     for (Stmt *t = s->all; t; t = t->next) {
-        if (t == s->cur) after = true;
+        if (t == s->cur)
+            after = true;
         else if (after && t->kind != S_EQ && t->kind != S_MODEL && t->kind != S_LOSS && !strcmp(t->name, name))
             return t;
     }
@@ -137,8 +140,7 @@ static void unknown_name(Sema *s, const char *name, Span sp, const char *what) {
     Stmt *later = declared_later(s, name);
     if (later) {
         const char *hint = arena_printf(s->a, "move the declaration of '%s' above its first use", name);
-        error_at(s->d, sp, hint, MSG(M_USED_BEFORE_DECL), name,
-                 line_of(s, later->span.beg));
+        error_at(s->d, sp, hint, MSG(M_USED_BEFORE_DECL), name, line_of(s, later->span.beg));
         return;
     }
     const char *near = suggest(s, name, false);
@@ -155,9 +157,12 @@ static bool check_expr(Sema *s, Ast *e);
 /* A whole-number constant: 3 or -3. */
 static bool const_int(Ast *e, long *v) {
     double x;
-    if (e->kind == A_UNARY && e->op == '-' && e->a->kind == A_NUM) x = -e->a->num;
-    else if (e->kind == A_NUM) x = e->num;
-    else return false;
+    if (e->kind == A_UNARY && e->op == '-' && e->a->kind == A_NUM)
+        x = -e->a->num;
+    else if (e->kind == A_NUM)
+        x = e->num;
+    else
+        return false;
     if (x != floor(x)) return false;
     /* huge whole numbers saturate: the range checks then report them */
     *v = x > 1e15 ? (long)1e15 : x < -1e15 ? -(long)1e15 : (long)x;
@@ -184,8 +189,7 @@ static bool literal_array(Sema *s, Ast *e, Shape *shape, double **vals) {
         }
         if (nested && r->nargs != cols) {
             error_at(s->d, r->span, "every row of a matrix needs the same number of elements",
-                     MSG(M_RAGGED_ARRAY_LITERAL_ROW), i + 1, r->nargs,
-                     r->nargs == 1 ? "" : "s", cols);
+                     MSG(M_RAGGED_ARRAY_LITERAL_ROW), i + 1, r->nargs, r->nargs == 1 ? "" : "s", cols);
             return false;
         }
     }
@@ -202,8 +206,7 @@ static bool literal_array(Sema *s, Ast *e, Shape *shape, double **vals) {
                 return false;
             }
             if (!const_num(x, &v[i * cols + j])) {
-                error_at(s->d, x->span, "use `let` for computed values",
-                         MSG(M_ARRAY_LITERAL_ELEMENTS_MUST));
+                error_at(s->d, x->span, "use `let` for computed values", MSG(M_ARRAY_LITERAL_ELEMENTS_MUST));
                 return false;
             }
         }
@@ -220,14 +223,12 @@ static Sym *new_sym(Sema *s, SymKind k, const char *name, Span sp, Shape shape) 
 
 static bool check_name(Sema *s, Ast *e) {
     if (builtin_lookup(e->name) >= 0) {
-        error_at(s->d, e->span, arena_printf(s->a, "call it: %s(x)", e->name),
-                 MSG(M_FUNCTION_AS_VALUE), e->name);
+        error_at(s->d, e->span, arena_printf(s->a, "call it: %s(x)", e->name), MSG(M_FUNCTION_AS_VALUE), e->name);
         return false;
     }
     Sym *y = lookup(s, e->name);
     if (!y && is_initializer(e->name)) {
-        error_at(s->d, e->span, "write `param W[2, 2] = glorot`",
-                 MSG(M_INITIALIZER_MISPLACED), e->name);
+        error_at(s->d, e->span, "write `param W[2, 2] = glorot`", MSG(M_INITIALIZER_MISPLACED), e->name);
         return false;
     }
     if (y && s->in_loss && y->kind != SYM_LOSSARG && y->kind != SYM_CONST) {
@@ -257,25 +258,28 @@ static bool small_enough(Sema *s, Ast *e, const char *what, int m, int n) {
 
 static bool check_matmul(Sema *s, Ast *e, Shape x, Shape y, Shape *out) {
     if (x.rank == 0 || y.rank == 0) {
-        error_at(s->d, e->span, "use '*' to multiply by a scalar",
-                 MSG(M_NEEDS_VECTORS_OR_MATRICES));
+        error_at(s->d, e->span, "use '*' to multiply by a scalar", MSG(M_NEEDS_VECTORS_OR_MATRICES));
         return false;
     }
     int inner_x = x.rank == 2 ? x.d[1] : x.d[0];
     int inner_y = y.d[0];
     if (inner_x != inner_y) {
         error_at(s->d, e->span,
-                 x.rank == 2 && y.rank >= 1 && x.d[0] == inner_y ? "did you mean to transpose the left operand, e.g. `W' @ x`?" : NULL,
-                 MSG(M_CANNOT_MULTIPLY_BY_INNER), sh(s, x), sh(s, y),
-                 inner_x, inner_y);
+                 x.rank == 2 && y.rank >= 1 && x.d[0] == inner_y
+                     ? "did you mean to transpose the left operand, e.g. `W' @ x`?"
+                     : NULL,
+                 MSG(M_CANNOT_MULTIPLY_BY_INNER), sh(s, x), sh(s, y), inner_x, inner_y);
         return false;
     }
     if (x.rank == 2 && y.rank == 2) {
         if (!small_enough(s, e, "@", x.d[0], y.d[1])) return false;
         *out = shape2(x.d[0], y.d[1]);
-    } else if (x.rank == 2) *out = shape1(x.d[0]);
-    else if (y.rank == 2) *out = shape1(y.d[1]);
-    else *out = shape0();
+    } else if (x.rank == 2)
+        *out = shape1(x.d[0]);
+    else if (y.rank == 2)
+        *out = shape1(y.d[1]);
+    else
+        *out = shape0();
     return true;
 }
 
@@ -285,8 +289,10 @@ static bool check_binary(Sema *s, Ast *e) {
     if (!ok) return false;
     Shape x = e->a->shape, y = e->b->shape;
     if (e->op == '@') return check_matmul(s, e, x, y, &e->shape);
-    if (x.rank == 0) e->shape = y;
-    else if (y.rank == 0 || shape_eq(x, y)) e->shape = x;
+    if (x.rank == 0)
+        e->shape = y;
+    else if (y.rank == 0 || shape_eq(x, y))
+        e->shape = x;
     else {
         const char *hint = "elementwise operators need equal shapes, or a scalar on one side";
         if (e->op == '*' && (x.rank == 2 || y.rank == 2)) hint = "for a matrix product use '@'";
@@ -303,13 +309,13 @@ static bool check_call(Sema *s, Ast *e) {
         if (y && y->poisoned) return false;
         if (y) {
             static const char *const kinds[] = {"state", "param", "const", "let", "time", "loss argument"};
-            error_at(s->d, e->name_span, arena_printf(s->a, "to multiply, write `%s * (…)`; '@' is the matrix product", e->name),
+            error_at(s->d, e->name_span,
+                     arena_printf(s->a, "to multiply, write `%s * (…)`; '@' is the matrix product", e->name),
                      MSG(M_NOT_A_FUNCTION), e->name, kinds[y->kind]);
             return false;
         }
         if (is_initializer(e->name)) {
-            error_at(s->d, e->name_span, "write `param w[3] = uniform(-1, 1)`",
-                     MSG(M_INITIALIZER_MISPLACED), e->name);
+            error_at(s->d, e->name_span, "write `param w[3] = uniform(-1, 1)`", MSG(M_INITIALIZER_MISPLACED), e->name);
             return false;
         }
         const char *near = suggest(s, e->name, true);
@@ -323,8 +329,7 @@ static bool check_call(Sema *s, Ast *e) {
         if (want < 0)
             error_at(s->d, e->span, NULL, MSG(M_ARITY_VARIADIC), e->name);
         else
-            error_at(s->d, e->span, NULL, MSG(M_ARITY), e->name, want,
-                     want == 1 ? "" : "s", e->nargs);
+            error_at(s->d, e->span, NULL, MSG(M_ARITY), e->name, want, want == 1 ? "" : "s", e->nargs);
         return false;
     }
     bool ok = true;
@@ -337,8 +342,7 @@ static bool check_call(Sema *s, Ast *e) {
     case B_DOT: {
         Shape y = e->args[1]->shape;
         if (x.rank != 1 || !shape_eq(x, y)) {
-            error_at(s->d, e->span, NULL, MSG(M_DOT_NEEDS_TWO_VECTORS),
-                     sh(s, x), sh(s, y));
+            error_at(s->d, e->span, NULL, MSG(M_DOT_NEEDS_TWO_VECTORS), sh(s, x), sh(s, y));
             return false;
         }
         e->shape = shape0();
@@ -359,8 +363,7 @@ static bool check_call(Sema *s, Ast *e) {
         for (int i = 0; i < e->nargs; i++) {
             Shape y = e->args[i]->shape;
             if (y.rank == 2) {
-                error_at(s->d, e->args[i]->span, NULL, MSG(M_CONCAT_JOINS_SCALARS_AND),
-                         sh(s, y));
+                error_at(s->d, e->args[i]->span, NULL, MSG(M_CONCAT_JOINS_SCALARS_AND), sh(s, y));
                 return false;
             }
             n += y.d[0];
@@ -386,8 +389,7 @@ static bool check_index(Sema *s, Ast *e) {
         return false;
     }
     if (e->nidx > x.rank) {
-        error_at(s->d, e->span, NULL, MSG(M_TOO_MANY_INDICES_HAS), sh(s, x), x.rank,
-                 x.rank == 1 ? "" : "s");
+        error_at(s->d, e->span, NULL, MSG(M_TOO_MANY_INDICES_HAS), sh(s, x), x.rank, x.rank == 1 ? "" : "s");
         return false;
     }
     int dims[2], nd = 0;
@@ -401,8 +403,7 @@ static bool check_index(Sema *s, Ast *e) {
             if (ix->lo && !const_int(ix->lo, &lo)) bad = ix->lo;
             if (ix->hi && !const_int(ix->hi, &hi)) bad = ix->hi;
             if (bad) {
-                error_at(s->d, bad->span, "for a computed index, use a literal number",
-                         MSG(M_INDICES_MUST_BE_WHOLE));
+                error_at(s->d, bad->span, "for a computed index, use a literal number", MSG(M_INDICES_MUST_BE_WHOLE));
                 return false;
             }
             long lo0 = lo, hi0 = hi; /* as written, for messages */
@@ -411,8 +412,7 @@ static bool check_index(Sema *s, Ast *e) {
             if (!ix->range) {
                 if (lo < 0 || lo >= n) {
                     error_at(s->d, ix->span, "indices count from 0; negative ones from the end",
-                             MSG(M_INDEX_OUT_OF_RANGE), ix->span.end - ix->span.beg,
-                             s->m->src->text + ix->span.beg, n);
+                             MSG(M_INDEX_OUT_OF_RANGE), ix->span.end - ix->span.beg, s->m->src->text + ix->span.beg, n);
                     return false;
                 }
                 hi = lo + 1;
@@ -422,8 +422,8 @@ static bool check_index(Sema *s, Ast *e) {
                          MSG(M_SLICE_IS_OUT_OF), lo0, hi0, n);
                 return false;
             } else if (lo >= hi) {
-                error_at(s->d, ix->span, "slices are lo:hi with lo < hi, end-exclusive",
-                         MSG(M_SLICE_IS_EMPTY), lo0, hi0);
+                error_at(s->d, ix->span, "slices are lo:hi with lo < hi, end-exclusive", MSG(M_SLICE_IS_EMPTY), lo0,
+                         hi0);
                 return false;
             }
         }
@@ -507,8 +507,7 @@ static bool check_dims(Sema *s, Stmt *st, Shape *shape) {
         d[i] = (int)v;
     }
     if ((long)d[0] * d[1] > MAX_ELEMS) {
-        error_at(s->d, st->dims_span, NULL, MSG(M_WOULD_HAVE_ELEMENTS_AT), st->name,
-                 (long)d[0] * d[1], MAX_ELEMS);
+        error_at(s->d, st->dims_span, NULL, MSG(M_WOULD_HAVE_ELEMENTS_AT), st->name, (long)d[0] * d[1], MAX_ELEMS);
         return false;
     }
     *shape = st->ndims == 1 ? shape1(d[0]) : shape2(d[0], d[1]);
@@ -542,8 +541,7 @@ static bool check_init(Sema *s, Stmt *st, Sym *y) {
         Shape shape;
         if (!literal_array(s, e, &shape, &y->values)) return false;
         if (st->has_dims && !shape_eq(shape, y->shape)) {
-            error_at(s->d, e->span, NULL, MSG(M_INITIALIZER_HAS_SHAPE_BUT), sh(s, shape),
-                     st->name, sh(s, y->shape));
+            error_at(s->d, e->span, NULL, MSG(M_INITIALIZER_HAS_SHAPE_BUT), sh(s, shape), st->name, sh(s, y->shape));
             return false;
         }
         y->shape = shape, y->init = INIT_VALUE;
@@ -556,8 +554,7 @@ static bool check_init(Sema *s, Stmt *st, Sym *y) {
     bool random = (e->kind == A_NAME && !strcmp(e->name, "glorot")) ||
                   (e->kind == A_CALL && (!strcmp(e->name, "uniform") || !strcmp(e->name, "normal")));
     if (random && st->kind != S_PARAM) {
-        error_at(s->d, e->span, "give a number, a literal array, zeros or ones",
-                 MSG(M_RANDOM_INIT_NOT_PARAM), what);
+        error_at(s->d, e->span, "give a number, a literal array, zeros or ones", MSG(M_RANDOM_INIT_NOT_PARAM), what);
         return false;
     }
     if (e->kind == A_NAME && !strcmp(e->name, "glorot")) {
@@ -567,8 +564,7 @@ static bool check_init(Sema *s, Stmt *st, Sym *y) {
     if (random) {
         bool uni = e->name[0] == 'u';
         if (e->nargs != 2) {
-            error_at(s->d, e->span, NULL, MSG(M_INIT_ARITY), e->name,
-                     uni ? "lo, hi" : "mean, std", e->nargs);
+            error_at(s->d, e->span, NULL, MSG(M_INIT_ARITY), e->name, uni ? "lo, hi" : "mean, std", e->nargs);
             return false;
         }
         if (!const_num(e->args[0], &y->a) || !const_num(e->args[1], &y->b)) {
@@ -621,8 +617,7 @@ static void check_eq(Sema *s, Stmt *st) {
     Stmt *later = NULL;
     if (y && y->kind == SYM_LOSSARG) y = NULL;
     if (st->name[0] != 'd' || !st->name[1]) {
-        error_at(s->d, st->name_span, "an equation reads `dX/dt = …` for a state X",
-                 MSG(M_EXPECTED_D_AND_A), st->name);
+        error_at(s->d, st->name_span, "an equation reads `dX/dt = …` for a state X", MSG(M_EXPECTED_D_AND_A), st->name);
         y = NULL;
     } else if (!y) {
         Span sp = {st->name_span.beg + 1, st->name_span.end};
@@ -632,8 +627,7 @@ static void check_eq(Sema *s, Stmt *st) {
                      MSG(M_STATE_IS_DECLARED_AFTER), x, line_of(s, later->span.beg));
             later->eq_before = true; /* no "has no equation" for it later */
         } else {
-            error_at(s->d, sp, arena_printf(s->a, "declare it first: `state %s`", x),
-                     MSG(M_EQUATION_FOR_WHICH_IS), x);
+            error_at(s->d, sp, arena_printf(s->a, "declare it first: `state %s`", x), MSG(M_EQUATION_FOR_WHICH_IS), x);
         }
     } else if (y->poisoned) {
         y = NULL;
@@ -647,8 +641,8 @@ static void check_eq(Sema *s, Stmt *st) {
         y = NULL;
     }
     if (strcmp(st->name2, "dt")) {
-        error_at(s->d, st->name2_span, "derivatives are with respect to time: `dX/dt`",
-                 MSG(M_EXPECTED_DT_AFTER_GOT), st->name2);
+        error_at(s->d, st->name2_span, "derivatives are with respect to time: `dX/dt`", MSG(M_EXPECTED_DT_AFTER_GOT),
+                 st->name2);
         if (y) y->eq = st->expr, y->eq_span = st->span;
         return;
     }
@@ -659,8 +653,7 @@ static void check_eq(Sema *s, Stmt *st) {
     if (!ok) return;
     Shape es = st->expr->shape;
     if (es.rank != 0 && !shape_eq(es, y->shape))
-        error_at(s->d, st->expr->span, NULL, MSG(M_THE_EQUATION_FOR_HAS), x, sh(s, es), x,
-                 sh(s, y->shape));
+        error_at(s->d, st->expr->span, NULL, MSG(M_THE_EQUATION_FOR_HAS), x, sh(s, es), x, sh(s, y->shape));
 }
 
 static void check_loss(Sema *s, Stmt *st) {
@@ -672,8 +665,7 @@ static void check_loss(Sema *s, Stmt *st) {
     }
     s->loss_span = st->name_span;
     if (st->nlossargs != 2) {
-        error_at(s->d, st->name_span, "write `loss(pred, obs) = …`",
-                 MSG(M_THE_LOSS_TAKES_ARGUMENTS), st->nlossargs);
+        error_at(s->d, st->name_span, "write `loss(pred, obs) = …`", MSG(M_THE_LOSS_TAKES_ARGUMENTS), st->nlossargs);
         return;
     }
     if (!strcmp(st->lossargs[0], st->lossargs[1])) {
@@ -694,8 +686,8 @@ static void check_loss(Sema *s, Stmt *st) {
     bool ok = check_expr(s, st->expr);
     s->in_loss = false;
     if (ok && st->expr->shape.rank != 0) {
-        error_at(s->d, st->expr->span, "reduce it, e.g. with mean(…) or sum(…)",
-                 MSG(M_THE_LOSS_MUST_BE), sh(s, st->expr->shape));
+        error_at(s->d, st->expr->span, "reduce it, e.g. with mean(…) or sum(…)", MSG(M_THE_LOSS_MUST_BE),
+                 sh(s, st->expr->shape));
         return;
     }
     if (ok) m->loss = st->expr;
@@ -725,8 +717,7 @@ Model *sema_check(Parse *p, const char *default_name) {
                 error_at(s.d, st->span, NULL, MSG(M_THE_MODEL_IS_NAMED));
                 note_at(s.d, model_stmt->span, MSG(M_NOTE_FIRST_MODEL));
             } else if (!c_identifier(st->name) || !strncmp(st->name, "nodec", 5)) {
-                error_at(s.d, st->name_span, NULL, MSG(M_CANNOT_NAME_A_MODEL),
-                         st->name);
+                error_at(s.d, st->name_span, NULL, MSG(M_CANNOT_NAME_A_MODEL), st->name);
             }
             model_stmt = st, m->name = st->name;
             break;
@@ -749,8 +740,7 @@ Model *sema_check(Parse *p, const char *default_name) {
         /* a loss argument is visible only inside the loss */
     }
     if (s.d->fatal) return NULL;
-    if (m->nstates == 0 && s.d->nerrors == 0)
-        error_plain(s.d, MSG(M_NO_STATE));
+    if (m->nstates == 0 && s.d->nerrors == 0) error_plain(s.d, MSG(M_NO_STATE));
     for (int i = 0; i < m->nstates; i++) {
         Sym *y = m->states[i];
         if (!y->eq && y->eq_before) continue;
@@ -772,9 +762,7 @@ Model *sema_check(Parse *p, const char *default_name) {
         m->params[i]->offset = (int)np;
         np += shape_size(m->params[i]->shape);
     }
-    if (ns > MAX_ELEMS || np > MAX_ELEMS)
-        error_plain(s.d, MSG(M_THE_STATES_HAVE_ELEMENTS), ns, np,
-                    MAX_ELEMS);
+    if (ns > MAX_ELEMS || np > MAX_ELEMS) error_plain(s.d, MSG(M_THE_STATES_HAVE_ELEMENTS), ns, np, MAX_ELEMS);
     m->n_state = (int)(ns > MAX_ELEMS ? 0 : ns), m->n_param = (int)(np > MAX_ELEMS ? 0 : np);
     return s.d->nerrors ? NULL : m;
 }

@@ -47,9 +47,7 @@ static bool is(Ir *ir, int id, double v) { return ir_is_num(ir, id, v); }
 static bool scalar_num(Ir *ir, int id) { return num(ir, id) && N(ir, id)->shape.rank == 0; }
 
 /* x, broadcast to the shape the operation would have had. */
-static int fit(Ir *ir, int x, Shape s, Span sp) {
-    return shape_eq(N(ir, x)->shape, s) ? x : ir_bcast(ir, x, s, sp);
-}
+static int fit(Ir *ir, int x, Shape s, Span sp) { return shape_eq(N(ir, x)->shape, s) ? x : ir_bcast(ir, x, s, sp); }
 
 int simplify_op(Ir *ir, Op op, int a, int b, Span sp) {
     Shape s = ir_infer(ir, op, a, b);
@@ -91,8 +89,7 @@ int simplify_op(Ir *ir, Op op, int a, int b, Span sp) {
             double v = N(ir, a)->num * N(ir, N(ir, b)->a)->num;
             if (fold_ok(v)) return ir_op(ir, OP_MUL, ir_num(ir, v, shape0(), sp), N(ir, b)->b, sp);
         }
-        if (N(ir, a)->op == OP_NEG && N(ir, b)->op == OP_NEG)
-            return ir_op(ir, OP_MUL, N(ir, a)->a, N(ir, b)->a, sp);
+        if (N(ir, a)->op == OP_NEG && N(ir, b)->op == OP_NEG) return ir_op(ir, OP_MUL, N(ir, a)->a, N(ir, b)->a, sp);
         if (N(ir, b)->op == OP_NEG) return ir_op(ir, OP_NEG, ir_op(ir, OP_MUL, a, N(ir, b)->a, sp), -1, sp);
         if (N(ir, a)->op == OP_NEG && !num(ir, b))
             return ir_op(ir, OP_NEG, ir_op(ir, OP_MUL, N(ir, a)->a, b, sp), -1, sp);

@@ -13,8 +13,14 @@
 
 /* ---- arenas ---------------------------------------------------------- */
 
-typedef struct Block { struct Block *next; size_t used, cap; max_align_t data[]; } Block;
-struct Arena { Block *head; };
+typedef struct Block {
+    struct Block *next;
+    size_t used, cap;
+    max_align_t data[];
+} Block;
+struct Arena {
+    Block *head;
+};
 
 Arena *arena_new(void) {
     Arena *a = calloc(1, sizeof *a);
@@ -108,8 +114,10 @@ const char *const msg_text[] = {
 };
 
 static void dputs(Diag *d, const char *s) {
-    if (d->out) fputs(s, d->out);
-    else if (d->buf) buf_puts(d->buf, s);
+    if (d->out)
+        fputs(s, d->out);
+    else if (d->buf)
+        buf_puts(d->buf, s);
 }
 
 /* Columns count UTF-8 code points, so the caret lines up on screen. */
@@ -155,8 +163,7 @@ static void show_line(Diag *d, Span sp, Buf *out, int *lineno, int *col) {
             /* copy a whole valid UTF-8 sequence, or show '?' */
             int n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
             bool ok = n > 0 && i + n <= to;
-            for (int k = 1; ok && k < n; k++)
-                ok = ((unsigned char)src->text[i + k] & 0xC0) == 0x80;
+            for (int k = 1; ok && k < n; k++) ok = ((unsigned char)src->text[i + k] & 0xC0) == 0x80;
             if (ok) {
                 for (int k = 0; k < n; k++) buf_putc(&text, src->text[i + k]);
                 buf_putc(&caret, under ? (i == pos ? '^' : '~') : ' ');
@@ -171,8 +178,7 @@ static void show_line(Diag *d, Span sp, Buf *out, int *lineno, int *col) {
     if (pos >= to) buf_putc(&caret, '^');
     if (to < le) buf_puts(&text, "...");
     /* trailing blanks of the caret line are noise */
-    while (caret.len && (caret.s[caret.len - 1] == ' ' || caret.s[caret.len - 1] == '\t'))
-        caret.s[--caret.len] = 0;
+    while (caret.len && (caret.s[caret.len - 1] == ' ' || caret.s[caret.len - 1] == '\t')) caret.s[--caret.len] = 0;
     buf_printf(out, "%5d | %s\n      | %s\n", line, text.s ? text.s : "", caret.s ? caret.s : "");
     buf_free(&text), buf_free(&caret);
 }

@@ -41,7 +41,7 @@ char *buf_take(Buf *b); /* the string, malloc'd (NULL after oom); b is emptied *
  * stream is reproducible from its seed alone.  The emitted init_params
  * (emit_c.c, emit_llvm.c) generate the same sequence in the model's code. */
 uint64_t rng_next(uint64_t *s);
-double rng_uniform(uint64_t *s);            /* in [0, 1), 53 bits */
+double rng_uniform(uint64_t *s);             /* in [0, 1), 53 bits */
 uint64_t rng_below(uint64_t *s, uint64_t n); /* in [0, n), no modulo bias */
 
 /* ---- hash.c ---------------------------------------------------------- */

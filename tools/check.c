@@ -14,21 +14,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-typedef struct Rng { uint64_t s; } Rng;
+typedef struct Rng {
+    uint64_t s;
+} Rng;
 
 static double rnd(Rng *r) { return rng_uniform(&r->s); }
 
 static double uni(Rng *r, double lo, double hi) { return lo + (hi - lo) * rnd(r); }
 
-typedef struct Row { const char *name; double err; bool done; } Row;
+typedef struct Row {
+    const char *name;
+    double err;
+    bool done;
+} Row;
 
 enum { R_VJP_Z, R_VJP_P, R_VJP_T, R_JVP, R_JAC, R_DUAL, R_LOSS, R_LOSSV, R_BATCH, R_FVJP, R_COUNT };
 static const char *const row_names[] = {
-    "a'df/dz     (vjp, state)", "a'df/dtheta (vjp, params)", "a'df/dt     (vjp, time)",
-    "df/dz v     (jvp)",        "df/dz       (jac_z)",       "a'(J v) = (a'J) v",
-    "dl/dpred    (loss_grad)",  "loss = loss_grad value",    "batch = one by one",
-    "f_vjp = f and vjp",
+    "a'df/dz     (vjp, state)", "a'df/dtheta (vjp, params)", "a'df/dt     (vjp, time)", "df/dz v     (jvp)",
+    "df/dz       (jac_z)",      "a'(J v) = (a'J) v",         "dl/dpred    (loss_grad)", "loss = loss_grad value",
+    "batch = one by one",       "f_vjp = f and vjp",
 };
 
 typedef struct Ctx {

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-
 const char nodec_cli_solve_help[] =
     "usage: nodec solve MODEL.nde [--params P] [--z0 \"2,0\"] [--t0 0] [--t1 T] [--n N]\n"
     "                   [--times FILE] [-o OUT.csv] [solver options]\n\n"
@@ -47,8 +46,13 @@ const char nodec_cli_grad_help[] =
     "solver options as for `nodec solve`.\n";
 
 void nodec_solver_opts_default(nodec_solver_opts *o) {
-    *o = (nodec_solver_opts){.method = NODEC_DOPRI5, .mode = NODEC_GRAD_ADJOINT, .seminorm = 1,
-                             .rtol = 1e-7, .atol = 1e-9, .max_steps = 0, .step = 0};
+    *o = (nodec_solver_opts){.method = NODEC_DOPRI5,
+                             .mode = NODEC_GRAD_ADJOINT,
+                             .seminorm = 1,
+                             .rtol = 1e-7,
+                             .atol = 1e-9,
+                             .max_steps = 0,
+                             .step = 0};
 }
 
 static int bad(const char *cmd, const char *flag, const char *v, const char *want) {
@@ -201,10 +205,14 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return fputs(nodec_cli_solve_help, stdout), 0;
         if ((r = nodec_solver_opts_parse(&so, "solve", argc, argv, &i))) {
             if (r < 0) return 2;
-        } else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing))) params = v;
-        else if ((v = nodec_cli_value("--z0", argc, argv, &i, &missing))) z0s = v;
-        else if ((v = nodec_cli_value("--times", argc, argv, &i, &missing))) times = v;
-        else if ((v = nodec_cli_value("-o", argc, argv, &i, &missing))) out = v;
+        } else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing)))
+            params = v;
+        else if ((v = nodec_cli_value("--z0", argc, argv, &i, &missing)))
+            z0s = v;
+        else if ((v = nodec_cli_value("--times", argc, argv, &i, &missing)))
+            times = v;
+        else if ((v = nodec_cli_value("-o", argc, argv, &i, &missing)))
+            out = v;
         else if ((v = nodec_cli_value("--t0", argc, argv, &i, &missing))) {
             if (!missing && !nodec_cli_number(v, &t0)) return bad("solve", "--t0", v, "give a number"), 2;
         } else if ((v = nodec_cli_value("--t1", argc, argv, &i, &missing))) {
@@ -237,7 +245,8 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
         }
         int c = tab.ncol == 1 ? 0 : nodec_table_column(&tab, "t");
         if (c < 0 || tab.nrow < 1) {
-            fprintf(stderr, "nodec solve: error: %s: no `t` column (give one column of times, or one named t)\n", times);
+            fprintf(stderr, "nodec solve: error: %s: no `t` column (give one column of times, or one named t)\n",
+                    times);
             nodec_table_free(&tab);
             return 1;
         }
@@ -294,8 +303,10 @@ done:
 /* ---- grad ------------------------------------------------------------- */
 
 static void json_num(double v) {
-    if (isfinite(v)) printf("%.17g", v);
-    else printf("null");
+    if (isfinite(v))
+        printf("%.17g", v);
+    else
+        printf("null");
 }
 
 static void json_array(const double *v, int rank, const int *dim) {
@@ -354,9 +365,12 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return fputs(nodec_cli_grad_help, stdout), 0;
         if ((r = nodec_solver_opts_parse(&so, "grad", argc, argv, &i))) {
             if (r < 0) return 2;
-        } else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing))) params = v;
-        else if ((v = nodec_cli_value("--z0", argc, argv, &i, &missing))) z0s = v;
-        else if ((v = nodec_cli_value("--data", argc, argv, &i, &missing))) data = v;
+        } else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing)))
+            params = v;
+        else if ((v = nodec_cli_value("--z0", argc, argv, &i, &missing)))
+            z0s = v;
+        else if ((v = nodec_cli_value("--data", argc, argv, &i, &missing)))
+            data = v;
         else if ((v = nodec_cli_value("--repeat", argc, argv, &i, &missing))) {
             if (!missing && !nodec_cli_integer(v, 1, 10000000, &x))
                 return bad("grad", "--repeat", v, "give a whole number from 1 to 10^7"), 2;
@@ -469,13 +483,15 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
     }
     printf("%s},\n  \"dL_dz0\": ", m->n_param_vars ? "\n  " : "");
     int one = ns;
-    if (ntraj == 1) json_array(dz0all, 1, &one);
+    if (ntraj == 1)
+        json_array(dz0all, 1, &one);
     else {
         int dim[2] = {ntraj, ns};
         json_array(dz0all, 2, dim);
     }
     printf(",\n  \"dL_dt\": ");
-    if (ntraj == 1) json_array(dts[0], 1, &d.traj[0].n);
+    if (ntraj == 1)
+        json_array(dts[0], 1, &d.traj[0].n);
     else {
         putchar('[');
         for (int k = 0; k < ntraj; k++) {

@@ -30,64 +30,51 @@ static int is_space(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '
 enum { NUM_OK, NUM_EMPTY, NUM_BAD, NUM_NONFINITE };
 
 /* Parses s[0..n), blanks around it allowed, as one finite double. */
-static int parse_double(const char *s, size_t n, double *v)
-{
-    while (n && is_space(*s))
-        s++, n--;
-    while (n && is_space(s[n - 1]))
-        n--;
-    if (!n)
-        return NUM_EMPTY;
+static int parse_double(const char *s, size_t n, double *v) {
+    while (n && is_space(*s)) s++, n--;
+    while (n && is_space(s[n - 1])) n--;
+    if (!n) return NUM_EMPTY;
     char tmp[128];
-    if (n >= sizeof tmp)
-        return NUM_BAD;
+    if (n >= sizeof tmp) return NUM_BAD;
     memcpy(tmp, s, n);
     tmp[n] = 0;
     char *end;
     *v = strtod(tmp, &end);
-    if (end != tmp + n || end == tmp)
-        return NUM_BAD;
+    if (end != tmp + n || end == tmp) return NUM_BAD;
     return isfinite(*v) ? NUM_OK : NUM_NONFINITE;
 }
 
-int nodec_parse_numbers(const char *what, const char *s, double **out, int *n, char *err, size_t errlen)
-{
+int nodec_parse_numbers(const char *what, const char *s, double **out, int *n, char *err, size_t errlen) {
     const char *p = s, *end = s + strlen(s);
-    while (p < end && is_space(*p))
-        p++;
-    while (end > p && is_space(end[-1]))
-        end--;
-    if (p < end && *p == '[' && end[-1] == ']')
-        p++, end--;
+    while (p < end && is_space(*p)) p++;
+    while (end > p && is_space(end[-1])) end--;
+    if (p < end && *p == '[' && end[-1] == ']') p++, end--;
     const char *q = p;
-    while (q < end && is_space(*q))
-        q++;
+    while (q < end && is_space(*q)) q++;
     if (q == end)
         return io_fail(err, errlen, "%s: no numbers in '%s'; write them separated by commas, like 2,0", what, s);
 
     int cnt = 1;
-    for (q = p; q < end; q++)
-        cnt += *q == ',';
+    for (q = p; q < end; q++) cnt += *q == ',';
     double *v = malloc(cnt * sizeof *v);
-    if (!v)
-        return io_fail(err, errlen, "%s: out of memory", what);
+    if (!v) return io_fail(err, errlen, "%s: out of memory", what);
     for (int i = 0; i < cnt; i++) {
         const char *c = memchr(p, ',', end - p);
-        if (!c)
-            c = end;
+        if (!c) c = end;
         switch (parse_double(p, c - p, &v[i])) {
         case NUM_EMPTY:
             free(v);
             return io_fail(err, errlen, "%s: number %d of '%s' is missing; remove the extra comma", what, i + 1, s);
         case NUM_BAD:
             free(v);
-            return io_fail(err, errlen,
-                        "%s: '%.*s' (number %d of '%s') is not a number; write numbers separated by commas, like 1.5,-2e-3",
-                        what, (int)(c - p), p, i + 1, s);
+            return io_fail(
+                err, errlen,
+                "%s: '%.*s' (number %d of '%s') is not a number; write numbers separated by commas, like 1.5,-2e-3",
+                what, (int)(c - p), p, i + 1, s);
         case NUM_NONFINITE:
             free(v);
             return io_fail(err, errlen, "%s: '%.*s' (number %d of '%s') is not finite; give finite numbers", what,
-                        (int)(c - p), p, i + 1, s);
+                           (int)(c - p), p, i + 1, s);
         }
         p = c + 1;
     }
@@ -118,10 +105,8 @@ typedef struct Csv {
     int *rowline; /* line number of each row */
 } Csv;
 
-static void csv_free(Csv *c)
-{
-    for (int i = 0; c->names && i < c->ncol; i++)
-        free(c->names[i]);
+static void csv_free(Csv *c) {
+    for (int i = 0; c->names && i < c->ncol; i++) free(c->names[i]);
     free(c->names);
     free(c->buf);
     free(c->f);
@@ -131,78 +116,64 @@ static void csv_free(Csv *c)
 }
 
 /* The next line without its \n or \r\n; 0 at the end of the file. */
-static int csv_line(Csv *c, Span *l)
-{
-    if (c->p >= c->end)
-        return 0;
+static int csv_line(Csv *c, Span *l) {
+    if (c->p >= c->end) return 0;
     const char *nl = memchr(c->p, '\n', c->end - c->p);
     const char *e = nl ? nl : c->end;
     l->s = c->p;
     l->n = e - c->p;
-    if (l->n && l->s[l->n - 1] == '\r')
-        l->n--;
+    if (l->n && l->s[l->n - 1] == '\r') l->n--;
     c->p = nl ? nl + 1 : c->end;
     c->line++;
     return 1;
 }
 
-static int is_blank(Span l)
-{
+static int is_blank(Span l) {
     for (size_t i = 0; i < l.n; i++)
-        if (!is_space(l.s[i]))
-            return 0;
+        if (!is_space(l.s[i])) return 0;
     return 1;
 }
 
 /* Splits a line into c->f.  A field is "quoted" (with "" for a quote) or
  * bare; bare header fields may hold commas inside brackets: M[0,1]. */
-static int csv_split(Csv *c, Span l, int brackets, char *err, size_t errlen)
-{
+static int csv_split(Csv *c, Span l, int brackets, char *err, size_t errlen) {
     size_t i = 0;
     c->nf = 0;
     for (;;) {
-        while (i < l.n && (l.s[i] == ' ' || l.s[i] == '\t'))
-            i++;
+        while (i < l.n && (l.s[i] == ' ' || l.s[i] == '\t')) i++;
         Span f;
         if (i < l.n && l.s[i] == '"') {
             f.s = l.s + ++i;
-            while (i < l.n && !(l.s[i] == '"' && (i + 1 >= l.n || l.s[i + 1] != '"')))
-                i += l.s[i] == '"' ? 2 : 1;
+            while (i < l.n && !(l.s[i] == '"' && (i + 1 >= l.n || l.s[i + 1] != '"'))) i += l.s[i] == '"' ? 2 : 1;
             if (i >= l.n)
                 return io_fail(err, errlen, "%s:%d: a quote is not closed; end the quoted field with \"", c->path,
-                            c->line);
+                               c->line);
             f.n = l.s + i - f.s;
             i++;
-            while (i < l.n && (l.s[i] == ' ' || l.s[i] == '\t'))
-                i++;
+            while (i < l.n && (l.s[i] == ' ' || l.s[i] == '\t')) i++;
             if (i < l.n && l.s[i] != ',')
                 return io_fail(err, errlen, "%s:%d: text after a closing quote; put a comma after the quoted field",
-                            c->path, c->line);
+                               c->path, c->line);
         } else {
             int depth = 0;
             f.s = l.s + i;
             while (i < l.n && !(l.s[i] == ',' && depth <= 0)) {
-                if (brackets && l.s[i] == '[')
-                    depth++;
-                if (brackets && l.s[i] == ']')
-                    depth--;
+                if (brackets && l.s[i] == '[') depth++;
+                if (brackets && l.s[i] == ']') depth--;
                 i++;
             }
             f.n = l.s + i - f.s;
-            while (f.n && (f.s[f.n - 1] == ' ' || f.s[f.n - 1] == '\t'))
-                f.n--;
+            while (f.n && (f.s[f.n - 1] == ' ' || f.s[f.n - 1] == '\t')) f.n--;
         }
         if (c->nf == c->fcap) {
             int cap = c->fcap ? 2 * c->fcap : 16;
             Span *p = realloc(c->f, cap * sizeof *p);
-            if (!p)
-                return io_fail(err, errlen, "%s: out of memory", c->path);
+            if (!p) return io_fail(err, errlen, "%s: out of memory", c->path);
             c->f = p;
             c->fcap = cap;
         }
         c->f[c->nf++] = f;
-        if (i >= l.n)
-            return 0;
+        if (i >= l.n) return 0;
         i++; /* the comma */
     }
 }
@@ -214,8 +185,7 @@ typedef struct Named {
     int j;
 } Named;
 
-static int named_cmp(const void *a, const void *b)
-{
+static int named_cmp(const void *a, const void *b) {
     const Named *x = a, *y = b;
     int d = strcmp(x->name, y->name);
     return d ? d : (x->j > y->j) - (x->j < y->j);
@@ -223,15 +193,11 @@ static int named_cmp(const void *a, const void *b)
 
 /* Fails when two columns share a name, naming the first column j that
  * repeats an earlier one and the first column i it repeats. */
-static int csv_unique(Csv *c, char *err, size_t errlen)
-{
-    if (c->ncol < 2)
-        return 0;
+static int csv_unique(Csv *c, char *err, size_t errlen) {
+    if (c->ncol < 2) return 0;
     Named *v = malloc(c->ncol * sizeof *v);
-    if (!v)
-        return io_fail(err, errlen, "%s: out of memory", c->path);
-    for (int j = 0; j < c->ncol; j++)
-        v[j] = (Named){c->names[j], j};
+    if (!v) return io_fail(err, errlen, "%s: out of memory", c->path);
+    for (int j = 0; j < c->ncol; j++) v[j] = (Named){c->names[j], j};
     qsort(v, c->ncol, sizeof *v, named_cmp);
     int i = -1, j = c->ncol;
     for (int k = 1, g = 0; k < c->ncol; k++) {
@@ -241,36 +207,31 @@ static int csv_unique(Csv *c, char *err, size_t errlen)
             i = v[g].j, j = v[k].j;
     }
     free(v);
-    if (i < 0)
-        return 0;
-    return io_fail(err, errlen, "%s:%d: columns %d and %d are both named '%s'; name each column once", c->path,
-                   c->line, i + 1, j + 1, c->names[j]);
+    if (i < 0) return 0;
+    return io_fail(err, errlen, "%s:%d: columns %d and %d are both named '%s'; name each column once", c->path, c->line,
+                   i + 1, j + 1, c->names[j]);
 }
 
 /* Reads the file and its header line.  `example` shows a good header. */
-static int csv_header(Csv *c, const char *path, const char *example, char *err, size_t errlen)
-{
+static int csv_header(Csv *c, const char *path, const char *example, char *err, size_t errlen) {
     size_t len;
     memset(c, 0, sizeof *c);
     c->path = path;
-    if (nodec_read_file(path, &c->buf, &len, err, errlen))
-        return -1;
+    if (nodec_read_file(path, &c->buf, &len, err, errlen)) return -1;
     c->p = c->buf;
     c->end = c->buf + len;
-    if (len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0)
-        c->p += 3;
+    if (len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0) c->p += 3;
 
     Span l;
     int any = 0;
-    for (const char *q = c->p; q < c->end; q++)
-        any |= !is_space(*q);
+    for (const char *q = c->p; q < c->end; q++) any |= !is_space(*q);
     if (!any)
         return io_fail(err, errlen, "%s: the file is empty; a data file starts with a header line like '%s'", path,
-                    example);
+                       example);
     csv_line(c, &l);
     if (is_blank(l))
         return io_fail(err, errlen, "%s:%d: the first line is blank; the file must start with its header, like '%s'",
-                    path, c->line, example);
+                       path, c->line, example);
     /* Two ways a file can look like one line of mangled names. */
     if (memchr(l.s, '\r', l.n) && !memchr(l.s, '\n', c->end - l.s))
         return io_fail(err, errlen,
@@ -278,42 +239,36 @@ static int csv_header(Csv *c, const char *path, const char *example, char *err, 
                        "save the file with \\n or \\r\\n line ends",
                        path, c->line);
     Span h = l;
-    while (h.n && is_space(*h.s))
-        h.s++, h.n--;
-    while (h.n && is_space(h.s[h.n - 1]))
-        h.n--;
+    while (h.n && is_space(*h.s)) h.s++, h.n--;
+    while (h.n && is_space(h.s[h.n - 1])) h.n--;
     if (memchr(h.s, '\t', h.n) && !memchr(h.s, ',', h.n))
         return io_fail(err, errlen,
                        "%s:%d: the header is separated by tabs; nodec reads comma-separated values: "
                        "replace the tabs with commas",
                        path, c->line);
-    if (csv_split(c, l, 1, err, errlen))
-        return -1;
+    if (csv_split(c, l, 1, err, errlen)) return -1;
     double v;
     int kind = parse_double(c->f[0].s, c->f[0].n, &v);
     if (kind == NUM_OK || kind == NUM_NONFINITE)
         return io_fail(err, errlen,
-                    "%s:%d: the first line must be a header naming the columns, like '%s'; found the number '%.*s'",
-                    path, c->line, example, (int)c->f[0].n, c->f[0].s);
+                       "%s:%d: the first line must be a header naming the columns, like '%s'; found the number '%.*s'",
+                       path, c->line, example, (int)c->f[0].n, c->f[0].s);
     c->ncol = c->nf;
     c->names = calloc(c->ncol, sizeof *c->names);
-    if (!c->names)
-        return io_fail(err, errlen, "%s: out of memory", path);
+    if (!c->names) return io_fail(err, errlen, "%s: out of memory", path);
     for (int j = 0; j < c->ncol; j++) {
         Span f = c->f[j];
         if (!f.n && j == c->ncol - 1 && j > 0)
             return io_fail(err, errlen, "%s:%d: the header ends with a comma; remove it", path, c->line);
         if (!f.n)
             return io_fail(err, errlen, "%s:%d: column %d of the header has no name; name every column, like '%s'",
-                        path, c->line, j + 1, example);
+                           path, c->line, j + 1, example);
         /* Names are kept without blanks, so "M[0, 1]" matches M[0,1]. */
         char *s = malloc(f.n + 1);
-        if (!s)
-            return io_fail(err, errlen, "%s: out of memory", path);
+        if (!s) return io_fail(err, errlen, "%s: out of memory", path);
         size_t k = 0;
         for (size_t i = 0; i < f.n; i++)
-            if (f.s[i] != ' ' && f.s[i] != '\t')
-                s[k++] = f.s[i];
+            if (f.s[i] != ' ' && f.s[i] != '\t') s[k++] = f.s[i];
         s[k] = 0;
         c->names[j] = s;
     }
@@ -321,38 +276,30 @@ static int csv_header(Csv *c, const char *path, const char *example, char *err, 
 }
 
 /* Reads every data row into c->v. */
-static int csv_rows(Csv *c, char *err, size_t errlen)
-{
+static int csv_rows(Csv *c, char *err, size_t errlen) {
     Span l;
     while (csv_line(c, &l)) {
         if (is_blank(l)) {
-            if (!c->blank)
-                c->blank = c->line;
+            if (!c->blank) c->blank = c->line;
             continue;
         }
         if (c->blank)
-            return io_fail(err, errlen,
-                        "%s:%d: blank line between rows; remove it (blank lines may only end the file)", c->path,
-                        c->blank);
-        if (csv_split(c, l, 0, err, errlen))
-            return -1;
+            return io_fail(err, errlen, "%s:%d: blank line between rows; remove it (blank lines may only end the file)",
+                           c->path, c->blank);
+        if (csv_split(c, l, 0, err, errlen)) return -1;
         if (c->nf == c->ncol + 1 && c->f[c->ncol].n == 0)
             return io_fail(err, errlen, "%s:%d: the line ends with a comma; remove it (the header has %d columns)",
-                        c->path, c->line, c->ncol);
+                           c->path, c->line, c->ncol);
         if (c->nf != c->ncol)
-            return io_fail(err, errlen,
-                        "%s:%d: %d field%s, but the header has %d columns; give one value per column", c->path,
-                        c->line, c->nf, c->nf == 1 ? "" : "s", c->ncol);
+            return io_fail(err, errlen, "%s:%d: %d field%s, but the header has %d columns; give one value per column",
+                           c->path, c->line, c->nf, c->nf == 1 ? "" : "s", c->ncol);
         if (c->nrow == c->vcap) {
             size_t cap = c->vcap ? 2 * c->vcap : 64;
             double *v = realloc(c->v, cap * c->ncol * sizeof *v);
             int *rl = realloc(c->rowline, cap * sizeof *rl);
-            if (v)
-                c->v = v;
-            if (rl)
-                c->rowline = rl;
-            if (!v || !rl)
-                return io_fail(err, errlen, "%s: out of memory", c->path);
+            if (v) c->v = v;
+            if (rl) c->rowline = rl;
+            if (!v || !rl) return io_fail(err, errlen, "%s: out of memory", c->path);
             c->vcap = cap;
         }
         double *row = c->v + c->nrow * c->ncol;
@@ -361,27 +308,27 @@ static int csv_rows(Csv *c, char *err, size_t errlen)
             switch (parse_double(f.s, f.n, &row[j])) {
             case NUM_EMPTY:
                 return io_fail(err, errlen, "%s:%d: column '%s' is empty; every row needs a value in every column",
-                            c->path, c->line, c->names[j]);
+                               c->path, c->line, c->names[j]);
             case NUM_BAD:
-                return io_fail(err, errlen,
-                            "%s:%d: column '%s': '%.*s' is not a number; write a decimal number such as 1.5 or -2e-3",
-                            c->path, c->line, c->names[j], (int)(f.n > 40 ? 40 : f.n), f.s);
+                return io_fail(
+                    err, errlen,
+                    "%s:%d: column '%s': '%.*s' is not a number; write a decimal number such as 1.5 or -2e-3", c->path,
+                    c->line, c->names[j], (int)(f.n > 40 ? 40 : f.n), f.s);
             case NUM_NONFINITE:
                 return io_fail(err, errlen,
-                            "%s:%d: column '%s': '%.*s' is not finite; remove the row or give a finite value",
-                            c->path, c->line, c->names[j], (int)(f.n > 40 ? 40 : f.n), f.s);
+                               "%s:%d: column '%s': '%.*s' is not finite; remove the row or give a finite value",
+                               c->path, c->line, c->names[j], (int)(f.n > 40 ? 40 : f.n), f.s);
             }
         }
         c->rowline[c->nrow++] = c->line;
     }
     if (!c->nrow)
         return io_fail(err, errlen, "%s:%d: no data rows after the header; add one row of values per time", c->path,
-                    c->line);
+                       c->line);
     return 0;
 }
 
-int nodec_table_load(const char *path, nodec_table *out, char *err, size_t errlen)
-{
+int nodec_table_load(const char *path, nodec_table *out, char *err, size_t errlen) {
     Csv c;
     if (csv_header(&c, path, "t", err, errlen) || csv_rows(&c, err, errlen)) {
         csv_free(&c);
@@ -397,50 +344,40 @@ int nodec_table_load(const char *path, nodec_table *out, char *err, size_t errle
     return 0;
 }
 
-void nodec_table_free(nodec_table *t)
-{
-    for (int i = 0; t->names && i < t->ncol; i++)
-        free(t->names[i]);
+void nodec_table_free(nodec_table *t) {
+    for (int i = 0; t->names && i < t->ncol; i++) free(t->names[i]);
     free(t->names);
     free(t->v);
     memset(t, 0, sizeof *t);
 }
 
-int nodec_table_column(const nodec_table *t, const char *name)
-{
+int nodec_table_column(const nodec_table *t, const char *name) {
     for (int j = 0; j < t->ncol; j++)
-        if (strcmp(t->names[j], name) == 0)
-            return j;
+        if (strcmp(t->names[j], name) == 0) return j;
     return -1;
 }
 
 /* ---- Data files: CSV checked against a model ------------------------------ */
 
 /* The state variable holding component k. */
-static const nodec_var *state_var_of(const nodec_model *m, int k)
-{
+static const nodec_var *state_var_of(const nodec_model *m, int k) {
     for (int i = 0; i < m->n_state_vars; i++)
         if (k >= m->state_vars[i].offset && k < m->state_vars[i].offset + m->state_vars[i].size)
             return &m->state_vars[i];
     return NULL;
 }
 
-int nodec_state_column_name(const nodec_model *m, int k, char *buf, size_t size)
-{
+int nodec_state_column_name(const nodec_model *m, int k, char *buf, size_t size) {
     const nodec_var *v = state_var_of(m, k);
-    if (!v)
-        return snprintf(buf, size, "?%d", k);
+    if (!v) return snprintf(buf, size, "?%d", k);
     int i = k - v->offset;
-    if (v->rank == 0)
-        return snprintf(buf, size, "%s", v->name);
-    if (v->rank == 1)
-        return snprintf(buf, size, "%s[%d]", v->name, i);
+    if (v->rank == 0) return snprintf(buf, size, "%s", v->name);
+    if (v->rank == 1) return snprintf(buf, size, "%s[%d]", v->name, i);
     return snprintf(buf, size, "%s[%d,%d]", v->name, i / v->dim[1], i % v->dim[1]);
 }
 
 /* "t, z[0], z[1], M[0,0] … M[1,1]": the columns a model's data has. */
-static void expected_columns(const nodec_model *m, char *out, size_t size)
-{
+static void expected_columns(const nodec_model *m, char *out, size_t size) {
     Buf b = {0};
     buf_add(&b, "t", 1);
     for (int i = 0; i < m->n_state_vars; i++) {
@@ -462,29 +399,22 @@ static void expected_columns(const nodec_model *m, char *out, size_t size)
 static int is_alnum(int c) { return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'); }
 
 /* Letters and digits only, case folded: "z_0" and "Z[0]" are alike. */
-static int loosely_equal(const char *a, const char *b)
-{
+static int loosely_equal(const char *a, const char *b) {
     for (;;) {
-        while (*a && !is_alnum(*a))
-            a++;
-        while (*b && !is_alnum(*b))
-            b++;
-        if (!*a || !*b)
-            return !*a && !*b;
-        if ((*a | 32) != (*b | 32))
-            return 0;
+        while (*a && !is_alnum(*a)) a++;
+        while (*b && !is_alnum(*b)) b++;
+        if (!*a || !*b) return !*a && !*b;
+        if ((*a | 32) != (*b | 32)) return 0;
         a++, b++;
     }
 }
 
 /* The state component a column names, or -1 with why in msg. */
-static int column_component(const nodec_model *m, const char *name, char *msg, size_t size)
-{
+static int column_component(const nodec_model *m, const char *name, char *msg, size_t size) {
     size_t n = strcspn(name, "[");
     const nodec_var *v = NULL;
     for (int i = 0; i < m->n_state_vars; i++)
-        if (strlen(m->state_vars[i].name) == n && strncmp(m->state_vars[i].name, name, n) == 0)
-            v = &m->state_vars[i];
+        if (strlen(m->state_vars[i].name) == n && strncmp(m->state_vars[i].name, name, n) == 0) v = &m->state_vars[i];
     msg[0] = 0;
     if (v) {
         int idx[2] = {0, 0}, nidx = 0, used = 0;
@@ -502,11 +432,11 @@ static int column_component(const nodec_model *m, const char *name, char *msg, s
         if (v->rank == 0)
             snprintf(msg, size, " (%s is a scalar: name its column %s)", v->name, v->name);
         else if (v->rank == 1)
-            snprintf(msg, size, " (%s is a vector of %d: name its columns %s[0] … %s[%d])", v->name, v->dim[0],
-                     v->name, v->name, v->dim[0] - 1);
+            snprintf(msg, size, " (%s is a vector of %d: name its columns %s[0] … %s[%d])", v->name, v->dim[0], v->name,
+                     v->name, v->dim[0] - 1);
         else
-            snprintf(msg, size, " (%s is a %d×%d matrix: name its columns %s[0,0] … %s[%d,%d])", v->name,
-                     v->dim[0], v->dim[1], v->name, v->name, v->dim[0] - 1, v->dim[1] - 1);
+            snprintf(msg, size, " (%s is a %d×%d matrix: name its columns %s[0,0] … %s[%d,%d])", v->name, v->dim[0],
+                     v->dim[1], v->name, v->name, v->dim[0] - 1, v->dim[1] - 1);
         return -1;
     }
     char cand[160];
@@ -517,13 +447,11 @@ static int column_component(const nodec_model *m, const char *name, char *msg, s
             break;
         }
     }
-    if (!msg[0] && loosely_equal(name, "t"))
-        snprintf(msg, size, " (did you mean 't'?)");
+    if (!msg[0] && loosely_equal(name, "t")) snprintf(msg, size, " (did you mean 't'?)");
     return -1;
 }
 
-int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, char *err, size_t errlen)
-{
+int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, char *err, size_t errlen) {
     char expect[512];
     expected_columns(m, expect, sizeof expect);
     char example[512] = "t"; /* "t,z[0],z[1]", the first few columns */
@@ -533,8 +461,7 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
         size_t n = strlen(example);
         snprintf(example + n, sizeof example - n, strchr(name, ',') ? ",\"%s\"" : ",%s", name);
     }
-    if (m->n_state > 4)
-        strcat(example, ",…");
+    if (m->n_state > 4) strcat(example, ",…");
 
     Csv c;
     int rc = -1, tcol = -1, trajcol = -1;
@@ -547,12 +474,10 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
         memset(&c, 0, sizeof c);
         goto done;
     }
-    if (csv_header(&c, path, example, err, errlen))
-        goto done;
+    if (csv_header(&c, path, example, err, errlen)) goto done;
 
     /* Columns: each of t and the state components once, traj optional. */
-    for (int k = 0; k < m->n_state; k++)
-        col[k] = -1;
+    for (int k = 0; k < m->n_state; k++) col[k] = -1;
     for (int j = 0; j < c.ncol; j++) {
         const char *name = c.names[j];
         char why[256];
@@ -564,24 +489,21 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
             int k = column_component(m, name, why, sizeof why);
             if (k < 0) {
                 io_fail(err, errlen, "%s:1: unknown column '%s'%s; the columns are %s and optionally traj", path, name,
-                     why, expect);
+                        why, expect);
                 goto done;
             }
             col[k] = j;
         }
     }
     for (int k = -1; k < m->n_state; k++) {
-        if ((k < 0 ? tcol : col[k]) >= 0)
-            continue;
+        if ((k < 0 ? tcol : col[k]) >= 0) continue;
         char name[160] = "t";
-        if (k >= 0)
-            nodec_state_column_name(m, k, name, sizeof name);
+        if (k >= 0) nodec_state_column_name(m, k, name, sizeof name);
         io_fail(err, errlen, "%s:1: missing column '%s'; the columns are %s and optionally traj (in any order)", path,
-             name, expect);
+                name, expect);
         goto done;
     }
-    if (csv_rows(&c, err, errlen))
-        goto done;
+    if (csv_rows(&c, err, errlen)) goto done;
 
     /* Trajectories: runs of rows with one traj id. */
     ids = malloc(c.nrow * sizeof *ids);
@@ -597,7 +519,7 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
             double x = row[trajcol];
             if (x != floor(x) || fabs(x) > 1e15) {
                 io_fail(err, errlen, "%s:%d: column 'traj': %.17g is not a whole number; trajectory ids are integers",
-                     path, c.rowline[r], x);
+                        path, c.rowline[r], x);
                 goto done;
             }
             id = (long)x;
@@ -606,9 +528,9 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
             for (int i = 0; i < d.n_traj; i++)
                 if (ids[i] == id) {
                     io_fail(err, errlen,
-                         "%s:%d: trajectory %ld starts again after other rows (it began on line %d); keep the rows "
-                         "of each trajectory together",
-                         path, c.rowline[r], id, c.rowline[firstrow[i]]);
+                            "%s:%d: trajectory %ld starts again after other rows (it began on line %d); keep the rows "
+                            "of each trajectory together",
+                            path, c.rowline[r], id, c.rowline[firstrow[i]]);
                     goto done;
                 }
             ids[d.n_traj] = id;
@@ -620,10 +542,10 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
         snprintf(trajname, sizeof trajname, "trajectory %ld", id);
         if (!(t > tprev)) {
             io_fail(err, errlen,
-                 "%s:%d: time %.17g is not after %.17g on line %d; times must increase strictly within %s (sort "
-                 "the rows by t%s)",
-                 path, c.rowline[r], t, tprev, c.rowline[r - 1], trajcol < 0 ? "a trajectory" : trajname,
-                 trajcol < 0 ? ", or add a traj column to separate trajectories" : "");
+                    "%s:%d: time %.17g is not after %.17g on line %d; times must increase strictly within %s (sort "
+                    "the rows by t%s)",
+                    path, c.rowline[r], t, tprev, c.rowline[r - 1], trajcol < 0 ? "a trajectory" : trajname,
+                    trajcol < 0 ? ", or add a traj column to separate trajectories" : "");
             goto done;
         }
     }
@@ -648,8 +570,7 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
         for (int r = 0; r < tr->n; r++) {
             const double *row = c.v + (size_t)(firstrow[i] + r) * c.ncol;
             tr->t[r] = row[tcol];
-            for (int k = 0; k < m->n_state; k++)
-                tr->z[(size_t)r * m->n_state + k] = row[col[k]];
+            for (int k = 0; k < m->n_state; k++) tr->z[(size_t)r * m->n_state + k] = row[col[k]];
         }
     }
     *out = d;
@@ -657,8 +578,7 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
     rc = 0;
 
 done:
-    if (d.traj)
-        nodec_data_free(&d);
+    if (d.traj) nodec_data_free(&d);
     free(col);
     free(ids);
     free(firstrow);
@@ -666,8 +586,7 @@ done:
     return rc;
 }
 
-void nodec_data_free(nodec_data *d)
-{
+void nodec_data_free(nodec_data *d) {
     for (int i = 0; d->traj && i < d->n_traj; i++) {
         free(d->traj[i].t);
         free(d->traj[i].z);
@@ -678,8 +597,7 @@ void nodec_data_free(nodec_data *d)
 
 /* ---- CSV writing ---------------------------------------------------------- */
 
-static void csv_head(Buf *b, const nodec_model *m, int with_traj)
-{
+static void csv_head(Buf *b, const nodec_model *m, int with_traj) {
     buf_add(b, with_traj ? "traj,t" : "t", with_traj ? 6 : 1);
     for (int k = 0; k < m->n_state; k++) {
         char name[160];
@@ -692,21 +610,16 @@ static void csv_head(Buf *b, const nodec_model *m, int with_traj)
     buf_add(b, "\n", 1);
 }
 
-static void csv_body(Buf *b, const nodec_model *m, int n, const double *t, const double *z, int with_traj,
-                     long traj)
-{
+static void csv_body(Buf *b, const nodec_model *m, int n, const double *t, const double *z, int with_traj, long traj) {
     for (int r = 0; r < n; r++) {
-        if (with_traj)
-            buf_printf(b, "%ld,", traj);
+        if (with_traj) buf_printf(b, "%ld,", traj);
         buf_printf(b, "%.17g", t[r]);
-        for (int k = 0; k < m->n_state; k++)
-            buf_printf(b, ",%.17g", z[(size_t)r * m->n_state + k]);
+        for (int k = 0; k < m->n_state; k++) buf_printf(b, ",%.17g", z[(size_t)r * m->n_state + k]);
         buf_add(b, "\n", 1);
     }
 }
 
-int nodec_traj_write(FILE *f, const nodec_model *m, int n, const double *t, const double *z)
-{
+int nodec_traj_write(FILE *f, const nodec_model *m, int n, const double *t, const double *z) {
     Buf b = {0};
     csv_head(&b, m, 0);
     csv_body(&b, m, n, t, z, 0, 0);
@@ -716,21 +629,17 @@ int nodec_traj_write(FILE *f, const nodec_model *m, int n, const double *t, cons
 }
 
 int nodec_traj_save(const char *path, const nodec_model *m, int n, const double *t, const double *z, char *err,
-                    size_t errlen)
-{
+                    size_t errlen) {
     Buf b = {0};
     csv_head(&b, m, 0);
     csv_body(&b, m, n, t, z, 0, 0);
     return io_save(path, &b, err, errlen);
 }
 
-int nodec_data_save(const char *path, const nodec_model *m, const nodec_data *d, char *err, size_t errlen)
-{
+int nodec_data_save(const char *path, const nodec_model *m, const nodec_data *d, char *err, size_t errlen) {
     Buf b = {0};
     int many = d->n_traj > 1;
     csv_head(&b, m, many);
-    for (int i = 0; i < d->n_traj; i++)
-        csv_body(&b, m, d->traj[i].n, d->traj[i].t, d->traj[i].z, many, d->traj[i].id);
+    for (int i = 0; i < d->n_traj; i++) csv_body(&b, m, d->traj[i].n, d->traj[i].t, d->traj[i].z, many, d->traj[i].id);
     return io_save(path, &b, err, errlen);
 }
-

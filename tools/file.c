@@ -25,8 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int io_fail(char *err, size_t errlen, const char *fmt, ...)
-{
+int io_fail(char *err, size_t errlen, const char *fmt, ...) {
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -38,19 +37,20 @@ int io_fail(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- Reading -------------------------------------------------------------- */
 
-static const char *file_kind(mode_t m)
-{
-    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO (named pipe)" : S_ISCHR(m) ? "a character device"
-         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+static const char *file_kind(mode_t m) {
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a regular file";
 }
 
-int nodec_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)
-{
+int nodec_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen) {
     /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused
      * below); it is cleared before reading. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
-        return io_fail(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+    if (fd < 0) return io_fail(err, errlen, "cannot read '%s': %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
@@ -62,11 +62,9 @@ int nodec_read_file(const char *path, char **data, size_t *len, char *err, size_
         return io_fail(err, errlen, "cannot read '%s': it is %s; nodec reads data and parameters from regular files",
                        path, file_kind(st.st_mode));
     }
-    if ((uintmax_t)st.st_size > NODEC_FILE_MAX)
-        goto too_big;
+    if ((uintmax_t)st.st_size > NODEC_FILE_MAX) goto too_big;
     int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0)
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 
     /* st_size is a hint: /proc files say 0, and a file may grow meanwhile. */
     size_t cap = (size_t)st.st_size + 1, n = 0;
@@ -91,16 +89,14 @@ int nodec_read_file(const char *path, char **data, size_t *len, char *err, size_
             buf = b2, cap = c2;
         }
         ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
+        if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
             int e = errno;
             free(buf);
             close(fd);
             return io_fail(err, errlen, "cannot read '%s': %s", path, strerror(e));
         }
-        if (r == 0)
-            break;
+        if (r == 0) break;
         n += (size_t)r;
     }
     close(fd);
@@ -115,37 +111,29 @@ int nodec_read_file(const char *path, char **data, size_t *len, char *err, size_
     return 0;
 
 too_big:
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     return io_fail(err, errlen, "cannot read '%s': the file is larger than %s, the most nodec reads", path,
                    NODEC_FILE_MAX_TEXT);
 }
 
 /* ---- Writing -------------------------------------------------------------- */
 
-static const char *errno_hint(int e)
-{
+static const char *errno_hint(int e) {
     switch (e) {
     case ENOENT:
-    case ENOTDIR:
-        return "; create the directory first or choose another path";
+    case ENOTDIR: return "; create the directory first or choose another path";
     case EACCES:
     case EPERM:
-    case EROFS:
-        return "; choose a directory you can write to";
+    case EROFS: return "; choose a directory you can write to";
     case ENOSPC:
-    case EDQUOT:
-        return "; free some disk space";
-    case EISDIR:
-        return "; the path names a directory, give a file name";
-    default:
-        return "";
+    case EDQUOT: return "; free some disk space";
+    case EISDIR: return "; the path names a directory, give a file name";
+    default: return "";
     }
 }
 
 /* fsync the directory holding path, so the rename itself is durable. */
-static void sync_dir(const char *path)
-{
+static void sync_dir(const char *path) {
     char dir[4096];
     const char *slash = strrchr(path, '/');
     if (!slash)
@@ -167,8 +155,7 @@ static void sync_dir(const char *path)
  * with O_EXCL, which fails on any name that exists, a planted symlink
  * included.  Unlike mkstemp's 0600, the mode is 0666 less the umask, as for
  * any new file.  tmp gets the name (room for strlen(path) + 32). */
-static int open_temp(const char *path, char *tmp)
-{
+static int open_temp(const char *path, char *tmp) {
     static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     const char *slash = strrchr(path, '/');
     size_t dirlen = slash ? (size_t)(slash + 1 - path) : 0;
@@ -178,8 +165,7 @@ static int open_temp(const char *path, char *tmp)
     for (int tries = 0; tries < 100; tries++) {
         uint64_t r = rng_next(&s);
         char x[7];
-        for (int i = 0; i < 6; i++, r >>= 6)
-            x[i] = letters[(r & 63) % 62];
+        for (int i = 0; i < 6; i++, r >>= 6) x[i] = letters[(r & 63) % 62];
         x[6] = 0;
         /* `<path>.tmp.XXXXXX`, or a short name when that one is too long */
         if (strlen(path + dirlen) + 11 <= NAME_MAX)
@@ -187,30 +173,25 @@ static int open_temp(const char *path, char *tmp)
         else
             sprintf(tmp, "%.*s.nodec-tmp.%s", (int)dirlen, path, x);
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
+        if (fd >= 0 || errno != EEXIST) return fd;
     }
     return -1; /* errno is EEXIST */
 }
 
 /* Writes n bytes (fewer with the test hook: see nodec_write_file_atomic);
  * 0 or an errno. */
-static int write_all(int fd, const char *p, size_t n)
-{
+static int write_all(int fd, const char *p, size_t n) {
     size_t done = 0;
     while (done < n) {
         ssize_t w = write(fd, p + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return errno;
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return errno;
         done += (size_t)w;
     }
     return 0;
 }
 
-int nodec_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
-{
+int nodec_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
     /* The test hook: pretend the disk fails after `limit` bytes. */
     size_t limit = len;
     int simulated = 0;
@@ -232,21 +213,16 @@ int nodec_write_file_atomic(const char *path, const void *data, size_t len, char
         /* A device or a FIFO: written in place, as a shell's `>` would (a
          * FIFO waits for its reader).  There is nothing to keep whole. */
         int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0)
-            return io_fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+        if (fd < 0) return io_fail(err, errlen, "cannot write '%s': %s", path, strerror(errno));
         int e = write_all(fd, data, limit);
-        if (!e && simulated)
-            e = EIO;
-        if (close(fd) != 0 && !e)
-            e = errno;
-        if (e)
-            return io_fail(err, errlen, "cannot write '%s': %s%s", path, strerror(e), sim);
+        if (!e && simulated) e = EIO;
+        if (close(fd) != 0 && !e) e = errno;
+        if (e) return io_fail(err, errlen, "cannot write '%s': %s%s", path, strerror(e), sim);
         return 0;
     }
 
     char *tmp = malloc(strlen(path) + 32);
-    if (!tmp)
-        return io_fail(err, errlen, "cannot write '%s': out of memory", path);
+    if (!tmp) return io_fail(err, errlen, "cannot write '%s': out of memory", path);
     int fd = open_temp(path, tmp), e = 0;
     if (fd < 0) {
         e = errno;
@@ -256,14 +232,10 @@ int nodec_write_file_atomic(const char *path, const void *data, size_t len, char
     if (exists) /* a replaced file keeps its permissions */
         fchmod(fd, st.st_mode & 07777);
     e = write_all(fd, data, limit);
-    if (!e && simulated)
-        e = EIO;
-    if (!e && fsync(fd) != 0)
-        e = errno;
-    if (close(fd) != 0 && !e)
-        e = errno;
-    if (!e && rename(tmp, path) != 0)
-        e = errno;
+    if (!e && simulated) e = EIO;
+    if (!e && fsync(fd) != 0) e = errno;
+    if (close(fd) != 0 && !e) e = errno;
+    if (!e && rename(tmp, path) != 0) e = errno;
     if (e) {
         unlink(tmp);
         free(tmp);
@@ -274,8 +246,7 @@ int nodec_write_file_atomic(const char *path, const void *data, size_t len, char
     return 0;
 }
 
-int io_save(const char *path, Buf *b, char *err, size_t errlen)
-{
+int io_save(const char *path, Buf *b, char *err, size_t errlen) {
     int rc;
     if (b->oom)
         rc = io_fail(err, errlen, "cannot write '%s': out of memory", path);

@@ -49,8 +49,7 @@ bool nc_cc(char *const args[], const char *log, char *err, size_t errlen) {
     int rc = run(argv, log);
     if (rc == 0) return true;
     if (rc > 0) {
-        snprintf(err, errlen, "cannot run the C compiler '%s': %s (set NODEC_CC to choose another)", cc,
-                 strerror(rc));
+        snprintf(err, errlen, "cannot run the C compiler '%s': %s (set NODEC_CC to choose another)", cc, strerror(rc));
         return false;
     }
     char *text = NULL;
@@ -196,7 +195,8 @@ bool nc_load(Program *pg, const EmitOpts *o, const char *backend, LoadedModel *l
 #ifdef NODEC_HAVE_LLVM
         return jit_open(err, errlen) && jit_load(pg, o, lm, err, errlen);
 #else
-        snprintf(err, errlen, "this nodec was built without LLVM; use --backend cc (or rebuild with llvm-dev installed)");
+        snprintf(err, errlen,
+                 "this nodec was built without LLVM; use --backend cc (or rebuild with llvm-dev installed)");
         return false;
 #endif
     }

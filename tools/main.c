@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 typedef struct Cmd {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -70,8 +69,10 @@ static int parse_args(const char *cmd, int argc, char **argv, Args *a) {
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int err = 0;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) a->help = true;
-        else if (!strcmp(argv[i], "--latex")) a->latex = true;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            a->help = true;
+        else if (!strcmp(argv[i], "--latex"))
+            a->latex = true;
         else if (take(argc, argv, &i, "-o", &v, cmd, &err)) {
             if (err) return err;
             a->out = v;
@@ -91,7 +92,8 @@ static int parse_args(const char *cmd, int argc, char **argv, Args *a) {
             if (err) return err;
             long long x;
             if (!nodec_cli_integer(v, 1, MAX_CHECK_POINTS, &x))
-                return usage_error(cmd, "--points takes a whole number from 1 to " STR(MAX_CHECK_POINTS) ", not '%s'", v);
+                return usage_error(cmd, "--points takes a whole number from 1 to " STR(MAX_CHECK_POINTS) ", not '%s'",
+                                   v);
             a->points = (int)x;
         } else if (take(argc, argv, &i, "--tol", &v, cmd, &err)) {
             if (err) return err;
@@ -125,9 +127,7 @@ static bool compile_file(Compilation *c, const char *path, Stage stop) {
     return false;
 }
 
-static EmitOpts emit_opts(Compilation *c) {
-    return (EmitOpts){c->src.path, nc_hash(c->src.text, (size_t)c->src.len)};
-}
+static EmitOpts emit_opts(Compilation *c) { return (EmitOpts){c->src.path, nc_hash(c->src.text, (size_t)c->src.len)}; }
 
 /* Writes a whole file or nothing (io.c: temp file, fsync, rename). */
 static bool write_atomic(const char *path, const char *s, size_t n) {
@@ -184,8 +184,10 @@ static int cmd_emit(int argc, char **argv) {
     bool ok = !h.oom && !b.oom && write_atomic(hp, h.s, h.len);
     if (ok && !write_atomic(cp, b.s, b.len)) {
         ok = false;
-        if (had) write_atomic(hp, old, oldlen);
-        else unlink(hp);
+        if (had)
+            write_atomic(hp, old, oldlen);
+        else
+            unlink(hp);
     }
     if (h.oom || b.oom) fprintf(stderr, "nodec: error: out of memory while emitting %s\n", c.model->name);
     free(old);
@@ -239,10 +241,14 @@ static int with_model(const char *cmd, int argc, char **argv, int (*fn)(const no
     const char *backend = NULL;
     int n = 2;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--backend") && i + 1 >= argc) return usage_error(cmd, "%s", "--backend needs a value: llvm or cc");
-        if (!strcmp(argv[i], "--backend")) backend = argv[++i];
-        else if (!strncmp(argv[i], "--backend=", 10)) backend = argv[i] + 10;
-        else argv[n++] = argv[i];
+        if (!strcmp(argv[i], "--backend") && i + 1 >= argc)
+            return usage_error(cmd, "%s", "--backend needs a value: llvm or cc");
+        if (!strcmp(argv[i], "--backend"))
+            backend = argv[++i];
+        else if (!strncmp(argv[i], "--backend=", 10))
+            backend = argv[i] + 10;
+        else
+            argv[n++] = argv[i];
     }
     argc = n;
     Compilation c;
@@ -287,7 +293,9 @@ static const char *build_extra = "";
 /* Where a trainer finds the headers (nodec.h and nodec_tools.h: one folder
  * in an install, two in the build tree) and the folder holding libnodec.a,
  * libnodec_tools.a and libnodec_support.a. */
-typedef struct Paths { char inc[2][4096], libdir[4096]; } Paths;
+typedef struct Paths {
+    char inc[2][4096], libdir[4096];
+} Paths;
 
 static bool runtime_paths(Paths *p) {
     const char *env = getenv("NODEC_RUNTIME_DIR");
@@ -297,7 +305,8 @@ static bool runtime_paths(Paths *p) {
         snprintf(p->inc[0], sizeof p->inc[0], "%s/include/nodec", env);
         snprintf(p->libdir, sizeof p->libdir, "%s/lib", env);
     } else {
-#if defined(NODEC_BUILD_INCLUDE) && defined(NODEC_BUILD_TOOLS_INCLUDE) && defined(NODEC_BUILD_LIBDIR) && defined(NODEC_BUILD_BINDIR)
+#if defined(NODEC_BUILD_INCLUDE) && defined(NODEC_BUILD_TOOLS_INCLUDE) && defined(NODEC_BUILD_LIBDIR) &&               \
+    defined(NODEC_BUILD_BINDIR)
         char bindir[4096];
         if (!*exe || (realpath(NODEC_BUILD_BINDIR, bindir) && !strcmp(bindir, exe))) {
             snprintf(p->inc[0], sizeof p->inc[0], "%s", NODEC_BUILD_INCLUDE);
@@ -365,8 +374,10 @@ static int cmd_build(int argc, char **argv) {
         snprintf(dirflag, sizeof dirflag, "-I%s", dir);
         const char *libs[3] = {"nodec_tools", "nodec_support", "nodec"};
         for (int k = 0; k < 3; k++) snprintf(lib[k], sizeof lib[k], "%s/lib%s.a", rp.libdir, libs[k]);
-        char *args[] = {"-std=c99", "-O2", inc0, inc1, dirflag, "-o", out_tmp, mp, cp, lib[0], lib[1], lib[2],
-                        "-lz", "-lm", *build_extra ? (char *)build_extra : NULL, NULL};
+        char *args[] = {"-std=c99", "-O2",   inc0,  inc1,  dirflag,
+                        "-o",       out_tmp, mp,    cp,    lib[0],
+                        lib[1],     lib[2],  "-lz", "-lm", *build_extra ? (char *)build_extra : NULL,
+                        NULL};
         if (!nc_cc(args, lp, cerr, sizeof cerr)) {
             fprintf(stderr, "nodec build: error: %s", cerr);
             unlink(out_tmp);
@@ -415,9 +426,9 @@ static const Cmd cmds[] = {
      "executable that takes the options of `nodec train` (without the model file).\n"
      "Needs a C compiler (NODEC_CC or CC, default cc) and libnodec.a: from the build\n"
      "tree nodec came from, an install prefix beside it, or NODEC_RUNTIME_DIR."},
-    {"repl", cmd_repl, "repl [MODEL]", "usage: nodec repl [MODEL.nde]\n\nAn interactive session; :help inside lists the commands."},
-    {"grad", cmd_grad, "grad MODEL --data D.csv [--params P] [--mode adjoint|checkpoint|direct]",
-     nodec_cli_grad_help},
+    {"repl", cmd_repl, "repl [MODEL]",
+     "usage: nodec repl [MODEL.nde]\n\nAn interactive session; :help inside lists the commands."},
+    {"grad", cmd_grad, "grad MODEL --data D.csv [--params P] [--mode adjoint|checkpoint|direct]", nodec_cli_grad_help},
 };
 
 static const Cmd *find_cmd(const char *name) {
@@ -429,7 +440,9 @@ static const Cmd *find_cmd(const char *name) {
 static void usage(FILE *f) {
     fputs("nodec — a compiler and runtime for neural ODEs\n\nusage:\n", f);
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) fprintf(f, "  nodec %s\n", cmds[i].usage);
-    fputs("  nodec --version\n\n`nodec COMMAND --help` explains a command.  check, solve, grad, train and repl take\n--backend llvm|cc: LLVM's JIT (the default when built with it) or the system C compiler.\n", f);
+    fputs("  nodec --version\n\n`nodec COMMAND --help` explains a command.  check, solve, grad, train and repl "
+          "take\n--backend llvm|cc: LLVM's JIT (the default when built with it) or the system C compiler.\n",
+          f);
 }
 
 int main(int argc, char **argv) {

@@ -38,14 +38,12 @@ extern "C" {
  * directly, not replaced.
  * Test hook: with NODEC_TEST_FAIL_WRITE_AFTER=<bytes> in the environment,
  * the write fails (EIO) after that many bytes. */
-int nodec_write_file_atomic(const char *path, const void *data, size_t len,
-                            char *err, size_t errlen);
+int nodec_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 /* Reads a whole file into a malloc'ed buffer (NUL-terminated, *len bytes
  * without the NUL).  Only a regular file of at most NODEC_FILE_MAX bytes:
  * a device, FIFO or directory is refused without reading (or blocking). */
-int nodec_read_file(const char *path, char **data, size_t *len, char *err,
-                    size_t errlen);
+int nodec_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen);
 
 /* ---- csv.c: CSV data, tables, number lists (DESIGN.md §5) -------------- */
 
@@ -60,7 +58,7 @@ typedef struct nodec_traj {
 
 typedef struct nodec_data {
     int n_state;
-    int n_traj;       /* trajectories, in the order they appear in the file */
+    int n_traj; /* trajectories, in the order they appear in the file */
     nodec_traj *traj;
 } nodec_data;
 
@@ -68,15 +66,13 @@ typedef struct nodec_data {
  * component (named as nodec_state_column_name gives) and an optional
  * integer `traj` column; columns in any order.  Rows of one trajectory
  * must be together and their times strictly increasing. */
-int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out,
-                    char *err, size_t errlen);
+int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, char *err, size_t errlen);
 void nodec_data_free(nodec_data *d);
 
 /* The CSV column name of state component k (0 ≤ k < n_state): `x` for a
  * scalar, `z[3]` for a vector, `M[1,2]` for a matrix (row-major).  Returns
  * the length, as snprintf does. */
-int nodec_state_column_name(const nodec_model *m, int k, char *buf,
-                            size_t size);
+int nodec_state_column_name(const nodec_model *m, int k, char *buf, size_t size);
 
 /* A CSV of numbers under any header (e.g. `--times file`): ncol named
  * columns, nrow rows, values row-major in v[nrow × ncol]. */
@@ -86,8 +82,7 @@ typedef struct nodec_table {
     double *v;
 } nodec_table;
 
-int nodec_table_load(const char *path, nodec_table *out, char *err,
-                     size_t errlen);
+int nodec_table_load(const char *path, nodec_table *out, char *err, size_t errlen);
 void nodec_table_free(nodec_table *t);
 /* The index of the column called name, or -1. */
 int nodec_table_column(const nodec_table *t, const char *name);
@@ -95,21 +90,17 @@ int nodec_table_column(const nodec_table *t, const char *name);
 /* Writes one trajectory, header `t,z[0],z[1],…` then rows with %.17g.
  * Matrix column names hold a comma, so they are written quoted.
  * nodec_traj_write returns -1 when the stream fails (errno says why). */
-int nodec_traj_write(FILE *f, const nodec_model *m, int n, const double *t,
-                     const double *z);
-int nodec_traj_save(const char *path, const nodec_model *m, int n,
-                    const double *t, const double *z, char *err,
+int nodec_traj_write(FILE *f, const nodec_model *m, int n, const double *t, const double *z);
+int nodec_traj_save(const char *path, const nodec_model *m, int n, const double *t, const double *z, char *err,
                     size_t errlen);
 /* Writes all trajectories of d; with more than one, a leading `traj`
  * column holds their ids, so nodec_data_load reads the file back. */
-int nodec_data_save(const char *path, const nodec_model *m,
-                    const nodec_data *d, char *err, size_t errlen);
+int nodec_data_save(const char *path, const nodec_model *m, const nodec_data *d, char *err, size_t errlen);
 
 /* Parses a list of numbers like "2,0", "1.5, -2e-3" or "[1, 2]" into a
  * malloc'ed array *out of *n finite doubles.  `what` names the source in
  * messages (e.g. "--z0"). */
-int nodec_parse_numbers(const char *what, const char *s, double **out,
-                        int *n, char *err, size_t errlen);
+int nodec_parse_numbers(const char *what, const char *s, double **out, int *n, char *err, size_t errlen);
 
 /* ---- npy.c: NumPy arrays, .npy and .npz, parameter files --------------- */
 
@@ -129,32 +120,25 @@ typedef struct nodec_array {
 /* .npy: reads format 1.0, 2.0 and 3.0 with dtype <f8, >f8, <f4 or >f4
  * (converted to double); writes 1.0, <f8.  The loaded name is the file's
  * base name without ".npy". */
-int nodec_npy_load(const char *path, nodec_array *a, char *err,
-                   size_t errlen);
-int nodec_npy_save(const char *path, const nodec_array *a, char *err,
-                   size_t errlen);
+int nodec_npy_load(const char *path, nodec_array *a, char *err, size_t errlen);
+int nodec_npy_save(const char *path, const nodec_array *a, char *err, size_t errlen);
 
 /* .npz: a zip of <name>.npy entries, as np.savez writes.  Reads stored and
  * deflated (np.savez_compressed) entries and checks their CRC-32; writes
  * stored entries.  *a is a malloc'ed array of *n arrays. */
-int nodec_npz_load(const char *path, nodec_array **a, int *n, char *err,
-                   size_t errlen);
-int nodec_npz_save(const char *path, const nodec_array *a, int n, char *err,
-                   size_t errlen);
+int nodec_npz_load(const char *path, nodec_array **a, int *n, char *err, size_t errlen);
+int nodec_npz_save(const char *path, const nodec_array *a, int n, char *err, size_t errlen);
 void nodec_arrays_free(nodec_array *a, int n);
 /* The array called name, or NULL. */
-const nodec_array *nodec_arrays_find(const nodec_array *a, int n,
-                                     const char *name);
+const nodec_array *nodec_arrays_find(const nodec_array *a, int n, const char *name);
 
 /* θ of model m.  A path ending in ".npy" gets flat θ, shape (n_param,);
  * anything else an .npz with one entry per parameter in its declared shape
  * (scalar (), vector (n,), matrix (m, n)).  Loading tells the two apart by
  * their content, checks every name and shape against the model, and
  * writes θ only when all of it is right. */
-int nodec_params_save(const char *path, const nodec_model *m,
-                      const double *theta, char *err, size_t errlen);
-int nodec_params_load(const char *path, const nodec_model *m, double *theta,
-                      char *err, size_t errlen);
+int nodec_params_save(const char *path, const nodec_model *m, const double *theta, char *err, size_t errlen);
+int nodec_params_load(const char *path, const nodec_model *m, double *theta, char *err, size_t errlen);
 
 /* CRC-32 (zip, PNG, zlib's crc32): crc = nodec_crc32(0, buf, len) and
  * continued by passing the previous value. */

@@ -70,8 +70,8 @@ int plot_run(const char *script, const char *dir, const char *log, char *err, si
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR) return snprintf(err, errlen, "cannot run gnuplot: %s", strerror(errno)), -1;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-        return snprintf(err, errlen, "'%s' was not found; install gnuplot (Debian: apt-get install gnuplot-nox)",
-                        prog), -1;
+        return snprintf(err, errlen, "'%s' was not found; install gnuplot (Debian: apt-get install gnuplot-nox)", prog),
+               -1;
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         char *text = NULL;
         size_t n = 0;

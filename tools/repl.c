@@ -22,7 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #ifdef NODEC_HAVE_READLINE
 #include <readline/history.h>
 #include <readline/readline.h>
@@ -31,29 +30,30 @@
 /* A statement of the session's model; the model is compiled in the order
  * declarations, lets, equations, loss (each in the order typed), so a
  * replaced equation may use a param declared after it. */
-typedef struct Entry { char *key, *text; int group; } Entry;
+typedef struct Entry {
+    char *key, *text;
+    int group;
+} Entry;
 
-static int group_of(StmtKind k) {
-    return k == S_MODEL ? 0 : k == S_LET ? 2 : k == S_EQ ? 3 : k == S_LOSS ? 4 : 1;
-}
+static int group_of(StmtKind k) { return k == S_MODEL ? 0 : k == S_LET ? 2 : k == S_EQ ? 3 : k == S_LOSS ? 4 : 1; }
 
 typedef struct Repl {
     Entry *e;
     int n, cap;
-    Compilation c;      /* the current model, compiled */
-    bool have;          /* c holds a compiled model */
-    LoadedModel lm;     /* its code, when complete */
-    char params[1024];  /* θ file kept by :train and :params, or "" */
-    char dir[900];      /* the session's private directory, or "" (session_dir) */
-    char **opts;        /* solver options given with :set: flag, value (NULL for none) */
-    int nopts;          /* pairs in opts */
+    Compilation c;     /* the current model, compiled */
+    bool have;         /* c holds a compiled model */
+    LoadedModel lm;    /* its code, when complete */
+    char params[1024]; /* θ file kept by :train and :params, or "" */
+    char dir[900];     /* the session's private directory, or "" (session_dir) */
+    char **opts;       /* solver options given with :set: flag, value (NULL for none) */
+    int nopts;         /* pairs in opts */
     bool tty;
-    const char *backend;  /* --backend, or NULL for the default */
+    const char *backend; /* --backend, or NULL for the default */
 } Repl;
 
 static const char *const commands[] = {
-    ":help", ":show", ":derive", ":ir", ":c", ":eval", ":vjp", ":solve", ":plot", ":grad", ":train",
-    ":set", ":params", ":load", ":save", ":drop", ":reset", ":quit", NULL,
+    ":help",  ":show", ":derive", ":ir",   ":c",    ":eval", ":vjp",   ":solve", ":plot", ":grad",
+    ":train", ":set",  ":params", ":load", ":save", ":drop", ":reset", ":quit",  NULL,
 };
 
 static const char help_text[] =
@@ -185,7 +185,8 @@ static void merge(Entry **e, int *n, int *cap, const Stmt *first, const char *te
             ++*n;
         }
         free((*e)[i].text);
-        (*e)[i].text = xstrdup(arena_printf(a, "%s%.*s", kind_word(s->kind), s->span.end - s->span.beg, text + s->span.beg));
+        (*e)[i].text =
+            xstrdup(arena_printf(a, "%s%.*s", kind_word(s->kind), s->span.end - s->span.beg, text + s->span.beg));
         (*e)[i].group = group_of(s->kind);
     }
 }
@@ -232,8 +233,10 @@ static int statement(Repl *r, const char *input) {
 
 static const nodec_model *need_model(Repl *r) {
     if (r->have && r->lm.model) return r->lm.model;
-    if (!r->have) fputs("error: the model is empty; declare a state first, e.g. `state z[2]`\n", stderr);
-    else fprintf(stderr, "error: state '%s' has no equation yet\n", r->c.model->incomplete->name);
+    if (!r->have)
+        fputs("error: the model is empty; declare a state first, e.g. `state z[2]`\n", stderr);
+    else
+        fprintf(stderr, "error: state '%s' has no equation yet\n", r->c.model->incomplete->name);
     return NULL;
 }
 
@@ -280,12 +283,17 @@ static void eval(Repl *r, int argc, char **argv, bool vjp) {
     bool ok = true, have_z = m->z0 != NULL, have_a = false;
     if (m->z0) memcpy(z, m->z0, sizeof(double) * (size_t)ns);
     for (int i = 1; i < argc && ok; i++) {
-        if (!strncmp(argv[i], "z=", 2)) ok = numbers_for(argv[i] + 2, "z", z, ns), have_z = true;
-        else if (!strncmp(argv[i], "a=", 2)) ok = numbers_for(argv[i] + 2, "a", a, ns), have_a = true;
-        else if (!strncmp(argv[i], "t=", 2)) ok = numbers_for(argv[i] + 2, "t", &t, 1);
-        else fprintf(stderr, "error: unknown argument '%s'; give z=…, t=…%s\n", argv[i], vjp ? ", a=…" : ""), ok = false;
+        if (!strncmp(argv[i], "z=", 2))
+            ok = numbers_for(argv[i] + 2, "z", z, ns), have_z = true;
+        else if (!strncmp(argv[i], "a=", 2))
+            ok = numbers_for(argv[i] + 2, "a", a, ns), have_a = true;
+        else if (!strncmp(argv[i], "t=", 2))
+            ok = numbers_for(argv[i] + 2, "t", &t, 1);
+        else
+            fprintf(stderr, "error: unknown argument '%s'; give z=…, t=…%s\n", argv[i], vjp ? ", a=…" : ""), ok = false;
     }
-    if (ok && !have_z) fprintf(stderr, "error: the model has no default state; give z=LIST (%d numbers)\n", ns), ok = false;
+    if (ok && !have_z)
+        fprintf(stderr, "error: the model has no default state; give z=LIST (%d numbers)\n", ns), ok = false;
     if (ok && vjp && !have_a) fprintf(stderr, "error: give the adjoint a=LIST (%d numbers)\n", ns), ok = false;
     if (ok) ok = nodec_cli_load_params(m, r->params[0] ? r->params : NULL, 1, th) == 0;
     if (ok && !vjp) {
@@ -382,8 +390,10 @@ static void cmd_plot(Repl *r, int argc, char **argv) {
     char **args = calloc((size_t)(argc + 2 * r->nopts + 8), sizeof *args);
     int n = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--png")) args[n++] = argv[i];
-        else if (i + 1 < argc) png = argv[++i];
+        if (strcmp(argv[i], "--png"))
+            args[n++] = argv[i];
+        else if (i + 1 < argc)
+            png = argv[++i];
         else {
             fputs("error: --png needs a file name, like :plot --png plot.png\n", stderr);
             free(args);
@@ -413,8 +423,10 @@ static void cmd_plot(Repl *r, int argc, char **argv) {
         buf_printf(&gp, " using 1:%d with lines", k + 2);
     }
     buf_putc(&gp, '\n');
-    if (dir && !quoted) fputs("error: cannot plot: TMPDIR holds a control character; set it to another directory\n", stderr);
-    else if (gp.oom) fputs("error: out of memory\n", stderr);
+    if (dir && !quoted)
+        fputs("error: cannot plot: TMPDIR holds a control character; set it to another directory\n", stderr);
+    else if (gp.oom)
+        fputs("error: out of memory\n", stderr);
     if (!dir || !quoted || gp.oom) {
         free(args), buf_free(&gp);
         return;
@@ -427,8 +439,10 @@ static void cmd_plot(Repl *r, int argc, char **argv) {
     if (rc == 0) {
         char err[1024];
         fflush(stdout);
-        if (plot_run(gp.s, NULL, NULL, err, sizeof err)) fprintf(stderr, "error: %s\n", err);
-        else if (png) printf("plot in %s\n", png);
+        if (plot_run(gp.s, NULL, NULL, err, sizeof err))
+            fprintf(stderr, "error: %s\n", err);
+        else if (png)
+            printf("plot in %s\n", png);
     }
     buf_free(&gp);
     unlink(csv);
@@ -440,12 +454,16 @@ static void cmd_params(Repl *r, int argc, char **argv) {
     char err[1024];
     double *th = calloc((size_t)m->n_param + 1, sizeof *th);
     if (argc == 3 && !strcmp(argv[1], "load")) {
-        if (nodec_params_load(argv[2], m, th, err, sizeof err)) fprintf(stderr, "error: %s\n", err);
-        else snprintf(r->params, sizeof r->params, "%s", argv[2]), printf("parameters from %s\n", argv[2]);
+        if (nodec_params_load(argv[2], m, th, err, sizeof err))
+            fprintf(stderr, "error: %s\n", err);
+        else
+            snprintf(r->params, sizeof r->params, "%s", argv[2]), printf("parameters from %s\n", argv[2]);
     } else if (argc == 3 && !strcmp(argv[1], "save")) {
         if (nodec_cli_load_params(m, r->params[0] ? r->params : NULL, 1, th) == 0) {
-            if (nodec_params_save(argv[2], m, th, err, sizeof err)) fprintf(stderr, "error: %s\n", err);
-            else printf("saved %s\n", argv[2]);
+            if (nodec_params_save(argv[2], m, th, err, sizeof err))
+                fprintf(stderr, "error: %s\n", err);
+            else
+                printf("saved %s\n", argv[2]);
         }
     } else if (argc == 2 && !strcmp(argv[1], "reset")) {
         r->params[0] = 0;
@@ -475,15 +493,19 @@ static void cmd_load(Repl *r, const char *path) {
     int n = 0, cap = 0;
     merge(&e, &n, &cap, p.first, src.text, a);
     arena_free(a);
-    if (adopt(r, e, n, false)) set_entries(r, e, n), r->params[0] = 0;
-    else free_entries(e, n);
+    if (adopt(r, e, n, false))
+        set_entries(r, e, n), r->params[0] = 0;
+    else
+        free_entries(e, n);
 }
 
 static void cmd_save(Repl *r, const char *path) {
     char *text = joined(r->e, r->n);
     char err[1024];
-    if (nodec_write_file_atomic(path, text, strlen(text), err, sizeof err)) fprintf(stderr, "error: %s\n", err);
-    else printf("saved %s\n", path);
+    if (nodec_write_file_atomic(path, text, strlen(text), err, sizeof err))
+        fprintf(stderr, "error: %s\n", err);
+    else
+        printf("saved %s\n", path);
     free(text);
 }
 
@@ -504,8 +526,10 @@ static void cmd_drop(Repl *r, const char *key) {
         puts("ok (the model is empty)");
         return;
     }
-    if (adopt(r, e, n, false)) set_entries(r, e, n);
-    else free_entries(e, n);
+    if (adopt(r, e, n, false))
+        set_entries(r, e, n);
+    else
+        free_entries(e, n);
 }
 
 static void clear_opts(Repl *r) {
@@ -521,7 +545,8 @@ static void cmd_set(Repl *r, int argc, char **argv) {
     if (argc == 1) {
         if (!r->nopts) puts("(no solver options set: the defaults)");
         for (int i = 0; i < r->nopts; i++)
-            printf("%s%s%s\n", r->opts[2 * i], r->opts[2 * i + 1] ? " " : "", r->opts[2 * i + 1] ? r->opts[2 * i + 1] : "");
+            printf("%s%s%s\n", r->opts[2 * i], r->opts[2 * i + 1] ? " " : "",
+                   r->opts[2 * i + 1] ? r->opts[2 * i + 1] : "");
         return;
     }
     nodec_solver_opts o;
@@ -529,8 +554,10 @@ static void cmd_set(Repl *r, int argc, char **argv) {
     int i = 1, rc = nodec_solver_opts_parse(&o, "repl :set", argc, argv, &i);
     if (rc < 0) return; /* the parser said why */
     if (rc == 0) {
-        fprintf(stderr, "error: :set takes a solver option (--method, --rtol, --atol, --mode, --max-steps, --step, "
-                        "--no-seminorm), not '%s'\n", argv[1]);
+        fprintf(stderr,
+                "error: :set takes a solver option (--method, --rtol, --atol, --mode, --max-steps, --step, "
+                "--no-seminorm), not '%s'\n",
+                argv[1]);
         return;
     }
     if (i + 1 != argc) {
@@ -560,34 +587,49 @@ static void command(Repl *r, char *line, bool *quit) {
     int argc = split(line, argv, 64);
     if (argc == 0) return;
     const char *c = argv[0];
-    if (!strcmp(c, ":quit") || !strcmp(c, ":q")) *quit = true;
-    else if (!strcmp(c, ":help")) fputs(help_text, stdout);
+    if (!strcmp(c, ":quit") || !strcmp(c, ":q"))
+        *quit = true;
+    else if (!strcmp(c, ":help"))
+        fputs(help_text, stdout);
     else if (!strcmp(c, ":show")) {
         char *text = joined(r->e, r->n);
         fputs(text, stdout);
         free(text);
     } else if (!strcmp(c, ":reset")) {
         unload(r), set_entries(r, NULL, 0), r->params[0] = 0;
-        puts(r->nopts ? "ok (the model is empty; the solver options are the defaults again)" : "ok (the model is empty)");
+        puts(r->nopts ? "ok (the model is empty; the solver options are the defaults again)"
+                      : "ok (the model is empty)");
         clear_opts(r);
-    } else if (!strcmp(c, ":load") && argc == 2) cmd_load(r, argv[1]);
-    else if (!strcmp(c, ":save") && argc == 2) cmd_save(r, argv[1]);
-    else if (!strcmp(c, ":drop") && argc == 2) cmd_drop(r, argv[1]);
-    else if (!strcmp(c, ":params")) cmd_params(r, argc, argv);
-    else if (!strcmp(c, ":eval")) eval(r, argc, argv, false);
-    else if (!strcmp(c, ":vjp")) eval(r, argc, argv, true);
-    else if (!strcmp(c, ":solve")) run_cli(r, argc, argv, nodec_cli_solve, false);
-    else if (!strcmp(c, ":plot")) cmd_plot(r, argc, argv);
-    else if (!strcmp(c, ":grad")) run_cli(r, argc, argv, nodec_cli_grad, false);
-    else if (!strcmp(c, ":train")) run_cli(r, argc, argv, nodec_cli_train, true);
-    else if (!strcmp(c, ":set")) cmd_set(r, argc, argv);
+    } else if (!strcmp(c, ":load") && argc == 2)
+        cmd_load(r, argv[1]);
+    else if (!strcmp(c, ":save") && argc == 2)
+        cmd_save(r, argv[1]);
+    else if (!strcmp(c, ":drop") && argc == 2)
+        cmd_drop(r, argv[1]);
+    else if (!strcmp(c, ":params"))
+        cmd_params(r, argc, argv);
+    else if (!strcmp(c, ":eval"))
+        eval(r, argc, argv, false);
+    else if (!strcmp(c, ":vjp"))
+        eval(r, argc, argv, true);
+    else if (!strcmp(c, ":solve"))
+        run_cli(r, argc, argv, nodec_cli_solve, false);
+    else if (!strcmp(c, ":plot"))
+        cmd_plot(r, argc, argv);
+    else if (!strcmp(c, ":grad"))
+        run_cli(r, argc, argv, nodec_cli_grad, false);
+    else if (!strcmp(c, ":train"))
+        run_cli(r, argc, argv, nodec_cli_train, true);
+    else if (!strcmp(c, ":set"))
+        cmd_set(r, argc, argv);
     else if (!strcmp(c, ":derive") || !strcmp(c, ":ir") || !strcmp(c, ":c")) {
         if (!r->have || !r->c.prog) {
             need_model(r);
             return;
         }
         Buf b = {0};
-        if (c[1] == 'd') print_derive(&b, r->c.prog, argc > 1 && !strcmp(argv[1], "--latex"));
+        if (c[1] == 'd')
+            print_derive(&b, r->c.prog, argc > 1 && !strcmp(argv[1], "--latex"));
         else if (c[1] == 'c') {
             EmitOpts o = {"<model>", nc_hash(r->c.src.text, (size_t)r->c.src.len)};
             emit_source(&b, r->c.prog, &o);
@@ -608,10 +650,10 @@ static Repl *completing;
 #ifdef NODEC_HAVE_READLINE
 /* Completions: commands, keywords and built-ins, then the model's names. */
 static char *complete_word(const char *text, int state) {
-    static const char *const words[] = {"state", "param", "const", "let", "loss", "model", "tanh", "sigmoid",
-                                        "relu", "softplus", "exp", "log", "sin", "cos", "sqrt", "abs", "sum",
-                                        "mean", "dot", "outer", "concat", "glorot", "zeros", "ones", "uniform",
-                                        "normal", NULL};
+    static const char *const words[] = {"state",   "param", "const",    "let",     "loss",   "model", "tanh",
+                                        "sigmoid", "relu",  "softplus", "exp",     "log",    "sin",   "cos",
+                                        "sqrt",    "abs",   "sum",      "mean",    "dot",    "outer", "concat",
+                                        "glorot",  "zeros", "ones",     "uniform", "normal", NULL};
     static int ci, wi, si;
     if (!state) ci = wi = si = 0;
     size_t n = strlen(text);
@@ -663,8 +705,10 @@ int repl_main(int argc, char **argv) {
     r.tty = isatty(0) && isatty(1);
     const char *model = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--backend") && i + 1 < argc) r.backend = argv[++i];
-        else if (argv[i][0] != '-') model = argv[i];
+        if (!strcmp(argv[i], "--backend") && i + 1 < argc)
+            r.backend = argv[++i];
+        else if (argv[i][0] != '-')
+            model = argv[i];
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs("usage: nodec repl [MODEL.nde]\n\n", stdout);
             fputs(help_text, stdout);
@@ -690,7 +734,8 @@ int repl_main(int argc, char **argv) {
         if (!line) break;
         fflush(stdout);
         if (nul) {
-            fputs("error: the line holds a NUL byte (shown as \\0), so it was ignored; type it again without it\n", stderr);
+            fputs("error: the line holds a NUL byte (shown as \\0), so it was ignored; type it again without it\n",
+                  stderr);
         } else if (!pending.len && line[0] == ':') {
             command(&r, line, &quit);
         } else if (pending.len || line[strspn(line, " \t")]) {

@@ -258,7 +258,6 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-
 static nodec_solver *handle(Trainer *T, int B) {
     if (!T->h[B]) {
         T->h[B] = nodec_create(T->m, B);
@@ -821,16 +820,16 @@ static void plot_script(Buf *g, const Trainer *T, const char *ext, int png) {
         buf_printf(g, "set output '%s.%s'\n", names[k], ext); /* fixed names, run in the plot folder */
         if (k == 0) {
             buf_printf(g, "set multiplot layout %d,1 title 'model %s: observed (points) and predicted (lines)%s'\n", nc,
-                    T->m->name, nt < T->d.n_traj ? ", first trajectories" : ""); /* a C identifier */
+                       T->m->name, nt < T->d.n_traj ? ", first trajectories" : ""); /* a C identifier */
             buf_printf(g, "set xlabel 't'\n");
             for (int c = 0; c < nc; c++) {
                 char col[128];
                 nodec_state_column_name(T->m, c, col, sizeof col);
                 buf_puts(g, "set ylabel "), plot_str(g, col), buf_puts(g, "\n");
                 buf_printf(g,
-                        "plot for [k=0:%d] 'fit.dat' index k using 1:%d with points pt 7 ps 0.4 lc k+1 notitle, \\\n"
-                        "     for [k=0:%d] 'fit.dat' index k using 1:%d with lines lw 2 lc k+1 notitle\n",
-                        nt - 1, 2 + c, nt - 1, 2 + ns + c);
+                           "plot for [k=0:%d] 'fit.dat' index k using 1:%d with points pt 7 ps 0.4 lc k+1 notitle, \\\n"
+                           "     for [k=0:%d] 'fit.dat' index k using 1:%d with lines lw 2 lc k+1 notitle\n",
+                           nt - 1, 2 + c, nt - 1, 2 + ns + c);
             }
             buf_printf(g, "unset multiplot\n");
         } else if (k == 1) {
@@ -840,18 +839,18 @@ static void plot_script(Buf *g, const Trainer *T, const char *ext, int png) {
             buf_printf(g, "set title 'model %s: phase portrait'\nset xlabel ", T->m->name);
             plot_str(g, c0), buf_puts(g, "\nset ylabel "), plot_str(g, c1), buf_puts(g, "\nset size ratio -1\n");
             buf_printf(g,
-                    "plot for [k=0:%d] 'fit.dat' index k using 2:3 with points pt 7 ps 0.4 lc k+1 title (k==0 ? "
-                    "'observed' : ''), \\\n"
-                    "     for [k=0:%d] 'fit.dat' index k using %d:%d with lines lw 2 lc k+1 title (k==0 ? "
-                    "'predicted' : '')\n",
-                    nt - 1, nt - 1, 2 + ns, 3 + ns);
+                       "plot for [k=0:%d] 'fit.dat' index k using 2:3 with points pt 7 ps 0.4 lc k+1 title (k==0 ? "
+                       "'observed' : ''), \\\n"
+                       "     for [k=0:%d] 'fit.dat' index k using %d:%d with lines lw 2 lc k+1 title (k==0 ? "
+                       "'predicted' : '')\n",
+                       nt - 1, nt - 1, 2 + ns, 3 + ns);
             buf_printf(g, "set size noratio\nunset title\n");
         } else {
             buf_printf(g, "set title 'model %s: loss'\nset xlabel 'iteration'\nset ylabel 'loss'\nset logscale y\n",
-                    T->m->name);
+                       T->m->name);
             buf_printf(g, "plot 'batch.dat' using 1:2 with lines lc rgb '#9ecae1' title 'minibatch', \\\n"
-                       "     'full.dat' using 1:2 with linespoints pt 7 ps 0.5 lw 2 lc rgb '#08519c' "
-                       "title 'full trajectory'\n");
+                          "     'full.dat' using 1:2 with linespoints pt 7 ps 0.5 lw 2 lc rgb '#08519c' "
+                          "title 'full trajectory'\n");
             buf_printf(g, "unset logscale y\nunset title\n");
         }
         buf_printf(g, "set output\n");
@@ -885,10 +884,10 @@ static int plot(Trainer *T, const char *dir, char *err, size_t errlen) {
         if (!isnan(T->log[r].full)) buf_printf(&b, "%ld %.10g\n", T->log[r].iter, T->log[r].full);
     if (put_file(dir, "full.dat", &b, err, errlen)) return -1;
     buf_printf(&b, "# plot.gp — written by nodec train; `gnuplot plot.gp` in this folder draws the pictures again.\n"
-                "set datafile commentschars '#'\nset grid\nset key top right\n");
+                   "set datafile commentschars '#'\nset grid\nset key top right\n");
     plot_script(&b, T, "svg", 0);
-    buf_printf(&b,
-            "terms = ' '.GPVAL_TERMINALS.' '\n"
+    buf_printf(
+        &b, "terms = ' '.GPVAL_TERMINALS.' '\n"
             "if (strstrt(terms, ' pngcairo ') > 0) { pngterm = 'pngcairo' } else { pngterm = 'png' }\n"
             "if (strstrt(terms, ' '.pngterm.' ') == 0) { print 'gnuplot has no png terminal: drew SVG only'; exit }\n");
     plot_script(&b, T, "png", 1);
