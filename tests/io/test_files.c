@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "io_check.h"
 #include "nodec_tools.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -35,34 +36,6 @@
 #endif
 #endif
 
-static int failures;
-
-#define CHECK(c)                                                                                                  \
-    do {                                                                                                          \
-        if (!(c)) {                                                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                                 \
-            failures++;                                                                                           \
-        }                                                                                                         \
-    } while (0)
-
-#define CHECK_MSG(got, want)                                                                                      \
-    do {                                                                                                          \
-        if (strstr((got), (want)) == NULL) {                                                                      \
-            fprintf(stderr, "%s:%d: message\n  %s\nlacks\n  %s\n", __FILE__, __LINE__, (got), (want));            \
-            failures++;                                                                                           \
-        }                                                                                                         \
-    } while (0)
-
-static char tmpdir[1024];
-
-static const char *tmp(const char *name)
-{
-    static char buf[4][2048];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
 
 static void put(const char *path, const char *text)
 {

@@ -24,25 +24,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "io_check.h"
 #include "nodec_tools.h"
 
-static int failures;
-
-#define CHECK(c)                                                                                                  \
-    do {                                                                                                          \
-        if (!(c)) {                                                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                                 \
-            failures++;                                                                                           \
-        }                                                                                                         \
-    } while (0)
-
-#define CHECK_MSG(got, want)                                                                                      \
-    do {                                                                                                          \
-        if (strstr((got), (want)) == NULL) {                                                                      \
-            fprintf(stderr, "%s:%d: message\n  %s\nlacks\n  %s\n", __FILE__, __LINE__, (got), (want));            \
-            failures++;                                                                                           \
-        }                                                                                                         \
-    } while (0)
 
 /* ---- Test models ---------------------------------------------------------- */
 
@@ -71,17 +55,6 @@ static const nodec_model pm = {.abi_version = NODEC_ABI_VERSION, .name = "pm", .
 static const double pm_theta[10] = {0.5, -1.25, 2.0, 1e-300, -0.0, 3.141592653589793, 1.0, 2.0, 3.0, 1.5};
 
 /* ---- Helpers ------------------------------------------------------------- */
-
-static char tmpdir[1024];
-
-static const char *tmp(const char *name)
-{
-    static char buf[4][2048];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
 
 static char *slurp(const char *path, size_t *len)
 {
