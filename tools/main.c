@@ -363,7 +363,7 @@ static int cmd_build(int argc, char **argv) {
     buf_printf(&mainc,
                "/* A trainer for %s, made by `nodec build`: nodec train's options, this model built in. */\n"
                "#include \"nodec_tools.h\"\n#include \"%s.h\"\n\n"
-               "int main(int argc, char **argv) { return nodec_cli_train(&%s_model, argc - 1, argv + 1); }\n",
+               "int main(int argc, char **argv) { return nodec_cli_train_main(&%s_model, argc, argv); }\n",
                m, m, m);
     bool ok = write_atomic(hp, h.s, h.len) && write_atomic(cp, src.s, src.len) && write_atomic(mp, mainc.s, mainc.len);
     buf_free(&h), buf_free(&src), buf_free(&mainc);

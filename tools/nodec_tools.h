@@ -195,6 +195,9 @@ int nodec_cli_load_params(const nodec_model *m, const char *path, unsigned long 
  * error, 130 interrupted (SIGINT; 143 for SIGTERM) after saving. */
 int nodec_cli_train(const nodec_model *m, int argc, char **argv);
 extern const char nodec_cli_train_help[];
+/* The same as the main() of a built trainer: argv[0] is the program, and
+ * its base name stands for `nodec train MODEL.nde` in the usage text. */
+int nodec_cli_train_main(const nodec_model *m, int argc, char **argv);
 
 #ifdef __cplusplus
 }

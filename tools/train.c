@@ -76,6 +76,41 @@ const char nodec_cli_train_help[] =
     "  --rtol R (1e-7)  --atol A (1e-9)  --mode adjoint|checkpoint|direct (adjoint)\n"
     "  --max-steps N  --step H (fixed step size)  --no-seminorm\n";
 
+/* The help as a built trainer prints it: "nodec train MODEL.nde" becomes
+ * the program's name (argv[0]'s base name), the usage block's continuation
+ * lines move to line up under it, and a line says which model is built in.
+ * prog NULL: the text as `nodec train --help` prints it. */
+static const char *prog; /* NULL in `nodec train`; set by nodec_cli_train_main */
+static const nodec_model *prog_model;
+
+static void print_help(FILE *f) {
+    static const char head[] = "usage: nodec train MODEL.nde ";
+    const char *s = nodec_cli_train_help;
+    if (!prog || strncmp(s, head, sizeof head - 1)) {
+        fputs(s, f);
+        return;
+    }
+    int indent = (int)(strlen("usage: ") + strlen(prog) + 1), old = (int)strlen("usage: nodec train ");
+    fprintf(f, "usage: %s ", prog);
+    s += sizeof head - 1;
+    for (int in_usage = 1; *s;) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s + 1) : strlen(s);
+        if (in_usage && (int)strspn(s, " ") >= old && s[old] != ' ')
+            fprintf(f, "%*s%.*s", indent, "", (int)(n - (size_t)old), s + old);
+        else
+            fwrite(s, 1, n, f);
+        if (n == 1) { /* the blank line after the usage block */
+            if (in_usage && prog_model)
+                fprintf(f,
+                        "A trainer of model %s made by `nodec build`: nodec train's options, the model built in.\n\n",
+                        prog_model->name);
+            in_usage = 0;
+        }
+        s += n;
+    }
+}
+
 /* ---- options ---------------------------------------------------------- */
 
 enum { G_OPT = 1, G_LR = 2, G_MOM = 4, G_BATCH = 8, G_WINDOW = 16, G_SEED = 32, G_EVAL = 64 };
@@ -124,7 +159,7 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         int missing = 0, r;
         const char *v;
         long seed;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return fputs(nodec_cli_train_help, stdout), -1;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return print_help(stdout), -1;
         if ((r = nodec_solver_opts_parse(&o->so, "train", argc, argv, &i))) {
             if (r < 0) return 2;
             continue;
@@ -186,7 +221,8 @@ static int parse_opts(Opts *o, int argc, char **argv) {
                 return 2;
             o->given |= G_EVAL;
         } else {
-            fprintf(stderr, "nodec train: unknown option '%s'\nrun `nodec train --help` for the options\n", argv[i]);
+            fprintf(stderr, "nodec train: unknown option '%s'\nrun `%s --help` for the options\n", argv[i],
+                    prog ? prog : "nodec train");
             return 2;
         }
         if (missing) {
@@ -1067,6 +1103,14 @@ static void teardown(Trainer *T) {
     free(T->res_m), free(T->res_v);
     nodec_optim_free(&T->opt);
     nodec_data_free(&T->d);
+}
+
+int nodec_cli_train_main(const nodec_model *m, int argc, char **argv) {
+    const char *name = argc > 0 && argv[0] && *argv[0] ? argv[0] : m->name, *slash = strrchr(name, '/');
+    prog = slash && slash[1] ? slash + 1 : name, prog_model = m;
+    int rc = argc > 0 ? nodec_cli_train(m, argc - 1, argv + 1) : nodec_cli_train(m, 0, argv);
+    prog = NULL, prog_model = NULL;
+    return rc;
 }
 
 int nodec_cli_train(const nodec_model *m, int argc, char **argv) {

@@ -2,6 +2,8 @@
  * the emitted models of tests/train/CMakeLists.txt and nodec_cli_train.
  *
  *     train_driver MODEL train …     nodec_cli_train(&MODEL_model, …)
+ *     train_driver MODEL main PROG … nodec_cli_train_main with argv[0] = PROG,
+ *                                    as a trainer made by `nodec build`
  *     train_driver MODEL solve …     nodec_cli_solve (to make data)
  *     train_driver MODEL grad …      nodec_cli_grad
  *     train_driver MODEL params OUT.npz NAME=VALUE…
@@ -121,6 +123,7 @@ int main(int argc, char **argv) {
         const nodec_model *m = models[i];
         if (strcmp(argv[1], m->name)) continue;
         if (!strcmp(argv[2], "train")) return nodec_cli_train(m, argc - 3, argv + 3);
+        if (!strcmp(argv[2], "main") && argc > 3) return nodec_cli_train_main(m, argc - 3, argv + 3);
         if (!strcmp(argv[2], "solve")) return nodec_cli_solve(m, argc - 3, argv + 3);
         if (!strcmp(argv[2], "grad")) return nodec_cli_grad(m, argc - 3, argv + 3);
         if (!strcmp(argv[2], "set")) return set(argc - 3, argv + 3);

@@ -212,6 +212,16 @@ solver_failure)
 options)
   # Usage errors exit 2 with a message; --help exits 0.
   "$drv" spiral train --help | grep -q "usage: nodec train" || fail "--help"
+  # a built trainer (nodec_cli_train_main) names itself: argv[0]'s base name,
+  # the usage block lined up under it, the built-in model said
+  "$drv" spiral main /some/dir/spiral-fit --help >"$tmp/help" || fail "built --help"
+  head -2 "$tmp/help"
+  grep -q "^usage: spiral-fit --data D.csv " "$tmp/help" || fail "built --help: $(head -1 "$tmp/help")"
+  grep -q "^                  \[--iters N\]" "$tmp/help" || fail "built --help: continuation lines not aligned"
+  grep -q "nodec train MODEL" "$tmp/help" && fail "built --help still says nodec train MODEL"
+  grep -q "trainer of model spiral" "$tmp/help" || fail "built --help: the model is not named"
+  "$drv" spiral main ./spiral-fit --bogus 2>"$tmp/err"; [ $? = 2 ] || fail "built: --bogus"
+  grep -q "run \`spiral-fit --help\`" "$tmp/err" || fail "built: the hint names $(cat "$tmp/err")"
   for args in "" "--data" "--data x.csv --window 1" "--data x.csv --optimizer lbfgs" "--data x.csv --lr -1" \
       "--data x.csv --bogus" "--data x.csv --params a.npz --resume b.npz" "--data x.csv --method rk45" \
       "--data x.csv --seed 1.5"; do
