@@ -20,7 +20,12 @@
  *             replayed bit for bit from its checkpoint, its dense output kept,
  *             and [a, aθ, at] integrated backward against it, one forward step
  *             at a time: no reverse-solve error.  Memory O(steps) scalars +
- *             O(steps/k + k) states.
+ *             O(steps/k + k) states.  The default, and the only mode, for the
+ *             implicit methods: the adjoint a' = −Jᵀa is as stiff as the
+ *             forward problem, and is solved with the same Rosenbrock method
+ *             (its Jacobian is −Jᵀ at the interpolated z(t); aθ and at are
+ *             quadratures); under auto each forward step's method is recorded
+ *             and the adjoint uses it on that step.
  * direct      Reverse-mode through the forward's discrete steps (and its
  *             dense output), the step sizes the controller chose held
  *             constant — as torchdiffeq's direct backprop, where error ratios
@@ -201,8 +206,14 @@ static int backsolve(ctx *c, double *dtheta, double *dz0)
         /* Reset z to the forward's value: no drift from the reverse solve. */
         memcpy(r.y, c->zobs + (long)i * nz, nz * sizeof(double));
         jump(c, i, r.y + nz, r.y + 2 * nz + P, &s->stats.backward);
-        r.kstate = 0;
+        rk_restart(&r);
     }
+    if (rc == NODEC_STEP_UNDERFLOW || rc == NODEC_TOO_MUCH_WORK)
+        nodec__append(s, ". The backsolve (gradient mode adjoint) runs z "
+                         "backwards in time, which fails when the problem is "
+                         "stiff, and this one looks stiff: use mode checkpoint "
+                         "(--mode checkpoint), with an implicit method (--method "
+                         "auto or rodas5p) if the forward pass is slow too");
     if (rc == 0) {
         if (dz0)
             memcpy(dz0, r.y + nz, nz * sizeof(double));
@@ -225,6 +236,8 @@ typedef struct tape {
     long *grid;     /* 3 per step: interval, j, m (fixed grids) */
     long ns, scap;  /* stored states */
     double *y;
+    long mcap;      /* auto: the method of each step (1: implicit) */
+    unsigned char *meth;
 } tape;
 
 static int tape_step(fwd_hook *hk, rk *r, int interval, long j, long m)
@@ -245,6 +258,11 @@ static int tape_step(fwd_hook *hk, rk *r, int interval, long j, long m)
     tp->grid[3 * k] = interval;
     tp->grid[3 * k + 1] = j;
     tp->grid[3 * k + 2] = m;
+    if (s->method == NODEC_AUTO) {
+        if ((rc = grow(s, (void **)&tp->meth, &tp->mcap, k + 1, 1)))
+            return rc;
+        tp->meth[k] = r->tab->ros != NULL;
+    }
     if (k % tp->every == 0) {
         if ((rc = grow(s, (void **)&tp->y, &tp->scap, tp->ns + 1, nz * sizeof(double))))
             return rc;
@@ -261,6 +279,15 @@ static void tape_free(tape *tp)
     mem_free(mc, tp->step, (size_t)tp->cap * 3 * sizeof(double));
     mem_free(mc, tp->grid, (size_t)tp->cap * 3 * sizeof(long));
     mem_free(mc, tp->y, (size_t)tp->scap * tp->c->nz * sizeof(double));
+    mem_free(mc, tp->meth, (size_t)tp->mcap);
+}
+
+/* The tableau of recorded step k for integrator r (auto: as recorded). */
+static const rk_tab *tape_tab(const tape *tp, const rk *r, long k)
+{
+    if (!tp->meth)
+        return r->tab;
+    return tp->meth[k] ? r->stiff : r->expl;
 }
 
 /* ---- checkpoint: adjoint against the replayed forward's dense output ---- */
@@ -302,6 +329,45 @@ static int cadj_rhs(rk_ode *o, double t, const double *y, double *dy)
     return NODEC_SUCCESS;
 }
 
+/* ∂F/∂a = −Jᵀ per trajectory, J = ∂f/∂z at the interpolated z(t). */
+static int cadj_jac(rk_ode *o, double t, const double *y, double *J)
+{
+    cadj_ode *co = (cadj_ode *)o;
+    ctx *c = co->c;
+    int n = c->m->n_state;
+    (void)y;
+    dense_z(co, t, co->z);
+    fwd_jac_z(c->s, c->theta, c->B, t, co->z, J);
+    for (int b = 0; b < c->B; b++) {
+        double *Jb = J + (long)b * n * n;
+        for (int i = 0; i < n; i++) {
+            Jb[(long)i * n + i] = -Jb[(long)i * n + i];
+            for (int j = i + 1; j < n; j++) {
+                double u = Jb[(long)i * n + j];
+                Jb[(long)i * n + j] = -Jb[(long)j * n + i];
+                Jb[(long)j * n + i] = -u;
+            }
+        }
+    }
+    return NODEC_SUCCESS;
+}
+
+/* The quadratures' rows of ∂F/∂y times v: aθ' = −aᵀ∂f/∂θ and at' = −aᵀ∂f/∂t
+ * are linear in a, so their derivative along v is the same VJP with v. */
+static int cadj_jvq(rk_ode *o, double t, const double *y, const double *v,
+                    double *out)
+{
+    cadj_ode *co = (cadj_ode *)o;
+    ctx *c = co->c;
+    (void)y;
+    dense_z(co, t, co->z);
+    c->m->vjp(c->B, t, co->z, c->theta, v, NULL, out, out + c->P, c->s->work);
+    c->s->stats.backward.vjp_evals++;
+    for (int p = 0; p <= c->P; p++)
+        out[p] = -out[p];
+    return NODEC_SUCCESS;
+}
+
 /* Replays the accepted steps first..last from their checkpoint, writing
  * each step's dense output as polynomial coefficients in x ∈ [0, 1]:
  * z = y0 + Σ_m C_m x^m, C_m = h Σ_j W[j][m−1] k_j (rk_dense_coefs); for
@@ -310,26 +376,31 @@ static int cadj_rhs(rk_ode *o, double t, const double *y, double *dy)
 static int replay(ctx *c, tape *tp, rk *rr, long first, long last, double *seg,
                   double *f0)
 {
-    const rk_tab *tb = rr->tab;
+    const rk_tab *tb = NULL;
     long nz = c->nz;
-    int s = tb->s, rc;
+    int s = 0, rc;
     double W[16][6];
 
-    if (tb->fsal)
-        rk_dense_coefs(tb, W);
     rr->t = tp->step[3 * first];
     memcpy(rr->y, tp->y + (first / tp->every) * nz, nz * sizeof(double));
-    rr->kstate = 0;
+    rk_restart(rr);
     for (long k = first; k <= last; k++) {
         double *C = seg + (k - first) * NCOEF * nz, h = tp->step[3 * k + 2];
+        rk_use(rr, tape_tab(tp, rr, k));
+        if (rr->tab != tb) {
+            tb = rr->tab;
+            s = tb->s;
+            if (tb->fsal || tb->ros)
+                rk_dense_coefs(tb, W);
+        }
         if ((rc = rk_take(rr, h, tp->step[3 * k + 1], NULL)))
             return rc;
         memcpy(C, rr->yprev, nz * sizeof(double));
         memset(C + nz, 0, (NCOEF - 1) * nz * sizeof(double));
-        if (tb->fsal) {
+        if (tb->fsal || tb->ros) { /* Rosenbrock stages are increments */
             for (int j = 0; j < s; j++)
                 for (int m = 1; m < NCOEF; m++) {
-                    double wm = h * W[j][m - 1];
+                    double wm = (tb->ros ? 1 : h) * W[j][m - 1];
                     const double *kj = rr->k + (size_t)j * nz;
                     if (wm == 0)
                         continue;
@@ -356,8 +427,9 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
     nodec_solver *s = c->s;
     long nz = c->nz, K = s->ckpt_every;
     int P = c->P, N = c->N, rc, i = N, fixed = fwd_is_fixed(s), started = 0;
-    tape tp = {{tape_step}, c, (int)K, 0, 0, NULL, NULL, 0, 0, NULL};
+    tape tp = {{tape_step}, c, (int)K, 0, 0, NULL, NULL, 0, 0, NULL, 0, NULL};
     nodec_pass_stats rst = {0};
+    nodec_xstats rxs = {0};
     fwd_ode fo;
     cadj_ode co = {{0}, c, NULL, 0, 0, NULL};
     rk r = {0}, rr = {0};
@@ -374,6 +446,10 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
     co.o.n = (int)(nz + P + 1);
     co.o.rhs = cadj_rhs;
     set_groups(&co.o, s, 1, nz, P);
+    co.o.nblk = c->B;
+    co.o.blk = c->m->n_state;
+    co.o.jac = cadj_jac;
+    co.o.jvq = cadj_jvq;
     fwd_ode_init(&fo, s, c->theta, c->B, &rst);
     if (rc == 0)
         rc = rk_init(&rr, s, rk_tableau(s->method), &fo.o, &rst, "backward");
@@ -383,6 +459,7 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
     if (rc)
         goto done;
     rr.adaptive = 0;
+    rr.xs = &rxs; /* the replay's steps are not the backward pass's */
     memset(r.y, 0, co.o.n * sizeof(double));
     c->dt[N] = 0;
     jump(c, N, r.y, r.y + nz + P, &s->stats.backward);
@@ -393,14 +470,23 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
     for (long cp = (tp.n - 1) / K; cp >= 0 && rc == 0; cp--) {
         long first = cp * K, last = first + K - 1 < tp.n - 1 ? first + K - 1 : tp.n - 1;
         rst.f_evals = 0;
+        rxs.jac_evals = rxs.lu = 0;
         rc = replay(c, &tp, &rr, first, last, seg, seg + (size_t)K * NCOEF * nz + nz);
         s->stats.backward.f_evals += rst.f_evals;
+        s->xs[1].jac_evals += rxs.jac_evals;
+        s->xs[1].lu += rxs.lu;
         for (long k = last; k >= first && rc == 0; k--) {
             double t0 = tp.step[3 * k], t1 = tp.step[3 * k + 1];
+            const rk_tab *tb = tape_tab(&tp, &r, k);
             co.coef = seg + (k - first) * NCOEF * nz;
             co.t0 = t0;
             co.h = tp.step[3 * k + 2];
-            r.kstate = 0; /* new piece of z(t) */
+            rk_restart(&r); /* new piece of z(t) */
+            if (tb != r.tab) { /* auto: the forward's method on this step */
+                rk_use(&r, tb);
+                if (started)
+                    s->xs[1].switches++;
+            }
             if (!started && !fixed) {
                 if (s->first_step > 0)
                     r.h = -s->first_step;
@@ -420,13 +506,13 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
                 if (rc == 0 && i >= 1 && c->t[i - 1] == r.t && r.t > t0) {
                     i--;
                     jump(c, i, r.y, r.y + nz + P, &s->stats.backward);
-                    r.kstate = 0;
+                    rk_restart(&r);
                 }
             }
             if (rc == 0 && i >= 1 && c->t[i - 1] == t0) {
                 i--;
                 jump(c, i, r.y, r.y + nz + P, &s->stats.backward);
-                r.kstate = 0;
+                rk_restart(&r);
             }
         }
     }
@@ -539,7 +625,7 @@ static int direct(ctx *c, double *dtheta, double *dz0)
     const rk_tab *tb = rk_tableau(s->method);
     long nz = c->nz;
     int P = c->P, N = c->N, rc, fixed = fwd_is_fixed(s), i = N - 1, st = tb->s;
-    tape tp = {{tape_step}, c, 1, 0, 0, NULL, NULL, 0, 0, NULL};
+    tape tp = {{tape_step}, c, 1, 0, 0, NULL, NULL, 0, 0, NULL, 0, NULL};
     nodec_pass_stats rst = {0};
     fwd_ode fo;
     rk rr = {0};
@@ -573,7 +659,7 @@ static int direct(ctx *c, double *dtheta, double *dz0)
         long iv = tp.grid[3 * k], j = tp.grid[3 * k + 1], m = tp.grid[3 * k + 2];
         rr.t = t0;
         memcpy(rr.y, tp.y + k * nz, nz * sizeof(double));
-        rr.kstate = 0;
+        rk_restart(&rr);
         rst.f_evals = 0;
         rc = rk_take(&rr, h, t1, v.Ys);
         s->stats.backward.f_evals += rst.f_evals;
@@ -660,13 +746,13 @@ int adj_loss_grad(nodec_solver *s, const double *theta, int B,
             if (dtheta)
                 memset(dtheta, 0, c.P * sizeof(double));
         }
-    } else if (s->grad == NODEC_GRAD_ADJOINT) {
+    } else if (nodec_get_grad_mode(s) == NODEC_GRAD_ADJOINT) {
         rc = fwd_solve(s, theta, B, z0, n_times, t, c.zobs, NULL, &s->stats.forward);
         if (rc == 0)
             rc = losses(&c);
         if (rc == 0)
             rc = backsolve(&c, dtheta, dz0);
-    } else if (s->grad == NODEC_GRAD_CHECKPOINT) {
+    } else if (nodec_get_grad_mode(s) == NODEC_GRAD_CHECKPOINT) {
         rc = checkpoint(&c, dtheta, dz0);
     } else {
         rc = direct(&c, dtheta, dz0);

@@ -62,6 +62,27 @@ int nodec__fail(nodec_solver *s, int code, const char *fmt, ...)
     return code;
 }
 
+void nodec__append(nodec_solver *s, const char *fmt, ...)
+{
+    size_t len = strlen(s->msg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->msg + len, sizeof s->msg - len, fmt, ap);
+    va_end(ap);
+}
+
+int nodec__implicit(nodec_method m)
+{
+    return m == NODEC_RODAS4 || m == NODEC_RODAS5P || m == NODEC_AUTO;
+}
+
+nodec_grad_mode nodec_get_grad_mode(const nodec_solver *s)
+{
+    if (s->grad_set || !nodec__implicit(s->method))
+        return s->grad;
+    return NODEC_GRAD_CHECKPOINT;
+}
+
 /* ---- options ---- */
 
 static int bad(nodec_solver *s, const char *what)
@@ -73,7 +94,7 @@ static int bad(nodec_solver *s, const char *what)
 
 int nodec_set_method(nodec_solver *s, nodec_method method)
 {
-    if (!s || method < NODEC_EULER || method > NODEC_DOPRI8)
+    if (!s || method < NODEC_EULER || method > NODEC_AUTO)
         return bad(s, "unknown method");
     s->method = method;
     return NODEC_SUCCESS;
@@ -152,6 +173,7 @@ int nodec_set_grad_mode(nodec_solver *s, nodec_grad_mode mode)
     if (!s || mode < NODEC_GRAD_ADJOINT || mode > NODEC_GRAD_DIRECT)
         return bad(s, "unknown gradient mode");
     s->grad = mode;
+    s->grad_set = 1;
     return NODEC_SUCCESS;
 }
 
@@ -180,6 +202,20 @@ long nodec_get_num_rejected(const nodec_solver *s, int p) { return pass(s, p)->r
 long nodec_get_num_f_evals(const nodec_solver *s, int p) { return pass(s, p)->f_evals; }
 long nodec_get_num_vjp_evals(const nodec_solver *s, int p) { return pass(s, p)->vjp_evals; }
 
+static const nodec_xstats *xpass(const nodec_solver *s, int p)
+{
+    return &s->xs[p == NODEC_PASS_BACKWARD];
+}
+
+long nodec_get_num_jac_evals(const nodec_solver *s, int p) { return xpass(s, p)->jac_evals; }
+long nodec_get_num_lu(const nodec_solver *s, int p) { return xpass(s, p)->lu; }
+long nodec_get_num_stiff_steps(const nodec_solver *s, int p) { return xpass(s, p)->stiff_steps; }
+long nodec_get_num_switches(const nodec_solver *s, int p) { return xpass(s, p)->switches; }
+nodec_method nodec_get_method_in_use(const nodec_solver *s, int p)
+{
+    return (nodec_method)xpass(s, p)->method;
+}
+
 size_t nodec_get_mem_current(const nodec_solver *s) { return s->mem.cur; }
 size_t nodec_get_mem_peak(const nodec_solver *s) { return s->mem.peak; }
 void nodec_reset_mem_peak(nodec_solver *s) { s->mem.peak = s->mem.cur; }
@@ -196,6 +232,7 @@ const char *nodec_error_name(int code)
     case NODEC_STEP_UNDERFLOW: return "NODEC_STEP_UNDERFLOW";
     case NODEC_NONFINITE: return "NODEC_NONFINITE";
     case NODEC_BAD_MODEL: return "NODEC_BAD_MODEL";
+    case NODEC_SINGULAR: return "NODEC_SINGULAR";
     }
     return "NODEC_UNKNOWN_CODE";
 }
@@ -207,6 +244,7 @@ const char *nodec_get_error_message(const nodec_solver *s)
 
 static const char *const method_names[] = {
     "euler", "midpoint", "rk4", "bosh3", "dopri5", "tsit5", "dopri8",
+    "rodas4", "rodas5p", "auto",
 };
 static const char *const grad_names[] = {"adjoint", "checkpoint", "direct"};
 
@@ -220,7 +258,7 @@ int nodec_method_from_name(const char *name)
 
 const char *nodec_method_name(nodec_method m)
 {
-    return m >= NODEC_EULER && m <= NODEC_DOPRI8 ? method_names[m] : "?";
+    return m >= NODEC_EULER && m <= NODEC_AUTO ? method_names[m] : "?";
 }
 
 int nodec_grad_mode_from_name(const char *name)

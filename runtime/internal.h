@@ -1,10 +1,12 @@
 /* internal.h — libnodec's one internal header, in sections by the file that
  * defines them (STYLE.md §1).  Internal names carry the prefixes of their
- * module: mem_, rk_, adj_; the handle's helpers are nodec__*.
+ * module: mem_, la_, ros_, rk_, fwd_, adj_; the handle's helpers are
+ * nodec__*.
  *
  * The modules call in one direction (docs/map.md; tests/layout checks it):
  *
- *   nodec.c (façade) → adjoint.c → solver.c → handle.c, mem.c
+ *   nodec.c (façade) → adjoint.c → solver.c → rosenbrock.c → linalg.c,
+ *                                                handle.c, mem.c
  *   optim.c stands alone.
  */
 #ifndef NODEC_INTERNAL_H
@@ -25,7 +27,25 @@ void *mem_alloc(mem_counter *mc, size_t bytes);   /* zeroed; NULL on failure */
 void *mem_grow(mem_counter *mc, void *p, size_t old_bytes, size_t new_bytes);
 void mem_free(mem_counter *mc, void *p, size_t bytes);
 
+/* ---- linalg.c ---- */
+
+/* A (n × n, row-major) = P·L·U in place, partial pivoting.  0, or k + 1
+ * when column k has no nonzero finite pivot (A singular or not finite). */
+int la_lu(int n, double *A, int *piv);
+/* b = A⁻¹ b from la_lu's factors. */
+void la_lu_solve(int n, const double *LU, const int *piv, double *b);
+
 /* ---- handle.c ---- */
+
+/* Counters of the implicit methods, per pass (nodec_get_num_jac_evals …).
+ * Kept out of nodec_stats so that struct keeps its size (ABI). */
+typedef struct nodec_xstats {
+    long jac_evals;   /* ∂f/∂z evaluations (each over the whole batch) */
+    long lu;          /* factorisations of W = I/(hγ) − J (whole batch) */
+    long switches;    /* auto: changes between explicit and implicit */
+    long stiff_steps; /* accepted steps of the implicit method */
+    int method;       /* the method of the last accepted step */
+} nodec_xstats;
 
 struct nodec_solver {
     const nodec_model *m;
@@ -37,10 +57,12 @@ struct nodec_solver {
     int seminorm, ckpt_every;
     nodec_batch_mode batch;
     nodec_grad_mode grad;
+    int grad_set; /* grad was set explicitly (else: by the method) */
     /* results */
     nodec_stats stats;
+    nodec_xstats xs[2]; /* NODEC_PASS_FORWARD, NODEC_PASS_BACKWARD */
     int err;
-    char msg[320];
+    char msg[640];
     mem_counter mem;
     double *work; /* model->work_size doubles */
 };
@@ -51,12 +73,21 @@ int nodec__fail(nodec_solver *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* Appends to the recorded message (a hint after the fact). */
+void nodec__append(nodec_solver *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* 1 for the methods that use ∂f/∂z (rodas4, rodas5p, auto). */
+int nodec__implicit(nodec_method m);
 
-/* ---- solver.c ---- */
+/* ---- solver.c, rosenbrock.c ---- */
 
 /* An explicit Runge–Kutta tableau with s stages k_0 … k_{s-1}.  FSAL
  * tableaus have a[s-1][·] = b and c[s-1] = 1: their last stage is f(t1, y1).
  * `order` is the exponent the controller uses (err ∝ h^order). */
+typedef struct ros_tab ros_tab;
 typedef struct rk_tab {
     const char *name;
     int s, order, adaptive, fsal;
@@ -64,22 +95,36 @@ typedef struct rk_tab {
     const double *e;         /* error weights (b − b̂), NULL if fixed-step */
     const double *mid;       /* weights of y(t0 + h/2), NULL if none */
     const double (*dense)[6];/* continuous extension, or NULL: rk_dense_coefs */
+    /* A Rosenbrock method (rosenbrock.c), or NULL.  Then c, a, b, e are
+     * unused and the rows of rk.k are F(t, y) and the stages U_1 … U_{s−1}. */
+    const ros_tab *ros;
 } rk_tab;
 
 /* a is strictly lower and packed by rows: row i holds a[i][0..i-1]. */
 #define RK_A(tb, i, j) ((tb)->a[(i) * ((i) - 1) / 2 + (j)])
 
+/* The tableau a method starts with (auto: dopri5). */
 const rk_tab *rk_tableau(nodec_method m);
 
 /* An ODE system y' = F(t, y) of n doubles, as the integrator sees it.
  * The error norm is the max over groups of the RMS of the scaled error,
- * so a group left out is a seminorm (Kidger, Chen & Lyons 2021). */
+ * so a group left out is a seminorm (Kidger, Chen & Lyons 2021).
+ *
+ * For the implicit methods: ∂F/∂y is block diagonal on the first nblk·blk
+ * components (one blk × blk block per trajectory), which jac evaluates;
+ * the other components are quadratures, whose F depends on the blocks'
+ * components only (the adjoint's aθ and at), and jvq gives their rows of
+ * ∂F/∂y times a vector.  F is autonomous when it does not depend on t. */
 typedef struct rk_ode rk_ode;
 struct rk_ode {
     int n;
     int (*rhs)(rk_ode *o, double t, const double *y, double *dy);
     int ngroup;
     int goff[4], glen[4];
+    int nblk, blk, autonomous;
+    int (*jac)(rk_ode *o, double t, const double *y, double *J);
+    int (*jvq)(rk_ode *o, double t, const double *y, const double *v,
+               double *out);
 };
 
 /* The integrator: one system, one tableau, state (t, y), proposed step h. */
@@ -97,11 +142,32 @@ typedef struct rk {
     double *ytmp, *ynew;
     int kstate;         /* 0: k_0 stale, 1: k_0 = F(t, y), 2: FSAL pending */
     long attempts;
+    size_t bytes;       /* of the block at k */
+    nodec_xstats *xs;
+    /* implicit methods (rosenbrock.c) */
+    const rk_tab *expl, *stiff; /* auto: the two methods; else NULL */
+    const rk_tab *next; /* auto: the method of the next attempt, or NULL */
+    int autoswitch;     /* auto: this integrator detects stiffness */
+    int nstiff, nnonstiff; /* auto: readings in a row (Hairer's counters) */
+    double *J, *LU;     /* nblk blocks of blk × blk: ∂F/∂y at (t, y); W's LU */
+    int *piv;
+    double *ft;         /* ∂F/∂t at (t, y), when not autonomous */
+    double *yd;         /* the dense output's error estimate */
+    int dense_check;    /* implicit, adaptive: control the dense output too */
+    int jok;            /* J and ft are those at (t, y) */
+    double wfac;        /* 1/(hγ) of the factored W; 0: none */
+    int nsing, sing_blk, sing_col; /* singular W: count in a row, where */
 } rk;
 
+/* Allocates the stages and buffers of tab (with s->method auto: of both
+ * of auto's methods; switching is on when the caller sets autoswitch). */
 int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o,
             nodec_pass_stats *st, const char *pass);
 void rk_release(rk *r);
+/* Continue with another tableau (auto; replays of auto's steps). */
+void rk_use(rk *r, const rk_tab *tab);
+/* The caller changed y or t: k_0, ∂F/∂y and ∂F/∂t are stale. */
+void rk_restart(rk *r);
 /* Error ratio of err against y0, y1 (torchdiffeq's _compute_error_ratio). */
 double rk_norm(const rk *r, const double *err, const double *y0,
                const double *y1);
@@ -119,7 +185,9 @@ int rk_ensure_k0(rk *r);
 /* Dense output of the last accepted step: weights w_j(x) and w_j'(x),
  * x ∈ [0, 1], so that y(tprev + x·h) = yprev + h Σ_j w_j(x) k_j
  * (dopri8: its own continuous extension; dopri5, tsit5: torchdiffeq's
- * quartic through y0, y1, y(1/2), f0, f1; bosh3: cubic Hermite). */
+ * quartic through y0, y1, y(1/2), f0, f1; bosh3: cubic Hermite;
+ * Rosenbrock methods: their own, and without the factor h, as their
+ * stages U_j are increments). */
 void rk_dense_weights(const rk_tab *tab, double x, double *w, double *dw);
 /* The same as polynomial coefficients: w_j(x) = Σ_{m=1..6} W[j][m−1] x^m. */
 void rk_dense_coefs(const rk_tab *tab, double (*W)[6]);
@@ -137,6 +205,9 @@ typedef struct fwd_ode {
     nodec_pass_stats *st;
 } fwd_ode;
 int fwd_rhs(rk_ode *o, double t, const double *y, double *dy);
+/* J (B blocks of n_state × n_state) = ∂f/∂z at each trajectory. */
+void fwd_jac_z(nodec_solver *s, const double *theta, int B, double t,
+               const double *z, double *J);
 void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B,
                   nodec_pass_stats *st);
 
@@ -150,6 +221,23 @@ int fwd_solve(nodec_solver *s, const double *theta, int B, const double *z0,
               nodec_pass_stats *st);
 int fwd_is_fixed(const nodec_solver *s);
 double fwd_fixed_h(const nodec_solver *s, int n_times, const double *t);
+
+/* rosenbrock.c: the stages of one step of a Rosenbrock method from
+ * (r->t, r->y) with k_0 = F(t, y) valid: r->ynew gets y1, r->ytmp the error
+ * estimate.  Returns NODEC_SUCCESS, a failure, or ROS_SINGULAR when W is
+ * singular (r->sing_blk, sing_col say where; no failure recorded yet). */
+enum { ROS_SINGULAR = 1 };
+int ros_stages(rk *r, double h, double t1);
+int ros_singular_fail(rk *r, double h);
+/* After ros_stages: r->yd = an estimate of the dense output's error at
+ * the step's midpoint (its residual filtered through W⁻¹); uses r->yprev
+ * as scratch.  Only for systems without quadratures. */
+int ros_dense_error(rk *r, double h);
+/* w_j(x) = Σ_m W[j][m−1] x^m for the rows 0 … s−1 of rk.k (row 0: 0). */
+void ros_dense_coefs(const ros_tab *rt, double (*W)[6]);
+/* max over blocks of ‖J_b‖∞ ≥ the spectral radius of ∂F/∂y. */
+double ros_jac_norm(const rk *r);
+extern const ros_tab ros_rodas4, ros_rodas5p;
 
 /* ---- adjoint.c ---- */
 

@@ -42,6 +42,9 @@ static int check_inputs(nodec_solver *s, const double *theta, const double *z0,
     s->err = 0;
     s->msg[0] = 0;
     memset(&s->stats, 0, sizeof s->stats);
+    memset(s->xs, 0, sizeof s->xs);
+    s->xs[0].method = s->xs[1].method =
+        s->method == NODEC_AUTO ? NODEC_DOPRI5 : s->method;
     if (m->abi_version != NODEC_ABI_VERSION || !m->f || m->n_state < 1 ||
         m->n_param < 0)
         return nodec__fail(s, NODEC_BAD_MODEL,
@@ -76,6 +79,11 @@ static int check_inputs(nodec_solver *s, const double *theta, const double *z0,
             return nodec__fail(s, NODEC_NONFINITE,
                                "initial state z0[%ld] (batch %ld) is %g",
                                k % m->n_state, k / m->n_state, z0[k]);
+    if (nodec__implicit(s->method) && !m->jac_z)
+        return nodec__fail(s, NODEC_BAD_MODEL,
+                           "model '%s' has no jac_z: the implicit method %s "
+                           "needs df/dz; rebuild the model with this nodec",
+                           m->name ? m->name : "?", nodec_method_name(s->method));
     if (fwd_is_fixed(s) && s->fixed_h <= 0 && s->num_steps <= 0)
         return nodec__fail(s, NODEC_ILL_INPUT,
                            "fixed-step method %s needs a step size: call "
@@ -161,6 +169,21 @@ int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0,
     if (!m->loss_grad || ((dtheta || dz0 || dt) && !m->vjp))
         return nodec__fail(s, NODEC_BAD_MODEL,
                            "model '%s' lacks loss_grad or vjp", m->name);
+    if (nodec__implicit(s->method) &&
+        nodec_get_grad_mode(s) != NODEC_GRAD_CHECKPOINT)
+        return nodec__fail(
+            s, NODEC_ILL_INPUT,
+            nodec_get_grad_mode(s) == NODEC_GRAD_DIRECT
+                ? "gradient mode direct cannot differentiate through the steps "
+                  "of the implicit method %s (that needs second derivatives "
+                  "of f, which nodec does not emit): use mode checkpoint, the "
+                  "default for implicit methods"
+                : "gradient mode adjoint (backsolve) cannot run with the "
+                  "implicit method %s: it integrates z backwards in time, "
+                  "which is unstable for stiff problems, and an implicit "
+                  "backsolve would need second derivatives of f: use mode "
+                  "checkpoint, the default for implicit methods",
+            nodec_method_name(s->method));
     B = s->B;
     n = m->n_state;
     P = m->n_param;

@@ -39,7 +39,9 @@ enum {
     NODEC_TOO_MUCH_WORK = -3,   /* max_steps reached before the end time */
     NODEC_STEP_UNDERFLOW = -4,  /* step size fell below min_step / roundoff */
     NODEC_NONFINITE = -5,       /* NaN or Inf in θ, z0, f or the state */
-    NODEC_BAD_MODEL = -6        /* descriptor unusable (ABI, missing fn) */
+    NODEC_BAD_MODEL = -6,       /* descriptor unusable (ABI, missing fn) */
+    NODEC_SINGULAR = -7         /* implicit method: W = I/(hγ) − ∂f/∂z is
+                                   singular */
 };
 
 typedef enum nodec_method {
@@ -49,7 +51,14 @@ typedef enum nodec_method {
     NODEC_BOSH3,
     NODEC_DOPRI5, /* the default */
     NODEC_TSIT5,
-    NODEC_DOPRI8
+    NODEC_DOPRI8,
+    /* Implicit (stiff) methods: L-stable Rosenbrock methods on the model's
+     * ∂f/∂z (jac_z), one dense LU per trajectory and step.  Their default
+     * gradient mode is checkpoint; adjoint and direct are refused. */
+    NODEC_RODAS4,  /* Hairer & Wanner's RODAS, order 4(3), 6 stages */
+    NODEC_RODAS5P, /* Steinebach 2023, order 5(4), 8 stages */
+    NODEC_AUTO     /* dopri5, switching to rodas5p where the problem is
+                      stiff and back (Hairer's stiffness test) */
 } nodec_method;
 
 typedef enum nodec_grad_mode {
@@ -99,6 +108,8 @@ int nodec_set_fixed_step(nodec_solver *s, double h);
 int nodec_set_num_steps(nodec_solver *s, long n);
 int nodec_set_seminorm(nodec_solver *s, int on);         /* default on */
 int nodec_set_batch_mode(nodec_solver *s, nodec_batch_mode mode);
+/* Default: adjoint for the explicit methods, checkpoint for the implicit
+ * ones (until a mode is set; nodec_get_grad_mode says which applies). */
 int nodec_set_grad_mode(nodec_solver *s, nodec_grad_mode mode);
 int nodec_set_checkpoint_every(nodec_solver *s, int k);  /* default 16 */
 
@@ -124,6 +135,17 @@ long nodec_get_num_steps(const nodec_solver *s, int pass);
 long nodec_get_num_rejected(const nodec_solver *s, int pass);
 long nodec_get_num_f_evals(const nodec_solver *s, int pass);
 long nodec_get_num_vjp_evals(const nodec_solver *s, int pass);
+/* Implicit methods, per pass: ∂f/∂z evaluations and factorisations of
+ * W = I/(hγ) − ∂f/∂z (each over the whole batch), accepted implicit steps,
+ * auto's switches between explicit and implicit, and the method of the
+ * last accepted step (auto: NODEC_DOPRI5 or NODEC_RODAS5P). */
+long nodec_get_num_jac_evals(const nodec_solver *s, int pass);
+long nodec_get_num_lu(const nodec_solver *s, int pass);
+long nodec_get_num_stiff_steps(const nodec_solver *s, int pass);
+long nodec_get_num_switches(const nodec_solver *s, int pass);
+nodec_method nodec_get_method_in_use(const nodec_solver *s, int pass);
+/* The gradient mode nodec_loss_grad uses (see nodec_set_grad_mode). */
+nodec_grad_mode nodec_get_grad_mode(const nodec_solver *s);
 
 /* Heap bytes the handle holds now and at most since creation or the last
  * reset; every allocation of the runtime goes through one counting

@@ -1,8 +1,11 @@
-/* solver.c — explicit Runge–Kutta integrators: tableaus, the step, the error
- * norm, the step-size controller, the initial step, dense output and the
- * forward solve.  DESIGN.md §1, §4.
+/* solver.c — the integrators: explicit Runge–Kutta tableaus, the step, the
+ * error norm, the step-size controller, the initial step, dense output,
+ * auto's switching between explicit and implicit, and the forward solve.
+ * DESIGN.md §1, §4, §7.
  *
- * One generic stepper runs every tableau.  Adaptive methods follow
+ * One generic stepper runs every tableau; the Rosenbrock methods' stages
+ * come from rosenbrock.c, everything around them (control, dense output,
+ * switching) is the same code.  Adaptive methods follow
  * torchdiffeq (rk_common.py, misc.py) so that step counts can be compared:
  *   - error ratio: RMS over components of err / (atol + rtol·max(|y0|,|y1|)),
  *     max over norm groups (one group forward; the adjoint uses groups to
@@ -219,26 +222,36 @@ static const double dp8_dense[14][6] = {
 #undef W6
 
 static const rk_tab tabs[] = {
-    {"euler", 1, 1, 0, 0, euler_c, euler_a, euler_b, NULL, NULL, NULL},
-    {"midpoint", 2, 2, 0, 0, mid_c, mid_a, mid_b, NULL, NULL, NULL},
-    {"rk4", 4, 4, 0, 0, rk4_c, rk4_a, rk4_b, NULL, NULL, NULL},
-    {"bosh3", 4, 3, 1, 1, bs_c, bs_a, bs_b, bs_e, NULL, NULL},
-    {"dopri5", 7, 5, 1, 1, dp5_c, dp5_a, dp5_b, dp5_e, dp5_mid, NULL},
-    {"tsit5", 7, 5, 1, 1, ts_c, ts_a, ts_b, ts_e, ts_mid, NULL},
-    {"dopri8", 14, 8, 1, 1, dp8_c, dp8_a, dp8_b, dp8_e, NULL, dp8_dense},
+    {"euler", 1, 1, 0, 0, euler_c, euler_a, euler_b, NULL, NULL, NULL, NULL},
+    {"midpoint", 2, 2, 0, 0, mid_c, mid_a, mid_b, NULL, NULL, NULL, NULL},
+    {"rk4", 4, 4, 0, 0, rk4_c, rk4_a, rk4_b, NULL, NULL, NULL, NULL},
+    {"bosh3", 4, 3, 1, 1, bs_c, bs_a, bs_b, bs_e, NULL, NULL, NULL},
+    {"dopri5", 7, 5, 1, 1, dp5_c, dp5_a, dp5_b, dp5_e, dp5_mid, NULL, NULL},
+    {"tsit5", 7, 5, 1, 1, ts_c, ts_a, ts_b, ts_e, ts_mid, NULL, NULL},
+    {"dopri8", 14, 8, 1, 1, dp8_c, dp8_a, dp8_b, dp8_e, NULL, dp8_dense, NULL},
+    /* rows of k: F(t0, y0) and the 6 or 8 stages (rosenbrock.c) */
+    {"rodas4", 7, 4, 1, 0, NULL, NULL, NULL, NULL, NULL, NULL, &ros_rodas4},
+    {"rodas5p", 9, 5, 1, 0, NULL, NULL, NULL, NULL, NULL, NULL, &ros_rodas5p},
 };
 
 const rk_tab *rk_tableau(nodec_method m)
 {
-    return &tabs[m];
+    return &tabs[m == NODEC_AUTO ? NODEC_DOPRI5 : m];
 }
+
+/* auto's two methods. */
+#define AUTO_EXPLICIT NODEC_DOPRI5
+#define AUTO_STIFF NODEC_RODAS5P
 
 /* ---- the integrator ---- */
 
+/* One block: the stages (rows), y, yprev, ytmp, ynew; for the implicit
+ * methods also ∂F/∂t, J, W's LU and its pivots. */
 int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o,
             nodec_pass_stats *st, const char *pass)
 {
-    size_t n = (size_t)o->n;
+    size_t n = (size_t)o->n, nj = 0;
+    int rows = tab->s, ros = tab->ros != NULL;
     memset(r, 0, sizeof *r);
     r->s = s;
     r->tab = tab;
@@ -246,21 +259,63 @@ int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o,
     r->adaptive = tab->adaptive;
     r->st = st;
     r->pass = pass;
-    r->k = mem_alloc(&s->mem, (tab->s + 4) * n * sizeof(double));
+    r->xs = &s->xs[strcmp(pass, "backward") == 0];
+    if (s->method == NODEC_AUTO) {
+        r->expl = &tabs[AUTO_EXPLICIT];
+        r->stiff = &tabs[AUTO_STIFF];
+        rows = r->expl->s > r->stiff->s ? r->expl->s : r->stiff->s;
+        ros = 1;
+    }
+    if (ros) {
+        long nx = (long)o->nblk * o->blk;
+        if (!o->jac || nx < 1 || nx > o->n || (nx < o->n && !o->jvq))
+            return nodec__fail(s, NODEC_ILL_INPUT,
+                               "internal: implicit method on a system without "
+                               "a Jacobian (%s pass)", pass);
+        nj = (size_t)nx * o->blk;
+    }
+    r->bytes = ((rows + 4 + 2 * ros) * n + 2 * nj) * sizeof(double) +
+               (ros ? (size_t)o->nblk * o->blk * sizeof(int) : 0);
+    r->k = mem_alloc(&s->mem, r->bytes);
     if (!r->k)
         return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
-    r->y = r->k + tab->s * n;
+    r->y = r->k + rows * n;
     r->yprev = r->y + n;
     r->ytmp = r->yprev + n;
     r->ynew = r->ytmp + n;
+    if (ros) {
+        r->ft = r->ynew + n;
+        r->yd = r->ft + n;
+        r->J = r->yd + n;
+        r->LU = r->J + nj;
+        r->piv = (int *)(r->LU + nj);
+    }
     return NODEC_SUCCESS;
 }
 
 void rk_release(rk *r)
 {
     if (r->k)
-        mem_free(&r->s->mem, r->k, (r->tab->s + 4) * (size_t)r->o->n * sizeof(double));
+        mem_free(&r->s->mem, r->k, r->bytes);
     r->k = NULL;
+}
+
+void rk_use(rk *r, const rk_tab *tab)
+{
+    int n = r->o->n;
+    if (tab == r->tab)
+        return;
+    if (r->kstate == 2) { /* the FSAL row is the old tableau's last */
+        memcpy(r->k, r->k + (size_t)(r->tab->s - 1) * n, n * sizeof(double));
+        r->kstate = 1;
+    }
+    r->tab = tab;
+}
+
+void rk_restart(rk *r)
+{
+    r->kstate = 0;
+    r->jok = 0;
 }
 
 int rk_all_finite(const double *v, long n)
@@ -324,6 +379,7 @@ int rk_ensure_k0(rk *r)
     int n = r->o->n, rc;
     if (r->kstate == 1)
         return NODEC_SUCCESS;
+    r->jok = 0; /* ∂F/∂y belongs with k_0 */
     if (r->kstate == 2) {
         memcpy(r->k, r->k + (size_t)(r->tab->s - 1) * n, n * sizeof(double));
     } else if ((rc = r->o->rhs(r->o, r->t, r->y, r->k))) {
@@ -367,6 +423,23 @@ static int trial(rk *r, double h, double t1, double *ratio, double *Ys)
     int n = r->o->n, s = tb->s, rc;
     double *k = r->k;
 
+    if (tb->ros) {
+        if ((rc = ros_stages(r, h, t1)))
+            return rc;
+        *ratio = r->adaptive ? scaled_norm(r, r->ytmp, r->y, r->ynew) : 0;
+        /* The stiff components' error at the step's end is damped, so
+         * steps grow long where the solution is smooth; the dense output
+         * in between is of lower order and would go unchecked. */
+        if (r->adaptive && r->dense_check && *ratio <= 1) {
+            double dr;
+            if ((rc = ros_dense_error(r, h)))
+                return rc;
+            dr = scaled_norm(r, r->yd, r->y, r->ynew);
+            if (!(dr <= *ratio))
+                *ratio = dr;
+        }
+        return NODEC_SUCCESS;
+    }
     if (Ys)
         memcpy(Ys, r->y, n * sizeof(double));
     for (int i = 1; i < s; i++) {
@@ -398,7 +471,11 @@ static void accept(rk *r, double h, double t1)
     r->y = r->ynew;
     r->ynew = tmp;
     r->kstate = r->tab->fsal ? 2 : 0;
+    r->jok = 0;
     r->st->steps++;
+    r->xs->method = (int)(r->tab - tabs);
+    if (r->tab->ros)
+        r->xs->stiff_steps++;
 }
 
 /* A step of exactly h, accepted whatever the error (fixed grids, replays). */
@@ -412,7 +489,7 @@ int rk_take(rk *r, double h, double t1, double *Ys)
                            "(%s pass): raise max_steps or use a larger step",
                            r->s->max_steps, r->t, r->pass);
     if ((rc = rk_ensure_k0(r)) || (rc = trial(r, h, t1, &ratio, Ys)))
-        return rc;
+        return rc == ROS_SINGULAR ? ros_singular_fail(r, h) : rc;
     if (!rk_all_finite(r->ynew, r->o->n))
         return nodec__fail(r->s, NODEC_NONFINITE,
                            "the state became non-finite in the step from t = %.6g "
@@ -423,21 +500,88 @@ int rk_take(rk *r, double h, double t1, double *Ys)
     return NODEC_SUCCESS;
 }
 
+/* auto: after each accepted step, is the problem stiff here?
+ *
+ * Explicit steps: Hairer's test of DOPRI5 (Hairer & Wanner, Solving ODEs
+ * II §IV.2 and dopri5.f): hλ ≈ h‖k7 − k6‖/‖y1 − Y6‖ from the two stages
+ * evaluated at t1, with Y6 − y1 = h Σ_j (a_6j − b_j) k_j formed from the
+ * stages.  A large reading says the step is at dopri5's stability boundary
+ * (hλ ≈ 3.3 on the real axis), not at its accuracy limit: an accurate step
+ * at any rtol ≤ 1e-3 has hλ well below 1 on the modes it resolves.
+ * dopri5.f counts readings above 3.25; under the I-controller here dopri5
+ * settles at readings of 2.6–3.3 on Robertson's problem, so readings ≥ 2
+ * count.  15 of them (6 below in a row start the count again) switch to
+ * the implicit method.  dopri5.f tests every 1000th step until a first
+ * stiff reading; auto tests every step.
+ *
+ * Implicit steps: the problem is non-stiff where the next step h times
+ * ‖∂F/∂y‖∞ (≥ the spectral radius) is at most 2, within dopri5's stability
+ * region with margin; 6 such steps in a row switch back.  The switch takes
+ * effect at the next attempt (dense output still needs this step's
+ * tableau). */
+static void detect_stiffness(rk *r, double h)
+{
+    const rk_tab *tb = r->tab, *to = NULL;
+    int n = r->o->n;
+    if (!tb->ros) {
+        int s = tb->s;
+        const double *kl = r->k + (size_t)(s - 1) * n, *km = r->k + (size_t)(s - 2) * n;
+        double num = 0, den = 0;
+        for (int p = 0; p < n; p++) {
+            double dy = 0;
+            for (int j = 0; j <= s - 2; j++)
+                dy += (RK_A(tb, s - 1, j) - (j < s - 2 ? RK_A(tb, s - 2, j) : 0)) *
+                      r->k[(size_t)j * n + p];
+            num += (kl[p] - km[p]) * (kl[p] - km[p]);
+            den += h * dy * h * dy;
+        }
+        if (den > 0 && fabs(h) * sqrt(num / den) >= 2.0) {
+            r->nnonstiff = 0;
+            if (++r->nstiff >= 15)
+                to = r->stiff;
+        } else if (++r->nnonstiff >= 6) {
+            r->nstiff = 0;
+        }
+    } else if (fabs(r->h) * ros_jac_norm(r) <= 2) {
+        if (++r->nnonstiff >= 6)
+            to = r->expl;
+    } else {
+        r->nnonstiff = 0;
+    }
+    if (to) {
+        r->next = to;
+        r->nstiff = r->nnonstiff = 0;
+        r->xs->switches++;
+    }
+}
+
 int rk_attempt(rk *r, double t_end, int *accepted)
 {
     nodec_solver *s = r->s;
-    double h = r->h, t1, ratio;
+    double h, t1, ratio;
     int clipped = 0, ok, rc;
+    /* (the backward pass's failures get their hint from adjoint.c) */
+    const char *tail = r->tab->ros || strcmp(r->pass, "forward") != 0
+                           ? ", or use a shorter time span"
+                                   : ", use a shorter time span, or, if the "
+                                     "problem is stiff, an implicit method "
+                                     "(auto, rodas5p, rodas4)";
 
     *accepted = 0;
+    if (r->next) {
+        rk_use(r, r->next);
+        r->next = NULL;
+    }
+    h = r->h;
     if (r->attempts >= s->max_steps)
         return nodec__fail(s, NODEC_TOO_MUCH_WORK,
                            "reached the step limit (max_steps = %ld) at t = %.6g "
                            "on the way to t = %.6g (%s pass, steps of %.3g): "
-                           "if the dynamics are stiff or change fast, explicit "
-                           "methods need tiny steps; raise max_steps, loosen "
-                           "rtol/atol, or use a shorter time span",
-                           s->max_steps, r->t, t_end, r->pass, fabs(r->h));
+                           "%sraise max_steps, loosen rtol/atol%s",
+                           s->max_steps, r->t, t_end, r->pass, fabs(r->h),
+                           r->tab->ros ? "" : "if the dynamics are stiff or "
+                           "change fast, explicit methods need tiny steps; ",
+                           tail);
     /* Roundoff apart already (two stops a few ulps from each other, as an
      * observation time next to a step end): arrive without a step. */
     if (fabs(t_end - r->t) <= 8 * DBL_EPSILON * fmax(fabs(t_end), fabs(r->t))) {
@@ -459,9 +603,20 @@ int rk_attempt(rk *r, double t_end, int *accepted)
         return nodec__fail(s, NODEC_STEP_UNDERFLOW,
                            "step size underflow at t = %.6g (%s pass, h = %.3g): "
                            "the dynamics may be stiff or blowing up; loosen "
-                           "rtol/atol, or use a shorter time span",
-                           r->t, r->pass, fabs(h));
-    if ((rc = rk_ensure_k0(r)) || (rc = trial(r, h, t1, &ratio, NULL)))
+                           "rtol/atol%s",
+                           r->t, r->pass, fabs(h), tail);
+    rc = rk_ensure_k0(r);
+    if (rc == 0)
+        rc = trial(r, h, t1, &ratio, NULL);
+    if (rc == ROS_SINGULAR) { /* as rodas.f: halve h, five times at most */
+        r->attempts++;
+        r->st->rejected++;
+        if (++r->nsing >= 5)
+            return ros_singular_fail(r, h);
+        r->h = h * 0.5;
+        return NODEC_SUCCESS;
+    }
+    if (rc)
         return rc;
     r->attempts++;
     ok = ratio <= 1 && rk_all_finite(r->ynew, r->o->n);
@@ -480,6 +635,8 @@ int rk_attempt(rk *r, double t_end, int *accepted)
         if (!(ok && clipped && fabs(hn) < fabs(r->h)))
             r->h = hn;
     }
+    if (ok && r->autoswitch)
+        detect_stiffness(r, h);
     return NODEC_SUCCESS;
 }
 
@@ -522,6 +679,10 @@ int rk_initial_step(rk *r, double dir, double *hout)
 void rk_dense_coefs(const rk_tab *tb, double (*W)[6])
 {
     int s = tb->s;
+    if (tb->ros) {
+        ros_dense_coefs(tb->ros, W);
+        return;
+    }
     if (tb->dense) {
         memcpy(W, tb->dense, (size_t)s * sizeof *W);
         return;
@@ -574,7 +735,7 @@ void rk_dense_eval(const rk *r, double x, double *out)
         double acc = 0;
         for (int j = 0; j < s; j++)
             acc += w[j] * r->k[(size_t)j * n + p];
-        out[p] = r->yprev[p] + r->hlast * acc;
+        out[p] = r->yprev[p] + (r->tab->ros ? acc : r->hlast * acc);
     }
 }
 
@@ -588,6 +749,21 @@ int fwd_rhs(rk_ode *o, double t, const double *y, double *dy)
     return NODEC_SUCCESS;
 }
 
+void fwd_jac_z(nodec_solver *s, const double *theta, int B, double t,
+               const double *z, double *J)
+{
+    long n = s->m->n_state;
+    for (int b = 0; b < B; b++)
+        s->m->jac_z(t, z + b * n, theta, J + b * n * n, s->work);
+}
+
+static int fwd_jac(rk_ode *o, double t, const double *y, double *J)
+{
+    fwd_ode *fo = (fwd_ode *)o;
+    fwd_jac_z(fo->s, fo->theta, fo->B, t, y, J);
+    return NODEC_SUCCESS;
+}
+
 void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B,
                   nodec_pass_stats *st)
 {
@@ -596,6 +772,10 @@ void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B,
     fo->o.rhs = fwd_rhs;
     fo->o.ngroup = 1;
     fo->o.glen[0] = fo->o.n;
+    fo->o.nblk = B;
+    fo->o.blk = s->m->n_state;
+    fo->o.autonomous = !s->m->uses_t;
+    fo->o.jac = fwd_jac;
     fo->s = s;
     fo->theta = theta;
     fo->B = B;
@@ -659,6 +839,8 @@ int fwd_solve(nodec_solver *s, const double *theta, int B, const double *z0,
     }
     if (n_times > 1) {
         double dir = t[n_times - 1] > t[0] ? 1 : -1;
+        r.autoswitch = s->method == NODEC_AUTO;
+        r.dense_check = 1;
         if (s->first_step > 0)
             r.h = dir * s->first_step;
         else
