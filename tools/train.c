@@ -63,7 +63,14 @@ const char nodec_cli_train_help[] =
     "  --params P        start from saved parameters (.npz or .npy) instead\n"
     "  --eval-every N    full-trajectory loss every N iterations and at the end (20);\n"
     "                    0: only at the end\n"
-    "  --save P.npz      the trained parameters (also on Ctrl-C and on failure)\n"
+    "  --val-data V.csv  a validation set: other trajectories, scored at each evaluation\n"
+    "  --val-frac F      hold out this fraction of D.csv's trajectories (0 < F < 1,\n"
+    "                    chosen with --seed) as the validation set\n"
+    "  --patience N      stop after N evaluations without a better loss (0: never)\n"
+    "  --save P.npz      the parameters with the best loss at an evaluation: validation\n"
+    "                    loss with a validation set, else full-trajectory (also on\n"
+    "                    Ctrl-C and on failure)\n"
+    "  --save-last       --save writes the last parameters instead of the best\n"
     "  --state S.npz     the training state: parameters, optimizer, iteration\n"
     "  --save-every N    also write --log, --save and --state every N iterations\n"
     "  --resume S.npz    continue the run saved in S (and keep saving to S)\n"
@@ -113,7 +120,17 @@ static void print_help(FILE *f) {
 
 /* ---- options ---------------------------------------------------------- */
 
-enum { G_OPT = 1, G_LR = 2, G_MOM = 4, G_BATCH = 8, G_WINDOW = 16, G_SEED = 32, G_EVAL = 64 };
+enum {
+    G_OPT = 1,
+    G_LR = 2,
+    G_MOM = 4,
+    G_BATCH = 8,
+    G_WINDOW = 16,
+    G_SEED = 32,
+    G_EVAL = 64,
+    G_VALFRAC = 128,
+    G_PATIENCE = 256
+};
 
 /* The limits of the whole-number options, shared with the training state's
  * checks (state_load), so that a state holds only what the options allow. */
@@ -122,10 +139,10 @@ enum { G_OPT = 1, G_LR = 2, G_MOM = 4, G_BATCH = 8, G_WINDOW = 16, G_SEED = 32, 
 #define MAX_WINDOW 100000000LL
 
 typedef struct Opts {
-    const char *data, *params, *resume, *save, *state, *log, *plot;
-    int optimizer, quiet;
-    double lr, momentum;
-    long iters, batch, window, eval_every, save_every;
+    const char *data, *params, *resume, *save, *state, *log, *plot, *val_data;
+    int optimizer, quiet, save_last;
+    double lr, momentum, val_frac;
+    long iters, batch, window, eval_every, save_every, patience;
     double seed;    /* a whole number below 2^53, so a state file holds it exactly */
     unsigned given; /* G_* flags: options the command line set */
     nodec_solver_opts so;
@@ -167,7 +184,23 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         /* each value is checked unless it is missing, which is said below */
         if (!strcmp(argv[i], "--quiet"))
             o->quiet = 1;
-        else if ((v = nodec_cli_value("--data", argc, argv, &i, &missing)))
+        else if (!strcmp(argv[i], "--save-last"))
+            o->save_last = 1;
+        else if (!strcmp(argv[i], "--save-best"))
+            o->save_last = 0;
+        else if ((v = nodec_cli_value("--val-data", argc, argv, &i, &missing)))
+            o->val_data = v;
+        else if ((v = nodec_cli_value("--val-frac", argc, argv, &i, &missing))) {
+            if (!missing && (!nodec_cli_number(v, &o->val_frac) || !(o->val_frac > 0 && o->val_frac < 1)))
+                return bad("--val-frac", v, "give a fraction of the trajectories, a number between 0 and 1");
+            o->given |= G_VALFRAC;
+        } else if ((v = nodec_cli_value("--patience", argc, argv, &i, &missing))) {
+            if (!missing &&
+                !whole("--patience", v, 0, MAX_ITERS,
+                       "give a whole number of evaluations from 0 to 10^12 (0: never stop early)", &o->patience))
+                return 2;
+            o->given |= G_PATIENCE;
+        } else if ((v = nodec_cli_value("--data", argc, argv, &i, &missing)))
             o->data = v;
         else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing)))
             o->params = v;
@@ -238,6 +271,10 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         fputs("nodec train: --params and --resume both give the parameters; use one\n", stderr);
         return 2;
     }
+    if (o->val_data && (o->given & G_VALFRAC)) {
+        fputs("nodec train: --val-data and --val-frac both give a validation set; use one\n", stderr);
+        return 2;
+    }
     if (o->resume && !o->state) o->state = o->resume; /* keep saving the run where it came from */
     return 0;
 }
@@ -250,7 +287,7 @@ typedef struct Win {
 
 typedef struct LogRow {
     long iter;
-    double batch, full; /* NaN where not computed */
+    double batch, full, val; /* NaN where not computed */
 } LogRow;
 
 typedef struct Trainer {
@@ -275,7 +312,12 @@ typedef struct Trainer {
     long evals;
     LogRow *log;
     long n_log, cap_log;
-    double last_full, last_batch;
+    double last_full, last_batch, last_val;
+    nodec_data val;     /* the validation set: --val-data, or --val-frac's trajectories */
+    double *best_theta; /* θ at the best evaluation (validation loss, else full) */
+    double best_loss;   /* +inf until an evaluation */
+    long best_iter;     /* -1 until an evaluation */
+    long since_best;    /* evaluations since the best one (--patience) */
     uint64_t data_hash;
     long res_step; /* the optimizer of a resumed run, until it is made */
     int res_kind;
@@ -407,21 +449,22 @@ static int minibatch(Trainer *T, long it, double *loss) {
     return 0;
 }
 
-/* The full-trajectory loss: each trajectory solved whole from its first
- * observation (trajectories with equal times as one batch), the model's
- * loss averaged over all observations.  Keeps the predictions for plots. */
-static int full_loss(Trainer *T, double *out) {
+/* The full-trajectory loss of data d (the training or the validation set):
+ * each trajectory solved whole from its first observation (trajectories
+ * with equal times as one batch), the model's loss averaged over all
+ * observations.  Keeps the predictions in pred (for plots) unless NULL. */
+static int full_loss(Trainer *T, const nodec_data *d, double **pred, const char *what, double *out) {
     int ns = T->ns;
     double sum = 0;
     long count = 0;
-    int *done = calloc((size_t)T->d.n_traj, sizeof *done), *members = malloc(sizeof(int) * (size_t)T->d.n_traj);
+    int *done = calloc((size_t)d->n_traj, sizeof *done), *members = malloc(sizeof(int) * (size_t)d->n_traj);
     if (!done || !members) return free(done), free(members), snprintf(T->err, sizeof T->err, "out of memory"), -1;
-    for (int k = 0; k < T->d.n_traj; k++) {
+    for (int k = 0; k < d->n_traj; k++) {
         if (done[k]) continue;
-        const nodec_traj *tk = &T->d.traj[k];
+        const nodec_traj *tk = &d->traj[k];
         int B = 0, n = tk->n;
-        for (int j = k; j < T->d.n_traj; j++) {
-            const nodec_traj *tj = &T->d.traj[j];
+        for (int j = k; j < d->n_traj; j++) {
+            const nodec_traj *tj = &d->traj[j];
             if (!done[j] && tj->n == n && !memcmp(tj->t, tk->t, sizeof(double) * (size_t)n))
                 done[j] = 1, members[B++] = j;
         }
@@ -430,17 +473,17 @@ static int full_loss(Trainer *T, double *out) {
         nodec_solver *s = z0 && z && obs ? handle(T, B) : NULL;
         int rc = NODEC_MEM_FAIL;
         if (s) {
-            for (int b = 0; b < B; b++)
-                memcpy(z0 + (size_t)b * ns, T->d.traj[members[b]].z, sizeof(double) * (size_t)ns);
+            for (int b = 0; b < B; b++) memcpy(z0 + (size_t)b * ns, d->traj[members[b]].z, sizeof(double) * (size_t)ns);
             rc = nodec_solve(s, T->theta, z0, n, tk->t, z);
             add_stats(&T->eval_stats, s);
         }
         if (rc == NODEC_SUCCESS) {
             for (int i = 0; i < n; i++) {
                 for (int b = 0; b < B; b++) {
-                    memcpy(obs + (size_t)b * ns, T->d.traj[members[b]].z + (size_t)i * ns, sizeof(double) * ns);
-                    memcpy(T->pred[members[b]] + (size_t)i * ns, z + ((size_t)i * B + b) * ns,
-                           sizeof(double) * (size_t)ns);
+                    memcpy(obs + (size_t)b * ns, d->traj[members[b]].z + (size_t)i * ns, sizeof(double) * ns);
+                    if (pred)
+                        memcpy(pred[members[b]] + (size_t)i * ns, z + ((size_t)i * B + b) * ns,
+                               sizeof(double) * (size_t)ns);
                 }
                 sum += T->m->loss(B, z + (size_t)i * B * ns, obs, T->work);
             }
@@ -449,25 +492,89 @@ static int full_loss(Trainer *T, double *out) {
         free(z0), free(z), free(obs);
         if (rc != NODEC_SUCCESS) {
             free(done), free(members);
-            return solve_error(T, T->iter, "full-trajectory solve", s, rc);
+            return solve_error(T, T->iter, what, s, rc);
         }
     }
     free(done), free(members);
     T->evals++;
     *out = sum / (double)count;
     if (!isfinite(*out)) {
-        snprintf(T->err, sizeof T->err, "iteration %ld: the full-trajectory loss is not finite", T->iter);
+        snprintf(T->err, sizeof T->err, "iteration %ld: the %s loss is not finite", T->iter,
+                 pred ? "full-trajectory" : "validation");
         return -1;
     }
     return 0;
 }
 
+/* An evaluation: the full-trajectory loss, the validation loss, and, when
+ * counted, the best parameters and --patience's count.  The evaluation an
+ * interrupt adds off the --eval-every grid is not counted, so that an
+ * interrupted and resumed run keeps the best of an uninterrupted one. */
+static int evaluate(Trainer *T, int counted) {
+    if (full_loss(T, &T->d, T->pred, "full-trajectory solve", &T->last_full)) return T->last_full = NAN, -1;
+    if (T->val.n_traj && full_loss(T, &T->val, NULL, "validation solve", &T->last_val)) return T->last_val = NAN, -1;
+    if (!counted) return 0;
+    double score = T->val.n_traj ? T->last_val : T->last_full;
+    if (score < T->best_loss) {
+        T->best_loss = score, T->best_iter = T->iter, T->since_best = 0;
+        memcpy(T->best_theta, T->theta, sizeof(double) * (size_t)T->np);
+    } else
+        T->since_best++;
+    return 0;
+}
+
+/* What --save writes: the best θ unless --save-last (or before any
+ * evaluation). */
+static const double *saved_theta(const Trainer *T) {
+    return !T->o.save_last && T->best_iter >= 0 ? T->best_theta : T->theta;
+}
+
+/* --val-frac: round(F·n) of the n trajectories (at least one, and one left
+ * to train on), drawn by a generator seeded by --seed alone, become the
+ * validation set; both sets keep the file's order. */
+static int split_val(Trainer *T) {
+    nodec_data *d = &T->d;
+    int n = d->n_traj, k = (int)floor(T->o.val_frac * n + 0.5);
+    if (n < 2)
+        return snprintf(T->err, sizeof T->err,
+                        "%s has one trajectory; --val-frac holds out whole trajectories, so it needs at least two "
+                        "(a traj column), or give --val-data",
+                        T->o.data),
+               -1;
+    k = k < 1 ? 1 : k > n - 1 ? n - 1 : k;
+    int *idx = malloc(sizeof(int) * (size_t)n);
+    char *held = calloc((size_t)n, 1);
+    nodec_traj *tr = malloc(sizeof *tr * (size_t)(n - k)), *tv = malloc(sizeof *tv * (size_t)k);
+    if (!idx || !held || !tr || !tv)
+        return free(idx), free(held), free(tr), free(tv), snprintf(T->err, sizeof T->err, "out of memory"), -1;
+    uint64_t x = (uint64_t)T->o.seed * 0x9e3779b97f4a7c15ull ^ 0x76616c69646174ull; /* "validat" */
+    rng_next(&x);
+    for (int i = 0; i < n; i++) idx[i] = i;
+    for (int i = 0; i < k; i++) {
+        int j = i + (int)rng_below(&x, (uint64_t)(n - i)), tmp = idx[i];
+        idx[i] = idx[j], idx[j] = tmp;
+        held[idx[i]] = 1;
+    }
+    int a = 0, b = 0;
+    for (int i = 0; i < n; i++) {
+        if (held[i])
+            tv[b++] = d->traj[i];
+        else
+            tr[a++] = d->traj[i];
+    }
+    free(d->traj), free(idx), free(held);
+    d->traj = tr, d->n_traj = n - k;
+    T->val = (nodec_data){d->n_state, k, tv};
+    return 0;
+}
+
 /* ---- files -------------------------------------------------------------- */
 
-static int log_add(Trainer *T, long iter, double batch, double full) {
+static int log_add(Trainer *T, long iter, double batch, double full, double val) {
     if (T->n_log && T->log[T->n_log - 1].iter == iter) { /* fill in the row of this iteration */
         if (!isnan(batch)) T->log[T->n_log - 1].batch = batch;
         if (!isnan(full)) T->log[T->n_log - 1].full = full;
+        if (!isnan(val)) T->log[T->n_log - 1].val = val;
         return 0;
     }
     if (T->n_log == T->cap_log) {
@@ -476,7 +583,7 @@ static int log_add(Trainer *T, long iter, double batch, double full) {
         if (!p) return -1;
         T->log = p, T->cap_log = cap;
     }
-    T->log[T->n_log++] = (LogRow){iter, batch, full};
+    T->log[T->n_log++] = (LogRow){iter, batch, full, val};
     return 0;
 }
 
@@ -486,14 +593,16 @@ static void put_num(char **p, double v) {
 
 static int log_write(Trainer *T) {
     if (!T->o.log) return 0;
-    char *buf = malloc(64 + 80 * (size_t)T->n_log), *p = buf;
+    int val = T->val.n_traj > 0; /* a fourth column, val_loss */
+    char *buf = malloc(64 + 110 * (size_t)T->n_log), *p = buf;
     if (!buf) return snprintf(T->err, sizeof T->err, "cannot write '%s': out of memory", T->o.log), -1;
-    p += sprintf(p, "iter,batch_loss,full_loss\n");
+    p += sprintf(p, "iter,batch_loss,full_loss%s\n", val ? ",val_loss" : "");
     for (long r = 0; r < T->n_log; r++) {
         p += sprintf(p, "%ld,", T->log[r].iter);
         put_num(&p, T->log[r].batch);
         *p++ = ',';
         put_num(&p, T->log[r].full);
+        if (val) *p++ = ',', put_num(&p, T->log[r].val);
         *p++ = '\n';
     }
     int rc = nodec_write_file_atomic(T->o.log, buf, (size_t)(p - buf), T->err, sizeof T->err);
@@ -525,40 +634,45 @@ static int log_read(Trainer *T, const char *state) {
                 err, T->iter);
         return 0;
     }
-    int lineno = 1, rc = 0;
+    int lineno = 1, rc = 0, ncol = 3;
     char *line = buf, *next;
     for (; line < buf + len; line = next, lineno++) {
         char *nl = strchr(line, '\n');
         next = nl ? nl + 1 : buf + len;
         if (nl) *nl = 0;
-        if (lineno == 1) {
-            if (strcmp(line, "iter,batch_loss,full_loss")) {
+        if (lineno == 1) { /* a log with a validation set has a fourth column */
+            if (!strcmp(line, "iter,batch_loss,full_loss,val_loss"))
+                ncol = 4;
+            else if (strcmp(line, "iter,batch_loss,full_loss")) {
                 fprintf(stderr,
                         "nodec train: warning: %s:1: not a training log (its header is not "
-                        "iter,batch_loss,full_loss); it is written anew\n",
+                        "iter,batch_loss,full_loss[,val_loss]); it is written anew\n",
                         path);
                 break;
             }
             continue;
         }
         char *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        char *c3 = c2 && ncol == 4 ? strchr(c2 + 1, ',') : NULL;
         long long it = -1;
-        double bl = NAN, fl = NAN;
-        int ok = c2 && !strchr(c2 + 1, ',');
+        double bl = NAN, fl = NAN, vl = NAN;
+        int ok = c2 && (ncol == 3 || c3) && !strchr((c3 ? c3 : c2) + 1, ',');
         if (ok) {
             *c1 = *c2 = 0;
+            if (c3) *c3 = 0;
             ok = nodec_cli_integer(line, 0, MAX_ITERS, &it) && (!T->n_log || it > T->log[T->n_log - 1].iter) &&
-                 (!c1[1] || nodec_cli_number(c1 + 1, &bl)) && (!c2[1] || nodec_cli_number(c2 + 1, &fl));
+                 (!c1[1] || nodec_cli_number(c1 + 1, &bl)) && (!c2[1] || nodec_cli_number(c2 + 1, &fl)) &&
+                 (!c3 || !c3[1] || nodec_cli_number(c3 + 1, &vl));
         }
         if (!ok) {
             fprintf(stderr,
-                    "nodec train: warning: %s:%d: not a row of a training log (iter,batch_loss,full_loss, "
+                    "nodec train: warning: %s:%d: not a row of a training log (iter,batch_loss,full_loss%s, "
                     "iterations increasing); it and the rows after it are dropped\n",
-                    path, lineno);
+                    path, lineno, ncol == 4 ? ",val_loss" : "");
             break;
         }
         if (it > T->iter) break;
-        if (log_add(T, (long)it, bl, fl)) {
+        if (log_add(T, (long)it, bl, fl, vl)) {
             rc = -1;
             break;
         }
@@ -577,28 +691,53 @@ static int log_read(Trainer *T, const char *state) {
 }
 
 /* The training state: names and meanings in docs/training.md.  Scalars
- * first, then the vectors θ, m, v and the hashes.  Each scalar has the
- * range the options allow (parse_opts), checked by state_load. */
-enum { NSCALAR = 10 };
-enum { F_WHOLE = 1, F_OPEN_LO = 2, F_OPEN_HI = 4 }; /* a whole number; lo, hi excluded */
+ * first, then the vectors θ, m, v, the hashes and the best θ.  Each scalar
+ * has the range the options allow (parse_opts), checked by state_load.
+ * The entries of the best parameters came later: a state without them
+ * (F_OPTIONAL) is read with their value `def`. */
+enum { NSCALAR = 15 };
+enum { F_WHOLE = 1, F_OPEN_LO = 2, F_OPEN_HI = 4, F_OPTIONAL = 8 }; /* a whole number; lo, hi excluded */
 static const struct {
     const char *name;
     double lo, hi;
     int flags;
     const char *range;
+    double def;
 } scalar[NSCALAR] = {
-    {"format", 1, 1, F_WHOLE, "1, the only format this nodec reads"},
-    {"iter", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of iterations from 0 to 10^12"},
-    {"seed", 0, (double)NODEC_SEED_MAX, F_WHOLE, "a whole number from 0 to 2^53 - 1"},
-    {"optimizer", 0, 2, F_WHOLE, "0 (sgd), 1 (adam) or 2 (rmsprop)"},
-    {"lr", 0, INFINITY, F_OPEN_LO | F_OPEN_HI, "a positive number"},
-    {"momentum", 0, 1, F_OPEN_HI, "a number in [0, 1)"},
-    {"opt_step", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of updates from 0 to the entry 'iter'"},
-    {"batch", 1, (double)MAX_BATCH, F_WHOLE, "a whole number from 1 to 10^6"},
-    {"window", 0, (double)MAX_WINDOW, F_WHOLE, "0 or a whole number from 2 to 10^8"},
-    {"eval_every", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of iterations from 0 to 10^12"},
+    {"format", 1, 1, F_WHOLE, "1, the only format this nodec reads", 0},
+    {"iter", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of iterations from 0 to 10^12", 0},
+    {"seed", 0, (double)NODEC_SEED_MAX, F_WHOLE, "a whole number from 0 to 2^53 - 1", 0},
+    {"optimizer", 0, 2, F_WHOLE, "0 (sgd), 1 (adam) or 2 (rmsprop)", 0},
+    {"lr", 0, INFINITY, F_OPEN_LO | F_OPEN_HI, "a positive number", 0},
+    {"momentum", 0, 1, F_OPEN_HI, "a number in [0, 1)", 0},
+    {"opt_step", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of updates from 0 to the entry 'iter'", 0},
+    {"batch", 1, (double)MAX_BATCH, F_WHOLE, "a whole number from 1 to 10^6", 0},
+    {"window", 0, (double)MAX_WINDOW, F_WHOLE, "0 or a whole number from 2 to 10^8", 0},
+    {"eval_every", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of iterations from 0 to 10^12", 0},
+    {"patience", 0, (double)MAX_ITERS, F_WHOLE | F_OPTIONAL, "a whole number of evaluations from 0 to 10^12", 0},
+    {"val_frac", 0, 1, F_OPEN_HI | F_OPTIONAL, "a number in [0, 1) (0: no held-out trajectories)", 0},
+    {"best_loss", -INFINITY, INFINITY, F_OPTIONAL, "a number, not NaN (inf: no evaluation yet)", INFINITY},
+    {"best_iter", -1, (double)MAX_ITERS, F_WHOLE | F_OPTIONAL,
+     "a whole number from -1 (no evaluation yet) to the entry 'iter'", -1},
+    {"since_best", 0, (double)MAX_ITERS, F_WHOLE | F_OPTIONAL, "a whole number of evaluations from 0 to 10^12", 0},
 };
-enum { S_FORMAT, S_ITER, S_SEED, S_OPTIMIZER, S_LR, S_MOMENTUM, S_OPT_STEP, S_BATCH, S_WINDOW, S_EVAL_EVERY };
+enum {
+    S_FORMAT,
+    S_ITER,
+    S_SEED,
+    S_OPTIMIZER,
+    S_LR,
+    S_MOMENTUM,
+    S_OPT_STEP,
+    S_BATCH,
+    S_WINDOW,
+    S_EVAL_EVERY,
+    S_PATIENCE,
+    S_VAL_FRAC,
+    S_BEST_LOSS,
+    S_BEST_ITER,
+    S_SINCE_BEST
+};
 
 /* The model's source hash, 0 when the descriptor has none. */
 static uint64_t model_hash(const nodec_model *m) { return m->source_hash ? strtoull(m->source_hash, NULL, 16) : 0; }
@@ -629,21 +768,26 @@ static int state_save(Trainer *T, const char *path) {
                           (double)T->opt.step,
                           (double)T->o.batch,
                           (double)T->o.window,
-                          (double)T->o.eval_every};
+                          (double)T->o.eval_every,
+                          (double)T->o.patience,
+                          T->o.val_frac,
+                          T->best_loss,
+                          (double)T->best_iter,
+                          (double)T->since_best};
     double halves[6];
-    nodec_array a[NSCALAR + 6];
+    nodec_array a[NSCALAR + 7];
     memset(a, 0, sizeof a);
     for (int i = 0; i < NSCALAR; i++) {
         snprintf(a[i].name, sizeof a[i].name, "%s", scalar[i].name);
         a[i].size = 1, a[i].data = &sc[i];
     }
-    const char *vn[6] = {"theta", "m", "v", "model_hash", "data_hash", "layout_hash"};
-    double *vd[3] = {T->theta, T->opt.m, T->opt.v};
-    for (int i = 0; i < 6; i++) {
+    const char *vn[7] = {"theta", "m", "v", "model_hash", "data_hash", "layout_hash", "best_theta"};
+    double *vd[7] = {T->theta, T->opt.m, T->opt.v, NULL, NULL, NULL, T->best_theta};
+    for (int i = 0; i < 7; i++) {
         nodec_array *x = &a[NSCALAR + i];
         snprintf(x->name, sizeof x->name, "%s", vn[i]);
         x->ndim = 1;
-        if (i < 3)
+        if (vd[i])
             x->shape[0] = x->size = (size_t)T->np, x->data = vd[i];
         else { /* a hash as two 32-bit halves, each exact in a double */
             double *h = halves + 2 * (i - 3);
@@ -651,7 +795,7 @@ static int state_save(Trainer *T, const char *path) {
             x->shape[0] = x->size = 2, x->data = h;
         }
     }
-    return nodec_npz_save(path, a, NSCALAR + 6, T->err, sizeof T->err);
+    return nodec_npz_save(path, a, NSCALAR + 7, T->err, sizeof T->err);
 }
 
 /* The entry called name with size values, or NULL with a message; a
@@ -693,15 +837,16 @@ static int state_load(Trainer *T, const char *path) {
     int n, rc = -1;
     if (nodec_npz_load(path, &a, &n, T->err, sizeof T->err)) return -1;
     double sc[NSCALAR];
-    const double *th, *m, *v, *mh, *dh, *lh;
+    const double *th, *m, *v, *mh, *dh, *lh, *bt;
     uint64_t model_h, data_h, layout_h;
     for (int i = 0; i < NSCALAR; i++) {
-        const double *p = entry(T, a, n, scalar[i].name, 1, path, 0);
-        if (!p) goto done;
-        double x = sc[i] = *p, lo = scalar[i].lo, hi = scalar[i].hi;
         int f = scalar[i].flags;
+        const double *p = entry(T, a, n, scalar[i].name, 1, path, (f & F_OPTIONAL) != 0);
+        if (!p && (!(f & F_OPTIONAL) || nodec_arrays_find(a, n, scalar[i].name))) goto done;
+        double x = sc[i] = p ? *p : scalar[i].def, lo = scalar[i].lo, hi = scalar[i].hi;
         if (!(f & F_OPEN_LO ? x > lo : x >= lo) || !(f & F_OPEN_HI ? x < hi : x <= hi) ||
-            ((f & F_WHOLE) && x != floor(x)) || (i == S_WINDOW && x == 1) || (i == S_OPT_STEP && x > sc[S_ITER])) {
+            ((f & F_WHOLE) && x != floor(x)) || (i == S_WINDOW && x == 1) || (i == S_OPT_STEP && x > sc[S_ITER]) ||
+            (i == S_BEST_ITER && x > sc[S_ITER])) {
             bad_entry(T, path, scalar[i].name, -1, x, scalar[i].range);
             goto done;
         }
@@ -724,6 +869,22 @@ static int state_load(Trainer *T, const char *path) {
         !(dh = entry(T, a, n, "data_hash", 2, path, 0)))
         goto done;
     if (get_hash(T, path, "model_hash", mh, &model_h) || get_hash(T, path, "data_hash", dh, &data_h)) goto done;
+    /* the best θ: with best_iter, or neither (a state written before them) */
+    bt = entry(T, a, n, "best_theta", (size_t)T->np, path, 1);
+    if (!bt && (nodec_arrays_find(a, n, "best_theta") || sc[S_BEST_ITER] >= 0)) {
+        if (!nodec_arrays_find(a, n, "best_theta"))
+            snprintf(T->err, sizeof T->err,
+                     "%s: not a training state of this model (entry 'best_theta' is missing, but 'best_iter' is "
+                     "%.17g); write states with --state",
+                     path, sc[S_BEST_ITER]);
+        goto done;
+    }
+    if (sc[S_BEST_ITER] >= 0 ? !isfinite(sc[S_BEST_LOSS]) : sc[S_BEST_LOSS] != INFINITY) {
+        bad_entry(T, path, "best_loss", -1, sc[S_BEST_LOSS],
+                  sc[S_BEST_ITER] >= 0 ? "finite when 'best_iter' names an iteration"
+                                       : "inf when 'best_iter' is -1 (no evaluation yet)");
+        goto done;
+    }
     for (long i = 0; i < T->np; i++) {
         if (!isfinite(th[i])) {
             bad_entry(T, path, "theta", i, th[i], "a finite number (a parameter value)");
@@ -737,14 +898,18 @@ static int state_load(Trainer *T, const char *path) {
             bad_entry(T, path, "v", i, v[i], "a finite number, at least 0 (a mean of squared gradients)");
             goto done;
         }
+        if (bt && !isfinite(bt[i])) {
+            bad_entry(T, path, "best_theta", i, bt[i], "a finite number (a parameter value)");
+            goto done;
+        }
     }
 
     Opts *o = &T->o;
-    const char *what[] = {"--seed", "--optimizer", "--lr", "--momentum", "--batch", "--window"};
-    double have[] = {o->seed, o->optimizer, o->lr, o->momentum, (double)o->batch, (double)o->window};
-    double saved[] = {sc[S_SEED], sc[S_OPTIMIZER], sc[S_LR], sc[S_MOMENTUM], sc[S_BATCH], sc[S_WINDOW]};
-    unsigned flag[] = {G_SEED, G_OPT, G_LR, G_MOM, G_BATCH, G_WINDOW};
-    for (int i = 0; i < 6; i++)
+    const char *what[] = {"--seed", "--optimizer", "--lr", "--momentum", "--batch", "--window", "--val-frac"};
+    double have[] = {o->seed, o->optimizer, o->lr, o->momentum, (double)o->batch, (double)o->window, o->val_frac};
+    double saved[] = {sc[S_SEED], sc[S_OPTIMIZER], sc[S_LR], sc[S_MOMENTUM], sc[S_BATCH], sc[S_WINDOW], sc[S_VAL_FRAC]};
+    unsigned flag[] = {G_SEED, G_OPT, G_LR, G_MOM, G_BATCH, G_WINDOW, G_VALFRAC};
+    for (int i = 0; i < 7; i++)
         if ((o->given & flag[i]) && have[i] != saved[i])
             fprintf(stderr,
                     "nodec train: warning: resuming with %s %g where the run had %g; the result will differ from "
@@ -757,6 +922,15 @@ static int state_load(Trainer *T, const char *path) {
     if (!(o->given & G_BATCH)) o->batch = (long)sc[S_BATCH];
     if (!(o->given & G_WINDOW)) o->window = (long)sc[S_WINDOW];
     if (!(o->given & G_EVAL)) o->eval_every = (long)sc[S_EVAL_EVERY];
+    if (!(o->given & G_PATIENCE)) o->patience = (long)sc[S_PATIENCE];
+    if (!(o->given & G_VALFRAC) && !o->val_data) o->val_frac = sc[S_VAL_FRAC];
+    if (o->val_data && sc[S_VAL_FRAC] > 0)
+        fprintf(stderr,
+                "nodec train: warning: %s held out %g of the trajectories for validation; this run validates on "
+                "%s instead, so its best parameters will differ from an uninterrupted run's\n",
+                path, sc[S_VAL_FRAC], o->val_data);
+    T->best_loss = sc[S_BEST_LOSS], T->best_iter = (long)sc[S_BEST_ITER], T->since_best = (long)sc[S_SINCE_BEST];
+    if (bt) memcpy(T->best_theta, bt, sizeof(double) * (size_t)T->np);
     uint64_t now_h = model_hash(T->m);
     if (model_h && now_h && model_h != now_h)
         fprintf(stderr,
@@ -1077,6 +1251,7 @@ static int setup(Trainer *T) {
                 o->data, T->n_pool, o->window);
     size_t B = (size_t)T->B, L = (size_t)maxlen;
     T->n_h = (T->B > T->d.n_traj ? T->B : T->d.n_traj) + 1;
+    if (T->val.n_traj >= T->n_h) T->n_h = T->val.n_traj + 1;
     T->h = calloc((size_t)T->n_h, sizeof *T->h);
     T->prev = calloc((size_t)np + 1, sizeof(double));
     T->grad = calloc((size_t)np + 1, sizeof(double));
@@ -1100,9 +1275,10 @@ static void teardown(Trainer *T) {
     for (int k = 0; T->pred && k < T->d.n_traj; k++) free(T->pred[k]);
     free(T->h), free(T->pred), free(T->pool), free(T->order), free(T->theta), free(T->prev), free(T->grad);
     free(T->dth), free(T->work), free(T->z0), free(T->obs), free(T->wt), free(T->group), free(T->log);
-    free(T->res_m), free(T->res_v);
+    free(T->res_m), free(T->res_v), free(T->best_theta);
     nodec_optim_free(&T->opt);
     nodec_data_free(&T->d);
+    nodec_data_free(&T->val);
 }
 
 int nodec_cli_train_main(const nodec_model *m, int argc, char **argv) {
@@ -1120,7 +1296,8 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     if (rc) return free(T), rc < 0 ? 0 : rc;
     Opts *o = &T->o;
     T->m = m, T->ns = m->n_state, T->np = m->n_param, T->relative = !m->uses_t;
-    T->last_full = T->last_batch = NAN;
+    T->last_full = T->last_batch = T->last_val = NAN;
+    T->best_loss = INFINITY, T->best_iter = -1;
     int status = 1;
     struct sigaction old_int, old_term;
     int handlers = 0;
@@ -1130,14 +1307,17 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     }
     if (check_writable("--save", o->save) || check_writable("--state", o->state) || check_writable("--log", o->log))
         goto out;
-    if (nodec_data_load(o->data, m, &T->d, T->err, sizeof T->err)) {
+    if (nodec_data_load(o->data, m, &T->d, T->err, sizeof T->err) ||
+        (o->val_data && nodec_data_load(o->val_data, m, &T->val, T->err, sizeof T->err))) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
         goto out;
     }
     char *raw;
     size_t rawlen;
     if (!nodec_read_file(o->data, &raw, &rawlen, NULL, 0)) T->data_hash = fnv1a64(raw, rawlen), free(raw);
-    if (!(T->theta = calloc((size_t)T->np + 1, sizeof(double)))) goto oom;
+    if (!(T->theta = calloc((size_t)T->np + 1, sizeof(double))) ||
+        !(T->best_theta = calloc((size_t)T->np + 1, sizeof(double))))
+        goto oom;
     if (o->resume) {
         if (state_load(T, o->resume)) {
             fprintf(stderr, "nodec train: error: %s\n", T->err);
@@ -1145,7 +1325,7 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         }
     } else if (nodec_cli_load_params(m, o->params, (unsigned long long)o->seed, T->theta))
         goto out;
-    if (setup(T)) {
+    if ((o->val_frac > 0 && !o->val_data && split_val(T)) || setup(T)) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
         goto out;
     }
@@ -1194,17 +1374,19 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     Progress pr = {.tty = isatty(STDERR_FILENO), .t0 = now(), .it0 = T->iter};
     double t_start = now(), t_eval = 0, t0;
     long start_iter = T->iter, last_eval = -1;
-    int failed = 0, have_prev = 0;
-    /* the full loss where the run starts, unless a resumed log has its row */
+    int failed = 0, have_prev = 0, stopped = 0;
+    /* the losses where the run starts, unless a resumed log has its row;
+     * they count for the best parameters when no evaluation has yet (a
+     * resumed state holds the best of the evaluations before it) */
     if (T->n_log == 0 || T->log[T->n_log - 1].iter != T->iter) {
         t0 = now();
-        if (full_loss(T, &T->last_full))
+        if (evaluate(T, T->best_iter < 0))
             failed = 1;
         else
-            last_eval = T->iter, log_add(T, T->iter, NAN, T->last_full);
+            last_eval = T->iter, log_add(T, T->iter, NAN, T->last_full, T->last_val);
         t_eval += now() - t0;
     }
-    while (!failed && !interrupted && T->iter < o->iters) {
+    while (!failed && !interrupted && !stopped && T->iter < o->iters) {
         long it = T->iter + 1;
         double L;
         if (minibatch(T, it, &L)) {
@@ -1218,42 +1400,51 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         int evaluated = (o->eval_every && it % o->eval_every == 0) || it == o->iters;
         if (evaluated) {
             t0 = now();
-            if (full_loss(T, &T->last_full)) {
-                T->last_full = NAN, failed = 1;
-            } else
-                last_eval = it;
+            if (evaluate(T, 1))
+                failed = 1;
+            else
+                last_eval = it, stopped = o->patience && T->since_best >= o->patience;
             t_eval += now() - t0;
         }
-        if (log_add(T, it, L, evaluated && !failed ? T->last_full : NAN)) goto oom;
+        if (log_add(T, it, L, evaluated && !failed ? T->last_full : NAN, evaluated && !failed ? T->last_val : NAN))
+            goto oom;
         if (failed) break;
         progress(T, &pr, evaluated, it == o->iters);
         if (it == interrupt_at) raise(SIGINT);
-        if (o->save_every && it % o->save_every == 0 && it < o->iters && !interrupted)
-            if (save_all(T, T->theta, NULL)) goto out;
+        if (o->save_every && it % o->save_every == 0 && it < o->iters && !interrupted && !stopped)
+            if (save_all(T, saved_theta(T), NULL)) goto out;
     }
     double wall = now() - t_start;
     long done_iters = T->iter - start_iter;
     if (!pr.tty || o->quiet) {
     } else if (T->iter != o->iters || failed)
         fputc('\n', stderr);
+    if (stopped && !o->quiet)
+        fprintf(stderr,
+                "nodec train: stopped early after iteration %ld: no better %s loss in %ld evaluations (the best, "
+                "%.6g, at iteration %ld)\n",
+                T->iter, T->val.n_traj ? "validation" : "full-trajectory", o->patience, T->best_loss, T->best_iter);
 
     if (failed) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
-        if (!have_prev && o->save)
+        /* the best parameters (they solved when evaluated), or with
+         * --save-last those of the last minibatch that solved */
+        const double *th = have_prev ? T->prev : NULL;
+        char why[96] = "the last parameters that solved";
+        if (!o->save_last && T->best_iter >= 0)
+            th = T->best_theta, snprintf(why, sizeof why, "the best parameters (iteration %ld)", T->best_iter);
+        if (!th && o->save)
             fprintf(stderr, "nodec train: no iteration of this run succeeded; %s was not written\n", o->save);
-        save_all(T, have_prev ? T->prev : NULL, "the last parameters that solved");
+        save_all(T, th, why);
         goto out;
     }
     if (interrupted) fprintf(stderr, "nodec train: interrupted after iteration %ld; saving\n", T->iter);
     if (last_eval != T->iter) { /* interrupted: the full loss of what is saved, for the summary and plots */
         t0 = now();
-        if (!full_loss(T, &T->last_full))
-            log_add(T, T->iter, NAN, T->last_full), last_eval = T->iter;
-        else
-            T->last_full = NAN;
+        if (!evaluate(T, 0)) log_add(T, T->iter, NAN, T->last_full, T->last_val), last_eval = T->iter;
         t_eval += now() - t0;
     }
-    int save_failed = save_all(T, T->theta, NULL) != 0;
+    int save_failed = save_all(T, saved_theta(T), NULL) != 0;
     char plot_err[2048] = "";
     int plotted = 0;
     if (o->plot && last_eval == T->iter) {
@@ -1268,6 +1459,17 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     json_num(T->last_batch);
     printf(", \"full_loss\": ");
     json_num(T->last_full);
+    printf(", \"val_loss\": ");
+    json_num(T->last_val);
+    printf(",\n \"best_iter\": ");
+    if (T->best_iter >= 0)
+        printf("%ld", T->best_iter);
+    else
+        printf("null");
+    printf(", \"best_loss\": ");
+    json_num(T->best_loss);
+    printf(", \"best_on\": \"%s\", \"saved\": \"%s\", \"stopped_early\": %s", T->val.n_traj ? "validation" : "full",
+           o->save_last ? "last" : "best", stopped ? "true" : "false");
     printf(
         ",\n \"optimizer\": \"%s\", \"lr\": %g, \"batch\": %d, \"window\": %ld, \"seed\": %.17g, \"method\": \"%s\", "
         "\"mode\": \"%s\",\n",
@@ -1293,6 +1495,9 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     if (!o->quiet) {
         fprintf(stderr, "nodec train: %ld iterations in %.2f s (%.3g ms each); full-trajectory loss %.6g\n", done_iters,
                 wall, done_iters ? 1e3 * (wall - t_eval) * per : 0.0, T->last_full);
+        if (o->save && !o->save_last && T->best_iter >= 0)
+            fprintf(stderr, "nodec train: %s has the best parameters: iteration %ld, %s loss %.6g\n", o->save,
+                    T->best_iter, T->val.n_traj ? "validation" : "full-trajectory", T->best_loss);
         if (plotted) {
             size_t n = strlen(o->plot);
             fprintf(stderr, "nodec train: plots in %s%s: fit.png, %sloss.png (and .svg)\n", o->plot,

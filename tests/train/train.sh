@@ -93,15 +93,16 @@ nonautonomous)
 resume)
   # Interrupted at N iterations and resumed to 2N gives the same bits as
   # 2N straight (the .npz files are byte-for-byte deterministic), for each
-  # optimizer; the logs agree too.
+  # optimizer; the logs agree too.  --save-last: the last θ (the state
+  # holds the best θ too, so the states' equality covers it).
   for opt in rmsprop adam sgd; do
-    a="--data $spiral --optimizer $opt --eval-every 10 --quiet"
+    a="--data $spiral --optimizer $opt --eval-every 10 --quiet --save-last"
     train spiral $a --iters 60 --save "$tmp/straight.npz" --state "$tmp/straight.state.npz" --log "$tmp/straight.csv"
     expect_rc 0
     train spiral $a --iters 30 --save "$tmp/half.npz" --state "$tmp/s.npz" --log "$tmp/resumed.csv"
     expect_rc 0
     train spiral --data "$spiral" --resume "$tmp/s.npz" --iters 60 --save "$tmp/resumed.npz" \
-      --log "$tmp/resumed.csv" --quiet
+      --log "$tmp/resumed.csv" --quiet --save-last
     expect_rc 0
     [ "$(json start_iter "$tmp/out")" = 30 ] || fail "$opt: the resumed run should start at 30"
     cmp "$tmp/straight.npz" "$tmp/resumed.npz" || fail "$opt: resumed parameters differ"
@@ -189,11 +190,17 @@ interrupted_save)
 solver_failure)
   # SGD with lr 5 throws Lotka–Volterra into a blow-up: the solve fails at
   # iteration 3 (measured).  The message names the iteration and the
-  # runtime's reason; --save gets the last parameters whose minibatch
-  # solved (those after 1 update, used by iteration 2); exit 1.
+  # runtime's reason; with --save-last, --save gets the last parameters
+  # whose minibatch solved (those after 1 update, used by iteration 2);
+  # without it, the best evaluated ones (here the start's); exit 1.
   "$drv" lotka_volterra params "$tmp/true.npz" alpha=1.3 beta=0.9 delta=0.8 gamma=2.8 || fail "params"
   "$drv" lotka_volterra solve --params "$tmp/true.npz" --t1 10 --n 101 -o "$tmp/lv.csv" || fail "solve"
-  a="--data $tmp/lv.csv --optimizer sgd --lr 5 --momentum 0 --quiet"
+  a="--data $tmp/lv.csv --optimizer sgd --lr 5 --momentum 0 --quiet --save-last"
+  train lotka_volterra $a --iters 50 --save "$tmp/best.npz" --save-best
+  expect_rc 1
+  grep -q "saved the best parameters (iteration 0) to" "$tmp/err" || fail "best on failure: $(cat "$tmp/err")"
+  train lotka_volterra $a --iters 0 --save "$tmp/zero.npz"
+  cmp "$tmp/zero.npz" "$tmp/best.npz" || fail "the best parameters are not those of iteration 0"
   train lotka_volterra $a --iters 50 --save "$tmp/p.npz"
   expect_rc 1
   cat "$tmp/err"
@@ -309,7 +316,8 @@ state_fields)
   expect_rc 0
   for kv in momentum=2 iter=2.5 iter=-1 m=inf v=-1 theta=nan window=1 seed=-1 seed=1e300 optimizer=3 \
       optimizer=0.5 lr=0 lr=inf batch=0 eval_every=-1 opt_step=6 format=2 model_hash=-1 data_hash=4294967296 \
-      layout_hash=0.5 iter=nan; do
+      layout_hash=0.5 iter=nan patience=-1 patience=0.5 val_frac=1 val_frac=-0.1 best_iter=6 best_iter=-2 \
+      best_iter=1.5 since_best=-1 best_loss=nan best_loss=inf best_theta=nan; do
     cp "$tmp/s.npz" "$tmp/b.npz" && "$drv" spiral set "$tmp/b.npz" "$kv" || fail "set $kv"
     train spiral --data "$spiral" --resume "$tmp/b.npz" --iters 6 --quiet
     expect_rc 1
@@ -323,6 +331,15 @@ state_fields)
   expect_rc 1
   grep -q "entry 'model_hash' is missing" "$tmp/err" || fail "missing entry: $(cat "$tmp/err")"
   cp "$tmp/s.npz" "$tmp/b.npz" && "$drv" spiral set "$tmp/b.npz" layout_hash= || fail "set"
+  train spiral --data "$spiral" --resume "$tmp/b.npz" --iters 6 --quiet
+  expect_rc 0
+  # the best parameters: best_theta goes with best_iter; a state from before
+  # them (none of their entries) is read, its best unknown
+  cp "$tmp/s.npz" "$tmp/b.npz" && "$drv" spiral set "$tmp/b.npz" best_theta= || fail "set"
+  train spiral --data "$spiral" --resume "$tmp/b.npz" --iters 6 --quiet
+  expect_rc 1
+  grep -q "entry 'best_theta' is missing" "$tmp/err" || fail "missing best_theta: $(cat "$tmp/err")"
+  "$drv" spiral set "$tmp/b.npz" best_loss= best_iter= since_best= patience= val_frac= || fail "set"
   train spiral --data "$spiral" --resume "$tmp/b.npz" --iters 6 --quiet
   expect_rc 0
   ;;
@@ -408,6 +425,79 @@ iterations 26 to 30 are missing from it" "$tmp/err" || fail "no warning about th
   grep -q "warning: $tmp/h.csv:4: not a row of a training log" "$tmp/err" || fail "bad row"
   grep -q "ends at iteration 1 but $tmp/h.npz is at iteration 3" "$tmp/err" || fail "bad row: the gap"
   grep -q '^1,0.5,$' "$tmp/h.csv" || fail "the rows before the bad one are kept"
+  ;;
+
+best)
+  # --save writes the θ of the best evaluation, which is the θ a run
+  # stopped at that iteration ends with; --save-last the last θ; the
+  # summary names the best.  Adam at lr 0.01 on the spiral, 200 iterations:
+  # measured best 0.182 at iteration 140, last 0.676.
+  a="--data $spiral --optimizer adam --lr 0.01 --eval-every 10 --quiet"
+  train spiral $a --iters 200 --save "$tmp/best.npz" --log "$tmp/log.csv"
+  expect_rc 0
+  cat "$tmp/out"
+  bi=$(json best_iter "$tmp/out") bl=$(json best_loss "$tmp/out")
+  min=$(awk -F, 'NR > 1 && $3 != "" { print $3 }' "$tmp/log.csv" | sort -g | head -1)
+  [ "$bl" = "$min" ] || fail "best_loss $bl is not the log's least full loss $min"
+  grep -q "^$bi,.*,$min\$" "$tmp/log.csv" || fail "best_iter $bi is not the row of $min"
+  [ "$bi" != 200 ] || fail "the test wants a best before the end"
+  grep -q '"saved": "best"' "$tmp/out" || fail "saved"
+  train spiral $a --iters "$bi" --save "$tmp/at.npz" --save-last
+  cmp "$tmp/best.npz" "$tmp/at.npz" || fail "--save is not the θ of iteration $bi"
+  train spiral $a --iters 200 --save "$tmp/last.npz" --save-last
+  cmp -s "$tmp/best.npz" "$tmp/last.npz" && fail "--save-last saved the best"
+  grep -q '"saved": "last"' "$tmp/out" || fail "saved last"
+  # --patience 3: the run stops at the third evaluation without a better
+  # loss, and saves the best
+  train spiral $a --iters 2000 --patience 3 --save "$tmp/p3.npz" --state "$tmp/p3.state.npz" --log "$tmp/p3.csv"
+  expect_rc 0
+  n=$(json iters "$tmp/out") bi=$(json best_iter "$tmp/out")
+  echo "--patience 3: stopped after iteration $n, best at $bi"
+  grep -q '"stopped_early": true' "$tmp/out" || fail "not stopped early"
+  [ "$n" = $((bi + 30)) ] || fail "stopped at $n, want best_iter + 3 evaluations = $((bi + 30))"
+  train spiral $a --iters "$bi" --save "$tmp/at.npz" --save-last
+  cmp "$tmp/p3.npz" "$tmp/at.npz" || fail "--patience: --save is not the θ of iteration $bi"
+  # a validation set: --val-data (another spiral, from z0 = (1.5, 0.5)) is
+  # scored at each evaluation, logged as val_loss and chooses the best
+  "$drv" spiral_true solve --z0 1.5,0.5 --t1 25 --n 1000 -o "$tmp/val.csv" >/dev/null || fail "solve"
+  train spiral $a --iters 100 --val-data "$tmp/val.csv" --save "$tmp/v.npz" --log "$tmp/v.csv"
+  expect_rc 0
+  grep -q '"best_on": "validation"' "$tmp/out" || fail "best_on"
+  [ "$(head -1 "$tmp/v.csv")" = "iter,batch_loss,full_loss,val_loss" ] || fail "log header $(head -1 "$tmp/v.csv")"
+  min=$(awk -F, 'NR > 1 && $4 != "" { print $4 }' "$tmp/v.csv" | sort -g | head -1)
+  [ "$(json best_loss "$tmp/out")" = "$min" ] || fail "best_loss is not the least val_loss $min"
+  echo "--val-data: best validation loss $min at iteration $(json best_iter "$tmp/out")"
+  # --val-frac holds out whole trajectories (seeded): four Lotka–Volterra
+  # trajectories, half held out; one trajectory cannot be split
+  for z in 1,1 2,0.5 1.5,2 0.5,1; do
+    "$drv" lotka_volterra solve --z0 $z --t1 5 --n 51 -o "$tmp/lv_$z.csv" || fail "solve"
+  done
+  { echo "traj,t,x,y"; k=0; for z in 1,1 2,0.5 1.5,2 0.5,1; do sed 1d "$tmp/lv_$z.csv" | sed "s/^/$k,/"; k=$((k + 1)); done; } \
+    >"$tmp/lv4.csv"
+  b="--data $tmp/lv4.csv --optimizer adam --lr 0.01 --eval-every 10 --quiet --val-frac 0.5"
+  train lotka_volterra $b --iters 60 --save "$tmp/straight.npz" --state "$tmp/straight.state.npz" --log "$tmp/straight.csv"
+  expect_rc 0
+  grep -q '"best_on": "validation"' "$tmp/out" && [ "$(json val_loss "$tmp/out")" != null ] || fail "--val-frac"
+  # resumed: the same best, bit for bit (the state holds the best θ and --val-frac)
+  train lotka_volterra $b --iters 30 --state "$tmp/s.npz" --log "$tmp/resumed.csv"
+  expect_rc 0
+  train lotka_volterra --data "$tmp/lv4.csv" --resume "$tmp/s.npz" --iters 60 --save "$tmp/resumed.npz" \
+    --log "$tmp/resumed.csv" --quiet
+  expect_rc 0
+  cmp "$tmp/straight.npz" "$tmp/resumed.npz" || fail "resumed best parameters differ"
+  cmp "$tmp/straight.state.npz" "$tmp/s.npz" || fail "resumed state differs"
+  cmp "$tmp/straight.csv" "$tmp/resumed.csv" || fail "resumed log differs"
+  # another seed holds out other trajectories
+  train lotka_volterra $b --iters 0 --seed 2
+  [ "$(json val_loss "$tmp/out")" != "$(sed -n 2p "$tmp/straight.csv" | cut -d, -f4)" ] || echo "(seed 2: same split)"
+  train spiral --data "$spiral" --val-frac 0.5
+  expect_rc 1
+  grep -q "needs at least two" "$tmp/err" || fail "one trajectory: $(cat "$tmp/err")"
+  for args in "--val-frac 0" "--val-frac 1" "--val-frac 0.5 --val-data x.csv" "--patience -1"; do
+    train spiral --data "$spiral" $args
+    expect_rc 2
+    echo "'$args': $(head -1 "$tmp/err")"
+  done
   ;;
 
 integers)
