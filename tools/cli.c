@@ -27,7 +27,7 @@ const char nodec_cli_solve_help[] =
     "                  N of them (default 101), both ends included\n"
     "  --times FILE    output times from the `t` column (or only column) of a CSV\n"
     "  -o OUT.csv      write to a file (atomically) instead of standard output\n"
-    "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8 (dopri5)\n"
+    "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8|rodas4|rodas5p|auto (dopri5)\n"
     "  --rtol R (1e-7)  --atol A (1e-9)  --max-steps N  --step H (fixed step size)\n";
 
 const char nodec_cli_grad_help[] =
@@ -40,14 +40,15 @@ const char nodec_cli_grad_help[] =
     "observation; the loss is the model's loss (default: mean squared error)\n"
     "averaged over observation times (t_0 included) and trajectories.\n"
     "Trajectories that share their times are solved as one batch.\n"
-    "  --mode adjoint|checkpoint|direct   gradient method (adjoint)\n"
+    "  --mode adjoint|checkpoint|direct   gradient method (adjoint; checkpoint for\n"
+    "                  rodas4, rodas5p and auto)\n"
     "  --no-seminorm   full error norm in the adjoint pass\n"
     "  --repeat N      compute the gradient N times; stats get the median wall time\n"
     "solver options as for `nodec solve`.\n";
 
 void nodec_solver_opts_default(nodec_solver_opts *o) {
     *o = (nodec_solver_opts){.method = NODEC_DOPRI5,
-                             .mode = NODEC_GRAD_ADJOINT,
+                             .mode = -1, /* the method's default: adjoint, checkpoint for implicit ones */
                              .seminorm = 1,
                              .rtol = 1e-7,
                              .atol = 1e-9,
@@ -99,7 +100,8 @@ int nodec_solver_opts_parse(nodec_solver_opts *o, const char *cmd, int argc, cha
     if (!strcmp(argv[*i], "--no-seminorm")) return o->seminorm = 0, 1;
     if ((v = nodec_cli_value("--method", argc, argv, i, &missing))) {
         if (missing || (o->method = nodec_method_from_name(v)) < 0)
-            return bad(cmd, "--method", v, "use euler, midpoint, rk4, bosh3, dopri5, tsit5 or dopri8");
+            return bad(cmd, "--method", v,
+                       "use euler, midpoint, rk4, bosh3, dopri5, tsit5, dopri8, rodas4, rodas5p or auto");
         return 1;
     }
     if ((v = nodec_cli_value("--mode", argc, argv, i, &missing))) {
@@ -131,7 +133,7 @@ int nodec_solver_opts_parse(nodec_solver_opts *o, const char *cmd, int argc, cha
 int nodec_solver_opts_apply(const nodec_solver_opts *o, nodec_solver *s) {
     int rc = nodec_set_method(s, (nodec_method)o->method);
     if (!rc) rc = nodec_set_tolerances(s, o->rtol, o->atol);
-    if (!rc) rc = nodec_set_grad_mode(s, (nodec_grad_mode)o->mode);
+    if (!rc && o->mode >= 0) rc = nodec_set_grad_mode(s, (nodec_grad_mode)o->mode);
     if (!rc) rc = nodec_set_seminorm(s, o->seminorm);
     if (!rc && o->step > 0) rc = nodec_set_fixed_step(s, o->step);
     if (!rc && o->max_steps > 0) rc = nodec_set_max_steps(s, o->max_steps);
@@ -405,6 +407,7 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
     double *times_ms = calloc((size_t)repeat, sizeof *times_ms);
     int *batch_of = calloc((size_t)ntraj, sizeof *batch_of);
     nodec_stats total = {{0}, {0}};
+    nodec_grad_mode mode_used = NODEC_GRAD_ADJOINT;
     double loss = 0;
     double **dts = calloc((size_t)ntraj, sizeof *dts);
     if (!theta || !dth || !acc_th || !z0all || !dz0all || !times_ms || !batch_of || !dts) goto done;
@@ -464,6 +467,7 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
             }
             nodec_stats st;
             nodec_get_stats(s, &st);
+            mode_used = nodec_get_grad_mode(s);
             total.forward.steps += st.forward.steps, total.forward.rejected += st.forward.rejected;
             total.forward.f_evals += st.forward.f_evals, total.forward.vjp_evals += st.forward.vjp_evals;
             total.backward.steps += st.backward.steps, total.backward.rejected += st.backward.rejected;
@@ -506,8 +510,7 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
     printf(", ");
     json_pass("backward", &total.backward);
     printf(", \"method\": \"%s\", \"mode\": \"%s\", \"repeat\": %ld, \"median_ms\": %.6g}\n}\n",
-           nodec_method_name((nodec_method)so.method), nodec_grad_mode_name((nodec_grad_mode)so.mode), repeat,
-           times_ms[repeat / 2]);
+           nodec_method_name((nodec_method)so.method), nodec_grad_mode_name(mode_used), repeat, times_ms[repeat / 2]);
     status = 0;
 done:
     for (int k = 0; dts && k < ntraj; k++) free(dts[k]);
