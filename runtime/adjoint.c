@@ -54,71 +54,56 @@ typedef struct ctx {
     int want_dt; /* the caller asked for dL/dt_i: jumps evaluate f */
 } ctx;
 
-static double dot(const double *a, const double *b, long n)
-{
+static double dot(const double *a, const double *b, long n) {
     double acc = 0;
-    for (long i = 0; i < n; i++)
-        acc += a[i] * b[i];
+    for (long i = 0; i < n; i++) acc += a[i] * b[i];
     return acc;
 }
 
-static int oom(nodec_solver *s)
-{
-    return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
-}
+static int oom(nodec_solver *s) { return nodec__fail(s, NODEC_MEM_FAIL, "out of memory"); }
 
 /* Doubles the capacity of *p (elements of `elem` bytes) until it holds need. */
-static int grow(nodec_solver *s, void **p, long *cap, long need, size_t elem)
-{
+static int grow(nodec_solver *s, void **p, long *cap, long need, size_t elem) {
     long nc = *cap ? *cap : 64;
     void *q;
-    if (need <= *cap)
-        return NODEC_SUCCESS;
-    while (nc < need)
-        nc *= 2;
+    if (need <= *cap) return NODEC_SUCCESS;
+    while (nc < need) nc *= 2;
     q = mem_grow(&s->mem, *p, (size_t)*cap * elem, (size_t)nc * elem);
-    if (!q)
-        return oom(s);
+    if (!q) return oom(s);
     *p = q;
     *cap = nc;
     return NODEC_SUCCESS;
 }
 
 /* L and g_i = scale·∂ℓ/∂z(t_i) for every observation. */
-static int losses(ctx *c)
-{
+static int losses(ctx *c) {
     double scale = c->scale, *L = c->loss;
     *L = 0;
     for (int i = 0; i <= c->N; i++) {
         double *gi = c->g + (long)i * c->nz;
-        double li = c->m->loss_grad(c->B, c->zobs + (long)i * c->nz,
-                                    c->obs + (long)i * c->nz, gi, c->s->work);
+        double li = c->m->loss_grad(c->B, c->zobs + (long)i * c->nz, c->obs + (long)i * c->nz, gi, c->s->work);
         if (!isfinite(li))
             return nodec__fail(c->s, NODEC_NONFINITE,
                                "the loss is not finite at t = %.6g (t[%d]): "
                                "check the observations for NaN/Inf",
                                c->t[i], i);
         *L += li;
-        for (long p = 0; p < c->nz; p++)
-            gi[p] *= scale;
+        for (long p = 0; p < c->nz; p++) gi[p] *= scale;
     }
     *L *= scale;
     return NODEC_SUCCESS;
 }
 
 /* The jump at observation i of the adjoint a and the time adjoint *at. */
-static void jump(ctx *c, int i, double *a, double *at, nodec_pass_stats *st)
-{
+static void jump(ctx *c, int i, double *a, double *at, nodec_pass_stats *st) {
     const double *gi = c->g + (long)i * c->nz;
     if (i >= 1 && c->want_dt) { /* dL/dt_i = g_i·f(z(t_i)): only when asked */
-        c->m->f(c->B, c->t[i], c->zobs + (long)i * c->nz, c->theta, c->fbuf,
-                c->s->work);
+        c->m->f(c->B, c->t[i], c->zobs + (long)i * c->nz, c->theta, c->fbuf, c->s->work);
         st->f_evals++;
         c->dt[i] = dot(gi, c->fbuf, c->nz);
         *at -= c->dt[i];
     }
-    for (long p = 0; p < c->nz; p++)
-        a[p] += gi[p];
+    for (long p = 0; p < c->nz; p++) a[p] += gi[p];
 }
 
 /* ---- adjoint: backsolve of the augmented system ---- */
@@ -128,27 +113,22 @@ typedef struct aug_ode {
     ctx *c;
 } aug_ode;
 
-static int aug_rhs(rk_ode *o, double t, const double *y, double *dy)
-{
+static int aug_rhs(rk_ode *o, double t, const double *y, double *dy) {
     ctx *c = ((aug_ode *)o)->c;
     long nz = c->nz;
     if (c->m->f_vjp) /* one pass: the forward values are shared */
-        c->m->f_vjp(c->B, t, y, c->theta, y + nz, dy, dy + nz, dy + 2 * nz,
-                    dy + 2 * nz + c->P, c->s->work);
+        c->m->f_vjp(c->B, t, y, c->theta, y + nz, dy, dy + nz, dy + 2 * nz, dy + 2 * nz + c->P, c->s->work);
     else {
         c->m->f(c->B, t, y, c->theta, dy, c->s->work);
-        c->m->vjp(c->B, t, y, c->theta, y + nz, dy + nz, dy + 2 * nz,
-                  dy + 2 * nz + c->P, c->s->work);
+        c->m->vjp(c->B, t, y, c->theta, y + nz, dy + nz, dy + 2 * nz, dy + 2 * nz + c->P, c->s->work);
     }
     c->s->stats.backward.f_evals++;
     c->s->stats.backward.vjp_evals++;
-    for (long p = nz; p < o->n; p++)
-        dy[p] = -dy[p];
+    for (long p = nz; p < o->n; p++) dy[p] = -dy[p];
     return NODEC_SUCCESS;
 }
 
-static void set_groups(rk_ode *o, nodec_solver *s, int nstate_groups, long nz, int P)
-{
+static void set_groups(rk_ode *o, nodec_solver *s, int nstate_groups, long nz, int P) {
     o->ngroup = 0;
     for (int g = 0; g < nstate_groups; g++) {
         o->goff[o->ngroup] = (int)(g * nz);
@@ -162,8 +142,7 @@ static void set_groups(rk_ode *o, nodec_solver *s, int nstate_groups, long nz, i
     }
 }
 
-static int backsolve(ctx *c, double *dtheta, double *dz0)
-{
+static int backsolve(ctx *c, double *dtheta, double *dz0) {
     nodec_solver *s = c->s;
     long nz = c->nz;
     int P = c->P, N = c->N, rc = 0, fixed = fwd_is_fixed(s);
@@ -174,9 +153,7 @@ static int backsolve(ctx *c, double *dtheta, double *dz0)
     ao.o.n = (int)(2 * nz + P + 1);
     ao.o.rhs = aug_rhs;
     set_groups(&ao.o, s, 2, nz, P);
-    if ((rc = rk_init(&r, s, rk_tableau(s->method), &ao.o, &s->stats.backward,
-                      "backward")))
-        return rc;
+    if ((rc = rk_init(&r, s, rk_tableau(s->method), &ao.o, &s->stats.backward, "backward"))) return rc;
     memset(r.y, 0, ao.o.n * sizeof(double));
     memcpy(r.y, c->zobs + N * nz, nz * sizeof(double));
     c->dt[N] = 0;
@@ -198,11 +175,9 @@ static int backsolve(ctx *c, double *dtheta, double *dz0)
             }
         } else {
             int acc;
-            while (rc == 0 && r.t > c->t[i])
-                rc = rk_attempt(&r, c->t[i], &acc);
+            while (rc == 0 && r.t > c->t[i]) rc = rk_attempt(&r, c->t[i], &acc);
         }
-        if (rc)
-            break;
+        if (rc) break;
         /* Reset z to the forward's value: no drift from the reverse solve. */
         memcpy(r.y, c->zobs + (long)i * nz, nz * sizeof(double));
         jump(c, i, r.y + nz, r.y + 2 * nz + P, &s->stats.backward);
@@ -215,10 +190,8 @@ static int backsolve(ctx *c, double *dtheta, double *dz0)
                          "(--mode checkpoint), with an implicit method (--method "
                          "auto or rodas5p) if the forward pass is slow too");
     if (rc == 0) {
-        if (dz0)
-            memcpy(dz0, r.y + nz, nz * sizeof(double));
-        if (dtheta)
-            memcpy(dtheta, r.y + 2 * nz, P * sizeof(double));
+        if (dz0) memcpy(dz0, r.y + nz, nz * sizeof(double));
+        if (dtheta) memcpy(dtheta, r.y + 2 * nz, P * sizeof(double));
         c->dt[0] = r.y[2 * nz + P];
     }
     rk_release(&r);
@@ -230,27 +203,24 @@ static int backsolve(ctx *c, double *dtheta, double *dz0)
 typedef struct tape {
     fwd_hook hk;
     ctx *c;
-    int every;      /* store the state every `every` steps */
-    long n, cap;    /* steps */
-    double *step;   /* 3 per step: t0, t1, h */
-    long *grid;     /* 3 per step: interval, j, m (fixed grids) */
-    long ns, scap;  /* stored states */
+    int every;     /* store the state every `every` steps */
+    long n, cap;   /* steps */
+    double *step;  /* 3 per step: t0, t1, h */
+    long *grid;    /* 3 per step: interval, j, m (fixed grids) */
+    long ns, scap; /* stored states */
     double *y;
-    long mcap;      /* auto: the method of each step (1: implicit) */
+    long mcap; /* auto: the method of each step (1: implicit) */
     unsigned char *meth;
 } tape;
 
-static int tape_step(fwd_hook *hk, rk *r, int interval, long j, long m)
-{
+static int tape_step(fwd_hook *hk, rk *r, int interval, long j, long m) {
     tape *tp = (tape *)hk;
     nodec_solver *s = tp->c->s;
     long k = tp->n, nz = tp->c->nz, cap = tp->cap;
     int rc;
-    if ((rc = grow(s, (void **)&tp->step, &cap, k + 1, 3 * sizeof(double))))
-        return rc;
+    if ((rc = grow(s, (void **)&tp->step, &cap, k + 1, 3 * sizeof(double)))) return rc;
     cap = tp->cap;
-    if ((rc = grow(s, (void **)&tp->grid, &cap, k + 1, 3 * sizeof(long))))
-        return rc;
+    if ((rc = grow(s, (void **)&tp->grid, &cap, k + 1, 3 * sizeof(long)))) return rc;
     tp->cap = cap;
     tp->step[3 * k] = r->tprev;
     tp->step[3 * k + 1] = r->t;
@@ -259,13 +229,11 @@ static int tape_step(fwd_hook *hk, rk *r, int interval, long j, long m)
     tp->grid[3 * k + 1] = j;
     tp->grid[3 * k + 2] = m;
     if (s->method == NODEC_AUTO) {
-        if ((rc = grow(s, (void **)&tp->meth, &tp->mcap, k + 1, 1)))
-            return rc;
+        if ((rc = grow(s, (void **)&tp->meth, &tp->mcap, k + 1, 1))) return rc;
         tp->meth[k] = r->tab->ros != NULL;
     }
     if (k % tp->every == 0) {
-        if ((rc = grow(s, (void **)&tp->y, &tp->scap, tp->ns + 1, nz * sizeof(double))))
-            return rc;
+        if ((rc = grow(s, (void **)&tp->y, &tp->scap, tp->ns + 1, nz * sizeof(double)))) return rc;
         memcpy(tp->y + tp->ns * nz, r->yprev, nz * sizeof(double));
         tp->ns++;
     }
@@ -273,8 +241,7 @@ static int tape_step(fwd_hook *hk, rk *r, int interval, long j, long m)
     return NODEC_SUCCESS;
 }
 
-static void tape_free(tape *tp)
-{
+static void tape_free(tape *tp) {
     mem_counter *mc = &tp->c->s->mem;
     mem_free(mc, tp->step, (size_t)tp->cap * 3 * sizeof(double));
     mem_free(mc, tp->grid, (size_t)tp->cap * 3 * sizeof(long));
@@ -283,10 +250,8 @@ static void tape_free(tape *tp)
 }
 
 /* The tableau of recorded step k for integrator r (auto: as recorded). */
-static const rk_tab *tape_tab(const tape *tp, const rk *r, long k)
-{
-    if (!tp->meth)
-        return r->tab;
+static const rk_tab *tape_tab(const tape *tp, const rk *r, long k) {
+    if (!tp->meth) return r->tab;
     return tp->meth[k] ? r->stiff : r->expl;
 }
 
@@ -302,36 +267,30 @@ typedef struct cadj_ode {
     double *z;          /* scratch: z(t) */
 } cadj_ode;
 
-static void dense_z(cadj_ode *co, double t, double *z)
-{
+static void dense_z(cadj_ode *co, double t, double *z) {
     long nz = co->c->nz;
     double x = (t - co->t0) / co->h;
     const double *C = co->coef;
     for (long p = 0; p < nz; p++) {
         double v = 0;
-        for (int q = NCOEF - 1; q >= 1; q--)
-            v = v * x + C[q * nz + p];
+        for (int q = NCOEF - 1; q >= 1; q--) v = v * x + C[q * nz + p];
         z[p] = C[p] + x * v;
     }
 }
 
-static int cadj_rhs(rk_ode *o, double t, const double *y, double *dy)
-{
+static int cadj_rhs(rk_ode *o, double t, const double *y, double *dy) {
     cadj_ode *co = (cadj_ode *)o;
     ctx *c = co->c;
     long nz = c->nz;
     dense_z(co, t, co->z);
-    c->m->vjp(c->B, t, co->z, c->theta, y, dy, dy + nz, dy + nz + c->P,
-              c->s->work);
+    c->m->vjp(c->B, t, co->z, c->theta, y, dy, dy + nz, dy + nz + c->P, c->s->work);
     c->s->stats.backward.vjp_evals++;
-    for (long p = 0; p < o->n; p++)
-        dy[p] = -dy[p];
+    for (long p = 0; p < o->n; p++) dy[p] = -dy[p];
     return NODEC_SUCCESS;
 }
 
 /* ∂F/∂a = −Jᵀ per trajectory, J = ∂f/∂z at the interpolated z(t). */
-static int cadj_jac(rk_ode *o, double t, const double *y, double *J)
-{
+static int cadj_jac(rk_ode *o, double t, const double *y, double *J) {
     cadj_ode *co = (cadj_ode *)o;
     ctx *c = co->c;
     int n = c->m->n_state;
@@ -354,17 +313,14 @@ static int cadj_jac(rk_ode *o, double t, const double *y, double *J)
 
 /* The quadratures' rows of ∂F/∂y times v: aθ' = −aᵀ∂f/∂θ and at' = −aᵀ∂f/∂t
  * are linear in a, so their derivative along v is the same VJP with v. */
-static int cadj_jvq(rk_ode *o, double t, const double *y, const double *v,
-                    double *out)
-{
+static int cadj_jvq(rk_ode *o, double t, const double *y, const double *v, double *out) {
     cadj_ode *co = (cadj_ode *)o;
     ctx *c = co->c;
     (void)y;
     dense_z(co, t, co->z);
     c->m->vjp(c->B, t, co->z, c->theta, v, NULL, out, out + c->P, c->s->work);
     c->s->stats.backward.vjp_evals++;
-    for (int p = 0; p <= c->P; p++)
-        out[p] = -out[p];
+    for (int p = 0; p <= c->P; p++) out[p] = -out[p];
     return NODEC_SUCCESS;
 }
 
@@ -373,9 +329,7 @@ static int cadj_jvq(rk_ode *o, double t, const double *y, const double *v,
  * z = y0 + Σ_m C_m x^m, C_m = h Σ_j W[j][m−1] k_j (rk_dense_coefs); for
  * the fixed-step tableaus, which are not FSAL, cubic Hermite with f1 =
  * f(t1, y1), which is also the next step's k_0. */
-static int replay(ctx *c, tape *tp, rk *rr, long first, long last, double *seg,
-                  double *f0)
-{
+static int replay(ctx *c, tape *tp, rk *rr, long first, long last, double *seg, double *f0) {
     const rk_tab *tb = NULL;
     long nz = c->nz;
     int s = 0, rc;
@@ -390,11 +344,9 @@ static int replay(ctx *c, tape *tp, rk *rr, long first, long last, double *seg,
         if (rr->tab != tb) {
             tb = rr->tab;
             s = tb->s;
-            if (tb->fsal || tb->ros)
-                rk_dense_coefs(tb, W);
+            if (tb->fsal || tb->ros) rk_dense_coefs(tb, W);
         }
-        if ((rc = rk_take(rr, h, tp->step[3 * k + 1], NULL)))
-            return rc;
+        if ((rc = rk_take(rr, h, tp->step[3 * k + 1], NULL))) return rc;
         memcpy(C, rr->yprev, nz * sizeof(double));
         memset(C + nz, 0, (NCOEF - 1) * nz * sizeof(double));
         if (tb->fsal || tb->ros) { /* Rosenbrock stages are increments */
@@ -402,10 +354,8 @@ static int replay(ctx *c, tape *tp, rk *rr, long first, long last, double *seg,
                 for (int m = 1; m < NCOEF; m++) {
                     double wm = (tb->ros ? 1 : h) * W[j][m - 1];
                     const double *kj = rr->k + (size_t)j * nz;
-                    if (wm == 0)
-                        continue;
-                    for (long p = 0; p < nz; p++)
-                        C[m * nz + p] += wm * kj[p];
+                    if (wm == 0) continue;
+                    for (long p = 0; p < nz; p++) C[m * nz + p] += wm * kj[p];
                 }
         } else {
             memcpy(f0, rr->k, nz * sizeof(double));
@@ -422,8 +372,7 @@ static int replay(ctx *c, tape *tp, rk *rr, long first, long last, double *seg,
     return NODEC_SUCCESS;
 }
 
-static int checkpoint(ctx *c, double *dtheta, double *dz0)
-{
+static int checkpoint(ctx *c, double *dtheta, double *dz0) {
     nodec_solver *s = c->s;
     long nz = c->nz, K = s->ckpt_every;
     int P = c->P, N = c->N, rc, i = N, fixed = fwd_is_fixed(s), started = 0;
@@ -436,12 +385,9 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
     double *seg = NULL, *at;
     size_t segbytes = ((size_t)K * NCOEF + 2) * nz * sizeof(double);
 
-    rc = fwd_solve(s, c->theta, c->B, c->z0, N + 1, c->t, c->zobs, &tp.hk,
-                   &s->stats.forward);
-    if (rc == 0)
-        rc = losses(c);
-    if (rc == 0 && !(seg = mem_alloc(&s->mem, segbytes)))
-        rc = oom(s);
+    rc = fwd_solve(s, c->theta, c->B, c->z0, N + 1, c->t, c->zobs, &tp.hk, &s->stats.forward);
+    if (rc == 0) rc = losses(c);
+    if (rc == 0 && !(seg = mem_alloc(&s->mem, segbytes))) rc = oom(s);
     co.z = seg ? seg + (size_t)K * NCOEF * nz : NULL;
     co.o.n = (int)(nz + P + 1);
     co.o.rhs = cadj_rhs;
@@ -451,21 +397,16 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
     co.o.jac = cadj_jac;
     co.o.jvq = cadj_jvq;
     fwd_ode_init(&fo, s, c->theta, c->B, &rst);
-    if (rc == 0)
-        rc = rk_init(&rr, s, rk_tableau(s->method), &fo.o, &rst, "backward");
-    if (rc == 0)
-        rc = rk_init(&r, s, rk_tableau(s->method), &co.o, &s->stats.backward,
-                     "backward");
-    if (rc)
-        goto done;
+    if (rc == 0) rc = rk_init(&rr, s, rk_tableau(s->method), &fo.o, &rst, "backward");
+    if (rc == 0) rc = rk_init(&r, s, rk_tableau(s->method), &co.o, &s->stats.backward, "backward");
+    if (rc) goto done;
     rr.adaptive = 0;
     rr.xs = &rxs; /* the replay's steps are not the backward pass's */
     memset(r.y, 0, co.o.n * sizeof(double));
     c->dt[N] = 0;
     jump(c, N, r.y, r.y + nz + P, &s->stats.backward);
     r.t = c->t[N];
-    if (fixed)
-        r.adaptive = 0;
+    if (fixed) r.adaptive = 0;
 
     for (long cp = (tp.n - 1) / K; cp >= 0 && rc == 0; cp--) {
         long first = cp * K, last = first + K - 1 < tp.n - 1 ? first + K - 1 : tp.n - 1;
@@ -481,11 +422,10 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
             co.coef = seg + (k - first) * NCOEF * nz;
             co.t0 = t0;
             co.h = tp.step[3 * k + 2];
-            rk_restart(&r); /* new piece of z(t) */
+            rk_restart(&r);    /* new piece of z(t) */
             if (tb != r.tab) { /* auto: the forward's method on this step */
                 rk_use(&r, tb);
-                if (started)
-                    s->xs[1].switches++;
+                if (started) s->xs[1].switches++;
             }
             if (!started && !fixed) {
                 if (s->first_step > 0)
@@ -501,8 +441,7 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
             while (rc == 0 && r.t > t0) {
                 double stop = (i >= 1 && c->t[i - 1] > t0) ? c->t[i - 1] : t0;
                 int acc;
-                while (rc == 0 && r.t > stop)
-                    rc = rk_attempt(&r, stop, &acc);
+                while (rc == 0 && r.t > stop) rc = rk_attempt(&r, stop, &acc);
                 if (rc == 0 && i >= 1 && c->t[i - 1] == r.t && r.t > t0) {
                     i--;
                     jump(c, i, r.y, r.y + nz + P, &s->stats.backward);
@@ -516,15 +455,11 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0)
             }
         }
     }
-    if (rc == 0 && i != 0)
-        rc = nodec__fail(s, NODEC_ILL_INPUT,
-                         "internal: checkpoint backward pass ended at t[%d]", i);
+    if (rc == 0 && i != 0) rc = nodec__fail(s, NODEC_ILL_INPUT, "internal: checkpoint backward pass ended at t[%d]", i);
     if (rc == 0) {
         at = r.y + nz + P;
-        if (dz0)
-            memcpy(dz0, r.y, nz * sizeof(double));
-        if (dtheta)
-            memcpy(dtheta, r.y + nz, P * sizeof(double));
+        if (dz0) memcpy(dz0, r.y, nz * sizeof(double));
+        if (dtheta) memcpy(dtheta, r.y + nz, P * sizeof(double));
         c->dt[0] = *at;
     }
 done:
@@ -541,14 +476,12 @@ typedef struct rev {
     ctx *c;
     const rk_tab *tb;
     double *Ys, *kb, *Yb, *thb, *ye; /* s×nz, s×nz, nz, P, nz */
-    double *dth;                    /* accumulated dL/dθ */
+    double *dth;                     /* accumulated dL/dθ */
 } rev;
 
 /* Adjoint of y(x) = y0 + h Σ_j w_j(x) k_j at x = (t_i − t0)/h for the
  * cotangent pb = g_i. */
-static void interp_reverse(rev *v, const double *k, double t0, double h,
-                           int i, double *taub, double *hb)
-{
+static void interp_reverse(rev *v, const double *k, double t0, double h, int i, double *taub, double *hb) {
     ctx *c = v->c;
     long nz = c->nz;
     int s = v->tb->s;
@@ -559,68 +492,54 @@ static void interp_reverse(rev *v, const double *k, double t0, double h,
         double pk = dot(pb, k + (size_t)j * nz, nz);
         xb += h * dw[j] * pk;
         *hb += w[j] * pk;
-        for (long p = 0; p < nz; p++)
-            v->kb[(size_t)j * nz + p] += h * w[j] * pb[p];
+        for (long p = 0; p < nz; p++) v->kb[(size_t)j * nz + p] += h * w[j] * pb[p];
     }
     *hb -= xb * x / h;
     c->dt[i] += xb / h;
     *taub -= xb / h;
-    for (long p = 0; p < nz; p++)
-        v->ye[p] += pb[p];
+    for (long p = 0; p < nz; p++) v->ye[p] += pb[p];
 }
 
-static int all_zero(const double *v, long n)
-{
+static int all_zero(const double *v, long n) {
     for (long i = 0; i < n; i++)
-        if (v[i] != 0)
-            return 0;
+        if (v[i] != 0) return 0;
     return 1;
 }
 
 /* Adjoint of one step: yb holds ȳ1 on entry and ȳ0 on exit; v->kb holds
  * the stages' cotangents from the dense output. */
-static void step_reverse(rev *v, const double *k, double t0, double t1,
-                         double h, double *yb, double *taub, double *hb)
-{
+static void step_reverse(rev *v, const double *k, double t0, double t1, double h, double *yb, double *taub,
+                         double *hb) {
     ctx *c = v->c;
     const rk_tab *tb = v->tb;
     long nz = c->nz;
     int s = tb->s, P = c->P;
 
     for (int j = 0; j < s; j++) {
-        if (tb->b[j] == 0)
-            continue;
-        for (long p = 0; p < nz; p++)
-            v->kb[(size_t)j * nz + p] += h * tb->b[j] * yb[p];
+        if (tb->b[j] == 0) continue;
+        for (long p = 0; p < nz; p++) v->kb[(size_t)j * nz + p] += h * tb->b[j] * yb[p];
         *hb += tb->b[j] * dot(yb, k + (size_t)j * nz, nz);
     }
     for (int j = s - 1; j >= 0; j--) {
         double *kbj = v->kb + (size_t)j * nz, tb_ = 0;
         double tj = tb->c[j] == 1 ? t1 : t0 + tb->c[j] * h;
-        if (all_zero(kbj, nz))
-            continue;
-        c->m->vjp(c->B, tj, v->Ys + (size_t)j * nz, c->theta, kbj, v->Yb,
-                  v->thb, &tb_, c->s->work);
+        if (all_zero(kbj, nz)) continue;
+        c->m->vjp(c->B, tj, v->Ys + (size_t)j * nz, c->theta, kbj, v->Yb, v->thb, &tb_, c->s->work);
         c->s->stats.backward.vjp_evals++;
-        for (int q = 0; q < P; q++)
-            v->dth[q] += v->thb[q];
+        for (int q = 0; q < P; q++) v->dth[q] += v->thb[q];
         *taub += tb_;
         *hb += tb->c[j] * tb_;
-        for (long p = 0; p < nz; p++)
-            yb[p] += v->Yb[p];
+        for (long p = 0; p < nz; p++) yb[p] += v->Yb[p];
         for (int l = 0; l < j; l++) {
             double al = RK_A(tb, j, l);
-            if (al == 0)
-                continue;
-            for (long p = 0; p < nz; p++)
-                v->kb[(size_t)l * nz + p] += h * al * v->Yb[p];
+            if (al == 0) continue;
+            for (long p = 0; p < nz; p++) v->kb[(size_t)l * nz + p] += h * al * v->Yb[p];
             *hb += al * dot(v->Yb, k + (size_t)l * nz, nz);
         }
     }
 }
 
-static int direct(ctx *c, double *dtheta, double *dz0)
-{
+static int direct(ctx *c, double *dtheta, double *dz0) {
     nodec_solver *s = c->s;
     const rk_tab *tb = rk_tableau(s->method);
     long nz = c->nz;
@@ -633,17 +552,12 @@ static int direct(ctx *c, double *dtheta, double *dz0)
     double *buf = NULL, *yb;
     size_t bytes = ((size_t)2 * st * nz + 3 * nz + 2 * (size_t)P) * sizeof(double);
 
-    rc = fwd_solve(s, c->theta, c->B, c->z0, N + 1, c->t, c->zobs, &tp.hk,
-                   &s->stats.forward);
-    if (rc == 0)
-        rc = losses(c);
-    if (rc == 0 && !(buf = mem_alloc(&s->mem, bytes)))
-        rc = oom(s);
+    rc = fwd_solve(s, c->theta, c->B, c->z0, N + 1, c->t, c->zobs, &tp.hk, &s->stats.forward);
+    if (rc == 0) rc = losses(c);
+    if (rc == 0 && !(buf = mem_alloc(&s->mem, bytes))) rc = oom(s);
     fwd_ode_init(&fo, s, c->theta, c->B, &rst);
-    if (rc == 0)
-        rc = rk_init(&rr, s, tb, &fo.o, &rst, "backward");
-    if (rc)
-        goto done;
+    if (rc == 0) rc = rk_init(&rr, s, tb, &fo.o, &rst, "backward");
+    if (rc) goto done;
     rr.adaptive = 0;
     v.Ys = buf;
     v.kb = v.Ys + (size_t)st * nz;
@@ -663,21 +577,17 @@ static int direct(ctx *c, double *dtheta, double *dz0)
         rst.f_evals = 0;
         rc = rk_take(&rr, h, t1, v.Ys);
         s->stats.backward.f_evals += rst.f_evals;
-        if (rc)
-            break;
+        if (rc) break;
         memset(v.kb, 0, (size_t)st * nz * sizeof(double));
         memset(v.ye, 0, nz * sizeof(double));
         if (fixed) {
             if (j == m - 1 && iv + 1 < N)
-                for (long p = 0; p < nz; p++)
-                    yb[p] += c->g[(iv + 1) * nz + p];
+                for (long p = 0; p < nz; p++) yb[p] += c->g[(iv + 1) * nz + p];
         } else {
-            for (; i >= 1 && c->t[i] > t0; i--)
-                interp_reverse(&v, rr.k, t0, h, i, &taub, &hb);
+            for (; i >= 1 && c->t[i] > t0; i--) interp_reverse(&v, rr.k, t0, h, i, &taub, &hb);
         }
         step_reverse(&v, rr.k, t0, t1, h, yb, &taub, &hb);
-        for (long p = 0; p < nz; p++)
-            yb[p] += v.ye[p];
+        for (long p = 0; p < nz; p++) yb[p] += v.ye[p];
         if (fixed) {
             double fj = (double)j / m;
             c->dt[iv] += taub * (1 - fj) - hb / m;
@@ -692,10 +602,8 @@ static int direct(ctx *c, double *dtheta, double *dz0)
     }
     if (rc == 0) {
         if (dz0)
-            for (long p = 0; p < nz; p++)
-                dz0[p] = yb[p] + c->g[p];
-        if (dtheta)
-            memcpy(dtheta, v.dth, P * sizeof(double));
+            for (long p = 0; p < nz; p++) dz0[p] = yb[p] + c->g[p];
+        if (dtheta) memcpy(dtheta, v.dth, P * sizeof(double));
     }
 done:
     rk_release(&rr);
@@ -706,11 +614,9 @@ done:
 
 /* ---- entry ---- */
 
-int adj_loss_grad(nodec_solver *s, const double *theta, int B,
-                  const double *z0, int n_times, const double *t,
-                  const double *obs, double scale, double *loss,
-                  double *dtheta, double *dz0, double *dt, double *z_out)
-{
+int adj_loss_grad(nodec_solver *s, const double *theta, int B, const double *z0, int n_times, const double *t,
+                  const double *obs, double scale, double *loss, double *dtheta, double *dz0, double *dt,
+                  double *z_out) {
     ctx c;
     int rc;
     double *buf;
@@ -729,10 +635,8 @@ int adj_loss_grad(nodec_solver *s, const double *theta, int B,
     c.scale = scale;
     c.loss = loss;
     c.want_dt = dt != NULL;
-    bytes = ((size_t)(z_out ? 1 : 2) * n_times * c.nz + c.nz + n_times) *
-            sizeof(double);
-    if (!(buf = mem_alloc(&s->mem, bytes)))
-        return oom(s);
+    bytes = ((size_t)(z_out ? 1 : 2) * n_times * c.nz + c.nz + n_times) * sizeof(double);
+    if (!(buf = mem_alloc(&s->mem, bytes))) return oom(s);
     c.g = buf;
     c.fbuf = c.g + (size_t)n_times * c.nz;
     c.dt = c.fbuf + c.nz; /* zeroed by mem_alloc */
@@ -741,24 +645,19 @@ int adj_loss_grad(nodec_solver *s, const double *theta, int B,
     if (n_times == 1) {
         memcpy(c.zobs, z0, c.nz * sizeof(double));
         if ((rc = losses(&c)) == 0) {
-            if (dz0)
-                memcpy(dz0, c.g, c.nz * sizeof(double));
-            if (dtheta)
-                memset(dtheta, 0, c.P * sizeof(double));
+            if (dz0) memcpy(dz0, c.g, c.nz * sizeof(double));
+            if (dtheta) memset(dtheta, 0, c.P * sizeof(double));
         }
     } else if (nodec_get_grad_mode(s) == NODEC_GRAD_ADJOINT) {
         rc = fwd_solve(s, theta, B, z0, n_times, t, c.zobs, NULL, &s->stats.forward);
-        if (rc == 0)
-            rc = losses(&c);
-        if (rc == 0)
-            rc = backsolve(&c, dtheta, dz0);
+        if (rc == 0) rc = losses(&c);
+        if (rc == 0) rc = backsolve(&c, dtheta, dz0);
     } else if (nodec_get_grad_mode(s) == NODEC_GRAD_CHECKPOINT) {
         rc = checkpoint(&c, dtheta, dz0);
     } else {
         rc = direct(&c, dtheta, dz0);
     }
-    if (rc == 0 && dt)
-        memcpy(dt, c.dt, n_times * sizeof(double));
+    if (rc == 0 && dt) memcpy(dt, c.dt, n_times * sizeof(double));
     mem_free(&s->mem, buf, bytes);
     return rc;
 }

@@ -10,16 +10,13 @@
 
 #include "internal.h"
 
-nodec_solver *nodec_create(const nodec_model *model, int B)
-{
+nodec_solver *nodec_create(const nodec_model *model, int B) {
     mem_counter mc = {0, 0};
     nodec_solver *s;
 
-    if (!model || B < 1)
-        return NULL;
+    if (!model || B < 1) return NULL;
     s = mem_alloc(&mc, sizeof *s);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     s->mem = mc;
     s->m = model;
     s->B = B;
@@ -41,19 +38,15 @@ nodec_solver *nodec_create(const nodec_model *model, int B)
     return s;
 }
 
-void nodec_free(nodec_solver *s)
-{
+void nodec_free(nodec_solver *s) {
     mem_counter mc;
-    if (!s)
-        return;
-    if (s->work)
-        mem_free(&s->mem, s->work, (size_t)s->m->work_size * sizeof(double));
+    if (!s) return;
+    if (s->work) mem_free(&s->mem, s->work, (size_t)s->m->work_size * sizeof(double));
     mc = s->mem; /* the counter lives in the block being freed */
     mem_free(&mc, s, sizeof *s);
 }
 
-int nodec__fail(nodec_solver *s, int code, const char *fmt, ...)
-{
+int nodec__fail(nodec_solver *s, int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(s->msg, sizeof s->msg, fmt, ap);
@@ -62,8 +55,7 @@ int nodec__fail(nodec_solver *s, int code, const char *fmt, ...)
     return code;
 }
 
-void nodec__append(nodec_solver *s, const char *fmt, ...)
-{
+void nodec__append(nodec_solver *s, const char *fmt, ...) {
     size_t len = strlen(s->msg);
     va_list ap;
     va_start(ap, fmt);
@@ -71,129 +63,96 @@ void nodec__append(nodec_solver *s, const char *fmt, ...)
     va_end(ap);
 }
 
-int nodec__implicit(nodec_method m)
-{
-    return m == NODEC_RODAS4 || m == NODEC_RODAS5P || m == NODEC_AUTO;
-}
+int nodec__implicit(nodec_method m) { return m == NODEC_RODAS4 || m == NODEC_RODAS5P || m == NODEC_AUTO; }
 
-nodec_grad_mode nodec_get_grad_mode(const nodec_solver *s)
-{
-    if (s->grad_set || !nodec__implicit(s->method))
-        return s->grad;
+nodec_grad_mode nodec_get_grad_mode(const nodec_solver *s) {
+    if (s->grad_set || !nodec__implicit(s->method)) return s->grad;
     return NODEC_GRAD_CHECKPOINT;
 }
 
 /* ---- options ---- */
 
-static int bad(nodec_solver *s, const char *what)
-{
-    if (!s)
-        return NODEC_ILL_INPUT;
+static int bad(nodec_solver *s, const char *what) {
+    if (!s) return NODEC_ILL_INPUT;
     return nodec__fail(s, NODEC_ILL_INPUT, "invalid option: %s", what);
 }
 
-int nodec_set_method(nodec_solver *s, nodec_method method)
-{
-    if (!s || method < NODEC_EULER || method > NODEC_AUTO)
-        return bad(s, "unknown method");
+int nodec_set_method(nodec_solver *s, nodec_method method) {
+    if (!s || method < NODEC_EULER || method > NODEC_AUTO) return bad(s, "unknown method");
     s->method = method;
     return NODEC_SUCCESS;
 }
 
-int nodec_set_tolerances(nodec_solver *s, double rtol, double atol)
-{
-    if (!s || !(rtol >= 0) || !(atol >= 0) || !(rtol + atol > 0) ||
-        !isfinite(rtol) || !isfinite(atol))
+int nodec_set_tolerances(nodec_solver *s, double rtol, double atol) {
+    if (!s || !(rtol >= 0) || !(atol >= 0) || !(rtol + atol > 0) || !isfinite(rtol) || !isfinite(atol))
         return bad(s, "rtol and atol must be finite, >= 0, not both 0");
     s->rtol = rtol;
     s->atol = atol;
     return NODEC_SUCCESS;
 }
 
-int nodec_set_first_step(nodec_solver *s, double h)
-{
-    if (!s || !(h >= 0) || !isfinite(h))
-        return bad(s, "first step must be finite and >= 0");
+int nodec_set_first_step(nodec_solver *s, double h) {
+    if (!s || !(h >= 0) || !isfinite(h)) return bad(s, "first step must be finite and >= 0");
     s->first_step = h;
     return NODEC_SUCCESS;
 }
 
-int nodec_set_min_step(nodec_solver *s, double hmin)
-{
-    if (!s || !(hmin >= 0) || !isfinite(hmin))
-        return bad(s, "min step must be finite and >= 0");
+int nodec_set_min_step(nodec_solver *s, double hmin) {
+    if (!s || !(hmin >= 0) || !isfinite(hmin)) return bad(s, "min step must be finite and >= 0");
     s->min_step = hmin;
     return NODEC_SUCCESS;
 }
 
-int nodec_set_max_steps(nodec_solver *s, long max_steps)
-{
-    if (!s || max_steps < 1)
-        return bad(s, "max steps must be >= 1");
+int nodec_set_max_steps(nodec_solver *s, long max_steps) {
+    if (!s || max_steps < 1) return bad(s, "max steps must be >= 1");
     s->max_steps = max_steps;
     return NODEC_SUCCESS;
 }
 
-int nodec_set_fixed_step(nodec_solver *s, double h)
-{
-    if (!s || !(h >= 0) || !isfinite(h))
-        return bad(s, "fixed step must be finite and >= 0");
+int nodec_set_fixed_step(nodec_solver *s, double h) {
+    if (!s || !(h >= 0) || !isfinite(h)) return bad(s, "fixed step must be finite and >= 0");
     s->fixed_h = h;
     s->num_steps = 0;
     return NODEC_SUCCESS;
 }
 
-int nodec_set_num_steps(nodec_solver *s, long n)
-{
-    if (!s || n < 0)
-        return bad(s, "number of steps must be >= 0");
+int nodec_set_num_steps(nodec_solver *s, long n) {
+    if (!s || n < 0) return bad(s, "number of steps must be >= 0");
     s->num_steps = n;
     s->fixed_h = 0;
     return NODEC_SUCCESS;
 }
 
-int nodec_set_seminorm(nodec_solver *s, int on)
-{
-    if (!s)
-        return NODEC_ILL_INPUT;
+int nodec_set_seminorm(nodec_solver *s, int on) {
+    if (!s) return NODEC_ILL_INPUT;
     s->seminorm = on != 0;
     return NODEC_SUCCESS;
 }
 
-int nodec_set_batch_mode(nodec_solver *s, nodec_batch_mode mode)
-{
-    if (!s || (mode != NODEC_BATCH_SHARED && mode != NODEC_BATCH_INDEPENDENT))
-        return bad(s, "unknown batch mode");
+int nodec_set_batch_mode(nodec_solver *s, nodec_batch_mode mode) {
+    if (!s || (mode != NODEC_BATCH_SHARED && mode != NODEC_BATCH_INDEPENDENT)) return bad(s, "unknown batch mode");
     s->batch = mode;
     return NODEC_SUCCESS;
 }
 
-int nodec_set_grad_mode(nodec_solver *s, nodec_grad_mode mode)
-{
-    if (!s || mode < NODEC_GRAD_ADJOINT || mode > NODEC_GRAD_DIRECT)
-        return bad(s, "unknown gradient mode");
+int nodec_set_grad_mode(nodec_solver *s, nodec_grad_mode mode) {
+    if (!s || mode < NODEC_GRAD_ADJOINT || mode > NODEC_GRAD_DIRECT) return bad(s, "unknown gradient mode");
     s->grad = mode;
     s->grad_set = 1;
     return NODEC_SUCCESS;
 }
 
-int nodec_set_checkpoint_every(nodec_solver *s, int k)
-{
-    if (!s || k < 1)
-        return bad(s, "checkpoint interval must be >= 1");
+int nodec_set_checkpoint_every(nodec_solver *s, int k) {
+    if (!s || k < 1) return bad(s, "checkpoint interval must be >= 1");
     s->ckpt_every = k;
     return NODEC_SUCCESS;
 }
 
 /* ---- statistics and memory ---- */
 
-void nodec_get_stats(const nodec_solver *s, nodec_stats *out)
-{
-    *out = s->stats;
-}
+void nodec_get_stats(const nodec_solver *s, nodec_stats *out) { *out = s->stats; }
 
-static const nodec_pass_stats *pass(const nodec_solver *s, int p)
-{
+static const nodec_pass_stats *pass(const nodec_solver *s, int p) {
     return p == NODEC_PASS_BACKWARD ? &s->stats.backward : &s->stats.forward;
 }
 
@@ -202,19 +161,13 @@ long nodec_get_num_rejected(const nodec_solver *s, int p) { return pass(s, p)->r
 long nodec_get_num_f_evals(const nodec_solver *s, int p) { return pass(s, p)->f_evals; }
 long nodec_get_num_vjp_evals(const nodec_solver *s, int p) { return pass(s, p)->vjp_evals; }
 
-static const nodec_xstats *xpass(const nodec_solver *s, int p)
-{
-    return &s->xs[p == NODEC_PASS_BACKWARD];
-}
+static const nodec_xstats *xpass(const nodec_solver *s, int p) { return &s->xs[p == NODEC_PASS_BACKWARD]; }
 
 long nodec_get_num_jac_evals(const nodec_solver *s, int p) { return xpass(s, p)->jac_evals; }
 long nodec_get_num_lu(const nodec_solver *s, int p) { return xpass(s, p)->lu; }
 long nodec_get_num_stiff_steps(const nodec_solver *s, int p) { return xpass(s, p)->stiff_steps; }
 long nodec_get_num_switches(const nodec_solver *s, int p) { return xpass(s, p)->switches; }
-nodec_method nodec_get_method_in_use(const nodec_solver *s, int p)
-{
-    return (nodec_method)xpass(s, p)->method;
-}
+nodec_method nodec_get_method_in_use(const nodec_solver *s, int p) { return (nodec_method)xpass(s, p)->method; }
 
 size_t nodec_get_mem_current(const nodec_solver *s) { return s->mem.cur; }
 size_t nodec_get_mem_peak(const nodec_solver *s) { return s->mem.peak; }
@@ -222,8 +175,7 @@ void nodec_reset_mem_peak(nodec_solver *s) { s->mem.peak = s->mem.cur; }
 
 /* ---- errors and names ---- */
 
-const char *nodec_error_name(int code)
-{
+const char *nodec_error_name(int code) {
     switch (code) {
     case NODEC_SUCCESS: return "NODEC_SUCCESS";
     case NODEC_ILL_INPUT: return "NODEC_ILL_INPUT";
@@ -237,39 +189,27 @@ const char *nodec_error_name(int code)
     return "NODEC_UNKNOWN_CODE";
 }
 
-const char *nodec_get_error_message(const nodec_solver *s)
-{
-    return s && s->err ? s->msg : "";
-}
+const char *nodec_get_error_message(const nodec_solver *s) { return s && s->err ? s->msg : ""; }
 
 static const char *const method_names[] = {
-    "euler", "midpoint", "rk4", "bosh3", "dopri5", "tsit5", "dopri8",
-    "rodas4", "rodas5p", "auto",
+    "euler", "midpoint", "rk4", "bosh3", "dopri5", "tsit5", "dopri8", "rodas4", "rodas5p", "auto",
 };
 static const char *const grad_names[] = {"adjoint", "checkpoint", "direct"};
 
-int nodec_method_from_name(const char *name)
-{
+int nodec_method_from_name(const char *name) {
     for (int i = 0; name && i < (int)(sizeof method_names / sizeof *method_names); i++)
-        if (strcmp(name, method_names[i]) == 0)
-            return i;
+        if (strcmp(name, method_names[i]) == 0) return i;
     return -1;
 }
 
-const char *nodec_method_name(nodec_method m)
-{
-    return m >= NODEC_EULER && m <= NODEC_AUTO ? method_names[m] : "?";
-}
+const char *nodec_method_name(nodec_method m) { return m >= NODEC_EULER && m <= NODEC_AUTO ? method_names[m] : "?"; }
 
-int nodec_grad_mode_from_name(const char *name)
-{
+int nodec_grad_mode_from_name(const char *name) {
     for (int i = 0; name && i < 3; i++)
-        if (strcmp(name, grad_names[i]) == 0)
-            return i;
+        if (strcmp(name, grad_names[i]) == 0) return i;
     return -1;
 }
 
-const char *nodec_grad_mode_name(nodec_grad_mode m)
-{
+const char *nodec_grad_mode_name(nodec_grad_mode m) {
     return m >= NODEC_GRAD_ADJOINT && m <= NODEC_GRAD_DIRECT ? grad_names[m] : "?";
 }

@@ -23,7 +23,7 @@ typedef struct mem_counter {
     size_t cur, peak;
 } mem_counter;
 
-void *mem_alloc(mem_counter *mc, size_t bytes);   /* zeroed; NULL on failure */
+void *mem_alloc(mem_counter *mc, size_t bytes); /* zeroed; NULL on failure */
 void *mem_grow(mem_counter *mc, void *p, size_t old_bytes, size_t new_bytes);
 void mem_free(mem_counter *mc, void *p, size_t bytes);
 
@@ -91,17 +91,17 @@ typedef struct ros_tab ros_tab;
 typedef struct rk_tab {
     const char *name;
     int s, order, adaptive, fsal;
-    const double *c, *a, *b; /* a: see RK_A */
-    const double *e;         /* error weights (b − b̂), NULL if fixed-step */
-    const double *mid;       /* weights of y(t0 + h/2), NULL if none */
-    const double (*dense)[6];/* continuous extension, or NULL: rk_dense_coefs */
+    const double *c, *a, *b;  /* a: see RK_A */
+    const double *e;          /* error weights (b − b̂), NULL if fixed-step */
+    const double *mid;        /* weights of y(t0 + h/2), NULL if none */
+    const double (*dense)[6]; /* continuous extension, or NULL: rk_dense_coefs */
     /* A Rosenbrock method (rosenbrock.c), or NULL.  Then c, a, b, e are
      * unused and the rows of rk.k are F(t, y) and the stages U_1 … U_{s−1}. */
     const ros_tab *ros;
 } rk_tab;
 
 /* a is strictly lower and packed by rows: row i holds a[i][0..i-1]. */
-#define RK_A(tb, i, j) ((tb)->a[(i) * ((i) - 1) / 2 + (j)])
+#define RK_A(tb, i, j) ((tb)->a[(i) * ((i)-1) / 2 + (j)])
 
 /* The tableau a method starts with (auto: dopri5). */
 const rk_tab *rk_tableau(nodec_method m);
@@ -123,8 +123,7 @@ struct rk_ode {
     int goff[4], glen[4];
     int nblk, blk, autonomous;
     int (*jac)(rk_ode *o, double t, const double *y, double *J);
-    int (*jvq)(rk_ode *o, double t, const double *y, const double *v,
-               double *out);
+    int (*jvq)(rk_ode *o, double t, const double *y, const double *v, double *out);
 };
 
 /* The integrator: one system, one tableau, state (t, y), proposed step h. */
@@ -132,45 +131,43 @@ typedef struct rk {
     nodec_solver *s;
     const rk_tab *tab;
     rk_ode *o;
-    int adaptive;       /* error control on (0: every attempt accepted) */
-    const char *pass;   /* "forward" / "backward", for messages */
+    int adaptive;     /* error control on (0: every attempt accepted) */
+    const char *pass; /* "forward" / "backward", for messages */
     nodec_pass_stats *st;
-    double t, h;        /* current time; next step (signed) */
-    double tprev, hlast;/* the last accepted step went tprev → t, size hlast */
-    double *y, *yprev;  /* state now and before the last accepted step */
-    double *k;          /* s × n stages of the last attempt */
+    double t, h;         /* current time; next step (signed) */
+    double tprev, hlast; /* the last accepted step went tprev → t, size hlast */
+    double *y, *yprev;   /* state now and before the last accepted step */
+    double *k;           /* s × n stages of the last attempt */
     double *ytmp, *ynew;
-    int kstate;         /* 0: k_0 stale, 1: k_0 = F(t, y), 2: FSAL pending */
+    int kstate; /* 0: k_0 stale, 1: k_0 = F(t, y), 2: FSAL pending */
     long attempts;
-    size_t bytes;       /* of the block at k */
+    size_t bytes; /* of the block at k */
     nodec_xstats *xs;
     /* implicit methods (rosenbrock.c) */
     const rk_tab *expl, *stiff; /* auto: the two methods; else NULL */
-    const rk_tab *next; /* auto: the method of the next attempt, or NULL */
-    int autoswitch;     /* auto: this integrator detects stiffness */
-    int nstiff, nnonstiff; /* auto: readings in a row (Hairer's counters) */
-    double *J, *LU;     /* nblk blocks of blk × blk: ∂F/∂y at (t, y); W's LU */
+    const rk_tab *next;         /* auto: the method of the next attempt, or NULL */
+    int autoswitch;             /* auto: this integrator detects stiffness */
+    int nstiff, nnonstiff;      /* auto: readings in a row (Hairer's counters) */
+    double *J, *LU;             /* nblk blocks of blk × blk: ∂F/∂y at (t, y); W's LU */
     int *piv;
-    double *ft;         /* ∂F/∂t at (t, y), when not autonomous */
-    double *yd;         /* the dense output's error estimate */
-    int dense_check;    /* implicit, adaptive: control the dense output too */
-    int jok;            /* J and ft are those at (t, y) */
-    double wfac;        /* 1/(hγ) of the factored W; 0: none */
+    double *ft;                    /* ∂F/∂t at (t, y), when not autonomous */
+    double *yd;                    /* the dense output's error estimate */
+    int dense_check;               /* implicit, adaptive: control the dense output too */
+    int jok;                       /* J and ft are those at (t, y) */
+    double wfac;                   /* 1/(hγ) of the factored W; 0: none */
     int nsing, sing_blk, sing_col; /* singular W: count in a row, where */
 } rk;
 
 /* Allocates the stages and buffers of tab (with s->method auto: of both
  * of auto's methods; switching is on when the caller sets autoswitch). */
-int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o,
-            nodec_pass_stats *st, const char *pass);
+int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o, nodec_pass_stats *st, const char *pass);
 void rk_release(rk *r);
 /* Continue with another tableau (auto; replays of auto's steps). */
 void rk_use(rk *r, const rk_tab *tab);
 /* The caller changed y or t: k_0, ∂F/∂y and ∂F/∂t are stale. */
 void rk_restart(rk *r);
 /* Error ratio of err against y0, y1 (torchdiffeq's _compute_error_ratio). */
-double rk_norm(const rk *r, const double *err, const double *y0,
-               const double *y1);
+double rk_norm(const rk *r, const double *err, const double *y0, const double *y1);
 /* Hairer's initial step from (r->t, r->y), toward direction dir = ±1. */
 int rk_initial_step(rk *r, double dir, double *h);
 /* One step attempt from r->t toward t_end, clipped so as not to pass it.
@@ -206,19 +203,16 @@ typedef struct fwd_ode {
 } fwd_ode;
 int fwd_rhs(rk_ode *o, double t, const double *y, double *dy);
 /* J (B blocks of n_state × n_state) = ∂f/∂z at each trajectory. */
-void fwd_jac_z(nodec_solver *s, const double *theta, int B, double t,
-               const double *z, double *J);
-void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B,
-                  nodec_pass_stats *st);
+void fwd_jac_z(nodec_solver *s, const double *theta, int B, double t, const double *z, double *J);
+void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B, nodec_pass_stats *st);
 
 /* A forward solve of one (sub)batch; records steps for the gradient modes
  * through the optional hook, called after every accepted step. */
 typedef struct fwd_hook {
     int (*step)(struct fwd_hook *hk, rk *r, int interval, long j, long m);
 } fwd_hook;
-int fwd_solve(nodec_solver *s, const double *theta, int B, const double *z0,
-              int n_times, const double *t, double *z_out, fwd_hook *hook,
-              nodec_pass_stats *st);
+int fwd_solve(nodec_solver *s, const double *theta, int B, const double *z0, int n_times, const double *t,
+              double *z_out, fwd_hook *hook, nodec_pass_stats *st);
 int fwd_is_fixed(const nodec_solver *s);
 double fwd_fixed_h(const nodec_solver *s, int n_times, const double *t);
 
@@ -241,9 +235,8 @@ extern const ros_tab ros_rodas4, ros_rodas5p;
 
 /* ---- adjoint.c ---- */
 
-int adj_loss_grad(nodec_solver *s, const double *theta, int B,
-                  const double *z0, int n_times, const double *t,
-                  const double *obs, double scale, double *loss,
-                  double *dtheta, double *dz0, double *dt, double *z_out);
+int adj_loss_grad(nodec_solver *s, const double *theta, int B, const double *z0, int n_times, const double *t,
+                  const double *obs, double scale, double *loss, double *dtheta, double *dz0, double *dt,
+                  double *z_out);
 
 #endif /* NODEC_INTERNAL_H */

@@ -11,8 +11,7 @@
 
 #include "internal.h"
 
-int la_lu(int n, double *A, int *piv)
-{
+int la_lu(int n, double *A, int *piv) {
     for (int k = 0; k < n; k++) {
         int p = k;
         double big = fabs(A[(long)k * n + k]);
@@ -21,8 +20,7 @@ int la_lu(int n, double *A, int *piv)
             if (v > big || isnan(v)) {
                 big = v;
                 p = i;
-                if (isnan(v))
-                    break;
+                if (isnan(v)) break;
             }
         }
         piv[k] = p;
@@ -40,17 +38,14 @@ int la_lu(int n, double *A, int *piv)
             const double *rk = A + (long)k * n;
             double l = ri[k] * inv;
             ri[k] = l;
-            if (l == 0)
-                continue;
-            for (int j = k + 1; j < n; j++)
-                ri[j] -= l * rk[j];
+            if (l == 0) continue;
+            for (int j = k + 1; j < n; j++) ri[j] -= l * rk[j];
         }
     }
     return 0;
 }
 
-void la_lu_solve(int n, const double *LU, const int *piv, double *b)
-{
+void la_lu_solve(int n, const double *LU, const int *piv, double *b) {
     for (int k = 0; k < n; k++) { /* P b, then L y = P b (unit diagonal) */
         int p = piv[k];
         if (p != k) {
@@ -62,15 +57,13 @@ void la_lu_solve(int n, const double *LU, const int *piv, double *b)
     for (int i = 1; i < n; i++) {
         const double *ri = LU + (long)i * n;
         double acc = b[i];
-        for (int j = 0; j < i; j++)
-            acc -= ri[j] * b[j];
+        for (int j = 0; j < i; j++) acc -= ri[j] * b[j];
         b[i] = acc;
     }
     for (int i = n - 1; i >= 0; i--) { /* U x = y */
         const double *ri = LU + (long)i * n;
         double acc = b[i];
-        for (int j = i + 1; j < n; j++)
-            acc -= ri[j] * b[j];
+        for (int j = i + 1; j < n; j++) acc -= ri[j] * b[j];
         b[i] = acc / ri[i];
     }
 }

@@ -10,37 +10,28 @@
 
 #include "internal.h"
 
-static void count(mem_counter *mc, size_t add, size_t sub)
-{
+static void count(mem_counter *mc, size_t add, size_t sub) {
     mc->cur = mc->cur + add - sub;
-    if (mc->cur > mc->peak)
-        mc->peak = mc->cur;
+    if (mc->cur > mc->peak) mc->peak = mc->cur;
 }
 
-void *mem_alloc(mem_counter *mc, size_t bytes)
-{
+void *mem_alloc(mem_counter *mc, size_t bytes) {
     void *p = calloc(1, bytes ? bytes : 1);
-    if (p)
-        count(mc, bytes, 0);
+    if (p) count(mc, bytes, 0);
     return p;
 }
 
 /* Resizes p; on failure p is left as it was and NULL is returned. */
-void *mem_grow(mem_counter *mc, void *p, size_t old_bytes, size_t new_bytes)
-{
+void *mem_grow(mem_counter *mc, void *p, size_t old_bytes, size_t new_bytes) {
     void *q = realloc(p, new_bytes ? new_bytes : 1);
-    if (!q)
-        return NULL;
-    if (new_bytes > old_bytes)
-        memset((char *)q + old_bytes, 0, new_bytes - old_bytes);
+    if (!q) return NULL;
+    if (new_bytes > old_bytes) memset((char *)q + old_bytes, 0, new_bytes - old_bytes);
     count(mc, new_bytes, old_bytes);
     return q;
 }
 
-void mem_free(mem_counter *mc, void *p, size_t bytes)
-{
-    if (!p)
-        return;
+void mem_free(mem_counter *mc, void *p, size_t bytes) {
+    if (!p) return;
     free(p);
     count(mc, 0, bytes);
 }

@@ -14,13 +14,11 @@
 /* ---- input checks shared by the entry points ---- */
 
 /* The name of θ[k], e.g. "W1[1,0]", for messages. */
-static void param_name(const nodec_model *m, int k, char *buf, size_t n)
-{
+static void param_name(const nodec_model *m, int k, char *buf, size_t n) {
     for (int v = 0; m->param_vars && v < m->n_param_vars; v++) {
         const nodec_var *pv = &m->param_vars[v];
         int i = k - pv->offset;
-        if (i < 0 || i >= pv->size)
-            continue;
+        if (i < 0 || i >= pv->size) continue;
         if (pv->rank == 0)
             snprintf(buf, n, "%s", pv->name);
         else if (pv->rank == 1)
@@ -32,9 +30,8 @@ static void param_name(const nodec_model *m, int k, char *buf, size_t n)
     snprintf(buf, n, "theta[%d]", k);
 }
 
-static int check_inputs(nodec_solver *s, const double *theta, const double *z0,
-                        int n_times, const double *t, int need_increasing)
-{
+static int check_inputs(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t,
+                        int need_increasing) {
     const nodec_model *m = s->m;
     long nz = (long)s->B * m->n_state;
     char name[96];
@@ -43,28 +40,21 @@ static int check_inputs(nodec_solver *s, const double *theta, const double *z0,
     s->msg[0] = 0;
     memset(&s->stats, 0, sizeof s->stats);
     memset(s->xs, 0, sizeof s->xs);
-    s->xs[0].method = s->xs[1].method =
-        s->method == NODEC_AUTO ? NODEC_DOPRI5 : s->method;
-    if (m->abi_version != NODEC_ABI_VERSION || !m->f || m->n_state < 1 ||
-        m->n_param < 0)
+    s->xs[0].method = s->xs[1].method = s->method == NODEC_AUTO ? NODEC_DOPRI5 : s->method;
+    if (m->abi_version != NODEC_ABI_VERSION || !m->f || m->n_state < 1 || m->n_param < 0)
         return nodec__fail(s, NODEC_BAD_MODEL,
                            "model '%s' has ABI version %d (runtime expects %d) "
                            "or lacks f: rebuild it with this nodec",
-                           m->name ? m->name : "?", m->abi_version,
-                           NODEC_ABI_VERSION);
+                           m->name ? m->name : "?", m->abi_version, NODEC_ABI_VERSION);
     if ((!theta && m->n_param > 0) || !z0 || !t || n_times < 1)
-        return nodec__fail(s, NODEC_ILL_INPUT,
-                           "missing theta, z0 or t, or n_times < 1");
+        return nodec__fail(s, NODEC_ILL_INPUT, "missing theta, z0 or t, or n_times < 1");
     for (int i = 0; i < n_times; i++)
-        if (!isfinite(t[i]))
-            return nodec__fail(s, NODEC_ILL_INPUT, "t[%d] is not finite", i);
+        if (!isfinite(t[i])) return nodec__fail(s, NODEC_ILL_INPUT, "t[%d] is not finite", i);
     for (int i = 1; i < n_times; i++) {
         int inc = t[i] > t[0] || n_times == 1;
         if ((need_increasing && !inc) || (inc ? !(t[i] > t[i - 1]) : !(t[i] < t[i - 1])))
-            return nodec__fail(s, NODEC_ILL_INPUT,
-                               "times must be strictly %s: t[%d] = %g, t[%d] = %g",
-                               need_increasing ? "increasing" : "monotonic",
-                               i - 1, t[i - 1], i, t[i]);
+            return nodec__fail(s, NODEC_ILL_INPUT, "times must be strictly %s: t[%d] = %g, t[%d] = %g",
+                               need_increasing ? "increasing" : "monotonic", i - 1, t[i - 1], i, t[i]);
     }
     for (int k = 0; k < m->n_param; k++)
         if (!isfinite(theta[k])) {
@@ -76,9 +66,8 @@ static int check_inputs(nodec_solver *s, const double *theta, const double *z0,
         }
     for (long k = 0; k < nz; k++)
         if (!isfinite(z0[k]))
-            return nodec__fail(s, NODEC_NONFINITE,
-                               "initial state z0[%ld] (batch %ld) is %g",
-                               k % m->n_state, k / m->n_state, z0[k]);
+            return nodec__fail(s, NODEC_NONFINITE, "initial state z0[%ld] (batch %ld) is %g", k % m->n_state,
+                               k / m->n_state, z0[k]);
     if (nodec__implicit(s->method) && !m->jac_z)
         return nodec__fail(s, NODEC_BAD_MODEL,
                            "model '%s' has no jac_z: the implicit method %s "
@@ -94,8 +83,7 @@ static int check_inputs(nodec_solver *s, const double *theta, const double *z0,
 
 /* ---- entry points ---- */
 
-static void add_stats(nodec_pass_stats *a, const nodec_pass_stats *b)
-{
+static void add_stats(nodec_pass_stats *a, const nodec_pass_stats *b) {
     a->steps += b->steps;
     a->rejected += b->rejected;
     a->f_evals += b->f_evals;
@@ -103,38 +91,27 @@ static void add_stats(nodec_pass_stats *a, const nodec_pass_stats *b)
 }
 
 /* Batch element b of a time-major (n_times × B × n) block, copied out or in. */
-static void gather(double *dst, const double *src, int n_times, int B, int n, int b)
-{
-    for (int i = 0; i < n_times; i++)
-        memcpy(dst + (long)i * n, src + ((long)i * B + b) * n, n * sizeof(double));
+static void gather(double *dst, const double *src, int n_times, int B, int n, int b) {
+    for (int i = 0; i < n_times; i++) memcpy(dst + (long)i * n, src + ((long)i * B + b) * n, n * sizeof(double));
 }
 
-static void scatter(double *dst, const double *src, int n_times, int B, int n, int b)
-{
-    for (int i = 0; i < n_times; i++)
-        memcpy(dst + ((long)i * B + b) * n, src + (long)i * n, n * sizeof(double));
+static void scatter(double *dst, const double *src, int n_times, int B, int n, int b) {
+    for (int i = 0; i < n_times; i++) memcpy(dst + ((long)i * B + b) * n, src + (long)i * n, n * sizeof(double));
 }
 
-int nodec_solve(nodec_solver *s, const double *theta, const double *z0,
-                int n_times, const double *t, double *z_out)
-{
+int nodec_solve(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t, double *z_out) {
     int n, rc;
     double *zb;
     size_t bytes;
 
-    if (!s)
-        return NODEC_ILL_INPUT;
-    if ((rc = check_inputs(s, theta, z0, n_times, t, 0)))
-        return rc;
-    if (!z_out)
-        return nodec__fail(s, NODEC_ILL_INPUT, "z_out is NULL");
+    if (!s) return NODEC_ILL_INPUT;
+    if ((rc = check_inputs(s, theta, z0, n_times, t, 0))) return rc;
+    if (!z_out) return nodec__fail(s, NODEC_ILL_INPUT, "z_out is NULL");
     if (s->batch == NODEC_BATCH_SHARED || s->B == 1)
-        return fwd_solve(s, theta, s->B, z0, n_times, t, z_out, NULL,
-                         &s->stats.forward);
+        return fwd_solve(s, theta, s->B, z0, n_times, t, z_out, NULL, &s->stats.forward);
     n = s->m->n_state;
     bytes = (size_t)n_times * n * sizeof(double);
-    if (!(zb = mem_alloc(&s->mem, bytes)))
-        return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
+    if (!(zb = mem_alloc(&s->mem, bytes))) return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
     for (int b = 0; b < s->B && rc == 0; b++) {
         nodec_pass_stats st = {0};
         rc = fwd_solve(s, theta, 1, z0 + (long)b * n, n_times, t, zb, NULL, &st);
@@ -142,92 +119,73 @@ int nodec_solve(nodec_solver *s, const double *theta, const double *z0,
         if (rc == 0)
             scatter(z_out, zb, n_times, s->B, n, b);
         else
-            snprintf(s->msg + strlen(s->msg), sizeof s->msg - strlen(s->msg),
-                     " (batch element %d)", b);
+            snprintf(s->msg + strlen(s->msg), sizeof s->msg - strlen(s->msg), " (batch element %d)", b);
     }
     mem_free(&s->mem, zb, bytes);
     return rc;
 }
 
-int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0,
-                    int n_times, const double *t, const double *obs,
-                    double *loss, double *dtheta, double *dz0, double *dt,
-                    double *z_out)
-{
+int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t,
+                    const double *obs, double *loss, double *dtheta, double *dz0, double *dt, double *z_out) {
     const nodec_model *m;
     int n, P, B, rc;
     double scale, *buf, *ob, *zb, *dtb, *dthb, Lb;
     size_t bytes;
 
-    if (!s)
-        return NODEC_ILL_INPUT;
-    if ((rc = check_inputs(s, theta, z0, n_times, t, 1)))
-        return rc;
+    if (!s) return NODEC_ILL_INPUT;
+    if ((rc = check_inputs(s, theta, z0, n_times, t, 1))) return rc;
     m = s->m;
-    if (!obs || !loss)
-        return nodec__fail(s, NODEC_ILL_INPUT, "obs or loss is NULL");
+    if (!obs || !loss) return nodec__fail(s, NODEC_ILL_INPUT, "obs or loss is NULL");
     if (!m->loss_grad || ((dtheta || dz0 || dt) && !m->vjp))
-        return nodec__fail(s, NODEC_BAD_MODEL,
-                           "model '%s' lacks loss_grad or vjp", m->name);
-    if (nodec__implicit(s->method) &&
-        nodec_get_grad_mode(s) != NODEC_GRAD_CHECKPOINT)
-        return nodec__fail(
-            s, NODEC_ILL_INPUT,
-            nodec_get_grad_mode(s) == NODEC_GRAD_DIRECT
-                ? "gradient mode direct cannot differentiate through the steps "
-                  "of the implicit method %s (that needs second derivatives "
-                  "of f, which nodec does not emit): use mode checkpoint, the "
-                  "default for implicit methods"
-                : "gradient mode adjoint (backsolve) cannot run with the "
-                  "implicit method %s: it integrates z backwards in time, "
-                  "which is unstable for stiff problems, and an implicit "
-                  "backsolve would need second derivatives of f: use mode "
-                  "checkpoint, the default for implicit methods",
-            nodec_method_name(s->method));
+        return nodec__fail(s, NODEC_BAD_MODEL, "model '%s' lacks loss_grad or vjp", m->name);
+    if (nodec__implicit(s->method) && nodec_get_grad_mode(s) != NODEC_GRAD_CHECKPOINT)
+        return nodec__fail(s, NODEC_ILL_INPUT,
+                           nodec_get_grad_mode(s) == NODEC_GRAD_DIRECT
+                               ? "gradient mode direct cannot differentiate through the steps "
+                                 "of the implicit method %s (that needs second derivatives "
+                                 "of f, which nodec does not emit): use mode checkpoint, the "
+                                 "default for implicit methods"
+                               : "gradient mode adjoint (backsolve) cannot run with the "
+                                 "implicit method %s: it integrates z backwards in time, "
+                                 "which is unstable for stiff problems, and an implicit "
+                                 "backsolve would need second derivatives of f: use mode "
+                                 "checkpoint, the default for implicit methods",
+                           nodec_method_name(s->method));
     B = s->B;
     n = m->n_state;
     P = m->n_param;
     scale = 1.0 / ((double)n_times * B);
     if (s->batch == NODEC_BATCH_SHARED || B == 1)
-        return adj_loss_grad(s, theta, B, z0, n_times, t, obs, scale, loss,
-                             dtheta, dz0, dt, z_out);
+        return adj_loss_grad(s, theta, B, z0, n_times, t, obs, scale, loss, dtheta, dz0, dt, z_out);
 
     /* Independent solves: each batch element gets its own steps; the
      * per-element results add up to the batch's. */
     bytes = ((size_t)2 * n_times * n + n_times + P) * sizeof(double);
-    if (!(buf = mem_alloc(&s->mem, bytes)))
-        return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
+    if (!(buf = mem_alloc(&s->mem, bytes))) return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
     ob = buf;
     zb = ob + (size_t)n_times * n;
     dtb = zb + (size_t)n_times * n;
     dthb = dtb + n_times;
     *loss = 0;
-    if (dtheta)
-        memset(dtheta, 0, P * sizeof(double));
-    if (dt)
-        memset(dt, 0, n_times * sizeof(double));
+    if (dtheta) memset(dtheta, 0, P * sizeof(double));
+    if (dt) memset(dt, 0, n_times * sizeof(double));
     for (int b = 0; b < B && rc == 0; b++) {
         nodec_stats sum = s->stats;
         memset(&s->stats, 0, sizeof s->stats);
         gather(ob, obs, n_times, B, n, b);
-        rc = adj_loss_grad(s, theta, 1, z0 + (long)b * n, n_times, t, ob, scale,
-                           &Lb, dtheta ? dthb : NULL, dz0 ? dz0 + (long)b * n : NULL,
-                           dt ? dtb : NULL, z_out ? zb : NULL);
+        rc = adj_loss_grad(s, theta, 1, z0 + (long)b * n, n_times, t, ob, scale, &Lb, dtheta ? dthb : NULL,
+                           dz0 ? dz0 + (long)b * n : NULL, dt ? dtb : NULL, z_out ? zb : NULL);
         add_stats(&sum.forward, &s->stats.forward);
         add_stats(&sum.backward, &s->stats.backward);
         s->stats = sum;
         if (rc) {
-            snprintf(s->msg + strlen(s->msg), sizeof s->msg - strlen(s->msg),
-                     " (batch element %d)", b);
+            snprintf(s->msg + strlen(s->msg), sizeof s->msg - strlen(s->msg), " (batch element %d)", b);
             break;
         }
         *loss += Lb;
-        for (int k = 0; dtheta && k < P; k++)
-            dtheta[k] += dthb[k];
-        for (int i = 0; dt && i < n_times; i++)
-            dt[i] += dtb[i];
-        if (z_out)
-            scatter(z_out, zb, n_times, B, n, b);
+        for (int k = 0; dtheta && k < P; k++) dtheta[k] += dthb[k];
+        for (int i = 0; dt && i < n_times; i++) dt[i] += dtb[i];
+        if (z_out) scatter(z_out, zb, n_times, B, n, b);
     }
     mem_free(&s->mem, buf, bytes);
     return rc;

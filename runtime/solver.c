@@ -46,36 +46,55 @@ static const double rk4_b[] = {1.0 / 6, 1.0 / 3, 1.0 / 3, 1.0 / 6};
 static const double bs_c[] = {0, 0.5, 0.75, 1};
 static const double bs_a[] = {0.5, 0, 0.75, 2.0 / 9, 1.0 / 3, 4.0 / 9};
 static const double bs_b[] = {2.0 / 9, 1.0 / 3, 4.0 / 9, 0};
-static const double bs_e[] = {2.0 / 9 - 7.0 / 24, 1.0 / 3 - 1.0 / 4,
-                              4.0 / 9 - 1.0 / 3, -1.0 / 8};
+static const double bs_e[] = {2.0 / 9 - 7.0 / 24, 1.0 / 3 - 1.0 / 4, 4.0 / 9 - 1.0 / 3, -1.0 / 8};
 
 /* Dormand & Prince 1980, 5(4), FSAL; dense output weights of Shampine 1986
  * at x = 1/2 as in torchdiffeq's DPS_C_MID. */
 static const double dp5_c[] = {0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1, 1};
 static const double dp5_a[] = {
     1.0 / 5,
-    3.0 / 40, 9.0 / 40,
-    44.0 / 45, -56.0 / 15, 32.0 / 9,
-    19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729,
-    9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656,
-    35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84,
+    3.0 / 40,
+    9.0 / 40,
+    44.0 / 45,
+    -56.0 / 15,
+    32.0 / 9,
+    19372.0 / 6561,
+    -25360.0 / 2187,
+    64448.0 / 6561,
+    -212.0 / 729,
+    9017.0 / 3168,
+    -355.0 / 33,
+    46732.0 / 5247,
+    49.0 / 176,
+    -5103.0 / 18656,
+    35.0 / 384,
+    0,
+    500.0 / 1113,
+    125.0 / 192,
+    -2187.0 / 6784,
+    11.0 / 84,
 };
-static const double dp5_b[] = {35.0 / 384, 0, 500.0 / 1113, 125.0 / 192,
-                               -2187.0 / 6784, 11.0 / 84, 0};
+static const double dp5_b[] = {35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84, 0};
 static const double dp5_e[] = {
-    35.0 / 384 - 1951.0 / 21600, 0, 500.0 / 1113 - 22642.0 / 50085,
-    125.0 / 192 - 451.0 / 720, -2187.0 / 6784 + 12231.0 / 42400,
-    11.0 / 84 - 649.0 / 6300, -1.0 / 60,
+    35.0 / 384 - 1951.0 / 21600,
+    0,
+    500.0 / 1113 - 22642.0 / 50085,
+    125.0 / 192 - 451.0 / 720,
+    -2187.0 / 6784 + 12231.0 / 42400,
+    11.0 / 84 - 649.0 / 6300,
+    -1.0 / 60,
 };
 static const double dp5_mid[] = {
-    6025192743.0 / 30085553152 / 2, 0, 51252292925.0 / 65400821598 / 2,
-    -2691868925.0 / 45128329728 / 2, 187940372067.0 / 1594534317056 / 2,
-    -1776094331.0 / 19743644256 / 2, 11237099.0 / 235043384 / 2,
+    6025192743.0 / 30085553152 / 2,     0,
+    51252292925.0 / 65400821598 / 2,    -2691868925.0 / 45128329728 / 2,
+    187940372067.0 / 1594534317056 / 2, -1776094331.0 / 19743644256 / 2,
+    11237099.0 / 235043384 / 2,
 };
 
 /* Tsitouras 2011, 5(4), FSAL.  mid: his continuous extension b_i(θ) at
  * θ = 1/2. */
-static const double ts_c[] = {0, 0.161, 0.327, 0.9, 0.9800255409045096857298102862870245954942137979563024768854764293, 1, 1};
+static const double ts_c[] = {0, 0.161, 0.327, 0.9, 0.9800255409045096857298102862870245954942137979563024768854764293,
+                              1, 1};
 static const double ts_a[] = {
     0.161,
     -0.008480655492356988544426874250230774675121177393430391537369234245294192976164141156943,
@@ -120,104 +139,189 @@ static const double ts_e[] = {
 };
 #define TX 0.5
 static const double ts_mid[] = {
-    -1.0530884977290216 * TX * (TX - 1.3299890189751412) *
-        (TX * TX - 1.4364028541716351 * TX + 0.7139816917074209),
-    0.1017 * TX * TX * (TX * TX - 2.1966568338249754 * TX + 1.2949852507374631),
-    2.490627285651252793 * TX * TX *
-        (TX * TX - 2.38535645472061657 * TX + 1.57803468208092486),
-    -16.54810288924490272 * (TX - 1.21712927295533244) *
-        (TX - 0.61620406037800089) * TX * TX,
-    47.37952196281928122 * (TX - 1.203071208372362603) *
-        (TX - 0.658047292653547382) * TX * TX,
-    -34.87065786149660974 * (TX - 1.2) * (TX - 2.0 / 3) * TX * TX,
-    2.5 * (TX - 1) * (TX - 0.6) * TX * TX,
+    -1.0530884977290216 * TX * (TX - 1.3299890189751412) * (TX * TX - 1.4364028541716351 * TX + 0.7139816917074209),
+    0.1017 * TX *TX *(TX *TX - 2.1966568338249754 * TX + 1.2949852507374631),
+    2.490627285651252793 * TX *TX *(TX *TX - 2.38535645472061657 * TX + 1.57803468208092486),
+    -16.54810288924490272 * (TX - 1.21712927295533244) * (TX - 0.61620406037800089) * TX *TX,
+    47.37952196281928122 * (TX - 1.203071208372362603) * (TX - 0.658047292653547382) * TX *TX,
+    -34.87065786149660974 * (TX - 1.2) * (TX - 2.0 / 3) * TX *TX,
+    2.5 * (TX - 1) * (TX - 0.6) * TX *TX,
 };
 #undef TX
 
 /* Prince & Dormand 1981, RK8(7)13M, with their rational coefficients, as in
  * torchdiffeq's dopri8; the 14th stage is f(t1, y1) (FSAL). */
 static const double dp8_c[] = {
-    0, 1.0 / 18, 1.0 / 12, 1.0 / 8, 5.0 / 16, 3.0 / 8, 59.0 / 400, 93.0 / 200,
-    5490023248.0 / 9719169821, 13.0 / 20, 1201146811.0 / 1299019798, 1, 1, 1,
+    0,
+    1.0 / 18,
+    1.0 / 12,
+    1.0 / 8,
+    5.0 / 16,
+    3.0 / 8,
+    59.0 / 400,
+    93.0 / 200,
+    5490023248.0 / 9719169821,
+    13.0 / 20,
+    1201146811.0 / 1299019798,
+    1,
+    1,
+    1,
 };
 static const double dp8_a[] = {
     1.0 / 18,
-    1.0 / 48, 1.0 / 16,
-    1.0 / 32, 0, 3.0 / 32,
-    5.0 / 16, 0, -75.0 / 64, 75.0 / 64,
-    3.0 / 80, 0, 0, 3.0 / 16, 3.0 / 20,
-    29443841.0 / 614563906, 0, 0, 77736538.0 / 692538347,
-    -28693883.0 / 1125000000, 23124283.0 / 1800000000,
-    16016141.0 / 946692911, 0, 0, 61564180.0 / 158732637,
-    22789713.0 / 633445777, 545815736.0 / 2771057229, -180193667.0 / 1043307555,
-    39632708.0 / 573591083, 0, 0, -433636366.0 / 683701615,
-    -421739975.0 / 2616292301, 100302831.0 / 723423059,
-    790204164.0 / 839813087, 800635310.0 / 3783071287,
-    246121993.0 / 1340847787, 0, 0, -37695042795.0 / 15268766246,
-    -309121744.0 / 1061227803, -12992083.0 / 490766935,
-    6005943493.0 / 2108947869, 393006217.0 / 1396673457,
+    1.0 / 48,
+    1.0 / 16,
+    1.0 / 32,
+    0,
+    3.0 / 32,
+    5.0 / 16,
+    0,
+    -75.0 / 64,
+    75.0 / 64,
+    3.0 / 80,
+    0,
+    0,
+    3.0 / 16,
+    3.0 / 20,
+    29443841.0 / 614563906,
+    0,
+    0,
+    77736538.0 / 692538347,
+    -28693883.0 / 1125000000,
+    23124283.0 / 1800000000,
+    16016141.0 / 946692911,
+    0,
+    0,
+    61564180.0 / 158732637,
+    22789713.0 / 633445777,
+    545815736.0 / 2771057229,
+    -180193667.0 / 1043307555,
+    39632708.0 / 573591083,
+    0,
+    0,
+    -433636366.0 / 683701615,
+    -421739975.0 / 2616292301,
+    100302831.0 / 723423059,
+    790204164.0 / 839813087,
+    800635310.0 / 3783071287,
+    246121993.0 / 1340847787,
+    0,
+    0,
+    -37695042795.0 / 15268766246,
+    -309121744.0 / 1061227803,
+    -12992083.0 / 490766935,
+    6005943493.0 / 2108947869,
+    393006217.0 / 1396673457,
     123872331.0 / 1001029789,
-    -1028468189.0 / 846180014, 0, 0, 8478235783.0 / 508512852,
-    1311729495.0 / 1432422823, -10304129995.0 / 1701304382,
-    -48777925059.0 / 3047939560, 15336726248.0 / 1032824649,
-    -45442868181.0 / 3398467696, 3065993473.0 / 597172653,
-    185892177.0 / 718116043, 0, 0, -3185094517.0 / 667107341,
-    -477755414.0 / 1098053517, -703635378.0 / 230739211,
-    5731566787.0 / 1027545527, 5232866602.0 / 850066563,
-    -4093664535.0 / 808688257, 3962137247.0 / 1805957418,
+    -1028468189.0 / 846180014,
+    0,
+    0,
+    8478235783.0 / 508512852,
+    1311729495.0 / 1432422823,
+    -10304129995.0 / 1701304382,
+    -48777925059.0 / 3047939560,
+    15336726248.0 / 1032824649,
+    -45442868181.0 / 3398467696,
+    3065993473.0 / 597172653,
+    185892177.0 / 718116043,
+    0,
+    0,
+    -3185094517.0 / 667107341,
+    -477755414.0 / 1098053517,
+    -703635378.0 / 230739211,
+    5731566787.0 / 1027545527,
+    5232866602.0 / 850066563,
+    -4093664535.0 / 808688257,
+    3962137247.0 / 1805957418,
     65686358.0 / 487910083,
-    403863854.0 / 491063109, 0, 0, -5068492393.0 / 434740067,
-    -411421997.0 / 543043805, 652783627.0 / 914296604,
-    11173962825.0 / 925320556, -13158990841.0 / 6184727034,
-    3936647629.0 / 1978049680, -160528059.0 / 685178525,
-    248638103.0 / 1413531060, 0,
-    14005451.0 / 335480064, 0, 0, 0, 0, -59238493.0 / 1068277825,
-    181606767.0 / 758867731, 561292985.0 / 797845732,
-    -1041891430.0 / 1371343529, 760417239.0 / 1151165299,
-    118820643.0 / 751138087, -528747749.0 / 2220607170, 1.0 / 4,
+    403863854.0 / 491063109,
+    0,
+    0,
+    -5068492393.0 / 434740067,
+    -411421997.0 / 543043805,
+    652783627.0 / 914296604,
+    11173962825.0 / 925320556,
+    -13158990841.0 / 6184727034,
+    3936647629.0 / 1978049680,
+    -160528059.0 / 685178525,
+    248638103.0 / 1413531060,
+    0,
+    14005451.0 / 335480064,
+    0,
+    0,
+    0,
+    0,
+    -59238493.0 / 1068277825,
+    181606767.0 / 758867731,
+    561292985.0 / 797845732,
+    -1041891430.0 / 1371343529,
+    760417239.0 / 1151165299,
+    118820643.0 / 751138087,
+    -528747749.0 / 2220607170,
+    1.0 / 4,
 };
 static const double dp8_b[] = {
-    14005451.0 / 335480064, 0, 0, 0, 0, -59238493.0 / 1068277825,
-    181606767.0 / 758867731, 561292985.0 / 797845732,
-    -1041891430.0 / 1371343529, 760417239.0 / 1151165299,
-    118820643.0 / 751138087, -528747749.0 / 2220607170, 1.0 / 4, 0,
+    14005451.0 / 335480064,
+    0,
+    0,
+    0,
+    0,
+    -59238493.0 / 1068277825,
+    181606767.0 / 758867731,
+    561292985.0 / 797845732,
+    -1041891430.0 / 1371343529,
+    760417239.0 / 1151165299,
+    118820643.0 / 751138087,
+    -528747749.0 / 2220607170,
+    1.0 / 4,
+    0,
 };
 static const double dp8_e[] = {
-    14005451.0 / 335480064 - 13451932.0 / 455176623, 0, 0, 0, 0,
+    14005451.0 / 335480064 - 13451932.0 / 455176623,
+    0,
+    0,
+    0,
+    0,
     -59238493.0 / 1068277825 + 808719846.0 / 976000145,
     181606767.0 / 758867731 - 1757004468.0 / 5645159321,
     561292985.0 / 797845732 - 656045339.0 / 265891186,
     -1041891430.0 / 1371343529 + 3867574721.0 / 1518517206,
     760417239.0 / 1151165299 - 465885868.0 / 322736535,
     118820643.0 / 751138087 - 53011238.0 / 667516719,
-    -528747749.0 / 2220607170 - 2.0 / 45, 1.0 / 4, 0,
+    -528747749.0 / 2220607170 - 2.0 / 45,
+    1.0 / 4,
+    0,
 };
 /* The continuous extension: w_j(x) = Σ_m dp8_dense[j][m−1] x^m, m = 1..6,
  * so y(t0 + x·h) = y0 + h Σ_j w_j(x) k_j (torchdiffeq's C_mid polynomials,
  * which it evaluates only at x = 1/2 for a quartic fit). */
-#define W6(c1, c2, c3, c4, c5) {0, c1, c2, c3, c4, c5}
+#define W6(c1, c2, c3, c4, c5)                                                                                         \
+    { 0, c1, c2, c3, c4, c5 }
 static const double dp8_dense[14][6] = {
-    {1, -6.6910181737837595697, 19.9990069333683970610, -30.0610568289666450593,
-     22.1396504998094068976, -6.3448349392860401388},
-    {0}, {0}, {0}, {0},
-    W6(-7.6142658045872677172, 52.2273532792945524050, -121.4999627731334642623,
-       116.4422149550342161651, -39.6107919852202505218),
-    W6(10.7281392630428866124, -46.8919164181093621583, 83.1721004639847717481,
-       -67.1451318825957197185, 20.3761213808791436958),
-    W6(0.5526637063753648783, -0.1890893225010595467, 9.5724507555993664382,
-       -16.5672243527496524646, 7.3347098826795362023),
-    W6(4.2186562625665153803, -35.7075975946222072821, 87.8406057677205645007,
-       -89.9916014847245016028, 32.8801774352459155182),
-    W6(-0.6627209125361597559, 6.2736448083240352160, -17.4152107770762969005,
-       22.6237489648532849093, -10.1588990526426760954),
-    W6(-1.2636789001135462218, 10.3160881272450748458, -28.5903289514790976966,
-       32.2362340167355370113, -12.5401268098782561200),
-    W6(5.4106037898590422230, -34.7650769866611817349, 81.6630950584341412934,
-       -82.1020315488359848644, 29.5553001484516038033),
-    W6(-7.0321379067945741781, 47.7457971078225540396, -114.9375291377009418170,
-       116.2662185791119533462, -41.7923486424390588923),
-    W6(2.3537586759714983486, -19.0082099341608028453, 50.2558364226176017553,
-       -53.9020777466385396792, 20.3006925822100825485),
+    {1, -6.6910181737837595697, 19.9990069333683970610, -30.0610568289666450593, 22.1396504998094068976,
+     -6.3448349392860401388},
+    {0},
+    {0},
+    {0},
+    {0},
+    W6(-7.6142658045872677172, 52.2273532792945524050, -121.4999627731334642623, 116.4422149550342161651,
+       -39.6107919852202505218),
+    W6(10.7281392630428866124, -46.8919164181093621583, 83.1721004639847717481, -67.1451318825957197185,
+       20.3761213808791436958),
+    W6(0.5526637063753648783, -0.1890893225010595467, 9.5724507555993664382, -16.5672243527496524646,
+       7.3347098826795362023),
+    W6(4.2186562625665153803, -35.7075975946222072821, 87.8406057677205645007, -89.9916014847245016028,
+       32.8801774352459155182),
+    W6(-0.6627209125361597559, 6.2736448083240352160, -17.4152107770762969005, 22.6237489648532849093,
+       -10.1588990526426760954),
+    W6(-1.2636789001135462218, 10.3160881272450748458, -28.5903289514790976966, 32.2362340167355370113,
+       -12.5401268098782561200),
+    W6(5.4106037898590422230, -34.7650769866611817349, 81.6630950584341412934, -82.1020315488359848644,
+       29.5553001484516038033),
+    W6(-7.0321379067945741781, 47.7457971078225540396, -114.9375291377009418170, 116.2662185791119533462,
+       -41.7923486424390588923),
+    W6(2.3537586759714983486, -19.0082099341608028453, 50.2558364226176017553, -53.9020777466385396792,
+       20.3006925822100825485),
 };
 #undef W6
 
@@ -234,10 +338,7 @@ static const rk_tab tabs[] = {
     {"rodas5p", 9, 5, 1, 0, NULL, NULL, NULL, NULL, NULL, NULL, &ros_rodas5p},
 };
 
-const rk_tab *rk_tableau(nodec_method m)
-{
-    return &tabs[m == NODEC_AUTO ? NODEC_DOPRI5 : m];
-}
+const rk_tab *rk_tableau(nodec_method m) { return &tabs[m == NODEC_AUTO ? NODEC_DOPRI5 : m]; }
 
 /* auto's two methods. */
 #define AUTO_EXPLICIT NODEC_DOPRI5
@@ -247,9 +348,7 @@ const rk_tab *rk_tableau(nodec_method m)
 
 /* One block: the stages (rows), y, yprev, ytmp, ynew; for the implicit
  * methods also ∂F/∂t, J, W's LU and its pivots. */
-int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o,
-            nodec_pass_stats *st, const char *pass)
-{
+int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o, nodec_pass_stats *st, const char *pass) {
     size_t n = (size_t)o->n, nj = 0;
     int rows = tab->s, ros = tab->ros != NULL;
     memset(r, 0, sizeof *r);
@@ -271,14 +370,14 @@ int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o,
         if (!o->jac || nx < 1 || nx > o->n || (nx < o->n && !o->jvq))
             return nodec__fail(s, NODEC_ILL_INPUT,
                                "internal: implicit method on a system without "
-                               "a Jacobian (%s pass)", pass);
+                               "a Jacobian (%s pass)",
+                               pass);
         nj = (size_t)nx * o->blk;
     }
-    r->bytes = ((rows + 4 + 2 * ros) * n + 2 * nj) * sizeof(double) +
-               (ros ? (size_t)o->nblk * o->blk * sizeof(int) : 0);
+    r->bytes =
+        ((rows + 4 + 2 * ros) * n + 2 * nj) * sizeof(double) + (ros ? (size_t)o->nblk * o->blk * sizeof(int) : 0);
     r->k = mem_alloc(&s->mem, r->bytes);
-    if (!r->k)
-        return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
+    if (!r->k) return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
     r->y = r->k + rows * n;
     r->yprev = r->y + n;
     r->ytmp = r->yprev + n;
@@ -293,18 +392,14 @@ int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o,
     return NODEC_SUCCESS;
 }
 
-void rk_release(rk *r)
-{
-    if (r->k)
-        mem_free(&r->s->mem, r->k, r->bytes);
+void rk_release(rk *r) {
+    if (r->k) mem_free(&r->s->mem, r->k, r->bytes);
     r->k = NULL;
 }
 
-void rk_use(rk *r, const rk_tab *tab)
-{
+void rk_use(rk *r, const rk_tab *tab) {
     int n = r->o->n;
-    if (tab == r->tab)
-        return;
+    if (tab == r->tab) return;
     if (r->kstate == 2) { /* the FSAL row is the old tableau's last */
         memcpy(r->k, r->k + (size_t)(r->tab->s - 1) * n, n * sizeof(double));
         r->kstate = 1;
@@ -312,36 +407,29 @@ void rk_use(rk *r, const rk_tab *tab)
     r->tab = tab;
 }
 
-void rk_restart(rk *r)
-{
+void rk_restart(rk *r) {
     r->kstate = 0;
     r->jok = 0;
 }
 
-int rk_all_finite(const double *v, long n)
-{
+int rk_all_finite(const double *v, long n) {
     for (long i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return 0;
+        if (!isfinite(v[i])) return 0;
     return 1;
 }
 
 /* RMS per group of v / (atol + rtol·max(|y0|, |y1|)), max over groups;
  * y1 NULL means |y0| alone (the initial step's scale). */
-static double scaled_norm(const rk *r, const double *v, const double *y0,
-                          const double *y1)
-{
+static double scaled_norm(const rk *r, const double *v, const double *y0, const double *y1) {
     const rk_ode *o = r->o;
     double rtol = r->s->rtol, atol = r->s->atol, worst = 0;
     for (int g = 0; g < o->ngroup; g++) {
         double sum = 0;
         int off = o->goff[g], len = o->glen[g];
-        if (len <= 0)
-            continue;
+        if (len <= 0) continue;
         for (int p = off; p < off + len; p++) {
             double ya = fabs(y0[p]);
-            if (y1 && fabs(y1[p]) > ya)
-                ya = fabs(y1[p]);
+            if (y1 && fabs(y1[p]) > ya) ya = fabs(y1[p]);
             double q = v[p] / (atol + rtol * ya);
             sum += q * q;
         }
@@ -352,33 +440,25 @@ static double scaled_norm(const rk *r, const double *v, const double *y0,
     return worst;
 }
 
-double rk_norm(const rk *r, const double *err, const double *y0, const double *y1)
-{
+double rk_norm(const rk *r, const double *err, const double *y0, const double *y1) {
     return scaled_norm(r, err, y0, y1);
 }
 
 /* torchdiffeq's _optimal_step_size with safety 0.9, ifactor 10, dfactor 0.2. */
-static double optimal_step(double h, double ratio, int order)
-{
+static double optimal_step(double h, double ratio, int order) {
     const double safety = 0.9, ifactor = 10.0;
     double dfactor = 0.2, factor;
-    if (ratio == 0)
-        return h * ifactor;
-    if (ratio < 1)
-        dfactor = 1.0;
+    if (ratio == 0) return h * ifactor;
+    if (ratio < 1) dfactor = 1.0;
     factor = safety / pow(ratio, 1.0 / order);
-    if (factor < dfactor)
-        factor = dfactor;
-    if (factor > ifactor)
-        factor = ifactor;
+    if (factor < dfactor) factor = dfactor;
+    if (factor > ifactor) factor = ifactor;
     return h * factor;
 }
 
-int rk_ensure_k0(rk *r)
-{
+int rk_ensure_k0(rk *r) {
     int n = r->o->n, rc;
-    if (r->kstate == 1)
-        return NODEC_SUCCESS;
+    if (r->kstate == 1) return NODEC_SUCCESS;
     r->jok = 0; /* ∂F/∂y belongs with k_0 */
     if (r->kstate == 2) {
         memcpy(r->k, r->k + (size_t)(r->tab->s - 1) * n, n * sizeof(double));
@@ -401,58 +481,45 @@ int rk_ensure_k0(rk *r)
 /* out = y + h Σ_j w[j] k_j (y NULL: 0), as Σ_j in order j = 0, 1, … per
  * component — the same sums as the textbook loop, but contiguous rows that
  * vectorise, and zero weights (dopri5 has several) skipped. */
-static void combine(double *out, const double *y, double h, const double *w, const double *k, int m, int n)
-{
-    for (int p = 0; p < n; p++)
-        out[p] = 0;
+static void combine(double *out, const double *y, double h, const double *w, const double *k, int m, int n) {
+    for (int p = 0; p < n; p++) out[p] = 0;
     for (int j = 0; j < m; j++) {
         double wj = w[j];
         const double *kj = k + (size_t)j * n;
-        if (wj == 0)
-            continue;
-        for (int p = 0; p < n; p++)
-            out[p] += wj * kj[p];
+        if (wj == 0) continue;
+        for (int p = 0; p < n; p++) out[p] += wj * kj[p];
     }
-    for (int p = 0; p < n; p++)
-        out[p] = (y ? y[p] : 0) + h * out[p];
+    for (int p = 0; p < n; p++) out[p] = (y ? y[p] : 0) + h * out[p];
 }
 
-static int trial(rk *r, double h, double t1, double *ratio, double *Ys)
-{
+static int trial(rk *r, double h, double t1, double *ratio, double *Ys) {
     const rk_tab *tb = r->tab;
     int n = r->o->n, s = tb->s, rc;
     double *k = r->k;
 
     if (tb->ros) {
-        if ((rc = ros_stages(r, h, t1)))
-            return rc;
+        if ((rc = ros_stages(r, h, t1))) return rc;
         *ratio = r->adaptive ? scaled_norm(r, r->ytmp, r->y, r->ynew) : 0;
         /* The stiff components' error at the step's end is damped, so
          * steps grow long where the solution is smooth; the dense output
          * in between is of lower order and would go unchecked. */
         if (r->adaptive && r->dense_check && *ratio <= 1) {
             double dr;
-            if ((rc = ros_dense_error(r, h)))
-                return rc;
+            if ((rc = ros_dense_error(r, h))) return rc;
             dr = scaled_norm(r, r->yd, r->y, r->ynew);
-            if (!(dr <= *ratio))
-                *ratio = dr;
+            if (!(dr <= *ratio)) *ratio = dr;
         }
         return NODEC_SUCCESS;
     }
-    if (Ys)
-        memcpy(Ys, r->y, n * sizeof(double));
+    if (Ys) memcpy(Ys, r->y, n * sizeof(double));
     for (int i = 1; i < s; i++) {
         double *Y = (tb->fsal && i == s - 1) ? r->ynew : r->ytmp;
         double ti = tb->c[i] == 1 ? t1 : r->t + tb->c[i] * h;
         combine(Y, r->y, h, &RK_A(tb, i, 0), k, i, n);
-        if (Ys)
-            memcpy(Ys + (size_t)i * n, Y, n * sizeof(double));
-        if ((rc = r->o->rhs(r->o, ti, Y, k + (size_t)i * n)))
-            return rc;
+        if (Ys) memcpy(Ys + (size_t)i * n, Y, n * sizeof(double));
+        if ((rc = r->o->rhs(r->o, ti, Y, k + (size_t)i * n))) return rc;
     }
-    if (!tb->fsal)
-        combine(r->ynew, r->y, h, tb->b, k, s, n);
+    if (!tb->fsal) combine(r->ynew, r->y, h, tb->b, k, s, n);
     *ratio = 0;
     if (r->adaptive) {
         combine(r->ytmp, NULL, h, tb->e, k, s, n);
@@ -461,8 +528,7 @@ static int trial(rk *r, double h, double t1, double *ratio, double *Ys)
     return NODEC_SUCCESS;
 }
 
-static void accept(rk *r, double h, double t1)
-{
+static void accept(rk *r, double h, double t1) {
     double *tmp = r->yprev;
     r->tprev = r->t;
     r->hlast = h;
@@ -474,13 +540,11 @@ static void accept(rk *r, double h, double t1)
     r->jok = 0;
     r->st->steps++;
     r->xs->method = (int)(r->tab - tabs);
-    if (r->tab->ros)
-        r->xs->stiff_steps++;
+    if (r->tab->ros) r->xs->stiff_steps++;
 }
 
 /* A step of exactly h, accepted whatever the error (fixed grids, replays). */
-int rk_take(rk *r, double h, double t1, double *Ys)
-{
+int rk_take(rk *r, double h, double t1, double *Ys) {
     double ratio;
     int rc;
     if (++r->attempts > r->s->max_steps)
@@ -519,8 +583,7 @@ int rk_take(rk *r, double h, double t1, double *Ys)
  * region with margin; 6 such steps in a row switch back.  The switch takes
  * effect at the next attempt (dense output still needs this step's
  * tableau). */
-static void detect_stiffness(rk *r, double h)
-{
+static void detect_stiffness(rk *r, double h) {
     const rk_tab *tb = r->tab, *to = NULL;
     int n = r->o->n;
     if (!tb->ros) {
@@ -530,21 +593,18 @@ static void detect_stiffness(rk *r, double h)
         for (int p = 0; p < n; p++) {
             double dy = 0;
             for (int j = 0; j <= s - 2; j++)
-                dy += (RK_A(tb, s - 1, j) - (j < s - 2 ? RK_A(tb, s - 2, j) : 0)) *
-                      r->k[(size_t)j * n + p];
+                dy += (RK_A(tb, s - 1, j) - (j < s - 2 ? RK_A(tb, s - 2, j) : 0)) * r->k[(size_t)j * n + p];
             num += (kl[p] - km[p]) * (kl[p] - km[p]);
             den += h * dy * h * dy;
         }
         if (den > 0 && fabs(h) * sqrt(num / den) >= 2.0) {
             r->nnonstiff = 0;
-            if (++r->nstiff >= 15)
-                to = r->stiff;
+            if (++r->nstiff >= 15) to = r->stiff;
         } else if (++r->nnonstiff >= 6) {
             r->nstiff = 0;
         }
     } else if (fabs(r->h) * ros_jac_norm(r) <= 2) {
-        if (++r->nnonstiff >= 6)
-            to = r->expl;
+        if (++r->nnonstiff >= 6) to = r->expl;
     } else {
         r->nnonstiff = 0;
     }
@@ -555,17 +615,15 @@ static void detect_stiffness(rk *r, double h)
     }
 }
 
-int rk_attempt(rk *r, double t_end, int *accepted)
-{
+int rk_attempt(rk *r, double t_end, int *accepted) {
     nodec_solver *s = r->s;
     double h, t1, ratio;
     int clipped = 0, ok, rc;
     /* (the backward pass's failures get their hint from adjoint.c) */
-    const char *tail = r->tab->ros || strcmp(r->pass, "forward") != 0
-                           ? ", or use a shorter time span"
-                                   : ", use a shorter time span, or, if the "
-                                     "problem is stiff, an implicit method "
-                                     "(auto, rodas5p, rodas4)";
+    const char *tail = r->tab->ros || strcmp(r->pass, "forward") != 0 ? ", or use a shorter time span"
+                                                                      : ", use a shorter time span, or, if the "
+                                                                        "problem is stiff, an implicit method "
+                                                                        "(auto, rodas5p, rodas4)";
 
     *accepted = 0;
     if (r->next) {
@@ -579,8 +637,9 @@ int rk_attempt(rk *r, double t_end, int *accepted)
                            "on the way to t = %.6g (%s pass, steps of %.3g): "
                            "%sraise max_steps, loosen rtol/atol%s",
                            s->max_steps, r->t, t_end, r->pass, fabs(r->h),
-                           r->tab->ros ? "" : "if the dynamics are stiff or "
-                           "change fast, explicit methods need tiny steps; ",
+                           r->tab->ros ? ""
+                                       : "if the dynamics are stiff or "
+                                         "change fast, explicit methods need tiny steps; ",
                            tail);
     /* Roundoff apart already (two stops a few ulps from each other, as an
      * observation time next to a step end): arrive without a step. */
@@ -598,26 +657,22 @@ int rk_attempt(rk *r, double t_end, int *accepted)
         clipped = 1;
     }
     t1 = clipped ? t_end : r->t + h;
-    if (fabs(h) < s->min_step || t1 == r->t ||
-        fabs(h) <= 4 * DBL_EPSILON * fabs(r->t))
+    if (fabs(h) < s->min_step || t1 == r->t || fabs(h) <= 4 * DBL_EPSILON * fabs(r->t))
         return nodec__fail(s, NODEC_STEP_UNDERFLOW,
                            "step size underflow at t = %.6g (%s pass, h = %.3g): "
                            "the dynamics may be stiff or blowing up; loosen "
                            "rtol/atol%s",
                            r->t, r->pass, fabs(h), tail);
     rc = rk_ensure_k0(r);
-    if (rc == 0)
-        rc = trial(r, h, t1, &ratio, NULL);
+    if (rc == 0) rc = trial(r, h, t1, &ratio, NULL);
     if (rc == ROS_SINGULAR) { /* as rodas.f: halve h, five times at most */
         r->attempts++;
         r->st->rejected++;
-        if (++r->nsing >= 5)
-            return ros_singular_fail(r, h);
+        if (++r->nsing >= 5) return ros_singular_fail(r, h);
         r->h = h * 0.5;
         return NODEC_SUCCESS;
     }
-    if (rc)
-        return rc;
+    if (rc) return rc;
     r->attempts++;
     ok = ratio <= 1 && rk_all_finite(r->ynew, r->o->n);
     if (ok) {
@@ -632,39 +687,31 @@ int rk_attempt(rk *r, double t_end, int *accepted)
         double hn = optimal_step(h, ratio, r->tab->order);
         /* A step clipped to hit a time says nothing against the step
          * before it: keep that one if it was larger. */
-        if (!(ok && clipped && fabs(hn) < fabs(r->h)))
-            r->h = hn;
+        if (!(ok && clipped && fabs(hn) < fabs(r->h))) r->h = hn;
     }
-    if (ok && r->autoswitch)
-        detect_stiffness(r, h);
+    if (ok && r->autoswitch) detect_stiffness(r, h);
     return NODEC_SUCCESS;
 }
 
-int rk_initial_step(rk *r, double dir, double *hout)
-{
+int rk_initial_step(rk *r, double dir, double *hout) {
     int n = r->o->n, rc;
     double d0, d1, d2, h0, h1, *f0, *f1 = r->ytmp, *y1 = r->ynew;
 
-    if ((rc = rk_ensure_k0(r)))
-        return rc;
+    if ((rc = rk_ensure_k0(r))) return rc;
     f0 = r->k;
     d0 = scaled_norm(r, r->y, r->y, NULL);
     d1 = scaled_norm(r, f0, r->y, NULL);
     h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
-    for (int p = 0; p < n; p++)
-        y1[p] = r->y[p] + dir * h0 * f0[p];
+    for (int p = 0; p < n; p++) y1[p] = r->y[p] + dir * h0 * f0[p];
     /* f1 goes to ytmp; y1 is scratch in ynew. */
-    if ((rc = r->o->rhs(r->o, r->t + dir * h0, y1, f1)))
-        return rc;
-    for (int p = 0; p < n; p++)
-        y1[p] = f1[p] - f0[p];
+    if ((rc = r->o->rhs(r->o, r->t + dir * h0, y1, f1))) return rc;
+    for (int p = 0; p < n; p++) y1[p] = f1[p] - f0[p];
     d2 = scaled_norm(r, y1, r->y, NULL) / h0;
     if (d1 <= 1e-15 && d2 <= 1e-15)
         h1 = fmax(1e-6, h0 * 1e-3);
     else
         h1 = pow(0.01 / fmax(d1, d2), 1.0 / r->tab->order);
-    if (!isfinite(h1))
-        h1 = 100 * h0;
+    if (!isfinite(h1)) h1 = 100 * h0;
     *hout = dir * fmin(100 * h0, h1);
     return NODEC_SUCCESS;
 }
@@ -676,8 +723,7 @@ int rk_initial_step(rk *r, double dir, double *hout)
  * _interp_fit: for dopri5 and tsit5 it is their own 4th-order continuous
  * extension); cubic Hermite through y0, y1, f0, f1 = k_{s-1} otherwise
  * (FSAL tableaus only). */
-void rk_dense_coefs(const rk_tab *tb, double (*W)[6])
-{
+void rk_dense_coefs(const rk_tab *tb, double (*W)[6]) {
     int s = tb->s;
     if (tb->ros) {
         ros_dense_coefs(tb->ros, W);
@@ -710,8 +756,7 @@ void rk_dense_coefs(const rk_tab *tb, double (*W)[6])
     }
 }
 
-void rk_dense_weights(const rk_tab *tb, double x, double *w, double *dw)
-{
+void rk_dense_weights(const rk_tab *tb, double x, double *w, double *dw) {
     double W[16][6];
     rk_dense_coefs(tb, W);
     for (int j = 0; j < tb->s; j++) {
@@ -721,52 +766,42 @@ void rk_dense_weights(const rk_tab *tb, double x, double *w, double *dw)
             d = d * x + m * W[j][m - 1];
         }
         w[j] = v * x;
-        if (dw)
-            dw[j] = d;
+        if (dw) dw[j] = d;
     }
 }
 
-void rk_dense_eval(const rk *r, double x, double *out)
-{
+void rk_dense_eval(const rk *r, double x, double *out) {
     double w[16];
     int n = r->o->n, s = r->tab->s;
     rk_dense_weights(r->tab, x, w, NULL);
     for (int p = 0; p < n; p++) {
         double acc = 0;
-        for (int j = 0; j < s; j++)
-            acc += w[j] * r->k[(size_t)j * n + p];
+        for (int j = 0; j < s; j++) acc += w[j] * r->k[(size_t)j * n + p];
         out[p] = r->yprev[p] + (r->tab->ros ? acc : r->hlast * acc);
     }
 }
 
 /* ---- the forward problem ---- */
 
-int fwd_rhs(rk_ode *o, double t, const double *y, double *dy)
-{
+int fwd_rhs(rk_ode *o, double t, const double *y, double *dy) {
     fwd_ode *fo = (fwd_ode *)o;
     fo->s->m->f(fo->B, t, y, fo->theta, dy, fo->s->work);
     fo->st->f_evals++;
     return NODEC_SUCCESS;
 }
 
-void fwd_jac_z(nodec_solver *s, const double *theta, int B, double t,
-               const double *z, double *J)
-{
+void fwd_jac_z(nodec_solver *s, const double *theta, int B, double t, const double *z, double *J) {
     long n = s->m->n_state;
-    for (int b = 0; b < B; b++)
-        s->m->jac_z(t, z + b * n, theta, J + b * n * n, s->work);
+    for (int b = 0; b < B; b++) s->m->jac_z(t, z + b * n, theta, J + b * n * n, s->work);
 }
 
-static int fwd_jac(rk_ode *o, double t, const double *y, double *J)
-{
+static int fwd_jac(rk_ode *o, double t, const double *y, double *J) {
     fwd_ode *fo = (fwd_ode *)o;
     fwd_jac_z(fo->s, fo->theta, fo->B, t, y, J);
     return NODEC_SUCCESS;
 }
 
-void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B,
-                  nodec_pass_stats *st)
-{
+void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B, nodec_pass_stats *st) {
     memset(fo, 0, sizeof *fo);
     fo->o.n = B * s->m->n_state;
     fo->o.rhs = fwd_rhs;
@@ -782,20 +817,16 @@ void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B,
     fo->st = st;
 }
 
-int fwd_is_fixed(const nodec_solver *s)
-{
+int fwd_is_fixed(const nodec_solver *s) {
     return !rk_tableau(s->method)->adaptive || s->fixed_h > 0 || s->num_steps > 0;
 }
 
-double fwd_fixed_h(const nodec_solver *s, int n_times, const double *t)
-{
-    if (s->fixed_h > 0)
-        return s->fixed_h;
+double fwd_fixed_h(const nodec_solver *s, int n_times, const double *t) {
+    if (s->fixed_h > 0) return s->fixed_h;
     return fabs(t[n_times - 1] - t[0]) / (double)s->num_steps;
 }
 
-long rk_grid_steps(double len, double h)
-{
+long rk_grid_steps(double len, double h) {
     double m = ceil(fabs(len) / h - 1e-9);
     return m < 1 ? 1 : (long)m;
 }
@@ -804,18 +835,15 @@ long rk_grid_steps(double len, double h)
  * t_i + j·(t_i+1 − t_i)/m, so every output time is a step end.  Adaptive:
  * steps run to t_N (the last one clipped onto it); outputs in between come
  * from dense output. */
-int fwd_solve(nodec_solver *s, const double *theta, int B, const double *z0,
-              int n_times, const double *t, double *z_out, fwd_hook *hook,
-              nodec_pass_stats *st)
-{
+int fwd_solve(nodec_solver *s, const double *theta, int B, const double *z0, int n_times, const double *t,
+              double *z_out, fwd_hook *hook, nodec_pass_stats *st) {
     fwd_ode fo;
     rk r;
     long nz = (long)B * s->m->n_state;
     int rc, i;
 
     fwd_ode_init(&fo, s, theta, B, st);
-    if ((rc = rk_init(&r, s, rk_tableau(s->method), &fo.o, st, "forward")))
-        return rc;
+    if ((rc = rk_init(&r, s, rk_tableau(s->method), &fo.o, st, "forward"))) return rc;
     r.t = t[0];
     memcpy(r.y, z0, nz * sizeof(double));
     memcpy(z_out, z0, nz * sizeof(double));
@@ -828,11 +856,9 @@ int fwd_solve(nodec_solver *s, const double *theta, int B, const double *z0,
             for (long j = 0; j < m && rc == 0; j++) {
                 r.t = t[i] + j * hs;
                 rc = rk_take(&r, hs, j == m - 1 ? t[i + 1] : t[i] + (j + 1) * hs, NULL);
-                if (rc == 0 && hook)
-                    rc = hook->step(hook, &r, i, j, m);
+                if (rc == 0 && hook) rc = hook->step(hook, &r, i, j, m);
             }
-            if (rc == 0)
-                memcpy(z_out + (i + 1) * nz, r.y, nz * sizeof(double));
+            if (rc == 0) memcpy(z_out + (i + 1) * nz, r.y, nz * sizeof(double));
         }
         rk_release(&r);
         return rc;
@@ -848,16 +874,13 @@ int fwd_solve(nodec_solver *s, const double *theta, int B, const double *z0,
         i = 1;
         while (i < n_times && rc == 0) {
             int acc;
-            if ((rc = rk_attempt(&r, t[n_times - 1], &acc)))
-                break;
+            if ((rc = rk_attempt(&r, t[n_times - 1], &acc))) break;
             if (!acc) {
                 if (r.t == t[n_times - 1]) /* arrived without a step */
-                    for (; i < n_times; i++)
-                        memcpy(z_out + (long)i * nz, r.y, nz * sizeof(double));
+                    for (; i < n_times; i++) memcpy(z_out + (long)i * nz, r.y, nz * sizeof(double));
                 continue;
             }
-            if (hook && (rc = hook->step(hook, &r, -1, 0, 0)))
-                break;
+            if (hook && (rc = hook->step(hook, &r, -1, 0, 0))) break;
             /* Outputs in (tprev, t]; t_N is the clipped step's end itself. */
             for (; i < n_times && (t[i] - r.t) * dir <= 0; i++) {
                 if (i == n_times - 1)

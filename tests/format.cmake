@@ -7,6 +7,9 @@ foreach(dir support runtime compiler tools)
   file(GLOB f ${SRC}/${dir}/*.c ${SRC}/${dir}/*.h)
   list(APPEND files ${f})
 endforeach()
+# nodec_model.h is copied byte for byte into every emitted header (the emit
+# goldens hold it), so it keeps its own layout.
+list(FILTER files EXCLUDE REGEX "/nodec_model\\.h$")
 execute_process(COMMAND ${CLANG_FORMAT} --dry-run -Werror ${files} RESULT_VARIABLE rc ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
   string(SUBSTRING "${err}" 0 4000 err)

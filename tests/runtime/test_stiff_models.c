@@ -16,7 +16,7 @@ static void check_model(const nodec_model *m, const double *th, const double *z,
                         double t)
 {
     int n = m->n_state, P = m->n_param;
-    double a[B * NMAX], az[B * NMAX], ath[NMAX], at, J[NMAX * NMAX];
+    double a[B * NMAX] = {0}, az[B * NMAX], ath[NMAX], at, J[NMAX * NMAX];
     double fp[B * NMAX], fm[B * NMAX], zz[B * NMAX], tt[NMAX], fd[B * NMAX + NMAX + 1];
     char what[96];
     for (int k = 0; k < B * n; k++)
