@@ -135,6 +135,11 @@ elseif(CASE STREQUAL "options")
   expect_contains("${err}" "--tol must be a positive number")
   run(2 solve ${models}/lotka_volterra.nde --backend)
   expect_contains("${err}" "--backend needs a value")
+  # a C compiler that cannot be started is named, with the reason (the log was empty)
+  set(ENV{NODEC_CC} /nonexistent/cc)
+  run(1 check ${models}/lotka_volterra.nde --backend cc)
+  expect_contains("${err}" "cannot run the C compiler '/nonexistent/cc': No such file or directory")
+  unset(ENV{NODEC_CC})
   # emit writes the pair or nothing: when the .c cannot be replaced, the old
   # .h stays as it was (it was deleted), and a new .h does not stay alone.
   file(REMOVE_RECURSE ${OUT}/pair)
