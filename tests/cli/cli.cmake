@@ -140,6 +140,13 @@ elseif(CASE STREQUAL "options")
   run(1 check ${models}/lotka_volterra.nde --backend cc)
   expect_contains("${err}" "cannot run the C compiler '/nonexistent/cc': No such file or directory")
   unset(ENV{NODEC_CC})
+  # a model named main builds (its main.c clashed with the trainer's)
+  file(WRITE ${OUT}/main.nde "model main\nstate x = 1\nparam k = 0.5\ndx/dt = -k*x\n")
+  run(0 build ${OUT}/main.nde -o ${OUT}/main-trainer)
+  execute_process(COMMAND ${OUT}/main-trainer --help OUTPUT_VARIABLE help RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR NOT help MATCHES "main-trainer")
+    message(FATAL_ERROR "the trainer of model main: exit ${rc}, help:\n${help}")
+  endif()
   # emit writes the pair or nothing: when the .c cannot be replaced, the old
   # .h stays as it was (it was deleted), and a new .h does not stay alone.
   file(REMOVE_RECURSE ${OUT}/pair)
