@@ -172,16 +172,19 @@ const char *nodec_grad_mode_name(nodec_grad_mode mode);
  *     nodec_optim_free(&o);
  *
  * The optimizers follow PyTorch's torch.optim update rules exactly (no
- * weight decay, no Nesterov, RMSprop neither centred nor with momentum), so
- * a run can be compared step by step with a PyTorch script.  Their whole
- * state is `step` and the buffers m and v, which a saved training state
- * holds, so a resumed run continues bit for bit.
+ * Nesterov, RMSprop neither centred nor with momentum; weight decay as
+ * PyTorch's), so a run can be compared step by step with a PyTorch script.
+ * Their whole state is `step` and the buffers m and v, which a saved
+ * training state holds, so a resumed run continues bit for bit.  The
+ * caller may change `lr` between steps (a schedule: nodec_lr_at) and clip
+ * the gradient first (nodec_clip_grad_norm).
  */
 
 typedef enum nodec_optim_kind {
-    NODEC_OPT_SGD,    /* buf = μ·buf + g (buf = g at the first step); θ -= lr·buf */
-    NODEC_OPT_ADAM,   /* Kingma & Ba, with bias correction, as torch.optim.Adam */
-    NODEC_OPT_RMSPROP /* v = α·v + (1-α)·g²; θ -= lr·g / (√v + ε) */
+    NODEC_OPT_SGD,     /* buf = μ·buf + g (buf = g at the first step); θ -= lr·buf */
+    NODEC_OPT_ADAM,    /* Kingma & Ba, with bias correction, as torch.optim.Adam */
+    NODEC_OPT_RMSPROP, /* v = α·v + (1-α)·g²; θ -= lr·g / (√v + ε) */
+    NODEC_OPT_ADAMW    /* θ *= 1 - lr·wd, then Adam: torch.optim.AdamW */
 } nodec_optim_kind;
 
 typedef struct nodec_optim {
@@ -195,6 +198,8 @@ typedef struct nodec_optim {
     long step;           /* updates taken so far */
     double *m;           /* sgd: momentum buffer; adam: first moment */
     double *v;           /* adam: second moment; rmsprop: square average */
+    double weight_decay; /* adamw: decoupled (default 1e-2); the others: g + wd·θ,
+                            PyTorch's weight_decay (default 0) */
 } nodec_optim;
 
 /* Sets the defaults above and allocates zeroed buffers.  Returns
@@ -204,9 +209,32 @@ int nodec_optim_init(nodec_optim *o, nodec_optim_kind kind, int n, double lr);
 /* One update of θ (n values) along grad. */
 void nodec_optim_step(nodec_optim *o, double *theta, const double *grad);
 void nodec_optim_free(nodec_optim *o);
-/* "sgd", "adam", "rmsprop"; -1 when unknown. */
+/* "sgd", "adam", "rmsprop", "adamw"; -1 when unknown. */
 int nodec_optim_from_name(const char *name);
 const char *nodec_optim_name(nodec_optim_kind kind);
+
+/* torch.nn.utils.clip_grad_norm_: scales g (n values) by
+ * max_norm / (‖g‖₂ + 1e-6) when that is below 1.  Returns ‖g‖₂ before. */
+double nodec_clip_grad_norm(double *g, int n, double max_norm);
+
+/* Learning-rate schedules, the closed forms of torch.optim.lr_scheduler's,
+ * after an optional linear warm-up.  Update k = 1, 2, … uses
+ *     lr·k/warmup                                     k ≤ warmup
+ *     lr·sched(t), t = k − 1 − warmup                 after it
+ * with sched(t) = 1 (constant), γ^⌊t/every⌋ (step), γ^t (exp), or for
+ * cosine min_lr/lr + (1 − min_lr/lr)(1 + cos(π t/T))/2 with
+ * T = total − warmup (min_lr once t ≥ T). */
+typedef enum nodec_lr_kind { NODEC_LR_CONSTANT, NODEC_LR_STEP, NODEC_LR_EXP, NODEC_LR_COSINE } nodec_lr_kind;
+typedef struct nodec_lr_schedule {
+    nodec_lr_kind kind;
+    long every;    /* step: updates between decays */
+    double gamma;  /* step, exp: the factor */
+    double min_lr; /* cosine: the last learning rate */
+    long total;    /* cosine: updates in all, warm-up included */
+    long warmup;   /* updates of linear warm-up; 0: none */
+} nodec_lr_schedule;
+/* The learning rate of update k (from 1) for base rate lr. */
+double nodec_lr_at(const nodec_lr_schedule *s, double lr, long k);
 
 #ifdef __cplusplus
 }

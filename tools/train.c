@@ -41,7 +41,7 @@
 #include <unistd.h>
 
 const char nodec_cli_train_help[] =
-    "usage: nodec train MODEL.nde --data D.csv [--optimizer rmsprop|adam|sgd] [--lr X]\n"
+    "usage: nodec train MODEL.nde --data D.csv [--optimizer rmsprop|adam|adamw|sgd] [--lr X]\n"
     "                   [--iters N] [--batch B] [--window K] [--seed S] [--save P.npz]\n"
     "                   [--state S.npz] [--resume S.npz] [--log L.csv] [--plot DIR]\n"
     "                   [solver options]\n\n"
@@ -55,10 +55,19 @@ const char nodec_cli_train_help[] =
     "  --iters N         total iterations, counting those of a resumed run (2000)\n"
     "  --batch B         windows per minibatch, drawn without replacement (20)\n"
     "  --window K        observations per window (10); 0: whole trajectories\n"
-    "  --optimizer O     rmsprop (α 0.99, ε 1e-8), adam (β 0.9, 0.999, ε 1e-8) or\n"
-    "                    sgd (with --momentum); PyTorch's update rules (rmsprop)\n"
+    "  --optimizer O     rmsprop (α 0.99, ε 1e-8), adam (β 0.9, 0.999, ε 1e-8), adamw\n"
+    "                    (adam with decoupled weight decay) or sgd (with --momentum);\n"
+    "                    PyTorch's update rules (rmsprop)\n"
     "  --lr X            learning rate (1e-3)\n"
     "  --momentum M      sgd's momentum (0.9; 0 for plain SGD)\n"
+    "  --weight-decay W  adamw: θ *= 1 - lr·W each step (1e-2); the others: W·θ\n"
+    "                    added to the gradient, PyTorch's weight_decay (0)\n"
+    "  --clip-norm C     scale the gradient to norm C when it is longer (0: never)\n"
+    "  --lr-schedule S   constant, step:EVERY:GAMMA (lr·GAMMA every EVERY iterations),\n"
+    "                    exp:GAMMA (lr·GAMMA each iteration) or cosine[:MIN_LR] (from\n"
+    "                    lr to MIN_LR, 0 unless given, at the last iteration)\n"
+    "  --warmup N        the first N iterations raise lr linearly: lr·k/N at k ≤ N;\n"
+    "                    the schedule starts after them\n"
     "  --seed S          seeds the initial parameters and the windows (1)\n"
     "  --params P        start from saved parameters (.npz or .npy) instead\n"
     "  --eval-every N    full-trajectory loss every N iterations and at the end (20);\n"
@@ -79,7 +88,7 @@ const char nodec_cli_train_help[] =
     "  --quiet           no progress on standard error\n"
     "Windows of autonomous models start at t = 0; a model that uses t sees the\n"
     "window's own times.\n"
-    "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8 (dopri5)\n"
+    "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8|rodas4|rodas5p|auto (dopri5)\n"
     "  --rtol R (1e-7)  --atol A (1e-9)  --mode adjoint|checkpoint|direct (adjoint)\n"
     "  --max-steps N  --step H (fixed step size)  --no-seminorm\n";
 
@@ -129,7 +138,11 @@ enum {
     G_SEED = 32,
     G_EVAL = 64,
     G_VALFRAC = 128,
-    G_PATIENCE = 256
+    G_PATIENCE = 256,
+    G_WD = 512,
+    G_CLIP = 1024,
+    G_SCHED = 2048,
+    G_WARMUP = 4096
 };
 
 /* The limits of the whole-number options, shared with the training state's
@@ -142,6 +155,9 @@ typedef struct Opts {
     const char *data, *params, *resume, *save, *state, *log, *plot, *val_data;
     int optimizer, quiet, save_last;
     double lr, momentum, val_frac;
+    double weight_decay;     /* -1: the optimizer's default */
+    double clip_norm;        /* 0: no clipping */
+    nodec_lr_schedule sched; /* kind, every, gamma, min_lr, warmup (total: --iters) */
     long iters, batch, window, eval_every, save_every, patience;
     double seed;    /* a whole number below 2^53, so a state file holds it exactly */
     unsigned given; /* G_* flags: options the command line set */
@@ -162,8 +178,46 @@ static int whole(const char *flag, const char *v, long long lo, long long hi, co
     return 1;
 }
 
+/* --lr-schedule: constant | step:EVERY:GAMMA | exp:GAMMA | cosine[:MIN_LR];
+ * 0, or -1 when s is none of these (warmup is left as it is). */
+static int parse_schedule(const char *s, nodec_lr_schedule *out) {
+    nodec_lr_schedule r = {.warmup = out->warmup};
+    char buf[128], *a, *b;
+    long long every;
+    snprintf(buf, sizeof buf, "%s", s);
+    a = strchr(buf, ':'), b = a ? strchr(a + 1, ':') : NULL;
+    if (a) *a++ = 0;
+    if (b) *b++ = 0;
+    if (!strcmp(buf, "constant") && !a)
+        r.kind = NODEC_LR_CONSTANT;
+    else if (!strcmp(buf, "step") && b && nodec_cli_integer(a, 1, MAX_ITERS, &every) && nodec_cli_number(b, &r.gamma) &&
+             r.gamma > 0)
+        r.kind = NODEC_LR_STEP, r.every = (long)every;
+    else if (!strcmp(buf, "exp") && a && !b && nodec_cli_number(a, &r.gamma) && r.gamma > 0)
+        r.kind = NODEC_LR_EXP;
+    else if (!strcmp(buf, "cosine") && !b && (!a || (nodec_cli_number(a, &r.min_lr) && r.min_lr >= 0)))
+        r.kind = NODEC_LR_COSINE;
+    else
+        return -1;
+    *out = r;
+    return 0;
+}
+
+/* The schedule as --lr-schedule spells it. */
+static void schedule_str(const nodec_lr_schedule *s, char *buf, size_t n) {
+    if (s->kind == NODEC_LR_STEP)
+        snprintf(buf, n, "step:%ld:%.17g", s->every, s->gamma);
+    else if (s->kind == NODEC_LR_EXP)
+        snprintf(buf, n, "exp:%.17g", s->gamma);
+    else if (s->kind == NODEC_LR_COSINE)
+        snprintf(buf, n, "cosine:%.17g", s->min_lr);
+    else
+        snprintf(buf, n, "constant");
+}
+
 static int parse_opts(Opts *o, int argc, char **argv) {
     *o = (Opts){.optimizer = NODEC_OPT_RMSPROP,
+                .weight_decay = -1,
                 .lr = 1e-3,
                 .momentum = 0.9,
                 .iters = 2000,
@@ -188,7 +242,26 @@ static int parse_opts(Opts *o, int argc, char **argv) {
             o->save_last = 1;
         else if (!strcmp(argv[i], "--save-best"))
             o->save_last = 0;
-        else if ((v = nodec_cli_value("--val-data", argc, argv, &i, &missing)))
+        else if ((v = nodec_cli_value("--weight-decay", argc, argv, &i, &missing))) {
+            if (!missing && (!nodec_cli_number(v, &o->weight_decay) || o->weight_decay < 0))
+                return bad("--weight-decay", v, "give a number, at least 0");
+            o->given |= G_WD;
+        } else if ((v = nodec_cli_value("--clip-norm", argc, argv, &i, &missing))) {
+            if (!missing && (!nodec_cli_number(v, &o->clip_norm) || o->clip_norm < 0))
+                return bad("--clip-norm", v, "give a gradient norm, a number at least 0 (0: no clipping)");
+            o->given |= G_CLIP;
+        } else if ((v = nodec_cli_value("--lr-schedule", argc, argv, &i, &missing))) {
+            if (!missing && parse_schedule(v, &o->sched))
+                return bad("--lr-schedule", v,
+                           "use constant, step:EVERY:GAMMA (EVERY a whole number of iterations, GAMMA > 0), "
+                           "exp:GAMMA or cosine[:MIN_LR] (MIN_LR at least 0)");
+            o->given |= G_SCHED;
+        } else if ((v = nodec_cli_value("--warmup", argc, argv, &i, &missing))) {
+            if (!missing && !whole("--warmup", v, 0, MAX_ITERS, "give a whole number of iterations from 0 to 10^12",
+                                   &o->sched.warmup))
+                return 2;
+            o->given |= G_WARMUP;
+        } else if ((v = nodec_cli_value("--val-data", argc, argv, &i, &missing)))
             o->val_data = v;
         else if ((v = nodec_cli_value("--val-frac", argc, argv, &i, &missing))) {
             if (!missing && (!nodec_cli_number(v, &o->val_frac) || !(o->val_frac > 0 && o->val_frac < 1)))
@@ -221,7 +294,7 @@ static int parse_opts(Opts *o, int argc, char **argv) {
             o->plot = v;
         else if ((v = nodec_cli_value("--optimizer", argc, argv, &i, &missing))) {
             if (!missing && (o->optimizer = nodec_optim_from_name(v)) < 0)
-                return bad("--optimizer", v, "use rmsprop, adam or sgd");
+                return bad("--optimizer", v, "use rmsprop, adam, adamw or sgd");
             o->given |= G_OPT;
         } else if ((v = nodec_cli_value("--lr", argc, argv, &i, &missing))) {
             if (!missing && (!nodec_cli_number(v, &o->lr) || o->lr <= 0))
@@ -695,7 +768,7 @@ static int log_read(Trainer *T, const char *state) {
  * has the range the options allow (parse_opts), checked by state_load.
  * The entries of the best parameters came later: a state without them
  * (F_OPTIONAL) is read with their value `def`. */
-enum { NSCALAR = 15 };
+enum { NSCALAR = 22 };
 enum { F_WHOLE = 1, F_OPEN_LO = 2, F_OPEN_HI = 4, F_OPTIONAL = 8 }; /* a whole number; lo, hi excluded */
 static const struct {
     const char *name;
@@ -707,7 +780,7 @@ static const struct {
     {"format", 1, 1, F_WHOLE, "1, the only format this nodec reads", 0},
     {"iter", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of iterations from 0 to 10^12", 0},
     {"seed", 0, (double)NODEC_SEED_MAX, F_WHOLE, "a whole number from 0 to 2^53 - 1", 0},
-    {"optimizer", 0, 2, F_WHOLE, "0 (sgd), 1 (adam) or 2 (rmsprop)", 0},
+    {"optimizer", 0, 3, F_WHOLE, "0 (sgd), 1 (adam), 2 (rmsprop) or 3 (adamw)", 0},
     {"lr", 0, INFINITY, F_OPEN_LO | F_OPEN_HI, "a positive number", 0},
     {"momentum", 0, 1, F_OPEN_HI, "a number in [0, 1)", 0},
     {"opt_step", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of updates from 0 to the entry 'iter'", 0},
@@ -720,6 +793,14 @@ static const struct {
     {"best_iter", -1, (double)MAX_ITERS, F_WHOLE | F_OPTIONAL,
      "a whole number from -1 (no evaluation yet) to the entry 'iter'", -1},
     {"since_best", 0, (double)MAX_ITERS, F_WHOLE | F_OPTIONAL, "a whole number of evaluations from 0 to 10^12", 0},
+    {"weight_decay", 0, INFINITY, F_OPEN_HI | F_OPTIONAL, "a finite number, at least 0", 0},
+    {"clip_norm", 0, INFINITY, F_OPEN_HI | F_OPTIONAL, "a finite number, at least 0 (0: no clipping)", 0},
+    {"lr_schedule", 0, 3, F_WHOLE | F_OPTIONAL, "0 (constant), 1 (step), 2 (exp) or 3 (cosine)", 0},
+    {"lr_every", 0, (double)MAX_ITERS, F_WHOLE | F_OPTIONAL,
+     "a whole number of iterations from 0 to 10^12, at least 1 for a step schedule", 0},
+    {"lr_gamma", 0, INFINITY, F_OPEN_HI | F_OPTIONAL, "a finite number, at least 0, above 0 for step and exp", 0},
+    {"min_lr", 0, INFINITY, F_OPEN_HI | F_OPTIONAL, "a finite number, at least 0", 0},
+    {"warmup", 0, (double)MAX_ITERS, F_WHOLE | F_OPTIONAL, "a whole number of iterations from 0 to 10^12", 0},
 };
 enum {
     S_FORMAT,
@@ -736,7 +817,14 @@ enum {
     S_VAL_FRAC,
     S_BEST_LOSS,
     S_BEST_ITER,
-    S_SINCE_BEST
+    S_SINCE_BEST,
+    S_WEIGHT_DECAY,
+    S_CLIP_NORM,
+    S_LR_SCHEDULE,
+    S_LR_EVERY,
+    S_LR_GAMMA,
+    S_MIN_LR,
+    S_WARMUP
 };
 
 /* The model's source hash, 0 when the descriptor has none. */
@@ -763,7 +851,7 @@ static int state_save(Trainer *T, const char *path) {
                           (double)T->iter,
                           T->o.seed,
                           T->opt.kind,
-                          T->opt.lr,
+                          T->o.lr,
                           T->opt.momentum,
                           (double)T->opt.step,
                           (double)T->o.batch,
@@ -773,7 +861,14 @@ static int state_save(Trainer *T, const char *path) {
                           T->o.val_frac,
                           T->best_loss,
                           (double)T->best_iter,
-                          (double)T->since_best};
+                          (double)T->since_best,
+                          T->opt.weight_decay,
+                          T->o.clip_norm,
+                          (double)T->o.sched.kind,
+                          (double)T->o.sched.every,
+                          T->o.sched.gamma,
+                          T->o.sched.min_lr,
+                          (double)T->o.sched.warmup};
     double halves[6];
     nodec_array a[NSCALAR + 7];
     memset(a, 0, sizeof a);
@@ -846,7 +941,8 @@ static int state_load(Trainer *T, const char *path) {
         double x = sc[i] = p ? *p : scalar[i].def, lo = scalar[i].lo, hi = scalar[i].hi;
         if (!(f & F_OPEN_LO ? x > lo : x >= lo) || !(f & F_OPEN_HI ? x < hi : x <= hi) ||
             ((f & F_WHOLE) && x != floor(x)) || (i == S_WINDOW && x == 1) || (i == S_OPT_STEP && x > sc[S_ITER]) ||
-            (i == S_BEST_ITER && x > sc[S_ITER])) {
+            (i == S_BEST_ITER && x > sc[S_ITER]) || (i == S_LR_EVERY && x < 1 && sc[S_LR_SCHEDULE] == NODEC_LR_STEP) ||
+            (i == S_LR_GAMMA && x <= 0 && (sc[S_LR_SCHEDULE] == NODEC_LR_STEP || sc[S_LR_SCHEDULE] == NODEC_LR_EXP))) {
             bad_entry(T, path, scalar[i].name, -1, x, scalar[i].range);
             goto done;
         }
@@ -905,11 +1001,15 @@ static int state_load(Trainer *T, const char *path) {
     }
 
     Opts *o = &T->o;
-    const char *what[] = {"--seed", "--optimizer", "--lr", "--momentum", "--batch", "--window", "--val-frac"};
-    double have[] = {o->seed, o->optimizer, o->lr, o->momentum, (double)o->batch, (double)o->window, o->val_frac};
-    double saved[] = {sc[S_SEED], sc[S_OPTIMIZER], sc[S_LR], sc[S_MOMENTUM], sc[S_BATCH], sc[S_WINDOW], sc[S_VAL_FRAC]};
-    unsigned flag[] = {G_SEED, G_OPT, G_LR, G_MOM, G_BATCH, G_WINDOW, G_VALFRAC};
-    for (int i = 0; i < 7; i++)
+    const char *what[] = {"--seed",   "--optimizer", "--lr",        "--momentum", "--batch",
+                          "--window", "--val-frac",  "--clip-norm", "--warmup"};
+    double have[] = {o->seed,     o->optimizer,     o->lr,
+                     o->momentum, (double)o->batch, (double)o->window,
+                     o->val_frac, o->clip_norm,     (double)o->sched.warmup};
+    double saved[] = {sc[S_SEED],   sc[S_OPTIMIZER], sc[S_LR],        sc[S_MOMENTUM], sc[S_BATCH],
+                      sc[S_WINDOW], sc[S_VAL_FRAC],  sc[S_CLIP_NORM], sc[S_WARMUP]};
+    unsigned flag[] = {G_SEED, G_OPT, G_LR, G_MOM, G_BATCH, G_WINDOW, G_VALFRAC, G_CLIP, G_WARMUP};
+    for (int i = 0; i < 9; i++)
         if ((o->given & flag[i]) && have[i] != saved[i])
             fprintf(stderr,
                     "nodec train: warning: resuming with %s %g where the run had %g; the result will differ from "
@@ -923,6 +1023,23 @@ static int state_load(Trainer *T, const char *path) {
     if (!(o->given & G_WINDOW)) o->window = (long)sc[S_WINDOW];
     if (!(o->given & G_EVAL)) o->eval_every = (long)sc[S_EVAL_EVERY];
     if (!(o->given & G_PATIENCE)) o->patience = (long)sc[S_PATIENCE];
+    /* the weight decay goes with the optimizer: another one takes its own default */
+    if (!(o->given & G_WD) && o->optimizer == (int)sc[S_OPTIMIZER]) o->weight_decay = sc[S_WEIGHT_DECAY];
+    if (!(o->given & G_CLIP)) o->clip_norm = sc[S_CLIP_NORM];
+    if (!(o->given & G_WARMUP)) o->sched.warmup = (long)sc[S_WARMUP];
+    nodec_lr_schedule saved_sched = {
+        (nodec_lr_kind)sc[S_LR_SCHEDULE], (long)sc[S_LR_EVERY], sc[S_LR_GAMMA], sc[S_MIN_LR], 0, o->sched.warmup};
+    if (!(o->given & G_SCHED))
+        o->sched = saved_sched;
+    else if (o->sched.kind != saved_sched.kind || o->sched.every != saved_sched.every ||
+             o->sched.gamma != saved_sched.gamma || o->sched.min_lr != saved_sched.min_lr) {
+        char a[80], b[80];
+        schedule_str(&o->sched, a, sizeof a), schedule_str(&saved_sched, b, sizeof b);
+        fprintf(stderr,
+                "nodec train: warning: resuming with --lr-schedule %s where the run had %s; the result will differ "
+                "from an uninterrupted run's\n",
+                a, b);
+    }
     if (!(o->given & G_VALFRAC) && !o->val_data) o->val_frac = sc[S_VAL_FRAC];
     if (o->val_data && sc[S_VAL_FRAC] > 0)
         fprintf(stderr,
@@ -1335,6 +1452,8 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         goto out;
     }
     T->opt.momentum = o->momentum;
+    if (o->weight_decay >= 0) T->opt.weight_decay = o->weight_decay; /* else the optimizer's default */
+    o->sched.total = o->iters;
     if (T->res_m) {
         if (T->res_kind == o->optimizer) {
             memcpy(T->opt.m, T->res_m, sizeof(double) * (size_t)T->np);
@@ -1395,6 +1514,8 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         }
         memcpy(T->prev, T->theta, sizeof(double) * (size_t)T->np);
         have_prev = 1;
+        if (o->clip_norm > 0) nodec_clip_grad_norm(T->grad, T->np, o->clip_norm);
+        T->opt.lr = nodec_lr_at(&o->sched, o->lr, it);
         nodec_optim_step(&T->opt, T->theta, T->grad);
         T->iter = it, T->last_batch = L;
         int evaluated = (o->eval_every && it % o->eval_every == 0) || it == o->iters;
@@ -1452,6 +1573,8 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         if (!plotted) fprintf(stderr, "nodec train: warning: %s\n", plot_err);
     }
     /* the summary */
+    char sched_name[80];
+    schedule_str(&o->sched, sched_name, sizeof sched_name);
     double per = done_iters ? 1.0 / (double)done_iters : 0;
     printf("{\"model\": ");
     json_str(m->name);
@@ -1470,11 +1593,14 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     json_num(T->best_loss);
     printf(", \"best_on\": \"%s\", \"saved\": \"%s\", \"stopped_early\": %s", T->val.n_traj ? "validation" : "full",
            o->save_last ? "last" : "best", stopped ? "true" : "false");
-    printf(
-        ",\n \"optimizer\": \"%s\", \"lr\": %g, \"batch\": %d, \"window\": %ld, \"seed\": %.17g, \"method\": \"%s\", "
-        "\"mode\": \"%s\",\n",
-        nodec_optim_name(T->opt.kind), o->lr, T->B, o->window, o->seed, nodec_method_name((nodec_method)o->so.method),
-        nodec_grad_mode_name((nodec_grad_mode)o->so.mode));
+    printf(",\n \"optimizer\": \"%s\", \"lr\": %g, \"lr_last\": %g, \"lr_schedule\": \"%s\", \"warmup\": %ld, "
+           "\"weight_decay\": %g, \"clip_norm\": %g,\n \"batch\": %d, \"window\": %ld, \"seed\": %.17g, \"method\": "
+           "\"%s\", "
+           "\"mode\": \"%s\",\n",
+           nodec_optim_name(T->opt.kind), o->lr, T->opt.lr, sched_name, o->sched.warmup, T->opt.weight_decay,
+           o->clip_norm, T->B, o->window, o->seed, nodec_method_name((nodec_method)o->so.method),
+           nodec_grad_mode_name(o->so.mode >= 0 || !handle(T, 1) ? (nodec_grad_mode)o->so.mode
+                                                                 : nodec_get_grad_mode(handle(T, 1))));
     printf(" \"wall_s\": %.4g, \"eval_s\": %.4g, \"ms_per_iter\": %.4g,\n", wall, t_eval,
            done_iters ? 1e3 * (wall - t_eval) * per : 0.0);
     const nodec_stats *s = &T->train_stats;

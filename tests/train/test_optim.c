@@ -8,6 +8,9 @@
  * rosenbrock: f(x, y) = (1 − x)² + 100 (y − x²)² from (−1.2, 1), the
  *             classic start; minimum at (1, 1).
  * first_steps: the first updates against PyTorch's formulas worked by hand.
+ * weight_decay: AdamW's decoupled decay and the others' g + wd·θ, by hand.
+ * clip:       clip_grad_norm_'s scaling, by hand.
+ * schedules:  step, exp and cosine learning rates and the warm-up, by hand.
  * Each test states its step count, learning rate and tolerance; the
  * tolerances have a margin of 10× or more over the measured errors.
  */
@@ -108,6 +111,95 @@ static int first_steps(void) {
     return ok;
 }
 
+/* AdamW: θ *= 1 − lr·wd, then Adam; Adam, SGD, RMSprop: g += wd·θ. */
+static int weight_decay(void) {
+    int ok = 1;
+    nodec_optim o;
+    double x[1], g[1] = {0.5};
+    nodec_optim_init(&o, NODEC_OPT_ADAMW, 1, 0.1);
+    ok &= close_to("adamw default weight decay", o.weight_decay, 1e-2, 0);
+    x[0] = 2;
+    nodec_optim_step(&o, x, g);
+    /* 2·(1 − 0.1·0.01) = 1.998; Adam's first step lr·g/(|g| + ε) */
+    ok &= close_to("adamw step 1", x[0], 1.998 - 0.1 * 0.5 / (0.5 + 1e-8), 1e-15);
+    nodec_optim_step(&o, x, g);
+    {
+        double th = 1.998 - 0.1 * 0.5 / (0.5 + 1e-8);
+        double m = 0.9 * 0.05 + 0.1 * 0.5, v = 0.999 * 0.00025 + 0.001 * 0.25; /* m = 0.095, v = 0.00049975 */
+        double mh = m / (1 - 0.81), vh = v / (1 - 0.999 * 0.999);
+        ok &= close_to("adamw step 2", x[0], th * 0.999 - 0.1 * mh / (sqrt(vh) + 1e-8), 1e-14);
+    }
+    nodec_optim_free(&o);
+    /* Adam with wd 0.5: g' = 0.5 + 0.5·2 = 1.5, first step lr·g'/(|g'| + ε) */
+    nodec_optim_init(&o, NODEC_OPT_ADAM, 1, 0.1);
+    o.weight_decay = 0.5, x[0] = 2;
+    nodec_optim_step(&o, x, g);
+    ok &= close_to("adam wd step 1", x[0], 2 - 0.1 * 1.5 / (1.5 + 1e-8), 1e-15);
+    nodec_optim_free(&o);
+    /* SGD without momentum, wd 0.5: θ -= lr·(g + wd·θ) = 2 − 0.1·1.5 */
+    nodec_optim_init(&o, NODEC_OPT_SGD, 1, 0.1);
+    o.weight_decay = 0.5, o.momentum = 0, x[0] = 2;
+    nodec_optim_step(&o, x, g);
+    ok &= close_to("sgd wd step 1", x[0], 1.85, 1e-15);
+    nodec_optim_free(&o);
+    /* RMSprop, wd 0.5: v = 0.01·1.5², θ -= lr·1.5/(0.15 + ε) */
+    nodec_optim_init(&o, NODEC_OPT_RMSPROP, 1, 0.001);
+    o.weight_decay = 0.5, x[0] = 2;
+    nodec_optim_step(&o, x, g);
+    ok &= close_to("rmsprop wd step 1", x[0], 2 - 0.001 * 1.5 / (sqrt(0.01 * 2.25) + 1e-8), 1e-15);
+    nodec_optim_free(&o);
+    ok &= nodec_optim_from_name("adamw") == NODEC_OPT_ADAMW && !strcmp(nodec_optim_name(NODEC_OPT_ADAMW), "adamw");
+    return ok;
+}
+
+/* clip_grad_norm_: (3, 4) has norm 5; max 1 scales it by 1/(5 + 1e-6);
+ * max 10 leaves it as it was, bit for bit. */
+static int clip(void) {
+    int ok = 1;
+    double g[2] = {3, 4};
+    ok &= close_to("norm", nodec_clip_grad_norm(g, 2, 1), 5, 0);
+    ok &= close_to("clipped g[0]", g[0], 3 / (5 + 1e-6), 1e-15);
+    ok &= close_to("clipped g[1]", g[1], 4 / (5 + 1e-6), 1e-15);
+    double h[2] = {3, 4};
+    nodec_clip_grad_norm(h, 2, 10);
+    ok &= h[0] == 3 && h[1] == 4;
+    printf("max 10: unchanged %s\n", h[0] == 3 && h[1] == 4 ? "yes" : "no (FAIL)");
+    return ok;
+}
+
+/* The learning rate of update k for each schedule, worked by hand. */
+static int schedules(void) {
+    int ok = 1;
+    const double lr = 0.1;
+    nodec_lr_schedule c = {NODEC_LR_CONSTANT, 0, 0, 0, 0, 0};
+    ok &= close_to("constant, k = 7", nodec_lr_at(&c, lr, 7), 0.1, 0);
+    nodec_lr_schedule st = {NODEC_LR_STEP, 10, 0.5, 0, 0, 0};
+    ok &= close_to("step:10:0.5, k = 1", nodec_lr_at(&st, lr, 1), 0.1, 0);
+    ok &= close_to("step:10:0.5, k = 10", nodec_lr_at(&st, lr, 10), 0.1, 0);
+    ok &= close_to("step:10:0.5, k = 11", nodec_lr_at(&st, lr, 11), 0.05, 1e-15);
+    ok &= close_to("step:10:0.5, k = 21", nodec_lr_at(&st, lr, 21), 0.025, 1e-15);
+    nodec_lr_schedule ex = {NODEC_LR_EXP, 0, 0.9, 0, 0, 0};
+    ok &= close_to("exp:0.9, k = 1", nodec_lr_at(&ex, lr, 1), 0.1, 0);
+    ok &= close_to("exp:0.9, k = 3", nodec_lr_at(&ex, lr, 3), 0.081, 1e-15);
+    nodec_lr_schedule co = {NODEC_LR_COSINE, 0, 0, 0.01, 100, 0};
+    ok &= close_to("cosine:0.01 over 100, k = 1", nodec_lr_at(&co, lr, 1), 0.1, 1e-15);
+    ok &= close_to("cosine:0.01 over 100, k = 51 (halfway)", nodec_lr_at(&co, lr, 51), 0.055, 1e-15);
+    /* k = 100: t = 99, cos(0.99π) = −0.99950656… */
+    ok &= close_to("cosine:0.01 over 100, k = 100", nodec_lr_at(&co, lr, 100),
+                   0.01 + 0.09 * (1 - 0.99950656036573160) / 2, 1e-12);
+    ok &= close_to("cosine:0.01 over 100, k = 101 (past the end)", nodec_lr_at(&co, lr, 101), 0.01, 0);
+    /* warm-up 4: lr/4, lr/2, 3lr/4, lr; then the schedule from t = 0 */
+    nodec_lr_schedule wu = {NODEC_LR_COSINE, 0, 0, 0, 104, 4};
+    ok &= close_to("warmup 4, k = 1", nodec_lr_at(&wu, lr, 1), 0.025, 1e-15);
+    ok &= close_to("warmup 4, k = 3", nodec_lr_at(&wu, lr, 3), 0.075, 1e-15);
+    ok &= close_to("warmup 4, k = 4", nodec_lr_at(&wu, lr, 4), 0.1, 0);
+    ok &= close_to("warmup 4 + cosine over 100, k = 5", nodec_lr_at(&wu, lr, 5), 0.1, 0);
+    ok &= close_to("warmup 4 + cosine over 100, k = 55 (halfway)", nodec_lr_at(&wu, lr, 55), 0.05, 1e-15);
+    nodec_lr_schedule ws = {NODEC_LR_STEP, 2, 0.5, 0, 0, 3};
+    ok &= close_to("warmup 3 + step:2:0.5, k = 6", nodec_lr_at(&ws, lr, 6), 0.05, 1e-15);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) return fputs("usage: test_optim NAME\n", stderr), 2;
     const char *t = argv[1];
@@ -131,6 +223,12 @@ int main(int argc, char **argv) {
         ok = check("error", run(NODEC_OPT_RMSPROP, 1e-3, 50000, 1), 1e-2);
     else if (!strcmp(t, "first_steps"))
         ok = first_steps();
+    else if (!strcmp(t, "weight_decay"))
+        ok = weight_decay();
+    else if (!strcmp(t, "clip"))
+        ok = clip();
+    else if (!strcmp(t, "schedules"))
+        ok = schedules();
     else
         return fprintf(stderr, "test_optim: unknown test '%s'\n", t), 2;
     return ok ? 0 : 1;

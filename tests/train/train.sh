@@ -314,10 +314,11 @@ state_fields)
   # (Was: iter = nan counted up from -9.2e18, and the rest were taken.)
   train spiral --data "$spiral" --iters 5 --state "$tmp/s.npz" --quiet
   expect_rc 0
-  for kv in momentum=2 iter=2.5 iter=-1 m=inf v=-1 theta=nan window=1 seed=-1 seed=1e300 optimizer=3 \
+  for kv in momentum=2 iter=2.5 iter=-1 m=inf v=-1 theta=nan window=1 seed=-1 seed=1e300 optimizer=4 \
       optimizer=0.5 lr=0 lr=inf batch=0 eval_every=-1 opt_step=6 format=2 model_hash=-1 data_hash=4294967296 \
       layout_hash=0.5 iter=nan patience=-1 patience=0.5 val_frac=1 val_frac=-0.1 best_iter=6 best_iter=-2 \
-      best_iter=1.5 since_best=-1 best_loss=nan best_loss=inf best_theta=nan; do
+      best_iter=1.5 since_best=-1 best_loss=nan best_loss=inf best_theta=nan weight_decay=-1 clip_norm=inf \
+      lr_schedule=4 lr_schedule=0.5 lr_every=-1 lr_gamma=-1 min_lr=nan warmup=0.5; do
     cp "$tmp/s.npz" "$tmp/b.npz" && "$drv" spiral set "$tmp/b.npz" "$kv" || fail "set $kv"
     train spiral --data "$spiral" --resume "$tmp/b.npz" --iters 6 --quiet
     expect_rc 1
@@ -494,6 +495,64 @@ best)
   expect_rc 1
   grep -q "needs at least two" "$tmp/err" || fail "one trajectory: $(cat "$tmp/err")"
   for args in "--val-frac 0" "--val-frac 1" "--val-frac 0.5 --val-data x.csv" "--patience -1"; do
+    train spiral --data "$spiral" $args
+    expect_rc 2
+    echo "'$args': $(head -1 "$tmp/err")"
+  done
+  ;;
+
+schedules)
+  # AdamW, clipping, schedules and warm-up end to end (optim.c's formulas
+  # are checked by hand in train.optim.*): the learning rate of the last
+  # iteration, a clipped step's length, and a resumed run bit for bit.
+  a="--data $spiral --eval-every 0 --quiet --save-last"
+  train spiral $a --optimizer adam --lr 0.01 --lr-schedule step:10:0.5 --iters 25
+  expect_rc 0
+  [ "$(json lr_last "$tmp/out")" = 0.0025 ] || fail "step:10:0.5 at iteration 25: lr $(json lr_last "$tmp/out")"
+  grep -q '"lr_schedule": "step:10:0.5"' "$tmp/out" || fail "summary: $(cat "$tmp/out")"
+  # warm-up 5, then cosine from 0.01 to 0.001 over the other 25 iterations:
+  # iteration 30 is t = 24 of T = 25
+  train spiral $a --optimizer adam --lr 0.01 --lr-schedule cosine:0.001 --warmup 5 --iters 30
+  expect_rc 0
+  want=$(awk 'BEGIN { printf "%.6g", 0.001 + 0.009 * (1 + cos(3.14159265358979 * 24 / 25)) / 2 }')
+  [ "$(json lr_last "$tmp/out")" = "$want" ] || fail "cosine: lr $(json lr_last "$tmp/out"), want $want"
+  train spiral $a --optimizer adam --lr 0.01 --warmup 4 --iters 2
+  [ "$(json lr_last "$tmp/out")" = 0.005 ] || fail "warm-up: lr $(json lr_last "$tmp/out") at 2 of 4"
+  # clipping: one plain SGD step of lr 1 on a gradient clipped to norm 1e-3
+  # moves θ by 1e-3/(1 + 1e-6/‖g‖) ≈ 1e-3
+  "$drv" lotka_volterra params "$tmp/true.npz" alpha=1.3 beta=0.9 delta=0.8 gamma=2.8 || fail "params"
+  "$drv" lotka_volterra solve --params "$tmp/true.npz" --t1 10 --n 101 -o "$tmp/lv.csv" || fail "solve"
+  train lotka_volterra --data "$tmp/lv.csv" --optimizer sgd --momentum 0 --lr 1 --clip-norm 1e-3 --iters 1 \
+    --eval-every 0 --save-last --save "$tmp/c.npz" --quiet
+  expect_rc 0
+  train lotka_volterra --data "$tmp/lv.csv" --iters 0 --save "$tmp/c0.npz" --quiet
+  "$drv" lotka_volterra print "$tmp/c0.npz" >"$tmp/c0.txt" && "$drv" lotka_volterra print "$tmp/c.npz" >"$tmp/c.txt" ||
+    fail "print"
+  step=$(paste "$tmp/c0.txt" "$tmp/c.txt" | awk '{ d = $4 - $2; s += d * d } END { printf "%.6g", sqrt(s) }')
+  echo "clipped step length: $step (want 1e-3)"
+  awk -v s="$step" 'BEGIN { exit !(s > 0.99e-3 && s <= 1e-3 * (1 + 1e-9)) }' || fail "clipped step $step"
+  # AdamW differs from Adam; with every option a state holds, a run
+  # interrupted after 15 of 30 iterations and resumed (the cosine's length
+  # is --iters) ends as an uninterrupted one, bit for bit
+  b="--optimizer adamw --lr 0.01 --weight-decay 0.05 --clip-norm 0.5 --lr-schedule cosine:1e-4 --warmup 5"
+  train spiral $a $b --iters 30 --save "$tmp/straight.npz" --state "$tmp/straight.state.npz"
+  expect_rc 0
+  grep -q '"optimizer": "adamw"' "$tmp/out" && grep -q '"weight_decay": 0.05' "$tmp/out" || fail "$(cat "$tmp/out")"
+  NODEC_TEST_INTERRUPT_AT=15 "$drv" spiral train $a $b --iters 30 --state "$tmp/s.npz" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  expect_rc 130
+  train spiral --data "$spiral" --resume "$tmp/s.npz" --iters 30 --save "$tmp/resumed.npz" --quiet --save-last
+  expect_rc 0
+  cmp "$tmp/straight.npz" "$tmp/resumed.npz" || fail "resumed parameters differ"
+  cmp "$tmp/straight.state.npz" "$tmp/s.npz" || fail "resumed state differs"
+  train spiral $a --optimizer adam --lr 0.01 --clip-norm 0.5 --lr-schedule cosine:1e-4 --warmup 5 --iters 30 \
+    --save "$tmp/adam.npz"
+  cmp -s "$tmp/adam.npz" "$tmp/straight.npz" && fail "adamw and adam agree"
+  # a resumed run with another schedule is warned about
+  train spiral --data "$spiral" --resume "$tmp/s.npz" --iters 30 --lr-schedule exp:0.9 --quiet
+  grep -q "warning: resuming with --lr-schedule exp:0.9" "$tmp/err" || fail "$(cat "$tmp/err")"
+  for args in "--lr-schedule step:0:0.5" "--lr-schedule step:10" "--lr-schedule exp:-1" "--lr-schedule cosine:-1" \
+      "--lr-schedule linear" "--clip-norm -1" "--weight-decay nan" "--warmup 1.5" "--optimizer adamx"; do
     train spiral --data "$spiral" $args
     expect_rc 2
     echo "'$args': $(head -1 "$tmp/err")"
