@@ -41,7 +41,8 @@
 #include <unistd.h>
 
 const char nodec_cli_train_help[] =
-    "usage: nodec train MODEL.nde --data D.csv [--optimizer rmsprop|adam|adamw|sgd] [--lr X]\n"
+    "usage: nodec train MODEL.nde --data D.csv [--optimizer rmsprop|adam|adamw|sgd|lbfgs]\n"
+    "                   [--lr X] [--lr-schedule S] [--val-frac F] [--patience N]\n"
     "                   [--iters N] [--batch B] [--window K] [--seed S] [--save P.npz]\n"
     "                   [--state S.npz] [--resume S.npz] [--log L.csv] [--plot DIR]\n"
     "                   [solver options]\n\n"
@@ -57,8 +58,10 @@ const char nodec_cli_train_help[] =
     "  --window K        observations per window (10); 0: whole trajectories\n"
     "  --optimizer O     rmsprop (α 0.99, ε 1e-8), adam (β 0.9, 0.999, ε 1e-8), adamw\n"
     "                    (adam with decoupled weight decay) or sgd (with --momentum);\n"
-    "                    PyTorch's update rules (rmsprop)\n"
-    "  --lr X            learning rate (1e-3)\n"
+    "                    PyTorch's update rules (rmsprop); or lbfgs: L-BFGS with a\n"
+    "                    strong-Wolfe line search on the whole batch (all windows),\n"
+    "                    history 10, stopping when it converges\n"
+    "  --lr X            learning rate (1e-3); lbfgs: its trial step length (1)\n"
     "  --momentum M      sgd's momentum (0.9; 0 for plain SGD)\n"
     "  --weight-decay W  adamw: θ *= 1 - lr·W each step (1e-2); the others: W·θ\n"
     "                    added to the gradient, PyTorch's weight_decay (0)\n"
@@ -128,6 +131,13 @@ static void print_help(FILE *f) {
 }
 
 /* ---- options ---------------------------------------------------------- */
+
+/* --optimizer: optim.c's kinds, and L-BFGS after them (its own object in
+ * optim.c, as it calls the objective itself). */
+#define OPT_LBFGS 4
+#define LBFGS_HISTORY 10
+
+static const char *opt_name(int kind) { return kind == OPT_LBFGS ? "lbfgs" : nodec_optim_name((nodec_optim_kind)kind); }
 
 enum {
     G_OPT = 1,
@@ -293,8 +303,8 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         else if ((v = nodec_cli_value("--plot", argc, argv, &i, &missing)))
             o->plot = v;
         else if ((v = nodec_cli_value("--optimizer", argc, argv, &i, &missing))) {
-            if (!missing && (o->optimizer = nodec_optim_from_name(v)) < 0)
-                return bad("--optimizer", v, "use rmsprop, adam, adamw or sgd");
+            if (!missing && (o->optimizer = !strcmp(v, "lbfgs") ? OPT_LBFGS : nodec_optim_from_name(v)) < 0)
+                return bad("--optimizer", v, "use rmsprop, adam, adamw, sgd or lbfgs");
             o->given |= G_OPT;
         } else if ((v = nodec_cli_value("--lr", argc, argv, &i, &missing))) {
             if (!missing && (!nodec_cli_number(v, &o->lr) || o->lr <= 0))
@@ -344,6 +354,13 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         fputs("nodec train: --params and --resume both give the parameters; use one\n", stderr);
         return 2;
     }
+    if (o->optimizer == OPT_LBFGS && (o->given & (G_WD | G_CLIP | G_SCHED | G_WARMUP))) {
+        fputs("nodec train: --optimizer lbfgs chooses its steps by a line search; it takes no --weight-decay, "
+              "--clip-norm, --lr-schedule or --warmup\n",
+              stderr);
+        return 2;
+    }
+    if (o->optimizer == OPT_LBFGS && !(o->given & G_LR)) o->lr = 1; /* PyTorch's LBFGS: the first trial step */
     if (o->val_data && (o->given & G_VALFRAC)) {
         fputs("nodec train: --val-data and --val-frac both give a validation set; use one\n", stderr);
         return 2;
@@ -378,9 +395,14 @@ typedef struct Trainer {
     /* minibatch scratch: B windows of len times */
     double *z0, *obs, *tt, *wt;
     int *group;
-    double **pred; /* the latest full solve, per trajectory */
-    nodec_optim opt;
-    long iter; /* completed iterations */
+    double **pred;      /* the latest full solve, per trajectory */
+    nodec_optim opt;    /* unused but for its kind's buffers with lbfgs */
+    nodec_lbfgs lbfgs;  /* --optimizer lbfgs */
+    double lb_f, *lb_g; /* the whole-batch loss and gradient at θ */
+    int lb_ready;       /* lb_f and lb_g hold them */
+    long lb_it;         /* the iteration the line search evaluates for */
+    double *res_lbfgs;  /* a resumed L-BFGS (state_load), until it is made */
+    long iter;          /* completed iterations */
     nodec_stats train_stats, eval_stats;
     long evals;
     LogRow *log;
@@ -469,9 +491,9 @@ static void sample(Trainer *T, long it) {
     }
 }
 
-/* The minibatch loss and gradient at θ: groups of windows with the same
+/* The minibatch loss and gradient (into T->grad) at θ: groups of windows with the same
  * times are solved as one batch each; L and ∇L average over all windows. */
-static int minibatch(Trainer *T, long it, double *loss) {
+static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
     int ns = T->ns, np = T->np, B = T->B, stride = T->maxlen;
     long total = 0; /* observations in the minibatch: windows weigh by theirs */
     sample(T, it);
@@ -503,7 +525,7 @@ static int minibatch(Trainer *T, long it, double *loss) {
         }
         nodec_solver *s = handle(T, n);
         double L = 0;
-        int rc = s ? nodec_loss_grad(s, T->theta, T->z0, len, t, T->obs, &L, T->dth, NULL, NULL, NULL) : NODEC_MEM_FAIL;
+        int rc = s ? nodec_loss_grad(s, theta, T->z0, len, t, T->obs, &L, T->dth, NULL, NULL, NULL) : NODEC_MEM_FAIL;
         if (s) add_stats(&T->train_stats, s);
         if (rc != NODEC_SUCCESS) return solve_error(T, it, "minibatch solve", s, rc);
         double w = (double)n * len / (double)total; /* L averages over n·len observations */
@@ -520,6 +542,44 @@ static int minibatch(Trainer *T, long it, double *loss) {
         return -1;
     }
     return 0;
+}
+
+/* L-BFGS's objective: the whole-batch loss and gradient at x (its line
+ * search's trial points), for the iteration being taken. */
+static int lbfgs_objective(void *ctx, const double *x, double *f, double *g) {
+    Trainer *T = ctx;
+    if (minibatch(T, T->lb_it, x, f)) return -1;
+    memcpy(g, T->grad, sizeof(double) * (size_t)T->np);
+    return 0;
+}
+
+/* L-BFGS's state in a training state: one entry `lbfgs`, flat: n_iter,
+ * num_old, t, h_diag, prev_loss, evals, then d and prev_g (n each), ro
+ * (history), the y and s pairs (history × n each). */
+enum { LB_SCALARS = 6 };
+static size_t lbfgs_size(int np) {
+    return LB_SCALARS + 2 * (size_t)np + LBFGS_HISTORY + 2 * (size_t)LBFGS_HISTORY * (size_t)np;
+}
+
+static void lbfgs_pack(const nodec_lbfgs *o, double *x) {
+    size_t n = (size_t)o->n, H = LBFGS_HISTORY;
+    x[0] = (double)o->n_iter, x[1] = o->num_old, x[2] = o->t, x[3] = o->h_diag, x[4] = o->prev_loss;
+    x[5] = (double)o->evals;
+    x += LB_SCALARS;
+    memcpy(x, o->d, n * sizeof *x), memcpy(x + n, o->prev_g, n * sizeof *x), memcpy(x + 2 * n, o->ro, H * sizeof *x);
+    memcpy(x + 2 * n + H, o->dirs, H * n * sizeof *x), memcpy(x + 2 * n + H + H * n, o->stps, H * n * sizeof *x);
+}
+
+static void lbfgs_restore(Trainer *T) {
+    nodec_lbfgs *o = &T->lbfgs;
+    const double *x = T->res_lbfgs;
+    if (!x || !T->np) return;
+    size_t n = (size_t)o->n, H = LBFGS_HISTORY;
+    o->n_iter = (long)x[0], o->num_old = (int)x[1], o->t = x[2], o->h_diag = x[3], o->prev_loss = x[4];
+    o->evals = (long)x[5];
+    x += LB_SCALARS;
+    memcpy(o->d, x, n * sizeof *x), memcpy(o->prev_g, x + n, n * sizeof *x), memcpy(o->ro, x + 2 * n, H * sizeof *x);
+    memcpy(o->dirs, x + 2 * n + H, H * n * sizeof *x), memcpy(o->stps, x + 2 * n + H + H * n, H * n * sizeof *x);
 }
 
 /* The full-trajectory loss of data d (the training or the validation set):
@@ -780,7 +840,7 @@ static const struct {
     {"format", 1, 1, F_WHOLE, "1, the only format this nodec reads", 0},
     {"iter", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of iterations from 0 to 10^12", 0},
     {"seed", 0, (double)NODEC_SEED_MAX, F_WHOLE, "a whole number from 0 to 2^53 - 1", 0},
-    {"optimizer", 0, 3, F_WHOLE, "0 (sgd), 1 (adam), 2 (rmsprop) or 3 (adamw)", 0},
+    {"optimizer", 0, 4, F_WHOLE, "0 (sgd), 1 (adam), 2 (rmsprop), 3 (adamw) or 4 (lbfgs)", 0},
     {"lr", 0, INFINITY, F_OPEN_LO | F_OPEN_HI, "a positive number", 0},
     {"momentum", 0, 1, F_OPEN_HI, "a number in [0, 1)", 0},
     {"opt_step", 0, (double)MAX_ITERS, F_WHOLE, "a whole number of updates from 0 to the entry 'iter'", 0},
@@ -850,10 +910,10 @@ static int state_save(Trainer *T, const char *path) {
     double sc[NSCALAR] = {1,
                           (double)T->iter,
                           T->o.seed,
-                          T->opt.kind,
+                          (double)T->o.optimizer,
                           T->o.lr,
                           T->opt.momentum,
-                          (double)T->opt.step,
+                          (double)(T->o.optimizer == OPT_LBFGS ? T->lbfgs.n_iter : T->opt.step),
                           (double)T->o.batch,
                           (double)T->o.window,
                           (double)T->o.eval_every,
@@ -869,8 +929,8 @@ static int state_save(Trainer *T, const char *path) {
                           T->o.sched.gamma,
                           T->o.sched.min_lr,
                           (double)T->o.sched.warmup};
-    double halves[6];
-    nodec_array a[NSCALAR + 7];
+    double halves[6], *lb = NULL;
+    nodec_array a[NSCALAR + 8];
     memset(a, 0, sizeof a);
     for (int i = 0; i < NSCALAR; i++) {
         snprintf(a[i].name, sizeof a[i].name, "%s", scalar[i].name);
@@ -890,7 +950,18 @@ static int state_save(Trainer *T, const char *path) {
             x->shape[0] = x->size = 2, x->data = h;
         }
     }
-    return nodec_npz_save(path, a, NSCALAR + 7, T->err, sizeof T->err);
+    int na = NSCALAR + 7;
+    if (T->o.optimizer == OPT_LBFGS && T->np) { /* its direction and history */
+        if (!(lb = malloc(sizeof(double) * lbfgs_size(T->np))))
+            return snprintf(T->err, sizeof T->err, "cannot write '%s': out of memory", path), -1;
+        lbfgs_pack(&T->lbfgs, lb);
+        nodec_array *x = &a[na++];
+        snprintf(x->name, sizeof x->name, "lbfgs");
+        x->ndim = 1, x->shape[0] = x->size = lbfgs_size(T->np), x->data = lb;
+    }
+    int rc = nodec_npz_save(path, a, na, T->err, sizeof T->err);
+    free(lb);
+    return rc;
 }
 
 /* The entry called name with size values, or NULL with a message; a
@@ -974,6 +1045,29 @@ static int state_load(Trainer *T, const char *path) {
                      "%.17g); write states with --state",
                      path, sc[S_BEST_ITER]);
         goto done;
+    }
+    const double *lb = NULL;
+    if (sc[S_OPTIMIZER] == OPT_LBFGS && T->np) { /* L-BFGS's direction and history, checked */
+        if (!(lb = entry(T, a, n, "lbfgs", lbfgs_size(T->np), path, 0))) goto done;
+        size_t size = lbfgs_size(T->np);
+        for (size_t i = 0; i < size; i++) {
+            double x = lb[i];
+            const char *want = NULL;
+            if (i == 0 && !(x >= 0 && x <= sc[S_ITER] && x == floor(x)))
+                want = "a whole number of L-BFGS iterations from 0 to the entry 'iter' (element 0)";
+            else if (i == 1 && !(x >= 0 && x <= LBFGS_HISTORY && x == floor(x)))
+                want = "a whole number of pairs from 0 to 10 (element 1)";
+            else if (i == 3 && !(x > 0 && isfinite(x)))
+                want = "a positive number (element 3, the initial Hessian's scale)";
+            else if (i == 5 && !(x >= 0 && x <= 1e15 && x == floor(x)))
+                want = "a whole number of evaluations (element 5)";
+            else if (!isfinite(x))
+                want = "a finite number (L-BFGS's state)";
+            if (want) {
+                bad_entry(T, path, "lbfgs", (long)i, x, want);
+                goto done;
+            }
+        }
     }
     if (sc[S_BEST_ITER] >= 0 ? !isfinite(sc[S_BEST_LOSS]) : sc[S_BEST_LOSS] != INFINITY) {
         bad_entry(T, path, "best_loss", -1, sc[S_BEST_LOSS],
@@ -1068,6 +1162,13 @@ static int state_load(Trainer *T, const char *path) {
         goto done;
     }
     memcpy(T->res_m, m, sizeof(double) * (size_t)T->np);
+    if (lb) {
+        if (!(T->res_lbfgs = malloc(sizeof(double) * lbfgs_size(T->np)))) {
+            snprintf(T->err, sizeof T->err, "%s: out of memory", path);
+            goto done;
+        }
+        memcpy(T->res_lbfgs, lb, sizeof(double) * lbfgs_size(T->np));
+    }
     memcpy(T->res_v, v, sizeof(double) * (size_t)T->np);
     rc = 0;
 done:
@@ -1362,7 +1463,10 @@ static int setup(Trainer *T) {
     for (int i = 0; i < T->n_pool; i++)
         if (T->pool[i].len > maxlen) maxlen = T->pool[i].len;
     T->maxlen = maxlen;
-    T->B = o->batch < T->n_pool ? (int)o->batch : T->n_pool;
+    T->B = o->batch < T->n_pool && o->optimizer != OPT_LBFGS ? (int)o->batch : T->n_pool;
+    if (o->optimizer == OPT_LBFGS && (o->given & G_BATCH) && !o->quiet)
+        fprintf(stderr, "nodec train: note: lbfgs takes the whole batch: all %d windows of %s each iteration\n",
+                T->n_pool, o->data);
     if (o->window && o->batch > T->n_pool && !o->quiet)
         fprintf(stderr, "nodec train: note: %s has %d windows of %ld observations; each minibatch takes all of them\n",
                 o->data, T->n_pool, o->window);
@@ -1392,8 +1496,9 @@ static void teardown(Trainer *T) {
     for (int k = 0; T->pred && k < T->d.n_traj; k++) free(T->pred[k]);
     free(T->h), free(T->pred), free(T->pool), free(T->order), free(T->theta), free(T->prev), free(T->grad);
     free(T->dth), free(T->work), free(T->z0), free(T->obs), free(T->wt), free(T->group), free(T->log);
-    free(T->res_m), free(T->res_v), free(T->best_theta);
+    free(T->res_m), free(T->res_v), free(T->best_theta), free(T->lb_g), free(T->res_lbfgs);
     nodec_optim_free(&T->opt);
+    nodec_lbfgs_free(&T->lbfgs);
     nodec_data_free(&T->d);
     nodec_data_free(&T->val);
 }
@@ -1433,7 +1538,8 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     size_t rawlen;
     if (!nodec_read_file(o->data, &raw, &rawlen, NULL, 0)) T->data_hash = fnv1a64(raw, rawlen), free(raw);
     if (!(T->theta = calloc((size_t)T->np + 1, sizeof(double))) ||
-        !(T->best_theta = calloc((size_t)T->np + 1, sizeof(double))))
+        !(T->best_theta = calloc((size_t)T->np + 1, sizeof(double))) ||
+        !(T->lb_g = calloc((size_t)T->np + 1, sizeof(double))))
         goto oom;
     if (o->resume) {
         if (state_load(T, o->resume)) {
@@ -1446,7 +1552,10 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
         goto out;
     }
-    if ((rc = nodec_optim_init(&T->opt, (nodec_optim_kind)o->optimizer, T->np, o->lr)) != NODEC_SUCCESS) {
+    if ((rc = nodec_optim_init(&T->opt, o->optimizer == OPT_LBFGS ? NODEC_OPT_SGD : (nodec_optim_kind)o->optimizer,
+                               T->np, o->lr)) != NODEC_SUCCESS ||
+        (o->optimizer == OPT_LBFGS && T->np > 0 &&
+         (rc = nodec_lbfgs_init(&T->lbfgs, T->np, o->lr, LBFGS_HISTORY)) != NODEC_SUCCESS)) {
         if (rc == NODEC_MEM_FAIL) goto oom;
         fprintf(stderr, "nodec train: error: the optimizer refused its options\n");
         goto out;
@@ -1455,13 +1564,15 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     if (o->weight_decay >= 0) T->opt.weight_decay = o->weight_decay; /* else the optimizer's default */
     o->sched.total = o->iters;
     if (T->res_m) {
-        if (T->res_kind == o->optimizer) {
+        if (T->res_kind == o->optimizer && o->optimizer == OPT_LBFGS)
+            lbfgs_restore(T);
+        else if (T->res_kind == o->optimizer) {
             memcpy(T->opt.m, T->res_m, sizeof(double) * (size_t)T->np);
             memcpy(T->opt.v, T->res_v, sizeof(double) * (size_t)T->np);
             T->opt.step = T->res_step;
         } else
-            fprintf(stderr, "nodec train: note: the run used %s; %s starts with a fresh state\n",
-                    nodec_optim_name((nodec_optim_kind)T->res_kind), nodec_optim_name((nodec_optim_kind)o->optimizer));
+            fprintf(stderr, "nodec train: note: the run used %s; %s starts with a fresh state\n", opt_name(T->res_kind),
+                    opt_name(o->optimizer));
     }
     if (o->resume && log_read(T, o->resume)) goto oom;
 
@@ -1493,7 +1604,7 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     Progress pr = {.tty = isatty(STDERR_FILENO), .t0 = now(), .it0 = T->iter};
     double t_start = now(), t_eval = 0, t0;
     long start_iter = T->iter, last_eval = -1;
-    int failed = 0, have_prev = 0, stopped = 0;
+    int failed = 0, have_prev = 0, stopped = 0, converged = 0;
     /* the losses where the run starts, unless a resumed log has its row;
      * they count for the best parameters when no evaluation has yet (a
      * resumed state holds the best of the evaluations before it) */
@@ -1508,23 +1619,43 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     while (!failed && !interrupted && !stopped && T->iter < o->iters) {
         long it = T->iter + 1;
         double L;
-        if (minibatch(T, it, &L)) {
-            failed = 1;
-            break;
+        if (o->optimizer == OPT_LBFGS) {
+            /* one L-BFGS iteration on the whole batch; the loss and
+             * gradient at θ are those its line search ended with */
+            if (!T->lb_ready && minibatch(T, it, T->theta, &T->lb_f)) {
+                failed = 1;
+                break;
+            }
+            if (!T->lb_ready) memcpy(T->lb_g, T->grad, sizeof(double) * (size_t)T->np), T->lb_ready = 1;
+            L = T->lb_f, T->lb_it = it;
+            memcpy(T->prev, T->theta, sizeof(double) * (size_t)T->np);
+            have_prev = 1;
+            rc = T->np ? nodec_lbfgs_step(&T->lbfgs, T->theta, &T->lb_f, T->lb_g, lbfgs_objective, T) : 1;
+            if (rc < 0) {
+                failed = 1;
+                break;
+            }
+            converged = rc == 1;
+        } else {
+            if (minibatch(T, it, T->theta, &L)) {
+                failed = 1;
+                break;
+            }
+            memcpy(T->prev, T->theta, sizeof(double) * (size_t)T->np);
+            have_prev = 1;
+            if (o->clip_norm > 0) nodec_clip_grad_norm(T->grad, T->np, o->clip_norm);
+            T->opt.lr = nodec_lr_at(&o->sched, o->lr, it);
+            nodec_optim_step(&T->opt, T->theta, T->grad);
         }
-        memcpy(T->prev, T->theta, sizeof(double) * (size_t)T->np);
-        have_prev = 1;
-        if (o->clip_norm > 0) nodec_clip_grad_norm(T->grad, T->np, o->clip_norm);
-        T->opt.lr = nodec_lr_at(&o->sched, o->lr, it);
-        nodec_optim_step(&T->opt, T->theta, T->grad);
         T->iter = it, T->last_batch = L;
-        int evaluated = (o->eval_every && it % o->eval_every == 0) || it == o->iters;
+        if (converged) stopped = 1;
+        int evaluated = (o->eval_every && it % o->eval_every == 0) || it == o->iters || converged;
         if (evaluated) {
             t0 = now();
             if (evaluate(T, 1))
                 failed = 1;
             else
-                last_eval = it, stopped = o->patience && T->since_best >= o->patience;
+                last_eval = it, stopped |= o->patience && T->since_best >= o->patience;
             t_eval += now() - t0;
         }
         if (log_add(T, it, L, evaluated && !failed ? T->last_full : NAN, evaluated && !failed ? T->last_val : NAN))
@@ -1540,7 +1671,10 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     if (!pr.tty || o->quiet) {
     } else if (T->iter != o->iters || failed)
         fputc('\n', stderr);
-    if (stopped && !o->quiet)
+    if (converged && !o->quiet)
+        fprintf(stderr, "nodec train: L-BFGS converged at iteration %ld: %s\n", T->iter,
+                T->np ? T->lbfgs.stop : "the model has no parameters");
+    else if (stopped && !o->quiet)
         fprintf(stderr,
                 "nodec train: stopped early after iteration %ld: no better %s loss in %ld evaluations (the best, "
                 "%.6g, at iteration %ld)\n",
@@ -1592,13 +1726,14 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     printf(", \"best_loss\": ");
     json_num(T->best_loss);
     printf(", \"best_on\": \"%s\", \"saved\": \"%s\", \"stopped_early\": %s", T->val.n_traj ? "validation" : "full",
-           o->save_last ? "last" : "best", stopped ? "true" : "false");
+           o->save_last ? "last" : "best", stopped && !converged ? "true" : "false");
+    printf(", \"converged\": %s", converged ? "true" : "false");
     printf(",\n \"optimizer\": \"%s\", \"lr\": %g, \"lr_last\": %g, \"lr_schedule\": \"%s\", \"warmup\": %ld, "
            "\"weight_decay\": %g, \"clip_norm\": %g,\n \"batch\": %d, \"window\": %ld, \"seed\": %.17g, \"method\": "
            "\"%s\", "
            "\"mode\": \"%s\",\n",
-           nodec_optim_name(T->opt.kind), o->lr, T->opt.lr, sched_name, o->sched.warmup, T->opt.weight_decay,
-           o->clip_norm, T->B, o->window, o->seed, nodec_method_name((nodec_method)o->so.method),
+           opt_name(o->optimizer), o->lr, o->optimizer == OPT_LBFGS ? o->lr : T->opt.lr, sched_name, o->sched.warmup,
+           T->opt.weight_decay, o->clip_norm, T->B, o->window, o->seed, nodec_method_name((nodec_method)o->so.method),
            nodec_grad_mode_name(o->so.mode >= 0 || !handle(T, 1) ? (nodec_grad_mode)o->so.mode
                                                                  : nodec_get_grad_mode(handle(T, 1))));
     printf(" \"wall_s\": %.4g, \"eval_s\": %.4g, \"ms_per_iter\": %.4g,\n", wall, t_eval,
