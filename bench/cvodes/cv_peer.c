@@ -185,9 +185,120 @@ static void sp_jac(int B, const double *restrict th, const double *restrict z,
     }
 }
 
+/* ---- the stiff problems (B = 1) ---------------------------------------- */
+
+static void rober_f(const double *th, const double *y, double *out)
+{
+    const double k1 = exp(th[0]), k2 = exp(th[1]), k3 = exp(th[2]);
+    const double r1 = k1 * y[0], r2 = k2 * y[1] * y[1], r3 = k3 * y[1] * y[2];
+    out[0] = -r1 + r3;
+    out[1] = r1 - r2 - r3;
+    out[2] = r2;
+}
+
+static void rober_J(const double *th, const double *y, double *J)
+{
+    const double k1 = exp(th[0]), k2 = exp(th[1]), k3 = exp(th[2]);
+    J[0] = -k1, J[1] = k3 * y[2], J[2] = k3 * y[1];
+    J[3] = k1, J[4] = -2 * k2 * y[1] - k3 * y[2], J[5] = -k3 * y[1];
+    J[6] = 0, J[7] = 2 * k2 * y[1], J[8] = 0;
+}
+
+static void rober_P(const double *th, const double *y, double *P)
+{
+    const double r1 = exp(th[0]) * y[0], r2 = exp(th[1]) * y[1] * y[1];
+    const double r3 = exp(th[2]) * y[1] * y[2];
+    P[0] = -r1, P[1] = 0, P[2] = r3;
+    P[3] = r1, P[4] = -r2, P[5] = -r3;
+    P[6] = 0, P[7] = r2, P[8] = 0;
+}
+
+static void vdp_f(const double *th, const double *z, double *out)
+{
+    out[0] = z[1];
+    out[1] = th[0] * (1 - z[0] * z[0]) * z[1] - z[0];
+}
+
+static void vdp_J(const double *th, const double *z, double *J)
+{
+    J[0] = 0, J[1] = 1;
+    J[2] = -2 * th[0] * z[0] * z[1] - 1, J[3] = th[0] * (1 - z[0] * z[0]);
+}
+
+static void vdp_P(const double *z, double *P)
+{
+    P[0] = 0;
+    P[1] = (1 - z[0] * z[0]) * z[1];
+}
+
+static int stiff_kind(const problem *p)
+{
+    return p->kind == KIND_ROBER || p->kind == KIND_VDP;
+}
+
+void hw_jac_dense(const problem *p, const double *z, double *J)
+{
+    if (p->kind == KIND_ROBER)
+        rober_J(p->theta, z, J);
+    else
+        vdp_J(p->theta, z, J);
+}
+
+void hw_dfdp(const problem *p, const double *z, double *P)
+{
+    if (p->kind == KIND_ROBER)
+        rober_P(p->theta, z, P);
+    else
+        vdp_P(z, P);
+}
+
+/* −Jᵀa and −aᵀP for the stiff kinds */
+static void stiff_fB(const problem *p, const double *z, const double *a,
+                     double *out)
+{
+    double J[9];
+    const int n = p->ns;
+    hw_jac_dense(p, z, J);
+    for (int j = 0; j < n; j++) {
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            s += a[i] * J[i * n + j];
+        out[j] = -s;
+    }
+}
+
+static void stiff_fQB(const problem *p, const double *z, const double *a,
+                      double *q)
+{
+    double P[9];
+    const int n = p->ns, np = p->np;
+    hw_dfdp(p, z, P);
+    for (int j = 0; j < np; j++) {
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            s += a[i] * P[i * np + j];
+        q[j] = -s;
+    }
+}
+
+static void stiff_jac(const problem *p, const double *z, double sgn,
+                      int transpose, double *Jc, long ld)
+{
+    double J[9];
+    const int n = p->ns;
+    hw_jac_dense(p, z, J);
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < n; c++)
+            Jc[(long)c * ld + r] = sgn * (transpose ? J[c * n + r] : J[r * n + c]);
+}
+
 void hw_f(const problem *p, const double *z, double *dzdt)
 {
-    if (p->kind == KIND_LV)
+    if (p->kind == KIND_ROBER)
+        rober_f(p->theta, z, dzdt);
+    else if (p->kind == KIND_VDP)
+        vdp_f(p->theta, z, dzdt);
+    else if (p->kind == KIND_LV)
         lv_f(p->B, p->theta, z, dzdt);
     else
         sp_f(p->B, p->theta, z, dzdt);
@@ -195,7 +306,9 @@ void hw_f(const problem *p, const double *z, double *dzdt)
 
 void hw_fB(const problem *p, const double *z, const double *a, double *out)
 {
-    if (p->kind == KIND_LV)
+    if (stiff_kind(p))
+        stiff_fB(p, z, a, out);
+    else if (p->kind == KIND_LV)
         lv_fB(p->B, p->theta, z, a, out);
     else
         sp_fB(p->B, p->theta, z, a, out);
@@ -203,7 +316,9 @@ void hw_fB(const problem *p, const double *z, const double *a, double *out)
 
 void hw_fQB(const problem *p, const double *z, const double *a, double *q)
 {
-    if (p->kind == KIND_LV)
+    if (stiff_kind(p))
+        stiff_fQB(p, z, a, q);
+    else if (p->kind == KIND_LV)
         lv_fQB(p->B, z, a, q);
     else
         sp_fQB(p->B, p->theta, z, a, q);
@@ -216,6 +331,11 @@ double hw_loss(const problem *p, const double *z, const double *y, double *grad)
 {
     double s = 0;
     const int n = p->B * p->ns;
+    if (p->loss_grad) { /* the stiff problems: the emitted loss */
+        double g[16];
+        double l = p->loss_grad(p->B, z, y, grad ? grad : g, p->loss_work);
+        return l;
+    }
     for (int i = 0; i < n; i++) {
         const double d = z[i] - y[i];
         if (p->kind == KIND_LV) {
@@ -291,7 +411,9 @@ static void fill_jac(cv_peer *c, const double *z, SUNMatrix J, double sgn,
     SUNMatZero(J); /* block diagonal for a batch */
     double *d = SUNDenseMatrix_Data(J);
     const long ld = SUNDenseMatrix_LData(J) / SUNDenseMatrix_Columns(J);
-    if (c->p->kind == KIND_LV)
+    if (stiff_kind(c->p))
+        stiff_jac(c->p, z, sgn, transpose, d, ld);
+    else if (c->p->kind == KIND_LV)
         lv_jac(c->p->B, c->p->theta, z, sgn, transpose, d, ld);
     else
         sp_jac(c->p->B, c->p->theta, z, sgn, transpose, d, ld);

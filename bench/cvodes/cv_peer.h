@@ -9,7 +9,10 @@
 #ifndef CV_PEER_H
 #define CV_PEER_H
 
-enum { KIND_LV, KIND_SPIRAL };
+enum { KIND_LV, KIND_SPIRAL, KIND_ROBER, KIND_VDP };
+/* KIND_ROBER: Robertson, θ = (log k1, log k2, log k3), 3 states;
+ * KIND_VDP: van der Pol x' = v, v' = μ(1 − x²)v − x, θ = μ.  Both B = 1,
+ * loss from the emitted model (loss_grad below). */
 
 typedef struct problem {
     const char *name;
@@ -22,6 +25,11 @@ typedef struct problem {
     double *obs;   /* n_times × B × ns, time-major */
     double *z0;    /* B × ns */
     double *theta; /* np */
+    /* the stiff problems: the emitted model's loss_grad (Σ_b ℓ, grad =
+     * ∂ℓ/∂pred), used by hw_loss instead of the hand-written losses */
+    double (*loss_grad)(int B, const double *pred, const double *obs,
+                        double *grad, double *work);
+    double *loss_work;
 } problem;
 
 /* Counts of the user functions CVODES called during one gradient. */
@@ -66,5 +74,24 @@ void hw_fB(const problem *p, const double *z, const double *a, double *out);
 void hw_fQB(const problem *p, const double *z, const double *a, double *q);
 /* the loss: Σ_b ℓ(z_b, y_b) and, if grad, grad = ∂/∂z of it */
 double hw_loss(const problem *p, const double *z, const double *y, double *grad);
+/* the stiff kinds (B = 1): J = ∂f/∂z row major (ns × ns), P = ∂f/∂θ row
+ * major (ns × np) */
+void hw_jac_dense(const problem *p, const double *z, double *J);
+void hw_dfdp(const problem *p, const double *z, double *P);
+
+/* CVODES forward sensitivities (cv_sens.c): CVodeSensInit with a hand-
+ * written sensitivity RHS s_j' = J s_j + ∂f/∂θ_j, one sensitivity per
+ * parameter (dL/dθ only), BDF with the dense solver and Jacobian,
+ * ism = CV_STAGGERED or CV_SIMULTANEOUS, sensitivities in the error test
+ * (CVodeSetSensErrCon), tolerances rtol and atol for all of them.
+ * dL/dθ = 1/n Σ_i ∂ℓ/∂z(t_i) · s(t_i). */
+typedef struct cv_sens cv_sens;
+cv_sens *cv_sens_create(const problem *p, int ism);
+void cv_sens_free(cv_sens *c);
+int cv_sens_grad(cv_sens *c, double rtol, double atol, double *loss,
+                 double *dtheta);
+/* steps, f calls, sensitivity-RHS calls, Jacobians, linear setups */
+void cv_sens_counts(const cv_sens *c, long *nst, long *nfe, long *nfS,
+                    long *njac);
 
 #endif

@@ -6,6 +6,11 @@
 #   bench/cvodes/run.sh --sweep --tols 1e-4,1e-5,1e-6,1e-7,1e-8,1e-9,1e-10
 #                                             work–precision sweep
 #   ROUNDS=31 BUILD=/path CC=clang bench/cvodes/run.sh
+#   bench/cvodes/run.sh --stiff               the stiff problems (Robertson,
+#                                             van der Pol μ = 1000): nodec
+#                                             rodas5p/rodas4/auto against
+#                                             CVODES BDF adjoint and forward
+#                                             sensitivities (bench_stiff.c)
 #
 # Builds nodec (Release) into $BUILD if needed, emits the two models into a
 # fresh /tmp directory, compiles the emitted C, the hand-written CVODES peer
@@ -13,6 +18,8 @@
 # Extra arguments go to bench_cvodes (--rounds, --target-ms, --tols,
 # --problems, --nd, --quad-errcon, --sweep).
 set -euo pipefail
+stiff=0
+if [ "${1:-}" = --stiff ]; then stiff=1; shift; fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -46,7 +53,7 @@ echo "sundials: $sunver ($SUN_INC)"
 echo "nodec:    $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- runtime compiler tools 2>/dev/null || echo ' (runtime/compiler modified in the work tree)')"
 
 echo "== build nodec ($BUILD)"
-if [ ! -f "$BUILD/build.ninja" ]; then
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
     cmake -S "$root" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 cmake --build "$BUILD" -j2 --target nodec nodec_runtime >/dev/null 2>&1 ||
@@ -55,6 +62,18 @@ lib=$(find "$BUILD" -name libnodec.a | head -1)
 [ -n "$lib" ] || { echo "run.sh: libnodec.a not found under $BUILD" >&2; exit 1; }
 
 out=$(mktemp -d /tmp/nodec-cvodes.XXXXXX)
+if [ "$stiff" = 1 ]; then
+    "$BUILD/nodec" emit "$root/models/robertson.nde" -o "$out"
+    "$BUILD/nodec" emit "$root/models/van_der_pol.nde" -o "$out"
+    echo "emitted:  $out"
+    # shellcheck disable=SC2086
+    $CC -std=c11 -Wall -Wextra $CFLAGS -I"$out" -I"$root/runtime" -I"$SUN_INC" \
+        -o "$out/bench_stiff" "$here/bench_stiff.c" "$here/cv_peer.c" "$here/cv_sens.c" \
+        "$out/robertson.c" "$out/van_der_pol.c" "$lib" $LDSUN -lz -lm
+    echo "== run (stiff)"
+    "$out/bench_stiff" "$root/data/robertson.csv" --rounds "${ROUNDS_STIFF:-11}" "$@"
+    exit 0
+fi
 "$BUILD/nodec" emit "$root/models/spiral.nde" -o "$out"
 "$BUILD/nodec" emit "$root/models/lotka_volterra.nde" -o "$out"
 echo "emitted:  $out"
