@@ -98,7 +98,7 @@ static int losses(ctx *c) {
 static void jump(ctx *c, int i, double *a, double *at, nodec_pass_stats *st) {
     const double *gi = c->g + (long)i * c->nz;
     if (i >= 1 && c->want_dt) { /* dL/dt_i = g_i·f(z(t_i)): only when asked */
-        c->m->f(c->B, c->t[i], c->zobs + (long)i * c->nz, c->theta, c->fbuf, c->s->work);
+        par_f(c->s, c->B, c->t[i], c->zobs + (long)i * c->nz, c->theta, c->fbuf);
         st->f_evals++;
         c->dt[i] = dot(gi, c->fbuf, c->nz);
         *at -= c->dt[i];
@@ -116,12 +116,8 @@ typedef struct aug_ode {
 static int aug_rhs(rk_ode *o, double t, const double *y, double *dy) {
     ctx *c = ((aug_ode *)o)->c;
     long nz = c->nz;
-    if (c->m->f_vjp) /* one pass: the forward values are shared */
-        c->m->f_vjp(c->B, t, y, c->theta, y + nz, dy, dy + nz, dy + 2 * nz, dy + 2 * nz + c->P, c->s->work);
-    else {
-        c->m->f(c->B, t, y, c->theta, dy, c->s->work);
-        c->m->vjp(c->B, t, y, c->theta, y + nz, dy + nz, dy + 2 * nz, dy + 2 * nz + c->P, c->s->work);
-    }
+    /* f_vjp when the model has one: the forward values are shared */
+    par_vjp(c->s, c->B, t, y, c->theta, y + nz, dy, dy + nz, dy + 2 * nz, dy + 2 * nz + c->P);
     c->s->stats.backward.f_evals++;
     c->s->stats.backward.vjp_evals++;
     for (long p = nz; p < o->n; p++) dy[p] = -dy[p];
@@ -283,7 +279,7 @@ static int cadj_rhs(rk_ode *o, double t, const double *y, double *dy) {
     ctx *c = co->c;
     long nz = c->nz;
     dense_z(co, t, co->z);
-    c->m->vjp(c->B, t, co->z, c->theta, y, dy, dy + nz, dy + nz + c->P, c->s->work);
+    par_vjp(c->s, c->B, t, co->z, c->theta, y, NULL, dy, dy + nz, dy + nz + c->P);
     c->s->stats.backward.vjp_evals++;
     for (long p = 0; p < o->n; p++) dy[p] = -dy[p];
     return NODEC_SUCCESS;
@@ -318,7 +314,7 @@ static int cadj_jvq(rk_ode *o, double t, const double *y, const double *v, doubl
     ctx *c = co->c;
     (void)y;
     dense_z(co, t, co->z);
-    c->m->vjp(c->B, t, co->z, c->theta, v, NULL, out, out + c->P, c->s->work);
+    par_vjp(c->s, c->B, t, co->z, c->theta, v, NULL, NULL, out, out + c->P);
     c->s->stats.backward.vjp_evals++;
     for (int p = 0; p <= c->P; p++) out[p] = -out[p];
     return NODEC_SUCCESS;
@@ -524,7 +520,7 @@ static void step_reverse(rev *v, const double *k, double t0, double t1, double h
         double *kbj = v->kb + (size_t)j * nz, tb_ = 0;
         double tj = tb->c[j] == 1 ? t1 : t0 + tb->c[j] * h;
         if (all_zero(kbj, nz)) continue;
-        c->m->vjp(c->B, tj, v->Ys + (size_t)j * nz, c->theta, kbj, v->Yb, v->thb, &tb_, c->s->work);
+        par_vjp(c->s, c->B, tj, v->Ys + (size_t)j * nz, c->theta, kbj, NULL, v->Yb, v->thb, &tb_);
         c->s->stats.backward.vjp_evals++;
         for (int q = 0; q < P; q++) v->dth[q] += v->thb[q];
         *taub += tb_;

@@ -1,6 +1,6 @@
 /* handle.c — the solver handle: creation, options, statistics, error
  * names and the failure record every module writes (nodec__fail).  The
- * bottom of the runtime with mem.c: it calls nothing above it.
+ * bottom of the runtime with par.c and mem.c: it calls nothing above it.
  * DESIGN.md §4; STYLE.md §10 (CVODES-shaped API).
  */
 #include <math.h>
@@ -41,6 +41,7 @@ nodec_solver *nodec_create(const nodec_model *model, int B) {
 void nodec_free(nodec_solver *s) {
     mem_counter mc;
     if (!s) return;
+    par_release(s);
     if (s->work) mem_free(&s->mem, s->work, (size_t)s->m->work_size * sizeof(double));
     mc = s->mem; /* the counter lives in the block being freed */
     mem_free(&mc, s, sizeof *s);
@@ -146,6 +147,17 @@ int nodec_set_checkpoint_every(nodec_solver *s, int k) {
     if (!s || k < 1) return bad(s, "checkpoint interval must be >= 1");
     s->ckpt_every = k;
     return NODEC_SUCCESS;
+}
+
+int nodec_set_threads(nodec_solver *s, int n) {
+    if (!s || n < 0 || n > NODEC_MAX_THREADS) return bad(s, "threads must be 0 (all cores) to 1024");
+    s->threads = n;
+    return NODEC_SUCCESS;
+}
+
+int nodec_get_threads(const nodec_solver *s) {
+    int nc = par_chunks(s, s->B), nt = par_threads(s);
+    return nt < nc ? nt : nc;
 }
 
 /* ---- statistics and memory ---- */

@@ -6,8 +6,8 @@
  * The modules call in one direction (docs/map.md; tests/layout checks it):
  *
  *   nodec.c (façade) → adjoint.c → solver.c → rosenbrock.c → linalg.c,
- *                                                handle.c, mem.c
- *   optim.c stands alone.
+ *                                                handle.c, par.c, mem.c
+ *   (handle.c → par.c → mem.c); optim.c stands alone.
  */
 #ifndef NODEC_INTERNAL_H
 #define NODEC_INTERNAL_H
@@ -65,6 +65,12 @@ struct nodec_solver {
     char msg[640];
     mem_counter mem;
     double *work; /* model->work_size doubles */
+    /* threads (par.c) */
+    int threads;           /* asked for; 0: all cores */
+    int chunk_rows;        /* rows a chunk at least; 0: PAR_ROWS (tests raise it) */
+    struct par_pool *pool; /* the workers, during a call that splits the batch */
+    double *par_buf;       /* chunks 1 … nc−1: work, aθ, at each */
+    size_t par_bytes;
 };
 
 /* Records code and message on s; returns code. */
@@ -232,6 +238,30 @@ void ros_dense_coefs(const ros_tab *rt, double (*W)[6]);
 /* max over blocks of ‖J_b‖∞ ≥ the spectral radius of ∂F/∂y. */
 double ros_jac_norm(const rk *r);
 extern const ros_tab ros_rodas4, ros_rodas5p;
+
+/* ---- par.c: the batch split across threads ---- */
+
+enum { PAR_ROWS = 64, NODEC_MAX_THREADS = 1024 };
+typedef struct par_pool par_pool;
+/* Threads a call may use: s->threads, or the cores online for 0. */
+int par_threads(const nodec_solver *s);
+/* Chunks a call on B states is cut into (1: not cut); B and the model
+ * decide, never the thread count. */
+int par_chunks(const nodec_solver *s, int B);
+/* Around one entry point: the chunks' buffers (kept on the handle) and the
+ * workers (joined by par_end).  NODEC_MEM_FAIL when the buffers do not fit;
+ * a worker that does not start is one fewer. */
+int par_begin(nodec_solver *s);
+void par_end(nodec_solver *s);
+void par_release(nodec_solver *s); /* nodec_free: par_end and the buffers */
+/* The model's functions on B states, split into chunks when B allows:
+ * outputs as nodec_model.h says, the same bits for any thread count.
+ * par_vjp with dzdt set is f_vjp (or f, then vjp, without one). */
+void par_f(nodec_solver *s, int B, double t, const double *z, const double *theta, double *dzdt);
+void par_vjp(nodec_solver *s, int B, double t, const double *z, const double *theta, const double *a, double *dzdt,
+             double *az, double *atheta, double *at);
+/* J (B blocks of n_state × n_state) = ∂f/∂z at each state. */
+void par_jac_z(nodec_solver *s, const double *theta, int B, double t, const double *z, double *J);
 
 /* ---- adjoint.c ---- */
 

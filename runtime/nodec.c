@@ -99,12 +99,11 @@ static void scatter(double *dst, const double *src, int n_times, int B, int n, i
     for (int i = 0; i < n_times; i++) memcpy(dst + ((long)i * B + b) * n, src + (long)i * n, n * sizeof(double));
 }
 
-int nodec_solve(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t, double *z_out) {
+static int solve(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t, double *z_out) {
     int n, rc;
     double *zb;
     size_t bytes;
 
-    if (!s) return NODEC_ILL_INPUT;
     if ((rc = check_inputs(s, theta, z0, n_times, t, 0))) return rc;
     if (!z_out) return nodec__fail(s, NODEC_ILL_INPUT, "z_out is NULL");
     if (s->batch == NODEC_BATCH_SHARED || s->B == 1)
@@ -125,14 +124,13 @@ int nodec_solve(nodec_solver *s, const double *theta, const double *z0, int n_ti
     return rc;
 }
 
-int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t,
-                    const double *obs, double *loss, double *dtheta, double *dz0, double *dt, double *z_out) {
+static int loss_grad(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t,
+                     const double *obs, double *loss, double *dtheta, double *dz0, double *dt, double *z_out) {
     const nodec_model *m;
     int n, P, B, rc;
     double scale, *buf, *ob, *zb, *dtb, *dthb, Lb;
     size_t bytes;
 
-    if (!s) return NODEC_ILL_INPUT;
     if ((rc = check_inputs(s, theta, z0, n_times, t, 1))) return rc;
     m = s->m;
     if (!obs || !loss) return nodec__fail(s, NODEC_ILL_INPUT, "obs or loss is NULL");
@@ -188,5 +186,25 @@ int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0, int 
         if (z_out) scatter(z_out, zb, n_times, B, n, b);
     }
     mem_free(&s->mem, buf, bytes);
+    return rc;
+}
+
+/* The threads of a call that splits the batch (par.c) live as long as it. */
+int nodec_solve(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t, double *z_out) {
+    int rc;
+    if (!s) return NODEC_ILL_INPUT;
+    if (par_begin(s)) return nodec__fail(s, NODEC_MEM_FAIL, "out of memory (the batch's chunks)");
+    rc = solve(s, theta, z0, n_times, t, z_out);
+    par_end(s);
+    return rc;
+}
+
+int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t,
+                    const double *obs, double *loss, double *dtheta, double *dz0, double *dt, double *z_out) {
+    int rc;
+    if (!s) return NODEC_ILL_INPUT;
+    if (par_begin(s)) return nodec__fail(s, NODEC_MEM_FAIL, "out of memory (the batch's chunks)");
+    rc = loss_grad(s, theta, z0, n_times, t, obs, loss, dtheta, dz0, dt, z_out);
+    par_end(s);
     return rc;
 }

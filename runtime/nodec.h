@@ -17,7 +17,8 @@
  *
  * Layouts follow nodec_model.h: a batch of B states is row-major B × n_state;
  * observations and outputs at N+1 times are N+1 such blocks, time-major.
- * A handle is not thread-safe; use one handle per thread.
+ * A handle is not thread-safe; use one handle per thread.  A handle splits
+ * a large batch across threads of its own (nodec_set_threads).
  * docs/runtime.md documents the conventions and defaults.
  */
 #ifndef NODEC_H
@@ -34,14 +35,14 @@ extern "C" {
 /* Return codes.  Negative values are failures. */
 enum {
     NODEC_SUCCESS = 0,
-    NODEC_ILL_INPUT = -1,       /* bad argument or option */
-    NODEC_MEM_FAIL = -2,        /* out of memory */
-    NODEC_TOO_MUCH_WORK = -3,   /* max_steps reached before the end time */
-    NODEC_STEP_UNDERFLOW = -4,  /* step size fell below min_step / roundoff */
-    NODEC_NONFINITE = -5,       /* NaN or Inf in θ, z0, f or the state */
-    NODEC_BAD_MODEL = -6,       /* descriptor unusable (ABI, missing fn) */
-    NODEC_SINGULAR = -7         /* implicit method: W = I/(hγ) − ∂f/∂z is
-                                   singular */
+    NODEC_ILL_INPUT = -1,      /* bad argument or option */
+    NODEC_MEM_FAIL = -2,       /* out of memory */
+    NODEC_TOO_MUCH_WORK = -3,  /* max_steps reached before the end time */
+    NODEC_STEP_UNDERFLOW = -4, /* step size fell below min_step / roundoff */
+    NODEC_NONFINITE = -5,      /* NaN or Inf in θ, z0, f or the state */
+    NODEC_BAD_MODEL = -6,      /* descriptor unusable (ABI, missing fn) */
+    NODEC_SINGULAR = -7        /* implicit method: W = I/(hγ) − ∂f/∂z is
+                                  singular */
 };
 
 typedef enum nodec_method {
@@ -97,8 +98,8 @@ void nodec_free(nodec_solver *s);
 /* Options.  Each returns NODEC_SUCCESS or NODEC_ILL_INPUT. */
 int nodec_set_method(nodec_solver *s, nodec_method method);
 int nodec_set_tolerances(nodec_solver *s, double rtol, double atol);
-int nodec_set_first_step(nodec_solver *s, double h);     /* 0: Hairer's guess */
-int nodec_set_min_step(nodec_solver *s, double hmin);    /* default 0 */
+int nodec_set_first_step(nodec_solver *s, double h);      /* 0: Hairer's guess */
+int nodec_set_min_step(nodec_solver *s, double hmin);     /* default 0 */
 int nodec_set_max_steps(nodec_solver *s, long max_steps); /* per pass */
 /* Fixed stepping.  Each observation interval [t_i, t_i+1] is split into
  * ceil((t_i+1 - t_i) / h) equal steps.  Setting a step size (or a number
@@ -106,28 +107,35 @@ int nodec_set_max_steps(nodec_solver *s, long max_steps); /* per pass */
  * adaptive methods at fixed steps, without error control.  0 clears it. */
 int nodec_set_fixed_step(nodec_solver *s, double h);
 int nodec_set_num_steps(nodec_solver *s, long n);
-int nodec_set_seminorm(nodec_solver *s, int on);         /* default on */
+int nodec_set_seminorm(nodec_solver *s, int on); /* default on */
 int nodec_set_batch_mode(nodec_solver *s, nodec_batch_mode mode);
 /* Default: adjoint for the explicit methods, checkpoint for the implicit
  * ones (until a mode is set; nodec_get_grad_mode says which applies). */
 int nodec_set_grad_mode(nodec_solver *s, nodec_grad_mode mode);
-int nodec_set_checkpoint_every(nodec_solver *s, int k);  /* default 16 */
+int nodec_set_checkpoint_every(nodec_solver *s, int k); /* default 16 */
+/* Threads that share a batch: n ≥ 1, or 0 (the default) for all cores
+ * online.  A batch of at least 128 states is cut into fixed chunks of at
+ * least 64 rows (at most 16), which the threads share; ∂θ and ∂t are the
+ * chunks' partial sums added in chunk order, so the results are the same
+ * bits for any n.  The threads live for one call of nodec_solve or
+ * nodec_loss_grad, n − 1 besides the caller at most.  Smaller batches, and
+ * the independent batch mode (B solves of one state), use one thread. */
+int nodec_set_threads(nodec_solver *s, int n); /* 0 … 1024 */
+/* Threads a call of this handle uses: min(threads asked, chunks). */
+int nodec_get_threads(const nodec_solver *s);
 
 /* Forward solve: z_out (n_times × B × n_state) gets z(t_i) for the given
  * times t_0 < t_1 < … (or all decreasing).  Outputs between steps come from
  * the method's dense output, so they never shorten the steps. */
-int nodec_solve(nodec_solver *s, const double *theta, const double *z0,
-                int n_times, const double *t, double *z_out);
+int nodec_solve(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t, double *z_out);
 
 /* Loss and gradient.  obs holds n_times blocks of B × n_state;
  * L = 1/(n_times·B) Σ_i Σ_b ℓ(z_b(t_i), obs_i,b), t_0's term included.
  * Outputs (any may be NULL except loss): dtheta (n_param), dz0 (B × n_state),
  * dt (n_times), z_out (n_times × B × n_state, the forward solution).
  * t must increase. */
-int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0,
-                    int n_times, const double *t, const double *obs,
-                    double *loss, double *dtheta, double *dz0, double *dt,
-                    double *z_out);
+int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t,
+                    const double *obs, double *loss, double *dtheta, double *dz0, double *dt, double *z_out);
 
 /* Statistics of the last solve or loss_grad call. */
 void nodec_get_stats(const nodec_solver *s, nodec_stats *out);
@@ -155,13 +163,13 @@ size_t nodec_get_mem_peak(const nodec_solver *s);
 void nodec_reset_mem_peak(nodec_solver *s);
 
 /* Errors. */
-const char *nodec_error_name(int code);            /* "NODEC_STEP_UNDERFLOW" */
+const char *nodec_error_name(int code);                     /* "NODEC_STEP_UNDERFLOW" */
 const char *nodec_get_error_message(const nodec_solver *s); /* "" if none */
 
 /* Names, for the command line.  -1 when unknown. */
-int nodec_method_from_name(const char *name);       /* "dopri5" */
+int nodec_method_from_name(const char *name); /* "dopri5" */
 const char *nodec_method_name(nodec_method method);
-int nodec_grad_mode_from_name(const char *name);    /* "adjoint" */
+int nodec_grad_mode_from_name(const char *name); /* "adjoint" */
 const char *nodec_grad_mode_name(nodec_grad_mode mode);
 
 /* ---- optim.c: optimizers ------------------------------------------------

@@ -785,14 +785,13 @@ void rk_dense_eval(const rk *r, double x, double *out) {
 
 int fwd_rhs(rk_ode *o, double t, const double *y, double *dy) {
     fwd_ode *fo = (fwd_ode *)o;
-    fo->s->m->f(fo->B, t, y, fo->theta, dy, fo->s->work);
+    par_f(fo->s, fo->B, t, y, fo->theta, dy);
     fo->st->f_evals++;
     return NODEC_SUCCESS;
 }
 
 void fwd_jac_z(nodec_solver *s, const double *theta, int B, double t, const double *z, double *J) {
-    long n = s->m->n_state;
-    for (int b = 0; b < B; b++) s->m->jac_z(t, z + b * n, theta, J + b * n * n, s->work);
+    par_jac_z(s, theta, B, t, z, J);
 }
 
 static int fwd_jac(rk_ode *o, double t, const double *y, double *J) {

@@ -4,7 +4,9 @@ archives (docs/map.md).
 
   support/   includes only itself
   runtime/   includes only itself; its archive calls no zlib and prints
-             nothing; its files call each other without a circle
+             nothing; its files call each other without a circle; only
+             par.c starts threads (pthread_create), so the one place that
+             decides how many there are (docs/runtime.md "Threads")
   compiler/  includes itself, support/ and runtime/nodec_model.h
   tools/     the library part (file csv npy plot cli train) never includes
              the compiler; its archive calls nothing the compiler defines
@@ -64,6 +66,13 @@ for obj, (d, u) in rt.items():
     for sym in sorted(u):
         if forbidden.match(sym):
             errors.append(f'runtime: {obj} calls {sym}; the core links no zlib, prints nothing, runs nothing')
+
+# Threads (pthread_*) are allowed, but only par.c starts them.
+for obj, (d, u) in rt.items():
+    if 'pthread_create' in u and not obj.startswith('par.c'):
+        errors.append(f'runtime: {obj} starts threads; only par.c may (it keeps to nodec_set_threads)')
+if not any('pthread_create' in u for d, u in rt.values()):
+    errors.append('runtime: no member calls pthread_create; par.c should')
 
 # The call graph between the runtime's files: no circle.
 owner = {sym: obj for obj, (d, u) in rt.items() for sym in d}
