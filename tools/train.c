@@ -71,6 +71,10 @@ const char nodec_cli_train_help[] =
     "                    lr to MIN_LR, 0 unless given, at the last iteration)\n"
     "  --warmup N        the first N iterations raise lr linearly: lr·k/N at k ≤ N;\n"
     "                    the schedule starts after them\n"
+    "  --stages LIST     a sequence of optimizers in one run, OPTIMIZER[:LR]:ITERS each,\n"
+    "                    e.g. adam:1e-2:2000,lbfgs:200; each stage starts a fresh\n"
+    "                    optimizer where the last stopped, and ends after its ITERS,\n"
+    "                    when L-BFGS converges or when --patience runs out\n"
     "  --seed S          seeds the initial parameters and the windows (1)\n"
     "  --params P        start from saved parameters (.npz or .npy) instead\n"
     "  --eval-every N    full-trajectory loss every N iterations and at the end (20);\n"
@@ -152,7 +156,8 @@ enum {
     G_WD = 512,
     G_CLIP = 1024,
     G_SCHED = 2048,
-    G_WARMUP = 4096
+    G_WARMUP = 4096,
+    G_ITERS = 8192
 };
 
 /* The limits of the whole-number options, shared with the training state's
@@ -161,6 +166,14 @@ enum {
 #define MAX_BATCH 1000000LL
 #define MAX_WINDOW 100000000LL
 
+/* --stages: each stage an optimizer, its learning rate and iterations. */
+#define MAX_STAGES 16
+typedef struct Stage {
+    int kind; /* as --optimizer: optim.c's kinds, or OPT_LBFGS */
+    double lr;
+    long iters;
+} Stage;
+
 typedef struct Opts {
     const char *data, *params, *resume, *save, *state, *log, *plot, *val_data;
     int optimizer, quiet, save_last;
@@ -168,6 +181,8 @@ typedef struct Opts {
     double weight_decay;     /* -1: the optimizer's default */
     double clip_norm;        /* 0: no clipping */
     nodec_lr_schedule sched; /* kind, every, gamma, min_lr, warmup (total: --iters) */
+    int n_stages;            /* --stages: 0 without */
+    Stage stage[MAX_STAGES];
     long iters, batch, window, eval_every, save_every, patience;
     double seed;    /* a whole number below 2^53, so a state file holds it exactly */
     unsigned given; /* G_* flags: options the command line set */
@@ -223,6 +238,53 @@ static void schedule_str(const nodec_lr_schedule *s, char *buf, size_t n) {
         snprintf(buf, n, "cosine:%.17g", s->min_lr);
     else
         snprintf(buf, n, "constant");
+}
+
+/* --stages "adam:1e-2:2000,lbfgs:200": OPTIMIZER[:LR]:ITERS, comma
+ * separated; LR defaults as --lr does (1 for lbfgs, else 1e-3).  0, or -1
+ * when s is not such a list. */
+static int parse_stages(const char *s, Opts *o) {
+    char buf[1024];
+    long long total = 0;
+    int n = 0;
+    if (strlen(s) >= sizeof buf) return -1;
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *item = buf, *next; item; item = next) {
+        if ((next = strchr(item, ','))) *next++ = 0;
+        char *f[3] = {item, NULL, NULL};
+        int nf = 1;
+        for (char *c = item; *c; c++)
+            if (*c == ':') {
+                if (nf == 3) return -1;
+                *c = 0, f[nf++] = c + 1;
+            }
+        long long iters;
+        Stage st = {0};
+        if (n == MAX_STAGES || nf < 2) return -1;
+        if ((st.kind = !strcmp(f[0], "lbfgs") ? OPT_LBFGS : nodec_optim_from_name(f[0])) < 0) return -1;
+        st.lr = st.kind == OPT_LBFGS ? 1 : 1e-3;
+        if (nf == 3 && (!nodec_cli_number(f[1], &st.lr) || !(st.lr > 0))) return -1;
+        if (!nodec_cli_integer(f[nf - 1], 1, MAX_ITERS, &iters) || (total += iters) > MAX_ITERS) return -1;
+        st.iters = (long)iters;
+        o->stage[n++] = st;
+    }
+    o->n_stages = n;
+    return 0;
+}
+
+static int same_stages(const Stage *a, int na, const Stage *b, int nb) {
+    for (int k = 0; na == nb && k < na; k++)
+        if (a[k].kind != b[k].kind || a[k].lr != b[k].lr || a[k].iters != b[k].iters) return 0;
+    return na == nb;
+}
+
+/* The stages as --stages spells them, with every learning rate. */
+static void stages_str(const Opts *o, char *buf, size_t size) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < o->n_stages && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%s:%.17g:%ld", i ? "," : "", opt_name(o->stage[i].kind),
+                              o->stage[i].lr, o->stage[i].iters);
 }
 
 static int parse_opts(Opts *o, int argc, char **argv) {
@@ -317,6 +379,12 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         } else if ((v = nodec_cli_value("--iters", argc, argv, &i, &missing))) {
             if (!missing && !whole("--iters", v, 0, MAX_ITERS, "give a whole number from 0 to 10^12", &o->iters))
                 return 2;
+            o->given |= G_ITERS;
+        } else if ((v = nodec_cli_value("--stages", argc, argv, &i, &missing))) {
+            if (!missing && parse_stages(v, o))
+                return bad("--stages", v,
+                           "give up to 16 stages OPTIMIZER[:LR]:ITERS separated by commas, e.g. "
+                           "adam:1e-2:2000,lbfgs:200 (ITERS a whole number from 1 to 10^12 in all; LR positive)");
         } else if ((v = nodec_cli_value("--batch", argc, argv, &i, &missing))) {
             if (!missing && !whole("--batch", v, 1, MAX_BATCH, "give a whole number from 1 to 10^6", &o->batch))
                 return 2;
@@ -354,13 +422,24 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         fputs("nodec train: --params and --resume both give the parameters; use one\n", stderr);
         return 2;
     }
-    if (o->optimizer == OPT_LBFGS && (o->given & (G_WD | G_CLIP | G_SCHED | G_WARMUP))) {
+    if (o->n_stages && (o->given & (G_OPT | G_LR | G_ITERS))) {
+        fputs("nodec train: --stages gives the optimizers, learning rates and iterations; leave out --optimizer, --lr "
+              "and --iters\n",
+              stderr);
+        return 2;
+    }
+    if (o->n_stages) {
+        o->iters = 0;
+        for (int k = 0; k < o->n_stages; k++) o->iters += o->stage[k].iters;
+        o->optimizer = o->stage[0].kind, o->lr = o->stage[0].lr;
+    }
+    if (!o->n_stages && o->optimizer == OPT_LBFGS && (o->given & (G_WD | G_CLIP | G_SCHED | G_WARMUP))) {
         fputs("nodec train: --optimizer lbfgs chooses its steps by a line search; it takes no --weight-decay, "
               "--clip-norm, --lr-schedule or --warmup\n",
               stderr);
         return 2;
     }
-    if (o->optimizer == OPT_LBFGS && !(o->given & G_LR)) o->lr = 1; /* PyTorch's LBFGS: the first trial step */
+    if (!o->n_stages && o->optimizer == OPT_LBFGS && !(o->given & G_LR)) o->lr = 1; /* PyTorch's LBFGS' default */
     if (o->val_data && (o->given & G_VALFRAC)) {
         fputs("nodec train: --val-data and --val-frac both give a validation set; use one\n", stderr);
         return 2;
@@ -398,6 +477,8 @@ typedef struct Trainer {
     double **pred;      /* the latest full solve, per trajectory */
     nodec_optim opt;    /* unused but for its kind's buffers with lbfgs */
     nodec_lbfgs lbfgs;  /* --optimizer lbfgs */
+    int stage;          /* --stages: the stage running (0 without) */
+    long stage_start;   /* the iteration it started after */
     double lb_f, *lb_g; /* the whole-batch loss and gradient at θ */
     int lb_ready;       /* lb_f and lb_g hold them */
     long lb_it;         /* the iteration the line search evaluates for */
@@ -828,7 +909,7 @@ static int log_read(Trainer *T, const char *state) {
  * has the range the options allow (parse_opts), checked by state_load.
  * The entries of the best parameters came later: a state without them
  * (F_OPTIONAL) is read with their value `def`. */
-enum { NSCALAR = 22 };
+enum { NSCALAR = 24 };
 enum { F_WHOLE = 1, F_OPEN_LO = 2, F_OPEN_HI = 4, F_OPTIONAL = 8 }; /* a whole number; lo, hi excluded */
 static const struct {
     const char *name;
@@ -861,6 +942,9 @@ static const struct {
     {"lr_gamma", 0, INFINITY, F_OPEN_HI | F_OPTIONAL, "a finite number, at least 0, above 0 for step and exp", 0},
     {"min_lr", 0, INFINITY, F_OPEN_HI | F_OPTIONAL, "a finite number, at least 0", 0},
     {"warmup", 0, (double)MAX_ITERS, F_WHOLE | F_OPTIONAL, "a whole number of iterations from 0 to 10^12", 0},
+    {"stage", 0, MAX_STAGES - 1, F_WHOLE | F_OPTIONAL, "a whole number below the stages in 'stages' (0 without)", 0},
+    {"stage_start", 0, (double)MAX_ITERS, F_WHOLE | F_OPTIONAL,
+     "a whole number of iterations from 0 to the entry 'iter'", 0},
 };
 enum {
     S_FORMAT,
@@ -884,7 +968,9 @@ enum {
     S_LR_EVERY,
     S_LR_GAMMA,
     S_MIN_LR,
-    S_WARMUP
+    S_WARMUP,
+    S_STAGE,
+    S_STAGE_START
 };
 
 /* The model's source hash, 0 when the descriptor has none. */
@@ -928,9 +1014,11 @@ static int state_save(Trainer *T, const char *path) {
                           (double)T->o.sched.every,
                           T->o.sched.gamma,
                           T->o.sched.min_lr,
-                          (double)T->o.sched.warmup};
-    double halves[6], *lb = NULL;
-    nodec_array a[NSCALAR + 8];
+                          (double)T->o.sched.warmup,
+                          (double)T->stage,
+                          (double)T->stage_start};
+    double halves[6], *lb = NULL, st[3 * MAX_STAGES];
+    nodec_array a[NSCALAR + 9];
     memset(a, 0, sizeof a);
     for (int i = 0; i < NSCALAR; i++) {
         snprintf(a[i].name, sizeof a[i].name, "%s", scalar[i].name);
@@ -951,6 +1039,15 @@ static int state_save(Trainer *T, const char *path) {
         }
     }
     int na = NSCALAR + 7;
+    if (T->o.n_stages) { /* (n, 3): optimizer, lr, iterations of each stage */
+        nodec_array *x = &a[na++];
+        snprintf(x->name, sizeof x->name, "stages");
+        for (int k = 0; k < T->o.n_stages; k++)
+            st[3 * k] = T->o.stage[k].kind, st[3 * k + 1] = T->o.stage[k].lr,
+                   st[3 * k + 2] = (double)T->o.stage[k].iters;
+        x->ndim = 2, x->shape[0] = (size_t)T->o.n_stages, x->shape[1] = 3, x->size = 3 * (size_t)T->o.n_stages;
+        x->data = st;
+    }
     if (T->o.optimizer == OPT_LBFGS && T->np) { /* its direction and history */
         if (!(lb = malloc(sizeof(double) * lbfgs_size(T->np))))
             return snprintf(T->err, sizeof T->err, "cannot write '%s': out of memory", path), -1;
@@ -1012,7 +1109,8 @@ static int state_load(Trainer *T, const char *path) {
         double x = sc[i] = p ? *p : scalar[i].def, lo = scalar[i].lo, hi = scalar[i].hi;
         if (!(f & F_OPEN_LO ? x > lo : x >= lo) || !(f & F_OPEN_HI ? x < hi : x <= hi) ||
             ((f & F_WHOLE) && x != floor(x)) || (i == S_WINDOW && x == 1) || (i == S_OPT_STEP && x > sc[S_ITER]) ||
-            (i == S_BEST_ITER && x > sc[S_ITER]) || (i == S_LR_EVERY && x < 1 && sc[S_LR_SCHEDULE] == NODEC_LR_STEP) ||
+            (i == S_BEST_ITER && x > sc[S_ITER]) || (i == S_STAGE_START && x > sc[S_ITER]) ||
+            (i == S_LR_EVERY && x < 1 && sc[S_LR_SCHEDULE] == NODEC_LR_STEP) ||
             (i == S_LR_GAMMA && x <= 0 && (sc[S_LR_SCHEDULE] == NODEC_LR_STEP || sc[S_LR_SCHEDULE] == NODEC_LR_EXP))) {
             bad_entry(T, path, scalar[i].name, -1, x, scalar[i].range);
             goto done;
@@ -1044,6 +1142,44 @@ static int state_load(Trainer *T, const char *path) {
                      "%s: not a training state of this model (entry 'best_theta' is missing, but 'best_iter' is "
                      "%.17g); write states with --state",
                      path, sc[S_BEST_ITER]);
+        goto done;
+    }
+    /* the stages: rows of optimizer, lr, iterations; 'stage' one of them */
+    const nodec_array *sa = nodec_arrays_find(a, n, "stages");
+    Stage saved_stages[MAX_STAGES];
+    int n_saved = 0;
+    if (sa) {
+        if (sa->ndim != 2 || sa->shape[1] != 3 || sa->shape[0] < 1 || sa->shape[0] > MAX_STAGES) {
+            snprintf(T->err, sizeof T->err,
+                     "%s: entry 'stages' has the shape of no list of stages; it must be (n, 3) with n from 1 to 16",
+                     path);
+            goto done;
+        }
+        n_saved = (int)sa->shape[0];
+        double total = 0;
+        for (int k = 0; k < n_saved; k++) {
+            double kind = sa->data[3 * k], lr = sa->data[3 * k + 1], it = sa->data[3 * k + 2];
+            if (!(kind >= 0 && kind <= OPT_LBFGS && kind == floor(kind))) {
+                bad_entry(T, path, "stages", 3 * k, kind, "an optimizer, 0 to 4 (sgd, adam, rmsprop, adamw, lbfgs)");
+                goto done;
+            }
+            if (!(lr > 0 && isfinite(lr))) {
+                bad_entry(T, path, "stages", 3 * k + 1, lr, "a learning rate, positive and finite");
+                goto done;
+            }
+            if (!(it >= 1 && (total += it) <= (double)MAX_ITERS && it == floor(it))) {
+                bad_entry(T, path, "stages", 3 * k + 2, it, "a whole number of iterations, 1 to 10^12 in all");
+                goto done;
+            }
+            saved_stages[k] = (Stage){(int)kind, lr, (long)it};
+        }
+        if (sc[S_STAGE] >= n_saved || sc[S_OPTIMIZER] != saved_stages[(int)sc[S_STAGE]].kind) {
+            bad_entry(T, path, "stage", -1, sc[S_STAGE],
+                      "the index of a row of 'stages' whose optimizer is the entry 'optimizer'");
+            goto done;
+        }
+    } else if (sc[S_STAGE] != 0) {
+        bad_entry(T, path, "stage", -1, sc[S_STAGE], "0 in a state without 'stages'");
         goto done;
     }
     const double *lb = NULL;
@@ -1141,6 +1277,19 @@ static int state_load(Trainer *T, const char *path) {
                 "%s instead, so its best parameters will differ from an uninterrupted run's\n",
                 path, sc[S_VAL_FRAC], o->val_data);
     T->best_loss = sc[S_BEST_LOSS], T->best_iter = (long)sc[S_BEST_ITER], T->since_best = (long)sc[S_SINCE_BEST];
+    if (n_saved && !o->n_stages) { /* the run's stages, unless the command line gives others */
+        o->n_stages = n_saved, o->iters = 0;
+        for (int k = 0; k < n_saved; k++) o->stage[k] = saved_stages[k], o->iters += saved_stages[k].iters;
+    } else if (n_saved && !same_stages(saved_stages, n_saved, o->stage, o->n_stages))
+        fprintf(stderr,
+                "nodec train: warning: resuming with other --stages than the run had; its stage %d and the "
+                "iteration where it began are kept\n",
+                (int)sc[S_STAGE] + 1);
+    if (o->n_stages) {
+        T->stage = (int)sc[S_STAGE] < o->n_stages ? (int)sc[S_STAGE] : o->n_stages - 1;
+        T->stage_start = (long)sc[S_STAGE_START];
+        o->optimizer = o->stage[T->stage].kind, o->lr = o->stage[T->stage].lr;
+    }
     if (bt) memcpy(T->best_theta, bt, sizeof(double) * (size_t)T->np);
     uint64_t now_h = model_hash(T->m);
     if (model_h && now_h && model_h != now_h)
@@ -1425,6 +1574,41 @@ static void json_str(const char *s) {
     putchar('"');
 }
 
+/* The optimizer o->optimizer with o->lr and fresh buffers: weight decay wd,
+ * or the optimizer's default when wd < 0; the schedule over the run or the
+ * stage. */
+static int make_optimizer(Trainer *T, double wd) {
+    Opts *o = &T->o;
+    int rc, lbfgs = o->optimizer == OPT_LBFGS;
+    nodec_optim_free(&T->opt), nodec_lbfgs_free(&T->lbfgs);
+    if ((rc = nodec_optim_init(&T->opt, lbfgs ? NODEC_OPT_SGD : (nodec_optim_kind)o->optimizer, T->np, o->lr)) ||
+        (lbfgs && T->np > 0 && (rc = nodec_lbfgs_init(&T->lbfgs, T->np, o->lr, LBFGS_HISTORY))))
+        return rc;
+    T->opt.momentum = o->momentum;
+    if (wd >= 0) T->opt.weight_decay = wd;
+    o->sched.total = o->n_stages ? o->stage[T->stage].iters : o->iters;
+    T->B = o->batch < T->n_pool && !lbfgs ? (int)o->batch : T->n_pool;
+    T->lb_ready = 0;
+    return NODEC_SUCCESS;
+}
+
+/* The iteration where the running stage (or the run) ends. */
+static long stage_end(const Trainer *T) {
+    return T->o.n_stages ? T->stage_start + T->o.stage[T->stage].iters : T->o.iters;
+}
+
+/* --stages: the next stage begins after iteration `after`, with a fresh
+ * optimizer from θ as it is; --patience counts afresh. */
+static int next_stage(Trainer *T, long after, const char *why) {
+    Opts *o = &T->o;
+    T->stage++, T->stage_start = after, T->since_best = 0;
+    o->optimizer = o->stage[T->stage].kind, o->lr = o->stage[T->stage].lr;
+    if (!o->quiet)
+        fprintf(stderr, "nodec train: stage %d/%d after iteration %ld%s: %s, lr %g, %ld iterations\n", T->stage + 1,
+                o->n_stages, after, why, opt_name(o->optimizer), o->lr, o->stage[T->stage].iters);
+    return make_optimizer(T, (o->given & G_WD) ? o->weight_decay : -1);
+}
+
 /* Sets up T from the options and data: the window pool and the buffers. */
 static int setup(Trainer *T) {
     const Opts *o = &T->o;
@@ -1464,14 +1648,17 @@ static int setup(Trainer *T) {
         if (T->pool[i].len > maxlen) maxlen = T->pool[i].len;
     T->maxlen = maxlen;
     T->B = o->batch < T->n_pool && o->optimizer != OPT_LBFGS ? (int)o->batch : T->n_pool;
+    int Bmax = T->B; /* an L-BFGS stage takes every window */
+    for (int k = 0; k < o->n_stages; k++)
+        if (o->stage[k].kind == OPT_LBFGS) Bmax = T->n_pool;
     if (o->optimizer == OPT_LBFGS && (o->given & G_BATCH) && !o->quiet)
         fprintf(stderr, "nodec train: note: lbfgs takes the whole batch: all %d windows of %s each iteration\n",
                 T->n_pool, o->data);
     if (o->window && o->batch > T->n_pool && !o->quiet)
         fprintf(stderr, "nodec train: note: %s has %d windows of %ld observations; each minibatch takes all of them\n",
                 o->data, T->n_pool, o->window);
-    size_t B = (size_t)T->B, L = (size_t)maxlen;
-    T->n_h = (T->B > T->d.n_traj ? T->B : T->d.n_traj) + 1;
+    size_t B = (size_t)Bmax, L = (size_t)maxlen;
+    T->n_h = (Bmax > T->d.n_traj ? Bmax : T->d.n_traj) + 1;
     if (T->val.n_traj >= T->n_h) T->n_h = T->val.n_traj + 1;
     T->h = calloc((size_t)T->n_h, sizeof *T->h);
     T->prev = calloc((size_t)np + 1, sizeof(double));
@@ -1552,17 +1739,11 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
         goto out;
     }
-    if ((rc = nodec_optim_init(&T->opt, o->optimizer == OPT_LBFGS ? NODEC_OPT_SGD : (nodec_optim_kind)o->optimizer,
-                               T->np, o->lr)) != NODEC_SUCCESS ||
-        (o->optimizer == OPT_LBFGS && T->np > 0 &&
-         (rc = nodec_lbfgs_init(&T->lbfgs, T->np, o->lr, LBFGS_HISTORY)) != NODEC_SUCCESS)) {
+    if ((rc = make_optimizer(T, o->weight_decay)) != NODEC_SUCCESS) {
         if (rc == NODEC_MEM_FAIL) goto oom;
         fprintf(stderr, "nodec train: error: the optimizer refused its options\n");
         goto out;
     }
-    T->opt.momentum = o->momentum;
-    if (o->weight_decay >= 0) T->opt.weight_decay = o->weight_decay; /* else the optimizer's default */
-    o->sched.total = o->iters;
     if (T->res_m) {
         if (T->res_kind == o->optimizer && o->optimizer == OPT_LBFGS)
             lbfgs_restore(T);
@@ -1616,7 +1797,7 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
             last_eval = T->iter, log_add(T, T->iter, NAN, T->last_full, T->last_val);
         t_eval += now() - t0;
     }
-    while (!failed && !interrupted && !stopped && T->iter < o->iters) {
+    while (!failed && !interrupted && !stopped && T->iter < stage_end(T)) {
         long it = T->iter + 1;
         double L;
         if (o->optimizer == OPT_LBFGS) {
@@ -1644,32 +1825,40 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
             memcpy(T->prev, T->theta, sizeof(double) * (size_t)T->np);
             have_prev = 1;
             if (o->clip_norm > 0) nodec_clip_grad_norm(T->grad, T->np, o->clip_norm);
-            T->opt.lr = nodec_lr_at(&o->sched, o->lr, it);
+            T->opt.lr = nodec_lr_at(&o->sched, o->lr, it - T->stage_start);
             nodec_optim_step(&T->opt, T->theta, T->grad);
         }
         T->iter = it, T->last_batch = L;
-        if (converged) stopped = 1;
-        int evaluated = (o->eval_every && it % o->eval_every == 0) || it == o->iters || converged;
+        int end = it == stage_end(T), patience = 0;
+        int evaluated = (o->eval_every && it % o->eval_every == 0) || end || converged;
         if (evaluated) {
             t0 = now();
             if (evaluate(T, 1))
                 failed = 1;
             else
-                last_eval = it, stopped |= o->patience && T->since_best >= o->patience;
+                last_eval = it, patience = o->patience && T->since_best >= o->patience;
             t_eval += now() - t0;
         }
         if (log_add(T, it, L, evaluated && !failed ? T->last_full : NAN, evaluated && !failed ? T->last_val : NAN))
             goto oom;
         if (failed) break;
-        progress(T, &pr, evaluated, it == o->iters);
+        /* the stage ends at its last iteration, when L-BFGS converges or
+         * when --patience runs out; the run with the last stage */
+        if ((end || converged || patience) && o->n_stages && T->stage + 1 < o->n_stages) {
+            if (next_stage(T, it, converged ? " (L-BFGS converged)" : patience ? " (--patience)" : "")) goto oom;
+            converged = 0;
+        } else if (converged || patience)
+            stopped = 1;
+        int last = stopped || it == stage_end(T);
+        progress(T, &pr, evaluated, last);
         if (it == interrupt_at) raise(SIGINT);
-        if (o->save_every && it % o->save_every == 0 && it < o->iters && !interrupted && !stopped)
+        if (o->save_every && it % o->save_every == 0 && !last && !interrupted)
             if (save_all(T, saved_theta(T), NULL)) goto out;
     }
     double wall = now() - t_start;
     long done_iters = T->iter - start_iter;
     if (!pr.tty || o->quiet) {
-    } else if (T->iter != o->iters || failed)
+    } else if (!stopped && (T->iter != stage_end(T) || failed))
         fputc('\n', stderr);
     if (converged && !o->quiet)
         fprintf(stderr, "nodec train: L-BFGS converged at iteration %ld: %s\n", T->iter,
@@ -1727,7 +1916,11 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     json_num(T->best_loss);
     printf(", \"best_on\": \"%s\", \"saved\": \"%s\", \"stopped_early\": %s", T->val.n_traj ? "validation" : "full",
            o->save_last ? "last" : "best", stopped && !converged ? "true" : "false");
-    printf(", \"converged\": %s", converged ? "true" : "false");
+    printf(", \"converged\": %s, \"stages\": ", converged ? "true" : "false");
+    char stages[MAX_STAGES * 64];
+    stages_str(o, stages, sizeof stages);
+    json_str(o->n_stages ? stages : NULL);
+    if (o->n_stages) printf(", \"stage\": %d", T->stage + 1);
     printf(",\n \"optimizer\": \"%s\", \"lr\": %g, \"lr_last\": %g, \"lr_schedule\": \"%s\", \"warmup\": %ld, "
            "\"weight_decay\": %g, \"clip_norm\": %g,\n \"batch\": %d, \"window\": %ld, \"seed\": %.17g, \"method\": "
            "\"%s\", "

@@ -618,6 +618,63 @@ lbfgs)
   done
   ;;
 
+stages)
+  # --stages "adam:1e-2:100,lbfgs:50": one run, each stage a fresh optimizer
+  # from where the last one stopped.  The same bits as the two commands
+  # it replaces (Adam, then --resume with L-BFGS); measured: L-BFGS
+  # converges at iteration 107, full loss 2.4e-12.
+  "$drv" lotka_volterra params "$tmp/true.npz" alpha=1.3 beta=0.9 delta=0.8 gamma=2.8 || fail "params"
+  "$drv" lotka_volterra solve --params "$tmp/true.npz" --t1 10 --n 101 --rtol 1e-10 --atol 1e-12 \
+    -o "$tmp/lv.csv" || fail "solve"
+  a="--data $tmp/lv.csv --eval-every 10 --save-last"
+  train lotka_volterra $a --stages adam:1e-2:100,lbfgs:50 --save "$tmp/staged.npz" --state "$tmp/staged.state.npz"
+  expect_rc 0
+  cat "$tmp/out"
+  grep -q "stage 2/2 after iteration 100: lbfgs, lr 1, 50 iterations" "$tmp/err" || fail "$(cat "$tmp/err")"
+  grep -q '"stages": "adam:0.01:100,lbfgs:1:50", "stage": 2' "$tmp/out" || fail "summary"
+  grep -q '"converged": true' "$tmp/out" || fail "L-BFGS did not converge"
+  train lotka_volterra $a --optimizer adam --lr 1e-2 --iters 100 --state "$tmp/two.npz" --quiet
+  expect_rc 0
+  train lotka_volterra $a --resume "$tmp/two.npz" --optimizer lbfgs --lr 1 --iters 150 --save "$tmp/two_p.npz" --quiet
+  expect_rc 0
+  cmp "$tmp/staged.npz" "$tmp/two_p.npz" || fail "--stages differs from Adam and then L-BFGS by --resume"
+  # interrupted in either stage and resumed (the stages come from the
+  # state): the same bits
+  for at in 40 103; do
+    NODEC_TEST_INTERRUPT_AT=$at "$drv" lotka_volterra train $a --stages adam:1e-2:100,lbfgs:50 \
+      --state "$tmp/s.npz" --quiet >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    expect_rc 130
+    train lotka_volterra $a --resume "$tmp/s.npz" --save "$tmp/resumed.npz" --quiet
+    expect_rc 0
+    cmp "$tmp/staged.npz" "$tmp/resumed.npz" || fail "interrupted at $at and resumed: parameters differ"
+    cmp "$tmp/staged.state.npz" "$tmp/s.npz" || fail "interrupted at $at and resumed: state differs"
+    echo "interrupted after iteration $at, resumed: the same bits"
+  done
+  # --patience ends a stage: Adam at lr 0.01 on the spiral stops improving
+  # 3 evaluations after iteration 20 (train.best), then 20 SGD iterations
+  train spiral --data "$spiral" --eval-every 10 --patience 3 --stages adam:0.01:2000,sgd:1e-4:20 --quiet
+  expect_rc 0
+  [ "$(json iters "$tmp/out")" = 70 ] || fail "--patience: the run ended at $(json iters "$tmp/out"), want 50 + 20"
+  # the state's entries are checked
+  cp "$tmp/staged.state.npz" "$tmp/b.npz" && "$drv" lotka_volterra set "$tmp/b.npz" stages=nan || fail "set"
+  train lotka_volterra $a --resume "$tmp/b.npz" --quiet
+  expect_rc 1
+  grep -q "entry 'stages' element 0 is nan; it must be an optimizer" "$tmp/err" || fail "$(cat "$tmp/err")"
+  cp "$tmp/staged.state.npz" "$tmp/b.npz" && "$drv" lotka_volterra set "$tmp/b.npz" stage=0 || fail "set"
+  train lotka_volterra $a --resume "$tmp/b.npz" --quiet
+  expect_rc 1
+  grep -q "entry 'stage' is 0; it must be the index of a row of 'stages' whose optimizer" "$tmp/err" ||
+    fail "$(cat "$tmp/err")"
+  for args in "--stages adam:1e-2" "--stages foo:10" "--stages adam:0:10" "--stages adam:1e-2:10:5" \
+      "--stages adam:1e-2:10, " "--stages adam:1e-2:10 --iters 5" "--stages adam:1e-2:10 --optimizer sgd" \
+      "--stages sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1,sgd:1"; do
+    train spiral --data "$spiral" $args
+    expect_rc 2
+    echo "'$args': $(head -1 "$tmp/err")"
+  done
+  ;;
+
 integers)
   # One checked parser for whole-number options (nodec_cli_integer): all
   # of the value, in decimal, in the option's range; else exit 2 with the
