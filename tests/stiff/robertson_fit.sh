@@ -7,7 +7,7 @@
 # asserts that each recovered log-rate is within TOL = 0.03 of the truth
 # (rates within 3 %; measured: 0.0042, 0.0045, 0.0066) and that the
 # full-trajectory loss ends below 4e-5 (its noise floor is ~3e-5; it starts
-# at ~0.1).
+# at 0.0177).
 set -eu
 NODEC=$1
 SRC=$2
