@@ -67,7 +67,7 @@ struct nodec_solver {
     double *work; /* model->work_size doubles */
     /* threads (par.c) */
     int threads;           /* asked for; 0: all cores */
-    int chunk_rows;        /* rows a chunk at least; 0: PAR_ROWS (tests raise it) */
+    int chunk_rows;        /* rows a chunk at least; 0: par.c's rule (tests set it) */
     struct par_pool *pool; /* the workers, during a call that splits the batch */
     double *par_buf;       /* chunks 1 … nc−1: work, aθ, at each */
     size_t par_bytes;

@@ -114,12 +114,13 @@ int nodec_set_batch_mode(nodec_solver *s, nodec_batch_mode mode);
 int nodec_set_grad_mode(nodec_solver *s, nodec_grad_mode mode);
 int nodec_set_checkpoint_every(nodec_solver *s, int k); /* default 16 */
 /* Threads that share a batch: n ≥ 1, or 0 (the default) for all cores
- * online.  A batch of at least 128 states is cut into fixed chunks of at
- * least 64 rows (at most 16), which the threads share; ∂θ and ∂t are the
- * chunks' partial sums added in chunk order, so the results are the same
- * bits for any n.  The threads live for one call of nodec_solve or
- * nodec_loss_grad, n − 1 besides the caller at most.  Smaller batches, and
- * the independent batch mode (B solves of one state), use one thread. */
+ * online.  A batch large enough is cut into fixed chunks (2 to 16, each of
+ * at least 64 rows and 2^18 / (n_param + 4·n_state + 16) rows: B and the
+ * model decide, not n), which the threads share; ∂θ and ∂t are the chunks'
+ * partial sums added in chunk order, so the results are the same bits for
+ * any n.  The threads live for one call of nodec_solve or nodec_loss_grad,
+ * n − 1 besides the caller at most.  Smaller batches, and the independent
+ * batch mode (B solves of one state), use one thread. */
 int nodec_set_threads(nodec_solver *s, int n); /* 0 … 1024 */
 /* Threads a call of this handle uses: min(threads asked, chunks). */
 int nodec_get_threads(const nodec_solver *s);

@@ -3,14 +3,15 @@
  *
  * A call of the model on B states is cut into par_chunks(s, B) chunks of
  * rows.  The cut depends on B and the model only (at least PAR_ROWS rows a
- * chunk, at most PAR_MAX_CHUNKS chunks, the partial sums within
- * PAR_PARTIAL_BYTES), never on the thread count.  Each chunk has its own
+ * chunk and PAR_ROW_WORK of work, see min_rows; at most PAR_MAX_CHUNKS
+ * chunks; the partial sums within PAR_PARTIAL_BYTES), never on the thread
+ * count.  Each chunk has its own
  * work buffer and, for the VJP, its own aθ and at; chunk 0 writes into the
  * caller's outputs, and the other chunks' partials are added to them in
  * chunk order after all chunks ran.  So any number of threads gives the
  * bits one thread gives.  f, az and ∂f/∂z are per row: a chunk writes its
- * rows of the output directly.  Below 2·PAR_ROWS rows there is one chunk
- * and the model is called exactly as without threads.
+ * rows of the output directly.  A batch too small for two chunks is one
+ * chunk, and the model is called exactly as without threads.
  *
  * The threads live for one call of nodec_solve or nodec_loss_grad
  * (par_begin … par_end): at most threads − 1 workers besides the caller,
@@ -28,7 +29,7 @@
 
 #include "internal.h"
 
-enum { PAR_MAX_CHUNKS = 16 };
+enum { PAR_MAX_CHUNKS = 16, PAR_ROW_WORK = 1 << 18 };
 #define PAR_PARTIAL_BYTES ((size_t)64 << 20)
 
 struct par_pool {
@@ -53,11 +54,20 @@ int par_threads(const nodec_solver *s) {
 /* Doubles of a chunk's own buffers beyond chunk 0: work, aθ, at. */
 static size_t per_chunk(const nodec_solver *s) { return (size_t)s->m->work_size + (size_t)s->m->n_param + 1; }
 
+/* Rows a chunk has at least: PAR_ROWS, and enough that a chunk's work is
+ * worth a thread's wake-up (tens of µs): rows × (n_param + 4 n_state + 16),
+ * a proxy of a row's floating-point work, at least PAR_ROW_WORK. */
+static long min_rows(const nodec_solver *s) {
+    long cost = (long)s->m->n_param + 4L * s->m->n_state + 16, rows = (PAR_ROW_WORK + cost - 1) / cost;
+    if (s->chunk_rows > 0) return s->chunk_rows;
+    return rows > PAR_ROWS ? rows : PAR_ROWS;
+}
+
 int par_chunks(const nodec_solver *s, int B) {
-    int rows = s->chunk_rows > 0 ? s->chunk_rows : PAR_ROWS;
-    long nc = B / rows;
+    long nc;
     size_t cap;
     if (s->m->abi_version != NODEC_ABI_VERSION || s->m->n_param < 0 || s->m->work_size < 0) return 1;
+    nc = B / min_rows(s);
     cap = PAR_PARTIAL_BYTES / (per_chunk(s) * sizeof(double));
     if (nc > PAR_MAX_CHUNKS) nc = PAR_MAX_CHUNKS;
     if ((size_t)nc > cap + 1) nc = (long)cap + 1;

@@ -28,7 +28,8 @@ const char nodec_cli_solve_help[] =
     "  --times FILE    output times from the `t` column (or only column) of a CSV\n"
     "  -o OUT.csv      write to a file (atomically) instead of standard output\n"
     "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8|rodas4|rodas5p|auto (dopri5)\n"
-    "  --rtol R (1e-7)  --atol A (1e-9)  --max-steps N  --step H (fixed step size)\n";
+    "  --rtol R (1e-7)  --atol A (1e-9)  --max-steps N  --step H (fixed step size)\n"
+    "  --threads N     threads that share a large batch (0: all cores, the default)\n";
 
 const char nodec_cli_grad_help[] =
     "usage: nodec grad MODEL.nde --data D.csv [--params P] [--z0 LIST] [--mode M]\n"
@@ -127,6 +128,12 @@ int nodec_solver_opts_parse(nodec_solver_opts *o, const char *cmd, int argc, cha
             return bad(cmd, "--max-steps", v, "give a whole number of steps from 1 to 10^12");
         return o->max_steps = (long)n, 1;
     }
+    if ((v = nodec_cli_value("--threads", argc, argv, i, &missing))) {
+        long long n;
+        if (missing || !nodec_cli_integer(v, 0, 1024, &n))
+            return bad(cmd, "--threads", v, "give a number of threads from 1 to 1024, or 0 for all cores");
+        return o->threads = (int)n, 1;
+    }
     return 0;
 }
 
@@ -137,6 +144,7 @@ int nodec_solver_opts_apply(const nodec_solver_opts *o, nodec_solver *s) {
     if (!rc) rc = nodec_set_seminorm(s, o->seminorm);
     if (!rc && o->step > 0) rc = nodec_set_fixed_step(s, o->step);
     if (!rc && o->max_steps > 0) rc = nodec_set_max_steps(s, o->max_steps);
+    if (!rc) rc = nodec_set_threads(s, o->threads);
     return rc;
 }
 

@@ -161,6 +161,7 @@ typedef struct nodec_solver_opts {
     int method, mode, seminorm;
     double rtol, atol, step;
     long max_steps;
+    int threads; /* --threads N; 0: all cores (the default) */
 } nodec_solver_opts;
 
 void nodec_solver_opts_default(nodec_solver_opts *o);

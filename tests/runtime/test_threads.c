@@ -5,8 +5,9 @@
  *   model that uses t, one with f_vjp and a work buffer, a stiff one with
  *   rodas5p) with 1, 2 and 3 threads and all cores give the same bits
  *   (memcmp of L, dθ, dz0, dt and z);
- *   against the handle with chunking off (a white-box switch in
- *   internal.h): solves the same bits (f is per row), gradients within
+ *   (the test models are small: the handle's chunk size is set to 64 rows
+ *   through internal.h, a white-box switch);
+ *   against the handle with chunking off (the same switch): solves the same bits (f is per row), gradients within
  *   1e-12 relative to the largest entry (only ∂θ, ∂t are added in another
  *   order); with the f_vjp model the small batch (B = 20, one chunk) is
  *   the same bits as a handle that never splits;
@@ -162,6 +163,9 @@ static void run(const cfg *c, int threads, int grad, out *o)
     nodec_set_grad_mode(s, c->mode);
     if (c->h > 0)
         nodec_set_fixed_step(s, c->h);
+    /* The test models are small: par.c's rule would not cut their batches
+     * below 2·3972 rows.  Cut them at 64 rows (the minimum). */
+    s->chunk_rows = 64;
     if (threads >= 0)
         CHECK(nodec_set_threads(s, threads) == NODEC_SUCCESS, "set threads");
     else
@@ -247,6 +251,7 @@ int main(void)
     cfg small = {"mlp f_vjp+work B=20", &wmlp_model, 20, NODEC_DOPRI5,
                  NODEC_GRAD_ADJOINT, 0};
     nodec_solver *s;
+    nodec_model big;
     int base;
 
     make_wmlp();
@@ -283,6 +288,9 @@ int main(void)
 
     /* Options. */
     s = nodec_create(&mlp_model, 300);
+    CHECK(nodec_set_threads(s, 2) == 0 && nodec_get_threads(s) == 1,
+          "B = 300 of a 42-parameter model: not cut by default");
+    s->chunk_rows = 64;
     CHECK(nodec_set_threads(s, -1) == NODEC_ILL_INPUT, "threads -1");
     CHECK(nodec_set_threads(s, 1025) == NODEC_ILL_INPUT, "threads 1025");
     CHECK(nodec_set_threads(NULL, 1) == NODEC_ILL_INPUT, "NULL handle");
@@ -295,8 +303,25 @@ int main(void)
     nodec_free(s);
     s = nodec_create(&mlp_model, 5000);
     nodec_set_threads(s, 64);
+    CHECK(nodec_get_threads(s) == 1,
+          "B = 5000 of 42 parameters (3972 rows a chunk at least): %d",
+          nodec_get_threads(s));
+    s->chunk_rows = 64;
     CHECK(nodec_get_threads(s) == 16, "B = 5000: at most 16 chunks, %d",
           nodec_get_threads(s));
+    nodec_free(s);
+    /* The default rule on a model of 67,074 parameters (the MLP of issue
+     * 14 at H = 256): 64 rows a chunk. */
+    big = mlp_model;
+    big.n_param = 67074;
+    s = nodec_create(&big, 256);
+    nodec_set_threads(s, 8);
+    CHECK(nodec_get_threads(s) == 4, "H = 256, B = 256: %d chunks",
+          nodec_get_threads(s));
+    nodec_free(s);
+    s = nodec_create(&big, 127);
+    CHECK(nodec_set_threads(s, 8) == 0 && nodec_get_threads(s) == 1,
+          "B = 127: one chunk");
     nodec_free(s);
     return test_summary("threads");
 }
