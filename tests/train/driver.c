@@ -25,6 +25,7 @@
 #include "nodec_tools.h"
 #include "forced_oscillator.h"
 #include "lotka_volterra.h"
+#include "missing_physics.h"
 #include "spiral.h"
 #include "spiral_true.h"
 
@@ -33,7 +34,8 @@ static const nodec_model *models[] = {&spiral_model,
                                       &lotka_volterra_model,
                                       &forced_oscillator_model,
                                       &lotka_volterra_edited_model,
-                                      &lotka_volterra_renamed_model};
+                                      &lotka_volterra_renamed_model,
+                                      &missing_physics_model};
 
 static int params(const nodec_model *m, int argc, char **argv) {
     if (argc < 1) return fputs("usage: train_driver MODEL params OUT.npz NAME=VALUE…\n", stderr), 2;
