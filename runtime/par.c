@@ -132,8 +132,11 @@ int par_begin(nodec_solver *s) {
     int nc = par_chunks(s, s->B), nt = par_threads(s);
     par_pool *pl;
     if (nc < 2) return NODEC_SUCCESS;
-    if (!s->par_buf) {
+    if (s->par_bytes < (size_t)(nc - 1) * per_chunk(s) * sizeof(double)) { /* none yet, or a rule changed */
         size_t bytes = (size_t)(nc - 1) * per_chunk(s) * sizeof(double);
+        if (s->par_buf) mem_free(&s->mem, s->par_buf, s->par_bytes);
+        s->par_buf = NULL;
+        s->par_bytes = 0;
         if (!(s->par_buf = mem_alloc(&s->mem, bytes))) return NODEC_MEM_FAIL;
         s->par_bytes = bytes;
     }
@@ -192,6 +195,11 @@ typedef struct call {
     double *dzdt, *az, *atheta, *at, *J;
 } call;
 
+/* The chunks' buffers are there for nc chunks (par_begin made them). */
+static int ready(const nodec_solver *s, int nc) {
+    return nc >= 2 && s->par_buf && s->par_bytes >= (size_t)(nc - 1) * per_chunk(s) * sizeof(double);
+}
+
 /* Chunk k's work buffer, and its aθ (P values) and at (then one more). */
 static double *chunk_work(const call *c, int k) {
     return k == 0 || !c->s->m->work_size ? c->s->work : c->s->par_buf + (size_t)(k - 1) * per_chunk(c->s);
@@ -237,7 +245,7 @@ static void jac_chunk(void *arg, int k) {
 
 void par_f(nodec_solver *s, int B, double t, const double *z, const double *theta, double *dzdt) {
     call c = {s, B, par_chunks(s, B), t, z, theta, NULL, dzdt, NULL, NULL, NULL, NULL};
-    if (c.nc < 2 || !s->par_buf) {
+    if (!ready(s, c.nc)) {
         s->m->f(B, t, z, theta, dzdt, s->work);
         return;
     }
@@ -253,7 +261,7 @@ void par_vjp(nodec_solver *s, int B, double t, const double *z, const double *th
         par_f(s, B, t, z, theta, dzdt);
         c.dzdt = NULL;
     }
-    if (c.nc < 2 || !s->par_buf) {
+    if (!ready(s, c.nc)) {
         if (c.dzdt)
             m->f_vjp(B, t, z, theta, a, dzdt, az, atheta, at, s->work);
         else
@@ -271,6 +279,6 @@ void par_vjp(nodec_solver *s, int B, double t, const double *z, const double *th
 
 void par_jac_z(nodec_solver *s, const double *theta, int B, double t, const double *z, double *J) {
     call c = {s, B, par_chunks(s, B), t, z, theta, NULL, NULL, NULL, NULL, NULL, J};
-    if (c.nc < 2 || !s->par_buf) c.nc = 1;
+    if (!ready(s, c.nc)) c.nc = 1;
     run(s, c.nc, jac_chunk, &c);
 }
