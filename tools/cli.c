@@ -16,13 +16,18 @@
 #include <time.h>
 
 const char nodec_cli_solve_help[] =
-    "usage: nodec solve MODEL.nde [--params P] [--z0 \"2,0\"] [--t0 0] [--t1 T] [--n N]\n"
-    "                   [--times FILE] [-o OUT.csv] [solver options]\n\n"
+    "usage: nodec solve MODEL.nde [--params P] [--z0 \"2,0\" | --z0-file Z.csv] [--t0 0]\n"
+    "                   [--t1 T] [--n N] [--times FILE] [-o OUT.csv] [solver options]\n\n"
     "Solves dz/dt = f(z, θ, t) from z0 and writes the trajectory as CSV: `t`, then\n"
     "one column per state component (z[0], z[1], …; scalars by name).\n"
     "  --params P      θ from a .npz (one array per parameter) or .npy (flat θ);\n"
     "                  default: the model's initializers with --seed (default 1)\n"
     "  --z0 LIST       initial state; default: the state values in the model\n"
+    "  --z0-file Z.csv many initial states, solved as one batch: a CSV with one\n"
+    "                  column per state component (named as in data files) and a\n"
+    "                  row per initial state, ids from an optional traj column; or\n"
+    "                  a data file (it has a t column): each trajectory's first row.\n"
+    "                  The output has a traj column\n"
     "  --t0, --t1, --n N output times evenly from t0 (default 0) to t1 (default 10),\n"
     "                  N of them (default 101), both ends included\n"
     "  --times FILE    output times from the `t` column (or only column) of a CSV\n"
@@ -201,8 +206,105 @@ static int run_error(const char *cmd, nodec_solver *s, int rc) {
 
 /* ---- solve ------------------------------------------------------------ */
 
+/* --z0-file: the initial states of a CSV, *B rows of n_state into a
+ * malloc'ed *z0 and their ids into *ids.  A file with a `t` column is a
+ * data file: the first row of each trajectory (rows of one `traj` value
+ * together); otherwise every row is an initial state. */
+static int z0_file(const nodec_model *m, const char *path, double **z0, long **ids, int *B) {
+    nodec_table tab;
+    char err[1024], name[128];
+    int ns = m->n_state, rc = -1, *col = malloc(sizeof(int) * (size_t)ns);
+    if (!col) return fputs("nodec solve: error: out of memory\n", stderr), -1;
+    if (nodec_table_load(path, &tab, err, sizeof err)) {
+        fprintf(stderr, "nodec solve: error: %s\n", err);
+        return free(col), -1;
+    }
+    for (int k = 0; k < ns; k++) {
+        nodec_state_column_name(m, k, name, sizeof name);
+        if ((col[k] = nodec_table_column(&tab, name)) < 0) {
+            fprintf(stderr,
+                    "nodec solve: error: %s: no column '%s'; --z0-file needs one column per state component, named as "
+                    "in data files\n",
+                    path, name);
+            goto done;
+        }
+    }
+    int tc = nodec_table_column(&tab, "traj"), data = nodec_table_column(&tab, "t") >= 0, n = 0;
+    *z0 = malloc(sizeof(double) * (size_t)(tab.nrow ? tab.nrow : 1) * (size_t)ns);
+    *ids = malloc(sizeof(long) * (size_t)(tab.nrow ? tab.nrow : 1));
+    if (!*z0 || !*ids) {
+        fputs("nodec solve: error: out of memory\n", stderr);
+        goto done;
+    }
+    for (int r = 0; r < tab.nrow; r++) {
+        const double *row = tab.v + (size_t)r * tab.ncol;
+        double id = tc >= 0 ? row[tc] : data ? 0 : r;
+        if (tc >= 0 && !(id == floor(id) && fabs(id) < 1e15)) {
+            fprintf(stderr, "nodec solve: error: %s: row %d: traj %g is not a whole number\n", path, r + 2, id);
+            goto done;
+        }
+        if (data && n && (*ids)[n - 1] == (long)id) continue; /* a later row of the same trajectory */
+        for (int k = 0; k < ns; k++) (*z0)[(size_t)n * ns + k] = row[col[k]];
+        (*ids)[n++] = (long)id;
+    }
+    if (n == 0) {
+        fprintf(stderr, "nodec solve: error: %s has no rows of initial states\n", path);
+        goto done;
+    }
+    *B = n, rc = 0;
+done:
+    if (rc) free(*z0), free(*ids), *z0 = NULL, *ids = NULL;
+    nodec_table_free(&tab);
+    free(col);
+    return rc;
+}
+
+/* Writes B trajectories (z time-major: n blocks of B × n_state, as
+ * nodec_solve returns a batch) to path, or to stdout: `traj,t,…` when B > 1,
+ * as nodec_data_save writes data. */
+static int write_batch(const nodec_model *m, const char *path, int B, const long *ids, long n, const double *t,
+                       const double *z) {
+    int ns = m->n_state, rc = 0;
+    nodec_data d = {ns, B, calloc((size_t)B, sizeof(nodec_traj))};
+    char err[1024];
+    if (!d.traj) return fputs("nodec solve: error: out of memory\n", stderr), -1;
+    for (int b = 0; b < B && !rc; b++) {
+        nodec_traj *tr = &d.traj[b];
+        tr->id = ids[b], tr->n = (int)n, tr->t = (double *)t;
+        if (!(tr->z = malloc(sizeof(double) * (size_t)n * ns))) rc = -1;
+        for (long i = 0; !rc && i < n; i++)
+            memcpy(tr->z + (size_t)i * ns, z + ((size_t)i * B + b) * ns, sizeof(double) * (size_t)ns);
+    }
+    if (rc)
+        fputs("nodec solve: error: out of memory\n", stderr);
+    else if (path) {
+        if ((rc = nodec_data_save(path, m, &d, err, sizeof err))) fprintf(stderr, "nodec solve: error: %s\n", err);
+    } else if (B == 1) {
+        if ((rc = nodec_traj_write(stdout, m, (int)n, t, d.traj[0].z) || fflush(stdout)))
+            perror("nodec solve: error: standard output");
+    } else { /* the header and rows nodec_data_save writes, on a stream */
+        char name[128];
+        fputs("traj,t", stdout);
+        for (int k = 0; k < ns; k++) {
+            nodec_state_column_name(m, k, name, sizeof name);
+            printf(strchr(name, ',') ? ",\"%s\"" : ",%s", name);
+        }
+        putchar('\n');
+        for (int b = 0; b < B; b++)
+            for (long i = 0; i < n; i++) {
+                printf("%ld,%.17g", ids[b], t[i]);
+                for (int k = 0; k < ns; k++) printf(",%.17g", d.traj[b].z[(size_t)i * ns + k]);
+                putchar('\n');
+            }
+        if ((rc = fflush(stdout) || ferror(stdout))) perror("nodec solve: error: standard output");
+    }
+    for (int b = 0; b < B; b++) free(d.traj[b].z);
+    free(d.traj);
+    return rc ? -1 : 0;
+}
+
 int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
-    const char *params = NULL, *z0s = NULL, *times = NULL, *out = NULL;
+    const char *params = NULL, *z0s = NULL, *z0f = NULL, *times = NULL, *out = NULL;
     double t0 = 0, t1 = 10;
     long n = 101;
     unsigned long long seed = 1;
@@ -217,6 +319,8 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
             if (r < 0) return 2;
         } else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing)))
             params = v;
+        else if ((v = nodec_cli_value("--z0-file", argc, argv, &i, &missing)))
+            z0f = v;
         else if ((v = nodec_cli_value("--z0", argc, argv, &i, &missing)))
             z0s = v;
         else if ((v = nodec_cli_value("--times", argc, argv, &i, &missing)))
@@ -245,6 +349,10 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
         }
     }
     if (t1 == t0) return bad("solve", "--t1", "equal to --t0", "give an interval of positive length"), 2;
+    if (z0s && z0f) {
+        fputs("nodec solve: --z0 and --z0-file both give the initial state; use one\n", stderr);
+        return 2;
+    }
     double *t = NULL;
     if (times) {
         nodec_table tab;
@@ -277,24 +385,37 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
         t[n - 1] = t1;
     }
     double *theta = calloc((size_t)m->n_param + 1, sizeof *theta);
-    double *z0 = calloc((size_t)m->n_state, sizeof *z0);
-    double *z = malloc(sizeof(double) * (size_t)n * (size_t)m->n_state);
-    int status = 1;
+    double *z0 = NULL, *z = NULL;
+    long *ids = NULL;
+    int status = 1, B = 1;
     nodec_solver *s = NULL;
-    if (!t || !theta || !z0 || !z) {
+    if (!t || !theta) {
         fputs("nodec solve: error: out of memory\n", stderr);
         goto done;
     }
-    if (nodec_cli_load_params(m, params, seed, theta) || get_z0(m, "solve", z0s, z0)) goto done;
-    s = nodec_create(m, 1);
+    if (nodec_cli_load_params(m, params, seed, theta)) goto done;
+    if (z0f) { /* many initial states: one batch */
+        if (z0_file(m, z0f, &z0, &ids, &B)) goto done;
+    } else if (!(z0 = calloc((size_t)m->n_state, sizeof *z0)) || get_z0(m, "solve", z0s, z0))
+        goto done;
+    if (!(z = malloc(sizeof(double) * (size_t)n * (size_t)B * (size_t)m->n_state))) {
+        fputs("nodec solve: error: out of memory\n", stderr);
+        goto done;
+    }
+    s = nodec_create(m, B);
     int rc = s ? nodec_solver_opts_apply(&so, s) : NODEC_MEM_FAIL;
     if (rc == NODEC_SUCCESS) rc = nodec_solve(s, theta, z0, (int)n, t, z);
     if (rc != NODEC_SUCCESS) {
-        run_error("solve", s, rc);
+        if (s)
+            run_error("solve", s, rc);
+        else
+            fputs("nodec solve: error: out of memory\n", stderr);
         goto done;
     }
     char err[1024];
-    if (out) {
+    if (z0f) {
+        if (write_batch(m, out, B, ids, n, t, z)) goto done;
+    } else if (out) {
         if (nodec_traj_save(out, m, (int)n, t, z, err, sizeof err)) {
             fprintf(stderr, "nodec solve: error: %s\n", err);
             goto done;
@@ -306,7 +427,7 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
     status = 0;
 done:
     nodec_free(s);
-    free(t), free(theta), free(z0), free(z);
+    free(t), free(theta), free(z0), free(z), free(ids);
     return status;
 }
 
