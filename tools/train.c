@@ -96,8 +96,9 @@ const char nodec_cli_train_help[] =
     "Windows of autonomous models start at t = 0; a model that uses t sees the\n"
     "window's own times.\n"
     "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8|rodas4|rodas5p|auto (dopri5)\n"
-    "  --rtol R (1e-7)  --atol A (1e-9)  --mode adjoint|checkpoint|direct (adjoint)\n"
-    "  --max-steps N  --step H (fixed step size)  --no-seminorm\n";
+    "  --rtol R (1e-7)  --atol A (1e-9)  --mode adjoint|checkpoint|direct (adjoint; checkpoint for implicit methods)\n"
+    "  --max-steps N  --step H (fixed step size)  --no-seminorm\n"
+    "  --threads N (threads that share a large batch; 0: all cores, the default)\n";
 
 /* The help as a built trainer prints it: "nodec train MODEL.nde" becomes
  * the program's name (argv[0]'s base name), the usage block's continuation

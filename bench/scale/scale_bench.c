@@ -177,7 +177,7 @@ static void problem_init(problem *p, int B) {
     }
     p->s = nodec_create(M, B);
     if (!p->s || nodec_set_method(p->s, NODEC_RK4) || nodec_set_fixed_step(p->s, STEP) ||
-        nodec_set_grad_mode(p->s, NODEC_GRAD_ADJOINT)) {
+        nodec_set_grad_mode(p->s, NODEC_GRAD_ADJOINT) || nodec_set_threads(p->s, 1)) {
         fprintf(stderr, "scale_bench: cannot set up the solver (B = %d)\n", B);
         exit(1);
     }
