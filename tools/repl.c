@@ -556,7 +556,7 @@ static void cmd_set(Repl *r, int argc, char **argv) {
     if (rc == 0) {
         fprintf(stderr,
                 "error: :set takes a solver option (--method, --rtol, --atol, --mode, --max-steps, --step, "
-                "--no-seminorm), not '%s'\n",
+                "--no-seminorm, --threads), not '%s'\n",
                 argv[1]);
         return;
     }
