@@ -677,7 +677,7 @@ stages)
 
 missing_physics)
   # The SciML "missing physics" tutorial from a model file
-  # (missing_physics.nde): Adam, then L-BFGS, reach a training MSE at the
+  # (models/missing_physics.nde, data/missing_physics.csv): Adam, then L-BFGS, reach a training MSE at the
   # noise level.  The noise's own MSE (the data against the noiseless
   # solution) is 0.00873; windows of 5 observations (whole-trajectory
   # training stalls at 0.165 from these starts, measured).  Measured: the
@@ -686,10 +686,10 @@ missing_physics)
   "$drv" lotka_volterra params "$tmp/true.npz" alpha=1.3 beta=0.9 delta=0.8 gamma=1.8 || fail "params"
   "$drv" lotka_volterra solve --params "$tmp/true.npz" --z0 2,1 --t1 5 --n 21 --rtol 1e-10 --atol 1e-12 \
     -o "$tmp/clean.csv" || fail "solve"
-  noise=$(paste -d, "$tmp/clean.csv" missing_physics.csv |
+  noise=$(paste -d, "$tmp/clean.csv" "$repo/data/missing_physics.csv" |
     awk -F, 'NR > 1 { s += ($2 - $5)^2 + ($3 - $6)^2; n += 2 } END { printf "%.6g", s / n }')
   echo "the noise's MSE: $noise"
-  train missing_physics --data missing_physics.csv --window 5 --stages adam:0.01:2000,lbfgs:300 --eval-every 100 \
+  train missing_physics --data "$repo/data/missing_physics.csv" --window 5 --stages adam:0.01:2000,lbfgs:300 --eval-every 100 \
     --save "$tmp/p.npz" --log "$tmp/log.csv" --quiet
   expect_rc 0
   cat "$tmp/out"
@@ -697,7 +697,7 @@ missing_physics)
   echo "full-trajectory MSE: $adam after Adam, $best after L-BFGS (best)"
   lt "$best" "$noise" || fail "the MSE $best is not at the noise level $noise"
   lt "$best" "$adam" || fail "L-BFGS did not improve on Adam's $adam"
-  train missing_physics --data missing_physics.csv --params "$tmp/p.npz" --iters 0 --quiet
+  train missing_physics --data "$repo/data/missing_physics.csv" --params "$tmp/p.npz" --iters 0 --quiet
   [ "$(json full_loss "$tmp/out")" = "$best" ] || fail "the saved parameters' MSE is not the best"
   ;;
 
