@@ -6,7 +6,7 @@
 # the fuzzers: clang's libFuzzer (libclang-rt-14-dev); the format check:
 # clang-format.  Benchmarks (bench/) also want libsundials-dev.
 set -e
-pkgs="gcc g++ clang make cmake ninja-build flex bison zlib1g-dev llvm-dev libreadline-dev gnuplot-nox python3-numpy libclang-rt-14-dev clang-format"
+pkgs="gcc g++ clang make cmake ninja-build flex bison zlib1g-dev llvm-dev libreadline-dev gnuplot-nox python3-numpy libclang-rt-14-dev clang-format libopenmpi-dev openmpi-bin"
 [ "$1" = "--bench" ] && pkgs="$pkgs libsundials-dev valgrind"
 missing=""
 for p in $pkgs; do

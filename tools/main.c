@@ -373,11 +373,16 @@ static int cmd_build(int argc, char **argv) {
         snprintf(inc0, sizeof inc0, "-I%s", rp.inc[0]), snprintf(inc1, sizeof inc1, "-I%s", rp.inc[1]);
         snprintf(dirflag, sizeof dirflag, "-I%s", dir);
         const char *libs[3] = {"nodec_tools", "nodec_support", "nodec"};
+#ifdef NODEC_BUILD_MPI_LIB
+        char *mpi_lib = NODEC_BUILD_MPI_LIB;
+#else
+        char *mpi_lib = NULL;
+#endif
         for (int k = 0; k < 3; k++) snprintf(lib[k], sizeof lib[k], "%s/lib%s.a", rp.libdir, libs[k]);
-        char *args[] = {"-std=c99", "-O2",   inc0,  inc1,  dirflag,
-                        "-o",       out_tmp, mp,    cp,    lib[0],
-                        lib[1],     lib[2],  "-lz", "-lm", *build_extra ? (char *)build_extra : NULL,
-                        NULL};
+        char *args[] = {"-std=c99", "-O2",  inc0,   inc1,  dirflag, "-o",    out_tmp, mp,  cp,
+                        lib[0],     lib[1], lib[2], "-lz", "-lm",   mpi_lib, NULL,    NULL};
+        /* a tools library built with MPI needs MPI's library (NODEC_BUILD_MPI_LIB) */
+        if (*build_extra) args[mpi_lib ? 15 : 14] = (char *)build_extra;
         if (!nc_cc(args, lp, cerr, sizeof cerr)) {
             fprintf(stderr, "nodec build: error: %s", cerr);
             unlink(out_tmp);

@@ -93,6 +93,9 @@ const char nodec_cli_train_help[] =
     "  --log L.csv       iter,batch_loss,full_loss per iteration\n"
     "  --plot DIR        fit and loss curve as PNG and SVG (needs gnuplot)\n"
     "  --quiet           no progress on standard error\n"
+    "  --chunks K        solve each set of windows with the same times as K batches\n"
+    "                    (default 1); with mpirun -np N the batches are shared out\n"
+    "                    among the N processes, and the result does not depend on N\n"
     "Windows of autonomous models start at t = 0; a model that uses t sees the\n"
     "window's own times.\n"
     "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8|rodas4|rodas5p|auto (dopri5)\n"
@@ -185,6 +188,7 @@ typedef struct Opts {
     int n_stages;            /* --stages: 0 without */
     Stage stage[MAX_STAGES];
     long iters, batch, window, eval_every, save_every, patience;
+    long chunks;    /* --chunks: batches per group of windows with the same times */
     double seed;    /* a whole number below 2^53, so a state file holds it exactly */
     unsigned given; /* G_* flags: options the command line set */
     nodec_solver_opts so;
@@ -297,7 +301,8 @@ static int parse_opts(Opts *o, int argc, char **argv) {
                 .batch = 20,
                 .window = 10,
                 .eval_every = 20,
-                .seed = 1};
+                .seed = 1,
+                .chunks = 1};
     nodec_solver_opts_default(&o->so);
     for (int i = 0; i < argc; i++) {
         int missing = 0, r;
@@ -346,6 +351,10 @@ static int parse_opts(Opts *o, int argc, char **argv) {
                        "give a whole number of evaluations from 0 to 10^12 (0: never stop early)", &o->patience))
                 return 2;
             o->given |= G_PATIENCE;
+        } else if ((v = nodec_cli_value("--chunks", argc, argv, &i, &missing))) {
+            if (!missing &&
+                !whole("--chunks", v, 1, MAX_BATCH, "give a whole number of batches from 1 to 10^6", &o->chunks))
+                return 2;
         } else if ((v = nodec_cli_value("--data", argc, argv, &i, &missing)))
             o->data = v;
         else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing)))
@@ -475,6 +484,10 @@ typedef struct Trainer {
     /* minibatch scratch: B windows of len times */
     double *z0, *obs, *tt, *wt;
     int *group;
+    /* the minibatch's units (batches solved): lead window, first of memb, count */
+    int *memb, *u_lead, *u_first, *u_n;
+    double *ubuf, *chain; /* MPI ranks > 0: their units' ∇L and L; the running sum */
+    size_t ubuf_cap;
     double **pred;      /* the latest full solve, per trajectory */
     nodec_optim opt;    /* unused but for its kind's buffers with lbfgs */
     nodec_lbfgs lbfgs;  /* --optimizer lbfgs */
@@ -505,6 +518,7 @@ typedef struct Trainer {
 } Trainer;
 
 static volatile sig_atomic_t interrupted;
+static int writer = 1; /* this process writes --log, --save, --state and --plot: rank 0 */
 static void on_signal(int sig) { interrupted = sig; }
 
 static double now(void) {
@@ -574,9 +588,15 @@ static void sample(Trainer *T, long it) {
 }
 
 /* The minibatch loss and gradient (into T->grad) at θ: groups of windows with the same
- * times are solved as one batch each; L and ∇L average over all windows. */
+ * times are solved as one batch each (--chunks K: as K batches each); L and ∇L average
+ * over all windows.  The batches ("units", in group order) are shared out among the MPI
+ * ranks in contiguous blocks; the sum runs over the units in their order whatever the
+ * number of ranks: rank 0 adds its units from zero and passes the partial sum to rank 1,
+ * which adds its own, and so on; the last rank broadcasts the total.  So N processes
+ * give the bits of one process (docs/training.md, "Many processes (MPI)"). */
 static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
     int ns = T->ns, np = T->np, B = T->B, stride = T->maxlen;
+    int rank = tools_mpi_rank(), size = tools_mpi_size();
     long total = 0; /* observations in the minibatch: windows weigh by theirs */
     sample(T, it);
     for (int b = 0; b < B; b++) {
@@ -585,34 +605,78 @@ static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
         T->group[b] = -1;
         total += w->len;
     }
-    *loss = 0;
-    memset(T->grad, 0, sizeof(double) * (size_t)np);
+    int U = 0, m = 0;
     for (int b = 0; b < B; b++) {
         if (T->group[b] >= 0) continue;
-        int n = 0, len = T->pool[T->order[b]].len;
+        int first = m, len = T->pool[T->order[b]].len;
         const double *t = T->wt + (size_t)b * stride;
         for (int c = b; c < B; c++)
             if (T->group[c] < 0 && T->pool[T->order[c]].len == len && same_times(t, T->wt + (size_t)c * stride, len))
-                T->group[c] = b, n++;
+                T->group[c] = b, T->memb[m++] = c;
+        int n = m - first, K = T->o.chunks < n ? (int)T->o.chunks : n;
+        for (int j = 0; j < K; j++) {
+            int lo = first + (int)((long)n * j / K), hi = first + (int)((long)n * (j + 1) / K);
+            T->u_lead[U] = b, T->u_first[U] = lo, T->u_n[U] = hi - lo;
+            U++;
+        }
+    }
+    int u0 = (int)((long)U * rank / size), u1 = (int)((long)U * (rank + 1) / size), fail = 0;
+    if (rank > 0 && (size_t)(u1 - u0) * (size_t)(np + 1) > T->ubuf_cap) {
+        size_t cap = (size_t)(u1 - u0) * (size_t)(np + 1);
+        double *p = realloc(T->ubuf, sizeof(double) * cap);
+        if (!p)
+            fail = 1, snprintf(T->err, sizeof T->err, "out of memory");
+        else
+            T->ubuf = p, T->ubuf_cap = cap;
+    }
+    *loss = 0;
+    memset(T->grad, 0, sizeof(double) * (size_t)np);
+    for (int u = u0; u < u1 && !fail; u++) {
+        int n = T->u_n[u], b = T->u_lead[u], len = T->pool[T->order[b]].len;
+        const double *t = T->wt + (size_t)b * stride;
         /* z0: n × ns; obs is time-major: len blocks of n × ns */
-        int k = 0;
-        for (int c = b; c < B; c++) {
-            if (T->group[c] != b) continue;
-            const Win *w = &T->pool[T->order[c]];
+        for (int k = 0; k < n; k++) {
+            const Win *w = &T->pool[T->order[T->memb[T->u_first[u] + k]]];
             const double *z = T->d.traj[w->traj].z + (size_t)w->start * ns;
             memcpy(T->z0 + (size_t)k * ns, z, sizeof(double) * (size_t)ns);
             for (int i = 0; i < len; i++)
                 memcpy(T->obs + ((size_t)i * n + k) * ns, z + (size_t)i * ns, sizeof(double) * (size_t)ns);
-            k++;
         }
         nodec_solver *s = handle(T, n);
-        double L = 0;
-        int rc = s ? nodec_loss_grad(s, theta, T->z0, len, t, T->obs, &L, T->dth, NULL, NULL, NULL) : NODEC_MEM_FAIL;
+        double L = 0, *dth = rank ? T->ubuf + (size_t)(u - u0) * (size_t)(np + 1) : T->dth;
+        int rc = s ? nodec_loss_grad(s, theta, T->z0, len, t, T->obs, &L, dth, NULL, NULL, NULL) : NODEC_MEM_FAIL;
         if (s) add_stats(&T->train_stats, s);
-        if (rc != NODEC_SUCCESS) return solve_error(T, it, "minibatch solve", s, rc);
+        if (rc != NODEC_SUCCESS) {
+            solve_error(T, it, "minibatch solve", s, rc), fail = 1;
+            break;
+        }
+        dth[np] = L;
+        if (rank) continue;                         /* added when the sum before these units has come */
         double w = (double)n * len / (double)total; /* L averages over n·len observations */
         *loss += w * L;
-        for (int i = 0; i < np; i++) T->grad[i] += w * T->dth[i];
+        for (int i = 0; i < np; i++) T->grad[i] += w * dth[i];
+    }
+    int failed = tools_mpi_first_failed(fail);
+    if (failed >= 0) {
+        tools_mpi_bcast(T->err, sizeof T->err, failed);
+        return -1;
+    }
+    if (size > 1) {
+        double *acc = T->chain;
+        if (rank > 0) {
+            tools_mpi_recv(acc, (size_t)np + 1, rank - 1);
+            memcpy(T->grad, acc, sizeof(double) * (size_t)np), *loss = acc[np];
+            for (int u = u0; u < u1; u++) {
+                const double *dth = T->ubuf + (size_t)(u - u0) * (size_t)(np + 1);
+                double w = (double)T->u_n[u] * T->pool[T->order[T->u_lead[u]]].len / (double)total;
+                *loss += w * dth[np];
+                for (int i = 0; i < np; i++) T->grad[i] += w * dth[i];
+            }
+        }
+        memcpy(acc, T->grad, sizeof(double) * (size_t)np), acc[np] = *loss;
+        if (rank < size - 1) tools_mpi_send(acc, (size_t)np + 1, rank + 1);
+        tools_mpi_bcast(acc, sizeof(double) * ((size_t)np + 1), size - 1);
+        memcpy(T->grad, acc, sizeof(double) * (size_t)np), *loss = acc[np];
     }
     int finite = isfinite(*loss);
     for (int i = 0; i < np; i++) finite &= isfinite(T->grad[i]) != 0;
@@ -807,7 +871,7 @@ static void put_num(char **p, double v) {
 }
 
 static int log_write(Trainer *T) {
-    if (!T->o.log) return 0;
+    if (!T->o.log || !writer) return 0;
     int val = T->val.n_traj > 0; /* a fourth column, val_loss */
     char *buf = malloc(64 + 110 * (size_t)T->n_log), *p = buf;
     if (!buf) return snprintf(T->err, sizeof T->err, "cannot write '%s': out of memory", T->o.log), -1;
@@ -1489,7 +1553,7 @@ static int plot(Trainer *T, const char *dir, char *err, size_t errlen) {
 /* ---- nodec train ------------------------------------------------------- */
 
 static int save_params(Trainer *T, const double *theta, const char *why) {
-    if (!T->o.save) return 0;
+    if (!T->o.save || !writer) return 0;
     char err[2048];
     if (nodec_params_save(T->o.save, T->m, theta, err, sizeof err)) {
         fprintf(stderr, "nodec train: error: %s\n", err);
@@ -1500,7 +1564,7 @@ static int save_params(Trainer *T, const double *theta, const char *why) {
 }
 
 static int save_state(Trainer *T) {
-    if (!T->o.state) return 0;
+    if (!T->o.state || !writer) return 0;
     if (state_save(T, T->o.state)) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
         return -1;
@@ -1670,6 +1734,11 @@ static int setup(Trainer *T) {
     T->obs = malloc(sizeof(double) * L * B * ns);
     T->wt = malloc(sizeof(double) * B * L);
     T->group = malloc(sizeof(int) * B);
+    T->memb = malloc(sizeof(int) * B), T->u_lead = malloc(sizeof(int) * B);
+    T->u_first = malloc(sizeof(int) * B), T->u_n = malloc(sizeof(int) * B);
+    T->chain = calloc((size_t)np + 1, sizeof(double));
+    if (!T->memb || !T->u_lead || !T->u_first || !T->u_n || !T->chain)
+        return snprintf(T->err, sizeof T->err, "out of memory"), -1;
     T->pred = calloc((size_t)T->d.n_traj, sizeof *T->pred);
     if (!T->h || !T->prev || !T->grad || !T->dth || !T->work || !T->z0 || !T->obs || !T->wt || !T->group || !T->pred)
         return snprintf(T->err, sizeof T->err, "out of memory"), -1;
@@ -1683,6 +1752,7 @@ static void teardown(Trainer *T) {
     for (int i = 0; T->h && i < T->n_h; i++) nodec_free(T->h[i]);
     for (int k = 0; T->pred && k < T->d.n_traj; k++) free(T->pred[k]);
     free(T->h), free(T->pred), free(T->pool), free(T->order), free(T->theta), free(T->prev), free(T->grad);
+    free(T->memb), free(T->u_lead), free(T->u_first), free(T->u_n), free(T->ubuf), free(T->chain);
     free(T->dth), free(T->work), free(T->z0), free(T->obs), free(T->wt), free(T->group), free(T->log);
     free(T->res_m), free(T->res_v), free(T->best_theta), free(T->lb_g), free(T->res_lbfgs);
     nodec_optim_free(&T->opt);
@@ -1705,6 +1775,14 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     int rc = parse_opts(&T->o, argc, argv);
     if (rc) return free(T), rc < 0 ? 0 : rc;
     Opts *o = &T->o;
+    /* under mpirun: every rank trains (the same θ everywhere), rank 0 alone
+     * writes files and prints; errors are reported by every rank */
+    tools_mpi_init();
+    writer = 1;
+    if (tools_mpi_rank() > 0) {
+        writer = 0, o->quiet = 1;
+        if (!freopen("/dev/null", "w", stdout)) return free(T), 1;
+    }
     T->m = m, T->ns = m->n_state, T->np = m->n_param, T->relative = !m->uses_t;
     T->last_full = T->last_batch = T->last_val = NAN;
     T->best_loss = INFINITY, T->best_iter = -1;
@@ -1715,7 +1793,8 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         fprintf(stderr, "nodec train: error: model %s has no loss or initializer; emit it again\n", m->name);
         goto out;
     }
-    if (check_writable("--save", o->save) || check_writable("--state", o->state) || check_writable("--log", o->log))
+    if (writer &&
+        (check_writable("--save", o->save) || check_writable("--state", o->state) || check_writable("--log", o->log)))
         goto out;
     if (nodec_data_load(o->data, m, &T->d, T->err, sizeof T->err) ||
         (o->val_data && nodec_data_load(o->val_data, m, &T->val, T->err, sizeof T->err))) {
@@ -1798,7 +1877,8 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
             last_eval = T->iter, log_add(T, T->iter, NAN, T->last_full, T->last_val);
         t_eval += now() - t0;
     }
-    while (!failed && !interrupted && !stopped && T->iter < stage_end(T)) {
+    int halt = 0; /* interrupted, as all ranks agree after each iteration */
+    while (!failed && !halt && !stopped && T->iter < stage_end(T)) {
         long it = T->iter + 1;
         double L;
         if (o->optimizer == OPT_LBFGS) {
@@ -1853,11 +1933,23 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         int last = stopped || it == stage_end(T);
         progress(T, &pr, evaluated, last);
         if (it == interrupt_at) raise(SIGINT);
+        if ((halt = tools_mpi_any(interrupted))) interrupted = halt; /* all ranks stop after the same iteration */
         if (o->save_every && it % o->save_every == 0 && !last && !interrupted)
             if (save_all(T, saved_theta(T), NULL)) goto out;
     }
     double wall = now() - t_start;
     long done_iters = T->iter - start_iter;
+    { /* the solver statistics of all ranks' minibatch solves */
+        nodec_pass_stats *ps[2] = {&T->train_stats.forward, &T->train_stats.backward};
+        long st[8];
+        for (int k = 0; k < 2; k++)
+            st[4 * k] = ps[k]->steps, st[4 * k + 1] = ps[k]->rejected, st[4 * k + 2] = ps[k]->f_evals,
+                   st[4 * k + 3] = ps[k]->vjp_evals;
+        tools_mpi_sum_longs(st, 8);
+        for (int k = 0; k < 2; k++)
+            ps[k]->steps = st[4 * k], ps[k]->rejected = st[4 * k + 1], ps[k]->f_evals = st[4 * k + 2],
+            ps[k]->vjp_evals = st[4 * k + 3];
+    }
     if (!pr.tty || o->quiet) {
     } else if (!stopped && (T->iter != stage_end(T) || failed))
         fputc('\n', stderr);
@@ -1892,7 +1984,7 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     int save_failed = save_all(T, saved_theta(T), NULL) != 0;
     char plot_err[2048] = "";
     int plotted = 0;
-    if (o->plot && last_eval == T->iter) {
+    if (o->plot && last_eval == T->iter && writer) {
         plotted = !plot(T, o->plot, plot_err, sizeof plot_err);
         if (!plotted) fprintf(stderr, "nodec train: warning: %s\n", plot_err);
     }

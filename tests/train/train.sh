@@ -765,6 +765,60 @@ integers)
   expect_rc 0
   ;;
 
+mpi)
+  # mpirun -np 2 and one process give the same bits: the minibatch's
+  # batches (--chunks) are shared out among the ranks and their gradients
+  # added in one fixed order (tools/train.c, minibatch).  Parameters, state
+  # and log compared byte for byte; also a resume under MPI, L-BFGS stages
+  # with a validation set, and an interrupt.  $5: mpirun.
+  mpirun=${5:?mpirun}
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+  root=
+  [ "$(id -u)" = 0 ] && root=--allow-run-as-root
+  mpi() { m=$1; shift; "$mpirun" -np 2 --oversubscribe $root "$drv" "$m" train "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
+  same() { # same NAME A B: A's and B's .npz, .state.npz and .csv agree
+    for e in npz state.npz csv; do cmp "$tmp/$2.$e" "$tmp/$3.$e" || fail "$1: the .$e files differ"; done
+  }
+  files() { echo "--save $tmp/$1.npz --state $tmp/$1.state.npz --log $tmp/$1.csv"; }
+  a="--data $spiral --iters 40 --eval-every 10 --chunks 4 --quiet"
+  train spiral $a $(files one)
+  expect_rc 0
+  mpi spiral $a $(files two)
+  expect_rc 0
+  [ "$(json iters "$tmp/out")" = 40 ] || { cat "$tmp/err"; fail "rank 0 printed no summary"; }
+  [ "$(grep -c '"model"' "$tmp/out")" = 1 ] || fail "more than one rank printed the summary"
+  same "rmsprop, 2 processes" one two
+  # the ranks' shares differ when the batches do not split evenly
+  train spiral $a --chunks 3 --optimizer adam $(files one3)
+  mpi spiral $a --chunks 3 --optimizer adam $(files two3)
+  expect_rc 0
+  same "adam, 3 batches on 2 processes" one3 two3
+  # a resume under MPI: 20 + 20 iterations = the 40 of one process
+  mpi spiral $a --iters 20 $(files half)
+  expect_rc 0
+  mpi spiral --data "$spiral" --resume "$tmp/half.state.npz" --iters 40 --save "$tmp/half.npz" --log "$tmp/half.csv" \
+    --chunks 4 --quiet
+  expect_rc 0
+  [ "$(json start_iter "$tmp/out")" = 20 ] || fail "the resumed run should start at 20"
+  same "resumed under MPI" one half
+  # stages with L-BFGS, a validation set and --patience: the best θ saved
+  a="--data $spiral --val-data $spiral --stages adam:1e-2:15,lbfgs:5 --eval-every 5 --patience 3 --chunks 2 --quiet"
+  train spiral $a $(files lb1)
+  expect_rc 0
+  mpi spiral $a $(files lb2)
+  expect_rc 0
+  same "adam then lbfgs" lb1 lb2
+  # an interrupt: every rank stops after the same iteration, rank 0 saves
+  a="--data $spiral --iters 40 --eval-every 10 --chunks 4 --quiet"
+  NODEC_TEST_INTERRUPT_AT=12 train spiral $a $(files int1)
+  expect_rc 130
+  NODEC_TEST_INTERRUPT_AT=12 mpi spiral $a $(files int2)
+  expect_rc 130
+  same "interrupted" int1 int2
+  [ "$(json iters "$tmp/out")" = 12 ] || fail "the interrupted run should stop at 12"
+  echo "mpirun -np 2 and one process: the same bits (parameters, state, log)"
+  ;;
+
 *)
   fail "unknown test '$test'"
   ;;
