@@ -258,20 +258,54 @@ enum { NCOEF = 7 }; /* y0 and C1..C6 per step */
 typedef struct cadj_ode {
     rk_ode o;
     ctx *c;
-    const double *coef; /* the current forward step: y0, C1..C6 (7 × nz) */
-    double t0, h;       /* its start and size */
+    const double *seg;  /* the segment's pieces: y0, C1..C6 (7 × nz) each */
+    const double *step; /* the tape's t0, t1, h of each step */
+    long first;         /* the step of the segment's piece 0 */
+    long lo, hi, cur;   /* the pieces z(t) may use; the last one used */
     double *z;          /* scratch: z(t) */
 } cadj_ode;
 
+/* z(t) from the piece of [lo, hi] whose step contains t (linear search
+ * from the last piece used; the current piece on ties, and the end pieces
+ * extrapolate).  z(t) is continuous across the pieces, not smooth. */
 static void dense_z(cadj_ode *co, double t, double *z) {
-    long nz = co->c->nz;
-    double x = (t - co->t0) / co->h;
-    const double *C = co->coef;
+    long nz = co->c->nz, k;
+    const double *st = co->step + 3 * co->first, *C;
+    double x;
+    while (co->cur > co->lo && t < st[3 * co->cur]) co->cur--;
+    while (co->cur < co->hi && t > st[3 * co->cur + 1]) co->cur++;
+    k = co->cur;
+    x = (t - st[3 * k]) / st[3 * k + 2];
+    C = co->seg + k * NCOEF * nz;
     for (long p = 0; p < nz; p++) {
         double v = 0;
         for (int q = NCOEF - 1; q >= 1; q--) v = v * x + C[q * nz + p];
         z[p] = C[p] + x * v;
     }
+}
+
+/* How far back a step from t may reach: the backward step controller
+ * sees z(t) only at its stages, so a step over a layer that the forward
+ * resolved in many small steps can miss it entirely (the quadratures of
+ * −aᵀ∂f/∂θ along a fast transient of z: lin2's gradient was off by 3e-3
+ * with 64 steps a segment and no bound).  A step may span no more than
+ * CADJ_RHO times the smallest forward step it covers, and always t's own
+ * piece; the bound is a target for rk_attempt, which keeps a larger
+ * proposal for the step after. */
+enum { CADJ_RHO = 2 };
+static double cadj_reach(const cadj_ode *co, double t, double stop) {
+    const double *st = co->step + 3 * co->first;
+    long k = co->cur;
+    double hmin = HUGE_VAL;
+    while (k > co->lo && t <= st[3 * k]) k--;
+    while (k < co->hi && t > st[3 * k + 1]) k++;
+    for (; k >= co->lo; k--) {
+        double lim;
+        hmin = fmin(hmin, st[3 * k + 2]);
+        lim = t - CADJ_RHO * hmin;
+        if (lim >= st[3 * k] || k == co->lo) return fmax(stop, fmax(lim, st[3 * k]));
+    }
+    return stop;
 }
 
 static int cadj_rhs(rk_ode *o, double t, const double *y, double *dy) {
@@ -376,7 +410,7 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0) {
     nodec_pass_stats rst = {0};
     nodec_xstats rxs = {0};
     fwd_ode fo;
-    cadj_ode co = {{0}, c, NULL, 0, 0, NULL};
+    cadj_ode co = {{0}, c, NULL, NULL, 0, 0, 0, 0, NULL};
     rk r = {0}, rr = {0};
     double *seg = NULL, *at;
     size_t segbytes = ((size_t)K * NCOEF + 2) * nz * sizeof(double);
@@ -412,14 +446,24 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0) {
         s->stats.backward.f_evals += rst.f_evals;
         s->xs[1].jac_evals += rxs.jac_evals;
         s->xs[1].lu += rxs.lu;
-        for (long k = last; k >= first && rc == 0; k--) {
-            double t0 = tp.step[3 * k], t1 = tp.step[3 * k + 1];
-            const rk_tab *tb = tape_tab(&tp, &r, k);
-            co.coef = seg + (k - first) * NCOEF * nz;
-            co.t0 = t0;
-            co.h = tp.step[3 * k + 2];
-            rk_restart(&r);    /* new piece of z(t) */
-            if (tb != r.tab) { /* auto: the forward's method on this step */
+        co.seg = seg;
+        co.step = tp.step;
+        co.first = first;
+        /* Adaptive: one integration across each run of pieces with the
+         * same method (auto switches rarely), restarting only there, at
+         * the segment's start and at the jumps.  Fixed grids: one step per
+         * piece, the forward's. */
+        for (long hi = last; hi >= first && rc == 0;) {
+            const rk_tab *tb = tape_tab(&tp, &r, hi);
+            long lo = hi;
+            double t0;
+            if (!fixed)
+                while (lo > first && tape_tab(&tp, &r, lo - 1) == tb) lo--;
+            t0 = tp.step[3 * lo];
+            co.lo = lo - first;
+            co.hi = co.cur = hi - first;
+            rk_restart(&r);    /* new piece(s) of z(t) */
+            if (tb != r.tab) { /* auto: the forward's method here */
                 rk_use(&r, tb);
                 if (started) s->xs[1].switches++;
             }
@@ -431,13 +475,13 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0) {
             }
             started = 1;
             if (fixed) {
-                r.t = t1;
-                rc = rk_take(&r, -co.h, t0, NULL);
+                r.t = tp.step[3 * hi + 1];
+                rc = rk_take(&r, -tp.step[3 * hi + 2], t0, NULL);
             }
             while (rc == 0 && r.t > t0) {
                 double stop = (i >= 1 && c->t[i - 1] > t0) ? c->t[i - 1] : t0;
                 int acc;
-                while (rc == 0 && r.t > stop) rc = rk_attempt(&r, stop, &acc);
+                while (rc == 0 && r.t > stop) rc = rk_attempt(&r, cadj_reach(&co, r.t, stop), &acc);
                 if (rc == 0 && i >= 1 && c->t[i - 1] == r.t && r.t > t0) {
                     i--;
                     jump(c, i, r.y, r.y + nz + P, &s->stats.backward);
@@ -449,6 +493,7 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0) {
                 jump(c, i, r.y, r.y + nz + P, &s->stats.backward);
                 rk_restart(&r);
             }
+            hi = lo - 1;
         }
     }
     if (rc == 0 && i != 0) rc = nodec__fail(s, NODEC_ILL_INPUT, "internal: checkpoint backward pass ended at t[%d]", i);
