@@ -32,7 +32,7 @@ allowed = {
     'runtime': local('runtime'),
     'compiler': local('compiler') | local('support') | {'nodec_model.h', 'parser.h', 'lexer.h', 'model_h.inc'},
 }
-tools_lib = {'file.c', 'csv.c', 'npy.c', 'plot.c', 'cli.c', 'train.c', 'tools.h', 'nodec_tools.h'}
+tools_lib = {'file.c', 'csv.c', 'npy.c', 'plot.c', 'cli.c', 'train.c', 'mpi.c', 'tools.h', 'nodec_tools.h'}
 allowed_tools_lib = tools_lib | local('support') | local('runtime')
 for d, ok in allowed.items():
     for f in files(d):
