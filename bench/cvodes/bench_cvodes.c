@@ -22,25 +22,10 @@
 #include "nodec.h"
 #include "spiral.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void die(const char *msg)
 {
     fprintf(stderr, "bench_cvodes: %s\n", msg);
     exit(1);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = calloc(1, n ? n : 1);
-    if (!p)
-        die("out of memory");
-    return p;
 }
 
 /* ---- data -------------------------------------------------------------- */
@@ -54,8 +39,8 @@ static int read_csv(const char *path, double **t, double **z)
     if (!fgets(line, sizeof line, f))
         die("empty data file");
     int cap = 2048, n = 0;
-    *t = xmalloc(sizeof(double) * cap);
-    *z = xmalloc(sizeof(double) * 2 * cap);
+    *t = bench_xmalloc(sizeof(double) * cap);
+    *z = bench_xmalloc(sizeof(double) * 2 * cap);
     while (fgets(line, sizeof line, f)) {
         double a, b, c;
         if (sscanf(line, "%lf,%lf,%lf", &a, &b, &c) != 3)
@@ -72,14 +57,14 @@ static int read_csv(const char *path, double **t, double **z)
 static problem *make_lv(void)
 {
     const nodec_model *m = &lotka_volterra_model;
-    problem *p = xmalloc(sizeof *p);
+    problem *p = bench_xmalloc(sizeof *p);
     p->name = "lv";
     p->kind = KIND_LV;
     p->B = 1, p->ns = 2, p->np = m->n_param, p->n_times = 20;
-    p->t = xmalloc(sizeof(double) * 20);
-    p->obs = xmalloc(sizeof(double) * 40);
-    p->z0 = xmalloc(sizeof(double) * 2);
-    p->theta = xmalloc(sizeof(double) * 4);
+    p->t = bench_xmalloc(sizeof(double) * 20);
+    p->obs = bench_xmalloc(sizeof(double) * 40);
+    p->z0 = bench_xmalloc(sizeof(double) * 2);
+    p->theta = bench_xmalloc(sizeof(double) * 4);
     m->init_params(p->theta, 1); /* the model's defaults 1.5, 1, 1, 3 */
     memcpy(p->z0, m->z0, sizeof(double) * 2);
     for (int i = 0; i < 20; i++)
@@ -101,14 +86,14 @@ static problem *make_spiral(const char *name, int B, int w, const int *start,
                             int nrow, const double *dt, const double *dz)
 {
     const nodec_model *m = &spiral_model;
-    problem *p = xmalloc(sizeof *p);
+    problem *p = bench_xmalloc(sizeof *p);
     p->name = name;
     p->kind = KIND_SPIRAL;
     p->B = B, p->ns = 2, p->np = m->n_param, p->n_times = w;
-    p->t = xmalloc(sizeof(double) * w);
-    p->obs = xmalloc(sizeof(double) * w * B * 2);
-    p->z0 = xmalloc(sizeof(double) * B * 2);
-    p->theta = xmalloc(sizeof(double) * p->np);
+    p->t = bench_xmalloc(sizeof(double) * w);
+    p->obs = bench_xmalloc(sizeof(double) * w * B * 2);
+    p->z0 = bench_xmalloc(sizeof(double) * B * 2);
+    p->theta = bench_xmalloc(sizeof(double) * p->np);
     m->init_params(p->theta, 1);
     for (int i = 0; i < w; i++)
         p->t[i] = dt[i] - dt[0];
@@ -135,11 +120,11 @@ static void check_handwritten(const problem *p)
 {
     const nodec_model *m = model_of(p);
     const int N = p->B * p->ns;
-    double *z = xmalloc(sizeof(double) * N), *a = xmalloc(sizeof(double) * N);
-    double *f1 = xmalloc(sizeof(double) * N), *f2 = xmalloc(sizeof(double) * N);
-    double *q1 = xmalloc(sizeof(double) * p->np);
-    double *q2 = xmalloc(sizeof(double) * p->np);
-    double *work = xmalloc(sizeof(double) * (m->work_size + 16));
+    double *z = bench_xmalloc(sizeof(double) * N), *a = bench_xmalloc(sizeof(double) * N);
+    double *f1 = bench_xmalloc(sizeof(double) * N), *f2 = bench_xmalloc(sizeof(double) * N);
+    double *q1 = bench_xmalloc(sizeof(double) * p->np);
+    double *q2 = bench_xmalloc(sizeof(double) * p->np);
+    double *work = bench_xmalloc(sizeof(double) * (m->work_size + 16));
     unsigned s = 12345;
     for (int i = 0; i < N; i++) {
         s = s * 1103515245u + 12345u;
@@ -211,29 +196,11 @@ static int run_grad(config *c, const problem *p, double *loss, double *dth,
     return cv_peer_grad(c->cv, c->tol, c->tol, loss, dth, dz0);
 }
 
-static double rel_err(const double *g, const double *r, int n)
-{
-    double num = 0, den = 0;
-    for (int i = 0; i < n; i++)
-        num += (g[i] - r[i]) * (g[i] - r[i]), den += r[i] * r[i];
-    return sqrt(num / (den > 0 ? den : 1));
-}
-
-static double median(double *x, int n)
-{
-    for (int i = 1; i < n; i++) /* insertion sort, n small */
-        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) {
-            double t = x[j];
-            x[j] = x[j - 1], x[j - 1] = t;
-        }
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 static double med_time(const config *c, int rounds)
 {
-    double *tt = xmalloc(sizeof(double) * rounds);
+    double *tt = bench_xmalloc(sizeof(double) * rounds);
     memcpy(tt, c->times, sizeof(double) * rounds);
-    double m = median(tt, rounds);
+    double m = bench_median(tt, rounds);
     free(tt);
     return m;
 }
@@ -264,7 +231,7 @@ static void reference(const problem *p, long nd, double *ref, double *cvref,
         die(nodec_get_error_message(s));
     nodec_free(s);
     /* second opinion: nodec adjoint dopri8 at 1e-12, seminorm off */
-    double *r2 = xmalloc(sizeof(double) * (p->np + N)), l2;
+    double *r2 = bench_xmalloc(sizeof(double) * (p->np + N)), l2;
     s = make_nodec(p, NODEC_GRAD_ADJOINT, NODEC_DOPRI8, 1e-12);
     nodec_set_seminorm(s, 0);
     if (nodec_loss_grad(s, p->theta, p->z0, p->n_times, p->t, p->obs, &l2, r2,
@@ -284,7 +251,7 @@ static void reference(const problem *p, long nd, double *ref, double *cvref,
            "1e-12: %.1e;  vs CVODES Adams 1e-12 (quad errcon): %.1e "
            "(L diff %.1e)\n",
            p->name, *lref, gn,
-           rel_err(r2, ref, p->np + N), rel_err(cvref, ref, p->np + N),
+           bench_rel_err(r2, ref, p->np + N), bench_rel_err(cvref, ref, p->np + N),
            fabs(l3 - *lref));
     free(r2);
 }
@@ -304,7 +271,7 @@ typedef struct opts {
 static void bench_problem(const problem *p, const opts *o)
 {
     const int N = p->B * p->ns, G = p->np + N;
-    double *ref = xmalloc(sizeof(double) * G), *cvref = xmalloc(sizeof(double) * G);
+    double *ref = bench_xmalloc(sizeof(double) * G), *cvref = bench_xmalloc(sizeof(double) * G);
     double lref;
     check_handwritten(p);
     reference(p, o->nd, ref, cvref, &lref); /* also under --count: errors */
@@ -319,14 +286,14 @@ static void bench_problem(const problem *p, const opts *o)
         for (int k = 0; k < P_NKIND; k++)
             peers[npeer++] = k;
     const int nc = npeer * o->ntol;
-    config *cs = xmalloc(sizeof(config) * nc);
-    double *g = xmalloc(sizeof(double) * G);
+    config *cs = bench_xmalloc(sizeof(config) * nc);
+    double *g = bench_xmalloc(sizeof(double) * G);
     for (int it = 0, ci = 0; it < o->ntol; it++)
         for (int k = 0; k < npeer; k++, ci++) {
             config *c = &cs[ci];
             c->peer = peers[k];
             c->tol = o->tols[it];
-            c->times = xmalloc(sizeof(double) * o->rounds);
+            c->times = bench_xmalloc(sizeof(double) * o->rounds);
             switch (c->peer) {
             case P_NODEC_ADJ:
                 c->ns = make_nodec(p, NODEC_GRAD_ADJOINT, NODEC_DOPRI5, c->tol);
@@ -347,15 +314,15 @@ static void bench_problem(const problem *p, const opts *o)
             if (!c->ns && !c->cv)
                 die("could not create a peer");
             /* first call: error and counts (repeatable: same every call) */
-            double t0 = now();
+            double t0 = bench_now();
             if (run_grad(c, p, &c->loss, g, g + p->np)) {
                 c->failed = 1;
                 continue;
             }
-            double t1 = now();
-            c->err_theta = rel_err(g, ref, p->np);
-            c->err_z0 = rel_err(g + p->np, ref + p->np, N);
-            c->err = rel_err(g, ref, G);
+            double t1 = bench_now();
+            c->err_theta = bench_rel_err(g, ref, p->np);
+            c->err_z0 = bench_rel_err(g + p->np, ref + p->np, N);
+            c->err = bench_rel_err(g, ref, G);
             if (c->ns) {
                 nodec_stats st;
                 nodec_get_stats(c->ns, &st);
@@ -419,11 +386,11 @@ static void bench_problem(const problem *p, const opts *o)
             config *c = &cs[(j + r) % nc];
             if (c->failed)
                 continue;
-            double L, t0 = now();
+            double L, t0 = bench_now();
             for (int k = 0; k < c->reps; k++)
                 if (run_grad(c, p, &L, g, g + p->np))
                     die("a gradient failed while timing");
-            c->times[r] = (now() - t0) / c->reps;
+            c->times[r] = (bench_now() - t0) / c->reps;
         }
 
     /* per-round paired ratios: CVODES / nodec adjoint at the same tolerance */
@@ -449,15 +416,15 @@ static void bench_problem(const problem *p, const opts *o)
             }
             double ratio = NAN;
             if (base && !base->failed) {
-                double *rr = xmalloc(sizeof(double) * o->rounds);
+                double *rr = bench_xmalloc(sizeof(double) * o->rounds);
                 for (int r = 0; r < o->rounds; r++)
                     rr[r] = c->times[r] / base->times[r];
-                ratio = median(rr, o->rounds);
+                ratio = bench_median(rr, o->rounds);
                 free(rr);
             }
-            double *tt = xmalloc(sizeof(double) * o->rounds);
+            double *tt = bench_xmalloc(sizeof(double) * o->rounds);
             memcpy(tt, c->times, sizeof(double) * o->rounds);
-            double med = median(tt, o->rounds);
+            double med = bench_median(tt, o->rounds);
             free(tt);
             printf("| %s | %.0e | %.1f | %.2f | %ld | %ld | %ld | %ld | %ld | "
                    "%ld | %.1e | %.1e | %.1e |\n",
@@ -494,11 +461,11 @@ static void bench_problem(const problem *p, const opts *o)
                     best = d, bt = td;
             }
             if (best) {
-                double *rr = xmalloc(sizeof(double) * o->rounds);
+                double *rr = bench_xmalloc(sizeof(double) * o->rounds);
                 for (int r = 0; r < o->rounds; r++)
                     rr[r] = c->times[r] / best->times[r];
                 printf(" %.0e, %.1e, %.1f, **%.1f×** |", best->tol, best->err,
-                       bt * 1e6, median(rr, o->rounds));
+                       bt * 1e6, bench_median(rr, o->rounds));
                 free(rr);
             }
             else

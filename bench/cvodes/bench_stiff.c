@@ -22,25 +22,10 @@
 #include "robertson.h"
 #include "van_der_pol.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void die(const char *msg)
 {
     fprintf(stderr, "bench_stiff: %s\n", msg);
     exit(1);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = calloc(1, n ? n : 1);
-    if (!p)
-        die("out of memory");
-    return p;
 }
 
 /* ---- problems ------------------------------------------------------------ */
@@ -62,16 +47,16 @@ typedef struct sproblem {
  * model's loss (scaled MSE) */
 static sproblem *make_rober(const char *csv)
 {
-    sproblem *s = xmalloc(sizeof *s);
+    sproblem *s = bench_xmalloc(sizeof *s);
     problem *p = &s->p;
     s->m = &robertson_model;
     p->loss_grad = s->m->loss_grad;
-    p->loss_work = xmalloc(sizeof(double) * (s->m->work_size + 16));
+    p->loss_work = bench_xmalloc(sizeof(double) * (s->m->work_size + 16));
     p->name = "robertson";
     p->kind = KIND_ROBER;
     p->B = 1, p->ns = 3, p->np = 3;
-    p->t = xmalloc(sizeof(double) * 256);
-    p->obs = xmalloc(sizeof(double) * 3 * 256);
+    p->t = bench_xmalloc(sizeof(double) * 256);
+    p->obs = bench_xmalloc(sizeof(double) * 3 * 256);
     FILE *f = fopen(csv, "r");
     if (!f)
         die("cannot open data/robertson.csv");
@@ -85,9 +70,9 @@ static sproblem *make_rober(const char *csv)
             n++;
     fclose(f);
     p->n_times = n;
-    p->z0 = xmalloc(sizeof(double) * 3);
+    p->z0 = bench_xmalloc(sizeof(double) * 3);
     memcpy(p->z0, s->m->z0, sizeof(double) * 3);
-    p->theta = xmalloc(sizeof(double) * 3);
+    p->theta = bench_xmalloc(sizeof(double) * 3);
     s->m->init_params(p->theta, 1);
     s->afac = 1e-6; /* atol 1e-14 at rtol 1e-8: y2 is ~1e-5 … 1e-7 */
     const double tl[] = {1e-6, 3e-7, 1e-7, 3e-8, 1e-8, 3e-9, 1e-9, 3e-10, 1e-10};
@@ -106,24 +91,24 @@ static sproblem *make_rober(const char *csv)
  * solved at μ = 1010 (rodas5p, rtol = atol = 1e-13); the default MSE */
 static sproblem *make_vdp(void)
 {
-    sproblem *s = xmalloc(sizeof *s);
+    sproblem *s = bench_xmalloc(sizeof *s);
     problem *p = &s->p;
     s->m = &van_der_pol_model;
     p->loss_grad = s->m->loss_grad;
-    p->loss_work = xmalloc(sizeof(double) * (s->m->work_size + 16));
+    p->loss_work = bench_xmalloc(sizeof(double) * (s->m->work_size + 16));
     p->name = "vdp";
     p->kind = KIND_VDP;
     p->B = 1, p->ns = 2, p->np = 1;
-    p->t = xmalloc(sizeof(double) * 31);
-    p->obs = xmalloc(sizeof(double) * 62);
+    p->t = bench_xmalloc(sizeof(double) * 31);
+    p->obs = bench_xmalloc(sizeof(double) * 62);
     int n = 0;
     for (int i = 0; i <= 30; i++)
         if (i % 8 != 0 || i == 0)
             p->t[n++] = 100.0 * i;
     p->n_times = n;
-    p->z0 = xmalloc(sizeof(double) * 2);
+    p->z0 = bench_xmalloc(sizeof(double) * 2);
     memcpy(p->z0, s->m->z0, sizeof(double) * 2);
-    p->theta = xmalloc(sizeof(double));
+    p->theta = bench_xmalloc(sizeof(double));
     p->theta[0] = 1000;
     const double mu_data = 1010;
     nodec_solver *ns = nodec_create(s->m, 1);
@@ -151,7 +136,7 @@ static void check_handwritten(const sproblem *s)
     const nodec_model *m = s->m;
     const int n = p->ns, np = p->np;
     double z[3], a[3], f1[3], f2[3], J1[9], J2[9], q1[3], q2[3], P[9];
-    double *work = xmalloc(sizeof(double) * (m->work_size + 16));
+    double *work = bench_xmalloc(sizeof(double) * (m->work_size + 16));
     double err = 0;
 #define VCMP(x, y, sgn, len)                                                \
     do {                                                                    \
@@ -235,39 +220,21 @@ static int run_grad(config *c, const problem *p, double *loss, double *dth,
     return cv_sens_grad(c->cvs, c->rtol, c->atol, loss, dth);
 }
 
-static double rel_err(const double *g, const double *r, int n)
-{
-    double num = 0, den = 0;
-    for (int i = 0; i < n; i++)
-        num += (g[i] - r[i]) * (g[i] - r[i]), den += r[i] * r[i];
-    return sqrt(num / (den > 0 ? den : 1));
-}
-
-static double median(double *x, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) {
-            double t = x[j];
-            x[j] = x[j - 1], x[j - 1] = t;
-        }
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 static double med_time(const config *c, int rounds)
 {
-    double *tt = xmalloc(sizeof(double) * rounds);
+    double *tt = bench_xmalloc(sizeof(double) * rounds);
     memcpy(tt, c->times, sizeof(double) * rounds);
-    double m = median(tt, rounds);
+    double m = bench_median(tt, rounds);
     free(tt);
     return m;
 }
 
 static double paired(const config *a, const config *b, int rounds)
 {
-    double *rr = xmalloc(sizeof(double) * rounds);
+    double *rr = bench_xmalloc(sizeof(double) * rounds);
     for (int r = 0; r < rounds; r++)
         rr[r] = a->times[r] / b->times[r];
-    double m = median(rr, rounds);
+    double m = bench_median(rr, rounds);
     free(rr);
     return m;
 }
@@ -348,9 +315,9 @@ static void reference(const sproblem *s, double *ref, double *lref)
            "1e-12 %.1e, CVODES BDF fwd sens 1e-12 %.1e, 1e-13 %.1e, central "
            "differences (Richardson, steps %g·max(1, |θ|) and half) %.1e;  L "
            "diffs %.1e, %.1e, %.1e\n",
-           rel_err(g1, ref, p->np), rel_err(g4, ref, p->np),
-           rel_err(g3, ref, p->np), rel_err(g5, ref, p->np), s->fd_step,
-           rel_err(fd, ref, p->np), fabs(l2 - *lref), fabs(l3 - *lref),
+           bench_rel_err(g1, ref, p->np), bench_rel_err(g4, ref, p->np),
+           bench_rel_err(g3, ref, p->np), bench_rel_err(g5, ref, p->np), s->fd_step,
+           bench_rel_err(fd, ref, p->np), fabs(l2 - *lref), fabs(l3 - *lref),
            fabs(l5 - *lref));
 }
 
@@ -367,14 +334,14 @@ static void bench_problem(sproblem *s, const opts *o)
     check_handwritten(s);
     reference(s, ref, &lref);
     const int nc = P_NKIND * s->ntol;
-    config *cs = xmalloc(sizeof(config) * nc);
+    config *cs = bench_xmalloc(sizeof(config) * nc);
     for (int it = 0, ci = 0; it < s->ntol; it++)
         for (int k = 0; k < P_NKIND; k++, ci++) {
             config *c = &cs[ci];
             c->peer = k;
             c->rtol = s->tols[it];
             c->atol = s->tols[it] * s->afac;
-            c->times = xmalloc(sizeof(double) * o->rounds);
+            c->times = bench_xmalloc(sizeof(double) * o->rounds);
             switch (k) {
             case P_AUTO:
                 c->ns = make_nodec(s, NODEC_AUTO, c->rtol, c->atol);
@@ -397,16 +364,16 @@ static void bench_problem(sproblem *s, const opts *o)
             }
             if (!c->ns && !c->cva && !c->cvs)
                 die("could not create a peer");
-            double t0 = now();
+            double t0 = bench_now();
             if (run_grad(c, p, &c->loss, g, dz0)) {
                 c->failed = 1;
                 continue;
             }
-            double dt = now() - t0;
+            double dt = bench_now() - t0;
             if (fabs(c->loss - lref) > 1e-4 * fabs(lref))
                 fprintf(stderr, "warning: %s %s %g: L = %.10g, reference %.10g\n",
                         p->name, peer_name[k], c->rtol, c->loss, lref);
-            c->err = rel_err(g, ref, p->np);
+            c->err = bench_rel_err(g, ref, p->np);
             if (c->ns) {
                 nodec_stats st;
                 nodec_get_stats(c->ns, &st);
@@ -441,11 +408,11 @@ static void bench_problem(sproblem *s, const opts *o)
             config *c = &cs[(j + r) % nc];
             if (c->failed)
                 continue;
-            double L, t0 = now();
+            double L, t0 = bench_now();
             for (int k = 0; k < c->reps; k++)
                 if (run_grad(c, p, &L, g, dz0))
                     die("a gradient failed while timing");
-            c->times[r] = (now() - t0) / c->reps;
+            c->times[r] = (bench_now() - t0) / c->reps;
         }
 
     printf("\n## %s: %d observation times on [%g, %g], %d params, atol = %g·rtol;"

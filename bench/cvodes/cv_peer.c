@@ -9,12 +9,14 @@
  * jump is added and CVodeReInitB / CVodeQuadReInitB restart the backward
  * problem from t_i.
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include "cv_peer.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cvodes/cvodes.h>
 #include <nvector/nvector_serial.h>
@@ -642,3 +644,40 @@ int cv_peer_grad(cv_peer *c, double rtol, double atol, double *loss,
 }
 
 void cv_peer_counts(const cv_peer *c, cv_counts *out) { *out = c->n; }
+
+/* ---- helpers of the drivers ---------------------------------------------- */
+
+double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void *bench_xmalloc(size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+double bench_rel_err(const double *g, const double *r, int n)
+{
+    double num = 0, den = 0;
+    for (int i = 0; i < n; i++)
+        num += (g[i] - r[i]) * (g[i] - r[i]), den += r[i] * r[i];
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+double bench_median(double *x, int n)
+{
+    for (int i = 1; i < n; i++) /* insertion sort, n small */
+        for (int j = i; j > 0 && x[j] < x[j - 1]; j--) {
+            double t = x[j];
+            x[j] = x[j - 1], x[j - 1] = t;
+        }
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}

@@ -9,6 +9,8 @@
 #ifndef CV_PEER_H
 #define CV_PEER_H
 
+#include <stddef.h>
+
 enum { KIND_LV, KIND_SPIRAL, KIND_ROBER, KIND_VDP };
 /* KIND_ROBER: Robertson, θ = (log k1, log k2, log k3), 3 states;
  * KIND_VDP: van der Pol x' = v, v' = μ(1 − x²)v − x, θ = μ.  Both B = 1,
@@ -93,5 +95,11 @@ int cv_sens_grad(cv_sens *c, double rtol, double atol, double *loss,
 /* steps, f calls, sensitivity-RHS calls, Jacobians, linear setups */
 void cv_sens_counts(const cv_sens *c, long *nst, long *nfe, long *nfS,
                     long *njac);
+
+/* Helpers both drivers (bench_cvodes.c, bench_stiff.c) use. */
+double bench_now(void);                      /* CLOCK_MONOTONIC, seconds */
+void *bench_xmalloc(size_t n);               /* zeroed; exits on failure */
+double bench_rel_err(const double *g, const double *r, int n); /* ‖g−r‖/‖r‖ */
+double bench_median(double *x, int n);       /* sorts x */
 
 #endif
