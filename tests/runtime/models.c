@@ -10,23 +10,7 @@
 
 /* ---- the shared loss: mean over components of (pred − obs)² ---- */
 
-#define MSE(NAME, N)                                                          \
-    static double NAME##_loss(int B, const double *p, const double *o,       \
-                              double *w)                                      \
-    {                                                                         \
-        double L = 0;                                                         \
-        (void)w;                                                              \
-        for (int i = 0; i < B * (N); i++)                                     \
-            L += (p[i] - o[i]) * (p[i] - o[i]);                               \
-        return L / (N);                                                       \
-    }                                                                         \
-    static double NAME##_loss_grad(int B, const double *p, const double *o,  \
-                                   double *g, double *w)                      \
-    {                                                                         \
-        for (int i = 0; i < B * (N); i++)                                     \
-            g[i] = 2 * (p[i] - o[i]) / (N);                                   \
-        return NAME##_loss(B, p, o, w);                                       \
-    }
+#include "mse.h"
 
 MSE(n1, 1)
 MSE(n2, 2)
