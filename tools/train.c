@@ -1679,23 +1679,39 @@ static int setup(Trainer *T) {
     const Opts *o = &T->o;
     int ns = T->ns, np = T->np, maxlen = 0;
     long n_pool = 0;
+    int n_short = 0, n_single = 0; /* trajectories shorter than --window; of one observation */
+    /* A trajectory of K or more observations gives its n − K + 1 windows of
+     * K; a shorter one (two or more) is one window of its whole length, so
+     * that no trajectory is left out (windows weigh by their observations
+     * in minibatch).  One observation has nothing to predict: it is left out,
+     * as with --window 0. */
     for (int k = 0; k < T->d.n_traj; k++) {
         int n = T->d.traj[k].n;
+        n_single += n < 2;
         if (o->window == 0)
             n_pool += n >= 2;
         else if (n >= o->window)
             n_pool += n - o->window + 1;
+        else if (n >= 2)
+            n_pool++, n_short++;
     }
     if (n_pool == 0) {
-        if (o->window)
-            snprintf(T->err, sizeof T->err,
-                     "%s: no trajectory has %ld observations for --window %ld; give a shorter --window "
-                     "(or 0: whole trajectories)",
-                     o->data, o->window, o->window);
-        else
-            snprintf(T->err, sizeof T->err, "%s: no trajectory has two observations to train on", o->data);
+        snprintf(T->err, sizeof T->err,
+                 "%s: no trajectory has two observations to train on; each trajectory needs a first observation to "
+                 "start from and a later one to compare with",
+                 o->data);
         return -1;
     }
+    if (n_short && !o->quiet)
+        fprintf(stderr,
+                "nodec train: note: %d of the %d trajectories of %s have fewer than %ld observations (--window); each "
+                "is used whole, as one window\n",
+                n_short, T->d.n_traj, o->data, o->window);
+    if (n_single && !o->quiet)
+        fprintf(stderr,
+                "nodec train: note: %d of the %d trajectories of %s have a single observation and are left out of "
+                "training (there is nothing to predict from it)\n",
+                n_single, T->d.n_traj, o->data);
     if (n_pool > 100000000) return snprintf(T->err, sizeof T->err, "%s: too many windows", o->data), -1;
     T->n_pool = (int)n_pool;
     T->pool = malloc(sizeof *T->pool * (size_t)n_pool);
@@ -1706,8 +1722,11 @@ static int setup(Trainer *T) {
         int n = T->d.traj[k].n;
         if (o->window == 0) {
             if (n >= 2) T->pool[p++] = (Win){k, 0, n};
-        } else
+        } else if (n >= o->window) {
             for (int s = 0; s + o->window <= n; s++) T->pool[p++] = (Win){k, s, (int)o->window};
+        } else if (n >= 2) {
+            T->pool[p++] = (Win){k, 0, n};
+        }
     }
     for (int i = 0; i < T->n_pool; i++)
         if (T->pool[i].len > maxlen) maxlen = T->pool[i].len;
@@ -1720,8 +1739,9 @@ static int setup(Trainer *T) {
         fprintf(stderr, "nodec train: note: lbfgs takes the whole batch: all %d windows of %s each iteration\n",
                 T->n_pool, o->data);
     if (o->window && o->batch > T->n_pool && !o->quiet)
-        fprintf(stderr, "nodec train: note: %s has %d windows of %ld observations; each minibatch takes all of them\n",
-                o->data, T->n_pool, o->window);
+        fprintf(stderr,
+                "nodec train: note: %s has %d windows of %s%ld observations; each minibatch takes all of them\n",
+                o->data, T->n_pool, n_short ? "up to " : "", o->window);
     size_t B = (size_t)Bmax, L = (size_t)maxlen;
     T->n_h = (Bmax > T->d.n_traj ? Bmax : T->d.n_traj) + 1;
     if (T->val.n_traj >= T->n_h) T->n_h = T->val.n_traj + 1;
