@@ -263,6 +263,8 @@ typedef struct cadj_ode {
     long first;         /* the step of the segment's piece 0 */
     long lo, hi, cur;   /* the pieces z(t) may use; the last one used */
     double *z;          /* scratch: z(t) */
+    double *fz, *K;     /* scratch: f(z(t)); B invariants, then B scratch */
+    int proj, kset;     /* cadj_project on; K is set (since the last jump) */
 } cadj_ode;
 
 /* z(t) from the piece of [lo, hi] whose step contains t (linear search
@@ -354,6 +356,64 @@ static int cadj_jvq(rk_ode *o, double t, const double *y, const double *v, doubl
     return NODEC_SUCCESS;
 }
 
+/* The adjoint's invariant.  Along the exact z(t), d(aᵀf)/dt = aᵀ∂f/∂t,
+ * so between observations aᵀf + at is constant, and so is a_bᵀf_b alone
+ * for each trajectory b when f is autonomous.  Through a relaxation jump
+ * (van der Pol, μ = 1000: |f| ≈ 1e6) a is all but orthogonal to f — |aᵀf|
+ * ≈ 7e-4 against |a||f| ≈ 3e5 — and that small component is what the
+ * gradient with respect to anything that moves the jump in time is made
+ * of: an error of a at rtol 1e-10 changes aᵀf by up to 3e-5 per step, and
+ * dL/dμ came out 1e-3 off at every tolerance (ill-conditioned, not under-
+ * resolved: tightening either pass did not help).  So after each accepted
+ * step, where aᵀf cancels by more than CADJ_ILL (|a||f| > CADJ_ILL·|aᵀf|),
+ * a is projected back onto the invariant along f (the smallest change in
+ * a that restores it).  Elsewhere the invariant is only followed: it is
+ * evaluated at the interpolated z(t), and where aᵀf does not cancel that
+ * value is no better than a (on a slow manifold inside a long forward
+ * step the interpolant's stiff components are off by far more than rtol,
+ * and J amplifies them in f).  A projection that would move a by more
+ * than CADJ_MOVE·(rtol|a| + atol) is not taken either: then the
+ * interpolant, not a, is what is off.  (Chosen on van der Pol μ = 1000
+ * and 100 and Robertson, test_stiff_jump and test_stiff_grad: with
+ * CADJ_ILL = 2 Robertson's rodas4 gradient was 1.8e-6 off instead of
+ * 2e-9; with 1e4 van der Pol kept 1e-3 errors at some tolerances.) */
+enum { CADJ_ILL = 100, CADJ_MOVE = 100 };
+
+static void cadj_invariants(cadj_ode *co, double t, const double *y, double *K) {
+    ctx *c = co->c;
+    int nb = c->m->uses_t ? 1 : c->B;
+    long len = c->m->uses_t ? c->nz : c->m->n_state;
+    dense_z(co, t, co->z);
+    par_f(c->s, c->B, t, co->z, c->theta, co->fz);
+    c->s->stats.backward.f_evals++;
+    for (int b = 0; b < nb; b++) K[b] = dot(y + b * len, co->fz + b * len, len);
+    if (c->m->uses_t) K[0] += y[c->nz + c->P];
+}
+
+/* After an accepted step of r: project a onto K, or follow K (above). */
+static void cadj_project(cadj_ode *co, rk *r) {
+    ctx *c = co->c;
+    int nb = c->m->uses_t ? 1 : c->B, moved = 0;
+    long len = c->m->uses_t ? c->nz : c->m->n_state;
+    double rtol = c->s->rtol, atol = c->s->atol, *Kt = co->K + c->B;
+    cadj_invariants(co, r->t, r->y, Kt);
+    for (int b = 0; b < nb; b++) {
+        double *ab = r->y + b * len;
+        const double *fb = co->fz + b * len;
+        double ff = dot(fb, fb, len), na = sqrt(dot(ab, ab, len));
+        double lam = ff > 0 ? (Kt[b] - co->K[b]) / ff : 0;
+        if (!co->kset || !(na * sqrt(ff) > CADJ_ILL * fabs(Kt[b])) ||
+            !(fabs(lam) * sqrt(ff) <= CADJ_MOVE * (rtol * na + atol))) {
+            co->K[b] = Kt[b];
+            continue;
+        }
+        for (long p = 0; p < len; p++) ab[p] -= lam * fb[p];
+        moved = moved || lam != 0;
+    }
+    co->kset = 1;
+    if (moved) rk_restart(r); /* k_0 (FSAL) was F at the old a */
+}
+
 /* Replays the accepted steps first..last from their checkpoint, writing
  * each step's dense output as polynomial coefficients in x ∈ [0, 1]:
  * z = y0 + Σ_m C_m x^m, C_m = h Σ_j W[j][m−1] k_j (rk_dense_coefs); for
@@ -410,15 +470,21 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0) {
     nodec_pass_stats rst = {0};
     nodec_xstats rxs = {0};
     fwd_ode fo;
-    cadj_ode co = {{0}, c, NULL, NULL, 0, 0, 0, 0, NULL};
+    cadj_ode co = {{0}, c, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0};
     rk r = {0}, rr = {0};
     double *seg = NULL, *at;
-    size_t segbytes = ((size_t)K * NCOEF + 2) * nz * sizeof(double);
+    size_t segbytes = (((size_t)K * NCOEF + 3) * nz + 2 * (size_t)c->B) * sizeof(double);
 
     rc = fwd_solve(s, c->theta, c->B, c->z0, N + 1, c->t, c->zobs, &tp.hk, &s->stats.forward);
     if (rc == 0) rc = losses(c);
     if (rc == 0 && !(seg = mem_alloc(&s->mem, segbytes))) rc = oom(s);
     co.z = seg ? seg + (size_t)K * NCOEF * nz : NULL;
+    co.fz = seg ? co.z + 2 * nz : NULL; /* after the replay's f0 */
+    co.K = seg ? co.fz + nz : NULL;
+    /* the invariant's projection: for the methods meant for stiff
+     * problems, where the jumps are (explicit methods would pay an f per
+     * step for nothing) */
+    co.proj = nodec__implicit(s->method) && !fixed;
     co.o.n = (int)(nz + P + 1);
     co.o.rhs = cadj_rhs;
     set_groups(&co.o, s, 1, nz, P);
@@ -481,17 +547,23 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0) {
             while (rc == 0 && r.t > t0) {
                 double stop = (i >= 1 && c->t[i - 1] > t0) ? c->t[i - 1] : t0;
                 int acc;
-                while (rc == 0 && r.t > stop) rc = rk_attempt(&r, cadj_reach(&co, r.t, stop), &acc);
+                if (co.proj && !co.kset) cadj_project(&co, &r);
+                while (rc == 0 && r.t > stop) {
+                    rc = rk_attempt(&r, cadj_reach(&co, r.t, stop), &acc);
+                    if (rc == 0 && acc && co.proj) cadj_project(&co, &r);
+                }
                 if (rc == 0 && i >= 1 && c->t[i - 1] == r.t && r.t > t0) {
                     i--;
                     jump(c, i, r.y, r.y + nz + P, &s->stats.backward);
                     rk_restart(&r);
+                    co.kset = 0;
                 }
             }
             if (rc == 0 && i >= 1 && c->t[i - 1] == t0) {
                 i--;
                 jump(c, i, r.y, r.y + nz + P, &s->stats.backward);
                 rk_restart(&r);
+                co.kset = 0;
             }
             hi = lo - 1;
         }
