@@ -414,7 +414,8 @@ typedef struct Ir {
     int len, cap;
     int *hash; /* open addressing over node ids, -1 empty */
     int hcap;
-    bool fold; /* simplify while building (off only for tests) */
+    bool fold;     /* simplify while building (off only for tests) */
+    bool no_tiles; /* plan.c: every function one sample at a time (tests, `emit --no-tiles`) */
 } Ir;
 
 Ir *ir_new(Model *m);
@@ -486,7 +487,29 @@ typedef struct PlanOut {
     int root;   /* -1: zero */
     bool total; /* a scalar summed over the batch */
     Shape shape;
+    bool acc; /* a tensor summed over the batch (a parameter's gradient) */
 } PlanOut;
+
+/* A product computed for a whole tile of samples at once (batch-major):
+ * C (m × n) = Σ_p a(i, p) · Bm[p][j], where
+ *   a product node (node ≥ 0): row i of C is sample i's result, in its
+ *     slot of the tile's work (ldc = the per-sample size); a(i, p) is
+ *     element p of sample i's operand x; m = the samples of the tile;
+ *   a parameter's gradient (out = k ≥ 0, node -1): C is the output's
+ *     [n_rows, n_cols] block of atheta, added to; a(i, p) = element i of
+ *     sample p's left operand x, Bm's row p the right operand y of sample p;
+ *     k = the samples of the tile.
+ * For a product node, Bm is the stored matrix `mat` (a parameter or a
+ * hoisted work tensor) or its transpose, copied once per call into the
+ * work buffer at `pack` (-1: used in place). */
+typedef struct Gemm {
+    int node, out; /* one of them is -1 */
+    int x, y;      /* per-sample operands: x always, y for a gradient */
+    int mat;       /* product: the matrix node */
+    bool trans;    /* product: Bm = matᵀ, copied to pack */
+    int pack;
+    int m, n, k; /* the fixed dimensions (the tile's is given at run time) */
+} Gemm;
 
 typedef struct Plan {
     char *mode; /* per node: 0, 'N', 'L', 'S', 'W', 'I', 'F' */
@@ -499,11 +522,25 @@ typedef struct Plan {
     bool *inplace; /* 'W' in its slice of its single user, a concat, which does not copy it */
     int wsize;     /* doubles of work */
     int over;      /* -1, or the node whose storage passed MAX_WORK (the plan is then void) */
+    /* Batch-major tiles (when tile > 1): the samples are taken `tile` at a
+     * time; each sample of a tile has its own copy of the per-sample
+     * values, whose offsets are in [0, stride), at work + tbase + stride·(its
+     * index in the tile); the values computed before the batch loop are at
+     * their offsets in work, as when untiled.  The nodes are computed in
+     * node order, a loop over the tile's samples around each run between
+     * two products in gemm[]; the gradients in gemm[] come after the
+     * per-sample outputs. */
+    int tile, stride, tbase;
+    Gemm *gemm;
+    int ngemm;
+    bool *is_gemm;  /* per node: computed by a tile product */
+    bool *out_gemm; /* per output */
 } Plan;
 
 /* Plans every node reached from outs (arrays from a); returns the work size,
- * or -1 when it would pass MAX_WORK. */
-int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a);
+ * or -1 when it would pass MAX_WORK.  batch: the function loops over
+ * samples with per-sample rows (f, vjp, f_vjp, jvp), so it may be tiled. */
+int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, bool batch, Arena *a);
 /* The work size of the generated code: the largest any function (f, vjp,
  * f_vjp, jvp, loss, loss_grad, and jac_z's n_state + vjp's) needs.  -1 when
  * that passes MAX_WORK, with *over (when non-NULL) the node that passed it. */
@@ -520,11 +557,25 @@ void plan_dump(Buf *b, Program *pg);
 typedef struct EmitOpts {
     const char *source_path;
     uint64_t source_hash;
+    bool blas; /* `emit --blas`: the source defines ND_CBLAS (tile products through cblas_dgemm) */
 } EmitOpts;
 
 void emit_header(Buf *b, Program *pg, const EmitOpts *o);
 void emit_source(Buf *b, Program *pg, const EmitOpts *o);
 int emit_work_size(Program *pg);
+
+/* ---- vmath.c --------------------------------------------------------- */
+
+/* Vector math for the emitted C (docs/vmath.md).  The prelude goes after
+ * `#include <math.h>` in every emitted .c; it is empty unless the file is
+ * compiled with -DND_VECTOR_MATH, so standalone emitted C stays plain
+ * C99 + libm.  The sigmoid and softplus helpers are branch-free, so their
+ * loops vectorise. */
+const char *vmath_prelude(void);
+const char *vmath_sigmoid_src(void);
+const char *vmath_softplus_src(void);
+/* The flags the cc backend adds before the source file, NULL-terminated. */
+const char *const *vmath_cflags(void);
 
 /* ---- print.c --------------------------------------------------------- */
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_c.inc"  /* nd_gemm_c: compiler/nd_gemm.h as a string */
 #include "model_h.inc" /* nodec_model_h: runtime/nodec_model.h as a string */
 
 enum { H_SQ, H_CUBE, H_SIGMOID, H_RELU, H_SOFTPLUS, H_STEP, H_SIGN, H_NEXT, H_UNIFORM, H_NORMAL, H_COUNT };
@@ -53,6 +54,13 @@ typedef struct Em {
     int *out_fuse;    /* the same for output k */
     bool *inplace;    /* already in its slice of the concat that reads it */
     const char *facc; /* the name of an 'F' node's sum where it is read */
+    /* batch-major tiles (plan.c): per-sample values are in ws, a sample's
+     * own work, when tile > 1 */
+    int tile, stride, tbase;
+    Gemm *gemm;
+    int ngemm;
+    bool *is_gemm, *out_gemm;
+    bool used_gemm; /* some function calls nd_gemm */
     Arena *a;
 } Em;
 
@@ -62,6 +70,9 @@ static const char *const base_name[] = {"zb", "ab", "vb", "pb", "ob", "dzb", "az
 static const char *const base_src[] = {"z", "a", "v", "pred", "obs", "dzdt", "az", "out", "grad"};
 
 static Node *N(Em *e, int id) { return &e->ir->n[id]; }
+
+/* The work buffer node id's slot is in: a sample's own (tiled) or the one. */
+static const char *W(Em *e, int id) { return e->tile > 1 && N(e, id)->varies ? "ws" : "w"; }
 
 static void indent(Buf *b, int lv) {
     for (int i = 0; i < lv; i++) buf_puts(b, "    ");
@@ -229,7 +240,7 @@ static int expr(Em *e, Buf *o, int id, const char *i, const char *j) {
     case 'N': lit(o, n->num); return n->num < 0 ? P_UNARY : P_ATOM;
     case 'L': buf_puts(o, leaf_access(e, n, i, j)); return P_ATOM;
     case 'S': buf_printf(o, "s%d", id); return P_ATOM;
-    case 'W': buf_printf(o, "w[%s]", flat(e, e->woff[id], n->shape, i, j)); return P_ATOM;
+    case 'W': buf_printf(o, "%s[%s]", W(e, id), flat(e, e->woff[id], n->shape, i, j)); return P_ATOM;
     case 'I': return expr_op(e, o, id, i, j);
     case 'F': buf_puts(o, e->facc); return P_ATOM; /* inside its product's loop */
     }
@@ -266,10 +277,10 @@ static void epilogue(Em *e, Buf *b, int lv, int id, Epi epi, const char *i, cons
     if (epi.out)
         emit_out_elem(e, b, epi.out, i, "0");
     else if (epi.node >= 0)
-        buf_printf(b, "w[%s] = ", flat(e, e->woff[epi.node], N(e, epi.node)->shape, i, "0")),
+        buf_printf(b, "%s[%s] = ", W(e, epi.node), flat(e, e->woff[epi.node], N(e, epi.node)->shape, i, "0")),
             expr_op(e, b, epi.node, i, "0"), buf_puts(b, ";\n");
     else
-        buf_printf(b, "w[%s] = %s;\n", flat(e, e->woff[id], N(e, id)->shape, i, "0"), acc);
+        buf_printf(b, "%s[%s] = %s;\n", W(e, id), flat(e, e->woff[id], N(e, id)->shape, i, "0"), acc);
 }
 
 /* Several sums over k at once, one pass: acc_r = Σ_k a(r, k) · x(k) for the
@@ -331,6 +342,7 @@ static void emit_matmul(Em *e, Buf *b, int lv, int id, Epi epi) {
         char decl[32], acc[16];
         snprintf(decl, sizeof decl, "double s%d", id), snprintf(acc, sizeof acc, "s%d", id);
         dot(e, b, lv, decl, acc, x.d[0], n.a, "0", n.b, "0", false);
+        if (e->mode[id] == 'W') indent(b, lv), buf_printf(b, "%s[%d] = s%d;\n", W(e, id), e->woff[id], id);
     } else if (x.rank == 2 && y.rank == 1 && x.d[0] <= 4 && x.d[1] > 4) { /* few long rows: one pass */
         indent(b, lv), buf_puts(b, "{\n");
         multi_dot(e, b, lv + 1, x.d[0], x.d[1], n.a, n.b, true);
@@ -353,18 +365,19 @@ static void emit_matmul(Em *e, Buf *b, int lv, int id, Epi epi) {
     } else if (x.rank == 1 && y.d[1] <= 4) { /* xᵀ B, few columns: their sums in one pass */
         indent(b, lv), buf_puts(b, "{\n");
         multi_dot(e, b, lv + 1, y.d[1], x.d[0], n.b, n.a, false);
-        for (int j = 0; j < y.d[1]; j++) indent(b, lv + 1), buf_printf(b, "w[%d] = acc%d;\n", e->woff[id] + j, j);
+        for (int j = 0; j < y.d[1]; j++)
+            indent(b, lv + 1), buf_printf(b, "%s[%d] = acc%d;\n", W(e, id), e->woff[id] + j, j);
         indent(b, lv), buf_puts(b, "}\n");
     } else if (x.rank == 1) { /* xᵀ B: accumulate rows of B, contiguous */
-        const char *dst = flat(e, e->woff[id], n.shape, "j", "0");
+        const char *dst = arena_printf(e->a, "%s[%s]", W(e, id), flat(e, e->woff[id], n.shape, "j", "0"));
         indent(b, lv), buf_puts(b, "{\n");
         indent(b, lv + 1), buf_puts(b, "const double x0 = "), expr(e, b, n.a, "0", "0"), buf_puts(b, ";\n");
-        indent(b, lv + 1), buf_printf(b, "for (int j = 0; j < %d; j++) w[%s] = x0 * ", y.d[1], dst);
+        indent(b, lv + 1), buf_printf(b, "for (int j = 0; j < %d; j++) %s = x0 * ", y.d[1], dst);
         sub(e, b, n.b, "0", "j", P_MUL, true), buf_puts(b, ";\n");
         indent(b, lv), buf_puts(b, "}\n");
         indent(b, lv), buf_printf(b, "for (int k = 1; k < %d; k++) {\n", x.d[0]);
         indent(b, lv + 1), buf_puts(b, "const double xk = "), expr(e, b, n.a, "k", "0"), buf_puts(b, ";\n");
-        indent(b, lv + 1), buf_printf(b, "for (int j = 0; j < %d; j++) w[%s] += xk * ", y.d[1], dst);
+        indent(b, lv + 1), buf_printf(b, "for (int j = 0; j < %d; j++) %s += xk * ", y.d[1], dst);
         sub(e, b, n.b, "k", "j", P_MUL, true), buf_puts(b, ";\n");
         indent(b, lv), buf_puts(b, "}\n");
     } else { /* A B */
@@ -384,7 +397,7 @@ static void emit_matmul(Em *e, Buf *b, int lv, int id, Epi epi) {
             sub(e, b, n.a, "i", "k", P_MUL, false), buf_puts(b, " * "), sub(e, b, n.b, "k", "j", P_MUL, true);
             buf_puts(b, ";\n");
         }
-        indent(b, lv + 2), buf_printf(b, "w[%s] = acc;\n", flat(e, e->woff[id], n.shape, "i", "j"));
+        indent(b, lv + 2), buf_printf(b, "%s[%s] = acc;\n", W(e, id), flat(e, e->woff[id], n.shape, "i", "j"));
         indent(b, lv + 1), buf_puts(b, "}\n");
     }
 }
@@ -406,6 +419,7 @@ static void emit_node(Em *e, Buf *b, int lv, int id) {
         int k = loops(b, lv, s);
         indent(b, lv + k), buf_printf(b, "s%d += ", id), expr(e, b, n.a, "i", "j"), buf_puts(b, ";\n");
         close_loops(b, lv, k);
+        if (e->mode[id] == 'W') indent(b, lv), buf_printf(b, "%s[%d] = s%d;\n", W(e, id), e->woff[id], id);
         return;
     }
     if (e->mode[id] == 'S') {
@@ -413,7 +427,8 @@ static void emit_node(Em *e, Buf *b, int lv, int id) {
         return;
     }
     if (n.op == OP_EMBED) {
-        indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++) w[%d + i] = 0;\n", shape_size(n.shape), e->woff[id]);
+        indent(b, lv),
+            buf_printf(b, "for (int i = 0; i < %d; i++) %s[%d + i] = 0;\n", shape_size(n.shape), W(e, id), e->woff[id]);
         Shape g = N(e, n.a)->shape;
         const char *res[2] = {"i", "j"}, *dst[2];
         int r = 0;
@@ -424,7 +439,7 @@ static void emit_node(Em *e, Buf *b, int lv, int id) {
                 dst[k] = ix_add(e, res[r++], n.i[2 * k]);
         }
         int k = loops(b, lv, g);
-        indent(b, lv + k), buf_printf(b, "w[%s] = ", flat(e, e->woff[id], n.shape, dst[0], dst[1]));
+        indent(b, lv + k), buf_printf(b, "%s[%s] = ", W(e, id), flat(e, e->woff[id], n.shape, dst[0], dst[1]));
         expr(e, b, n.a, "i", "j"), buf_puts(b, ";\n");
         close_loops(b, lv, k);
         return;
@@ -435,16 +450,17 @@ static void emit_node(Em *e, Buf *b, int lv, int id) {
         for (int p = 0; p < 2; p++) {
             if (e->inplace[parts[p]]) continue;
             if (N(e, parts[p])->shape.rank == 0) {
-                indent(b, lv), buf_printf(b, "w[%d] = ", e->woff[id] + at[p]);
+                indent(b, lv), buf_printf(b, "%s[%d] = ", W(e, id), e->woff[id] + at[p]);
             } else {
-                indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++) w[%d + i] = ", len[p], e->woff[id] + at[p]);
+                indent(b, lv),
+                    buf_printf(b, "for (int i = 0; i < %d; i++) %s[%d + i] = ", len[p], W(e, id), e->woff[id] + at[p]);
             }
             expr(e, b, parts[p], "i", "0"), buf_puts(b, ";\n");
         }
         return;
     }
     int k = loops(b, lv, n.shape);
-    indent(b, lv + k), buf_printf(b, "w[%s] = ", flat(e, e->woff[id], n.shape, "i", "j"));
+    indent(b, lv + k), buf_printf(b, "%s[%s] = ", W(e, id), flat(e, e->woff[id], n.shape, "i", "j"));
     expr_op(e, b, id, "i", "j"), buf_puts(b, ";\n");
     close_loops(b, lv, k);
 }
@@ -474,14 +490,17 @@ static void emit_out(Em *e, Buf *b, int lv, const Out *out, int k) {
 
 /* ---- storage decisions (plan.c) ----------------------------------------- */
 
-static int plan(Em *e, const Out *outs, int nouts) {
+static int plan(Em *e, const Out *outs, int nouts, bool batch) {
     PlanOut *po = arena_alloc(e->a, sizeof *po * (size_t)(nouts + 1));
-    for (int k = 0; k < nouts; k++) po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape};
+    for (int k = 0; k < nouts; k++)
+        po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape, outs[k].kind == OUT_ACC};
     Plan p;
-    e->wsize = plan_storage(&p, e->ir, po, nouts, e->a);
+    e->wsize = plan_storage(&p, e->ir, po, nouts, batch, e->a);
     if (p.over >= 0) ice("a work size past MAX_WORK reached the C emitter (plan_check refuses it)");
     e->mode = p.mode, e->uses = p.uses, e->multi = p.multi, e->woff = p.woff;
     e->user = p.user, e->fuse = p.fuse, e->out_fuse = p.out_fuse, e->inplace = p.inplace;
+    e->tile = p.tile, e->stride = p.stride, e->tbase = p.tbase, e->gemm = p.gemm, e->ngemm = p.ngemm;
+    e->is_gemm = p.is_gemm, e->out_gemm = p.out_gemm;
     return e->wsize;
 }
 
@@ -493,64 +512,161 @@ static bool mergeable(Em *e, const Out *o, int k) {
 
 static bool same_guard(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
 
-/* The body of a batched function: hoisted values, then the sample loop. */
-static void emit_body(Em *e, Buf *b, const Out *outs, int nouts, const int *row_len, const int *row_base, int nrows) {
-    plan(e, outs, nouts);
+/* The per-sample outputs in order, at level lv; neighbours with the same
+ * guard share one `if`, and neighbours with the same first dimension one
+ * loop over it.  Outputs computed by tile products are left out. */
+static void emit_outputs(Em *e, Buf *loop, const Out *outs, int nouts, int lv0) {
+    const char *open = NULL;
+    for (int k = 0; k < nouts; k++) {
+        if ((outs[k].root < 0 && outs[k].kind != OUT_SET) || e->out_gemm[k]) continue;
+        const char *g = outs[k].guard;
+        if (open && (!g || strcmp(open, g))) indent(loop, lv0), buf_puts(loop, "}\n"), open = NULL;
+        if (g && !open) indent(loop, lv0), buf_printf(loop, "if (%s) {\n", g), open = g;
+        int lv = g ? lv0 + 1 : lv0, last = k;
+        if (mergeable(e, &outs[k], k))
+            while (last + 1 < nouts && mergeable(e, &outs[last + 1], last + 1) && !e->out_gemm[last + 1] &&
+                   outs[last + 1].shape.d[0] == outs[k].shape.d[0] && same_guard(outs[last + 1].guard, g))
+                last++;
+        if (last == k) {
+            emit_out(e, loop, lv, &outs[k], k);
+            continue;
+        }
+        indent(loop, lv), buf_printf(loop, "for (int i = 0; i < %d; i++) {\n", outs[k].shape.d[0]);
+        for (int q = k; q <= last; q++) {
+            if (outs[q].shape.rank == 2) {
+                indent(loop, lv + 1), buf_printf(loop, "for (int j = 0; j < %d; j++)\n", outs[q].shape.d[1]);
+                indent(loop, lv + 2), emit_out_elem(e, loop, &outs[q], "i", "j");
+            } else {
+                indent(loop, lv + 1), emit_out_elem(e, loop, &outs[q], "i", "0");
+            }
+        }
+        indent(loop, lv), buf_puts(loop, "}\n");
+        k = last;
+    }
+    if (open) indent(loop, lv0), buf_puts(loop, "}\n");
+}
+
+/* The per-sample row pointers the code in `code` uses (outputs: always),
+ * for sample `bexpr`, at level lv. */
+static void emit_rows(Em *e, Buf *b, int lv, const int *row_len, const int *row_base, int nrows, const char *bexpr,
+                      bool outs) {
+    for (int k = 0; k < nrows; k++) {
+        int bi = row_base[k];
+        bool out = bi >= B_DZ;
+        if (out ? !outs : !e->used_base[bi]) continue;
+        indent(b, lv);
+        if (bi == B_AZ) /* az may be NULL */
+            buf_printf(b, "double *azb = az ? az + (long)%s * %d : 0;\n", bexpr, row_len[k]);
+        else
+            buf_printf(b, "%sdouble *%s = %s + (long)%s * %d;\n", out ? "" : "const ", base_name[bi], base_src[bi],
+                       bexpr, row_len[k]);
+    }
+}
+
+/* A stretch of per-sample code in a tile: a loop over the tile's samples. */
+static void flush_run(Em *e, Buf *b, Buf *run, const int *row_len, const int *row_base, int nrows, bool outs) {
+    if (!run->s) return;
+    buf_puts(b, "        for (int bb = 0; bb < nt; bb++) {\n");
+    if (strstr(run->s, "ws[")) buf_printf(b, "            double *ws = w + %d + (long)bb * %d;\n", e->tbase, e->stride);
+    emit_rows(e, b, 3, row_len, row_base, nrows, "(b0 + bb)", outs);
+    buf_puts(b, run->s);
+    buf_puts(b, "        }\n");
+    buf_free(run);
+    *run = (Buf){0};
+    memset(e->used_base, 0, sizeof e->used_base);
+}
+
+/* Where a per-sample vector operand of a tile product starts for the tile's
+ * first sample, and the distance between samples. */
+static const char *gemm_rows(Em *e, int id, int *ld) {
+    Node *n = N(e, id);
+    if (e->mode[id] == 'W') return *ld = e->stride, arena_printf(e->a, "w + %d", e->tbase + e->woff[id]);
+    static const char *const leaf_src[] = {[L_STATE] = "z", [L_ADJ] = "a", [L_TAN] = "v"};
+    *ld = e->pg->m->n_state;
+    return arena_printf(e->a, "%s + (long)b0 * %d + %d", leaf_src[n->i[0]], *ld, e->pg->m->states[n->i[1]]->offset);
+}
+
+static void emit_gemm(Em *e, Buf *b, const Gemm *g, const Out *outs) {
+    int lda, ldb;
+    const char *A = gemm_rows(e, g->x, &lda);
+    e->used_gemm = true;
+    if (g->node >= 0) { /* the tile's products, each into its sample's slot */
+        const char *B;
+        if (g->trans)
+            B = arena_printf(e->a, "w + %d", g->pack);
+        else if (e->mode[g->mat] == 'W')
+            B = arena_printf(e->a, "w + %d", e->woff[g->mat]);
+        else
+            B = arena_printf(e->a, "theta + %d", e->pg->m->params[N(e, g->mat)->i[1]]->offset);
+        buf_printf(b, "        nd_gemm(nt, %d, %d, %s, %d, 1, %s, %d, w + %d, %d, 0);\n", g->n, g->k, A, lda, B, g->n,
+                   e->tbase + e->woff[g->node], e->stride);
+        return;
+    }
+    const char *Y = gemm_rows(e, g->y, &ldb); /* a gradient: Σ over the tile of outer(x, y) */
+    const Out *o = &outs[g->out];
+    buf_printf(b, "        %snd_gemm(%d, %d, nt, %s, 1, %d, %s, %d, %s + %d, %d, 1);\n",
+               o->guard ? arena_printf(e->a, "if (%s) ", o->guard) : "", g->m, g->n, A, lda, Y, ldb, o->base, o->offset,
+               g->n);
+}
+
+/* Tiled: the samples `tile` at a time, each stretch of per-sample code
+ * between two products a loop over the tile (plan.c). */
+static void emit_tiles(Em *e, Buf *b, const Out *outs, int nouts, const int *row_len, const int *row_base, int nrows) {
+    for (int g = 0; g < e->ngemm; g++) { /* transposed matrices, copied once */
+        const Gemm *gm = &e->gemm[g];
+        if (!gm->trans) continue;
+        buf_printf(b, "    for (int i = 0; i < %d; i++)\n        for (int j = 0; j < %d; j++) w[%d + j * %d + i] = ",
+                   gm->n, gm->k, gm->pack, gm->n);
+        expr(e, b, gm->mat, "i", "j"), buf_puts(b, ";\n");
+    }
+    buf_printf(b, "    for (int b0 = 0; b0 < B; b0 += %d) {\n", e->tile);
+    buf_printf(b, "        const int nt = B - b0 < %d ? B - b0 : %d;\n", e->tile, e->tile);
+    memset(e->used_base, 0, sizeof e->used_base);
+    Buf run = {0};
+    for (int id = 0; id < e->ir->len; id++) {
+        char m = e->mode[id];
+        if ((m != 'S' && m != 'W') || !N(e, id)->varies) continue;
+        if (!e->is_gemm[id]) {
+            emit_node(e, &run, 3, id);
+            continue;
+        }
+        flush_run(e, b, &run, row_len, row_base, nrows, false);
+        for (int g = 0; g < e->ngemm; g++)
+            if (e->gemm[g].node == id) emit_gemm(e, b, &e->gemm[g], outs);
+    }
+    emit_outputs(e, &run, outs, nouts, 3);
+    flush_run(e, b, &run, row_len, row_base, nrows, true);
+    for (int g = 0; g < e->ngemm; g++)
+        if (e->gemm[g].out >= 0) emit_gemm(e, b, &e->gemm[g], outs);
+    buf_puts(b, "    }\n");
+}
+
+/* The body of a batched function: hoisted values, then the sample loop
+ * (or the tiles' loop). */
+static void emit_body(Em *e, Buf *b, const Out *outs, int nouts, const int *row_len, const int *row_base, int nrows,
+                      bool batch) {
+    plan(e, outs, nouts, batch);
     memset(e->used_base, 0, sizeof e->used_base);
     Buf pre = {0}, loop = {0};
     for (int id = 0; id < e->ir->len; id++) {
         char m = e->mode[id];
         if (m != 'S' && m != 'W') continue;
-        if (N(e, id)->varies)
-            emit_node(e, &loop, 2, id);
-        else
+        if (!N(e, id)->varies)
             emit_node(e, &pre, 1, id);
+        else if (e->tile == 1)
+            emit_node(e, &loop, 2, id);
     }
-    /* outputs in order; neighbours with the same guard share one `if`, and
-     * neighbours with the same first dimension one loop over it */
-    const char *open = NULL;
-    for (int k = 0; k < nouts; k++) {
-        if (outs[k].root < 0 && outs[k].kind != OUT_SET) continue;
-        const char *g = outs[k].guard;
-        if (open && (!g || strcmp(open, g))) buf_puts(&loop, "        }\n"), open = NULL;
-        if (g && !open) buf_printf(&loop, "        if (%s) {\n", g), open = g;
-        int lv = g ? 3 : 2, last = k;
-        if (mergeable(e, &outs[k], k))
-            while (last + 1 < nouts && mergeable(e, &outs[last + 1], last + 1) &&
-                   outs[last + 1].shape.d[0] == outs[k].shape.d[0] && same_guard(outs[last + 1].guard, g))
-                last++;
-        if (last == k) {
-            emit_out(e, &loop, lv, &outs[k], k);
-            continue;
-        }
-        indent(&loop, lv), buf_printf(&loop, "for (int i = 0; i < %d; i++) {\n", outs[k].shape.d[0]);
-        for (int q = k; q <= last; q++) {
-            if (outs[q].shape.rank == 2) {
-                indent(&loop, lv + 1), buf_printf(&loop, "for (int j = 0; j < %d; j++)\n", outs[q].shape.d[1]);
-                indent(&loop, lv + 2), emit_out_elem(e, &loop, &outs[q], "i", "j");
-            } else {
-                indent(&loop, lv + 1), emit_out_elem(e, &loop, &outs[q], "i", "0");
-            }
-        }
-        indent(&loop, lv), buf_puts(&loop, "}\n");
-        k = last;
-    }
-    if (open) buf_puts(&loop, "        }\n");
     if (e->wsize) buf_puts(b, "    double *w = work;\n");
     if (pre.s) buf_puts(b, pre.s);
-    buf_puts(b, "    for (int b = 0; b < B; b++) {\n");
-    for (int k = 0; k < nrows; k++) {
-        int bi = row_base[k];
-        bool out = bi >= B_DZ;
-        if (!out && !e->used_base[bi]) continue;
-        if (bi == B_AZ) /* az may be NULL */
-            buf_printf(b, "        double *azb = az ? az + (long)b * %d : 0;\n", row_len[k]);
-        else
-            buf_printf(b, "        %sdouble *%s = %s + (long)b * %d;\n", out ? "" : "const ", base_name[bi],
-                       base_src[bi], row_len[k]);
+    if (e->tile > 1) {
+        emit_tiles(e, b, outs, nouts, row_len, row_base, nrows);
+    } else {
+        emit_outputs(e, &loop, outs, nouts, 2);
+        buf_puts(b, "    for (int b = 0; b < B; b++) {\n");
+        emit_rows(e, b, 2, row_len, row_base, nrows, "b", true);
+        if (loop.s) buf_puts(b, loop.s);
+        buf_puts(b, "    }\n");
     }
-    if (loop.s) buf_puts(b, loop.s);
-    buf_puts(b, "    }\n");
     buf_free(&pre), buf_free(&loop);
 }
 
@@ -571,7 +687,7 @@ static void emit_f(Em *e, Buf *b) {
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->f.roots[i], OUT_SET, "dzb", i, NULL);
     int rl[] = {m->n_state, m->n_state}, rb[] = {B_Z, B_DZ};
-    emit_body(e, b, outs, m->nstates, rl, rb, 2);
+    emit_body(e, b, outs, m->nstates, rl, rb, 2, true);
     buf_puts(b, "}\n\n");
 }
 
@@ -595,7 +711,7 @@ static void emit_vjp(Em *e, Buf *b) {
     }
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, "*at", 0, shape0(), "at"};
     int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_A, B_AZ};
-    emit_body(e, b, outs, k, rl, rb, 3);
+    emit_body(e, b, outs, k, rl, rb, 3, true);
     buf_puts(b, "}\n\n");
 }
 
@@ -621,7 +737,7 @@ static void emit_f_vjp(Em *e, Buf *b) {
     }
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, "*at", 0, shape0(), "at"};
     int rl[] = {m->n_state, m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_A, B_DZ, B_AZ};
-    emit_body(e, b, outs, k, rl, rb, 4);
+    emit_body(e, b, outs, k, rl, rb, 4, true);
     buf_puts(b, "}\n\n");
 }
 
@@ -635,7 +751,7 @@ static void emit_jvp(Em *e, Buf *b) {
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->jvp.roots[i], OUT_SET, "outb", i, NULL);
     int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_V, B_OUT};
-    emit_body(e, b, outs, m->nstates, rl, rb, 3);
+    emit_body(e, b, outs, m->nstates, rl, rb, 3, true);
     buf_puts(b, "}\n\n");
 }
 
@@ -657,7 +773,7 @@ static void emit_loss(Em *e, Buf *b, bool grad) {
     outs[n++] = (Out){e->pg->loss.roots[0], OUT_TOTAL, "total", 0, shape0(), NULL};
     if (grad) outs[n++] = (Out){e->pg->loss_grad.roots[0], OUT_SET, "gb", 0, shape1(m->n_state), NULL};
     int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_PRED, B_OBS, B_GRAD};
-    emit_body(e, b, outs, n, rl, rb, grad ? 3 : 2);
+    emit_body(e, b, outs, n, rl, rb, grad ? 3 : 2, false);
     buf_puts(b, "    return total;\n}\n\n");
 }
 
@@ -751,11 +867,8 @@ static void emit_vars(Em *e, Buf *b, const char *what, Sym **v, int n) {
 static const char *const helper_src[] = {
     [H_SQ] = "static double nd_sq(double x) { return x * x; }\n",
     [H_CUBE] = "static double nd_cube(double x) { return x * x * x; }\n",
-    [H_SIGMOID] = "static double nd_sigmoid(double x)\n{\n"
-                  "    if (x >= 0) return 1 / (1 + exp(-x));\n"
-                  "    double ex = exp(x);\n    return ex / (1 + ex);\n}\n",
+    /* [H_SIGMOID], [H_SOFTPLUS]: vmath.c's, branch-free */
     [H_RELU] = "static double nd_relu(double x) { return x > 0 ? x : 0; }\n",
-    [H_SOFTPLUS] = "static double nd_softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }\n",
     [H_STEP] = "static double nd_step(double x) { return x > 0 ? 1 : 0; }\n",
     [H_SIGN] = "static double nd_sign(double x) { return (x > 0) - (x < 0); }\n",
     [H_NEXT] = "/* splitmix64 (Steele, Lea, Flood 2014) */\n"
@@ -849,11 +962,17 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
     Buf code = {0};
     int work = emit_functions(&e, &code);
     banner(b, pg, o, "c");
+    if (o->blas)
+        buf_puts(b,
+                 "#ifndef ND_CBLAS\n#define ND_CBLAS 1 /* nodec emit --blas: link a CBLAS (-lopenblas) */\n#endif\n");
     buf_printf(b, "#include <math.h>\n\n#include \"%s.h\"\n\n", p);
+    buf_puts(b, vmath_prelude()), buf_putc(b, '\n');
     buf_puts(b, "/* Where a function writes, its pointers never overlap (DESIGN.md §3). */\n"
                 "#ifdef __cplusplus\n#define ND_RESTRICT __restrict\n#else\n#define ND_RESTRICT restrict\n#endif\n\n");
     for (int h = 0; h < H_COUNT; h++)
-        if (e.helper[h]) buf_puts(b, helper_src[h]);
+        if (e.helper[h])
+            buf_puts(b, h == H_SIGMOID ? vmath_sigmoid_src() : h == H_SOFTPLUS ? vmath_softplus_src() : helper_src[h]);
+    if (e.used_gemm) buf_puts(b, "\n"), buf_puts(b, nd_gemm_c);
     if (e.helper[0] || e.helper[1] || e.helper[2] || e.helper[H_NEXT]) buf_putc(b, '\n');
     for (int i = 0; i < m->nconsts; i++) {
         Sym *y = m->consts[i];

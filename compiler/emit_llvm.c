@@ -68,6 +68,13 @@
 
 #include "nodec_model.h"
 
+/* nd_gemm, the tile product JIT code calls (the emitted C copies the same
+ * text); through CBLAS when nodec was built with one. */
+#ifdef NODEC_HAVE_CBLAS
+#define ND_CBLAS
+#endif
+#include "nd_gemm.h"
+
 /* Per-sample rows of the batch, by leaf kind and output (as in emit_c.c). */
 enum { B_Z, B_A, B_V, B_PRED, B_OBS, B_DZ, B_AZ, B_OUT, B_GRAD, B_NROWS };
 
@@ -128,6 +135,15 @@ typedef struct Em {
     int wsize;
     LLVMValueRef *val; /* S nodes: their value */
     LLVMValueRef facc; /* F nodes: the row's sum, inside their product's loop */
+    /* batch-major tiles (plan.c): per-sample values are at ws, the sample's
+     * own work, when tile > 1 */
+    int tile, stride, tbase;
+    Gemm *gemm;
+    int ngemm;
+    bool *is_gemm, *out_gemm;
+    LLVMValueRef ws;
+    LLVMValueRef gemm_fn;
+    LLVMTypeRef gemm_ty;
     /* the function's arguments and per-sample rows */
     LLVMValueRef t, theta, work;
     LLVMValueRef row[B_NROWS];
@@ -142,6 +158,9 @@ typedef struct Em {
 } Em;
 
 static Node *N(Em *e, int id) { return &e->ir->n[id]; }
+
+/* The work buffer node id's slot is in: a sample's own (tiled) or the one. */
+static LLVMValueRef W(Em *e, int id) { return e->tile > 1 && N(e, id)->varies ? e->ws : e->work; }
 
 /* ---- small builders -------------------------------------------------- */
 
@@ -636,7 +655,7 @@ static LLVMValueRef ex(Em *e, int id, LLVMValueRef i, LLVMValueRef j) {
     case 'N': return cf(e, n->num);
     case 'L': return leaf(e, n, i, j);
     case 'S': return e->val[id];
-    case 'W': return load(e, gep(e, e->work, flat(e, e->woff[id], n->shape, i, j)));
+    case 'W': return load(e, gep(e, W(e, id), flat(e, e->woff[id], n->shape, i, j)));
     case 'I': return ex_op(e, id, i, j);
     case 'F': /* inside its product's loop */
         if (!e->facc) ice("emit_llvm: fused product %%%d read outside its loop", id);
@@ -672,9 +691,9 @@ static void epilogue(Em *e, int id, Epi epi, LLVMValueRef i, LLVMValueRef acc) {
         out_elem(e, epi.out, i, zero);
     else if (epi.node >= 0)
         store(e, ex_op(e, epi.node, i, zero),
-              gep(e, e->work, flat(e, e->woff[epi.node], N(e, epi.node)->shape, i, zero)));
+              gep(e, W(e, epi.node), flat(e, e->woff[epi.node], N(e, epi.node)->shape, i, zero)));
     else
-        store(e, acc, gep(e, e->work, flat(e, e->woff[id], N(e, id)->shape, i, zero)));
+        store(e, acc, gep(e, W(e, id), flat(e, e->woff[id], N(e, id)->shape, i, zero)));
     e->facc = NULL;
 }
 
@@ -710,6 +729,7 @@ static void matmul(Em *e, int id, Epi epi) {
     Loop li, lj, lk;
     if (x.rank == 1 && y.rank == 1) { /* a·b */
         e->val[id] = dot(e, x.d[0], n.a, zero, n.b, zero, false);
+        if (e->mode[id] == 'W') store(e, e->val[id], gep(e, W(e, id), ci(e, e->woff[id])));
     } else if (x.rank == 2 && y.rank == 1 && x.d[1] <= 4) { /* A x, short rows */
         /* x's few elements are loaded once, before the loop: left in it
          * beside the loop's stores to the same work buffer they would keep
@@ -731,17 +751,17 @@ static void matmul(Em *e, int id, Epi epi) {
     } else if (x.rank == 1 && y.d[1] <= 4) { /* xᵀ B, few columns: one sum each */
         LLVMValueRef acc[4];
         for (int c = 0; c < y.d[1]; c++) acc[c] = dot(e, x.d[0], n.a, zero, n.b, ci(e, c), false);
-        for (int c = 0; c < y.d[1]; c++) store(e, acc[c], gep(e, e->work, ci(e, e->woff[id] + c)));
+        for (int c = 0; c < y.d[1]; c++) store(e, acc[c], gep(e, W(e, id), ci(e, e->woff[id] + c)));
     } else if (x.rank == 1) { /* xᵀ B: accumulate rows of B, contiguous */
         LLVMValueRef x0 = ex(e, n.a, zero, zero);
         LLVMValueRef j = loop_open(e, &lj, ci(e, y.d[1]));
         store(e, LLVMBuildFMul(bd, x0, ex(e, n.b, zero, j), ""),
-              gep(e, e->work, flat(e, e->woff[id], n.shape, j, zero)));
+              gep(e, W(e, id), flat(e, e->woff[id], n.shape, j, zero)));
         loop_close(e, &lj);
         LLVMValueRef k = loop_from(e, &lk, 1, ci(e, x.d[0]));
         LLVMValueRef xk = ex(e, n.a, k, zero);
         j = loop_open(e, &lj, ci(e, y.d[1]));
-        LLVMValueRef dst = gep(e, e->work, flat(e, e->woff[id], n.shape, j, zero));
+        LLVMValueRef dst = gep(e, W(e, id), flat(e, e->woff[id], n.shape, j, zero));
         LLVMValueRef p = LLVMBuildFMul(bd, xk, ex(e, n.b, k, j), "");
         store(e, LLVMBuildFAdd(bd, load(e, dst), p, ""), dst);
         loop_close(e, &lj);
@@ -749,7 +769,7 @@ static void matmul(Em *e, int id, Epi epi) {
     } else { /* A B */
         LLVMValueRef i = loop_open(e, &li, ci(e, x.d[0]));
         LLVMValueRef j = loop_open(e, &lj, ci(e, y.d[1]));
-        store(e, dot(e, x.d[1], n.a, i, n.b, j, true), gep(e, e->work, flat(e, e->woff[id], n.shape, i, j)));
+        store(e, dot(e, x.d[1], n.a, i, n.b, j, true), gep(e, W(e, id), flat(e, e->woff[id], n.shape, i, j)));
         loop_close(e, &lj);
         loop_close(e, &li);
     }
@@ -775,6 +795,7 @@ static void node(Em *e, int id) {
         store(e, LLVMBuildFAdd(e->bd, load(e, acc), ex(e, n.a, k.i, k.j), ""), acc);
         nest_close(e, &k);
         e->val[id] = load(e, acc);
+        if (e->mode[id] == 'W') store(e, e->val[id], gep(e, W(e, id), ci(e, e->woff[id])));
         return;
     }
     if (e->mode[id] == 'S') {
@@ -784,7 +805,7 @@ static void node(Em *e, int id) {
     if (n.op == OP_EMBED) {
         Loop l;
         LLVMValueRef i = loop_open(e, &l, ci(e, shape_size(n.shape)));
-        store(e, cf(e, 0), gep(e, e->work, addk(e, i, e->woff[id])));
+        store(e, cf(e, 0), gep(e, W(e, id), addk(e, i, e->woff[id])));
         loop_close(e, &l);
         nest_open(e, &k, N(e, n.a)->shape);
         LLVMValueRef res[2] = {k.i, k.j}, dst[2];
@@ -795,7 +816,7 @@ static void node(Em *e, int id) {
             else
                 dst[d] = addk(e, res[r++], n.i[2 * d]);
         }
-        store(e, ex(e, n.a, k.i, k.j), gep(e, e->work, flat(e, e->woff[id], n.shape, dst[0], dst[1])));
+        store(e, ex(e, n.a, k.i, k.j), gep(e, W(e, id), flat(e, e->woff[id], n.shape, dst[0], dst[1])));
         nest_close(e, &k);
         return;
     }
@@ -805,18 +826,18 @@ static void node(Em *e, int id) {
         for (int p = 0; p < 2; p++) {
             if (e->inplace[parts[p]]) continue;
             if (N(e, parts[p])->shape.rank == 0) {
-                store(e, ex(e, parts[p], zero, zero), gep(e, e->work, ci(e, e->woff[id] + at[p])));
+                store(e, ex(e, parts[p], zero, zero), gep(e, W(e, id), ci(e, e->woff[id] + at[p])));
             } else {
                 Loop l;
                 LLVMValueRef i = loop_open(e, &l, ci(e, len[p]));
-                store(e, ex(e, parts[p], i, zero), gep(e, e->work, addk(e, i, e->woff[id] + at[p])));
+                store(e, ex(e, parts[p], i, zero), gep(e, W(e, id), addk(e, i, e->woff[id] + at[p])));
                 loop_close(e, &l);
             }
         }
         return;
     }
     nest_open(e, &k, n.shape);
-    store(e, ex_op(e, id, k.i, k.j), gep(e, e->work, flat(e, e->woff[id], n.shape, k.i, k.j)));
+    store(e, ex_op(e, id, k.i, k.j), gep(e, W(e, id), flat(e, e->woff[id], n.shape, k.i, k.j)));
     nest_close(e, &k);
 }
 
@@ -837,14 +858,17 @@ static void out(Em *e, const Out *o, int k) {
 
 /* ---- storage decisions (plan.c, shared with emit_c.c) ------------------ */
 
-static int plan(Em *e, const Out *outs, int nouts) {
+static int plan(Em *e, const Out *outs, int nouts, bool batch) {
     PlanOut *po = arena_alloc(e->a, sizeof *po * (size_t)(nouts + 1));
-    for (int k = 0; k < nouts; k++) po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape};
+    for (int k = 0; k < nouts; k++)
+        po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape, outs[k].kind == OUT_ACC};
     Plan p;
-    e->wsize = plan_storage(&p, e->ir, po, nouts, e->a);
+    e->wsize = plan_storage(&p, e->ir, po, nouts, batch, e->a);
     if (p.over >= 0) ice("a work size past MAX_WORK reached the JIT (nc_load_llvm checks it first)");
     e->mode = p.mode, e->uses = p.uses, e->multi = p.multi, e->woff = p.woff;
     e->user = p.user, e->fuse = p.fuse, e->out_fuse = p.out_fuse, e->inplace = p.inplace;
+    e->tile = p.tile, e->stride = p.stride, e->tbase = p.tbase, e->gemm = p.gemm, e->ngemm = p.ngemm;
+    e->is_gemm = p.is_gemm, e->out_gemm = p.out_gemm;
     e->val = arena_alloc(e->a, sizeof(LLVMValueRef) * (size_t)(e->ir->len + 1));
     return e->wsize;
 }
@@ -862,13 +886,13 @@ static void outputs(Em *e, const Out *outs, int nouts) {
     LLVMValueRef open = NULL;
     LLVMBasicBlockRef cont = NULL;
     for (int k = 0; k < nouts; k++) {
-        if (outs[k].root < 0 && outs[k].kind != OUT_SET) continue;
+        if ((outs[k].root < 0 && outs[k].kind != OUT_SET) || e->out_gemm[k]) continue;
         LLVMValueRef g = outs[k].guard;
         if (open && g != open) if_close(e, cont), open = NULL;
         if (g && !open) cont = if_open(e, g), open = g;
         int last = k;
         if (mergeable(e, &outs[k], k))
-            while (last + 1 < nouts && mergeable(e, &outs[last + 1], last + 1) &&
+            while (last + 1 < nouts && mergeable(e, &outs[last + 1], last + 1) && !e->out_gemm[last + 1] &&
                    outs[last + 1].shape.d[0] == outs[k].shape.d[0] && outs[last + 1].guard == g)
                 last++;
         if (last == k) {
@@ -892,22 +916,139 @@ static void outputs(Em *e, const Out *outs, int nouts) {
     if (open) if_close(e, cont);
 }
 
-/* The body of a batched function: hoisted values, then the sample loop.
- * rows[k] names a per-sample row of n_state doubles read from or written
- * to the argument args[k]. */
-static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *rows, LLVMValueRef *args, int nrows) {
-    plan(e, outs, nouts);
-    for (int id = 0; id < e->ir->len; id++)
-        if ((e->mode[id] == 'S' || e->mode[id] == 'W') && !N(e, id)->varies) node(e, id);
-    Loop lb;
-    LLVMValueRef b = loop_open(e, &lb, B);
-    lb.batch = true;
+/* The per-sample rows of sample b (a 32-bit index). */
+static void set_rows(Em *e, LLVMValueRef b, const int *rows, LLVMValueRef *args, int nrows) {
     /* Row pointers: unused ones are deleted as dead code.  az may be NULL:
      * its row is computed without `inbounds` and only stored through under
      * its guard. */
     LLVMValueRef off = LLVMBuildNSWMul(e->bd, LLVMBuildSExt(e->bd, b, e->i64, ""), ci(e, e->pg->m->n_state), "");
     for (int k = 0; k < nrows; k++)
         e->row[rows[k]] = rows[k] == B_AZ ? LLVMBuildGEP2(e->bd, e->f64, args[k], &off, 1, "") : gep(e, args[k], off);
+}
+
+/* Where a per-sample vector operand of a tile product starts for the
+ * tile's first sample b0, and the distance between samples (emit_c.c's
+ * gemm_rows). */
+static LLVMValueRef gemm_rows(Em *e, int id, LLVMValueRef b0, const int *rows, LLVMValueRef *args, int nrows, int *ld) {
+    Node *n = N(e, id);
+    if (e->mode[id] == 'W') return *ld = e->stride, gep(e, e->work, ci(e, e->tbase + e->woff[id]));
+    static const int row_of[] = {[L_STATE] = B_Z, [L_ADJ] = B_A, [L_TAN] = B_V};
+    LLVMValueRef base = NULL;
+    for (int k = 0; k < nrows; k++)
+        if (rows[k] == row_of[n->i[0]]) base = args[k];
+    *ld = e->pg->m->n_state;
+    LLVMValueRef off = LLVMBuildNSWMul(e->bd, LLVMBuildSExt(e->bd, b0, e->i64, ""), ci(e, *ld), "");
+    return gep(e, gep(e, base, off), ci(e, e->pg->m->states[n->i[1]]->offset));
+}
+
+static void gemm_call(Em *e, LLVMValueRef m, LLVMValueRef n, LLVMValueRef k, LLVMValueRef A, long sai, long sak,
+                      LLVMValueRef B, long ldb, LLVMValueRef C, long ldc, int acc) {
+    LLVMValueRef args[] = {
+        m, n, k, A, ci(e, sai), ci(e, sak), B, ci(e, ldb), C, ci(e, ldc), LLVMConstInt(e->i32, (unsigned)acc, false)};
+    call(e, e->gemm_ty, e->gemm_fn, args, 11);
+}
+
+static LLVMValueRef i32c(Em *e, int v) { return LLVMConstInt(e->i32, (unsigned long long)v, false); }
+
+/* One tile product (emit_c.c's emit_gemm). */
+static void gemm(Em *e, const Gemm *g, const Out *outs, LLVMValueRef b0, LLVMValueRef nt, const int *rows,
+                 LLVMValueRef *args, int nrows) {
+    int lda, ldb;
+    LLVMValueRef A = gemm_rows(e, g->x, b0, rows, args, nrows, &lda);
+    if (g->node >= 0) {
+        LLVMValueRef B;
+        if (g->trans)
+            B = gep(e, e->work, ci(e, g->pack));
+        else if (e->mode[g->mat] == 'W')
+            B = gep(e, e->work, ci(e, e->woff[g->mat]));
+        else
+            B = gep(e, e->theta, ci(e, e->pg->m->params[N(e, g->mat)->i[1]]->offset));
+        gemm_call(e, nt, i32c(e, g->n), i32c(e, g->k), A, lda, 1, B, g->n,
+                  gep(e, e->work, ci(e, e->tbase + e->woff[g->node])), e->stride, 0);
+        return;
+    }
+    LLVMValueRef Y = gemm_rows(e, g->y, b0, rows, args, nrows, &ldb);
+    const Out *o = &outs[g->out];
+    LLVMBasicBlockRef cont = o->guard ? if_open(e, o->guard) : NULL;
+    gemm_call(e, i32c(e, g->m), i32c(e, g->n), nt, A, 1, lda, Y, ldb, gep(e, o->ptr, ci(e, o->offset)), g->n, 1);
+    if (cont) if_close(e, cont);
+}
+
+/* A loop over the tile's samples: opens it, sets ws and the rows. */
+static void sample_open(Em *e, Loop *l, LLVMValueRef b0, LLVMValueRef nt, const int *rows, LLVMValueRef *args,
+                        int nrows) {
+    LLVMValueRef bb = loop_open(e, l, nt);
+    l->batch = true;
+    LLVMValueRef off = LLVMBuildNSWMul(e->bd, LLVMBuildSExt(e->bd, bb, e->i64, ""), ci(e, e->stride), "");
+    e->ws = gep(e, e->work, add(e, ci(e, e->tbase), off));
+    set_rows(e, LLVMBuildNSWAdd(e->bd, b0, bb, ""), rows, args, nrows);
+}
+
+/* Tiled (emit_c.c's emit_tiles): the samples `tile` at a time, each
+ * stretch of per-sample code between two products a loop over the tile. */
+static void tiles(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *rows, LLVMValueRef *args, int nrows) {
+    for (int g = 0; g < e->ngemm; g++) { /* transposed matrices, copied once */
+        const Gemm *gm = &e->gemm[g];
+        if (!gm->trans) continue;
+        Loop li, lj;
+        LLVMValueRef i = loop_open(e, &li, ci(e, gm->n)), j = loop_open(e, &lj, ci(e, gm->k));
+        LLVMValueRef dst = add(e, ci(e, gm->pack), add(e, LLVMBuildNSWMul(e->bd, j, ci(e, gm->n), ""), i));
+        store(e, ex(e, gm->mat, i, j), gep(e, e->work, dst));
+        loop_close(e, &lj), loop_close(e, &li);
+    }
+    /* for (b0 = 0; b0 < B; b0 += tile) */
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->bd), head = block(e, "tile"), body = block(e, "tbody"),
+                      exit = block(e, "tdone");
+    LLVMBuildBr(e->bd, head);
+    LLVMPositionBuilderAtEnd(e->bd, head);
+    LLVMValueRef b0 = LLVMBuildPhi(e->bd, e->i32, "b0"), zero32 = LLVMConstInt(e->i32, 0, false);
+    LLVMAddIncoming(b0, &zero32, &pre, 1);
+    LLVMBuildCondBr(e->bd, LLVMBuildICmp(e->bd, LLVMIntSLT, b0, B, ""), body, exit);
+    LLVMPositionBuilderAtEnd(e->bd, body);
+    LLVMValueRef left = LLVMBuildNSWSub(e->bd, B, b0, ""), T = i32c(e, e->tile);
+    LLVMValueRef nt = LLVMBuildSelect(e->bd, LLVMBuildICmp(e->bd, LLVMIntSLT, left, T, ""), left, T, "nt");
+    Loop l;
+    bool open = false;
+    for (int id = 0; id < e->ir->len; id++) {
+        char m = e->mode[id];
+        if ((m != 'S' && m != 'W') || !N(e, id)->varies) continue;
+        if (e->is_gemm[id]) {
+            if (open) loop_close(e, &l), open = false;
+            for (int g = 0; g < e->ngemm; g++)
+                if (e->gemm[g].node == id) gemm(e, &e->gemm[g], outs, b0, nt, rows, args, nrows);
+            continue;
+        }
+        if (!open) sample_open(e, &l, b0, nt, rows, args, nrows), open = true;
+        node(e, id);
+    }
+    if (!open) sample_open(e, &l, b0, nt, rows, args, nrows);
+    outputs(e, outs, nouts);
+    loop_close(e, &l);
+    for (int g = 0; g < e->ngemm; g++)
+        if (e->gemm[g].out >= 0) gemm(e, &e->gemm[g], outs, b0, nt, rows, args, nrows);
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->bd);
+    LLVMValueRef next = LLVMBuildNSWAdd(e->bd, b0, T, "");
+    LLVMBuildBr(e->bd, head);
+    LLVMAddIncoming(b0, &next, &latch, 1);
+    LLVMPositionBuilderAtEnd(e->bd, exit);
+}
+
+/* The body of a batched function: hoisted values, then the sample loop (or
+ * the tiles' loop).  rows[k] names a per-sample row of n_state doubles read
+ * from or written to the argument args[k]. */
+static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *rows, LLVMValueRef *args, int nrows,
+                 bool batch) {
+    plan(e, outs, nouts, batch);
+    for (int id = 0; id < e->ir->len; id++)
+        if ((e->mode[id] == 'S' || e->mode[id] == 'W') && !N(e, id)->varies) node(e, id);
+    if (e->tile > 1) {
+        tiles(e, outs, nouts, B, rows, args, nrows);
+        return;
+    }
+    Loop lb;
+    LLVMValueRef b = loop_open(e, &lb, B);
+    lb.batch = true;
+    set_rows(e, b, rows, args, nrows);
     for (int id = 0; id < e->ir->len; id++)
         if ((e->mode[id] == 'S' || e->mode[id] == 'W') && N(e, id)->varies) node(e, id);
     outputs(e, outs, nouts);
@@ -951,7 +1092,7 @@ static int build_f(Em *e) {
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->f.roots[i], OUT_SET, B_DZ, i, NULL);
     int rows[] = {B_Z, B_DZ};
     LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4)};
-    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 2);
+    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 2, true);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
@@ -992,7 +1133,7 @@ static int build_vjp(Em *e) {
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, -1, at, 0, shape0(), has_at};
     int rows[] = {B_Z, B_A, B_AZ};
     LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), az};
-    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 3);
+    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 3, true);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
@@ -1020,7 +1161,7 @@ static int build_f_vjp(Em *e) {
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, -1, at, 0, shape0(), has_at};
     int rows[] = {B_Z, B_A, B_DZ, B_AZ};
     LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), LLVMGetParam(fn, 5), az};
-    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 4);
+    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 4, true);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
@@ -1035,7 +1176,7 @@ static int build_jvp(Em *e) {
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->jvp.roots[i], OUT_SET, B_OUT, i, NULL);
     int rows[] = {B_Z, B_V, B_OUT};
     LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), LLVMGetParam(fn, 5)};
-    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 3);
+    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 3, true);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
@@ -1083,7 +1224,7 @@ static int build_loss(Em *e, bool grad) {
     if (grad) outs[n++] = (Out){e->pg->loss_grad.roots[0], OUT_SET, B_GRAD, NULL, 0, shape1(m->n_state), NULL};
     int rows[] = {B_PRED, B_OBS, B_GRAD};
     LLVMValueRef args[] = {LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), grad ? LLVMGetParam(fn, 3) : NULL};
-    body(e, outs, n, LLVMGetParam(fn, 0), rows, args, grad ? 3 : 2);
+    body(e, outs, n, LLVMGetParam(fn, 0), rows, args, grad ? 3 : 2, false);
     LLVMBuildRet(e->bd, load(e, total));
     return e->wsize;
 }
@@ -1188,6 +1329,9 @@ static void declare(Em *e) {
         LLVMSetSection(g, "llvm.metadata");
         LLVMSetInitializer(g, LLVMConstArray(i8p, used, (unsigned)nused));
     }
+    LLVMTypeRef gp[] = {e->i32, e->i32, e->i32, e->pf64, e->i64, e->i64, e->pf64, e->i64, e->pf64, e->i64, e->i32};
+    e->gemm_ty = LLVMFunctionType(e->vd, gp, 11, false);
+    e->gemm_fn = LLVMAddFunction(e->mod, "nd_gemm", e->gemm_ty);
     unsigned sq = LLVMLookupIntrinsicID("llvm.sqrt", 9), fa = LLVMLookupIntrinsicID("llvm.fabs", 9);
     e->sqrt_fn = LLVMGetIntrinsicDeclaration(e->mod, sq, &e->f64, 1);
     e->sqrt_ty = LLVMIntrinsicGetType(e->cx, sq, &e->f64, 1);
@@ -1272,9 +1416,10 @@ static const struct {
     const char *name;
     void *addr;
 } allowed[] = {
-    {"tanh", (void *)tanh}, {"exp", (void *)exp},       {"log", (void *)log},       {"log1p", (void *)log1p},
-    {"sin", (void *)sin},   {"cos", (void *)cos},       {"sqrt", (void *)sqrt},     {"pow", (void *)pow},
-    {"fabs", (void *)fabs}, {"memset", (void *)memset}, {"memcpy", (void *)memcpy}, {"memmove", (void *)memmove},
+    {"tanh", (void *)tanh},       {"exp", (void *)exp},       {"log", (void *)log},       {"log1p", (void *)log1p},
+    {"sin", (void *)sin},         {"cos", (void *)cos},       {"sqrt", (void *)sqrt},     {"pow", (void *)pow},
+    {"fabs", (void *)fabs},       {"memset", (void *)memset}, {"memcpy", (void *)memcpy}, {"memmove", (void *)memmove},
+    {"nd_gemm", (void *)nd_gemm},
 };
 
 static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;

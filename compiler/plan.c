@@ -18,6 +18,8 @@
  */
 #include "compiler.h"
 
+#include <string.h>
+
 /* The deepest expression inlined into one statement; a longer chain (a
  * gradient summed over many uses) is stored every MAX_INLINE operations, so
  * the printed expressions stay small and the emitters' recursion shallow. */
@@ -34,8 +36,72 @@ static bool cheap(const Plan *p, Ir *ir, int id) {
     return m == 'I' && (op == OP_TRANS || op == OP_SLICE || op == OP_BCAST) && cheap(p, ir, N(ir, id)->a);
 }
 
+/* ---- batch-major tiles ------------------------------------------------- */
+
+/* A product goes batch-major when its matrix has at least GEMM_MIN
+ * elements; a tile holds up to TILE samples.  docs/decisions.md has the
+ * measurements behind both. */
+enum { GEMM_MIN = 24 * 24, TILE = 64 };
+
+/* A per-sample vector whose elements lie contiguous in each sample's row:
+ * its own work slot, or a whole state, adjoint or tangent variable. */
+static bool row_operand(const Plan *p, Ir *ir, int id) {
+    Node *n = N(ir, id);
+    if (!n->varies || n->shape.rank != 1) return false;
+    if (p->mode[id] == 'W') return true;
+    return p->mode[id] == 'L' && (n->i[0] == L_STATE || n->i[0] == L_ADJ || n->i[0] == L_TAN);
+}
+
+/* A matrix the same for every sample, stored whole (a parameter, or a
+ * tensor computed before the batch loop), or the transpose of one:
+ * returns the stored node (-1: none), *trans when id is its transpose. */
+static int stored_matrix(const Plan *p, Ir *ir, int id, bool *trans) {
+    Node *n = N(ir, id);
+    *trans = false;
+    if (n->varies || n->shape.rank != 2) return -1;
+    if (n->op == OP_TRANS && p->mode[id] == 'I') *trans = true, id = n->a, n = N(ir, id);
+    if (p->mode[id] == 'W' || (p->mode[id] == 'L' && n->i[0] == L_PARAM)) return id;
+    return -1;
+}
+
+/* Marks the products and gradients worth computing over a tile. */
+static void plan_gemms(Plan *p, Ir *ir, const PlanOut *outs, int nouts, bool batch, const bool *r, Arena *a) {
+    int len = ir->len, cap = 0;
+    for (int id = 0; id < len; id++) cap += r[id] && N(ir, id)->op == OP_MATMUL;
+    for (int k = 0; k < nouts; k++) cap += outs[k].acc;
+    p->gemm = arena_alloc(a, sizeof(Gemm) * ((size_t)cap + 1));
+    p->is_gemm = arena_alloc(a, (size_t)len + 1);
+    p->out_gemm = arena_alloc(a, (size_t)nouts + 1);
+    p->ngemm = 0;
+    if (!batch) return;
+    for (int id = 0; id < len; id++) {
+        Node *n = N(ir, id);
+        if (!r[id] || n->op != OP_MATMUL || !n->varies || n->shape.rank != 1 || p->mode[id] != 'W') continue;
+        Shape x = N(ir, n->a)->shape;
+        bool mx = x.rank == 2; /* M @ x, else x @ M */
+        int vec = mx ? n->b : n->a;
+        bool trans;
+        int mat = stored_matrix(p, ir, mx ? n->a : n->b, &trans);
+        if (mat < 0 || !row_operand(p, ir, vec) || shape_size(N(ir, mat)->shape) < GEMM_MIN) continue;
+        /* Bm[q][j] is M's (j, q) for M @ x, (q, j) for x @ M: the stored
+         * matrix itself, or its transpose (then it is [n, k] and copied) */
+        bool bt = mx != trans;
+        int len_x = shape_size(N(ir, vec)->shape);
+        p->gemm[p->ngemm++] = (Gemm){id, -1, vec, -1, mat, bt, -1, 0, shape_size(n->shape), len_x};
+        p->is_gemm[id] = true;
+    }
+    for (int k = 0; k < nouts; k++) {
+        int rt = outs[k].root;
+        if (!outs[k].acc || rt < 0 || N(ir, rt)->op != OP_OUTER || shape_size(outs[k].shape) < GEMM_MIN) continue;
+        Node *n = N(ir, rt);
+        if (!row_operand(p, ir, n->a) || !row_operand(p, ir, n->b)) continue;
+        p->gemm[p->ngemm++] = (Gemm){-1, k, n->a, n->b, -1, false, -1, outs[k].shape.d[0], outs[k].shape.d[1], 0};
+        p->out_gemm[k] = true;
+    }
+}
+
 /* plan_storage with `limit` doubles of work available. */
-static int plan_within(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a, int limit) {
+static int plan_within(Plan *p, Ir *ir, const PlanOut *outs, int nouts, bool batch, Arena *a, int limit) {
     int len = ir->len;
     p->mode = arena_alloc(a, (size_t)len + 1);
     p->uses = arena_alloc(a, sizeof(int) * ((size_t)len + 1));
@@ -92,11 +158,19 @@ static int plan_within(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a
         }
         p->mode[id] = m;
     }
+    /* Products over tiles; then every per-sample scalar gets a work slot
+     * too, since it may be read in a later run of the tile's loops. */
+    p->tile = 1;
+    plan_gemms(p, ir, outs, nouts, batch && !ir->no_tiles, r, a);
+    if (p->ngemm)
+        for (int id = 0; id < len; id++)
+            if (p->mode[id] == 'S' && N(ir, id)->varies) p->mode[id] = 'W';
     /* A matrix-vector product read once, through elementwise operations, by
      * a tensor or an output of its shape is computed in that consumer's loop. */
     for (int id = 0; id < len; id++) {
         Node *n = N(ir, id);
-        if (p->mode[id] != 'W' || n->op != OP_MATMUL || p->uses[id] != 1 || n->shape.rank != 1) continue;
+        if (p->mode[id] != 'W' || n->op != OP_MATMUL || p->uses[id] != 1 || n->shape.rank != 1 || p->is_gemm[id])
+            continue;
         Shape x = N(ir, n->a)->shape;
         bool rowwise = x.rank == 2 || (x.rank == 1 && x.d[0] <= 4); /* one row of the result per i */
         if (!rowwise) continue;
@@ -114,27 +188,54 @@ static int plan_within(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a
      * have higher ids, so theirs are known first). */
     for (int id = 0; id < len; id++) {
         int u = p->user[id];
-        p->inplace[id] = p->mode[id] == 'W' && p->uses[id] == 1 && u >= 0 && N(ir, u)->op == OP_CONCAT;
+        p->inplace[id] = p->mode[id] == 'W' && p->uses[id] == 1 && u >= 0 && N(ir, u)->op == OP_CONCAT &&
+                         N(ir, u)->varies == N(ir, id)->varies; /* tiled, they live in different places */
     }
-    int64_t total = 0;
+    /* Tiled, the per-sample values come first: [0, stride) is what each
+     * sample of a tile has its own copy of. */
+    int64_t total = 0, per_sample = 0;
     p->over = -1;
-    for (int id = 0; id < len; id++) {
-        if (p->mode[id] != 'W' || p->inplace[id]) continue;
-        p->woff[id] = (int)total;
-        total += shape_size(N(ir, id)->shape);
-        if (total > limit && p->over < 0) p->over = id, total = limit; /* offsets stay in range */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int id = 0; id < len; id++) {
+            if (p->mode[id] != 'W' || p->inplace[id] || (p->ngemm && N(ir, id)->varies != (pass == 0))) continue;
+            if (!p->ngemm && pass) continue;
+            p->woff[id] = (int)total;
+            total += shape_size(N(ir, id)->shape);
+            if (total > limit && p->over < 0) p->over = id, total = limit; /* offsets stay in range */
+        }
+        if (pass == 0) per_sample = total;
     }
     for (int id = len - 1; id >= 0; id--) {
         if (!p->inplace[id]) continue;
         Node *u = N(ir, p->user[id]);
         p->woff[id] = p->woff[p->user[id]] + (id == u->a ? 0 : shape_size(N(ir, u->a)->shape));
     }
-    p->wsize = (int)total;
-    return p->over < 0 ? p->wsize : -1;
+    p->wsize = (int)total, p->stride = (int)per_sample, p->tbase = 0;
+    if (p->over >= 0 || !p->ngemm) return p->over < 0 ? p->wsize : -1;
+    /* Tiled: the tile's samples after the values of the one work buffer,
+     * then the copies of transposed matrices; as many samples per tile as
+     * fit, else one sample at a time. */
+    int64_t packs = 0;
+    for (int g = 0; g < p->ngemm; g++)
+        if (p->gemm[g].trans) packs += shape_size(N(ir, p->gemm[g].mat)->shape);
+    p->tile = TILE;
+    while (p->tile > 2 && total + per_sample * p->tile + packs > limit) p->tile /= 2;
+    if (total + per_sample * p->tile + packs > limit) {
+        memset(p->is_gemm, 0, (size_t)len);
+        memset(p->out_gemm, 0, (size_t)nouts);
+        p->ngemm = 0, p->tile = 1;
+        return p->wsize;
+    }
+    p->tbase = (int)total;
+    int64_t at = total + per_sample * p->tile;
+    for (int g = 0; g < p->ngemm; g++)
+        if (p->gemm[g].trans) p->gemm[g].pack = (int)at, at += shape_size(N(ir, p->gemm[g].mat)->shape);
+    p->wsize = (int)at;
+    return p->wsize;
 }
 
-int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, Arena *a) {
-    return plan_within(p, ir, outs, nouts, a, MAX_WORK);
+int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, bool batch, Arena *a) {
+    return plan_within(p, ir, outs, nouts, batch, a, MAX_WORK);
 }
 
 /* ---- the work size of the generated functions -------------------------- */
@@ -147,21 +248,23 @@ static int fn_outs(Program *pg, int fn, PlanOut *outs) {
     switch (fn) {
     case 0: /* f */
     case 2: /* f_vjp: f's outputs, then the VJP's */
-        for (int i = 0; i < m->nstates; i++) outs[k++] = (PlanOut){pg->f.roots[i], false, m->states[i]->shape};
+        for (int i = 0; i < m->nstates; i++) outs[k++] = (PlanOut){pg->f.roots[i], false, m->states[i]->shape, false};
         if (fn == 0) break;
         /* fall through */
     case 1: /* vjp */
-        for (int i = 0; i < m->nstates; i++) outs[k++] = (PlanOut){pg->vjp_z.roots[i], false, m->states[i]->shape};
-        for (int i = 0; i < m->nparams; i++) outs[k++] = (PlanOut){pg->vjp_p.roots[i], false, m->params[i]->shape};
-        outs[k++] = (PlanOut){pg->vjp_t.roots[0], true, shape0()};
+        for (int i = 0; i < m->nstates; i++)
+            outs[k++] = (PlanOut){pg->vjp_z.roots[i], false, m->states[i]->shape, false};
+        for (int i = 0; i < m->nparams; i++)
+            outs[k++] = (PlanOut){pg->vjp_p.roots[i], false, m->params[i]->shape, true};
+        outs[k++] = (PlanOut){pg->vjp_t.roots[0], true, shape0(), false};
         break;
     case 3: /* jvp */
-        for (int i = 0; i < m->nstates; i++) outs[k++] = (PlanOut){pg->jvp.roots[i], false, m->states[i]->shape};
+        for (int i = 0; i < m->nstates; i++) outs[k++] = (PlanOut){pg->jvp.roots[i], false, m->states[i]->shape, false};
         break;
     case 4: /* loss */
     case 5: /* loss_grad */
-        outs[k++] = (PlanOut){pg->loss.roots[0], true, shape0()};
-        if (fn == 5) outs[k++] = (PlanOut){pg->loss_grad.roots[0], false, shape1(m->n_state)};
+        outs[k++] = (PlanOut){pg->loss.roots[0], true, shape0(), false};
+        if (fn == 5) outs[k++] = (PlanOut){pg->loss_grad.roots[0], false, shape1(m->n_state), false};
         break;
     }
     return k;
@@ -176,7 +279,7 @@ int plan_work_size(Program *pg, int *over) {
         Plan p;
         /* jac_z keeps e_i in work[0, n_state) and gives the VJP the rest */
         int base = fn == 1 ? m->n_state : 0;
-        int size = plan_within(&p, pg->ir, outs, fn_outs(pg, fn, outs), a, MAX_WORK - base);
+        int size = plan_within(&p, pg->ir, outs, fn_outs(pg, fn, outs), fn < 4, a, MAX_WORK - base);
         if (p.over >= 0)
             bad = p.over;
         else if (base + size > w)
@@ -208,9 +311,23 @@ void plan_dump(Buf *b, Program *pg) {
     for (int fn = 0; fn < 6; fn++) {
         Plan p;
         int nouts = fn_outs(pg, fn, outs);
-        int w = plan_storage(&p, ir, outs, nouts, a);
+        int w = plan_storage(&p, ir, outs, nouts, fn < 4, a);
         int count[128] = {0};
         buf_printf(b, "%s: %d doubles of work%s\n", fn_name[fn], w, fn == 1 ? " (jac_z adds n_state before it)" : "");
+        if (p.tile > 1)
+            buf_printf(b, "  tiles of %d samples, each w[0:%d] of its own, the first at w[%d]\n", p.tile, p.stride,
+                       p.tbase);
+        for (int g = 0; g < p.ngemm; g++) {
+            Gemm *gm = &p.gemm[g];
+            if (gm->node >= 0)
+                buf_printf(b, "  %%%d @ over the tile: [tile, %d] = [tile, %d] %%%d times %s%%%d%s\n", gm->node, gm->n,
+                           gm->k, gm->x, gm->trans ? "the transpose of " : "", gm->mat,
+                           gm->trans ? arena_printf(a, " (copied to w[%d:%d])", gm->pack, gm->pack + gm->n * gm->k)
+                                     : "");
+            else
+                buf_printf(b, "  output %d += [%d, %d] summed over the tile: %%%d' times %%%d\n", gm->out, gm->m, gm->n,
+                           gm->x, gm->y);
+        }
         for (int id = 0; id < ir->len; id++) {
             char md = p.mode[id];
             count[(unsigned char)md]++;

@@ -71,6 +71,15 @@ static void remove_dir(const char *dir, const char *name) {
     rmdir(dir);
 }
 
+/* OpenBLAS starts a thread per core when it is loaded, unless told
+ * otherwise; nodec's runtime splits batches over threads of its own
+ * (--threads), so OpenBLAS must compute in the calling thread. */
+static void blas_one_thread(void) {
+#ifdef NODEC_CBLAS_LIB
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+#endif
+}
+
 bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen) {
     memset(lm, 0, sizeof *lm);
     /* The files are named after the model (its C includes "<name>.h"), so
@@ -107,10 +116,29 @@ bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size
          !nodec_write_file_atomic(c_path, c.s, c.len, err, errlen);
     buf_free(&h), buf_free(&c);
     if (ok) {
-        char *args[] = {"-std=c99", "-O2", "-fPIC", "-shared", "-o", so_path, c_path, "-lm", NULL};
+        /* Vector math (compiler/vmath.c, docs/vmath.md) unless NODEC_NO_LIBMVEC asks
+         * for the scalar libm the JIT then uses too; the tile products through
+         * the BLAS the JIT uses, when nodec was built with one. */
+        char *args[32];
+        int n = 0;
+        args[n++] = "-std=c99", args[n++] = "-O2";
+        if (!getenv("NODEC_NO_LIBMVEC"))
+            for (const char *const *f = vmath_cflags(); *f; f++) args[n++] = (char *)*f;
+#ifdef NODEC_CBLAS_LIB
+        char rpath[4096];
+        snprintf(rpath, sizeof rpath, "-Wl,-rpath,%s", NODEC_CBLAS_LIB);
+        *strrchr(rpath, '/') = 0;
+        args[n++] = "-DND_CBLAS", args[n++] = "-I" NODEC_CBLAS_INC;
+#endif
+        args[n++] = "-fPIC", args[n++] = "-shared", args[n++] = "-o", args[n++] = so_path, args[n++] = c_path;
+#ifdef NODEC_CBLAS_LIB
+        args[n++] = NODEC_CBLAS_LIB, args[n++] = rpath;
+#endif
+        args[n++] = "-lm", args[n] = NULL;
         ok = nc_cc(args, log_path, err, errlen);
     }
     if (ok) {
+        blas_one_thread();
         lm->dl = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
         if (!lm->dl) {
             snprintf(err, errlen, "cannot load the compiled model: %s", dlerror());
@@ -156,6 +184,7 @@ static bool jit_open(char *err, size_t errlen) {
     const char *why = "not found";
     for (int i = 0; i < 3; i++) {
         if (!tries[i] || !*tries[i] || access(tries[i], R_OK) != 0) continue;
+        blas_one_thread();
         void *h = dlopen(tries[i], RTLD_NOW | RTLD_LOCAL);
         if (!h) {
             why = dlerror();

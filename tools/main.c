@@ -44,6 +44,7 @@ typedef struct Args {
     int points;
     double tol;
     bool latex;
+    bool blas, no_tiles; /* emit --blas, --no-tiles */
     bool help;
     const char *backend;
 } Args;
@@ -73,6 +74,10 @@ static int parse_args(const char *cmd, int argc, char **argv, Args *a) {
             a->help = true;
         else if (!strcmp(argv[i], "--latex"))
             a->latex = true;
+        else if (!strcmp(cmd, "emit") && !strcmp(argv[i], "--blas"))
+            a->blas = true;
+        else if (!strcmp(cmd, "emit") && !strcmp(argv[i], "--no-tiles"))
+            a->no_tiles = true;
         else if (take(argc, argv, &i, "-o", &v, cmd, &err)) {
             if (err) return err;
             a->out = v;
@@ -127,7 +132,9 @@ static bool compile_file(Compilation *c, const char *path, Stage stop) {
     return false;
 }
 
-static EmitOpts emit_opts(Compilation *c) { return (EmitOpts){c->src.path, nc_hash(c->src.text, (size_t)c->src.len)}; }
+static EmitOpts emit_opts(Compilation *c) {
+    return (EmitOpts){c->src.path, nc_hash(c->src.text, (size_t)c->src.len), false};
+}
 
 /* Writes a whole file or nothing (io.c: temp file, fsync, rename). */
 static bool write_atomic(const char *path, const char *s, size_t n) {
@@ -150,6 +157,7 @@ static int cmd_emit(int argc, char **argv) {
     }
     Compilation c;
     if (!compile_file(&c, a.model, stage)) return nc_free(&c), 1;
+    if (c.prog) c.prog->ir->no_tiles = a.no_tiles;
     Buf b = {0};
     if (a.dump) {
         EmitOpts o = emit_opts(&c);
@@ -170,6 +178,7 @@ static int cmd_emit(int argc, char **argv) {
         return nc_free(&c), 1;
     }
     EmitOpts o = emit_opts(&c);
+    o.blas = a.blas;
     Buf h = {0};
     emit_header(&h, c.prog, &o);
     emit_source(&b, c.prog, &o);
@@ -402,12 +411,18 @@ static int cmd_build(int argc, char **argv) {
 static int cmd_repl(int argc, char **argv) { return repl_main(argc, argv); }
 
 static const Cmd cmds[] = {
-    {"emit", cmd_emit, "emit MODEL -o DIR [--dump=ast|sema|ir|deriv|plan|c]",
-     "usage: nodec emit MODEL.nde -o DIR\n"
+    {"emit", cmd_emit, "emit MODEL -o DIR [--blas] [--no-tiles] [--dump=ast|sema|ir|deriv|plan|c]",
+     "usage: nodec emit MODEL.nde -o DIR [--blas] [--no-tiles]\n"
      "       nodec emit MODEL.nde --dump=ast|sema|ir|deriv|plan|c\n\n"
      "Writes DIR/<model>.h and DIR/<model>.c: plain C99 for f, its VJP and JVP, the\n"
      "Jacobian, the loss and its gradient, the parameter initializer and a\n"
      "nodec_model descriptor (DESIGN.md §3).  DIR is created if missing.\n"
+     "Products of large matrices with a batch of vectors are computed a tile of\n"
+     "samples at a time by nodec's own loops; --blas makes them cblas_dgemm calls\n"
+     "(link a CBLAS such as -lopenblas; the same as compiling with -DND_CBLAS);\n"
+     "--no-tiles computes every sample on its own (less work memory).\n"
+     "Compile with -DND_VECTOR_MATH -fno-math-errno -ftree-vectorize (gcc, glibc)\n"
+     "for vectorised tanh, exp and log (docs/vmath.md).\n"
      "--dump prints one stage's output instead: the syntax tree, the symbols with\n"
      "their shapes and offsets, the IR of f and the loss, the IR of the\n"
      "derivatives, the storage plan of each generated function, or the C."},

@@ -121,7 +121,7 @@ static bool adopt(Repl *r, Entry *e, int n, bool quiet) {
     LoadedModel lm = {0};
     if (!c.model->incomplete) {
         char err[2048];
-        EmitOpts o = {"<model>", nc_hash(c.src.text, (size_t)c.src.len)};
+        EmitOpts o = {"<model>", nc_hash(c.src.text, (size_t)c.src.len), false};
         if (!nc_load(c.prog, &o, r->backend, &lm, err, sizeof err)) {
             fprintf(stderr, "error: %s\n", err);
             nc_free(&c);
@@ -631,7 +631,7 @@ static void command(Repl *r, char *line, bool *quit) {
         if (c[1] == 'd')
             print_derive(&b, r->c.prog, argc > 1 && !strcmp(argv[1], "--latex"));
         else if (c[1] == 'c') {
-            EmitOpts o = {"<model>", nc_hash(r->c.src.text, (size_t)r->c.src.len)};
+            EmitOpts o = {"<model>", nc_hash(r->c.src.text, (size_t)r->c.src.len), false};
             emit_source(&b, r->c.prog, &o);
         } else {
             nc_dump(&b, &r->c, STAGE_IR, NULL);

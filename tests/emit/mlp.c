@@ -123,6 +123,25 @@ extern const nodec_model mlp_model;
 
 #include "mlp.h"
 
+/* Vector math (docs/vmath.md): with -DND_VECTOR_MATH, and gcc with -fno-math-errno
+ * on glibc, loops of tanh, exp, log and log1p call libmvec's vector variants (<= 4 ulp). */
+#if defined(ND_VECTOR_MATH) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 22))
+#ifdef __cplusplus
+extern "C" {
+#endif
+__attribute__((__simd__("notinbranch"))) double exp(double);
+__attribute__((__simd__("notinbranch"))) double log(double);
+#if __GLIBC__ > 2 || __GLIBC_MINOR__ >= 35
+#define ND_VECTOR_TANH 1 /* tests/vmath: tanh loops must call _ZGV*_tanh */
+__attribute__((__simd__("notinbranch"))) double tanh(double);
+__attribute__((__simd__("notinbranch"))) double log1p(double);
+#endif
+#ifdef __cplusplus
+}
+#endif
+#endif
+
 /* Where a function writes, its pointers never overlap (DESIGN.md §3). */
 #ifdef __cplusplus
 #define ND_RESTRICT __restrict

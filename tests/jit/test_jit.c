@@ -244,7 +244,7 @@ static int test_model(const char *path) {
         printf("FAIL %s: does not compile\n", path);
         return nc_free(&c), 1;
     }
-    EmitOpts o = {c.src.path, fnv1a64(c.src.text, (size_t)c.src.len)};
+    EmitOpts o = {c.src.path, fnv1a64(c.src.text, (size_t)c.src.len), false};
     LoadedModel lc, lj;
     if (!nc_load_cc(c.prog, &o, &lc, err, sizeof err)) {
         printf("FAIL %s: nc_load_cc: %s\n", path, err);

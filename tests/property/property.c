@@ -1018,7 +1018,7 @@ static void check_one(const ModelSrc *ms, const char *text, int idx, unsigned lo
         snprintf(o.what, sizeof o.what, "rejected");
         goto done;
     }
-    EmitOpts eo = {"property.nde", fnv1a64(text, strlen(text))};
+    EmitOpts eo = {"property.nde", fnv1a64(text, strlen(text)), false};
     double t0 = now();
     int strict = strict_level();
     if (strict && !strict_compile(c.prog, &eo, strict == 2 || idx % 5 == 0, log)) {
