@@ -490,25 +490,23 @@ typedef struct PlanOut {
     bool acc; /* a tensor summed over the batch (a parameter's gradient) */
 } PlanOut;
 
-/* A product computed for a whole tile of samples at once (batch-major):
- * C (m × n) = Σ_p a(i, p) · Bm[p][j], where
+/* A product computed for a whole tile of samples at once (batch-major), by
+ * nd_gemm (nd_gemm.h): C (m × n) = Σ_p a(i, p) · Bm(p, j), where for
  *   a product node (node ≥ 0): row i of C is sample i's result, in its
  *     slot of the tile's work (ldc = the per-sample size); a(i, p) is
- *     element p of sample i's operand x; m = the samples of the tile;
+ *     element p of sample i's operand x; m = the samples of the tile; Bm is
+ *     the stored matrix `mat` (a parameter or a value computed before the
+ *     batch loop, [k, n]) or, when trans, its transpose (mat is [n, k]);
  *   a parameter's gradient (out = k ≥ 0, node -1): C is the output's
- *     [n_rows, n_cols] block of atheta, added to; a(i, p) = element i of
- *     sample p's left operand x, Bm's row p the right operand y of sample p;
- *     k = the samples of the tile.
- * For a product node, Bm is the stored matrix `mat` (a parameter or a
- * hoisted work tensor) or its transpose, copied once per call into the
- * work buffer at `pack` (-1: used in place). */
+ *     [m, n] block of atheta, added to; a(i, p) = element i of sample p's
+ *     left operand x, Bm's row p the right operand y of sample p; k = the
+ *     samples of the tile. */
 typedef struct Gemm {
     int node, out; /* one of them is -1 */
     int x, y;      /* per-sample operands: x always, y for a gradient */
     int mat;       /* product: the matrix node */
-    bool trans;    /* product: Bm = matᵀ, copied to pack */
-    int pack;
-    int m, n, k; /* the fixed dimensions (the tile's is given at run time) */
+    bool trans;    /* product: Bm = matᵀ */
+    int m, n, k;   /* the fixed dimensions (the tile's is given at run time) */
 } Gemm;
 
 typedef struct Plan {

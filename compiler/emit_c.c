@@ -591,20 +591,16 @@ static void emit_gemm(Em *e, Buf *b, const Gemm *g, const Out *outs) {
     const char *A = gemm_rows(e, g->x, &lda);
     e->used_gemm = true;
     if (g->node >= 0) { /* the tile's products, each into its sample's slot */
-        const char *B;
-        if (g->trans)
-            B = arena_printf(e->a, "w + %d", g->pack);
-        else if (e->mode[g->mat] == 'W')
-            B = arena_printf(e->a, "w + %d", e->woff[g->mat]);
-        else
-            B = arena_printf(e->a, "theta + %d", e->pg->m->params[N(e, g->mat)->i[1]]->offset);
-        buf_printf(b, "        nd_gemm(nt, %d, %d, %s, %d, 1, %s, %d, w + %d, %d, 0);\n", g->n, g->k, A, lda, B, g->n,
-                   e->tbase + e->woff[g->node], e->stride);
+        const char *B = e->mode[g->mat] == 'W'
+                            ? arena_printf(e->a, "w + %d", e->woff[g->mat])
+                            : arena_printf(e->a, "theta + %d", e->pg->m->params[N(e, g->mat)->i[1]]->offset);
+        buf_printf(b, "        nd_gemm(nt, %d, %d, %s, %d, 1, %s, %d, %d, w + %d, %d, 0);\n", g->n, g->k, A, lda, B,
+                   g->trans ? 1 : g->n, g->trans ? g->k : 1, e->tbase + e->woff[g->node], e->stride);
         return;
     }
     const char *Y = gemm_rows(e, g->y, &ldb); /* a gradient: Σ over the tile of outer(x, y) */
     const Out *o = &outs[g->out];
-    buf_printf(b, "        %snd_gemm(%d, %d, nt, %s, 1, %d, %s, %d, %s + %d, %d, 1);\n",
+    buf_printf(b, "        %snd_gemm(%d, %d, nt, %s, 1, %d, %s, %d, 1, %s + %d, %d, 1);\n",
                o->guard ? arena_printf(e->a, "if (%s) ", o->guard) : "", g->m, g->n, A, lda, Y, ldb, o->base, o->offset,
                g->n);
 }
@@ -612,13 +608,6 @@ static void emit_gemm(Em *e, Buf *b, const Gemm *g, const Out *outs) {
 /* Tiled: the samples `tile` at a time, each stretch of per-sample code
  * between two products a loop over the tile (plan.c). */
 static void emit_tiles(Em *e, Buf *b, const Out *outs, int nouts, const int *row_len, const int *row_base, int nrows) {
-    for (int g = 0; g < e->ngemm; g++) { /* transposed matrices, copied once */
-        const Gemm *gm = &e->gemm[g];
-        if (!gm->trans) continue;
-        buf_printf(b, "    for (int i = 0; i < %d; i++)\n        for (int j = 0; j < %d; j++) w[%d + j * %d + i] = ",
-                   gm->n, gm->k, gm->pack, gm->n);
-        expr(e, b, gm->mat, "i", "j"), buf_puts(b, ";\n");
-    }
     buf_printf(b, "    for (int b0 = 0; b0 < B; b0 += %d) {\n", e->tile);
     buf_printf(b, "        const int nt = B - b0 < %d ? B - b0 : %d;\n", e->tile, e->tile);
     memset(e->used_base, 0, sizeof e->used_base);

@@ -942,10 +942,10 @@ static LLVMValueRef gemm_rows(Em *e, int id, LLVMValueRef b0, const int *rows, L
 }
 
 static void gemm_call(Em *e, LLVMValueRef m, LLVMValueRef n, LLVMValueRef k, LLVMValueRef A, long sai, long sak,
-                      LLVMValueRef B, long ldb, LLVMValueRef C, long ldc, int acc) {
-    LLVMValueRef args[] = {
-        m, n, k, A, ci(e, sai), ci(e, sak), B, ci(e, ldb), C, ci(e, ldc), LLVMConstInt(e->i32, (unsigned)acc, false)};
-    call(e, e->gemm_ty, e->gemm_fn, args, 11);
+                      LLVMValueRef B, long sbp, long sbj, LLVMValueRef C, long ldc, int acc) {
+    LLVMValueRef args[] = {m, n,          k,          A, ci(e, sai), ci(e, sak),
+                           B, ci(e, sbp), ci(e, sbj), C, ci(e, ldc), LLVMConstInt(e->i32, (unsigned)acc, false)};
+    call(e, e->gemm_ty, e->gemm_fn, args, 12);
 }
 
 static LLVMValueRef i32c(Em *e, int v) { return LLVMConstInt(e->i32, (unsigned long long)v, false); }
@@ -956,21 +956,16 @@ static void gemm(Em *e, const Gemm *g, const Out *outs, LLVMValueRef b0, LLVMVal
     int lda, ldb;
     LLVMValueRef A = gemm_rows(e, g->x, b0, rows, args, nrows, &lda);
     if (g->node >= 0) {
-        LLVMValueRef B;
-        if (g->trans)
-            B = gep(e, e->work, ci(e, g->pack));
-        else if (e->mode[g->mat] == 'W')
-            B = gep(e, e->work, ci(e, e->woff[g->mat]));
-        else
-            B = gep(e, e->theta, ci(e, e->pg->m->params[N(e, g->mat)->i[1]]->offset));
-        gemm_call(e, nt, i32c(e, g->n), i32c(e, g->k), A, lda, 1, B, g->n,
+        LLVMValueRef B = e->mode[g->mat] == 'W' ? gep(e, e->work, ci(e, e->woff[g->mat]))
+                                                : gep(e, e->theta, ci(e, e->pg->m->params[N(e, g->mat)->i[1]]->offset));
+        gemm_call(e, nt, i32c(e, g->n), i32c(e, g->k), A, lda, 1, B, g->trans ? 1 : g->n, g->trans ? g->k : 1,
                   gep(e, e->work, ci(e, e->tbase + e->woff[g->node])), e->stride, 0);
         return;
     }
     LLVMValueRef Y = gemm_rows(e, g->y, b0, rows, args, nrows, &ldb);
     const Out *o = &outs[g->out];
     LLVMBasicBlockRef cont = o->guard ? if_open(e, o->guard) : NULL;
-    gemm_call(e, i32c(e, g->m), i32c(e, g->n), nt, A, 1, lda, Y, ldb, gep(e, o->ptr, ci(e, o->offset)), g->n, 1);
+    gemm_call(e, i32c(e, g->m), i32c(e, g->n), nt, A, 1, lda, Y, ldb, 1, gep(e, o->ptr, ci(e, o->offset)), g->n, 1);
     if (cont) if_close(e, cont);
 }
 
@@ -987,15 +982,6 @@ static void sample_open(Em *e, Loop *l, LLVMValueRef b0, LLVMValueRef nt, const 
 /* Tiled (emit_c.c's emit_tiles): the samples `tile` at a time, each
  * stretch of per-sample code between two products a loop over the tile. */
 static void tiles(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *rows, LLVMValueRef *args, int nrows) {
-    for (int g = 0; g < e->ngemm; g++) { /* transposed matrices, copied once */
-        const Gemm *gm = &e->gemm[g];
-        if (!gm->trans) continue;
-        Loop li, lj;
-        LLVMValueRef i = loop_open(e, &li, ci(e, gm->n)), j = loop_open(e, &lj, ci(e, gm->k));
-        LLVMValueRef dst = add(e, ci(e, gm->pack), add(e, LLVMBuildNSWMul(e->bd, j, ci(e, gm->n), ""), i));
-        store(e, ex(e, gm->mat, i, j), gep(e, e->work, dst));
-        loop_close(e, &lj), loop_close(e, &li);
-    }
     /* for (b0 = 0; b0 < B; b0 += tile) */
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->bd), head = block(e, "tile"), body = block(e, "tbody"),
                       exit = block(e, "tdone");
@@ -1329,8 +1315,9 @@ static void declare(Em *e) {
         LLVMSetSection(g, "llvm.metadata");
         LLVMSetInitializer(g, LLVMConstArray(i8p, used, (unsigned)nused));
     }
-    LLVMTypeRef gp[] = {e->i32, e->i32, e->i32, e->pf64, e->i64, e->i64, e->pf64, e->i64, e->pf64, e->i64, e->i32};
-    e->gemm_ty = LLVMFunctionType(e->vd, gp, 11, false);
+    LLVMTypeRef gp[] = {e->i32,  e->i32, e->i32, e->pf64, e->i64, e->i64,
+                        e->pf64, e->i64, e->i64, e->pf64, e->i64, e->i32};
+    e->gemm_ty = LLVMFunctionType(e->vd, gp, 12, false);
     e->gemm_fn = LLVMAddFunction(e->mod, "nd_gemm", e->gemm_ty);
     unsigned sq = LLVMLookupIntrinsicID("llvm.sqrt", 9), fa = LLVMLookupIntrinsicID("llvm.fabs", 9);
     e->sqrt_fn = LLVMGetIntrinsicDeclaration(e->mod, sq, &e->f64, 1);

@@ -3,66 +3,71 @@
  * computes products over a tile of samples; the JIT plugin compiles it and
  * lets JIT code call it.  C99, no allocation.
  *
- *   C[i][j] (+)= Σ_p A(i, p) · B[p][j]    i < m, j < n, p < k
+ *   C[i][j] (+)= Σ_p A(i, p) · B(p, j)    i < m, j < n, p < k
  *
- * A(i, p) is A[i·sai + p·sak]: either stride is 1 (A by rows, or A
- * transposed); B's and C's rows are contiguous with strides ldb and ldc;
- * acc: add to C, else overwrite it.
+ * A(i, p) is A[i·sai + p·sak] and B(p, j) is B[p·sbp + j·sbj]: one stride
+ * of each is 1 (the matrix by rows, or transposed); C's rows are
+ * contiguous with stride ldc; acc: add to C, else overwrite it.
  *
  * With ND_CBLAS defined it is one cblas_dgemm call (OpenBLAS, BLIS, …; the
- * embedder links the library).  Otherwise it is register-blocked C: 4 rows
- * of C by 8 columns summed in registers over all of k, every sum in order
- * p = 0, 1, …, k−1 from 0, so the result does not depend on m or on the
- * blocking.  docs/decisions.md has the measurements. */
+ * embedder links the library).  Otherwise it is register-blocked C that
+ * gcc and clang vectorise: B is copied KB rows by 8 columns at a time into
+ * a contiguous panel on the stack, and 4 rows of C by those 8 columns are
+ * summed in registers over the panel's KB values of p, in order.
+ * docs/decisions.md has the measurements. */
 #ifdef ND_CBLAS
 #include <cblas.h>
 #endif
 
-static void nd_gemm(int m, int n, int k, const double *A, long sai, long sak, const double *B, long ldb, double *C,
-                    long ldc, int acc) {
+static void nd_gemm(int m, int n, int k, const double *A, long sai, long sak, const double *B, long sbp, long sbj,
+                    double *C, long ldc, int acc) {
 #ifdef ND_CBLAS
-    if (sak == 1)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, A, (int)(sai > k ? sai : k), B, (int)ldb,
-                    acc ? 1.0 : 0.0, C, (int)ldc);
-    else
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0, A, (int)(sak > m ? sak : m), B, (int)ldb,
-                    acc ? 1.0 : 0.0, C, (int)ldc);
+    /* a stride of 1 on the column side means the rows are contiguous; the
+     * leading dimension is then the other stride (at least the row length,
+     * as BLAS requires even when there is only one row) */
+    int ta = sak != 1, tb = sbj != 1;
+    long lda = ta ? sak : sai, ldb = tb ? sbj : sbp;
+    long mina = ta ? m : k, minb = tb ? k : n;
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, A,
+                (int)(lda > mina ? lda : mina), B, (int)(ldb > minb ? ldb : minb), acc ? 1.0 : 0.0, C, (int)ldc);
 #else
-    int m4 = m - m % 4, n8 = n - n % 8;
-    for (int j = 0; j < n8; j += 8) {
-        for (int i = 0; i < m4; i += 4) {
-            double c[4][8] = {{0}};
-            for (int p = 0; p < k; p++) {
-                const double *b = B + p * ldb + j;
-                for (int r = 0; r < 4; r++) {
-                    const double a = A[(i + r) * sai + p * sak];
-                    for (int q = 0; q < 8; q++) c[r][q] += a * b[q];
+    enum { KB = 256 };
+    double panel[KB * 8];
+    for (int j = 0; j < n; j += 8) {
+        int nj = n - j < 8 ? n - j : 8;
+        for (int p0 = 0; p0 < k; p0 += KB) {
+            int kb = k - p0 < KB ? k - p0 : KB;
+            int add = acc || p0 > 0; /* later panels add to the sums so far */
+            for (int p = 0; p < kb; p++)
+                for (int q = 0; q < 8; q++) panel[p * 8 + q] = q < nj ? B[(p0 + p) * sbp + (j + q) * sbj] : 0;
+            int i = 0;
+            for (; i + 4 <= m; i += 4) {
+                double c[4][8] = {{0}};
+                for (int p = 0; p < kb; p++) {
+                    const double *b = panel + p * 8;
+                    for (int r = 0; r < 4; r++) {
+                        const double a = A[(i + r) * sai + (p0 + p) * sak];
+                        for (int q = 0; q < 8; q++) c[r][q] += a * b[q];
+                    }
                 }
+                for (int r = 0; r < 4; r++)
+                    for (int q = 0; q < nj; q++) {
+                        double *d = C + (i + r) * ldc + j + q;
+                        *d = add ? *d + c[r][q] : c[r][q];
+                    }
             }
-            for (int r = 0; r < 4; r++)
-                for (int q = 0; q < 8; q++) {
-                    double *d = C + (i + r) * ldc + j + q;
-                    *d = acc ? *d + c[r][q] : c[r][q];
+            for (; i < m; i++) {
+                double c[8] = {0};
+                for (int p = 0; p < kb; p++) {
+                    const double a = A[i * sai + (p0 + p) * sak], *b = panel + p * 8;
+                    for (int q = 0; q < 8; q++) c[q] += a * b[q];
                 }
-        }
-        for (int i = m4; i < m; i++) {
-            double c[8] = {0};
-            for (int p = 0; p < k; p++) {
-                const double a = A[i * sai + p * sak], *b = B + p * ldb + j;
-                for (int q = 0; q < 8; q++) c[q] += a * b[q];
-            }
-            for (int q = 0; q < 8; q++) {
-                double *d = C + i * ldc + j + q;
-                *d = acc ? *d + c[q] : c[q];
+                for (int q = 0; q < nj; q++) {
+                    double *d = C + i * ldc + j + q;
+                    *d = add ? *d + c[q] : c[q];
+                }
             }
         }
     }
-    for (int j = n8; j < n; j++)
-        for (int i = 0; i < m; i++) {
-            double c = 0;
-            for (int p = 0; p < k; p++) c += A[i * sai + p * sak] * B[p * ldb + j];
-            double *d = C + i * ldc + j;
-            *d = acc ? *d + c : c;
-        }
 #endif
 }

@@ -83,11 +83,11 @@ static void plan_gemms(Plan *p, Ir *ir, const PlanOut *outs, int nouts, bool bat
         bool trans;
         int mat = stored_matrix(p, ir, mx ? n->a : n->b, &trans);
         if (mat < 0 || !row_operand(p, ir, vec) || shape_size(N(ir, mat)->shape) < GEMM_MIN) continue;
-        /* Bm[q][j] is M's (j, q) for M @ x, (q, j) for x @ M: the stored
-         * matrix itself, or its transpose (then it is [n, k] and copied) */
+        /* Bm(q, j) is M's (j, q) for M @ x, (q, j) for x @ M: the stored
+         * matrix itself, or its transpose */
         bool bt = mx != trans;
         int len_x = shape_size(N(ir, vec)->shape);
-        p->gemm[p->ngemm++] = (Gemm){id, -1, vec, -1, mat, bt, -1, 0, shape_size(n->shape), len_x};
+        p->gemm[p->ngemm++] = (Gemm){id, -1, vec, -1, mat, bt, 0, shape_size(n->shape), len_x};
         p->is_gemm[id] = true;
     }
     for (int k = 0; k < nouts; k++) {
@@ -95,7 +95,7 @@ static void plan_gemms(Plan *p, Ir *ir, const PlanOut *outs, int nouts, bool bat
         if (!outs[k].acc || rt < 0 || N(ir, rt)->op != OP_OUTER || shape_size(outs[k].shape) < GEMM_MIN) continue;
         Node *n = N(ir, rt);
         if (!row_operand(p, ir, n->a) || !row_operand(p, ir, n->b)) continue;
-        p->gemm[p->ngemm++] = (Gemm){-1, k, n->a, n->b, -1, false, -1, outs[k].shape.d[0], outs[k].shape.d[1], 0};
+        p->gemm[p->ngemm++] = (Gemm){-1, k, n->a, n->b, -1, false, outs[k].shape.d[0], outs[k].shape.d[1], 0};
         p->out_gemm[k] = true;
     }
 }
@@ -212,25 +212,18 @@ static int plan_within(Plan *p, Ir *ir, const PlanOut *outs, int nouts, bool bat
     }
     p->wsize = (int)total, p->stride = (int)per_sample, p->tbase = 0;
     if (p->over >= 0 || !p->ngemm) return p->over < 0 ? p->wsize : -1;
-    /* Tiled: the tile's samples after the values of the one work buffer,
-     * then the copies of transposed matrices; as many samples per tile as
-     * fit, else one sample at a time. */
-    int64_t packs = 0;
-    for (int g = 0; g < p->ngemm; g++)
-        if (p->gemm[g].trans) packs += shape_size(N(ir, p->gemm[g].mat)->shape);
+    /* Tiled: the tile's samples after the values of the one work buffer; as
+     * many samples per tile as fit, else one sample at a time. */
     p->tile = TILE;
-    while (p->tile > 2 && total + per_sample * p->tile + packs > limit) p->tile /= 2;
-    if (total + per_sample * p->tile + packs > limit) {
+    while (p->tile > 2 && total + per_sample * p->tile > limit) p->tile /= 2;
+    if (total + per_sample * p->tile > limit) {
         memset(p->is_gemm, 0, (size_t)len);
         memset(p->out_gemm, 0, (size_t)nouts);
         p->ngemm = 0, p->tile = 1;
         return p->wsize;
     }
     p->tbase = (int)total;
-    int64_t at = total + per_sample * p->tile;
-    for (int g = 0; g < p->ngemm; g++)
-        if (p->gemm[g].trans) p->gemm[g].pack = (int)at, at += shape_size(N(ir, p->gemm[g].mat)->shape);
-    p->wsize = (int)at;
+    p->wsize = (int)(total + per_sample * p->tile);
     return p->wsize;
 }
 
@@ -320,10 +313,8 @@ void plan_dump(Buf *b, Program *pg) {
         for (int g = 0; g < p.ngemm; g++) {
             Gemm *gm = &p.gemm[g];
             if (gm->node >= 0)
-                buf_printf(b, "  %%%d @ over the tile: [tile, %d] = [tile, %d] %%%d times %s%%%d%s\n", gm->node, gm->n,
-                           gm->k, gm->x, gm->trans ? "the transpose of " : "", gm->mat,
-                           gm->trans ? arena_printf(a, " (copied to w[%d:%d])", gm->pack, gm->pack + gm->n * gm->k)
-                                     : "");
+                buf_printf(b, "  %%%d @ over the tile: [tile, %d] = [tile, %d] %%%d times %s%%%d\n", gm->node, gm->n,
+                           gm->k, gm->x, gm->trans ? "the transpose of " : "", gm->mat);
             else
                 buf_printf(b, "  output %d += [%d, %d] summed over the tile: %%%d' times %%%d\n", gm->out, gm->m, gm->n,
                            gm->x, gm->y);
