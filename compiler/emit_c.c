@@ -352,6 +352,28 @@ static void emit_matmul(Em *e, Buf *b, int lv, int id, Epi epi) {
             epilogue(e, b, lv + 1, id, epi, rs, acc);
         }
         indent(b, lv), buf_puts(b, "}\n");
+    } else if (x.rank == 2 && y.rank == 1 && x.d[1] <= 4) { /* A x, short rows */
+        /* x's few elements are read once, before the loop: read in it, beside
+         * the loop's stores to the same work buffer, they keep gcc from
+         * vectorising it (tanh(W1 @ z + b1) through libmvec); as the JIT does */
+        indent(b, lv), buf_puts(b, "{\n");
+        for (int k = 0; k < x.d[1]; k++) {
+            char ks[16];
+            snprintf(ks, sizeof ks, "%d", k);
+            indent(b, lv + 1), buf_printf(b, "const double x%d = ", k), expr(e, b, n.b, ks, "0"), buf_puts(b, ";\n");
+        }
+        indent(b, lv + 1), buf_printf(b, "for (int i = 0; i < %d; i++) {\n", x.d[0]);
+        indent(b, lv + 2), buf_puts(b, "double acc = ");
+        for (int k = 0; k < x.d[1]; k++) {
+            char ks[16];
+            snprintf(ks, sizeof ks, "%d", k);
+            if (k) buf_puts(b, " + ");
+            sub(e, b, n.a, "i", ks, P_MUL, false), buf_printf(b, " * x%d", k);
+        }
+        buf_puts(b, ";\n");
+        epilogue(e, b, lv + 2, id, epi, "i", "acc");
+        indent(b, lv + 1), buf_puts(b, "}\n");
+        indent(b, lv), buf_puts(b, "}\n");
     } else if (x.rank == 2 && y.rank == 1) { /* A x: row dot products */
         indent(b, lv), buf_printf(b, "for (int i = 0; i < %d; i++) {\n", x.d[0]);
         dot(e, b, lv + 1, "double acc", "acc", x.d[1], n.a, "i", n.b, "0", true);

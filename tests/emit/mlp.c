@@ -180,13 +180,22 @@ void mlp_f(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRI
         for (int i = 0; i < 2; i++) {
             w[i] = nd_cube(zb[i]);
         }
-        for (int i = 0; i < 3; i++) {
-            double acc = theta[i * 2] * w[0] + theta[1 + i * 2] * w[1];
-            w[2 + i] = nd_relu(acc + theta[6 + i]);
+        {
+            const double x0 = w[0];
+            const double x1 = w[1];
+            for (int i = 0; i < 3; i++) {
+                double acc = theta[i * 2] * x0 + theta[1 + i * 2] * x1;
+                w[2 + i] = nd_relu(acc + theta[6 + i]);
+            }
         }
-        for (int i = 0; i < 2; i++) {
-            double acc = theta[9 + i * 3] * w[2] + theta[10 + i * 3] * w[3] + theta[11 + i * 3] * w[4];
-            dzb[i] = acc;
+        {
+            const double x0 = w[2];
+            const double x1 = w[3];
+            const double x2 = w[4];
+            for (int i = 0; i < 2; i++) {
+                double acc = theta[9 + i * 3] * x0 + theta[10 + i * 3] * x1 + theta[11 + i * 3] * x2;
+                dzb[i] = acc;
+            }
         }
     }
 }
@@ -207,9 +216,13 @@ void mlp_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_REST
         for (int i = 0; i < 2; i++) {
             w[i] = nd_cube(zb[i]);
         }
-        for (int i = 0; i < 3; i++) {
-            double acc = theta[i * 2] * w[0] + theta[1 + i * 2] * w[1];
-            w[2 + i] = acc + theta[6 + i];
+        {
+            const double x0 = w[0];
+            const double x1 = w[1];
+            for (int i = 0; i < 3; i++) {
+                double acc = theta[i * 2] * x0 + theta[1 + i * 2] * x1;
+                w[2 + i] = acc + theta[6 + i];
+            }
         }
         for (int i = 0; i < 3; i++) {
             w[5 + i] = nd_relu(w[2 + i]);
@@ -253,17 +266,30 @@ void mlp_jvp(int B, double t, const double *ND_RESTRICT z, const double *ND_REST
         for (int i = 0; i < 2; i++) {
             w[2 + i] = vb[i] * 3.0 * nd_sq(zb[i]);
         }
-        for (int i = 0; i < 3; i++) {
-            double acc = theta[i * 2] * w[2] + theta[1 + i * 2] * w[3];
-            w[4 + i] = acc;
+        {
+            const double x0 = w[2];
+            const double x1 = w[3];
+            for (int i = 0; i < 3; i++) {
+                double acc = theta[i * 2] * x0 + theta[1 + i * 2] * x1;
+                w[4 + i] = acc;
+            }
         }
-        for (int i = 0; i < 3; i++) {
-            double acc = theta[i * 2] * w[0] + theta[1 + i * 2] * w[1];
-            w[7 + i] = w[4 + i] * nd_step(acc + theta[6 + i]);
+        {
+            const double x0 = w[0];
+            const double x1 = w[1];
+            for (int i = 0; i < 3; i++) {
+                double acc = theta[i * 2] * x0 + theta[1 + i * 2] * x1;
+                w[7 + i] = w[4 + i] * nd_step(acc + theta[6 + i]);
+            }
         }
-        for (int i = 0; i < 2; i++) {
-            double acc = theta[9 + i * 3] * w[7] + theta[10 + i * 3] * w[8] + theta[11 + i * 3] * w[9];
-            outb[i] = acc;
+        {
+            const double x0 = w[7];
+            const double x1 = w[8];
+            const double x2 = w[9];
+            for (int i = 0; i < 2; i++) {
+                double acc = theta[9 + i * 3] * x0 + theta[10 + i * 3] * x1 + theta[11 + i * 3] * x2;
+                outb[i] = acc;
+            }
         }
     }
 }
@@ -285,9 +311,13 @@ void mlp_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RE
         for (int i = 0; i < 2; i++) {
             w[i] = nd_cube(zb[i]);
         }
-        for (int i = 0; i < 3; i++) {
-            double acc = theta[i * 2] * w[0] + theta[1 + i * 2] * w[1];
-            w[2 + i] = acc + theta[6 + i];
+        {
+            const double x0 = w[0];
+            const double x1 = w[1];
+            for (int i = 0; i < 3; i++) {
+                double acc = theta[i * 2] * x0 + theta[1 + i * 2] * x1;
+                w[2 + i] = acc + theta[6 + i];
+            }
         }
         for (int i = 0; i < 3; i++) {
             w[5 + i] = nd_relu(w[2 + i]);
@@ -296,9 +326,14 @@ void mlp_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RE
             double acc = ab[0] * theta[9 + i] + ab[1] * theta[12 + i];
             w[8 + i] = acc * nd_step(w[2 + i]);
         }
-        for (int i = 0; i < 2; i++) {
-            double acc = theta[9 + i * 3] * w[5] + theta[10 + i * 3] * w[6] + theta[11 + i * 3] * w[7];
-            dzb[i] = acc;
+        {
+            const double x0 = w[5];
+            const double x1 = w[6];
+            const double x2 = w[7];
+            for (int i = 0; i < 2; i++) {
+                double acc = theta[9 + i * 3] * x0 + theta[10 + i * 3] * x1 + theta[11 + i * 3] * x2;
+                dzb[i] = acc;
+            }
         }
         if (az) {
             for (int i = 0; i < 2; i++) {
