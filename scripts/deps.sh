@@ -4,9 +4,11 @@
 # REPL: readline; plots: gnuplot; tests: clang and g++ (the emitted C is
 # compiled with both) and NumPy (parameter files are read back with it);
 # the fuzzers: clang's libFuzzer (libclang-rt-14-dev); the format check:
-# clang-format.  Benchmarks (bench/) also want libsundials-dev.
+# clang-format; MPI: Open MPI; the products of batch-major code: OpenBLAS
+# (optional: without it nodec's own loops compute them, docs/kernels.md).
+# Benchmarks (bench/) also want libsundials-dev.
 set -e
-pkgs="gcc g++ clang make cmake ninja-build flex bison zlib1g-dev llvm-dev libreadline-dev gnuplot-nox python3-numpy libclang-rt-14-dev clang-format libopenmpi-dev openmpi-bin"
+pkgs="gcc g++ clang make cmake ninja-build flex bison zlib1g-dev llvm-dev libreadline-dev gnuplot-nox python3-numpy libclang-rt-14-dev clang-format libopenmpi-dev openmpi-bin libopenblas-dev"
 [ "$1" = "--bench" ] && pkgs="$pkgs libsundials-dev valgrind"
 missing=""
 for p in $pkgs; do
