@@ -22,7 +22,9 @@
  * factorised block by block: one dense LU per trajectory and step,
  * O(B n³) — the right tool for states up to a few hundred.  Quadrature
  * components (the adjoint's aθ, at) are the last rows of a block lower
- * triangular J: their U follows by substitution, U_q = hγ (rhs_q + J_qx U_x).
+ * triangular J: their U follows by substitution, U_q = hγ (rhs_q + J_qx U_x),
+ * and since nothing else depends on them, the J_qx U_x terms of all stages
+ * are added to y1 (and the error) in one product a step (quad_terms).
  *
  * ∂F/∂t: there is no emitted vector for it, so a central difference in t
  * over a small fraction of the step (rodas.f uses a forward one over
@@ -194,12 +196,15 @@ static int factor(rk *r, double fac) {
     return NODEC_SUCCESS;
 }
 
-/* x = W⁻¹ x: the blocks, then the quadratures by substitution. */
-static int wsolve(rk *r, double fac, double *x) {
+/* x = W⁻¹ x: the blocks, then the quadratures by substitution — or, with
+ * jq 0, without their J_qx x term (ros_stages adds it once a step). */
+static int wsolve(rk *r, double fac, double *x, int jq_on) {
     rk_ode *o = r->o;
     int m = o->blk, nx = o->nblk * m, rc;
     for (int b = 0; b < o->nblk; b++) la_lu_solve(m, r->LU + (long)b * m * m, r->piv + (long)b * m, x + (long)b * m);
-    if (nx < o->n) {
+    if (nx < o->n && !jq_on) {
+        for (int p = nx; p < o->n; p++) x[p] /= fac;
+    } else if (nx < o->n) {
         double *jq = r->ynew; /* scratch until y1 is formed */
         if ((rc = o->jvq(o, r->t, r->y, x, jq))) return rc;
         for (int p = nx; p < o->n; p++) x[p] = (x[p] + jq[p - nx]) / fac;
@@ -217,10 +222,35 @@ static void lincomb(double *out, const double *y, const double *w, const double 
     }
 }
 
+/* The quadratures' share of a step, out_q += hγ J_qx Σ_i β_i U_x,i with
+ * β = (I − γC)⁻ᵀ w.  Their stages are U_q,i = hγ(G_i + Σ_{j<i} (C_ij/h) U_q,j
+ * + J_qx U_x,i) (G_i: the rest of the right side), linear in the J_qx U_x,j
+ * terms, so Σ_i w_i U_q,i needs J_qx once, on one combination of the U_x —
+ * one VJP a step for y1 (and one for the error estimate) instead of one a
+ * stage: the adjoint's stages cost one VJP, not two.  The stage rows of the
+ * quadratures in r->k then lack that term (nothing reads them: the
+ * backward pass has no dense output). */
+static int quad_terms(rk *r, const double *w, double *out) {
+    const ros_tab *rt = r->tab->ros;
+    rk_ode *o = r->o;
+    int S = rt->s, n = o->n, nx = o->nblk * o->blk, rc;
+    double beta[16], *v = r->yd, *jq = r->yd + nx; /* yd: scratch, as in ros_dense_error */
+    for (int i = S - 1; i >= 0; i--) {
+        beta[i] = w[i];
+        for (int k = i + 1; k < S; k++) beta[i] += rt->gamma * ROS(rt->C, k, i) * beta[k];
+    }
+    memset(v, 0, nx * sizeof(double));
+    for (int i = 0; i < S; i++)
+        for (int p = 0; p < nx; p++) v[p] += beta[i] * r->k[(size_t)(i + 1) * n + p];
+    if ((rc = o->jvq(o, r->t, r->y, v, jq))) return rc;
+    for (int p = nx; p < n; p++) out[p] += jq[p - nx] / r->wfac; /* hγ */
+    return NODEC_SUCCESS;
+}
+
 int ros_stages(rk *r, double h, double t1) {
     const ros_tab *rt = r->tab->ros;
     rk_ode *o = r->o;
-    int n = o->n, S = rt->s, rc;
+    int n = o->n, S = rt->s, nx = o->nblk * o->blk, quad = nx < n, rc;
     double fac = 1 / (h * rt->gamma), *U = r->k + n;
 
     if (!r->jok && (rc = jacobian(r, h))) return rc;
@@ -243,10 +273,18 @@ int ros_stages(rk *r, double h, double t1) {
             double hd = h * rt->d[i];
             for (int p = 0; p < n; p++) Ui[p] += hd * r->ft[p];
         }
-        if ((rc = wsolve(r, fac, Ui))) return rc;
+        if ((rc = wsolve(r, fac, Ui, !quad))) return rc;
     }
     lincomb(r->ynew, r->y, rt->b, U, S, n);
-    if (r->adaptive) lincomb(r->ytmp, NULL, rt->e, U, S, n);
+    if (quad && (rc = quad_terms(r, rt->b, r->ynew))) return rc;
+    if (r->adaptive) {
+        lincomb(r->ytmp, NULL, rt->e, U, S, n);
+        for (int g = 0; quad && g < o->ngroup; g++) /* only if the norm sees them */
+            if (o->goff[g] + o->glen[g] > nx) {
+                if ((rc = quad_terms(r, rt->e, r->ytmp))) return rc;
+                break;
+            }
+    }
     return NODEC_SUCCESS;
 }
 
@@ -277,7 +315,7 @@ int ros_dense_error(rk *r, double h) {
         if (dw[j] == 0) continue;
         for (int p = 0; p < n; p++) res[p] -= dw[j] * Uj[p];
     }
-    return wsolve(r, r->wfac, res);
+    return wsolve(r, r->wfac, res, 1);
 }
 
 int ros_singular_fail(rk *r, double h) {

@@ -39,7 +39,9 @@ typedef struct gcase {
 } gcase;
 
 /* L by a forward solve: 1/(n_times·B) Σ_i loss(z(t_i), obs_i). */
-static double loss_only(const gcase *c, const double *th, const double *z0, const double *t) {
+static double loss_only(const gcase *c, const double *th, const double *z0,
+                        const double *t)
+{
     int n = c->m->n_state, nz = c->B * n;
     double z[MAXV * 8], L = 0;
     nodec_solver *s = nodec_create(c->m, c->B);
@@ -47,7 +49,8 @@ static double loss_only(const gcase *c, const double *th, const double *z0, cons
     nodec_set_tolerances(s, 1e-12, c->atol * 1e-4);
     nodec_set_max_steps(s, 1000000);
     CHECK(nodec_solve(s, th, z0, c->nt, t, z) == 0, "%s", nodec_get_error_message(s));
-    for (int i = 0; i < c->nt; i++) L += c->m->loss(c->B, z + i * nz, c->obs + i * nz, NULL);
+    for (int i = 0; i < c->nt; i++)
+        L += c->m->loss(c->B, z + i * nz, c->obs + i * nz, NULL);
     nodec_free(s);
     return L / (c->nt * c->B);
 }
@@ -55,29 +58,36 @@ static double loss_only(const gcase *c, const double *th, const double *z0, cons
 static int ckpt_every; /* nodec_set_checkpoint_every when > 0 */
 
 /* [dL/dθ, dL/dz0, dL/dt] into g; returns its length. */
-static int grad(const gcase *c, nodec_method meth, nodec_grad_mode mode, double rtol, double atol, double *g,
-                int print) {
+static int grad(const gcase *c, nodec_method meth, nodec_grad_mode mode,
+                double rtol, double atol, double *g, int print)
+{
     int P = c->m->n_param, nz = c->B * c->m->n_state, rc;
     double L;
     nodec_solver *s = nodec_create(c->m, c->B);
     nodec_set_method(s, meth);
-    if (mode != (nodec_grad_mode)-1) nodec_set_grad_mode(s, mode);
+    if (mode != (nodec_grad_mode)-1)
+        nodec_set_grad_mode(s, mode);
     nodec_set_tolerances(s, rtol, atol);
     nodec_set_max_steps(s, 1000000);
-    if (ckpt_every > 0) nodec_set_checkpoint_every(s, ckpt_every);
-    rc = nodec_loss_grad(s, c->th, c->z0, c->nt, c->t, c->obs, &L, g, g + P, g + P + nz, NULL);
-    CHECK(rc == 0, "%s %s: %s", c->name, nodec_method_name(meth), nodec_get_error_message(s));
+    if (ckpt_every > 0)
+        nodec_set_checkpoint_every(s, ckpt_every);
+    rc = nodec_loss_grad(s, c->th, c->z0, c->nt, c->t, c->obs, &L, g, g + P,
+                         g + P + nz, NULL);
+    CHECK(rc == 0, "%s %s: %s", c->name, nodec_method_name(meth),
+          nodec_get_error_message(s));
     if (print)
         printf("  %-8s L %.10g; forward %ld steps; backward %ld steps, %ld "
                "rejected, %ld vjp, %ld jac, %ld LU, %ld switches\n",
-               nodec_method_name(meth), L, nodec_get_num_steps(s, 0), nodec_get_num_steps(s, 1),
-               nodec_get_num_rejected(s, 1), nodec_get_num_vjp_evals(s, 1), nodec_get_num_jac_evals(s, 1),
+               nodec_method_name(meth), L, nodec_get_num_steps(s, 0),
+               nodec_get_num_steps(s, 1), nodec_get_num_rejected(s, 1),
+               nodec_get_num_vjp_evals(s, 1), nodec_get_num_jac_evals(s, 1),
                nodec_get_num_lu(s, 1), nodec_get_num_switches(s, 1));
     nodec_free(s);
     return P + nz + c->nt;
 }
 
-static void fd(const gcase *c, double *g) {
+static void fd(const gcase *c, double *g)
+{
     int P = c->m->n_param, nz = c->B * c->m->n_state, k = 0;
     double th[MAXV], z0[MAXV], t[MAXV], rel = c->fdrel > 0 ? c->fdrel : 1e-4;
     memcpy(th, c->th, P * sizeof(double));
@@ -101,7 +111,8 @@ static void fd(const gcase *c, double *g) {
         /* a step a tenth of the gaps around t_i, so the order holds */
         double gap = i + 1 < c->nt ? c->t[i + 1] - c->t[i] : c->t[i] - c->t[i - 1];
         double d = rel * fmin(gap, fmax(1e-2, fabs(t[i]))), lp, lm;
-        if (i > 0) d = fmin(d, rel * (c->t[i] - c->t[i - 1]));
+        if (i > 0)
+            d = fmin(d, rel * (c->t[i] - c->t[i - 1]));
         t[i] = c->t[i] + d, lp = loss_only(c, th, z0, t);
         t[i] = c->t[i] - d, lm = loss_only(c, th, z0, t);
         t[i] = c->t[i];
@@ -109,7 +120,8 @@ static void fd(const gcase *c, double *g) {
     }
 }
 
-static void run(const gcase *c, double rtol, int all_methods) {
+static void run(const gcase *c, double rtol, int all_methods)
+{
     double gf[MAXV], gr[MAXV], g[MAXV];
     int n;
     char what[96];
@@ -121,12 +133,14 @@ static void run(const gcase *c, double rtol, int all_methods) {
     for (nodec_method m = all_methods ? NODEC_RODAS4 : NODEC_AUTO; m <= NODEC_AUTO; m++) {
         double e1 = 0, e2 = 0, big = 0;
         grad(c, m, (nodec_grad_mode)-1, rtol, c->atol, g, 1);
-        for (int k = 0; k < n; k++) big = fmax(big, fabs(gr[k]));
+        for (int k = 0; k < n; k++)
+            big = fmax(big, fabs(gr[k]));
         for (int k = 0; k < n; k++) {
             e1 = fmax(e1, fabs(g[k] - gf[k]) / big);
             e2 = fmax(e2, fabs(g[k] - gr[k]) / big);
         }
-        printf("  %-8s vs differences %.2e, vs reference %.2e\n", nodec_method_name(m), e1, e2);
+        printf("  %-8s vs differences %.2e, vs reference %.2e\n",
+               nodec_method_name(m), e1, e2);
         snprintf(what, sizeof what, "%s %s vs differences", c->name, nodec_method_name(m));
         check_vec(what, g, gf, n, 2e-5, 0);
         snprintf(what, sizeof what, "%s %s vs reference", c->name, nodec_method_name(m));
@@ -134,7 +148,8 @@ static void run(const gcase *c, double rtol, int all_methods) {
     }
 }
 
-int main(void) {
+int main(void)
+{
     /* lin2 */
     double A[4] = {-5000.5, 4999.5, 4999.5, -5000.5}, lz0[4] = {1, 0.5, -0.3, 0.8};
     double lt[4] = {0, 0.5, 1, 2}, lobs[16];
@@ -149,7 +164,8 @@ int main(void) {
     double mu[1] = {100}, vz0[2] = {2, 0}, vt[3] = {0, 80, 150}, vobs[6] = {2, 0, -1.5, 0, 1.9, 0};
     double g1[MAXV], g2[MAXV], g3[MAXV];
     int n;
-    for (int k = 0; k < 16; k++) lobs[k] = 0.3 * cos(0.7 * k);
+    for (int k = 0; k < 16; k++)
+        lobs[k] = 0.3 * cos(0.7 * k);
     for (int i = 0; i < 8; i++) /* roughly the solution, so every term counts */
         robs[3 * i] = 1 - 0.1 * i, robs[3 * i + 1] = 1e-5, robs[3 * i + 2] = 0.1 * i;
     rober_params(rth);
