@@ -369,25 +369,28 @@ static int cadj_jvq(rk_ode *o, double t, const double *y, const double *v, doubl
 /* The adjoint's invariant.  Along the exact z(t), d(aᵀf)/dt = aᵀ∂f/∂t,
  * so between observations aᵀf + at is constant, and so is a_bᵀf_b alone
  * for each trajectory b when f is autonomous.  Through a relaxation jump
- * (van der Pol, μ = 1000: |f| ≈ 1e6) a is all but orthogonal to f — |aᵀf|
- * ≈ 7e-4 against |a||f| ≈ 3e5 — and that small component is what the
+ * (van der Pol, μ = 1000: |f| ≈ 1e6) the terms of aᵀf cancel — a_x f_x ≈
+ * 300 against a_v f_v ≈ −300, aᵀf ≈ 7e-4 — and that small sum is what the
  * gradient with respect to anything that moves the jump in time is made
  * of: an error of a at rtol 1e-10 changes aᵀf by up to 3e-5 per step, and
  * dL/dμ came out 1e-3 off at every tolerance (ill-conditioned, not under-
  * resolved: tightening either pass did not help).  So after each accepted
- * step, where aᵀf cancels by more than CADJ_ILL (|a||f| > CADJ_ILL·|aᵀf|),
- * a is projected back onto the invariant along f (the smallest change in
- * a that restores it).  Elsewhere the invariant is only followed: it is
- * evaluated at the interpolated z(t), and where aᵀf does not cancel that
- * value is no better than a (on a slow manifold inside a long forward
- * step the interpolant's stiff components are off by far more than rtol,
- * and J amplifies them in f).  A projection that would move a by more
- * than CADJ_MOVE·(rtol|a| + atol) is not taken either: then the
- * interpolant, not a, is what is off.  (Chosen on van der Pol μ = 1000
- * and 100 and Robertson, test_stiff_jump and test_stiff_grad: with
- * CADJ_ILL = 2 Robertson's rodas4 gradient was 1.8e-6 off instead of
- * 2e-9; with 1e4 van der Pol kept 1e-3 errors at some tolerances.) */
-enum { CADJ_ILL = 100, CADJ_MOVE = 100 };
+ * step, where the sum cancels by more than CADJ_ILL (Σ_p |a_p f_p| >
+ * CADJ_ILL·|aᵀf|), a is projected back onto the invariant along f (the
+ * smallest change in a that restores it).  Elsewhere the invariant is only
+ * followed: it is evaluated at the interpolated z(t), and where aᵀf does
+ * not cancel that value is no better than a (on a slow manifold inside a
+ * long forward step the interpolant's stiff components are off by far
+ * more than rtol, and J amplifies them in f).  A projection that would
+ * move a by more than CADJ_MOVE·(rtol|a| + atol) is not taken either:
+ * then the interpolant, not a, is what is off.  (Chosen on van der Pol
+ * μ = 1000 and 100 and Robertson, test_stiff_jump, test_stiff_grad and
+ * bench/cvodes: measured with |a||f| instead of Σ|a_p f_p|, the fast
+ * transient of a_2 after each of Robertson's observations, orthogonal to
+ * f, looked like cancellation and its projections put 1e-7 … 1e-5 into
+ * the gradient at rtol 1e-8; with CADJ_ILL = 1e3 van der Pol kept errors
+ * up to 4e-4 at some tolerances.) */
+enum { CADJ_ILL = 10, CADJ_MOVE = 100 };
 
 static void cadj_invariants(cadj_ode *co, double t, const double *y, double *K) {
     ctx *c = co->c;
@@ -411,10 +414,10 @@ static void cadj_project(cadj_ode *co, rk *r) {
     for (int b = 0; b < nb; b++) {
         const double *ab = co->a + b * len, *fb = co->fz + b * len, *wb = co->w + b * len;
         double *yb = r->y + b * len;
-        double ff = dot(fb, fb, len), na = sqrt(dot(ab, ab, len));
+        double ff = dot(fb, fb, len), na = sqrt(dot(ab, ab, len)), sum = 0;
         double lam = ff > 0 ? (Kt[b] - co->K[b]) / ff : 0;
-        if (!co->kset || !(na * sqrt(ff) > CADJ_ILL * fabs(Kt[b])) ||
-            !(fabs(lam) * sqrt(ff) <= CADJ_MOVE * (rtol * na + atol))) {
+        for (long p = 0; p < len; p++) sum += fabs(ab[p] * fb[p]);
+        if (!co->kset || !(sum > CADJ_ILL * fabs(Kt[b])) || !(fabs(lam) * sqrt(ff) <= CADJ_MOVE * (rtol * na + atol))) {
             co->K[b] = Kt[b];
             continue;
         }
