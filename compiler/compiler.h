@@ -97,6 +97,10 @@ typedef struct Diag {
     X(M_OUTER_NEEDS_TWO_VECTORS, "'outer' needs two vectors, got %s and %s")                                           \
     X(M_CONCAT_JOINS_SCALARS_AND, "'concat' joins scalars and vectors, not a matrix %s")                               \
     X(M_CONCAT_RESULT_HAS_MORE, "'concat' result has more than %d elements")                                           \
+    X(M_DERIV_BY_NAME, "'%s' differentiates by a state or a let, named; this is %s")                                   \
+    X(M_DERIV_SHAPE, "'%s' differentiates scalars and vectors, by a scalar or a vector; %s is %s")                     \
+    X(M_DERIV_ARG_SHAPE, "the %s of '%s' must have the shape of %s, %s, but it is %s")                                 \
+    X(M_NEEDS_SQUARE, "'%s' needs a square matrix, not %s")                                                            \
     X(M_RESULT_TOO_LARGE, "the result of '%s' would have %lld elements; at most %d are allowed")                       \
     X(M_INDEX_SCALAR, "%s is a scalar and cannot be indexed")                                                          \
     X(M_TOO_MANY_INDICES_HAS, "too many indices: %s has %d dimension%s")                                               \
@@ -291,7 +295,12 @@ bool parse_source(Parse *p, const Source *src);
     X(MEAN, "mean", 1, OP_SUM)                                                                                         \
     X(DOT, "dot", 2, OP_MATMUL)                                                                                        \
     X(OUTER, "outer", 2, OP_OUTER)                                                                                     \
-    X(CONCAT, "concat", -1, OP_CONCAT)
+    X(CONCAT, "concat", -1, OP_CONCAT)                                                                                 \
+    X(JACOBIAN, "jacobian", 2, OP_NUM) /* derivative operators: lowered by ir.c through deriv.c */                     \
+    X(JVP, "jvp", 3, OP_NUM)                                                                                           \
+    X(VJP, "vjp", 3, OP_NUM)                                                                                           \
+    X(TRACE, "trace", 1, OP_NUM)                                                                                       \
+    X(DIAG, "diag", 1, OP_NUM)
 
 typedef enum {
 #define X(id, name, nargs, op) B_##id,
@@ -478,6 +487,11 @@ bool fold_ok(double v); /* constant folding never makes NaN, ±Inf or -0.0 */
 int *deriv_reverse(Ir *ir, const int *roots, const int *seeds, int n);
 /* Forward mode: tangents of the roots for tangent inputs tan[leaf id]. */
 void deriv_forward(Ir *ir, const int *roots, int n, const int *leaf_tan, int *out);
+/* The partial derivatives of node e by node x, everything x is computed
+ * from held fixed (the language's jvp and vjp): (∂e/∂x)·v, shaped like e,
+ * and aᵀ·∂e/∂x, shaped like x; -1 when zero. */
+int deriv_jvp(Ir *ir, int e, int x, int v);
+int deriv_vjp(Ir *ir, int e, int x, int a);
 void deriv_program(Program *pg); /* vjp_*, jvp, loss_grad */
 
 /* ---- plan.c ---------------------------------------------------------- */

@@ -237,6 +237,53 @@ void deriv_forward(Ir *ir, const int *roots, int nr, const int *leaf_tan, int *o
     free(tan), free(act);
 }
 
+/* ---- partial derivatives by one node (jvp, vjp, jacobian) ------------- */
+
+/* active[id]: node id depends on node x (x itself included). */
+static bool *depends_on(Ir *ir, int x) {
+    bool *act = calloc((size_t)(ir->len > 0 ? ir->len : 1), 1);
+    if (!act) ice("out of memory");
+    act[x] = true;
+    for (int id = x + 1; id < ir->len; id++) {
+        Node *n = N(ir, id);
+        act[id] = (n->a >= 0 && act[n->a]) || (n->b >= 0 && act[n->b]);
+    }
+    return act;
+}
+
+int deriv_jvp(Ir *ir, int e, int x, int v) {
+    int len = ir->len; /* nodes made here are not looked at */
+    bool *act = depends_on(ir, x);
+    int *tan = malloc(sizeof(int) * (size_t)(len > 0 ? len : 1));
+    if (!tan) ice("out of memory");
+    for (int id = 0; id <= e; id++) {
+        Node *n = N(ir, id);
+        if (!act[id])
+            tan[id] = -1;
+        else if (id == x)
+            tan[id] = v;
+        else
+            tan[id] = pushforward(ir, id, n->a >= 0 ? tan[n->a] : -1, n->b >= 0 ? tan[n->b] : -1);
+    }
+    int r = tan[e];
+    free(tan), free(act);
+    return r;
+}
+
+int deriv_vjp(Ir *ir, int e, int x, int a) {
+    int len = ir->len;
+    bool *act = depends_on(ir, x);
+    int *grad = malloc(sizeof(int) * (size_t)(len > 0 ? len : 1));
+    if (!grad) ice("out of memory");
+    for (int i = 0; i < len; i++) grad[i] = -1;
+    if (act[e]) add_grad(ir, grad, e, a);
+    for (int id = e; id > x; id--)
+        if (grad[id] >= 0 && act[id]) backprop(ir, grad, act, id);
+    int r = grad[x];
+    free(grad), free(act);
+    return r;
+}
+
 /* ---- the derivatives nodec emits -------------------------------------- */
 
 /* The gradient found for a leaf, if the leaf existed when reverse ran. */

@@ -235,6 +235,83 @@ static int lower_sym(Ir *ir, Sym *y, Span sp) {
     return -1;
 }
 
+/* ---- derivative operators (DESIGN.md §7) ------------------------------- */
+
+/* The unit vector e_j of length n; a scalar's "unit vector" is 1. */
+static int unit(Ir *ir, int j, int n, bool scalar, Span sp) {
+    int one = ir_num(ir, 1, shape0(), sp);
+    if (scalar) return one;
+    int lohi[4] = {j, j + 1, 0, 1};
+    return ir_embed(ir, one, lohi, 1, shape1(n), sp);
+}
+
+static int or_zero(Ir *ir, int d, Shape s, Span sp) { return d >= 0 ? d : ir_num(ir, 0, s, sp); }
+
+/* Element i of vector v, or v itself when it is a scalar. */
+static int elem(Ir *ir, int v, int i, Span sp) {
+    if (ir->n[v].shape.rank == 0) return v;
+    int lohi[4] = {i, i + 1, 0, 1};
+    return ir_slice(ir, v, lohi, 1, sp);
+}
+
+/* Column j of ∂e/∂x: the JVP with e_j (held fixed: what x is computed from). */
+static int jac_col(Ir *ir, int e, int x, int j, Span sp) {
+    Shape sx = ir->n[x].shape;
+    return or_zero(ir, deriv_jvp(ir, e, x, unit(ir, j, shape_size(sx), sx.rank == 0, sp)), ir->n[e].shape, sp);
+}
+
+/* jacobian(e, x): a gradient for scalar e, a derivative for scalar x, else
+ * the [m, n] matrix, built from m VJPs (rows) or n JVPs (columns),
+ * whichever is fewer. */
+static int jacobian(Ir *ir, int e, int x, Span sp) {
+    Shape se = ir->n[e].shape, sx = ir->n[x].shape;
+    if (se.rank == 0) return or_zero(ir, deriv_vjp(ir, e, x, ir_num(ir, 1, shape0(), sp)), sx, sp);
+    if (sx.rank == 0) return jac_col(ir, e, x, 0, sp);
+    int m = se.d[0], n = sx.d[0], J = -1;
+    Shape s = shape2(m, n);
+    for (int k = 0; k < (m <= n ? m : n); k++) {
+        int part;
+        if (m <= n) { /* row k: e_kᵀ ∂e/∂x */
+            int row = or_zero(ir, deriv_vjp(ir, e, x, unit(ir, k, m, false, sp)), sx, sp);
+            int lohi[4] = {k, k + 1, 0, n};
+            part = ir_embed(ir, row, lohi, 1, s, sp);
+        } else {
+            int lohi[4] = {0, m, k, k + 1};
+            part = ir_embed(ir, jac_col(ir, e, x, k, sp), lohi, 2, s, sp);
+        }
+        J = J < 0 ? part : ir_op(ir, OP_ADD, J, part, sp);
+    }
+    return J;
+}
+
+/* trace(M) or diag(M) of a square matrix; of jacobian(e, x) straight from
+ * its columns' JVPs, no matrix made (the CNF's trace). */
+static int trace_diag(Ir *ir, Ast *call, bool trace) {
+    Ast *arg = call->args[0];
+    Span sp = call->span;
+    bool jac = arg->kind == A_CALL && arg->builtin == B_JACOBIAN;
+    int e = -1, x = -1, M = -1, n;
+    if (jac) {
+        e = ir_lower_expr(ir, arg->args[0]), x = ir_lower_expr(ir, arg->args[1]);
+        n = shape_size(ir->n[x].shape);
+    } else {
+        M = ir_lower_expr(ir, arg);
+        n = ir->n[M].shape.d[0];
+    }
+    int r = -1;
+    for (int k = 0; k < n; k++) {
+        int d;
+        if (jac) {
+            d = elem(ir, jac_col(ir, e, x, k, sp), k, sp);
+        } else {
+            int lohi[4] = {k, k + 1, k, k + 1};
+            d = ir_slice(ir, M, lohi, 3, sp);
+        }
+        r = r < 0 ? d : ir_op(ir, trace ? OP_ADD : OP_CONCAT, r, d, sp);
+    }
+    return trace || n > 1 ? r : ir_bcast(ir, r, shape1(1), sp);
+}
+
 int ir_lower_expr(Ir *ir, Ast *e) {
     switch (e->kind) {
     case A_NUM: return ir_num(ir, e->num, shape0(), e->span);
@@ -248,8 +325,16 @@ int ir_lower_expr(Ir *ir, Ast *e) {
     }
     case A_INDEX: return ir_slice(ir, ir_lower_expr(ir, e->a), e->lohi, e->dropped, e->span);
     case A_CALL: {
+        if (e->builtin == B_TRACE || e->builtin == B_DIAG) return trace_diag(ir, e, e->builtin == B_TRACE);
         int a = ir_lower_expr(ir, e->args[0]);
         switch (e->builtin) {
+        case B_JACOBIAN: return jacobian(ir, a, ir_lower_expr(ir, e->args[1]), e->span);
+        case B_JVP:
+        case B_VJP: {
+            int x = ir_lower_expr(ir, e->args[1]), w = ir_lower_expr(ir, e->args[2]);
+            int d = e->builtin == B_JVP ? deriv_jvp(ir, a, x, w) : deriv_vjp(ir, a, x, w);
+            return or_zero(ir, d, e->shape, e->span);
+        }
         case B_MEAN: {
             int n = shape_size(e->args[0]->shape);
             return ir_op(ir, OP_MUL, ir_num(ir, 1.0 / n, shape0(), e->span), ir_op(ir, OP_SUM, a, -1, e->span),

@@ -52,7 +52,8 @@ static bool is_initializer(const char *s) {
 }
 
 const char *func_names_hint(void) {
-    return "functions: tanh sigmoid relu softplus exp log sin cos sqrt abs sum mean dot outer concat";
+    return "functions: tanh sigmoid relu softplus exp log sin cos sqrt abs sum mean dot outer concat "
+           "jacobian jvp vjp trace diag";
 }
 
 static const char *sh(Sema *s, Shape x) { return shape_str(x, s->a); }
@@ -250,8 +251,9 @@ static bool check_name(Sema *s, Ast *e) {
 static bool small_enough(Sema *s, Ast *e, const char *what, int m, int n) {
     if ((long long)m * n <= MAX_ELEMS) return true;
     error_at(s->d, e->span,
-             what[0] == '@' ? "order the products so that no large matrix is made: A @ (B @ x), not (A @ B) @ x"
-                            : "outer(u, v) @ x is u * dot(v, x), which needs no matrix",
+             what[0] == '@'   ? "order the products so that no large matrix is made: A @ (B @ x), not (A @ B) @ x"
+             : what[0] == 'j' ? "jvp(e, x, v) and vjp(e, x, a) give its products with a vector and need no matrix"
+                              : "outer(u, v) @ x is u * dot(v, x), which needs no matrix",
              MSG(M_RESULT_TOO_LARGE), what, (long long)m * n, MAX_ELEMS);
     return false;
 }
@@ -299,6 +301,49 @@ static bool check_binary(Sema *s, Ast *e) {
         error_at(s->d, e->span, hint, MSG(M_SHAPE_MISMATCH_IN_AND), e->op, sh(s, x), sh(s, y));
         return false;
     }
+    return true;
+}
+
+/* jacobian(e, x), jvp(e, x, v), vjp(e, x, a): x names a state or a let;
+ * e and x are scalars or vectors (DESIGN.md §7). */
+static bool check_deriv(Sema *s, Ast *e, int b) {
+    Ast *x = e->args[1];
+    if (x->kind != A_NAME || !x->sym || (x->sym->kind != SYM_STATE && x->sym->kind != SYM_LET)) {
+        static const char *const kinds[] = {"state", "param", "const", "let", "time", "loss argument"};
+        const char *what = x->kind == A_NAME && x->sym ? arena_printf(s->a, "'%s', a %s", x->name, kinds[x->sym->kind])
+                                                       : "an expression";
+        error_at(s->d, x->span, "name the state, or give the expression a name with `let` first", MSG(M_DERIV_BY_NAME),
+                 e->name, what);
+        return false;
+    }
+    for (int k = 0; k < 2; k++) {
+        Shape y = e->args[k]->shape;
+        if (y.rank == 2) {
+            error_at(s->d, e->args[k]->span, "take it apart, or differentiate its rows", MSG(M_DERIV_SHAPE), e->name,
+                     k == 0 ? "the expression" : arena_printf(s->a, "'%s'", x->name), sh(s, y));
+            return false;
+        }
+    }
+    Shape se = e->args[0]->shape, sx = x->shape;
+    if (b == B_JACOBIAN) {
+        if (se.rank == 0)
+            e->shape = sx;
+        else if (sx.rank == 0)
+            e->shape = se;
+        else if (!small_enough(s, e, "jacobian", se.d[0], sx.d[0]))
+            return false;
+        else
+            e->shape = shape2(se.d[0], sx.d[0]);
+        return true;
+    }
+    /* jvp's tangent is shaped like x, vjp's cotangent like e */
+    Shape want = b == B_JVP ? sx : se, got = e->args[2]->shape;
+    if (!shape_eq(want, got)) {
+        error_at(s->d, e->args[2]->span, NULL, MSG(M_DERIV_ARG_SHAPE), b == B_JVP ? "tangent" : "cotangent", e->name,
+                 b == B_JVP ? arena_printf(s->a, "'%s'", x->name) : "the expression", sh(s, want), sh(s, got));
+        return false;
+    }
+    e->shape = b == B_JVP ? se : sx;
     return true;
 }
 
@@ -375,6 +420,17 @@ static bool check_call(Sema *s, Ast *e) {
         e->shape = shape1((int)n);
         return true;
     }
+    case B_JACOBIAN:
+    case B_JVP:
+    case B_VJP: return check_deriv(s, e, b);
+    case B_TRACE:
+    case B_DIAG:
+        if (x.rank != 2 || x.d[0] != x.d[1]) {
+            error_at(s->d, e->args[0]->span, NULL, MSG(M_NEEDS_SQUARE), e->name, sh(s, x));
+            return false;
+        }
+        e->shape = b == B_TRACE ? shape0() : shape1(x.d[0]);
+        return true;
     default: e->shape = x; return true; /* elementwise */
     }
 }
