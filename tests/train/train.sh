@@ -158,11 +158,16 @@ bad_csv)
     expect_rc 1
     diff "${f%.csv}.err" "$tmp/err" || fail "$f: message differs from ${f%.csv}.err"
   done
-  # well-formed data too short for the window
+  # well-formed data shorter than the window: used whole (train.short_windows
+  # checks the loss); a single observation is not enough
   head -6 "$spiral" >"$tmp/short.csv"
-  train spiral --data "$tmp/short.csv" --quiet
+  train spiral --data "$tmp/short.csv" --iters 2
+  expect_rc 0
+  grep -q "fewer than 10 observations (--window); each is used whole" "$tmp/err" || fail "short data: $(cat "$tmp/err")"
+  head -2 "$spiral" >"$tmp/single.csv"
+  train spiral --data "$tmp/single.csv" --quiet
   expect_rc 1
-  grep -q "no trajectory has 10 observations for --window 10" "$tmp/err" || fail "short data: $(cat "$tmp/err")"
+  grep -q "no trajectory has two observations" "$tmp/err" || fail "single observation: $(cat "$tmp/err")"
   train spiral --data "$tmp/missing.csv" --quiet
   expect_rc 1
   grep -q "missing.csv" "$tmp/err" || fail "missing file: $(cat "$tmp/err")"
