@@ -215,7 +215,7 @@ typedef struct Ast {
     /* sema.c */
     Shape shape;
     Sym *sym;    /* A_NAME, A_ARRAY: what it names */
-    int builtin; /* A_CALL: a Builtin */
+    int builtin; /* A_CALL: a Builtin, or B_FUNC + an Op of FUNCS */
     int lohi[4]; /* A_INDEX: bounds per dimension, end-exclusive */
     int dropped; /* A_INDEX: bit k set when dimension k was indexed */
 } Ast;
@@ -278,19 +278,9 @@ bool parse_source(Parse *p, const Source *src);
 
 /* ---- sema.c ---------------------------------------------------------- */
 
-/* The built-in functions: name, arity (-1: one or more), the IR
- * operation of elementwise ones.  Their derivatives live in deriv.c. */
+/* The built-in functions besides the elementwise ones of FUNCS: name,
+ * arity (-1: one or more), the IR operation when there is one. */
 #define BUILTINS(X)                                                                                                    \
-    X(TANH, "tanh", 1, OP_TANH)                                                                                        \
-    X(SIGMOID, "sigmoid", 1, OP_SIGMOID)                                                                               \
-    X(RELU, "relu", 1, OP_RELU)                                                                                        \
-    X(SOFTPLUS, "softplus", 1, OP_SOFTPLUS)                                                                            \
-    X(EXP, "exp", 1, OP_EXP)                                                                                           \
-    X(LOG, "log", 1, OP_LOG)                                                                                           \
-    X(SIN, "sin", 1, OP_SIN)                                                                                           \
-    X(COS, "cos", 1, OP_COS)                                                                                           \
-    X(SQRT, "sqrt", 1, OP_SQRT)                                                                                        \
-    X(ABS, "abs", 1, OP_ABS)                                                                                           \
     X(SUM, "sum", 1, OP_SUM)                                                                                           \
     X(MEAN, "mean", 1, OP_SUM)                                                                                         \
     X(DOT, "dot", 2, OP_MATMUL)                                                                                        \
@@ -308,6 +298,7 @@ typedef enum {
 #undef X
         B_COUNT
 } Builtin;
+#define B_FUNC B_COUNT /* the elementwise functions follow: B_FUNC + their Op */
 
 typedef enum { SYM_STATE, SYM_PARAM, SYM_CONST, SYM_LET, SYM_TIME, SYM_LOSSARG } SymKind;
 
@@ -361,9 +352,33 @@ const char *func_names_hint(void);
 /* Leaves of the IR: what a value is read from. */
 typedef enum { L_STATE, L_PARAM, L_CONST, L_TIME, L_ADJ, L_TAN, L_PRED, L_OBS } LeafKind;
 
-/* The IR operations, defined once: name, arity, printed name and class.
+/* The elementwise functions of one argument, defined once, one line each:
+ *   id; the name (the language's and the printed one); whether models may
+ *   call it (STEP and SIGN are made by differentiation only); the emitted
+ *   C's call: a libm function, or an nd_ helper whose text ops.c holds (the
+ *   JIT builds those in LLVM IR, emit_llvm.c); LaTeX (NULL: the name
+ *   upright); the value at a number x (constant folding); the derivative
+ *   in terms of the operand ARG and the result RES, with ops.c's D_ macros.
+ * The value and the derivative are expanded only in ops.c.  The JIT calls
+ * a libm function by the C name. */
+#define FUNCS(X)                                                                                                       \
+    X(TANH, "tanh", 1, "tanh", "\\tanh", tanh(x), D_SUB(D_NUM(1), D_MUL(RES, RES)))                                    \
+    X(SIGMOID, "sigmoid", 1, "nd_sigmoid", "\\sigma", nd_sigmoid(x), D_MUL(RES, D_SUB(D_NUM(1), RES)))                 \
+    X(RELU, "relu", 1, "nd_relu", NULL, x > 0 ? x : 0, D_F(STEP, ARG))                                                 \
+    X(SOFTPLUS, "softplus", 1, "nd_softplus", NULL, nd_softplus(x), D_F(SIGMOID, ARG))                                 \
+    X(EXP, "exp", 1, "exp", "\\exp", exp(x), RES)                                                                      \
+    X(LOG, "log", 1, "log", "\\log", log(x), D_DIV(D_NUM(1), ARG))                                                     \
+    X(SIN, "sin", 1, "sin", "\\sin", sin(x), D_F(COS, ARG))                                                            \
+    X(COS, "cos", 1, "cos", "\\cos", cos(x), D_NEG(D_F(SIN, ARG)))                                                     \
+    X(SQRT, "sqrt", 1, "sqrt", NULL, sqrt(x), D_DIV(D_NUM(0.5), RES))                                                  \
+    X(ABS, "abs", 1, "fabs", NULL, fabs(x), D_F(SIGN, ARG))                                                            \
+    X(STEP, "step", 0, "nd_step", NULL, x > 0, D_NUM(0))             /* relu': 1 where x > 0 */                        \
+    X(SIGN, "sign", 0, "nd_sign", NULL, (x > 0) - (x < 0), D_NUM(0)) /* abs' */
+
+/* The other IR operations: name, arity, printed name and class.
  * Class: E elementwise (reads each operand element once, same index),
- * V view (cheap re-indexing), R reduction or product (materialised). */
+ * V view (cheap re-indexing), R reduction or product (materialised).
+ * The functions above follow them in Op, each of arity 1 and class E. */
 #define IR_OPS(X)                                                                                                      \
     X(NUM, 0, "num", 'L')                                                                                              \
     X(LEAF, 0, "leaf", 'L')                                                                                            \
@@ -373,18 +388,6 @@ typedef enum { L_STATE, L_PARAM, L_CONST, L_TIME, L_ADJ, L_TAN, L_PRED, L_OBS } 
     X(DIV, 2, "/", 'E')                                                                                                \
     X(POW, 2, "^", 'E')                                                                                                \
     X(NEG, 1, "neg", 'E')                                                                                              \
-    X(TANH, 1, "tanh", 'E')                                                                                            \
-    X(SIGMOID, 1, "sigmoid", 'E')                                                                                      \
-    X(RELU, 1, "relu", 'E')                                                                                            \
-    X(SOFTPLUS, 1, "softplus", 'E')                                                                                    \
-    X(EXP, 1, "exp", 'E')                                                                                              \
-    X(LOG, 1, "log", 'E')                                                                                              \
-    X(SIN, 1, "sin", 'E')                                                                                              \
-    X(COS, 1, "cos", 'E')                                                                                              \
-    X(SQRT, 1, "sqrt", 'E')                                                                                            \
-    X(ABS, 1, "abs", 'E')                                                                                              \
-    X(STEP, 1, "step", 'E')   /* relu': 1 where x > 0 */                                                               \
-    X(SIGN, 1, "sign", 'E')   /* abs' */                                                                               \
     X(BCAST, 1, "bcast", 'V') /* scalar → shape */                                                                   \
     X(TRANS, 1, "transpose", 'V')                                                                                      \
     X(SLICE, 1, "slice", 'V') /* i0..i3: lo0 hi0 lo1 hi1; i4: dropped dims */                                          \
@@ -398,12 +401,31 @@ typedef enum {
 #define X(name, arity, str, cls) OP_##name,
     IR_OPS(X)
 #undef X
-        OP_COUNT
+#define X(id, name, user, c, tex, value, deriv) OP_##id,
+        FUNCS(X)
+#undef X
+            OP_COUNT
 } Op;
 
 extern const char *const op_name[];
 extern const int op_arity[];
 extern const char op_class[];
+#define op_is_func(op) ((op) >= OP_TANH)
+
+/* ---- ops.c: the functions of FUNCS ----------------------------------- */
+
+typedef struct FuncDef {
+    const char *name, *c, *tex;
+    bool user; /* models may call it */
+} FuncDef;
+extern const FuncDef func_def[OP_COUNT]; /* set for the ops of FUNCS */
+int func_lookup(const char *name);       /* a function models may call: its Op, else -1 */
+double func_value(Op op, double x);      /* f(x), for folding */
+const char *func_helper_src(Op op);      /* the nd_ helper's C text, NULL for a libm call */
+/* The derivative of node id = f(x) in terms of x and id itself (a node of
+ * the same graph). */
+struct Ir;
+int func_deriv(struct Ir *ir, int id);
 
 typedef struct Node {
     Op op;

@@ -20,28 +20,10 @@ static int op(Ir *ir, Op o, int a, int b, Span sp) { return ir_op(ir, o, a, b, s
 static int num(Ir *ir, double v, Span sp) { return ir_num(ir, v, shape0(), sp); }
 
 /* The derivative of an elementwise unary node n = op(x), in terms of x and
- * n itself. */
+ * n itself (the functions': ops.c). */
 static int unary_factor(Ir *ir, int id) {
-    Node n = *N(ir, id);
-    int x = n.a;
-    Span sp = n.span;
-    switch (n.op) {
-    case OP_NEG: return num(ir, -1, sp);
-    case OP_TANH: return op(ir, OP_SUB, num(ir, 1, sp), op(ir, OP_MUL, id, id, sp), sp);
-    case OP_SIGMOID: return op(ir, OP_MUL, id, op(ir, OP_SUB, num(ir, 1, sp), id, sp), sp);
-    case OP_RELU: return op(ir, OP_STEP, x, -1, sp);
-    case OP_SOFTPLUS: return op(ir, OP_SIGMOID, x, -1, sp);
-    case OP_EXP: return id;
-    case OP_LOG: return op(ir, OP_DIV, num(ir, 1, sp), x, sp);
-    case OP_SIN: return op(ir, OP_COS, x, -1, sp);
-    case OP_COS: return op(ir, OP_NEG, op(ir, OP_SIN, x, -1, sp), -1, sp);
-    case OP_SQRT: return op(ir, OP_DIV, num(ir, 0.5, sp), id, sp);
-    case OP_ABS: return op(ir, OP_SIGN, x, -1, sp);
-    case OP_STEP:
-    case OP_SIGN: return num(ir, 0, sp);
-    default: ice("unary_factor: %s", op_name[n.op]);
-    }
-    return -1;
+    if (N(ir, id)->op == OP_NEG) return num(ir, -1, N(ir, id)->span);
+    return func_deriv(ir, id);
 }
 
 /* ∂(a^b)/∂a = b a^(b−1) and ∂(a^b)/∂b = log(a) a^b. */

@@ -23,7 +23,9 @@
 #include "gemm_c.inc"  /* nd_gemm_c: compiler/nd_gemm.h as a string */
 #include "model_h.inc" /* nodec_model_h: runtime/nodec_model.h as a string */
 
-enum { H_SQ, H_CUBE, H_SIGMOID, H_RELU, H_SOFTPLUS, H_STEP, H_SIGN, H_NEXT, H_UNIFORM, H_NORMAL, H_COUNT };
+/* Helpers besides the functions' (ops.c), in the order they are printed:
+ * the functions' come between H_CUBE and H_NEXT. */
+enum { H_SQ, H_CUBE, H_NEXT, H_UNIFORM, H_NORMAL, H_COUNT };
 
 typedef enum { OUT_SET, OUT_ACC, OUT_TOTAL } OutKind;
 
@@ -48,12 +50,13 @@ typedef struct Em {
     int wsize;
     bool used_base[16];
     bool helper[H_COUNT];
-    bool *const_used; /* per const: read by some function */
-    int *user;        /* the single user of a node: a node id, or -2-k for output k */
-    int *fuse;        /* node C computed in the loop of matrix product fuse[C] */
-    int *out_fuse;    /* the same for output k */
-    bool *inplace;    /* already in its slice of the concat that reads it */
-    const char *facc; /* the name of an 'F' node's sum where it is read */
+    bool func_used[OP_COUNT]; /* a function of FUNCS is called */
+    bool *const_used;         /* per const: read by some function */
+    int *user;                /* the single user of a node: a node id, or -2-k for output k */
+    int *fuse;                /* node C computed in the loop of matrix product fuse[C] */
+    int *out_fuse;            /* the same for output k */
+    bool *inplace;            /* already in its slice of the concat that reads it */
+    const char *facc;         /* the name of an 'F' node's sum where it is read */
     /* batch-major tiles (plan.c): per-sample values are in ws, a sample's
      * own work, when tile > 1 */
     int tile, stride, tbase;
@@ -162,6 +165,11 @@ static const char *leaf_access(Em *e, const Node *n, const char *i, const char *
 /* The operation of node id at element (i, j), from its operands. */
 static int expr_op(Em *e, Buf *o, int id, const char *i, const char *j) {
     Node n = *N(e, id);
+    if (op_is_func(n.op)) {
+        e->func_used[n.op] = true;
+        call1(e, o, func_def[n.op].c, n.a, i, j);
+        return P_ATOM;
+    }
     Shape sa = n.a >= 0 ? N(e, n.a)->shape : shape0();
     switch (n.op) {
     case OP_ADD:
@@ -198,18 +206,6 @@ static int expr_op(Em *e, Buf *o, int id, const char *i, const char *j) {
         buf_putc(o, '-');
         sub(e, o, n.a, i, j, P_UNARY, true);
         return P_UNARY;
-    case OP_TANH: call1(e, o, "tanh", n.a, i, j); return P_ATOM;
-    case OP_EXP: call1(e, o, "exp", n.a, i, j); return P_ATOM;
-    case OP_LOG: call1(e, o, "log", n.a, i, j); return P_ATOM;
-    case OP_SIN: call1(e, o, "sin", n.a, i, j); return P_ATOM;
-    case OP_COS: call1(e, o, "cos", n.a, i, j); return P_ATOM;
-    case OP_SQRT: call1(e, o, "sqrt", n.a, i, j); return P_ATOM;
-    case OP_ABS: call1(e, o, "fabs", n.a, i, j); return P_ATOM;
-    case OP_SIGMOID: e->helper[H_SIGMOID] = true, call1(e, o, "nd_sigmoid", n.a, i, j); return P_ATOM;
-    case OP_RELU: e->helper[H_RELU] = true, call1(e, o, "nd_relu", n.a, i, j); return P_ATOM;
-    case OP_SOFTPLUS: e->helper[H_SOFTPLUS] = true, call1(e, o, "nd_softplus", n.a, i, j); return P_ATOM;
-    case OP_STEP: e->helper[H_STEP] = true, call1(e, o, "nd_step", n.a, i, j); return P_ATOM;
-    case OP_SIGN: e->helper[H_SIGN] = true, call1(e, o, "nd_sign", n.a, i, j); return P_ATOM;
     case OP_BCAST: return expr(e, o, n.a, i, j);
     case OP_TRANS: return expr(e, o, n.a, j, i);
     case OP_OUTER:
@@ -878,10 +874,6 @@ static void emit_vars(Em *e, Buf *b, const char *what, Sym **v, int n) {
 static const char *const helper_src[] = {
     [H_SQ] = "static double nd_sq(double x) { return x * x; }\n",
     [H_CUBE] = "static double nd_cube(double x) { return x * x * x; }\n",
-    /* [H_SIGMOID], [H_SOFTPLUS]: vmath.c's, branch-free */
-    [H_RELU] = "static double nd_relu(double x) { return x > 0 ? x : 0; }\n",
-    [H_STEP] = "static double nd_step(double x) { return x > 0 ? 1 : 0; }\n",
-    [H_SIGN] = "static double nd_sign(double x) { return (x > 0) - (x < 0); }\n",
     [H_NEXT] = "/* splitmix64 (Steele, Lea, Flood 2014) */\n"
                "static unsigned long long nd_next(unsigned long long *s)\n{\n"
                "    unsigned long long x = (*s += 0x9E3779B97F4A7C15ull);\n"
@@ -980,11 +972,14 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
     buf_puts(b, vmath_prelude()), buf_putc(b, '\n');
     buf_puts(b, "/* Where a function writes, its pointers never overlap (DESIGN.md §3). */\n"
                 "#ifdef __cplusplus\n#define ND_RESTRICT __restrict\n#else\n#define ND_RESTRICT restrict\n#endif\n\n");
-    for (int h = 0; h < H_COUNT; h++)
-        if (e.helper[h])
-            buf_puts(b, h == H_SIGMOID ? vmath_sigmoid_src() : h == H_SOFTPLUS ? vmath_softplus_src() : helper_src[h]);
+    for (int h = 0; h < H_COUNT; h++) {
+        if (h == H_NEXT)
+            for (int op = 0; op < OP_COUNT; op++)
+                if (e.func_used[op] && func_helper_src(op)) buf_puts(b, func_helper_src(op));
+        if (e.helper[h]) buf_puts(b, helper_src[h]);
+    }
     if (e.used_gemm) buf_puts(b, "\n"), buf_puts(b, nd_gemm_c);
-    if (e.helper[0] || e.helper[1] || e.helper[2] || e.helper[H_NEXT]) buf_putc(b, '\n');
+    if (e.helper[H_SQ] || e.helper[H_CUBE] || e.func_used[OP_SIGMOID] || e.helper[H_NEXT]) buf_putc(b, '\n');
     for (int i = 0; i < m->nconsts; i++) {
         Sym *y = m->consts[i];
         if (y->shape.rank == 0 || y->init != INIT_VALUE || !e.const_used[i]) continue;

@@ -17,15 +17,24 @@ const char *const op_name[] = {
 #define X(name, arity, str, cls) str,
     IR_OPS(X)
 #undef X
+#define X(id, name, user, c, tex, value, deriv) name,
+        FUNCS(X)
+#undef X
 };
 const int op_arity[] = {
 #define X(name, arity, str, cls) arity,
     IR_OPS(X)
 #undef X
+#define X(id, name, user, c, tex, value, deriv) 1,
+        FUNCS(X)
+#undef X
 };
 const char op_class[] = {
 #define X(name, arity, str, cls) cls,
     IR_OPS(X)
+#undef X
+#define X(id, name, user, c, tex, value, deriv) 'E',
+        FUNCS(X)
 #undef X
 };
 
@@ -346,6 +355,7 @@ int ir_lower_expr(Ir *ir, Ast *e) {
             return a;
         }
         default:
+            if (e->builtin >= B_FUNC) return ir_op(ir, (Op)(e->builtin - B_FUNC), a, -1, e->span);
             if (op_arity[builtin_op[e->builtin]] == 2)
                 return ir_op(ir, builtin_op[e->builtin], a, ir_lower_expr(ir, e->args[1]), e->span);
             return ir_op(ir, builtin_op[e->builtin], a, -1, e->span);

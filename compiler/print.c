@@ -41,16 +41,8 @@ static void num(Buf *b, double v) {
 }
 
 static const char *fname(Pr *p, Op op) {
-    if (!p->latex) return op == OP_ABS ? "abs" : op_name[op];
-    switch (op) {
-    case OP_TANH: return "\\tanh";
-    case OP_EXP: return "\\exp";
-    case OP_LOG: return "\\log";
-    case OP_SIN: return "\\sin";
-    case OP_COS: return "\\cos";
-    case OP_SIGMOID: return "\\sigma";
-    default: return op_name[op];
-    }
+    if (!op_is_func(op)) return op_name[op];
+    return p->latex && func_def[op].tex ? func_def[op].tex : func_def[op].name;
 }
 
 static void leaf(Pr *p, Buf *b, const Node *n) {
@@ -135,12 +127,6 @@ static int pr(Pr *p, Buf *b, int id) {
     case OP_TRANS: wrap(p, b, n.a, Q_ATOM, false), buf_puts(b, p->latex ? "^{\\top}" : "'"); return Q_ATOM;
     case OP_BCAST: return pr(p, b, n.a);
     case OP_SUM: return call(p, b, "sum", n.a);
-    case OP_STEP: return call(p, b, "step", n.a);
-    case OP_SIGN: return call(p, b, "sign", n.a);
-    case OP_SQRT: return call(p, b, "sqrt", n.a);
-    case OP_ABS: return call(p, b, "abs", n.a);
-    case OP_RELU: return call(p, b, "relu", n.a);
-    case OP_SOFTPLUS: return call(p, b, "softplus", n.a);
     case OP_OUTER:
     case OP_CONCAT:
         buf_printf(b, p->latex ? "\\operatorname{%s}\\left(" : "%s(", op_name[n.op]);

@@ -39,10 +39,12 @@ static const struct {
 
 static const char *const initializers[] = {"zeros", "ones", "glorot", "uniform", "normal"};
 
+/* A Builtin, or B_FUNC + the Op of an elementwise function; -1. */
 static int builtin_lookup(const char *s) {
     for (int i = 0; i < B_COUNT; i++)
         if (!strcmp(builtins[i].name, s)) return i;
-    return -1;
+    int op = func_lookup(s);
+    return op >= 0 ? B_FUNC + op : -1;
 }
 
 static bool is_initializer(const char *s) {
@@ -52,8 +54,17 @@ static bool is_initializer(const char *s) {
 }
 
 const char *func_names_hint(void) {
-    return "functions: tanh sigmoid relu softplus exp log sin cos sqrt abs sum mean dot outer concat "
-           "jacobian jvp vjp trace diag";
+    static char hint[512];
+    if (!hint[0]) {
+        Buf b = {0};
+        buf_puts(&b, "functions:");
+        for (int op = 0; op < OP_COUNT; op++)
+            if (op_is_func(op) && func_def[op].user) buf_printf(&b, " %s", func_def[op].name);
+        for (int i = 0; i < B_COUNT; i++) buf_printf(&b, " %s", builtins[i].name);
+        if (b.s && b.len < sizeof hint) memcpy(hint, b.s, b.len + 1);
+        buf_free(&b);
+    }
+    return hint;
 }
 
 static const char *sh(Sema *s, Shape x) { return shape_str(x, s->a); }
@@ -104,6 +115,11 @@ static const char *suggest(Sema *s, const char *name, bool funcs) {
     int bd = (len / 3 > 1 ? len / 3 : 1) + 1;
     if (bd > len) bd = len;
     if (funcs) {
+        for (int op = 0; op < OP_COUNT; op++) {
+            if (!op_is_func(op) || !func_def[op].user) continue;
+            int d = edit_distance(name, func_def[op].name);
+            if (d < bd) bd = d, best = func_def[op].name;
+        }
         for (int i = 0; i < B_COUNT; i++) {
             int d = edit_distance(name, builtins[i].name);
             if (d < bd) bd = d, best = builtins[i].name;
@@ -369,7 +385,7 @@ static bool check_call(Sema *s, Ast *e) {
         return false;
     }
     e->builtin = b;
-    int want = builtins[b].nargs;
+    int want = b >= B_FUNC ? 1 : builtins[b].nargs;
     if ((want >= 0 && e->nargs != want) || (want < 0 && e->nargs == 0)) {
         if (want < 0)
             error_at(s->d, e->span, NULL, MSG(M_ARITY_VARIADIC), e->name);

@@ -14,9 +14,6 @@
 
 bool fold_ok(double v) { return isfinite(v) && !(v == 0 && signbit(v)); }
 
-static double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
-static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
-
 static double eval(Op op, double x, double y) {
     switch (op) {
     case OP_ADD: return x + y;
@@ -25,19 +22,7 @@ static double eval(Op op, double x, double y) {
     case OP_DIV: return x / y;
     case OP_POW: return pow(x, y);
     case OP_NEG: return -x;
-    case OP_TANH: return tanh(x);
-    case OP_SIGMOID: return sigmoid(x);
-    case OP_RELU: return x > 0 ? x : 0;
-    case OP_SOFTPLUS: return softplus(x);
-    case OP_EXP: return exp(x);
-    case OP_LOG: return log(x);
-    case OP_SIN: return sin(x);
-    case OP_COS: return cos(x);
-    case OP_SQRT: return sqrt(x);
-    case OP_ABS: return fabs(x);
-    case OP_STEP: return x > 0;
-    case OP_SIGN: return (x > 0) - (x < 0);
-    default: return NAN;
+    default: return op_is_func(op) ? func_value(op, x) : NAN;
     }
 }
 
