@@ -58,7 +58,9 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 fi
 cmake --build "$BUILD" -j2 --target nodec nodec_runtime >/dev/null 2>&1 ||
     cmake --build "$BUILD" -j2 >/dev/null
-lib=$(find "$BUILD" -name libnodec.a | head -1)
+# the build's own library, not a copy a test installed under $BUILD/tests
+lib=$BUILD/lib/libnodec.a
+[ -f "$lib" ] || lib=$(find "$BUILD" -name libnodec.a -not -path '*/tests/*' | head -1)
 [ -n "$lib" ] || { echo "run.sh: libnodec.a not found under $BUILD" >&2; exit 1; }
 
 out=$(mktemp -d /tmp/nodec-cvodes.XXXXXX)
