@@ -447,8 +447,8 @@ static void cadj_scale(cadj_ode *co, rk *r, int on) {
     ctx *c = co->c;
     double rtol = c->s->rtol, atol = c->s->atol;
     for (long p = 0; p < c->nz; p++) {
-        double a = co->w[p] * r->y[p];
-        co->w[p] = on ? fmax(1, rtol * fabs(a) / atol) : 1;
+        double a = co->w[p] * r->y[p], w = atol > 0 ? rtol * fabs(a) / atol : 1;
+        co->w[p] = on && w > 1 && isfinite(w) ? w : 1; /* atol = 0: purely relative already */
         r->y[p] = a / co->w[p];
     }
 }

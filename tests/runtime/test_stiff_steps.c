@@ -20,7 +20,9 @@
  *     to its largest entry; measured 2.1e-9, auto 4.7e-9, as before the
  *     changes; the invariant's projection, measured with |a||f| instead
  *     of Σ|a_p f_p|, made it 6e-8 and 1.9e-7), and [dL/dθ, dL/dz0] within
- *     1e-6.
+ *     1e-6;
+ *   - with atol = 0 (lin2, rodas5p) the gradient within 1e-6 of atol
+ *     1e-12's (it was NODEC_NONFINITE: the tolerances divided by atol).
  */
 #include <math.h>
 #include <string.h>
@@ -136,6 +138,25 @@ int main(void)
         snprintf(what, sizeof what, "%s rtol 1e-8 vs rtol 1e-12",
                  nodec_method_name(m));
         check_vec(what, g, gr, 6, 1e-6, 0);
+    }
+    {
+        /* atol = 0 (a purely relative test, allowed): the tolerances from
+         * the jumps must leave the adjoint alone, not divide by it */
+        double A[4] = {-5000.5, 4999.5, 4999.5, -5000.5}, lz0[2] = {1, 0.5};
+        double lt[4] = {0, 0.5, 1, 2},
+               lobs[8] = {0.3, 0.2, 0.1, 0, 0.2, 0.1, 0, 0};
+        double ga[6], g0[6], L;
+        for (int k = 0; k < 2; k++) {
+            nodec_solver *s2 = nodec_create(&lin2_model, 1);
+            nodec_set_method(s2, NODEC_RODAS5P);
+            nodec_set_tolerances(s2, 1e-8, k ? 0 : 1e-12);
+            CHECK(nodec_loss_grad(s2, A, lz0, 4, lt, lobs, &L, k ? g0 : ga,
+                                  (k ? g0 : ga) + 4, NULL, NULL) == 0,
+                  "lin2, atol %g: %s", k ? 0.0 : 1e-12,
+                  nodec_get_error_message(s2));
+            nodec_free(s2);
+        }
+        check_vec("lin2 rodas5p: atol 0 vs atol 1e-12", g0, ga, 6, 1e-6, 0);
     }
     return test_summary("test_stiff_steps");
 }
