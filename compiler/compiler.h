@@ -302,7 +302,17 @@ typedef enum {
 
 typedef enum { SYM_STATE, SYM_PARAM, SYM_CONST, SYM_LET, SYM_TIME, SYM_LOSSARG } SymKind;
 
-typedef enum { INIT_NONE, INIT_VALUE, INIT_ZEROS, INIT_ONES, INIT_GLOROT, INIT_UNIFORM, INIT_NORMAL } InitKind;
+/* INIT_PARAM: a state whose initial value is a param's (`state x = x0`: learned). */
+typedef enum {
+    INIT_NONE,
+    INIT_VALUE,
+    INIT_ZEROS,
+    INIT_ONES,
+    INIT_GLOROT,
+    INIT_UNIFORM,
+    INIT_NORMAL,
+    INIT_PARAM
+} InitKind;
 
 struct Sym {
     SymKind kind;
@@ -315,6 +325,7 @@ struct Sym {
     double *values; /* INIT_VALUE: shape_size(shape) numbers */
     double a, b;    /* uniform lo, hi; normal mean, std */
     Ast *expr;      /* SYM_LET */
+    Sym *z0_param;  /* SYM_STATE with INIT_PARAM: the param it starts from */
     Ast *eq;        /* SYM_STATE: its equation */
     Span eq_span;
     int ir;         /* ir.c: the lowered node, -1 before */
@@ -338,7 +349,8 @@ typedef struct Model {
     int n_state, n_param; /* total doubles */
     Ast *loss;            /* NULL: mean squared error */
     Sym *lossargs[2];
-    bool has_z0; /* every state has a value */
+    bool has_z0;    /* every state has a value */
+    bool z0_params; /* some state starts from a param (INIT_PARAM) */
     Sym *time;
     Sym *incomplete; /* a state without an equation (allow_incomplete) */
 } Model;
@@ -372,8 +384,10 @@ typedef enum { L_STATE, L_PARAM, L_CONST, L_TIME, L_ADJ, L_TAN, L_PRED, L_OBS } 
     X(COS, "cos", 1, "cos", "\\cos", cos(x), D_NEG(D_F(SIN, ARG)))                                                     \
     X(SQRT, "sqrt", 1, "sqrt", NULL, sqrt(x), D_DIV(D_NUM(0.5), RES))                                                  \
     X(ABS, "abs", 1, "fabs", NULL, fabs(x), D_F(SIGN, ARG))                                                            \
-    X(STEP, "step", 0, "nd_step", NULL, x > 0, D_NUM(0))             /* relu': 1 where x > 0 */                        \
-    X(SIGN, "sign", 0, "nd_sign", NULL, (x > 0) - (x < 0), D_NUM(0)) /* abs' */
+    X(STEP, "step", 0, "nd_step", NULL, x > 0, D_NUM(0))              /* relu': 1 where x > 0 */                       \
+    X(SIGN, "sign", 0, "nd_sign", NULL, (x > 0) - (x < 0), D_NUM(0))  /* abs' */                                       \
+    X(OBSERVED, "observed", 0, "nd_observed", NULL, x == x, D_NUM(0)) /* 0 for a missing (NaN) observation, else 1 */  \
+    X(OR_ZERO, "or_zero", 0, "nd_or_zero", NULL, x == x ? x : 0, D_F(OBSERVED, ARG)) /* NaN → 0 */
 
 /* The other IR operations: name, arity, printed name and class.
  * Class: E elementwise (reads each operand element once, same index),

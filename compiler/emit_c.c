@@ -823,6 +823,7 @@ static void emit_init(Em *e, Buf *b) {
         buf_printf(&body, "    /* %s %s */\n", y->name, shape_str(y->shape, e->a));
         switch (y->init) {
         case INIT_NONE:
+        case INIT_PARAM: /* states only */
         case INIT_ZEROS:
         case INIT_ONES:
             buf_printf(&body, "    for (int i = 0; i < %d; i++) theta[%d + i] = %s;\n", n, off,
@@ -996,6 +997,16 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
         for (int i = 0; i < m->nstates; i++) emit_values(b, m->states[i]->values, shape_size(m->states[i]->shape));
         buf_puts(b, "};\n");
     }
+    if (m->z0_params) { /* states that start from a param: where in θ */
+        buf_printf(b, "static const int %s_z0_from[%d] = {", p, m->n_state);
+        for (int i = 0; i < m->nstates; i++) {
+            Sym *y = m->states[i];
+            for (int k = 0; k < shape_size(y->shape); k++)
+                buf_printf(b, "%s%d,", (y->offset + k) % 16 ? " " : "\n    ",
+                           y->init == INIT_PARAM ? y->z0_param->offset + k : -1);
+        }
+        buf_puts(b, "\n};\n");
+    }
     bool uses_t = ir_f_uses_t(pg);
     buf_printf(b,
                "\nconst nodec_model %s_model = {\n"
@@ -1005,10 +1016,10 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
                "    %d, %s%s,\n"
                "    %d, %d, %s%s,\n"
                "    %s_f, %s_vjp, %s_jvp, %s_jac_z, %s_loss, %s_loss_grad, %s_init_params,\n"
-               "    %s_f_vjp,\n"
+               "    %s_f_vjp, %s%s,\n"
                "};\n",
                p, p, (unsigned long long)o->source_hash, m->n_state, m->n_param, m->nstates, p, "_states", m->nparams,
                m->nparams ? p : "0", m->nparams ? "_params" : "", work, uses_t, m->has_z0 ? p : "0",
-               m->has_z0 ? "_z0" : "", p, p, p, p, p, p, p, p);
+               m->has_z0 ? "_z0" : "", p, p, p, p, p, p, p, p, m->z0_params ? p : "0", m->z0_params ? "_z0_from" : "");
     buf_free(&code), arena_free(e.a);
 }

@@ -386,13 +386,17 @@ void ir_lower(Program *pg) {
     if (m->loss) {
         pg->loss.roots[0] = ir_lower_expr(ir, m->loss);
     } else {
-        /* mean squared error: mean((pred - obs)^2) */
+        /* the mean squared error over the observed entries (DESIGN.md §7):
+         * Σ m (pred − obs)² / Σ m, m = 0 where obs is missing (NaN), and 0
+         * for a row that observes nothing (its count + 1e-300 is the count
+         * itself when it is at least 1) */
         Span sp = {0, 0};
         Shape s = shape1(m->n_state);
-        int d = ir_op(ir, OP_SUB, ir_leaf(ir, L_PRED, 0, s, sp), ir_leaf(ir, L_OBS, 0, s, sp), sp);
-        int sq = ir_op(ir, OP_POW, d, ir_num(ir, 2, shape0(), sp), sp);
-        pg->loss.roots[0] =
-            ir_op(ir, OP_MUL, ir_num(ir, 1.0 / m->n_state, shape0(), sp), ir_op(ir, OP_SUM, sq, -1, sp), sp);
+        int obs = ir_leaf(ir, L_OBS, 0, s, sp), seen = ir_op(ir, OP_OBSERVED, obs, -1, sp);
+        int d = ir_op(ir, OP_SUB, ir_leaf(ir, L_PRED, 0, s, sp), ir_op(ir, OP_OR_ZERO, obs, -1, sp), sp);
+        int sq = ir_op(ir, OP_MUL, seen, ir_op(ir, OP_POW, d, ir_num(ir, 2, shape0(), sp), sp), sp);
+        int count = ir_op(ir, OP_ADD, ir_op(ir, OP_SUM, seen, -1, sp), ir_num(ir, 1e-300, shape0(), sp), sp);
+        pg->loss.roots[0] = ir_op(ir, OP_DIV, ir_op(ir, OP_SUM, sq, -1, sp), count, sp);
     }
 }
 

@@ -45,6 +45,8 @@ const char *func_helper_src(Op op) {
     case OP_RELU: return "static double nd_relu(double x) { return x > 0 ? x : 0; }\n";
     case OP_STEP: return "static double nd_step(double x) { return x > 0 ? 1 : 0; }\n";
     case OP_SIGN: return "static double nd_sign(double x) { return (x > 0) - (x < 0); }\n";
+    case OP_OBSERVED: return "static double nd_observed(double x) { return x == x; }\n";
+    case OP_OR_ZERO: return "static double nd_or_zero(double x) { return x == x ? x : 0; }\n";
     default: return NULL;
     }
 }

@@ -619,6 +619,26 @@ static bool check_init(Sema *s, Stmt *st, Sym *y) {
         y->shape = shape, y->init = INIT_VALUE;
         return true;
     }
+    Sym *p = e->kind == A_NAME && st->kind == S_STATE ? lookup(s, e->name) : NULL;
+    if (p && p->kind == SYM_PARAM && !p->poisoned) { /* state x = x0: its initial value is learned */
+        if (st->has_dims && !shape_eq(p->shape, y->shape)) {
+            error_at(s->d, e->span, NULL, MSG(M_INITIALIZER_HAS_SHAPE_BUT), sh(s, p->shape), st->name, sh(s, y->shape));
+            return false;
+        }
+        y->shape = p->shape, y->init = INIT_PARAM, y->z0_param = p;
+        /* the default z0 holds the param's initial value where it is known */
+        y->values = arena_alloc(s->a, sizeof(double) * shape_size(y->shape));
+        for (int i = 0; i < shape_size(y->shape); i++)
+            y->values[i] = p->init == INIT_VALUE ? p->values[i] : p->init == INIT_ONES ? 1 : 0;
+        return true;
+    }
+    if (p && st->kind == S_STATE) {
+        error_at(s->d, e->span,
+                 arena_printf(s->a, "a state may start from a param (`param %s0 = …` then `state %s = %s0`), not a %s",
+                              st->name, st->name, st->name, p->kind == SYM_CONST ? "const" : "state or let"),
+                 MSG(M_INVALID_INITIALIZER_FOR), what, st->name);
+        return false;
+    }
     if (e->kind == A_NAME && (!strcmp(e->name, "zeros") || !strcmp(e->name, "ones"))) {
         y->init = e->name[0] == 'z' ? INIT_ZEROS : INIT_ONES;
         return true;
@@ -828,7 +848,8 @@ Model *sema_check(Parse *p, const char *default_name) {
     for (int i = 0; i < m->nstates; i++) {
         m->states[i]->offset = (int)ns;
         ns += shape_size(m->states[i]->shape);
-        if (m->states[i]->init != INIT_VALUE) m->has_z0 = false;
+        if (m->states[i]->init != INIT_VALUE && m->states[i]->init != INIT_PARAM) m->has_z0 = false;
+        if (m->states[i]->init == INIT_PARAM) m->z0_params = true;
     }
     for (int i = 0; i < m->nparams; i++) {
         m->params[i]->offset = (int)np;

@@ -208,3 +208,17 @@ int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0, int 
     par_end(s);
     return rc;
 }
+
+void nodec_z0_from_theta(const nodec_model *m, const double *theta, double *z0, int B) {
+    if (!m || !m->z0_from) return;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < m->n_state; i++)
+            if (m->z0_from[i] >= 0) z0[(long)b * m->n_state + i] = theta[m->z0_from[i]];
+}
+
+void nodec_dz0_to_dtheta(const nodec_model *m, const double *dz0, int B, double *dtheta) {
+    if (!m || !m->z0_from) return;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < m->n_state; i++)
+            if (m->z0_from[i] >= 0) dtheta[m->z0_from[i]] += dz0[(long)b * m->n_state + i];
+}

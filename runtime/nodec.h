@@ -138,6 +138,15 @@ int nodec_solve(nodec_solver *s, const double *theta, const double *z0, int n_ti
 int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t,
                     const double *obs, double *loss, double *dtheta, double *dz0, double *dt, double *z_out);
 
+/* States that start from a param (`state x = x0`, nodec_model.z0_from):
+ * nodec_z0_from_theta sets those elements of each of B initial states
+ * (B × n_state) from θ; nodec_dz0_to_dtheta adds their dz0 to dθ, which
+ * is the rest of dL/dθ.  Neither does anything for other models.  Callers
+ * decide which initial states are the model's own (a trajectory's first,
+ * not a window's later start). */
+void nodec_z0_from_theta(const nodec_model *m, const double *theta, double *z0, int B);
+void nodec_dz0_to_dtheta(const nodec_model *m, const double *dz0, int B, double *dtheta);
+
 /* Statistics of the last solve or loss_grad call. */
 void nodec_get_stats(const nodec_solver *s, nodec_stats *out);
 long nodec_get_num_steps(const nodec_solver *s, int pass);

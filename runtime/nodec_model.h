@@ -15,7 +15,7 @@
 #ifndef NODEC_MODEL_H
 #define NODEC_MODEL_H
 
-#define NODEC_ABI_VERSION 1
+#define NODEC_ABI_VERSION 2
 
 typedef struct nodec_var {
     const char *name;
@@ -78,6 +78,8 @@ typedef struct nodec_model {
     nodec_loss_grad_fn loss_grad;
     nodec_init_fn init_params;
     nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
+    const int *z0_from;        /* per element of z: the index in θ its initial value is (a state that
+                                  starts from a param, `state x = x0`), else -1; NULL when none does */
 } nodec_model;
 
 #endif /* NODEC_MODEL_H */

@@ -398,6 +398,7 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
         if (z0_file(m, z0f, &z0, &ids, &B)) goto done;
     } else if (!(z0 = calloc((size_t)m->n_state, sizeof *z0)) || get_z0(m, "solve", z0s, z0))
         goto done;
+    nodec_z0_from_theta(m, theta, z0, B); /* states that start from a param (`state x = x0`) */
     if (!(z = malloc(sizeof(double) * (size_t)n * (size_t)B * (size_t)m->n_state))) {
         fputs("nodec solve: error: out of memory\n", stderr);
         goto done;
@@ -549,14 +550,31 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
             goto done;
         }
     }
+    if (nodec_data_has_missing(&d) && !nodec_loss_leaves_out_missing(m)) {
+        fprintf(stderr,
+                "nodec grad: error: %s has missing values (empty cells, nan, or states with no column), and the loss "
+                "of model %s does not leave them out; use the default loss, or fill them in\n",
+                data, m->name);
+        free(z0arg);
+        goto done;
+    }
     for (int k = 0; k < ntraj; k++) {
-        memcpy(z0all + (size_t)k * ns, z0arg ? z0arg : d.traj[k].z, sizeof(double) * (size_t)ns);
+        char err[512];
+        if (z0arg)
+            memcpy(z0all + (size_t)k * ns, z0arg, sizeof(double) * (size_t)ns);
+        else if (nodec_data_start(m, &d, k, theta, z0all + (size_t)k * ns, err, sizeof err)) {
+            fprintf(stderr, "nodec grad: error: %s: %s\n", data, err);
+            free(z0arg);
+            goto done;
+        }
         dts[k] = calloc((size_t)d.traj[k].n, sizeof(double));
     }
     free(z0arg);
-    /* one batch per group of trajectories sharing times */
+    /* one batch per group of trajectories sharing times; the loss is the mean
+     * over the rows that observe anything */
     long total_obs = 0;
-    for (int k = 0; k < ntraj; k++) total_obs += d.traj[k].n;
+    for (int k = 0; k < ntraj; k++) total_obs += nodec_data_observed(&d, k, 0, d.traj[k].n);
+    if (total_obs == 0) total_obs = 1;
     for (long rep = 0; rep < repeat; rep++) {
         double t_start = now();
         loss = 0;
@@ -577,6 +595,7 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
                     memcpy(obs + ((size_t)i * B + b) * ns, d.traj[members[b]].z + (size_t)i * ns,
                            sizeof(double) * (size_t)ns);
             }
+            nodec_z0_from_theta(m, theta, z0, B); /* states that start from a param: learned */
             nodec_solver *s = nodec_create(m, B);
             double L = 0;
             int rc = s ? nodec_solver_opts_apply(&so, s) : NODEC_MEM_FAIL;
@@ -586,6 +605,7 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
                 nodec_free(s), free(z0), free(dz0), free(obs), free(dt);
                 goto done;
             }
+            nodec_dz0_to_dtheta(m, dz0, B, dth); /* their initial values are params */
             /* L averages over n·B observations; weight by them */
             double w = (double)n * B / (double)total_obs;
             loss += w * L;

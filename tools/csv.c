@@ -103,9 +103,11 @@ typedef struct Csv {
     double *v; /* nrow × ncol */
     size_t nrow, vcap;
     int *rowline; /* line number of each row */
+    bool *nan_ok; /* per column: an empty cell or nan is a missing value (NaN); NULL: none */
 } Csv;
 
 static void csv_free(Csv *c) {
+    free(c->nan_ok);
     for (int i = 0; c->names && i < c->ncol; i++) free(c->names[i]);
     free(c->names);
     free(c->buf);
@@ -305,7 +307,12 @@ static int csv_rows(Csv *c, char *err, size_t errlen) {
         double *row = c->v + c->nrow * c->ncol;
         for (int j = 0; j < c->ncol; j++) {
             Span f = c->f[j];
-            switch (parse_double(f.s, f.n, &row[j])) {
+            int kind = parse_double(f.s, f.n, &row[j]);
+            if (c->nan_ok && c->nan_ok[j] && (kind == NUM_EMPTY || (kind == NUM_NONFINITE && isnan(row[j])))) {
+                row[j] = NAN; /* a missing value */
+                continue;
+            }
+            switch (kind) {
             case NUM_EMPTY:
                 return io_fail(err, errlen, "%s:%d: column '%s' is empty; every row needs a value in every column",
                                c->path, c->line, c->names[j]);
@@ -451,6 +458,54 @@ static int column_component(const nodec_model *m, const char *name, char *msg, s
     return -1;
 }
 
+int nodec_data_start(const nodec_model *m, const nodec_data *d, int k, const double *theta, double *z0, char *err,
+                     size_t errlen) {
+    int ns = m->n_state;
+    memcpy(z0, d->traj[k].z, sizeof(double) * (size_t)ns);
+    for (int i = 0; i < ns; i++) {
+        if (!isnan(z0[i]) || (m->z0_from && m->z0_from[i] >= 0)) continue;
+        if (!m->z0) {
+            char name[160];
+            nodec_state_column_name(m, i, name, sizeof name);
+            return io_fail(err, errlen,
+                           "trajectory %ld has no value for %s at its first time (t = %.17g); give the state a value "
+                           "in the model (`state x = 0`), start it from a param (`state x = x0`), or observe it there",
+                           d->traj[k].id, name, d->traj[k].t[0]);
+        }
+        z0[i] = m->z0[i];
+    }
+    nodec_z0_from_theta(m, theta, z0, 1);
+    return 0;
+}
+
+long nodec_data_observed(const nodec_data *d, int k, int from, int n) {
+    long rows = 0;
+    for (int r = from; r < from + n; r++) {
+        const double *z = d->traj[k].z + (size_t)r * d->n_state;
+        int any = 0;
+        for (int i = 0; i < d->n_state; i++) any |= !isnan(z[i]);
+        rows += any;
+    }
+    return rows;
+}
+
+int nodec_data_has_missing(const nodec_data *d) {
+    for (int k = 0; k < d->n_traj; k++)
+        for (size_t i = 0; i < (size_t)d->traj[k].n * d->n_state; i++)
+            if (isnan(d->traj[k].z[i])) return 1;
+    return 0;
+}
+
+int nodec_loss_leaves_out_missing(const nodec_model *m) {
+    int ns = m->n_state;
+    double *v = calloc((size_t)(2 * ns + m->work_size + 1), sizeof *v);
+    if (!v) return 0;
+    for (int i = 0; i < ns; i++) v[ns + i] = NAN;
+    double L = m->loss(1, v, v + ns, v + 2 * ns);
+    free(v);
+    return isfinite(L);
+}
+
 int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, char *err, size_t errlen) {
     char expect[512];
     expected_columns(m, expect, sizeof expect);
@@ -495,14 +550,26 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
             col[k] = j;
         }
     }
+    /* A state component with no column is unobserved (DESIGN.md §7), but t
+     * and at least one component must be there. */
+    int observed = 0;
+    for (int k = 0; k < m->n_state; k++) observed += col[k] >= 0;
     for (int k = -1; k < m->n_state; k++) {
-        if ((k < 0 ? tcol : col[k]) >= 0) continue;
+        if ((k < 0 ? tcol : col[k]) >= 0 || (k >= 0 && observed)) continue;
         char name[160] = "t";
         if (k >= 0) nodec_state_column_name(m, k, name, sizeof name);
         io_fail(err, errlen, "%s:1: missing column '%s'; the columns are %s and optionally traj (in any order)", path,
                 name, expect);
         goto done;
     }
+    /* the states' cells may be empty or nan: missing values */
+    c.nan_ok = calloc((size_t)c.ncol + 1, sizeof *c.nan_ok);
+    if (!c.nan_ok) {
+        io_fail(err, errlen, "%s: out of memory", path);
+        goto done;
+    }
+    for (int k = 0; k < m->n_state; k++)
+        if (col[k] >= 0) c.nan_ok[col[k]] = true;
     if (csv_rows(&c, err, errlen)) goto done;
 
     /* Trajectories: runs of rows with one traj id. */
@@ -570,7 +637,7 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
         for (int r = 0; r < tr->n; r++) {
             const double *row = c.v + (size_t)(firstrow[i] + r) * c.ncol;
             tr->t[r] = row[tcol];
-            for (int k = 0; k < m->n_state; k++) tr->z[(size_t)r * m->n_state + k] = row[col[k]];
+            for (int k = 0; k < m->n_state; k++) tr->z[(size_t)r * m->n_state + k] = col[k] >= 0 ? row[col[k]] : NAN;
         }
     }
     *out = d;

@@ -388,10 +388,30 @@ static int cmd_build(int argc, char **argv) {
         char *mpi_lib = NULL;
 #endif
         for (int k = 0; k < 3; k++) snprintf(lib[k], sizeof lib[k], "%s/lib%s.a", rp.libdir, libs[k]);
-        char *args[] = {"-std=c99", "-O2",  inc0,   inc1,  dirflag, "-o",    out_tmp, mp,  cp,
-                        lib[0],     lib[1], lib[2], "-lz", "-lm",   mpi_lib, NULL,    NULL};
+        /* compiled as the cc backend compiles a model (tools/load.c: vector
+         * math for this machine, OpenBLAS when nodec has it), so the trainer
+         * computes what `nodec train --backend cc` computes, bit for bit */
+        char *args[40];
+        int n = 0;
+        args[n++] = "-std=c99", args[n++] = "-O2";
+        if (!getenv("NODEC_NO_LIBMVEC"))
+            for (const char *const *f = vmath_cflags(); *f; f++) args[n++] = (char *)*f;
+#ifdef NODEC_CBLAS_LIB
+        char rpath[4096];
+        snprintf(rpath, sizeof rpath, "-Wl,-rpath,%s", NODEC_CBLAS_LIB);
+        *strrchr(rpath, '/') = 0;
+        args[n++] = "-DND_CBLAS", args[n++] = "-I" NODEC_CBLAS_INC;
+#endif
+        args[n++] = inc0, args[n++] = inc1, args[n++] = dirflag, args[n++] = "-o", args[n++] = out_tmp;
+        args[n++] = mp, args[n++] = cp, args[n++] = lib[0], args[n++] = lib[1], args[n++] = lib[2];
+#ifdef NODEC_CBLAS_LIB
+        args[n++] = NODEC_CBLAS_LIB, args[n++] = rpath;
+#endif
+        args[n++] = "-lz", args[n++] = "-lm";
         /* a tools library built with MPI needs MPI's library (NODEC_BUILD_MPI_LIB) */
-        if (*build_extra) args[mpi_lib ? 15 : 14] = (char *)build_extra;
+        if (mpi_lib) args[n++] = mpi_lib;
+        if (*build_extra) args[n++] = (char *)build_extra;
+        args[n] = NULL;
         if (!nc_cc(args, lp, cerr, sizeof cerr)) {
             fprintf(stderr, "nodec build: error: %s", cerr);
             unlink(out_tmp);

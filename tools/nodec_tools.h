@@ -68,6 +68,20 @@ typedef struct nodec_data {
  * must be together and their times strictly increasing. */
 int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, char *err, size_t errlen);
 void nodec_data_free(nodec_data *d);
+/* Partial data (DESIGN.md §7): a state component with no column, and an
+ * empty or `nan` cell, are NaN in z, missing values.  nodec_data_start
+ * gives trajectory k's initial state: its first row, a missing value there
+ * replaced by the state's value in the model, and a state that starts from
+ * a param (`state x = x0`) taken from θ; -1 with a message when a missing
+ * value has no replacement.  nodec_data_observed counts the rows of
+ * trajectory k in [from, from + n) that observe anything.
+ * nodec_loss_leaves_out_missing: the model's loss is finite when every
+ * observation is missing (the default loss is; a custom one may not be). */
+int nodec_data_start(const nodec_model *m, const nodec_data *d, int k, const double *theta, double *z0, char *err,
+                     size_t errlen);
+long nodec_data_observed(const nodec_data *d, int k, int from, int n);
+int nodec_data_has_missing(const nodec_data *d);
+int nodec_loss_leaves_out_missing(const nodec_model *m);
 
 /* The CSV column name of state component k (0 ≤ k < n_state): `x` for a
  * scalar, `z[3]` for a vector, `M[1,2]` for a matrix (row-major).  Returns

@@ -462,6 +462,7 @@ static int parse_opts(Opts *o, int argc, char **argv) {
 
 typedef struct Win {
     int traj, start, len;
+    int nobs; /* rows observing anything */
 } Win;
 
 typedef struct LogRow {
@@ -482,7 +483,7 @@ typedef struct Trainer {
     int n_h;
     double *theta, *prev, *grad, *dth, *work;
     /* minibatch scratch: B windows of len times */
-    double *z0, *obs, *tt, *wt;
+    double *z0, *dz0, *obs, *tt, *wt;
     int *group;
     /* the minibatch's units (batches solved): lead window, first of memb, count */
     int *memb, *u_lead, *u_first, *u_n;
@@ -587,6 +588,31 @@ static void sample(Trainer *T, long it) {
     }
 }
 
+/* Where window w starts: a trajectory's first window from its start
+ * (nodec_data_start: missing values from the model, param starts from θ);
+ * a later one from its first row, and where that misses a value, from the
+ * model's own prediction at that time (solved from the trajectory's start
+ * with θ, taken as given: no gradient flows through it). */
+static int window_start(Trainer *T, const Win *w, const double *theta, double *z0) {
+    int ns = T->ns;
+    const nodec_traj *tr = &T->d.traj[w->traj];
+    if (w->start == 0) return nodec_data_start(T->m, &T->d, w->traj, theta, z0, T->err, sizeof T->err);
+    memcpy(z0, tr->z + (size_t)w->start * ns, sizeof(double) * (size_t)ns);
+    bool missing = false;
+    for (int i = 0; i < ns; i++) missing |= isnan(z0[i]);
+    if (!missing) return 0;
+    double *zs = malloc(sizeof(double) * 3 * (size_t)ns), t2[2] = {tr->t[0], tr->t[w->start]};
+    if (!zs) return snprintf(T->err, sizeof T->err, "out of memory"), -1;
+    int rc = nodec_data_start(T->m, &T->d, w->traj, theta, zs, T->err, sizeof T->err);
+    nodec_solver *s = rc ? NULL : handle(T, 1);
+    if (!rc && (!s || (rc = nodec_solve(s, theta, zs, 2, t2, zs + ns)) != NODEC_SUCCESS))
+        rc = solve_error(T, T->iter, "the prediction of a window's missing start values", s, s ? rc : NODEC_MEM_FAIL);
+    for (int i = 0; !rc && i < ns; i++)
+        if (isnan(z0[i])) z0[i] = zs[2 * ns + i];
+    free(zs);
+    return rc ? -1 : 0;
+}
+
 /* The minibatch loss and gradient (into T->grad) at θ: groups of windows with the same
  * times are solved as one batch each (--chunks K: as K batches each); L and ∇L average
  * over all windows.  The batches ("units", in group order) are shared out among the MPI
@@ -603,8 +629,9 @@ static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
         const Win *w = &T->pool[T->order[b]];
         window_times(T, w, T->wt + (size_t)b * stride);
         T->group[b] = -1;
-        total += w->len;
+        total += w->nobs;
     }
+    if (total == 0) total = 1; /* nothing observed: the loss is 0 */
     int U = 0, m = 0;
     for (int b = 0; b < B; b++) {
         if (T->group[b] >= 0) continue;
@@ -638,13 +665,21 @@ static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
         for (int k = 0; k < n; k++) {
             const Win *w = &T->pool[T->order[T->memb[T->u_first[u] + k]]];
             const double *z = T->d.traj[w->traj].z + (size_t)w->start * ns;
-            memcpy(T->z0 + (size_t)k * ns, z, sizeof(double) * (size_t)ns);
+            if (window_start(T, w, theta, T->z0 + (size_t)k * ns)) {
+                fail = 1;
+                break;
+            }
             for (int i = 0; i < len; i++)
                 memcpy(T->obs + ((size_t)i * n + k) * ns, z + (size_t)i * ns, sizeof(double) * (size_t)ns);
         }
+        if (fail) break;
         nodec_solver *s = handle(T, n);
         double L = 0, *dth = rank ? T->ubuf + (size_t)(u - u0) * (size_t)(np + 1) : T->dth;
-        int rc = s ? nodec_loss_grad(s, theta, T->z0, len, t, T->obs, &L, dth, NULL, NULL, NULL) : NODEC_MEM_FAIL;
+        double *dz0 = T->m->z0_from ? T->dz0 : NULL;
+        int rc = s ? nodec_loss_grad(s, theta, T->z0, len, t, T->obs, &L, dth, dz0, NULL, NULL) : NODEC_MEM_FAIL;
+        for (int k = 0; dz0 && rc == NODEC_SUCCESS && k < n; k++) /* and their dL/dz0 is part of dL/dθ */
+            if (T->pool[T->order[T->memb[T->u_first[u] + k]]].start == 0)
+                nodec_dz0_to_dtheta(T->m, dz0 + (size_t)k * ns, 1, dth);
         if (s) add_stats(&T->train_stats, s);
         if (rc != NODEC_SUCCESS) {
             solve_error(T, it, "minibatch solve", s, rc), fail = 1;
@@ -752,7 +787,14 @@ static int full_loss(Trainer *T, const nodec_data *d, double **pred, const char 
         nodec_solver *s = z0 && z && obs ? handle(T, B) : NULL;
         int rc = NODEC_MEM_FAIL;
         if (s) {
-            for (int b = 0; b < B; b++) memcpy(z0 + (size_t)b * ns, d->traj[members[b]].z, sizeof(double) * (size_t)ns);
+            rc = NODEC_SUCCESS;
+            for (int b = 0; b < B && rc == NODEC_SUCCESS; b++)
+                if (nodec_data_start(T->m, d, members[b], T->theta, z0 + (size_t)b * ns, T->err, sizeof T->err))
+                    rc = NODEC_ILL_INPUT;
+            if (rc != NODEC_SUCCESS) {
+                free(z0), free(z), free(obs), free(done), free(members);
+                return -1;
+            }
             rc = nodec_solve(s, T->theta, z0, n, tk->t, z);
             add_stats(&T->eval_stats, s);
         }
@@ -766,7 +808,7 @@ static int full_loss(Trainer *T, const nodec_data *d, double **pred, const char 
                 }
                 sum += T->m->loss(B, z + (size_t)i * B * ns, obs, T->work);
             }
-            count += (long)n * B;
+            for (int b = 0; b < B; b++) count += nodec_data_observed(d, members[b], 0, n);
         }
         free(z0), free(z), free(obs);
         if (rc != NODEC_SUCCESS) {
@@ -1721,13 +1763,15 @@ static int setup(Trainer *T) {
     for (int k = 0; k < T->d.n_traj; k++) {
         int n = T->d.traj[k].n;
         if (o->window == 0) {
-            if (n >= 2) T->pool[p++] = (Win){k, 0, n};
+            if (n >= 2) T->pool[p++] = (Win){k, 0, n, 0};
         } else if (n >= o->window) {
-            for (int s = 0; s + o->window <= n; s++) T->pool[p++] = (Win){k, s, (int)o->window};
+            for (int s = 0; s + o->window <= n; s++) T->pool[p++] = (Win){k, s, (int)o->window, 0};
         } else if (n >= 2) {
-            T->pool[p++] = (Win){k, 0, n};
+            T->pool[p++] = (Win){k, 0, n, 0};
         }
     }
+    for (int i = 0; i < T->n_pool; i++)
+        T->pool[i].nobs = (int)nodec_data_observed(&T->d, T->pool[i].traj, T->pool[i].start, T->pool[i].len);
     for (int i = 0; i < T->n_pool; i++)
         if (T->pool[i].len > maxlen) maxlen = T->pool[i].len;
     T->maxlen = maxlen;
@@ -1751,6 +1795,7 @@ static int setup(Trainer *T) {
     T->dth = calloc((size_t)np + 1, sizeof(double));
     T->work = calloc((size_t)T->m->work_size + 1, sizeof(double));
     T->z0 = malloc(sizeof(double) * B * ns);
+    T->dz0 = malloc(sizeof(double) * B * ns);
     T->obs = malloc(sizeof(double) * L * B * ns);
     T->wt = malloc(sizeof(double) * B * L);
     T->group = malloc(sizeof(int) * B);
@@ -1760,7 +1805,8 @@ static int setup(Trainer *T) {
     if (!T->memb || !T->u_lead || !T->u_first || !T->u_n || !T->chain)
         return snprintf(T->err, sizeof T->err, "out of memory"), -1;
     T->pred = calloc((size_t)T->d.n_traj, sizeof *T->pred);
-    if (!T->h || !T->prev || !T->grad || !T->dth || !T->work || !T->z0 || !T->obs || !T->wt || !T->group || !T->pred)
+    if (!T->h || !T->prev || !T->grad || !T->dth || !T->work || !T->z0 || !T->dz0 || !T->obs || !T->wt || !T->group ||
+        !T->pred)
         return snprintf(T->err, sizeof T->err, "out of memory"), -1;
     for (int k = 0; k < T->d.n_traj; k++)
         if (!(T->pred[k] = calloc((size_t)T->d.traj[k].n * ns, sizeof(double))))
@@ -1773,7 +1819,7 @@ static void teardown(Trainer *T) {
     for (int k = 0; T->pred && k < T->d.n_traj; k++) free(T->pred[k]);
     free(T->h), free(T->pred), free(T->pool), free(T->order), free(T->theta), free(T->prev), free(T->grad);
     free(T->memb), free(T->u_lead), free(T->u_first), free(T->u_n), free(T->ubuf), free(T->chain);
-    free(T->dth), free(T->work), free(T->z0), free(T->obs), free(T->wt), free(T->group), free(T->log);
+    free(T->dth), free(T->work), free(T->z0), free(T->dz0), free(T->obs), free(T->wt), free(T->group), free(T->log);
     free(T->res_m), free(T->res_v), free(T->best_theta), free(T->lb_g), free(T->res_lbfgs);
     nodec_optim_free(&T->opt);
     nodec_lbfgs_free(&T->lbfgs);
@@ -1819,6 +1865,15 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     if (nodec_data_load(o->data, m, &T->d, T->err, sizeof T->err) ||
         (o->val_data && nodec_data_load(o->val_data, m, &T->val, T->err, sizeof T->err))) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
+        goto out;
+    }
+    if ((nodec_data_has_missing(&T->d) || (o->val_data && nodec_data_has_missing(&T->val))) &&
+        !nodec_loss_leaves_out_missing(m)) {
+        fprintf(stderr,
+                "nodec train: error: %s has missing values (empty cells, nan, or states with no column), and the "
+                "loss of model %s does not leave them out; use the default loss (remove the `loss(pred, obs) = …` "
+                "line), or fill them in\n",
+                o->data, m->name);
         goto out;
     }
     char *raw;

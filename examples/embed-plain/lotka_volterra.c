@@ -32,6 +32,8 @@ __attribute__((__simd__("notinbranch"))) double log1p(double);
 #endif
 
 static double nd_sq(double x) { return x * x; }
+static double nd_observed(double x) { return x == x; }
+static double nd_or_zero(double x) { return x == x ? x : 0; }
 
 void lotka_volterra_f(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
     double *ND_RESTRICT dzdt, double *ND_RESTRICT work)
@@ -67,32 +69,32 @@ void lotka_volterra_vjp(int B, double t, const double *ND_RESTRICT z, const doub
         double *azb = az ? az + (long)b * 2 : 0;
         const double s4 = theta[1] * zb[0];
         const double s9 = theta[2] * zb[0];
-        const double s25 = ab[1] * zb[1];
-        const double s26 = -s25;
-        const double s27 = ab[1] * theta[3];
-        const double s29 = ab[1] * s9;
-        const double s30 = s29 - s27;
-        const double s31 = s25 * zb[0];
-        const double s32 = s25 * theta[2];
-        const double s34 = ab[0] * zb[1];
-        const double s36 = ab[0] * s4;
-        const double s38 = s30 - s36;
-        const double s39 = s34 * zb[0];
-        const double s40 = -s39;
-        const double s41 = s34 * theta[1];
-        const double s43 = s32 - s41;
-        const double s44 = ab[0] * zb[0];
-        const double s45 = ab[0] * theta[0];
-        const double s46 = s43 + s45;
+        const double s30 = ab[1] * zb[1];
+        const double s31 = -s30;
+        const double s32 = ab[1] * theta[3];
+        const double s34 = ab[1] * s9;
+        const double s35 = s34 - s32;
+        const double s36 = s30 * zb[0];
+        const double s37 = s30 * theta[2];
+        const double s39 = ab[0] * zb[1];
+        const double s41 = ab[0] * s4;
+        const double s43 = s35 - s41;
+        const double s44 = s39 * zb[0];
+        const double s45 = -s44;
+        const double s46 = s39 * theta[1];
+        const double s48 = s37 - s46;
+        const double s49 = ab[0] * zb[0];
+        const double s50 = ab[0] * theta[0];
+        const double s51 = s48 + s50;
         if (az) {
-            azb[0] = s46;
-            azb[1] = s38;
+            azb[0] = s51;
+            azb[1] = s43;
         }
         if (atheta) {
-            atheta[0] += s44;
-            atheta[1] += s40;
-            atheta[2] += s31;
-            atheta[3] += s26;
+            atheta[0] += s49;
+            atheta[1] += s45;
+            atheta[2] += s36;
+            atheta[3] += s31;
         }
     }
 }
@@ -107,20 +109,20 @@ void lotka_volterra_jvp(int B, double t, const double *ND_RESTRICT z, const doub
         double *outb = out + (long)b * 2;
         const double s4 = theta[1] * zb[0];
         const double s9 = theta[2] * zb[0];
-        const double s50 = theta[0] * vb[0];
-        const double s51 = theta[1] * vb[0];
-        const double s52 = s4 * vb[1];
-        const double s53 = s51 * zb[1];
-        const double s54 = s53 + s52;
-        const double s56 = s50 - s54;
-        const double s57 = theta[2] * vb[0];
-        const double s58 = s9 * vb[1];
-        const double s59 = s57 * zb[1];
-        const double s60 = s59 + s58;
-        const double s61 = theta[3] * vb[1];
-        const double s63 = s60 - s61;
-        outb[0] = s56;
-        outb[1] = s63;
+        const double s55 = theta[0] * vb[0];
+        const double s56 = theta[1] * vb[0];
+        const double s57 = s4 * vb[1];
+        const double s58 = s56 * zb[1];
+        const double s59 = s58 + s57;
+        const double s61 = s55 - s59;
+        const double s62 = theta[2] * vb[0];
+        const double s63 = s9 * vb[1];
+        const double s64 = s62 * zb[1];
+        const double s65 = s64 + s63;
+        const double s66 = theta[3] * vb[1];
+        const double s68 = s65 - s66;
+        outb[0] = s61;
+        outb[1] = s68;
     }
 }
 
@@ -145,34 +147,34 @@ void lotka_volterra_f_vjp(int B, double t, const double *ND_RESTRICT z, const do
         const double s10 = s9 * zb[1];
         const double s12 = theta[3] * zb[1];
         const double s13 = s10 - s12;
-        const double s25 = ab[1] * zb[1];
-        const double s26 = -s25;
-        const double s27 = ab[1] * theta[3];
-        const double s29 = ab[1] * s9;
-        const double s30 = s29 - s27;
-        const double s31 = s25 * zb[0];
-        const double s32 = s25 * theta[2];
-        const double s34 = ab[0] * zb[1];
-        const double s36 = ab[0] * s4;
-        const double s38 = s30 - s36;
-        const double s39 = s34 * zb[0];
-        const double s40 = -s39;
-        const double s41 = s34 * theta[1];
-        const double s43 = s32 - s41;
-        const double s44 = ab[0] * zb[0];
-        const double s45 = ab[0] * theta[0];
-        const double s46 = s43 + s45;
+        const double s30 = ab[1] * zb[1];
+        const double s31 = -s30;
+        const double s32 = ab[1] * theta[3];
+        const double s34 = ab[1] * s9;
+        const double s35 = s34 - s32;
+        const double s36 = s30 * zb[0];
+        const double s37 = s30 * theta[2];
+        const double s39 = ab[0] * zb[1];
+        const double s41 = ab[0] * s4;
+        const double s43 = s35 - s41;
+        const double s44 = s39 * zb[0];
+        const double s45 = -s44;
+        const double s46 = s39 * theta[1];
+        const double s48 = s37 - s46;
+        const double s49 = ab[0] * zb[0];
+        const double s50 = ab[0] * theta[0];
+        const double s51 = s48 + s50;
         dzb[0] = s7;
         dzb[1] = s13;
         if (az) {
-            azb[0] = s46;
-            azb[1] = s38;
+            azb[0] = s51;
+            azb[1] = s43;
         }
         if (atheta) {
-            atheta[0] += s44;
-            atheta[1] += s40;
-            atheta[2] += s31;
-            atheta[3] += s26;
+            atheta[0] += s49;
+            atheta[1] += s45;
+            atheta[2] += s36;
+            atheta[3] += s31;
         }
     }
 }
@@ -194,15 +196,24 @@ double lotka_volterra_loss(int B, const double *ND_RESTRICT pred, const double *
 {
     double total = 0;
     (void)pred, (void)obs, (void)work;
+    double *w = work;
     for (int b = 0; b < B; b++) {
         const double *pb = pred + (long)b * 2;
         const double *ob = obs + (long)b * 2;
-        double s19 = 0;
         for (int i = 0; i < 2; i++) {
-            s19 += nd_sq(pb[i] - ob[i]);
+            w[i] = nd_observed(ob[i]);
         }
-        const double s21 = 0.5 * s19;
-        total += s21;
+        double s23 = 0;
+        for (int i = 0; i < 2; i++) {
+            s23 += w[i];
+        }
+        const double s24 = 1e-300 + s23;
+        double s25 = 0;
+        for (int i = 0; i < 2; i++) {
+            s25 += w[i] * nd_sq(pb[i] - nd_or_zero(ob[i]));
+        }
+        const double s26 = s25 / s24;
+        total += s26;
     }
     return total;
 }
@@ -218,16 +229,25 @@ double lotka_volterra_loss_grad(int B, const double *ND_RESTRICT pred, const dou
         const double *ob = obs + (long)b * 2;
         double *gb = grad + (long)b * 2;
         for (int i = 0; i < 2; i++) {
-            w[i] = pb[i] - ob[i];
+            w[i] = nd_observed(ob[i]);
         }
-        double s19 = 0;
         for (int i = 0; i < 2; i++) {
-            s19 += nd_sq(w[i]);
+            w[2 + i] = pb[i] - nd_or_zero(ob[i]);
         }
-        const double s21 = 0.5 * s19;
-        total += s21;
+        double s23 = 0;
         for (int i = 0; i < 2; i++) {
-            gb[i] = w[i];
+            s23 += w[i];
+        }
+        const double s24 = 1e-300 + s23;
+        double s25 = 0;
+        for (int i = 0; i < 2; i++) {
+            s25 += w[i] * nd_sq(w[2 + i]);
+        }
+        const double s26 = s25 / s24;
+        const double s91 = 1.0 / s24;
+        total += s26;
+        for (int i = 0; i < 2; i++) {
+            gb[i] = s91 * w[i] * 2.0 * w[2 + i];
         }
     }
     return total;
@@ -287,7 +307,7 @@ const nodec_model lotka_volterra_model = {
     2, 4,
     2, lotka_volterra_states,
     4, lotka_volterra_params,
-    2, 0, lotka_volterra_z0,
+    4, 0, lotka_volterra_z0,
     lotka_volterra_f, lotka_volterra_vjp, lotka_volterra_jvp, lotka_volterra_jac_z, lotka_volterra_loss, lotka_volterra_loss_grad, lotka_volterra_init_params,
-    lotka_volterra_f_vjp,
+    lotka_volterra_f_vjp, 0,
 };

@@ -21,7 +21,7 @@
 #ifndef NODEC_MODEL_H
 #define NODEC_MODEL_H
 
-#define NODEC_ABI_VERSION 1
+#define NODEC_ABI_VERSION 2
 
 typedef struct nodec_var {
     const char *name;
@@ -84,6 +84,8 @@ typedef struct nodec_model {
     nodec_loss_grad_fn loss_grad;
     nodec_init_fn init_params;
     nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
+    const int *z0_from;        /* per element of z: the index in θ its initial value is (a state that
+                                  starts from a param, `state x = x0`), else -1; NULL when none does */
 } nodec_model;
 
 #endif /* NODEC_MODEL_H */
@@ -95,7 +97,7 @@ extern "C" {
 #define LOTKA_VOLTERRA_NODEC_VERSION "0.1.0"
 #define LOTKA_VOLTERRA_N_STATE 2   /* doubles per state */
 #define LOTKA_VOLTERRA_N_PARAM 4   /* doubles in θ */
-#define LOTKA_VOLTERRA_WORK_SIZE 2 /* doubles of scratch for any function below */
+#define LOTKA_VOLTERRA_WORK_SIZE 4 /* doubles of scratch for any function below */
 
 void lotka_volterra_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work);
 void lotka_volterra_vjp(int B, double t, const double *z, const double *theta, const double *a,

@@ -21,7 +21,7 @@
 #ifndef NODEC_MODEL_H
 #define NODEC_MODEL_H
 
-#define NODEC_ABI_VERSION 1
+#define NODEC_ABI_VERSION 2
 
 typedef struct nodec_var {
     const char *name;
@@ -84,6 +84,8 @@ typedef struct nodec_model {
     nodec_loss_grad_fn loss_grad;
     nodec_init_fn init_params;
     nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
+    const int *z0_from;        /* per element of z: the index in θ its initial value is (a state that
+                                  starts from a param, `state x = x0`), else -1; NULL when none does */
 } nodec_model;
 
 #endif /* NODEC_MODEL_H */
@@ -150,6 +152,8 @@ __attribute__((__simd__("notinbranch"))) double log1p(double);
 #endif
 
 static double nd_sq(double x) { return x * x; }
+static double nd_observed(double x) { return x == x; }
+static double nd_or_zero(double x) { return x == x ? x : 0; }
 
 /* Q [2, 2] */
 static const double matrix_c0[4] = {
@@ -191,17 +195,17 @@ void matrix_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_R
         for (int i = 0; i < 4; i++) atheta[i] = 0;
     if (at) *at = 0;
     double *w = work;
-    const double s22 = cos(t);
+    const double s27 = cos(t);
     for (int b = 0; b < B; b++) {
         const double *zb = z + (long)b * 4;
         const double *ab = a + (long)b * 4;
         double *azb = az ? az + (long)b * 4 : 0;
-        double s21 = 0;
+        double s26 = 0;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                s21 += ab[i * 2 + j] * matrix_c0[i * 2 + j];
+                s26 += ab[i * 2 + j] * matrix_c0[i * 2 + j];
             }
-        const double s23 = s21 * s22;
+        const double s28 = s26 * s27;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
                 double acc = ab[i * 2] * theta[j] + ab[1 + i * 2] * theta[2 + j];
@@ -235,7 +239,7 @@ void matrix_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_R
                 }
         }
         if (at) {
-            *at += s23;
+            *at += s28;
         }
     }
 }
@@ -275,7 +279,7 @@ void matrix_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND
     if (at) *at = 0;
     double *w = work;
     const double s8 = sin(t);
-    const double s22 = cos(t);
+    const double s27 = cos(t);
     for (int b = 0; b < B; b++) {
         const double *zb = z + (long)b * 4;
         const double *ab = a + (long)b * 4;
@@ -291,12 +295,12 @@ void matrix_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND
                 double acc = zb[i * 2] * theta[j * 2] + zb[1 + i * 2] * theta[1 + j * 2];
                 w[4 + i * 2 + j] = acc;
             }
-        double s21 = 0;
+        double s26 = 0;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                s21 += ab[i * 2 + j] * matrix_c0[i * 2 + j];
+                s26 += ab[i * 2 + j] * matrix_c0[i * 2 + j];
             }
-        const double s23 = s21 * s22;
+        const double s28 = s26 * s27;
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
                 double acc = ab[i * 2] * theta[j] + ab[1 + i * 2] * theta[2 + j];
@@ -334,7 +338,7 @@ void matrix_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND
                 }
         }
         if (at) {
-            *at += s23;
+            *at += s28;
         }
     }
 }
@@ -356,15 +360,24 @@ double matrix_loss(int B, const double *ND_RESTRICT pred, const double *ND_RESTR
 {
     double total = 0;
     (void)pred, (void)obs, (void)work;
+    double *w = work;
     for (int b = 0; b < B; b++) {
         const double *pb = pred + (long)b * 4;
         const double *ob = obs + (long)b * 4;
-        double s16 = 0;
         for (int i = 0; i < 4; i++) {
-            s16 += nd_sq(pb[i] - ob[i]);
+            w[i] = nd_observed(ob[i]);
         }
-        const double s18 = 0.25 * s16;
-        total += s18;
+        double s20 = 0;
+        for (int i = 0; i < 4; i++) {
+            s20 += w[i];
+        }
+        const double s21 = 1e-300 + s20;
+        double s22 = 0;
+        for (int i = 0; i < 4; i++) {
+            s22 += w[i] * nd_sq(pb[i] - nd_or_zero(ob[i]));
+        }
+        const double s23 = s22 / s21;
+        total += s23;
     }
     return total;
 }
@@ -380,16 +393,25 @@ double matrix_loss_grad(int B, const double *ND_RESTRICT pred, const double *ND_
         const double *ob = obs + (long)b * 4;
         double *gb = grad + (long)b * 4;
         for (int i = 0; i < 4; i++) {
-            w[i] = pb[i] - ob[i];
+            w[i] = nd_observed(ob[i]);
         }
-        double s16 = 0;
         for (int i = 0; i < 4; i++) {
-            s16 += nd_sq(w[i]);
+            w[4 + i] = pb[i] - nd_or_zero(ob[i]);
         }
-        const double s18 = 0.25 * s16;
-        total += s18;
+        double s20 = 0;
         for (int i = 0; i < 4; i++) {
-            gb[i] = 0.5 * w[i];
+            s20 += w[i];
+        }
+        const double s21 = 1e-300 + s20;
+        double s22 = 0;
+        for (int i = 0; i < 4; i++) {
+            s22 += w[i] * nd_sq(w[4 + i]);
+        }
+        const double s23 = s22 / s21;
+        const double s47 = 1.0 / s21;
+        total += s23;
+        for (int i = 0; i < 4; i++) {
+            gb[i] = s47 * w[i] * 2.0 * w[4 + i];
         }
     }
     return total;
@@ -424,5 +446,5 @@ const nodec_model matrix_model = {
     1, matrix_params,
     24, 1, matrix_z0,
     matrix_f, matrix_vjp, matrix_jvp, matrix_jac_z, matrix_loss, matrix_loss_grad, matrix_init_params,
-    matrix_f_vjp,
+    matrix_f_vjp, 0,
 };

@@ -21,7 +21,7 @@
 #ifndef NODEC_MODEL_H
 #define NODEC_MODEL_H
 
-#define NODEC_ABI_VERSION 1
+#define NODEC_ABI_VERSION 2
 
 typedef struct nodec_var {
     const char *name;
@@ -84,6 +84,8 @@ typedef struct nodec_model {
     nodec_loss_grad_fn loss_grad;
     nodec_init_fn init_params;
     nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
+    const int *z0_from;        /* per element of z: the index in θ its initial value is (a state that
+                                  starts from a param, `state x = x0`), else -1; NULL when none does */
 } nodec_model;
 
 #endif /* NODEC_MODEL_H */
@@ -442,5 +444,5 @@ const nodec_model mlp_model = {
     3, mlp_params,
     13, 0, 0,
     mlp_f, mlp_vjp, mlp_jvp, mlp_jac_z, mlp_loss, mlp_loss_grad, mlp_init_params,
-    mlp_f_vjp,
+    mlp_f_vjp, 0,
 };

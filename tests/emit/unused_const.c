@@ -21,7 +21,7 @@
 #ifndef NODEC_MODEL_H
 #define NODEC_MODEL_H
 
-#define NODEC_ABI_VERSION 1
+#define NODEC_ABI_VERSION 2
 
 typedef struct nodec_var {
     const char *name;
@@ -84,6 +84,8 @@ typedef struct nodec_model {
     nodec_loss_grad_fn loss_grad;
     nodec_init_fn init_params;
     nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
+    const int *z0_from;        /* per element of z: the index in θ its initial value is (a state that
+                                  starts from a param, `state x = x0`), else -1; NULL when none does */
 } nodec_model;
 
 #endif /* NODEC_MODEL_H */
@@ -95,7 +97,7 @@ extern "C" {
 #define UNUSED_CONST_NODEC_VERSION "0.1.0"
 #define UNUSED_CONST_N_STATE 2   /* doubles per state */
 #define UNUSED_CONST_N_PARAM 0   /* doubles in θ */
-#define UNUSED_CONST_WORK_SIZE 2 /* doubles of scratch for any function below */
+#define UNUSED_CONST_WORK_SIZE 4 /* doubles of scratch for any function below */
 
 void unused_const_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work);
 void unused_const_vjp(int B, double t, const double *z, const double *theta, const double *a,
@@ -150,6 +152,8 @@ __attribute__((__simd__("notinbranch"))) double log1p(double);
 #endif
 
 static double nd_sq(double x) { return x * x; }
+static double nd_observed(double x) { return x == x; }
+static double nd_or_zero(double x) { return x == x ? x : 0; }
 
 void unused_const_f(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
     double *ND_RESTRICT dzdt, double *ND_RESTRICT work)
@@ -233,15 +237,24 @@ double unused_const_loss(int B, const double *ND_RESTRICT pred, const double *ND
 {
     double total = 0;
     (void)pred, (void)obs, (void)work;
+    double *w = work;
     for (int b = 0; b < B; b++) {
         const double *pb = pred + (long)b * 2;
         const double *ob = obs + (long)b * 2;
-        double s6 = 0;
         for (int i = 0; i < 2; i++) {
-            s6 += nd_sq(pb[i] - ob[i]);
+            w[i] = nd_observed(ob[i]);
         }
-        const double s8 = 0.5 * s6;
-        total += s8;
+        double s10 = 0;
+        for (int i = 0; i < 2; i++) {
+            s10 += w[i];
+        }
+        const double s11 = 1e-300 + s10;
+        double s12 = 0;
+        for (int i = 0; i < 2; i++) {
+            s12 += w[i] * nd_sq(pb[i] - nd_or_zero(ob[i]));
+        }
+        const double s13 = s12 / s11;
+        total += s13;
     }
     return total;
 }
@@ -257,16 +270,25 @@ double unused_const_loss_grad(int B, const double *ND_RESTRICT pred, const doubl
         const double *ob = obs + (long)b * 2;
         double *gb = grad + (long)b * 2;
         for (int i = 0; i < 2; i++) {
-            w[i] = pb[i] - ob[i];
+            w[i] = nd_observed(ob[i]);
         }
-        double s6 = 0;
         for (int i = 0; i < 2; i++) {
-            s6 += nd_sq(w[i]);
+            w[2 + i] = pb[i] - nd_or_zero(ob[i]);
         }
-        const double s8 = 0.5 * s6;
-        total += s8;
+        double s10 = 0;
         for (int i = 0; i < 2; i++) {
-            gb[i] = w[i];
+            s10 += w[i];
+        }
+        const double s11 = 1e-300 + s10;
+        double s12 = 0;
+        for (int i = 0; i < 2; i++) {
+            s12 += w[i] * nd_sq(w[2 + i]);
+        }
+        const double s13 = s12 / s11;
+        const double s18 = 1.0 / s11;
+        total += s13;
+        for (int i = 0; i < 2; i++) {
+            gb[i] = s18 * w[i] * 2.0 * w[2 + i];
         }
     }
     return total;
@@ -286,7 +308,7 @@ const nodec_model unused_const_model = {
     2, 0,
     1, unused_const_states,
     0, 0,
-    2, 0, 0,
+    4, 0, 0,
     unused_const_f, unused_const_vjp, unused_const_jvp, unused_const_jac_z, unused_const_loss, unused_const_loss_grad, unused_const_init_params,
-    unused_const_f_vjp,
+    unused_const_f_vjp, 0,
 };

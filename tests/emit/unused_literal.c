@@ -21,7 +21,7 @@
 #ifndef NODEC_MODEL_H
 #define NODEC_MODEL_H
 
-#define NODEC_ABI_VERSION 1
+#define NODEC_ABI_VERSION 2
 
 typedef struct nodec_var {
     const char *name;
@@ -84,6 +84,8 @@ typedef struct nodec_model {
     nodec_loss_grad_fn loss_grad;
     nodec_init_fn init_params;
     nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
+    const int *z0_from;        /* per element of z: the index in θ its initial value is (a state that
+                                  starts from a param, `state x = x0`), else -1; NULL when none does */
 } nodec_model;
 
 #endif /* NODEC_MODEL_H */
@@ -95,7 +97,7 @@ extern "C" {
 #define UNUSED_LITERAL_NODEC_VERSION "0.1.0"
 #define UNUSED_LITERAL_N_STATE 2   /* doubles per state */
 #define UNUSED_LITERAL_N_PARAM 0   /* doubles in θ */
-#define UNUSED_LITERAL_WORK_SIZE 2 /* doubles of scratch for any function below */
+#define UNUSED_LITERAL_WORK_SIZE 4 /* doubles of scratch for any function below */
 
 void unused_literal_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work);
 void unused_literal_vjp(int B, double t, const double *z, const double *theta, const double *a,
@@ -150,6 +152,8 @@ __attribute__((__simd__("notinbranch"))) double log1p(double);
 #endif
 
 static double nd_sq(double x) { return x * x; }
+static double nd_observed(double x) { return x == x; }
+static double nd_or_zero(double x) { return x == x ? x : 0; }
 
 void unused_literal_f(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,
     double *ND_RESTRICT dzdt, double *ND_RESTRICT work)
@@ -233,15 +237,24 @@ double unused_literal_loss(int B, const double *ND_RESTRICT pred, const double *
 {
     double total = 0;
     (void)pred, (void)obs, (void)work;
+    double *w = work;
     for (int b = 0; b < B; b++) {
         const double *pb = pred + (long)b * 2;
         const double *ob = obs + (long)b * 2;
-        double s9 = 0;
         for (int i = 0; i < 2; i++) {
-            s9 += nd_sq(pb[i] - ob[i]);
+            w[i] = nd_observed(ob[i]);
         }
-        const double s11 = 0.5 * s9;
-        total += s11;
+        double s13 = 0;
+        for (int i = 0; i < 2; i++) {
+            s13 += w[i];
+        }
+        const double s14 = 1e-300 + s13;
+        double s15 = 0;
+        for (int i = 0; i < 2; i++) {
+            s15 += w[i] * nd_sq(pb[i] - nd_or_zero(ob[i]));
+        }
+        const double s16 = s15 / s14;
+        total += s16;
     }
     return total;
 }
@@ -257,16 +270,25 @@ double unused_literal_loss_grad(int B, const double *ND_RESTRICT pred, const dou
         const double *ob = obs + (long)b * 2;
         double *gb = grad + (long)b * 2;
         for (int i = 0; i < 2; i++) {
-            w[i] = pb[i] - ob[i];
+            w[i] = nd_observed(ob[i]);
         }
-        double s9 = 0;
         for (int i = 0; i < 2; i++) {
-            s9 += nd_sq(w[i]);
+            w[2 + i] = pb[i] - nd_or_zero(ob[i]);
         }
-        const double s11 = 0.5 * s9;
-        total += s11;
+        double s13 = 0;
         for (int i = 0; i < 2; i++) {
-            gb[i] = w[i];
+            s13 += w[i];
+        }
+        const double s14 = 1e-300 + s13;
+        double s15 = 0;
+        for (int i = 0; i < 2; i++) {
+            s15 += w[i] * nd_sq(w[2 + i]);
+        }
+        const double s16 = s15 / s14;
+        const double s21 = 1.0 / s14;
+        total += s16;
+        for (int i = 0; i < 2; i++) {
+            gb[i] = s21 * w[i] * 2.0 * w[2 + i];
         }
     }
     return total;
@@ -286,7 +308,7 @@ const nodec_model unused_literal_model = {
     2, 0,
     1, unused_literal_states,
     0, 0,
-    2, 0, 0,
+    4, 0, 0,
     unused_literal_f, unused_literal_vjp, unused_literal_jvp, unused_literal_jac_z, unused_literal_loss, unused_literal_loss_grad, unused_literal_init_params,
-    unused_literal_f_vjp,
+    unused_literal_f_vjp, 0,
 };

@@ -92,6 +92,7 @@ const nodec_model rober_model = {
     NODEC_ABI_VERSION, "robertson", "0", 3, 3, 3, rober_states, 3, rober_pv,
     0, 0, NULL, rober_f, rober_vjp, NULL, rober_jac, m3_loss, m3_loss_grad,
     NULL, NULL,
+    NULL, /* z0_from */
 };
 
 /* ---- vdp: x' = v, v' = μ(1 − x²) v − x ---- */
@@ -138,6 +139,7 @@ const nodec_model vdp_model = {
     NODEC_ABI_VERSION, "van_der_pol", "0", 2, 1, 2, vdp_states, 1, vdp_pv,
     0, 0, NULL, vdp_f, vdp_vjp, NULL, vdp_jac, m2_loss, m2_loss_grad,
     NULL, NULL,
+    NULL, /* z0_from */
 };
 
 /* ---- lin2: dz/dt = A z ---- */
@@ -198,6 +200,7 @@ const nodec_model lin2_model = {
     NODEC_ABI_VERSION, "linear_stiff", "0", 2, 4, 1, lin2_states, 1, lin2_pv,
     0, 0, NULL, lin2_f, lin2_vjp, NULL, lin2_jac, m2_loss, m2_loss_grad,
     NULL, NULL,
+    NULL, /* z0_from */
 };
 
 /* ---- pr: Prothero & Robinson (1974) ---- */
@@ -249,6 +252,7 @@ static const nodec_var pr_pv[] = {{"lambda", 0, {1, 1}, 0, 1}};
 const nodec_model pr_model = {
     NODEC_ABI_VERSION, "prothero_robinson", "0", 1, 1, 1, pr_states, 1, pr_pv,
     0, 1, NULL, pr_f, pr_vjp, NULL, pr_jac, m1_loss, m1_loss_grad, NULL, NULL,
+    NULL, /* z0_from */
 };
 
 /* ---- hopfj: z' = ω(−z2, z1) + λ z (1 − |z|²), θ = (ω, λ) ---- */
@@ -303,6 +307,7 @@ const nodec_model hopfj_model = {
     NODEC_ABI_VERSION, "hopf_jac", "0", 2, 2, 1, hopfj_states, 2, hopfj_pv,
     0, 0, NULL, hopfj_f, hopfj_vjp, NULL, hopfj_jac, m2_loss, m2_loss_grad,
     NULL, NULL,
+    NULL, /* z0_from */
 };
 
 /* ---- scal: z' = p z; nanjac: z' = −z with a NaN Jacobian ---- */
@@ -352,10 +357,12 @@ const nodec_model scal_model = {
     NODEC_ABI_VERSION, "scalar", "0", 1, 1, 1, pr_states, 1, scal_pv,
     0, 0, NULL, scal_f, scal_vjp, NULL, scal_jac, m1_loss, m1_loss_grad,
     NULL, NULL,
+    NULL, /* z0_from */
 };
 
 const nodec_model nanjac_model = {
     NODEC_ABI_VERSION, "nan_jacobian", "0", 1, 1, 1, pr_states, 1, scal_pv,
     0, 0, NULL, scal_f, scal_vjp, NULL, nan_jac, m1_loss, m1_loss_grad,
     NULL, NULL,
+    NULL, /* z0_from */
 };

@@ -35,6 +35,7 @@ static void cubic_f(int B, double t, const double *z, const double *p,
 static const nodec_model cubic = {
     .abi_version = NODEC_ABI_VERSION, .name = "cubic", .n_state = 2,
     .f = cubic_f,
+    NULL, /* z0_from */
 };
 
 static void count(int nt, double rtol, long *acc, long *rej, long *nf)

@@ -120,6 +120,7 @@ static const nodec_model sens_model = {
     sens_loss_grad,
     NULL,
     NULL,
+    NULL, /* z0_from */
 };
 
 /* [dL/dμ, dL/dx0, dL/dv0] from forward sensitivities. */

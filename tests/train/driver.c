@@ -24,6 +24,8 @@
 #include "lotka_volterra_renamed.h"
 #include "nodec_tools.h"
 #include "forced_oscillator.h"
+#include "learned_start.h"
+#include "partial_oscillator.h"
 #include "lotka_volterra.h"
 #include "missing_physics.h"
 #include "spiral.h"
@@ -35,7 +37,9 @@ static const nodec_model *models[] = {&spiral_model,
                                       &forced_oscillator_model,
                                       &lotka_volterra_edited_model,
                                       &lotka_volterra_renamed_model,
-                                      &missing_physics_model};
+                                      &missing_physics_model,
+                                      &learned_start_model,
+                                      &partial_oscillator_model};
 
 static int params(const nodec_model *m, int argc, char **argv) {
     if (argc < 1) return fputs("usage: train_driver MODEL params OUT.npz NAME=VALUE…\n", stderr), 2;
