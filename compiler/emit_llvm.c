@@ -55,12 +55,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/DebugInfo.h> /* temporary metadata nodes, for loop IDs */
 #include <llvm-c/Error.h>
+#include <llvm-c/IRReader.h> /* the access group, a distinct node */
 #include <llvm-c/LLJIT.h>
+#include <llvm-c/Support.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
@@ -98,17 +101,38 @@ typedef struct Out {
 enum { LIB_TANH, LIB_EXP, LIB_LOG, LIB_LOG1P, LIB_SIN, LIB_COS, LIB_POW, LIB_COUNT };
 static const char *const lib_name[LIB_COUNT] = {"tanh", "exp", "log", "log1p", "sin", "cos", "pow"};
 
-/* Vector tanh from glibc's libmvec (2.35+), for the loop vectorizer: tanh
- * is most of a tanh network's time, and the 4-wide AVX2 variant is about
- * four times faster per element than scalar tanh (within 4 ulp of it, as
- * glibc documents).  Only the widths this CPU runs are offered. */
+/* Vector tanh, exp, log and log1p from glibc's libmvec (tanh and log1p
+ * since 2.35), for the loop vectorizer: tanh is most of a tanh network's
+ * time, and the 4-wide AVX2 variant is about four times faster per element
+ * than scalar tanh (within 4 ulp of it, as glibc documents; docs/vmath.md
+ * measured all four).  exp and log1p are softplus and sigmoid, which the
+ * emitted C also vectorises through libmvec.  Only the widths this CPU runs
+ * are offered. */
+enum { N_VEC = 4, N_WIDTH = 3 }; /* LIB_TANH … LIB_LOG1P; SSE2, AVX2, AVX-512 */
 typedef struct VecVariant {
-    const char *name;
+    char name[24];
     int width;
     void *addr;
 } VecVariant;
-static VecVariant vec_tanh[3] = {{"_ZGVbN2v_tanh", 2, NULL}, {"_ZGVdN4v_tanh", 4, NULL}, {"_ZGVeN8v_tanh", 8, NULL}};
-static char vec_tanh_attr[256]; /* "vector-function-abi-variant", or "" */
+static VecVariant vec[N_VEC][N_WIDTH];
+static char vec_attr[N_VEC][512]; /* "vector-function-abi-variant", or "" */
+static bool vec_any, vec8;        /* some variant; 8-wide tanh */
+
+/* A sum over k of a few rows or columns of a product (emit_c.c's
+ * multi_dot), kept back to share its loop with the next one (flush). */
+typedef struct Epi {
+    int node;
+    const struct Out *out;
+} Epi;
+typedef struct Red {
+    int id;    /* the product */
+    Epi epi;   /* few long rows: where its rows go */
+    bool cols; /* xᵀB with few columns: the sums go to id's own slot */
+    int nr, n; /* nr sums of n terms */
+    int a, x;  /* Σ_k a(r, k)·x(k) when a_rows, else Σ_k x(k)·a(k, r) */
+    bool a_rows;
+} Red;
+enum { MAX_RED = 4, MAX_SUMS = 8 };
 
 /* Helpers defined in the module, mirroring emit_c.c's nd_* functions. */
 enum { H_SIGMOID, H_RELU, H_SOFTPLUS, H_STEP, H_SIGN, H_NEXT, H_UNIFORM, H_NORMAL, H_COUNT };
@@ -155,6 +179,12 @@ typedef struct Em {
     LLVMTypeRef helper_ty[H_COUNT];
     LLVMValueRef fns[8]; /* f vjp jvp jac_z loss loss_grad init_params f_vjp */
     bool lazy;           /* building the module compiled on first call */
+    /* parallel loops (par_open): their memory accesses' access group, and
+     * how many are open where the builder is */
+    LLVMMetadataRef group;
+    int npar;
+    Red red[MAX_RED]; /* sums waiting for their loop */
+    int nred;
 } Em;
 
 static Node *N(Em *e, int id) { return &e->ir->n[id]; }
@@ -173,8 +203,17 @@ static LLVMValueRef addk(Em *e, LLVMValueRef x, int k) { return k ? add(e, x, ci
 static LLVMValueRef gep(Em *e, LLVMValueRef base, LLVMValueRef ix) {
     return LLVMBuildInBoundsGEP2(e->bd, e->f64, base, &ix, 1, "");
 }
-static LLVMValueRef load(Em *e, LLVMValueRef p) { return LLVMBuildLoad2(e->bd, e->f64, p, ""); }
-static void store(Em *e, LLVMValueRef v, LLVMValueRef p) { LLVMBuildStore(e->bd, v, p); }
+/* A load or store in a parallel loop joins its access group (locals'
+ * accesses excepted: a sum kept in a local is carried from one iteration to
+ * the next until SROA makes it a register). */
+static LLVMValueRef grouped(Em *e, LLVMValueRef inst, LLVMValueRef p) {
+    if (e->npar && !LLVMIsAAllocaInst(p))
+        LLVMSetMetadata(inst, LLVMGetMDKindIDInContext(e->cx, "llvm.access.group", 17),
+                        LLVMMetadataAsValue(e->cx, e->group));
+    return inst;
+}
+static LLVMValueRef load(Em *e, LLVMValueRef p) { return grouped(e, LLVMBuildLoad2(e->bd, e->f64, p, ""), p); }
+static void store(Em *e, LLVMValueRef v, LLVMValueRef p) { grouped(e, LLVMBuildStore(e->bd, v, p), p); }
 
 static LLVMBasicBlockRef block(Em *e, const char *name) { return LLVMAppendBasicBlockInContext(e->cx, e->fn, name); }
 
@@ -219,13 +258,14 @@ enum { FULL_UNROLL = 8 };
 typedef struct Loop {
     LLVMBasicBlockRef head, body, exit;
     LLVMValueRef iv;
-    bool batch; /* the batch loop: neither vectorised nor unrolled */
-    bool small; /* a constant trip count of at most FULL_UNROLL: unrolled */
+    bool batch;    /* the batch loop: neither vectorised nor unrolled */
+    bool small;    /* a constant trip count of at most FULL_UNROLL: unrolled */
+    bool parallel; /* no iteration touches memory another one writes */
 } Loop;
 
 /* for (iv = lo; iv < n; iv++) */
 static LLVMValueRef loop_from(Em *e, Loop *l, int lo, LLVMValueRef n) {
-    l->batch = false;
+    l->batch = l->parallel = false;
     l->small = LLVMIsAConstantInt(n) && LLVMConstIntGetSExtValue(n) - lo <= FULL_UNROLL;
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->bd);
     l->head = block(e, "loop"), l->body = block(e, "body"), l->exit = block(e, "done");
@@ -241,19 +281,39 @@ static LLVMValueRef loop_from(Em *e, Loop *l, int lo, LLVMValueRef n) {
 
 static LLVMValueRef loop_open(Em *e, Loop *l, LLVMValueRef n) { return loop_from(e, l, 0, n); }
 
+/* A loop over the elements of one tensor or output, which it writes (or
+ * adds to) element by element from other tensors and the inputs: no two
+ * iterations touch the same memory (every work tensor has its own range,
+ * plan.c; outputs overlap nothing, nodec_model.h).  Marked
+ * llvm.loop.parallel_accesses, so the vectoriser need not prove it: LLVM's
+ * dependence analysis ignores the trip count and, for w[52 + i] = … w[2 + i]
+ * (a distance of 50 doubles, not a multiple of 4), limited the loop to 2
+ * lanes against store-to-load forwarding stalls that cannot happen.  It
+ * allows no reordering of arithmetic (reductions still need fast-math). */
+static LLVMValueRef par_open(Em *e, Loop *l, LLVMValueRef n) {
+    LLVMValueRef i = loop_from(e, l, 0, n);
+    l->parallel = true;
+    e->npar++;
+    return i;
+}
+
 /* A loop ID `!{self, hints…}`, fresh for each loop. */
-static LLVMValueRef loop_id(Em *e, bool batch) {
-    LLVMMetadataRef hint[2], ops[3];
+static LLVMValueRef loop_id(Em *e, const Loop *l) {
+    LLVMMetadataRef hint[2], ops[4];
     int n = 1;
-    if (batch) {
+    if (l->batch) {
         LLVMMetadataRef vec[2] = {LLVMMDStringInContext2(e->cx, "llvm.loop.vectorize.enable", 26),
                                   LLVMValueAsMetadata(LLVMConstInt(e->i1, 0, false))};
         hint[0] = LLVMMDNodeInContext2(e->cx, vec, 2);
         hint[1] = LLVMMDStringInContext2(e->cx, "llvm.loop.unroll.disable", 24);
         ops[n++] = hint[0], ops[n++] = LLVMMDNodeInContext2(e->cx, &hint[1], 1);
-    } else {
+    } else if (l->small) {
         hint[0] = LLVMMDStringInContext2(e->cx, "llvm.loop.unroll.full", 21);
         ops[n++] = LLVMMDNodeInContext2(e->cx, &hint[0], 1);
+    }
+    if (l->parallel) {
+        LLVMMetadataRef par[2] = {LLVMMDStringInContext2(e->cx, "llvm.loop.parallel_accesses", 27), e->group};
+        ops[n++] = LLVMMDNodeInContext2(e->cx, par, 2);
     }
     LLVMMetadataRef self = LLVMTemporaryMDNode(e->cx, NULL, 0);
     ops[0] = self;
@@ -268,8 +328,9 @@ static void loop_close(Em *e, Loop *l) {
     LLVMValueRef br = LLVMBuildBr(e->bd, l->head);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMPositionBuilderAtEnd(e->bd, l->exit);
-    if (l->batch || l->small)
-        LLVMSetMetadata(br, LLVMGetMDKindIDInContext(e->cx, "llvm.loop", 9), loop_id(e, l->batch));
+    if (l->parallel) e->npar--;
+    if (l->batch || l->small || l->parallel)
+        LLVMSetMetadata(br, LLVMGetMDKindIDInContext(e->cx, "llvm.loop", 9), loop_id(e, l));
 }
 
 /* Loops over the elements of shape s (emit_c.c's loops()): i and j are the
@@ -280,19 +341,24 @@ typedef struct Nest {
     LLVMValueRef i, j;
 } Nest;
 
-static void nest_open(Em *e, Nest *k, Shape s) {
+static void nest_open(Em *e, Nest *k, Shape s, bool parallel) {
+    LLVMValueRef (*open)(Em *, Loop *, LLVMValueRef) = parallel ? par_open : loop_open;
     k->n = s.rank;
     k->i = k->j = ci(e, 0);
-    if (s.rank >= 1) k->i = loop_open(e, &k->l[0], ci(e, s.d[0]));
-    if (s.rank == 2) k->j = loop_open(e, &k->l[1], ci(e, s.d[1]));
+    if (s.rank >= 1) k->i = open(e, &k->l[0], ci(e, s.d[0]));
+    if (s.rank == 2) k->j = open(e, &k->l[1], ci(e, s.d[1]));
 }
 
 static void nest_close(Em *e, Nest *k) {
     for (int d = k->n - 1; d >= 0; d--) loop_close(e, &k->l[d]);
 }
 
-/* if (cond) { … }: returns the continuation block to close with. */
+static void flush(Em *e);
+
+/* if (cond) { … }: returns the continuation block to close with.  Sums
+ * kept back (flush) are computed on the side of the `if` they came from. */
 static LLVMBasicBlockRef if_open(Em *e, LLVMValueRef cond) {
+    flush(e);
     LLVMBasicBlockRef then = block(e, "then"), cont = block(e, "endif");
     LLVMBuildCondBr(e->bd, cond, then, cont);
     LLVMPositionBuilderAtEnd(e->bd, then);
@@ -300,6 +366,7 @@ static LLVMBasicBlockRef if_open(Em *e, LLVMValueRef cond) {
 }
 
 static void if_close(Em *e, LLVMBasicBlockRef cont) {
+    flush(e);
     LLVMBuildBr(e->bd, cont);
     LLVMPositionBuilderAtEnd(e->bd, cont);
 }
@@ -310,11 +377,11 @@ static LLVMValueRef call(Em *e, LLVMTypeRef ty, LLVMValueRef fn, LLVMValueRef *a
 
 static LLVMValueRef lib1(Em *e, int which, LLVMValueRef x) {
     LLVMValueRef c = call(e, e->fn1_ty, e->lib[which], &x, 1);
-    if (which == LIB_TANH && vec_tanh_attr[0]) { /* the loop vectorizer may call libmvec instead */
+    if (which < N_VEC && vec_attr[which][0]) { /* the loop vectorizer may call libmvec instead */
         static const char key[] = "vector-function-abi-variant";
-        LLVMAddCallSiteAttribute(
-            c, LLVMAttributeFunctionIndex,
-            LLVMCreateStringAttribute(e->cx, key, sizeof key - 1, vec_tanh_attr, (unsigned)strlen(vec_tanh_attr)));
+        const char *v = vec_attr[which];
+        LLVMAddCallSiteAttribute(c, LLVMAttributeFunctionIndex,
+                                 LLVMCreateStringAttribute(e->cx, key, sizeof key - 1, v, (unsigned)strlen(v)));
     }
     return c;
 }
@@ -326,10 +393,12 @@ static LLVMValueRef lib1(Em *e, int which, LLVMValueRef x) {
 typedef struct Saved {
     LLVMValueRef fn;
     LLVMBasicBlockRef entry, at;
+    int npar; /* a helper's accesses belong to no loop of the caller */
 } Saved;
 
 static LLVMValueRef helper_begin(Em *e, int h, const char *name, LLVMTypeRef ty, Saved *s) {
-    *s = (Saved){e->fn, e->entry, LLVMGetInsertBlock(e->bd)};
+    *s = (Saved){e->fn, e->entry, LLVMGetInsertBlock(e->bd), e->npar};
+    e->npar = 0;
     LLVMValueRef fn = LLVMAddFunction(e->mod, name, ty);
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     unsigned inl = LLVMGetEnumAttributeKindForName("alwaysinline", 12);
@@ -342,7 +411,7 @@ static LLVMValueRef helper_begin(Em *e, int h, const char *name, LLVMTypeRef ty,
 }
 
 static void helper_end(Em *e, Saved *s) {
-    e->fn = s->fn, e->entry = s->entry;
+    e->fn = s->fn, e->entry = s->entry, e->npar = s->npar;
     if (s->at) LLVMPositionBuilderAtEnd(e->bd, s->at);
 }
 
@@ -353,22 +422,23 @@ static LLVMValueRef helper(Em *e, int h) {
     Saved s;
     LLVMTypeRef d1 = LLVMFunctionType(e->f64, &e->f64, 1, false);
     switch (h) {
-    case H_SIGMOID:    /* x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)) */
-    case H_SOFTPLUS: { /* x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)) */
+    case H_SIGMOID:    /* e = exp(-fabs(x)); (x >= 0 ? 1 : e) / (1 + e) */
+    case H_SOFTPLUS: { /* (x > 0 ? x : 0) + log1p(exp(-fabs(x))) */
+        /* compiler/vmath.c's branch-free forms, which the loop vectoriser
+         * takes as it takes the emitted C's; the same numbers as branching
+         * on the sign (0 + y is y for y = log1p(…) > 0) */
         LLVMValueRef fn = helper_begin(e, h, h == H_SIGMOID ? "nd_sigmoid" : "nd_softplus", d1, &s);
-        LLVMValueRef x = LLVMGetParam(fn, 0);
-        LLVMBasicBlockRef pos = block(e, "pos"), neg = block(e, "neg");
-        LLVMBuildCondBr(e->bd, LLVMBuildFCmp(e->bd, h == H_SIGMOID ? LLVMRealOGE : LLVMRealOGT, x, cf(e, 0), ""), pos,
-                        neg);
-        LLVMPositionBuilderAtEnd(e->bd, pos);
-        LLVMValueRef em = lib1(e, LIB_EXP, LLVMBuildFNeg(e->bd, x, ""));
-        LLVMValueRef r = h == H_SIGMOID ? LLVMBuildFDiv(e->bd, cf(e, 1), LLVMBuildFAdd(e->bd, cf(e, 1), em, ""), "")
-                                        : LLVMBuildFAdd(e->bd, x, lib1(e, LIB_LOG1P, em), "");
-        LLVMBuildRet(e->bd, r);
-        LLVMPositionBuilderAtEnd(e->bd, neg);
-        LLVMValueRef ex = lib1(e, LIB_EXP, x);
-        r = h == H_SIGMOID ? LLVMBuildFDiv(e->bd, ex, LLVMBuildFAdd(e->bd, cf(e, 1), ex, ""), "")
-                           : lib1(e, LIB_LOG1P, ex);
+        LLVMValueRef x = LLVMGetParam(fn, 0), r;
+        LLVMValueRef ax = call(e, e->fabs_ty, e->fabs_fn, &x, 1);
+        LLVMValueRef em = lib1(e, LIB_EXP, LLVMBuildFNeg(e->bd, ax, ""));
+        if (h == H_SIGMOID) {
+            LLVMValueRef ge = LLVMBuildFCmp(e->bd, LLVMRealOGE, x, cf(e, 0), "");
+            r = LLVMBuildFDiv(e->bd, LLVMBuildSelect(e->bd, ge, cf(e, 1), em, ""),
+                              LLVMBuildFAdd(e->bd, cf(e, 1), em, ""), "");
+        } else {
+            LLVMValueRef gt = LLVMBuildFCmp(e->bd, LLVMRealOGT, x, cf(e, 0), "");
+            r = LLVMBuildFAdd(e->bd, LLVMBuildSelect(e->bd, gt, x, cf(e, 0), ""), lib1(e, LIB_LOG1P, em), "");
+        }
         LLVMBuildRet(e->bd, r);
         break;
     }
@@ -638,6 +708,11 @@ static LLVMValueRef ex_op(Em *e, int id, LLVMValueRef i, LLVMValueRef j) {
     case OP_SOFTPLUS: return call_helper(e, H_SOFTPLUS, ex(e, n.a, i, j));
     case OP_STEP: return call_helper(e, H_STEP, ex(e, n.a, i, j));
     case OP_SIGN: return call_helper(e, H_SIGN, ex(e, n.a, i, j));
+    case OP_OBSERVED: /* x == x: 0 for NaN (ops.c) */
+    case OP_OR_ZERO: {
+        LLVMValueRef x = ex(e, n.a, i, j), num = LLVMBuildFCmp(e->bd, LLVMRealOEQ, x, x, "");
+        return LLVMBuildSelect(e->bd, num, n.op == OP_OBSERVED ? cf(e, 1) : x, cf(e, 0), "");
+    }
     case OP_BCAST:
     case OP_TRANS:
     case OP_SLICE: {
@@ -667,13 +742,10 @@ static LLVMValueRef ex(Em *e, int id, LLVMValueRef i, LLVMValueRef j) {
 
 /* ---- statements ------------------------------------------------------ */
 
-/* What a matrix-vector product's loop stores for row i (emit_c.c's Epi):
- * its own work slot, or an elementwise consumer fused into the loop, a
- * tensor or an output, that reads the row's sum as its 'F' operand. */
-typedef struct Epi {
-    int node;
-    const Out *out;
-} Epi;
+/* What a matrix-vector product's loop stores for row i (emit_c.c's Epi,
+ * declared above): its own work slot, or an elementwise consumer fused into
+ * the loop, a tensor or an output, that reads the row's sum as its 'F'
+ * operand. */
 
 /* `base[off + idx] = v` (or `+=`) for one element of an output. */
 static void out_elem(Em *e, const Out *o, LLVMValueRef i, LLVMValueRef j) {
@@ -719,6 +791,76 @@ static LLVMValueRef dot(Em *e, int n, int a, LLVMValueRef ai, int b, LLVMValueRe
     return load(e, s);
 }
 
+/* Whether node id's value, its inlined operations followed, reads work in
+ * [lo, hi) (either buffer: a tiled sample's own or the one). */
+static bool reads_work(Em *e, int id, int lo, int hi) {
+    if (id < 0) return false;
+    if (e->mode[id] == 'W') return e->woff[id] < hi && lo < e->woff[id] + shape_size(N(e, id)->shape);
+    return e->mode[id] == 'I' && (reads_work(e, N(e, id)->a, lo, hi) || reads_work(e, N(e, id)->b, lo, hi));
+}
+
+/* The sums waiting in e->red, computed in one loop over k, then stored in
+ * the order they came (emit_c.c's multi_dot, one after another): each sum
+ * starts from its first term and adds the others in order, so the numbers
+ * are the emitted C's.  One loop carries the independent sums of both
+ * products: spiral's f_vjp has two (W2 @ h for dz/dt, (W1ᵀ…) for the VJP),
+ * each a chain of 49 dependent additions, which in two loops took half the
+ * function's time waiting on the adder. */
+static void flush(Em *e) {
+    if (!e->nred) return;
+    int nred = e->nred;
+    e->nred = 0;
+    Red *rd = e->red;
+    LLVMValueRef s[MAX_RED][4], zero = ci(e, 0), k0 = ci(e, 0);
+    for (int g = 0; g < nred; g++)
+        for (int r = 0; r < rd[g].nr; r++) {
+            LLVMValueRef rr = ci(e, r);
+            s[g][r] = local(e, e->f64);
+            store(e,
+                  rd[g].a_rows ? term(e, rd[g].a, rr, rd[g].x, zero, true, k0)
+                               : term(e, rd[g].x, zero, rd[g].a, rr, false, k0),
+                  s[g][r]);
+        }
+    Loop l;
+    LLVMValueRef k = loop_from(e, &l, 1, ci(e, rd[0].n));
+    for (int g = 0; g < nred; g++) {
+        LLVMValueRef xk = ex(e, rd[g].x, k, zero);
+        for (int r = 0; r < rd[g].nr; r++) {
+            LLVMValueRef ark = rd[g].a_rows ? ex(e, rd[g].a, ci(e, r), k) : ex(e, rd[g].a, k, ci(e, r));
+            LLVMValueRef p = rd[g].a_rows ? LLVMBuildFMul(e->bd, ark, xk, "") : LLVMBuildFMul(e->bd, xk, ark, "");
+            store(e, LLVMBuildFAdd(e->bd, load(e, s[g][r]), p, ""), s[g][r]);
+        }
+    }
+    loop_close(e, &l);
+    for (int g = 0; g < nred; g++)
+        for (int r = 0; r < rd[g].nr; r++) {
+            LLVMValueRef acc = load(e, s[g][r]);
+            if (rd[g].cols)
+                store(e, acc, gep(e, W(e, rd[g].id), ci(e, e->woff[rd[g].id] + r)));
+            else
+                epilogue(e, rd[g].id, rd[g].epi, ci(e, r), acc);
+        }
+}
+
+/* Queues sum r: it joins the waiting ones when it has as many terms and its
+ * loop reads nothing they store (their stores come after the loop), else
+ * they are flushed first. */
+static void defer(Em *e, Red r) {
+    bool join = e->nred > 0 && e->nred < MAX_RED && e->red[0].n == r.n;
+    int sums = r.nr;
+    for (int g = 0; join && g < e->nred; g++) {
+        const Red *q = &e->red[g];
+        int w = q->cols || (!q->epi.out && q->epi.node < 0) ? q->id : q->epi.out ? -1 : q->epi.node;
+        if (w >= 0) {
+            int lo = e->woff[w], hi = lo + shape_size(N(e, w)->shape);
+            join = !reads_work(e, r.a, lo, hi) && !reads_work(e, r.x, lo, hi);
+        }
+        sums += q->nr;
+    }
+    if (!join || sums > MAX_SUMS) flush(e);
+    e->red[e->nred++] = r;
+}
+
 /* A product (emit_c.c's emit_matmul, case for case); epi says where a
  * matrix-vector product's rows go. */
 static void matmul(Em *e, int id, Epi epi) {
@@ -727,6 +869,14 @@ static void matmul(Em *e, int id, Epi epi) {
     LLVMBuilderRef bd = e->bd;
     LLVMValueRef zero = ci(e, 0);
     Loop li, lj, lk;
+    bool rows = x.rank == 2 && y.rank == 1 && x.d[0] <= 4 && x.d[1] > 4;
+    bool cols = x.rank == 1 && x.d[0] > 4 && y.rank == 2 && y.d[1] <= 4;
+    if (rows || cols) { /* few long rows, or xᵀ B with few columns: their sums in one pass */
+        if (rows) defer(e, (Red){id, epi, false, x.d[0], x.d[1], n.a, n.b, true});
+        if (cols) defer(e, (Red){id, epi, true, y.d[1], x.d[0], n.b, n.a, false});
+        return;
+    }
+    flush(e);
     if (x.rank == 1 && y.rank == 1) { /* a·b */
         e->val[id] = dot(e, x.d[0], n.a, zero, n.b, zero, false);
         if (e->mode[id] == 'W') store(e, e->val[id], gep(e, W(e, id), ci(e, e->woff[id])));
@@ -736,39 +886,35 @@ static void matmul(Em *e, int id, Epi epi) {
          * it from vectorising (tanh(W1 @ u + b1) through libmvec) */
         LLVMValueRef xv[4], acc = NULL;
         for (int k = 0; k < x.d[1]; k++) xv[k] = ex(e, n.b, ci(e, k), zero);
-        LLVMValueRef i = loop_open(e, &li, ci(e, x.d[0]));
+        LLVMValueRef i = par_open(e, &li, ci(e, x.d[0]));
         for (int k = 0; k < x.d[1]; k++) push(e, &acc, OP_ADD, LLVMBuildFMul(bd, ex(e, n.a, i, ci(e, k)), xv[k], ""));
         epilogue(e, id, epi, i, acc);
         loop_close(e, &li);
     } else if (x.rank == 2 && y.rank == 1) { /* A x: row dot products */
-        LLVMValueRef i = loop_open(e, &li, ci(e, x.d[0]));
+        LLVMValueRef i = par_open(e, &li, ci(e, x.d[0]));
         epilogue(e, id, epi, i, dot(e, x.d[1], n.a, i, n.b, zero, true));
         loop_close(e, &li);
     } else if (x.rank == 1 && x.d[0] <= 4) { /* xᵀ B, few rows: one pass over the columns */
-        LLVMValueRef i = loop_open(e, &li, ci(e, y.d[1]));
+        LLVMValueRef i = par_open(e, &li, ci(e, y.d[1]));
         epilogue(e, id, epi, i, dot(e, x.d[0], n.a, zero, n.b, i, false));
         loop_close(e, &li);
-    } else if (x.rank == 1 && y.d[1] <= 4) { /* xᵀ B, few columns: one sum each */
-        LLVMValueRef acc[4];
-        for (int c = 0; c < y.d[1]; c++) acc[c] = dot(e, x.d[0], n.a, zero, n.b, ci(e, c), false);
-        for (int c = 0; c < y.d[1]; c++) store(e, acc[c], gep(e, W(e, id), ci(e, e->woff[id] + c)));
     } else if (x.rank == 1) { /* xᵀ B: accumulate rows of B, contiguous */
         LLVMValueRef x0 = ex(e, n.a, zero, zero);
-        LLVMValueRef j = loop_open(e, &lj, ci(e, y.d[1]));
+        LLVMValueRef j = par_open(e, &lj, ci(e, y.d[1]));
         store(e, LLVMBuildFMul(bd, x0, ex(e, n.b, zero, j), ""),
               gep(e, W(e, id), flat(e, e->woff[id], n.shape, j, zero)));
         loop_close(e, &lj);
         LLVMValueRef k = loop_from(e, &lk, 1, ci(e, x.d[0]));
         LLVMValueRef xk = ex(e, n.a, k, zero);
-        j = loop_open(e, &lj, ci(e, y.d[1]));
+        j = par_open(e, &lj, ci(e, y.d[1])); /* the loop over k is not parallel */
         LLVMValueRef dst = gep(e, W(e, id), flat(e, e->woff[id], n.shape, j, zero));
         LLVMValueRef p = LLVMBuildFMul(bd, xk, ex(e, n.b, k, j), "");
         store(e, LLVMBuildFAdd(bd, load(e, dst), p, ""), dst);
         loop_close(e, &lj);
         loop_close(e, &lk);
     } else { /* A B */
-        LLVMValueRef i = loop_open(e, &li, ci(e, x.d[0]));
-        LLVMValueRef j = loop_open(e, &lj, ci(e, y.d[1]));
+        LLVMValueRef i = par_open(e, &li, ci(e, x.d[0]));
+        LLVMValueRef j = par_open(e, &lj, ci(e, y.d[1]));
         store(e, dot(e, x.d[1], n.a, i, n.b, j, true), gep(e, W(e, id), flat(e, e->woff[id], n.shape, i, j)));
         loop_close(e, &lj);
         loop_close(e, &li);
@@ -788,10 +934,11 @@ static void node(Em *e, int id) {
         matmul(e, id, (Epi){-1, NULL});
         return;
     }
+    flush(e);
     if (n.op == OP_SUM) {
         LLVMValueRef acc = local(e, e->f64);
         store(e, cf(e, 0), acc);
-        nest_open(e, &k, N(e, n.a)->shape);
+        nest_open(e, &k, N(e, n.a)->shape, false);
         store(e, LLVMBuildFAdd(e->bd, load(e, acc), ex(e, n.a, k.i, k.j), ""), acc);
         nest_close(e, &k);
         e->val[id] = load(e, acc);
@@ -804,10 +951,10 @@ static void node(Em *e, int id) {
     }
     if (n.op == OP_EMBED) {
         Loop l;
-        LLVMValueRef i = loop_open(e, &l, ci(e, shape_size(n.shape)));
+        LLVMValueRef i = par_open(e, &l, ci(e, shape_size(n.shape)));
         store(e, cf(e, 0), gep(e, W(e, id), addk(e, i, e->woff[id])));
         loop_close(e, &l);
-        nest_open(e, &k, N(e, n.a)->shape);
+        nest_open(e, &k, N(e, n.a)->shape, true);
         LLVMValueRef res[2] = {k.i, k.j}, dst[2];
         int r = 0;
         for (int d = 0; d < 2; d++) {
@@ -829,14 +976,14 @@ static void node(Em *e, int id) {
                 store(e, ex(e, parts[p], zero, zero), gep(e, W(e, id), ci(e, e->woff[id] + at[p])));
             } else {
                 Loop l;
-                LLVMValueRef i = loop_open(e, &l, ci(e, len[p]));
+                LLVMValueRef i = par_open(e, &l, ci(e, len[p]));
                 store(e, ex(e, parts[p], i, zero), gep(e, W(e, id), addk(e, i, e->woff[id] + at[p])));
                 loop_close(e, &l);
             }
         }
         return;
     }
-    nest_open(e, &k, n.shape);
+    nest_open(e, &k, n.shape, true);
     store(e, ex_op(e, id, k.i, k.j), gep(e, W(e, id), flat(e, e->woff[id], n.shape, k.i, k.j)));
     nest_close(e, &k);
 }
@@ -844,13 +991,14 @@ static void node(Em *e, int id) {
 /* Output k on its own (emit_c.c's emit_out); the caller opened its guard. */
 static void out(Em *e, const Out *o, int k) {
     LLVMValueRef zero = ci(e, 0);
+    if (e->out_fuse[k] < 0 || o->kind == OUT_TOTAL) flush(e);
     if (o->kind == OUT_TOTAL) {
         store(e, LLVMBuildFAdd(e->bd, load(e, o->ptr), ex(e, o->root, zero, zero), ""), o->ptr);
     } else if (e->out_fuse[k] >= 0) {
         matmul(e, e->out_fuse[k], (Epi){-1, o});
     } else {
         Nest l;
-        nest_open(e, &l, o->shape);
+        nest_open(e, &l, o->shape, true);
         out_elem(e, o, l.i, l.j);
         nest_close(e, &l);
     }
@@ -900,10 +1048,11 @@ static void outputs(Em *e, const Out *outs, int nouts) {
             continue;
         }
         Loop li, lj;
-        LLVMValueRef i = loop_open(e, &li, ci(e, outs[k].shape.d[0]));
+        flush(e);
+        LLVMValueRef i = par_open(e, &li, ci(e, outs[k].shape.d[0])); /* outputs are disjoint */
         for (int q = k; q <= last; q++) {
             if (outs[q].shape.rank == 2) {
-                LLVMValueRef j = loop_open(e, &lj, ci(e, outs[q].shape.d[1]));
+                LLVMValueRef j = par_open(e, &lj, ci(e, outs[q].shape.d[1]));
                 out_elem(e, &outs[q], i, j);
                 loop_close(e, &lj);
             } else {
@@ -999,6 +1148,7 @@ static void tiles(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *
         char m = e->mode[id];
         if ((m != 'S' && m != 'W') || !N(e, id)->varies) continue;
         if (e->is_gemm[id]) {
+            flush(e);
             if (open) loop_close(e, &l), open = false;
             for (int g = 0; g < e->ngemm; g++)
                 if (e->gemm[g].node == id) gemm(e, &e->gemm[g], outs, b0, nt, rows, args, nrows);
@@ -1009,6 +1159,7 @@ static void tiles(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *
     }
     if (!open) sample_open(e, &l, b0, nt, rows, args, nrows);
     outputs(e, outs, nouts);
+    flush(e);
     loop_close(e, &l);
     for (int g = 0; g < e->ngemm; g++)
         if (e->gemm[g].out >= 0) gemm(e, &e->gemm[g], outs, b0, nt, rows, args, nrows);
@@ -1027,6 +1178,7 @@ static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *r
     plan(e, outs, nouts, batch);
     for (int id = 0; id < e->ir->len; id++)
         if ((e->mode[id] == 'S' || e->mode[id] == 'W') && !N(e, id)->varies) node(e, id);
+    flush(e);
     if (e->tile > 1) {
         tiles(e, outs, nouts, B, rows, args, nrows);
         return;
@@ -1038,6 +1190,7 @@ static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *r
     for (int id = 0; id < e->ir->len; id++)
         if ((e->mode[id] == 'S' || e->mode[id] == 'W') && N(e, id)->varies) node(e, id);
     outputs(e, outs, nouts);
+    flush(e);
     loop_close(e, &lb);
 }
 
@@ -1050,10 +1203,24 @@ static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *r
 static LLVMValueRef function(Em *e, const char *suffix, LLVMTypeRef ret, LLVMTypeRef *params, int n) {
     const char *name = arena_printf(e->a, "%s_%s%s", e->pg->m->name, suffix, e->lazy ? LAZY_SUFFIX : "");
     LLVMValueRef fn = LLVMAddFunction(e->mod, name, LLVMFunctionType(ret, params, (unsigned)n, false));
-    /* work is scratch that no other argument points into (nodec_model.h) */
-    if (strcmp(suffix, "init_params")) {
-        unsigned k = LLVMGetEnumAttributeKindForName("noalias", 7);
-        LLVMAddAttributeAtIndex(fn, (unsigned)n, LLVMCreateEnumAttribute(e->cx, k, 0));
+    /* Every pointer is noalias, as the emitted C declares it restrict: a
+     * function's outputs and work overlap nothing else it reads or writes
+     * (nodec_model.h; inputs may share, which noalias allows, as restrict
+     * does, for memory no one writes).  Without it LLVM reloaded w[j] in
+     * the loops that add to atheta, and checked the batch's rows for
+     * overlap at run time. */
+    unsigned k = LLVMGetEnumAttributeKindForName("noalias", 7);
+    for (int i = 0; i < n; i++)
+        if (LLVMGetTypeKind(params[i]) == LLVMPointerTypeKind)
+            LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(e->cx, k, 0));
+    /* With AVX-512, 8 lanes even where LLVM's tuning for the CPU prefers 4
+     * (Intel's server cores): libmvec's 8-wide tanh takes 1.85 ns per
+     * element against 2.5 for the 4-wide one (docs/vmath.md); code tuned
+     * as skylake-avx512 was 1.3x slower on spiral. */
+    if (vec8) {
+        static const char key[] = "prefer-vector-width", val[] = "512";
+        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                                LLVMCreateStringAttribute(e->cx, key, sizeof key - 1, val, sizeof val - 1));
     }
     e->fn = fn;
     e->entry = block(e, "entry");
@@ -1250,6 +1417,7 @@ static void build_init(Em *e) {
         LLVMValueRef i = loop_open(e, &l, ci(e, n)), v = NULL;
         switch (y->init) {
         case INIT_NONE:
+        case INIT_PARAM: /* states only */
         case INIT_ZEROS:
         case INIT_ONES: v = cf(e, y->init == INIT_ONES ? 1 : 0); break;
         case INIT_VALUE: {
@@ -1285,29 +1453,31 @@ static void declare(Em *e) {
     LLVMTypeRef two[2] = {e->f64, e->f64};
     e->fn1_ty = LLVMFunctionType(e->f64, two, 1, false);
     e->fn2_ty = LLVMFunctionType(e->f64, two, 2, false);
-    /* tanh as a pure function (errno is never read), so loops calling it can
-     * be vectorised.  Only tanh: a pure sin beside a cos would be merged
-     * into sincos, which is not on the allow-list. */
+    /* tanh, exp, log, log1p as pure functions (errno is never read), so
+     * loops calling them can be vectorised.  Not sin and cos: a pure sin
+     * beside a cos would be merged into sincos, which is not on the
+     * allow-list. */
     static const char *const pure[] = {"readnone", "nounwind", "willreturn"};
     for (int k = 0; k < LIB_COUNT; k++) {
         e->lib[k] = LLVMAddFunction(e->mod, lib_name[k], k == LIB_POW ? e->fn2_ty : e->fn1_ty);
-        for (int a = 0; a < 3 && k == LIB_TANH; a++) {
+        for (int a = 0; a < 3 && k < N_VEC; a++) {
             unsigned kind = LLVMGetEnumAttributeKindForName(pure[a], strlen(pure[a]));
             LLVMAddAttributeAtIndex(e->lib[k], LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(e->cx, kind, 0));
         }
     }
-    /* The vector variants a tanh call names must exist in the module; the
+    /* The vector variants a call names must exist in the module; the
      * llvm.compiler.used array keeps the declarations until the vectorizer
      * has run (as LLVM's InjectTLIMappings does). */
     LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(e->cx), 0);
-    LLVMValueRef used[3];
+    LLVMValueRef used[N_VEC * N_WIDTH];
     int nused = 0;
-    for (int i = 0; i < 3 && vec_tanh_attr[0]; i++) {
-        if (!vec_tanh[i].addr) continue;
-        LLVMTypeRef vt = LLVMVectorType(e->f64, (unsigned)vec_tanh[i].width);
-        LLVMValueRef fn = LLVMAddFunction(e->mod, vec_tanh[i].name, LLVMFunctionType(vt, &vt, 1, false));
-        used[nused++] = LLVMConstBitCast(fn, i8p);
-    }
+    for (int f = 0; f < N_VEC; f++)
+        for (int i = 0; i < N_WIDTH && vec_attr[f][0]; i++) {
+            if (!vec[f][i].addr) continue;
+            LLVMTypeRef vt = LLVMVectorType(e->f64, (unsigned)vec[f][i].width);
+            LLVMValueRef fn = LLVMAddFunction(e->mod, vec[f][i].name, LLVMFunctionType(vt, &vt, 1, false));
+            used[nused++] = LLVMConstBitCast(fn, i8p);
+        }
     if (nused) {
         LLVMTypeRef at = LLVMArrayType(i8p, (unsigned)nused);
         LLVMValueRef g = LLVMAddGlobal(e->mod, at, "llvm.compiler.used");
@@ -1342,6 +1512,24 @@ static void begin_module(Em *e, LLVMModuleRef mod, bool lazy) {
     declare(e);
 }
 
+/* The access group of every parallel loop's loads and stores: one is
+ * enough, as a loop claims only the accesses made while it is open.  It must
+ * be a distinct empty node, which LLVM 14's C API can only get by parsing;
+ * the context keeps it when the scratch module goes. */
+static LLVMMetadataRef access_group(LLVMContextRef cx) {
+    static const char text[] = "!g = !{!0}\n!0 = distinct !{}\n";
+    LLVMMemoryBufferRef mb = LLVMCreateMemoryBufferWithMemoryRangeCopy(text, sizeof text - 1, "access_group");
+    LLVMModuleRef m = NULL;
+    char *msg = NULL;
+    if (LLVMParseIRInContext(cx, mb, &m, &msg)) /* takes mb */
+        ice("emit_llvm: LLVM cannot parse an access group: %s", msg ? msg : "?");
+    LLVMValueRef g;
+    LLVMGetNamedMetadataOperands(m, "g", &g);
+    LLVMMetadataRef md = LLVMValueAsMetadata(g);
+    LLVMDisposeModule(m);
+    return md;
+}
+
 /* Builds the functions training needs into `eager` (f, f_vjp, loss,
  * loss_grad, init_params) and the others into `lazy` (vjp, jvp, jac_z);
  * returns the work size (emit_c.c's emit_functions: the largest
@@ -1354,6 +1542,7 @@ static int build_modules(Em *e, LLVMModuleRef eager, LLVMModuleRef lazy) {
     e->vd = LLVMVoidTypeInContext(e->cx);
     e->pf64 = LLVMPointerType(e->f64, 0);
     e->bd = LLVMCreateBuilderInContext(e->cx);
+    e->group = access_group(e->cx);
     begin_module(e, eager, false);
     int wf = build_f(e), wfv = build_f_vjp(e), wl = build_loss(e, false), wg = build_loss(e, true);
     build_init(e);
@@ -1412,23 +1601,44 @@ static const struct {
 static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;
 static bool llvm_ready;
 
-static void find_vector_tanh(void) {
+static void find_vector_math(void) {
     void *mvec = dlopen("libmvec.so.1", RTLD_NOW | RTLD_LOCAL); /* kept open for the JIT's lifetime */
     if (!mvec || getenv("NODEC_NO_LIBMVEC")) return;
     __builtin_cpu_init();
-    bool ok[3] = {true, __builtin_cpu_supports("avx2") != 0, __builtin_cpu_supports("avx512f") != 0};
-    Buf b = {0};
-    for (int i = 0; i < 3; i++) {
-        if (!ok[i] || !(vec_tanh[i].addr = dlsym(mvec, vec_tanh[i].name))) continue;
-        buf_printf(&b, "%s_ZGV_LLVM_N%dv_tanh(%s)", b.len ? "," : "", vec_tanh[i].width, vec_tanh[i].name);
+    static const char isa[N_WIDTH] = {'b', 'd', 'e'};
+    bool ok[N_WIDTH] = {true, __builtin_cpu_supports("avx2") != 0, __builtin_cpu_supports("avx512f") != 0};
+    for (int f = 0; f < N_VEC; f++) {
+        Buf b = {0};
+        for (int i = 0; i < N_WIDTH; i++) {
+            VecVariant *v = &vec[f][i];
+            v->width = 2 << i;
+            snprintf(v->name, sizeof v->name, "_ZGV%cN%dv_%s", isa[i], v->width, lib_name[f]);
+            if (!ok[i] || !(v->addr = dlsym(mvec, v->name))) continue;
+            buf_printf(&b, "%s_ZGV_LLVM_N%dv_%s(%s)", b.len ? "," : "", v->width, lib_name[f], v->name);
+        }
+        if (b.s && b.len < sizeof vec_attr[f]) memcpy(vec_attr[f], b.s, b.len + 1), vec_any = true;
+        buf_free(&b);
     }
-    if (b.s && b.len < sizeof vec_tanh_attr) memcpy(vec_tanh_attr, b.s, b.len + 1);
-    buf_free(&b);
+    vec8 = vec_attr[LIB_TANH][0] && vec[LIB_TANH][2].addr;
 }
 
 static void llvm_init(void) {
     llvm_ready = !LLVMInitializeNativeTarget() && !LLVMInitializeNativeAsmPrinter();
-    find_vector_tanh();
+    find_vector_math();
+    /* A vectorised loop's remainder 2 lanes at a time: spiral's 50 units
+     * are 6 × 8 + 2, and the last two through the SSE2 variant
+     * (_ZGVbN2v_tanh) instead of scalar tanh made f_vjp ~10 % faster.
+     * LLVM's vectoriser adds such an epilogue by itself only behind main
+     * loops of 16 lanes or more; the option is LLVM's (process-wide), hence
+     * set once, and only when the JIT calls libmvec.  NODEC_JIT_LLVM_ARGS
+     * replaces it (one argument, e.g. -epilogue-vectorization-force-VF=1:
+     * none). */
+    const char *arg = getenv("NODEC_JIT_LLVM_ARGS");
+    if (!arg && vec_any) arg = "-epilogue-vectorization-force-VF=2";
+    if (arg && *arg) {
+        const char *argv[] = {"nodec", arg};
+        LLVMParseCommandLineOptions(2, argv, NULL);
+    }
 }
 
 /* Writes an LLVM error's message to err and consumes the error. */
@@ -1449,8 +1659,8 @@ static LLVMTargetMachineRef host_machine(char *err, size_t errlen) {
         LLVMDisposeMessage(msg);
     } else {
         char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
-        tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelDefault, LLVMRelocDefault,
-                                     LLVMCodeModelJITDefault);
+        tm = LLVMCreateTargetMachine(target, triple, getenv("NODEC_JIT_CPU") ? getenv("NODEC_JIT_CPU") : cpu, features,
+                                     LLVMCodeGenLevelDefault, LLVMRelocDefault, LLVMCodeModelJITDefault);
         LLVMDisposeMessage(cpu), LLVMDisposeMessage(features);
         if (!tm) snprintf(err, errlen, "LLVM cannot make a target machine for %s", triple);
     }
@@ -1499,21 +1709,31 @@ static void fill_descriptor(Jit *j, Program *pg, const EmitOpts *o, int work) {
     d->work_size = work;
     d->uses_t = ir_f_uses_t(pg);
     d->z0 = z0;
+    if (m->z0_params) { /* states that start from a param: where in θ (emit_c.c's z0_from) */
+        int *from = arena_alloc(a, sizeof(int) * (size_t)m->n_state);
+        for (int i = 0; i < m->nstates; i++) {
+            Sym *y = m->states[i];
+            for (int k = 0; k < shape_size(y->shape); k++)
+                from[y->offset + k] = y->init == INIT_PARAM ? y->z0_param->offset + k : -1;
+        }
+        d->z0_from = from;
+    }
 }
 
 /* Defines the allow-list in the JITDylib as absolute symbols. */
 static LLVMErrorRef define_allowed(LLVMOrcLLJITRef lljit, LLVMOrcJITDylibRef jd) {
     enum { N_ALLOWED = sizeof allowed / sizeof *allowed };
-    LLVMJITCSymbolMapPair pairs[N_ALLOWED + 3];
+    LLVMJITCSymbolMapPair pairs[N_ALLOWED + N_VEC * N_WIDTH];
     LLVMJITSymbolFlags fl = {LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable, 0};
     int n = 0;
     for (int i = 0; i < N_ALLOWED; i++, n++) /* the pool entry's reference passes to LLVMOrcAbsoluteSymbols */
         pairs[n] = (LLVMJITCSymbolMapPair){LLVMOrcLLJITMangleAndIntern(lljit, allowed[i].name),
                                            {(LLVMOrcExecutorAddress)(uintptr_t)allowed[i].addr, fl}};
-    for (int i = 0; i < 3; i++) /* and libmvec's tanh, where this CPU has it */
-        if (vec_tanh[i].addr)
-            pairs[n++] = (LLVMJITCSymbolMapPair){LLVMOrcLLJITMangleAndIntern(lljit, vec_tanh[i].name),
-                                                 {(LLVMOrcExecutorAddress)(uintptr_t)vec_tanh[i].addr, fl}};
+    for (int f = 0; f < N_VEC; f++) /* and libmvec's variants, where this CPU has them */
+        for (int i = 0; i < N_WIDTH; i++)
+            if (vec_attr[f][0] && vec[f][i].addr)
+                pairs[n++] = (LLVMJITCSymbolMapPair){LLVMOrcLLJITMangleAndIntern(lljit, vec[f][i].name),
+                                                     {(LLVMOrcExecutorAddress)(uintptr_t)vec[f][i].addr, fl}};
     LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, (size_t)n);
     LLVMErrorRef le = LLVMOrcJITDylibDefine(jd, mu);
     if (le) LLVMOrcDisposeMaterializationUnit(mu);
@@ -1524,6 +1744,25 @@ static const char *const fn_suffix[8] = {"f", "vjp", "jvp", "jac_z", "loss", "lo
 /* The functions of the lazy module (build_modules), by index in fn_suffix. */
 enum { N_LAZY = 3 };
 static const int lazy_fn[N_LAZY] = {1, 2, 3};
+
+/* NODEC_JIT_PERFMAP=1: the eager functions in /tmp/perf-<pid>.map, so that
+ * `perf report` names them (each taken to end where the next begins). */
+static void perf_map(const char *model, void *const addr[8]) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/perf-%d.map", (int)getpid());
+    FILE *f = fopen(path, "a");
+    if (!f) return;
+    for (int k = 0; k < 8; k++) {
+        uintptr_t a = (uintptr_t)addr[k], end = a + 4096;
+        bool lazy = false;
+        for (int q = 0; q < N_LAZY; q++) lazy |= lazy_fn[q] == k;
+        if (lazy) continue;
+        for (int q = 0; q < 8; q++)
+            if ((uintptr_t)addr[q] > a && (uintptr_t)addr[q] < end) end = (uintptr_t)addr[q];
+        fprintf(f, "%lx %lx %s_%s\n", (unsigned long)a, (unsigned long)(end - a), model, fn_suffix[k]);
+    }
+    fclose(f);
+}
 
 bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen) {
     memset(lm, 0, sizeof *lm);
@@ -1589,7 +1828,8 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
             if (LLVMPrintModuleToFile(mod[k], path, &msg)) LLVMDisposeMessage(msg);
         }
     for (int k = 0; k < 2; k++)
-        if ((le = LLVMRunPasses(mod[k], pipeline, tm, popts))) {
+        if ((le = LLVMRunPasses(mod[k], getenv("NODEC_JIT_PIPELINE") ? getenv("NODEC_JIT_PIPELINE") : pipeline, tm,
+                                popts))) {
             fail_llvm(le, "LLVM's optimiser failed", err, errlen);
             goto done;
         }
@@ -1670,6 +1910,7 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
         }
         addr[k] = (void *)(uintptr_t)a;
     }
+    if (getenv("NODEC_JIT_PERFMAP")) perf_map(pg->m->name, addr);
     fill_descriptor(j, pg, o, work);
     /* ISO C forbids converting void * to function pointers; POSIX allows it */
     memcpy(&j->desc.f, &addr[0], sizeof(void *));
