@@ -386,8 +386,8 @@ typedef enum { L_STATE, L_PARAM, L_CONST, L_TIME, L_ADJ, L_TAN, L_PRED, L_OBS } 
     X(ABS, "abs", 1, "fabs", NULL, fabs(x), D_F(SIGN, ARG))                                                            \
     X(STEP, "step", 0, "nd_step", NULL, x > 0, D_NUM(0))              /* relu': 1 where x > 0 */                       \
     X(SIGN, "sign", 0, "nd_sign", NULL, (x > 0) - (x < 0), D_NUM(0))  /* abs' */                                       \
-    X(OBSERVED, "observed", 0, "nd_observed", NULL, x == x, D_NUM(0)) /* 0 for a missing (NaN) observation, else 1 */  \
-    X(OR_ZERO, "or_zero", 0, "nd_or_zero", NULL, x == x ? x : 0, D_F(OBSERVED, ARG)) /* NaN → 0 */
+    X(OBSERVED, "observed", 1, "nd_observed", NULL, x == x, D_NUM(0)) /* 0 for a missing (NaN) observation, else 1 */  \
+    X(OR_ZERO, "or_zero", 1, "nd_or_zero", NULL, x == x ? x : 0, D_F(OBSERVED, ARG)) /* NaN → 0 */
 
 /* The other IR operations: name, arity, printed name and class.
  * Class: E elementwise (reads each operand element once, same index),
