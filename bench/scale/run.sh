@@ -7,9 +7,10 @@
 #   bench/scale/run.sh                        the grid H ∈ {50,256,512,1024} × B ∈ {20,256,2048}
 #   HS="50 256" BS=20,256 bench/scale/run.sh  a smaller grid
 #   MAX_S=60 bench/scale/run.sh               run shapes predicted to take up to 60 s CPU
-#   FLAGSETS=O2 bench/scale/run.sh            only cc -O2 (default: O2 and O3native)
+#   FLAGSETS=cc bench/scale/run.sh            one flag set (default: "O2 cc-own cc"; also O3native)
 #   SNAPSHOT=1 bench/scale/run.sh             build `git archive HEAD`, not the work tree
 #   PROFILE=1 bench/scale/run.sh              also perf and callgrind at H=256, B=256 (-O2)
+#   EMIT=--no-tiles bench/scale/run.sh        extra `nodec emit` flags (--no-tiles: the per-sample code)
 #   BUILD=/path OUT=/tmp/dir REPS=7 BIG_REPS=3 bench/scale/run.sh
 #
 # Steps:
@@ -18,10 +19,18 @@
 #     tree does not build (others' edits in progress), a snapshot of HEAD;
 #  3. write $OUT/mlp_H.nde for each H and `nodec emit` it into $OUT/H<H>/;
 #  4. per flag set, compile the emitted mlp.c and scale_bench.c with
-#     `cc -std=c99 -O2` (the cc backend's level) or `-O3 -march=native`,
+#       O2        `cc -std=c99 -O2`: the emitted C as an embedder compiles it
+#                 by default (nd_gemm's own loops, scalar libm, SSE2);
+#       cc-own    -O2 + the cc backend's vector-math flags (compiler/vmath.c,
+#                 vmath_cflags()), without ND_CBLAS: nodec's own kernel;
+#       cc        exactly what the cc backend (tools/load.c) does when nodec
+#                 is built with OpenBLAS: cc-own + -DND_CBLAS -I<openblas>;
+#       O3native  `-O3 -march=native` (not by default: see README);
 #     link libnodec.a and OpenBLAS, and run scale_bench once per H, with
 #     OPENBLAS_NUM_THREADS=2 in the environment (scale_bench sets 1 thread
-#     itself and 2 only for the two-thread dgemm);
+#     itself and 2 only for the two-thread dgemm; nodec's threads each call
+#     dgemm on one OpenBLAS thread, as in the cc backend);
+#     bench/threads/spin.c before and after: what the two cores gave;
 #  5. summarize.py prints the tables; raw key=value lines stay in $OUT.
 set -euo pipefail
 
@@ -34,8 +43,9 @@ BS=${BS:-20,256,2048}
 MAX_S=${MAX_S:-20}
 REPS=${REPS:-5}
 BIG_REPS=${BIG_REPS:-3}
-FLAGSETS=${FLAGSETS:-O2 O3native}
+FLAGSETS=${FLAGSETS:-O2 cc-own cc}
 CC=${CC:-cc}
+EMIT=${EMIT:-}
 mkdir -p "$OUT"
 SRC=$root
 
@@ -60,7 +70,7 @@ obver=$(dpkg-query -W -f='${Version}' libopenblas-dev 2>/dev/null || echo '?')
     echo "openblas=libopenblas-dev $obver ($OPENBLAS_LIB)"
     echo "commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- compiler runtime grammar 2>/dev/null || echo ' (+ uncommitted changes in compiler/, runtime/ or grammar/)')"
     echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "grid=H {$HS} x B {$BS}, max_s=$MAX_S reps=$REPS big_reps=$BIG_REPS"
+    echo "grid=H {$HS} x B {$BS}, max_s=$MAX_S reps=$REPS big_reps=$BIG_REPS${EMIT:+, nodec emit $EMIT}"
 } >"$OUT/machine.txt"
 cat "$OUT/machine.txt"
 
@@ -113,18 +123,29 @@ dz/dt = W3 @ h2 + b3
 loss(pred, obs) = mean((pred - obs)^2)
 EOF
     mkdir -p "$OUT/H$h"
-    "$nodec" emit "$OUT/mlp_$h.nde" -o "$OUT/H$h" >/dev/null
+    # shellcheck disable=SC2086
+    "$nodec" emit "$OUT/mlp_$h.nde" -o "$OUT/H$h" $EMIT >/dev/null
 done
 echo "== models emitted into $OUT/H*/"
 
 # 4. build and run per flag set and H
+# The cc backend's vector-math flags, read from compiler/vmath.c (its
+# cflags[] array) so that the `cc` sets follow it; the fallback is the list
+# as of 2026-12-02.
+VMATH=$(sed -n '/cflags\[\] = {/,/};/p' "$SRC/compiler/vmath.c" | grep -o '"-[^"]*"' | tr -d '"' | tr '\n' ' ')
+VMATH=${VMATH:--DND_VECTOR_MATH -fno-math-errno -march=native -ffp-contract=off -ftree-vectorize }
+echo "vmath_flags=$VMATH" >>"$OUT/machine.txt"
+$CC -O2 "$SRC/bench/threads/spin.c" -o "$OUT/spin" -lpthread
+echo "spin_before=$("$OUT/spin") (load $(cut -d' ' -f1 /proc/loadavg))" | tee -a "$OUT/machine.txt"
 export OPENBLAS_NUM_THREADS=2
 : >"$OUT/raw.txt"
 for fs in $FLAGSETS; do
     case $fs in
     O2) flags="-O2" ;;
+    cc-own) flags="-O2 $VMATH" ;;
+    cc) flags="-O2 $VMATH -DND_CBLAS -I$OPENBLAS_INC" ;;
     O3native) flags="-O3 -march=native" ;;
-    *) echo "run.sh: unknown flag set '$fs' (O2, O3native)" >&2; exit 1 ;;
+    *) echo "run.sh: unknown flag set '$fs' (O2, cc-own, cc, O3native)" >&2; exit 1 ;;
     esac
     for h in $HS; do
         d=$OUT/H$h
@@ -134,11 +155,12 @@ for fs in $FLAGSETS; do
         $CC -std=c11 $flags -g -Wall -Wextra -I"$SRC/runtime" -I"$d" -I"$OPENBLAS_INC" \
             -o "$d/scale_bench.$fs" "$here/scale_bench.c" "$d/mlp.$fs.o" "$lib" \
             -L"$OPENBLAS_LIB" -Wl,-rpath,"$OPENBLAS_LIB" -lopenblas -lm
-        echo "== cc $flags, H=$h (load $(cut -d' ' -f1 /proc/loadavg))"
+        echo "== $fs: cc $flags, H=$h (load $(cut -d' ' -f1 /proc/loadavg))"
         "$d/scale_bench.$fs" --batches "$BS" --max-s "$MAX_S" --reps "$REPS" --big-reps "$BIG_REPS" |
             sed "s/^/flags=$fs /" | tee -a "$OUT/raw.txt"
     done
 done
+echo "spin_after=$("$OUT/spin") (load $(cut -d' ' -f1 /proc/loadavg))" | tee -a "$OUT/machine.txt"
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 
 if [ "${PROFILE:-0}" = 1 ] && [ -x "$OUT/H256/scale_bench.O2" ]; then

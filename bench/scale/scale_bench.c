@@ -4,7 +4,8 @@
  *
  * for a batch of B trajectories (independent initial states), 11
  * observation times on [0, 1], rk4 at a fixed step of 0.05, MSE, f64, one
- * thread — against OpenBLAS dgemm on the products a batch-major
+ * nodec thread (nodec_set_threads(s, 1); the runtime's default is all
+ * cores) and then two — against OpenBLAS dgemm on the products a batch-major
  * implementation of the same f and VJP would make.  run.sh emits
  * `mlp_H.nde` (model name `mlp`) once per H and links this driver with the
  * emitted mlp.c, libnodec.a and OpenBLAS; bench/scale/README.md says what
@@ -23,8 +24,12 @@
  *      depend on B or H at fixed steps), and from them and 1. a predicted
  *      gradient time; a shape predicted to take more than --max-s seconds
  *      of CPU is not run (its line says skipped and gives the prediction);
- *   3. nodec_loss_grad --reps times (--big-reps when predicted > 5 s): thread
- *      CPU time and wall time per gradient;
+ *   3. nodec_loss_grad --reps times (--big-reps when predicted > 5 s) with one
+ *      nodec thread (thread CPU time and wall time per gradient), each
+ *      followed by one with two threads (wall time; the calling thread's and
+ *      the process's CPU time):
+ *      the 1 → 2 speed-up is the ratio of the wall-time medians, and the
+ *      two-thread gradient (∂θ, ∂z0, loss) must be the same bits;
  *   4. dgemm: the 3 products of f and the 6 of the VJP ("the mix") and the
  *      largest one alone (B×H · H×H), with 1 and then 2 OpenBLAS threads.
  * Single-threaded times are thread CPU time (CLOCK_THREAD_CPUTIME_ID): on
@@ -63,6 +68,13 @@ static stamp now(void) {
     clock_gettime(CLOCK_MONOTONIC, &w);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
     return (stamp){w.tv_sec + 1e-9 * w.tv_nsec, c.tv_sec + 1e-9 * c.tv_nsec};
+}
+
+static double process_cpu(void) /* all threads of the process */
+{
+    struct timespec c;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c);
+    return c.tv_sec + 1e-9 * c.tv_nsec;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -382,29 +394,54 @@ int main(int argc, char **argv) {
                H, B, M->n_param, nf_fwd, nf_bwd, nvjp, M->f_vjp != NULL, gflop, tf.cpu * 1e3, tfv.cpu * 1e3,
                F / tf.cpu / 1e9, (F + V) / tfv.cpu / 1e9, pred);
 
-        /* 3. the gradient */
+        /* 3. the gradient: one nodec thread (CPU time), and two (wall time),
+         * alternately, so both see the same load; the two-thread gradient
+         * must be the same bits as the one-thread one */
         if (pred > max_s) {
             printf(" skipped=1");
         } else {
-            int n = pred > 5 ? big_reps : reps;
-            if (pred < 2) grad(&p); /* warm-up */
-            double w[MAX_ROUNDS], c[MAX_ROUNDS];
+            int n = pred > 5 ? big_reps : reps, P = M->n_param, nz = B * M->n_state;
+            double *g1 = xmalloc(P * sizeof(double)), *d1 = xmalloc(nz * sizeof(double)), l1;
+            int same = 1, used2;
+            nodec_set_threads(p.s, 2);
+            used2 = nodec_get_threads(p.s);
+            if (pred < 2) { /* warm-up, both */
+                grad(&p);
+                nodec_set_threads(p.s, 1);
+                grad(&p);
+            }
+            double w[MAX_ROUNDS], c[MAX_ROUNDS], w2[MAX_ROUNDS], c2[MAX_ROUNDS], pc2[MAX_ROUNDS];
             for (int r = 0; r < n; r++) {
+                nodec_set_threads(p.s, 1);
                 stamp a = now();
                 grad(&p);
                 stamp b = now();
                 w[r] = (b.wall - a.wall) * 1e3, c[r] = (b.cpu - a.cpu) * 1e3;
+                memcpy(g1, p.dtheta, P * sizeof(double)), memcpy(d1, p.dz0, nz * sizeof(double)), l1 = p.loss;
+                nodec_set_threads(p.s, 2);
+                double q0 = process_cpu();
+                a = now();
+                grad(&p);
+                b = now();
+                w2[r] = (b.wall - a.wall) * 1e3, c2[r] = (b.cpu - a.cpu) * 1e3, pc2[r] = (process_cpu() - q0) * 1e3;
+                same = same && !memcmp(g1, p.dtheta, P * sizeof(double)) && !memcmp(d1, p.dz0, nz * sizeof(double)) &&
+                       !memcmp(&l1, &p.loss, sizeof l1);
             }
+            nodec_set_threads(p.s, 1);
             if (nodec_get_num_f_evals(p.s, NODEC_PASS_FORWARD) != nf_fwd ||
                 nodec_get_num_vjp_evals(p.s, NODEC_PASS_BACKWARD) != nvjp) {
                 fprintf(stderr, "scale_bench: evaluation counts differ from B = 1's\n");
                 return 1;
             }
             double g2 = 0;
-            for (int i = 0; i < M->n_param; i++) g2 += p.dtheta[i] * p.dtheta[i];
+            for (int i = 0; i < M->n_param; i++) g2 += g1[i] * g1[i];
             printf(" skipped=0 reps=%d cpu_ms=%.6g cpu_ms_min=%.6g cpu_ms_max=%.6g wall_ms=%.6g "
-                   "wall_ms_min=%.6g wall_ms_max=%.6g loss=%.17g dtheta_norm=%.17g",
-                   n, median(c, n), vmin(c, n), vmax(c, n), median(w, n), vmin(w, n), vmax(w, n), p.loss, sqrt(g2));
+                   "wall_ms_min=%.6g wall_ms_max=%.6g loss=%.17g dtheta_norm=%.17g "
+                   "threads2=%d wall2_ms=%.6g wall2_ms_min=%.6g wall2_ms_max=%.6g cpu2_ms=%.6g proc2_cpu_ms=%.6g "
+                   "speedup2=%.4g same_bits=%d",
+                   n, median(c, n), vmin(c, n), vmax(c, n), median(w, n), vmin(w, n), vmax(w, n), l1, sqrt(g2),
+                   used2, median(w2, n), vmin(w2, n), vmax(w2, n), median(c2, n), median(pc2, n), median(w, n) / median(w2, n), same);
+            free(g1), free(d1);
         }
         problem_free(&p);
         fflush(stdout);

@@ -16,7 +16,7 @@ def read_rows(path):
     return rows
 
 
-FLAGS = {"O2": "-O2", "O3native": "-O3 -march=native"}
+FLAGS = {"O2": "O2", "cc-own": "cc-own", "cc": "cc (BLAS)", "O3native": "-O3 -march=native"}
 
 
 def num(r, k):
@@ -47,9 +47,9 @@ def main():
     print(
         "| H | B | cc flags | GFLOP | ms, median (min–max) | wall ms | GFLOP/s "
         "| dgemm mix, 1 thread GFLOP/s | nodec ÷ dgemm 1T | dgemm mix, 2 threads GFLOP/s "
-        "| nodec ÷ dgemm 2T | load |"
+        "| nodec ÷ dgemm 2T | nodec 2 threads: wall ms | 1→2 speed-up: wall; 1T CPU ÷ caller's CPU | same bits | load |"
     )
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         g = num(r, "gflop")
         d1, d2 = num(r, "dgemm1_mix_gflops"), num(r, "dgemm2_mix_gflops")
@@ -60,6 +60,7 @@ def main():
             w = "–"
             rs = "(≈ %.2f)" % rate
             q1, q2 = "(%.1f %%)" % (100 * rate / d1), "(%.1f %%)" % (100 * rate / d2)
+            w2 = sp = same = "–"
         else:
             ms = num(r, "cpu_ms")
             rate = g / (ms / 1e3)
@@ -67,9 +68,17 @@ def main():
             w = fmt_ms(num(r, "wall_ms"))
             rs = "%.2f" % rate
             q1, q2 = "%.1f %%" % (100 * rate / d1), "%.1f %%" % (100 * rate / d2)
+            if "wall2_ms" in r:
+                w2 = fmt_ms(num(r, "wall2_ms"))
+                sp = "%.2f× (%s thr)" % (num(r, "speedup2"), r["threads2"])
+                if "cpu2_ms" in r:
+                    sp += "; CPU %.2f×" % (num(r, "cpu_ms") / num(r, "cpu2_ms"))
+                same = "yes" if r["same_bits"] == "1" else "**NO**"
+            else:
+                w2 = sp = same = "–"
         print(
-            "| %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %.1f | %s | %s–%s |"
-            % (r["H"], r["B"], FLAGS.get(r["flags"], r["flags"]), "%.0f" % g if g >= 100 else "%.3g" % g, t, w, rs, d1, q1, d2, q2, r["load0"], r["load1"])
+            "| %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %.1f | %s | %s | %s | %s | %s–%s |"
+            % (r["H"], r["B"], FLAGS.get(r["flags"], r["flags"]), "%.0f" % g if g >= 100 else "%.3g" % g, t, w, rs, d1, q1, d2, q2, w2, sp, same, r["load0"], r["load1"])
         )
 
     print("\n### The kernels alone, and dgemm GFLOP/s (thread CPU time; 2-thread dgemm: wall time)\n")
