@@ -220,7 +220,7 @@ typedef struct Ast {
     int dropped; /* A_INDEX: bit k set when dimension k was indexed */
 } Ast;
 
-typedef enum { S_MODEL, S_STATE, S_PARAM, S_CONST, S_LET, S_EQ, S_LOSS } StmtKind;
+typedef enum { S_MODEL, S_STATE, S_PARAM, S_CONST, S_LET, S_EQ, S_LOSS, S_NOISE } StmtKind;
 
 typedef struct Stmt {
     StmtKind kind;
@@ -326,6 +326,7 @@ struct Sym {
     double a, b;    /* uniform lo, hi; normal mean, std */
     Ast *expr;      /* SYM_LET */
     Sym *z0_param;  /* SYM_STATE with INIT_PARAM: the param it starts from */
+    int noise;      /* SYM_STATE declared `noise`: NODEC_NOISE_NORMAL or _RADEMACHER; dX/dt = 0 */
     Ast *eq;        /* SYM_STATE: its equation */
     Span eq_span;
     int ir;         /* ir.c: the lowered node, -1 before */
@@ -351,6 +352,7 @@ typedef struct Model {
     Sym *lossargs[2];
     bool has_z0;    /* every state has a value */
     bool z0_params; /* some state starts from a param (INIT_PARAM) */
+    bool has_noise; /* some state is a noise */
     Sym *time;
     Sym *incomplete; /* a state without an equation (allow_incomplete) */
 } Model;

@@ -1007,6 +1007,15 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
         }
         buf_puts(b, "\n};\n");
     }
+    if (m->has_noise) { /* states that are noises: how each element is drawn */
+        buf_printf(b, "static const signed char %s_noise[%d] = {", p, m->n_state);
+        for (int i = 0; i < m->nstates; i++) {
+            Sym *y = m->states[i];
+            for (int k = 0; k < shape_size(y->shape); k++)
+                buf_printf(b, "%s%d,", (y->offset + k) % 16 ? " " : "\n    ", y->noise);
+        }
+        buf_puts(b, "\n};\n");
+    }
     bool uses_t = ir_f_uses_t(pg);
     buf_printf(b,
                "\nconst nodec_model %s_model = {\n"
@@ -1016,10 +1025,11 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
                "    %d, %s%s,\n"
                "    %d, %d, %s%s,\n"
                "    %s_f, %s_vjp, %s_jvp, %s_jac_z, %s_loss, %s_loss_grad, %s_init_params,\n"
-               "    %s_f_vjp, %s%s,\n"
+               "    %s_f_vjp, %s%s, %s%s,\n"
                "};\n",
                p, p, (unsigned long long)o->source_hash, m->n_state, m->n_param, m->nstates, p, "_states", m->nparams,
                m->nparams ? p : "0", m->nparams ? "_params" : "", work, uses_t, m->has_z0 ? p : "0",
-               m->has_z0 ? "_z0" : "", p, p, p, p, p, p, p, p, m->z0_params ? p : "0", m->z0_params ? "_z0_from" : "");
+               m->has_z0 ? "_z0" : "", p, p, p, p, p, p, p, p, m->z0_params ? p : "0", m->z0_params ? "_z0_from" : "",
+               m->has_noise ? p : "0", m->has_noise ? "_noise" : "");
     buf_free(&code), arena_free(e.a);
 }

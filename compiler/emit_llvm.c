@@ -1718,6 +1718,12 @@ static void fill_descriptor(Jit *j, Program *pg, const EmitOpts *o, int work) {
         }
         d->z0_from = from;
     }
+    if (m->has_noise) { /* states that are noises (emit_c.c's _noise) */
+        signed char *noise = arena_alloc(a, (size_t)m->n_state);
+        for (int i = 0; i < m->nstates; i++)
+            memset(noise + m->states[i]->offset, m->states[i]->noise, (size_t)shape_size(m->states[i]->shape));
+        d->noise = noise;
+    }
 }
 
 /* Defines the allow-list in the JITDylib as absolute symbols. */

@@ -379,6 +379,10 @@ void ir_lower(Program *pg) {
     pg->f = ir_func(m->nstates);
     for (int i = 0; i < m->nstates; i++) {
         Sym *y = m->states[i];
+        if (y->noise) { /* constant along a trajectory */
+            pg->f.roots[i] = ir_num(ir, 0, y->shape, y->span);
+            continue;
+        }
         int r = ir_lower_expr(ir, y->eq);
         pg->f.roots[i] = ir_bcast(ir, r, y->shape, y->eq->span);
     }

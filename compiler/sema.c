@@ -8,6 +8,8 @@
  */
 #include "compiler.h"
 
+#include "nodec_model.h" /* NODEC_NOISE_* */
+
 #include <math.h>
 #include <string.h>
 
@@ -674,13 +676,32 @@ static bool check_init(Sema *s, Stmt *st, Sym *y) {
     return false;
 }
 
+/* noise e[k] = normal | rademacher: a state that stays at its initial
+ * value, drawn per trajectory (DESIGN.md §7). */
+static bool check_noise(Sema *s, Stmt *st, Sym *y) {
+    Ast *e = st->expr;
+    if (e && e->kind == A_NAME && (!strcmp(e->name, "normal") || !strcmp(e->name, "rademacher"))) {
+        y->noise = e->name[0] == 'n' ? NODEC_NOISE_NORMAL : NODEC_NOISE_RADEMACHER;
+        y->init = INIT_VALUE; /* 0 in the model's z0: drawn at run time; its equation is dX/dt = 0 */
+        y->values = arena_alloc(s->a, sizeof(double) * shape_size(y->shape));
+        s->m->has_noise = true;
+        return true;
+    }
+    error_at(s->d, e ? e->span : st->name_span,
+             arena_printf(s->a, "write `noise %s[%d] = normal` (a standard normal) or `= rademacher` (±1)", st->name,
+                          shape_size(y->shape)),
+             MSG(M_INVALID_INITIALIZER_FOR), "noise", st->name);
+    return false;
+}
+
 static void check_decl(Sema *s, Stmt *st) {
     if (!declare_ok(s, st->name, st->name_span)) return;
-    SymKind k = st->kind == S_STATE ? SYM_STATE : st->kind == S_PARAM ? SYM_PARAM : SYM_CONST;
+    SymKind k = st->kind == S_STATE || st->kind == S_NOISE ? SYM_STATE : st->kind == S_PARAM ? SYM_PARAM : SYM_CONST;
     Sym *y = new_sym(s, k, st->name, st->name_span, shape0());
     y->eq_before = st->eq_before;
     Model *m = s->m;
-    if ((st->has_dims && !check_dims(s, st, &y->shape)) || !check_init(s, st, y)) {
+    if ((st->has_dims && !check_dims(s, st, &y->shape)) ||
+        !(st->kind == S_NOISE ? check_noise(s, st, y) : check_init(s, st, y))) {
         y->poisoned = true; /* reported: its uses stay silent */
         declare(s, y);
         return;
@@ -723,9 +744,11 @@ static void check_eq(Sema *s, Stmt *st) {
         }
     } else if (y->poisoned) {
         y = NULL;
-    } else if (y->kind != SYM_STATE) {
-        const char *kind = y->kind == SYM_PARAM ? "param" : y->kind == SYM_CONST ? "const" : "let";
-        error_at(s->d, st->name_span, "only states have equations", MSG(M_NOT_A_STATE), x, kind);
+    } else if (y->kind != SYM_STATE || y->noise) {
+        const char *kind = y->noise ? "noise" : y->kind == SYM_PARAM ? "param" : y->kind == SYM_CONST ? "const" : "let";
+        error_at(s->d, st->name_span,
+                 y->noise ? "a noise stays at its draw: it has no equation" : "only states have equations",
+                 MSG(M_NOT_A_STATE), x, kind);
         y = NULL;
     } else if (y->eq) {
         error_at(s->d, st->name_span, "each state has exactly one equation", MSG(M_SECOND_EQUATION_FOR), x);
@@ -816,6 +839,7 @@ Model *sema_check(Parse *p, const char *default_name) {
         case S_STATE:
         case S_PARAM:
         case S_CONST:
+        case S_NOISE:
             /* offsets are assigned when the loss needs n_state and at the end */
             check_decl(&s, st);
             break;
@@ -835,7 +859,7 @@ Model *sema_check(Parse *p, const char *default_name) {
     if (m->nstates == 0 && s.d->nerrors == 0) error_plain(s.d, MSG(M_NO_STATE));
     for (int i = 0; i < m->nstates; i++) {
         Sym *y = m->states[i];
-        if (!y->eq && y->eq_before) continue;
+        if (!y->eq && (y->eq_before || y->noise)) continue;
         if (!y->eq && p->allow_incomplete) {
             if (!m->incomplete) m->incomplete = y;
         } else if (!y->eq)

@@ -222,3 +222,28 @@ void nodec_dz0_to_dtheta(const nodec_model *m, const double *dz0, int B, double 
         for (int i = 0; i < m->n_state; i++)
             if (m->z0_from[i] >= 0) dtheta[m->z0_from[i]] += dz0[(long)b * m->n_state + i];
 }
+
+/* splitmix64 (Steele, Lea, Flood 2014), as the emitted init_params uses */
+static unsigned long long next_u64(unsigned long long *s) {
+    unsigned long long x = (*s += 0x9E3779B97F4A7C15ull);
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* uniform in (0, 1): never 0, so log is finite */
+static double open01(unsigned long long *s) { return ((double)(next_u64(s) >> 11) + 0.5) / 9007199254740992.0; }
+
+void nodec_draw_noise(const nodec_model *m, double *z0, int B, unsigned long long seed) {
+    if (!m || !m->noise) return;
+    for (int b = 0; b < B; b++) {
+        unsigned long long s = seed ^ next_u64(&(unsigned long long){(unsigned long long)b + 0x6E6F697365ull});
+        for (int i = 0; i < m->n_state; i++) {
+            double *x = z0 + (long)b * m->n_state + i;
+            if (m->noise[i] == NODEC_NOISE_RADEMACHER)
+                *x = next_u64(&s) >> 63 ? 1.0 : -1.0;
+            else if (m->noise[i] == NODEC_NOISE_NORMAL) /* Box-Muller */
+                *x = sqrt(-2 * log(open01(&s))) * cos(6.283185307179586 * open01(&s));
+        }
+    }
+}

@@ -146,6 +146,11 @@ int nodec_loss_grad(nodec_solver *s, const double *theta, const double *z0, int 
  * not a window's later start). */
 void nodec_z0_from_theta(const nodec_model *m, const double *theta, double *z0, int B);
 void nodec_dz0_to_dtheta(const nodec_model *m, const double *dz0, int B, double *dtheta);
+/* Noises (`noise e[2] = normal | rademacher`, nodec_model.noise): sets those
+ * elements of B initial states (B × n_state) to fresh draws, standard
+ * normal or ±1, from a generator seeded by seed and each state's index b,
+ * so the same seed gives the same draws.  Nothing for other models. */
+void nodec_draw_noise(const nodec_model *m, double *z0, int B, unsigned long long seed);
 
 /* Statistics of the last solve or loss_grad call. */
 void nodec_get_stats(const nodec_solver *s, nodec_stats *out);

@@ -221,7 +221,7 @@ static int z0_file(const nodec_model *m, const char *path, double **z0, long **i
     }
     for (int k = 0; k < ns; k++) {
         nodec_state_column_name(m, k, name, sizeof name);
-        if ((col[k] = nodec_table_column(&tab, name)) < 0) {
+        if ((col[k] = nodec_table_column(&tab, name)) < 0 && !(m->noise && m->noise[k])) { /* noises are drawn */
             fprintf(stderr,
                     "nodec solve: error: %s: no column '%s'; --z0-file needs one column per state component, named as "
                     "in data files\n",
@@ -244,7 +244,7 @@ static int z0_file(const nodec_model *m, const char *path, double **z0, long **i
             goto done;
         }
         if (data && n && (*ids)[n - 1] == (long)id) continue; /* a later row of the same trajectory */
-        for (int k = 0; k < ns; k++) (*z0)[(size_t)n * ns + k] = row[col[k]];
+        for (int k = 0; k < ns; k++) (*z0)[(size_t)n * ns + k] = col[k] >= 0 ? row[col[k]] : 0;
         (*ids)[n++] = (long)id;
     }
     if (n == 0) {
@@ -399,6 +399,7 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
     } else if (!(z0 = calloc((size_t)m->n_state, sizeof *z0)) || get_z0(m, "solve", z0s, z0))
         goto done;
     nodec_z0_from_theta(m, theta, z0, B); /* states that start from a param (`state x = x0`) */
+    nodec_draw_noise(m, z0, B, seed);     /* and noises, drawn from --seed */
     if (!(z = malloc(sizeof(double) * (size_t)n * (size_t)B * (size_t)m->n_state))) {
         fputs("nodec solve: error: out of memory\n", stderr);
         goto done;
@@ -570,6 +571,7 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
         dts[k] = calloc((size_t)d.traj[k].n, sizeof(double));
     }
     free(z0arg);
+    nodec_draw_noise(m, z0all, ntraj, seed); /* noises: one draw per trajectory, from --seed */
     /* one batch per group of trajectories sharing times; the loss is the mean
      * over the rows that observe anything */
     long total_obs = 0;

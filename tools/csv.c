@@ -463,7 +463,7 @@ int nodec_data_start(const nodec_model *m, const nodec_data *d, int k, const dou
     int ns = m->n_state;
     memcpy(z0, d->traj[k].z, sizeof(double) * (size_t)ns);
     for (int i = 0; i < ns; i++) {
-        if (!isnan(z0[i]) || (m->z0_from && m->z0_from[i] >= 0)) continue;
+        if (!isnan(z0[i]) || (m->z0_from && m->z0_from[i] >= 0) || (m->noise && m->noise[i])) continue;
         if (!m->z0) {
             char name[160];
             nodec_state_column_name(m, i, name, sizeof name);
@@ -475,6 +475,8 @@ int nodec_data_start(const nodec_model *m, const nodec_data *d, int k, const dou
         z0[i] = m->z0[i];
     }
     nodec_z0_from_theta(m, theta, z0, 1);
+    for (int i = 0; m->noise && i < ns; i++)
+        if (m->noise[i]) z0[i] = 0; /* drawn by the caller (nodec_draw_noise) */
     return 0;
 }
 

@@ -86,7 +86,12 @@ typedef struct nodec_model {
     nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
     const int *z0_from;        /* per element of z: the index in θ its initial value is (a state that
                                   starts from a param, `state x = x0`), else -1; NULL when none does */
+    const signed char *noise;  /* per element of z: NODEC_NOISE_* (`noise e[2] = normal`: a constant
+                                  drawn per trajectory, see nodec_draw_noise); NULL when none is */
 } nodec_model;
+
+/* What nodec_model.noise says of an element of z. */
+enum { NODEC_NOISE_NONE = 0, NODEC_NOISE_NORMAL = 1, NODEC_NOISE_RADEMACHER = 2 };
 
 #endif /* NODEC_MODEL_H */
 
@@ -429,5 +434,5 @@ const nodec_model lotka_model = {
     4, lotka_params,
     4, 0, lotka_z0,
     lotka_f, lotka_vjp, lotka_jvp, lotka_jac_z, lotka_loss, lotka_loss_grad, lotka_init_params,
-    lotka_f_vjp, 0,
+    lotka_f_vjp, 0, 0,
 };

@@ -86,7 +86,12 @@ typedef struct nodec_model {
     nodec_f_vjp_fn f_vjp;      /* optional: NULL means call f, then vjp */
     const int *z0_from;        /* per element of z: the index in θ its initial value is (a state that
                                   starts from a param, `state x = x0`), else -1; NULL when none does */
+    const signed char *noise;  /* per element of z: NODEC_NOISE_* (`noise e[2] = normal`: a constant
+                                  drawn per trajectory, see nodec_draw_noise); NULL when none is */
 } nodec_model;
+
+/* What nodec_model.noise says of an element of z. */
+enum { NODEC_NOISE_NONE = 0, NODEC_NOISE_NORMAL = 1, NODEC_NOISE_RADEMACHER = 2 };
 
 #endif /* NODEC_MODEL_H */
 
@@ -446,5 +451,5 @@ const nodec_model matrix_model = {
     1, matrix_params,
     24, 1, matrix_z0,
     matrix_f, matrix_vjp, matrix_jvp, matrix_jac_z, matrix_loss, matrix_loss_grad, matrix_init_params,
-    matrix_f_vjp, 0,
+    matrix_f_vjp, 0, 0,
 };

@@ -57,6 +57,7 @@ const nodec_model linear_model = {
     NODEC_ABI_VERSION, "linear", "0", 2, 4, 1, lin_states, 1, lin_params,
     0, 0, NULL, lin_f, lin_vjp, NULL, NULL, n2_loss, n2_loss_grad, NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* ---- Lotka–Volterra ---- */
@@ -106,6 +107,7 @@ const nodec_model lv_model = {
     NODEC_ABI_VERSION, "lotka_volterra", "0", 2, 4, 2, lv_states, 4, lv_params,
     0, 0, NULL, lv_f, lv_vjp, NULL, NULL, n2_loss, n2_loss_grad, NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* ---- mlp: dz/dt = W2 tanh(W1 z³ + b1) + b2 ---- */
@@ -183,6 +185,7 @@ const nodec_model mlp_model = {
     NODEC_ABI_VERSION, "spiral", "0", 2, NP, 1, mlp_states, 4, mlp_params_v,
     0, 0, NULL, mlp_f, mlp_vjp, NULL, NULL, n2_loss, n2_loss_grad, NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* ---- sq: dz/dt = p z² ---- */
@@ -219,6 +222,7 @@ const nodec_model sq_model = {
     NODEC_ABI_VERSION, "square", "0", 1, 1, 1, sq_states, 1, sq_params,
     0, 0, NULL, sq_f, sq_vjp, NULL, NULL, n1_loss, n1_loss_grad, NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* ---- osc: a forced, damped oscillator ---- */
@@ -272,6 +276,7 @@ const nodec_model osc_model = {
     osc_params, 0, 1, NULL, osc_f, osc_vjp, NULL, NULL, n2_loss, n2_loss_grad,
     NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* ---- hopf: z' = ω(−z2, z1) + λ z (1 − |z|²), θ = (ω, λ) ---- */
@@ -304,6 +309,7 @@ const nodec_model hopf_model = {
     NODEC_ABI_VERSION, "hopf", "0", 2, 2, 1, lin_states, 2, hopf_params,
     0, 0, NULL, hopf_f, NULL, NULL, NULL, n2_loss, n2_loss_grad, NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* ---- test bookkeeping ---- */

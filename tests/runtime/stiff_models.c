@@ -93,6 +93,7 @@ const nodec_model rober_model = {
     0, 0, NULL, rober_f, rober_vjp, NULL, rober_jac, m3_loss, m3_loss_grad,
     NULL, NULL,
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* ---- vdp: x' = v, v' = μ(1 − x²) v − x ---- */
@@ -140,6 +141,7 @@ const nodec_model vdp_model = {
     0, 0, NULL, vdp_f, vdp_vjp, NULL, vdp_jac, m2_loss, m2_loss_grad,
     NULL, NULL,
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* ---- lin2: dz/dt = A z ---- */
@@ -201,6 +203,7 @@ const nodec_model lin2_model = {
     0, 0, NULL, lin2_f, lin2_vjp, NULL, lin2_jac, m2_loss, m2_loss_grad,
     NULL, NULL,
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* ---- pr: Prothero & Robinson (1974) ---- */
@@ -253,6 +256,7 @@ const nodec_model pr_model = {
     NODEC_ABI_VERSION, "prothero_robinson", "0", 1, 1, 1, pr_states, 1, pr_pv,
     0, 1, NULL, pr_f, pr_vjp, NULL, pr_jac, m1_loss, m1_loss_grad, NULL, NULL,
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* ---- hopfj: z' = ω(−z2, z1) + λ z (1 − |z|²), θ = (ω, λ) ---- */
@@ -308,6 +312,7 @@ const nodec_model hopfj_model = {
     0, 0, NULL, hopfj_f, hopfj_vjp, NULL, hopfj_jac, m2_loss, m2_loss_grad,
     NULL, NULL,
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* ---- scal: z' = p z; nanjac: z' = −z with a NaN Jacobian ---- */
@@ -358,6 +363,7 @@ const nodec_model scal_model = {
     0, 0, NULL, scal_f, scal_vjp, NULL, scal_jac, m1_loss, m1_loss_grad,
     NULL, NULL,
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 const nodec_model nanjac_model = {
@@ -365,4 +371,5 @@ const nodec_model nanjac_model = {
     0, 0, NULL, scal_f, scal_vjp, NULL, nan_jac, m1_loss, m1_loss_grad,
     NULL, NULL,
     NULL, /* z0_from */
+    NULL, /* noise */
 };

@@ -36,6 +36,7 @@ static const nodec_model cubic = {
     .abi_version = NODEC_ABI_VERSION, .name = "cubic", .n_state = 2,
     .f = cubic_f,
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 static void count(int nt, double rtol, long *acc, long *rej, long *nf)

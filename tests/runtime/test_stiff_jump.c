@@ -121,6 +121,7 @@ static const nodec_model sens_model = {
     NULL,
     NULL,
     NULL, /* z0_from */
+    NULL, /* noise */
 };
 
 /* [dL/dμ, dL/dx0, dL/dv0] from forward sensitivities. */
