@@ -386,6 +386,18 @@ static LLVMValueRef lib1(Em *e, int which, LLVMValueRef x) {
     return c;
 }
 
+/* A function of FUNCS (ops.c) whose C is a libm call, called by that name:
+ * through lib1 (and libmvec) when it is one of lib_name, else declared on
+ * first use; define_allowed lets JIT code call every such name. */
+static LLVMValueRef libm_call(Em *e, Op op, LLVMValueRef x) {
+    const char *name = func_def[op].c;
+    for (int k = 0; k < LIB_COUNT; k++)
+        if (!strcmp(lib_name[k], name)) return lib1(e, k, x);
+    LLVMValueRef fn = LLVMGetNamedFunction(e->mod, name);
+    if (!fn) fn = LLVMAddFunction(e->mod, name, e->fn1_ty);
+    return call(e, e->fn1_ty, fn, &x, 1);
+}
+
 /* ---- helpers defined in the module ----------------------------------- */
 
 /* Starts an internal helper function; the caller's builder position is
@@ -690,11 +702,6 @@ static LLVMValueRef ex_op(Em *e, int id, LLVMValueRef i, LLVMValueRef j) {
         return call(e, e->fn2_ty, e->lib[LIB_POW], args, 2);
     }
     case OP_NEG: return LLVMBuildFNeg(bd, ex(e, n.a, i, j), "");
-    case OP_TANH: return lib1(e, LIB_TANH, ex(e, n.a, i, j));
-    case OP_EXP: return lib1(e, LIB_EXP, ex(e, n.a, i, j));
-    case OP_LOG: return lib1(e, LIB_LOG, ex(e, n.a, i, j));
-    case OP_SIN: return lib1(e, LIB_SIN, ex(e, n.a, i, j));
-    case OP_COS: return lib1(e, LIB_COS, ex(e, n.a, i, j));
     case OP_SQRT: {
         LLVMValueRef x = ex(e, n.a, i, j);
         return call(e, e->sqrt_ty, e->sqrt_fn, &x, 1);
@@ -719,7 +726,9 @@ static LLVMValueRef ex_op(Em *e, int id, LLVMValueRef i, LLVMValueRef j) {
         int a = view(e, id, &i, &j);
         return ex(e, a, i, j);
     }
-    default: ice("emit_llvm: %s is not inlinable", op_name[n.op]);
+    default:
+        if (op_is_func(n.op) && !func_helper_src(n.op)) return libm_call(e, n.op, ex(e, n.a, i, j));
+        ice("emit_llvm: %s is not inlinable", op_name[n.op]);
     }
     return NULL;
 }
@@ -1729,12 +1738,21 @@ static void fill_descriptor(Jit *j, Program *pg, const EmitOpts *o, int work) {
 /* Defines the allow-list in the JITDylib as absolute symbols. */
 static LLVMErrorRef define_allowed(LLVMOrcLLJITRef lljit, LLVMOrcJITDylibRef jd) {
     enum { N_ALLOWED = sizeof allowed / sizeof *allowed };
-    LLVMJITCSymbolMapPair pairs[N_ALLOWED + N_VEC * N_WIDTH];
+    LLVMJITCSymbolMapPair pairs[N_ALLOWED + N_VEC * N_WIDTH + OP_COUNT];
     LLVMJITSymbolFlags fl = {LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable, 0};
     int n = 0;
     for (int i = 0; i < N_ALLOWED; i++, n++) /* the pool entry's reference passes to LLVMOrcAbsoluteSymbols */
         pairs[n] = (LLVMJITCSymbolMapPair){LLVMOrcLLJITMangleAndIntern(lljit, allowed[i].name),
                                            {(LLVMOrcExecutorAddress)(uintptr_t)allowed[i].addr, fl}};
+    for (int op = 0; op < OP_COUNT; op++) { /* and libm's other functions of FUNCS (ops.c) */
+        if (!op_is_func(op) || func_helper_src(op)) continue;
+        bool listed = false;
+        for (int i = 0; i < N_ALLOWED; i++) listed |= !strcmp(allowed[i].name, func_def[op].c);
+        void *addr = listed ? NULL : dlsym(RTLD_DEFAULT, func_def[op].c);
+        if (addr)
+            pairs[n++] = (LLVMJITCSymbolMapPair){LLVMOrcLLJITMangleAndIntern(lljit, func_def[op].c),
+                                                 {(LLVMOrcExecutorAddress)(uintptr_t)addr, fl}};
+    }
     for (int f = 0; f < N_VEC; f++) /* and libmvec's variants, where this CPU has them */
         for (int i = 0; i < N_WIDTH; i++)
             if (vec_attr[f][0] && vec[f][i].addr)
