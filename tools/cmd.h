@@ -17,6 +17,16 @@
  * False on failure, with a message in err that names the compiler and
  * quotes its log (or says why it could not start). */
 bool nc_cc(char *const args[], const char *log, char *err, size_t errlen);
+/* How the cc backend compiles emitted C (and `nodec build` its trainer):
+ * after "-std=c99 -O2", the vector math of compiler/vmath.c unless
+ * NODEC_NO_LIBMVEC is set, and -DND_CBLAS with the BLAS nodec was built
+ * with.  nc_cc_flags appends the flags for the compile line to args (at
+ * most 12) and those for after the sources (the library, at most 2) to
+ * libs; returns how many it added to each through *nargs, *nlibs. */
+typedef struct CcFlags {
+    char rpath[4096];
+} CcFlags;
+void nc_cc_flags(CcFlags *f, char **args, int *nargs, char **libs, int *nlibs);
 /* Compiles emitted C with nc_cc into a shared object and loads its
  * descriptor (the cc backend).  False and a message in err on failure. */
 bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size_t errlen);

@@ -71,6 +71,20 @@ static void remove_dir(const char *dir, const char *name) {
     rmdir(dir);
 }
 
+void nc_cc_flags(CcFlags *f, char **args, int *nargs, char **libs, int *nlibs) {
+    args[(*nargs)++] = "-std=c99", args[(*nargs)++] = "-O2";
+    if (!getenv("NODEC_NO_LIBMVEC"))
+        for (const char *const *v = vmath_cflags(); *v; v++) args[(*nargs)++] = (char *)*v;
+#ifdef NODEC_CBLAS_LIB
+    snprintf(f->rpath, sizeof f->rpath, "-Wl,-rpath,%s", NODEC_CBLAS_LIB);
+    *strrchr(f->rpath, '/') = 0;
+    args[(*nargs)++] = "-DND_CBLAS", args[(*nargs)++] = "-I" NODEC_CBLAS_INC;
+    libs[(*nlibs)++] = NODEC_CBLAS_LIB, libs[(*nlibs)++] = f->rpath;
+#else
+    (void)f, (void)libs, (void)nlibs;
+#endif
+}
+
 /* OpenBLAS starts a thread per core when it is loaded, unless told
  * otherwise; nodec's runtime splits batches over threads of its own
  * (--threads), so OpenBLAS must compute in the calling thread. */
@@ -119,21 +133,12 @@ bool nc_load_cc(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, size
         /* Vector math (compiler/vmath.c, docs/vmath.md) unless NODEC_NO_LIBMVEC asks
          * for the scalar libm the JIT then uses too; the tile products through
          * the BLAS the JIT uses, when nodec was built with one. */
-        char *args[32];
-        int n = 0;
-        args[n++] = "-std=c99", args[n++] = "-O2";
-        if (!getenv("NODEC_NO_LIBMVEC"))
-            for (const char *const *f = vmath_cflags(); *f; f++) args[n++] = (char *)*f;
-#ifdef NODEC_CBLAS_LIB
-        char rpath[4096];
-        snprintf(rpath, sizeof rpath, "-Wl,-rpath,%s", NODEC_CBLAS_LIB);
-        *strrchr(rpath, '/') = 0;
-        args[n++] = "-DND_CBLAS", args[n++] = "-I" NODEC_CBLAS_INC;
-#endif
+        char *args[32], *libs[2];
+        int n = 0, nl = 0;
+        CcFlags cf;
+        nc_cc_flags(&cf, args, &n, libs, &nl);
         args[n++] = "-fPIC", args[n++] = "-shared", args[n++] = "-o", args[n++] = so_path, args[n++] = c_path;
-#ifdef NODEC_CBLAS_LIB
-        args[n++] = NODEC_CBLAS_LIB, args[n++] = rpath;
-#endif
+        for (int k = 0; k < nl; k++) args[n++] = libs[k];
         args[n++] = "-lm", args[n] = NULL;
         ok = nc_cc(args, log_path, err, errlen);
     }

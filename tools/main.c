@@ -391,22 +391,13 @@ static int cmd_build(int argc, char **argv) {
         /* compiled as the cc backend compiles a model (tools/load.c: vector
          * math for this machine, OpenBLAS when nodec has it), so the trainer
          * computes what `nodec train --backend cc` computes, bit for bit */
-        char *args[40];
-        int n = 0;
-        args[n++] = "-std=c99", args[n++] = "-O2";
-        if (!getenv("NODEC_NO_LIBMVEC"))
-            for (const char *const *f = vmath_cflags(); *f; f++) args[n++] = (char *)*f;
-#ifdef NODEC_CBLAS_LIB
-        char rpath[4096];
-        snprintf(rpath, sizeof rpath, "-Wl,-rpath,%s", NODEC_CBLAS_LIB);
-        *strrchr(rpath, '/') = 0;
-        args[n++] = "-DND_CBLAS", args[n++] = "-I" NODEC_CBLAS_INC;
-#endif
+        char *args[40], *blas[2];
+        int n = 0, nb = 0;
+        CcFlags cf;
+        nc_cc_flags(&cf, args, &n, blas, &nb);
         args[n++] = inc0, args[n++] = inc1, args[n++] = dirflag, args[n++] = "-o", args[n++] = out_tmp;
         args[n++] = mp, args[n++] = cp, args[n++] = lib[0], args[n++] = lib[1], args[n++] = lib[2];
-#ifdef NODEC_CBLAS_LIB
-        args[n++] = NODEC_CBLAS_LIB, args[n++] = rpath;
-#endif
+        for (int k = 0; k < nb; k++) args[n++] = blas[k];
         args[n++] = "-lz", args[n++] = "-lm";
         /* a tools library built with MPI needs MPI's library (NODEC_BUILD_MPI_LIB) */
         if (mpi_lib) args[n++] = mpi_lib;
