@@ -6,7 +6,9 @@
  * from their first observation, takes the model's loss averaged over the
  * window's times and the batch (nodec_loss_grad) and one optimizer step
  * (optim.c).  Every --eval-every iterations the "full loss" solves each
- * whole trajectory from its first observation.
+ * whole trajectory from its first observation.  With --density T1 the data
+ * are points of a density instead, each solved from 0 to T1 with the loss
+ * at T1 alone: a normalizing flow's negative log-likelihood (density_load).
  *
  * Reproducibility: θ₀ comes from the model's initializers with --seed; the
  * windows of iteration i from a generator seeded by (seed, i) alone, so a
@@ -45,7 +47,7 @@ const char nodec_cli_train_help[] =
     "                   [--lr X] [--lr-schedule S] [--val-frac F] [--patience N]\n"
     "                   [--iters N] [--batch B] [--window K] [--seed S] [--save P.npz]\n"
     "                   [--state S.npz] [--resume S.npz] [--log L.csv] [--plot DIR]\n"
-    "                   [solver options]\n\n"
+    "                   [--density T1] [solver options]\n\n"
     "Fits the model's parameters to the observations in D.csv (columns t, then one\n"
     "per state component, optionally traj).  Each iteration solves a minibatch of\n"
     "B windows of K consecutive observations as one batch, each from its first\n"
@@ -53,6 +55,12 @@ const char nodec_cli_train_help[] =
     "squared error) averaged over the window's times and the batch.  The defaults\n"
     "are torchdiffeq's ode_demo.py.  Prints a JSON summary on standard output.\n"
     "  --data D.csv      observations (required)\n"
+    "  --density T1      D.csv holds samples of a density, one point a row (columns:\n"
+    "                    the observed state components, no t): each point is solved\n"
+    "                    from t = 0 to T1 (unobserved states start from the model's\n"
+    "                    value) and the loss is the model's at T1 alone, the mean\n"
+    "                    over the points: with a CNF's loss, the negative\n"
+    "                    log-likelihood in nats; --batch counts points\n"
     "  --iters N         total iterations, counting those of a resumed run (2000)\n"
     "  --batch B         windows per minibatch, drawn without replacement (20)\n"
     "  --window K        observations per window (10); 0: whole trajectories\n"
@@ -190,6 +198,7 @@ typedef struct Opts {
     long iters, batch, window, eval_every, save_every, patience;
     long chunks;    /* --chunks: batches per group of windows with the same times */
     double seed;    /* a whole number below 2^53, so a state file holds it exactly */
+    double density; /* --density T1: the data are points, each flowed from 0 to T1; 0 without */
     unsigned given; /* G_* flags: options the command line set */
     nodec_solver_opts so;
 } Opts;
@@ -357,7 +366,10 @@ static int parse_opts(Opts *o, int argc, char **argv) {
                 return 2;
         } else if ((v = nodec_cli_value("--data", argc, argv, &i, &missing)))
             o->data = v;
-        else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing)))
+        else if ((v = nodec_cli_value("--density", argc, argv, &i, &missing))) {
+            if (!missing && (!nodec_cli_number(v, &o->density) || !(o->density > 0) || !isfinite(o->density)))
+                return bad("--density", v, "give the time T1 the points flow to, a positive number");
+        } else if ((v = nodec_cli_value("--params", argc, argv, &i, &missing)))
             o->params = v;
         else if ((v = nodec_cli_value("--resume", argc, argv, &i, &missing)))
             o->resume = v;
@@ -428,6 +440,10 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         fputs("nodec train: missing --data D.csv (observations: t, then the state columns)\n", stderr);
         return 2;
     }
+    if (o->density > 0 && (o->given & G_WINDOW)) {
+        fputs("nodec train: --density takes each point as one solve from 0 to T1; it takes no --window\n", stderr);
+        return 2;
+    }
     if (o->resume && o->params) {
         fputs("nodec train: --params and --resume both give the parameters; use one\n", stderr);
         return 2;
@@ -484,6 +500,7 @@ typedef struct Trainer {
     double *theta, *prev, *grad, *dth, *work;
     /* minibatch scratch: B windows of len times */
     double *z0, *dz0, *obs, *tt, *wt;
+    double *zout; /* --density: the forward solution, whose T1 block gives the loss */
     int *group;
     /* the minibatch's units (batches solved): lead window, first of memb, count */
     int *memb, *u_lead, *u_first, *u_n;
@@ -556,6 +573,78 @@ static int solve_error(Trainer *T, long it, const char *what, nodec_solver *s, i
     return -1;
 }
 
+/* ---- densities (--density T1) ------------------------------------------ */
+
+/* A CSV of points for --density T1: one column per observed state component
+ * (named as in data files), one sample a row, no t.  Each point becomes a
+ * trajectory of two rows at t = 0 and T1, both holding the point (NaN for
+ * the states with no column, which start from the model's value), so the
+ * windows, minibatches, MPI units and evaluations of trajectories serve
+ * points unchanged: a point is one window of its whole length, and points
+ * share their times, so a minibatch is one batched solve.  The row at T1 is
+ * the `obs` the loss sees there (a density's loss ignores it). */
+static int density_load(const char *path, const nodec_model *m, double t1, nodec_data *out, char *err, size_t errlen) {
+    int ns = m->n_state, rc = -1, *col = malloc(sizeof(int) * (size_t)(ns + 1)), observed = 0;
+    nodec_table tab;
+    nodec_data d = {ns, 0, NULL};
+    char name[160], cols[512] = "";
+    if (!col) return snprintf(err, errlen, "out of memory"), -1;
+    if (nodec_table_load(path, &tab, err, errlen)) return free(col), -1;
+    for (int k = 0; k < ns; k++) {
+        nodec_state_column_name(m, k, name, sizeof name);
+        size_t n = strlen(cols);
+        snprintf(cols + n, sizeof cols - n, "%s%s", k ? ", " : "", name);
+        observed += (col[k] = nodec_table_column(&tab, name)) >= 0;
+    }
+    for (int j = 0; j < tab.ncol; j++) {
+        int known = 0;
+        for (int k = 0; k < ns; k++) known |= col[k] == j;
+        if (known) continue;
+        if (!strcmp(tab.names[j], "t") || !strcmp(tab.names[j], "traj"))
+            snprintf(err, errlen,
+                     "%s: column '%s': with --density each row is one sample of the density, which flows from t = 0 "
+                     "to T1; give only state columns (of %s)",
+                     path, tab.names[j], cols);
+        else
+            snprintf(err, errlen, "%s:1: unknown column '%s'; the columns of points are state components: %s", path,
+                     tab.names[j], cols);
+        goto done;
+    }
+    if (!observed || tab.nrow == 0) {
+        snprintf(err, errlen, "%s has %s; --density needs one point a row, in columns of %s", path,
+                 observed ? "no rows" : "no state column", cols);
+        goto done;
+    }
+    if (!(d.traj = calloc((size_t)tab.nrow, sizeof *d.traj))) goto oom;
+    for (int r = 0; r < tab.nrow; r++) {
+        nodec_traj *tr = &d.traj[d.n_traj++];
+        const double *row = tab.v + (size_t)r * tab.ncol;
+        tr->id = r, tr->n = 2;
+        tr->t = malloc(2 * sizeof *tr->t), tr->z = malloc(2 * sizeof *tr->z * (size_t)(ns ? ns : 1));
+        if (!tr->t || !tr->z) goto oom;
+        tr->t[0] = 0, tr->t[1] = t1;
+        for (int k = 0; k < ns; k++) {
+            double x = col[k] >= 0 ? row[col[k]] : NAN;
+            if (col[k] >= 0 && !isfinite(x)) {
+                nodec_state_column_name(m, k, name, sizeof name);
+                snprintf(err, errlen, "%s:%d: column '%s' has no value; a point needs each of its columns", path, r + 2,
+                         name);
+                goto done;
+            }
+            tr->z[k] = tr->z[ns + k] = x;
+        }
+    }
+    *out = d, d.traj = NULL, rc = 0;
+    goto done;
+oom:
+    snprintf(err, errlen, "%s: out of memory", path);
+done:
+    if (d.traj) nodec_data_free(&d);
+    nodec_table_free(&tab);
+    free(col);
+    return rc;
+}
+
 /* ---- one iteration ----------------------------------------------------- */
 
 /* The window's times, shifted to start at 0 unless the model uses t. */
@@ -573,6 +662,10 @@ static int same_times(const double *a, const double *b, int n) {
         if (fabs(a[i] - b[i]) > tol) return 0;
     return 1;
 }
+
+/* The observations a window of len rows adds to the minibatch's mean: one
+ * for a point of --density (its loss is at T1 alone), else len. */
+static int unit_obs(const Trainer *T, int len) { return T->o.density > 0 ? 1 : len; }
 
 /* Draws iteration it's windows: B distinct windows of the pool (partial
  * Fisher–Yates on a fresh identity permutation). */
@@ -619,7 +712,14 @@ static int window_start(Trainer *T, const Win *w, const double *theta, double *z
  * ranks in contiguous blocks; the sum runs over the units in their order whatever the
  * number of ranks: rank 0 adds its units from zero and passes the partial sum to rank 1,
  * which adds its own, and so on; the last rank broadcasts the total.  So N processes
- * give the bits of one process (docs/training.md, "Many processes (MPI)"). */
+ * give the bits of one process (docs/training.md, "Many processes (MPI)").
+ *
+ * --density: every window is one point over [0, T1] and weighs 1, and the loss is the
+ * model's at T1 alone.  nodec_loss_grad's mean includes t_0's term,
+ * L = 1/(2n) Σ_b (ℓ(z_b(0)) + ℓ(z_b(T1))), but ℓ(z_b(0)) depends on the start alone,
+ * which θ does not set (learned starts are refused with --density): its dθ is half the
+ * gradient of the mean of ℓ(z_b(T1)), exactly (a factor of 2), and that mean is taken
+ * from the forward solution it returns.  So the runtime needs no option for it. */
 static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
     int ns = T->ns, np = T->np, B = T->B, stride = T->maxlen;
     int rank = tools_mpi_rank(), size = tools_mpi_size();
@@ -676,7 +776,11 @@ static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
         nodec_solver *s = handle(T, n);
         double L = 0, *dth = rank ? T->ubuf + (size_t)(u - u0) * (size_t)(np + 1) : T->dth;
         double *dz0 = T->m->z0_from ? T->dz0 : NULL;
-        int rc = s ? nodec_loss_grad(s, theta, T->z0, len, t, T->obs, &L, dth, dz0, NULL, NULL) : NODEC_MEM_FAIL;
+        int rc = s ? nodec_loss_grad(s, theta, T->z0, len, t, T->obs, &L, dth, dz0, NULL, T->zout) : NODEC_MEM_FAIL;
+        if (rc == NODEC_SUCCESS && T->o.density > 0) { /* the loss at T1 alone (above) */
+            L = T->m->loss(n, T->zout + (size_t)n * ns, T->obs + (size_t)n * ns, T->work) / n;
+            for (int i = 0; i < np; i++) dth[i] *= 2;
+        }
         for (int k = 0; dz0 && rc == NODEC_SUCCESS && k < n; k++) /* and their dL/dz0 is part of dL/dθ */
             if (T->pool[T->order[T->memb[T->u_first[u] + k]]].start == 0)
                 nodec_dz0_to_dtheta(T->m, dz0 + (size_t)k * ns, 1, dth);
@@ -686,8 +790,8 @@ static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
             break;
         }
         dth[np] = L;
-        if (rank) continue;                         /* added when the sum before these units has come */
-        double w = (double)n * len / (double)total; /* L averages over n·len observations */
+        if (rank) continue;                                      /* added when the sum before these units has come */
+        double w = (double)n * unit_obs(T, len) / (double)total; /* L averages over n·len observations */
         *loss += w * L;
         for (int i = 0; i < np; i++) T->grad[i] += w * dth[i];
     }
@@ -703,7 +807,7 @@ static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
             memcpy(T->grad, acc, sizeof(double) * (size_t)np), *loss = acc[np];
             for (int u = u0; u < u1; u++) {
                 const double *dth = T->ubuf + (size_t)(u - u0) * (size_t)(np + 1);
-                double w = (double)T->u_n[u] * T->pool[T->order[T->u_lead[u]]].len / (double)total;
+                double w = (double)T->u_n[u] * unit_obs(T, T->pool[T->order[T->u_lead[u]]].len) / (double)total;
                 *loss += w * dth[np];
                 for (int i = 0; i < np; i++) T->grad[i] += w * dth[i];
             }
@@ -766,7 +870,9 @@ static void lbfgs_restore(Trainer *T) {
 /* The full-trajectory loss of data d (the training or the validation set):
  * each trajectory solved whole from its first observation (trajectories
  * with equal times as one batch), the model's loss averaged over all
- * observations.  Keeps the predictions in pred (for plots) unless NULL. */
+ * observations; with --density, over the points at T1 (all of them one
+ * batch: the mean negative log-likelihood of the data).  Keeps the
+ * predictions in pred (for plots) unless NULL. */
 static int full_loss(Trainer *T, const nodec_data *d, double **pred, const char *what, double *out) {
     int ns = T->ns;
     double sum = 0;
@@ -806,9 +912,10 @@ static int full_loss(Trainer *T, const nodec_data *d, double **pred, const char 
                         memcpy(pred[members[b]] + (size_t)i * ns, z + ((size_t)i * B + b) * ns,
                                sizeof(double) * (size_t)ns);
                 }
+                if (T->o.density > 0 && i < n - 1) continue; /* a density's loss is at T1 alone */
                 sum += T->m->loss(B, z + (size_t)i * B * ns, obs, T->work);
             }
-            for (int b = 0; b < B; b++) count += nodec_data_observed(d, members[b], 0, n);
+            for (int b = 0; b < B; b++) count += T->o.density > 0 ? 1 : nodec_data_observed(d, members[b], 0, n);
         }
         free(z0), free(z), free(obs);
         if (rc != NODEC_SUCCESS) {
@@ -1016,7 +1123,7 @@ static int log_read(Trainer *T, const char *state) {
  * has the range the options allow (parse_opts), checked by state_load.
  * The entries of the best parameters came later: a state without them
  * (F_OPTIONAL) is read with their value `def`. */
-enum { NSCALAR = 24 };
+enum { NSCALAR = 25 };
 enum { F_WHOLE = 1, F_OPEN_LO = 2, F_OPEN_HI = 4, F_OPTIONAL = 8 }; /* a whole number; lo, hi excluded */
 static const struct {
     const char *name;
@@ -1052,6 +1159,7 @@ static const struct {
     {"stage", 0, MAX_STAGES - 1, F_WHOLE | F_OPTIONAL, "a whole number below the stages in 'stages' (0 without)", 0},
     {"stage_start", 0, (double)MAX_ITERS, F_WHOLE | F_OPTIONAL,
      "a whole number of iterations from 0 to the entry 'iter'", 0},
+    {"density", 0, INFINITY, F_OPEN_HI | F_OPTIONAL, "a finite number, at least 0 (0: no --density)", 0},
 };
 enum {
     S_FORMAT,
@@ -1077,7 +1185,8 @@ enum {
     S_MIN_LR,
     S_WARMUP,
     S_STAGE,
-    S_STAGE_START
+    S_STAGE_START,
+    S_DENSITY
 };
 
 /* The model's source hash, 0 when the descriptor has none. */
@@ -1123,7 +1232,8 @@ static int state_save(Trainer *T, const char *path) {
                           T->o.sched.min_lr,
                           (double)T->o.sched.warmup,
                           (double)T->stage,
-                          (double)T->stage_start};
+                          (double)T->stage_start,
+                          T->o.density};
     double halves[6], *lb = NULL, st[3 * MAX_STAGES];
     nodec_array a[NSCALAR + 9];
     memset(a, 0, sizeof a);
@@ -1222,6 +1332,16 @@ static int state_load(Trainer *T, const char *path) {
             bad_entry(T, path, scalar[i].name, -1, x, scalar[i].range);
             goto done;
         }
+    }
+    /* points and trajectories are other data: --density is given again, and the same */
+    if (sc[S_DENSITY] != T->o.density) {
+        if (sc[S_DENSITY] > 0)
+            snprintf(T->err, sizeof T->err, "%s is the state of a run with --density %.17g; give the same to resume it",
+                     path, sc[S_DENSITY]);
+        else
+            snprintf(T->err, sizeof T->err,
+                     "%s is the state of a run on trajectories, not points; resume it without --density", path);
+        goto done;
     }
     /* the layout first: another model's θ is refused as such, not for its size */
     lh = entry(T, a, n, "layout_hash", 2, path, 1);
@@ -1771,7 +1891,8 @@ static int setup(Trainer *T) {
         }
     }
     for (int i = 0; i < T->n_pool; i++)
-        T->pool[i].nobs = (int)nodec_data_observed(&T->d, T->pool[i].traj, T->pool[i].start, T->pool[i].len);
+        T->pool[i].nobs =
+            o->density > 0 ? 1 : (int)nodec_data_observed(&T->d, T->pool[i].traj, T->pool[i].start, T->pool[i].len);
     for (int i = 0; i < T->n_pool; i++)
         if (T->pool[i].len > maxlen) maxlen = T->pool[i].len;
     T->maxlen = maxlen;
@@ -1797,6 +1918,8 @@ static int setup(Trainer *T) {
     T->z0 = malloc(sizeof(double) * B * ns);
     T->dz0 = malloc(sizeof(double) * B * ns);
     T->obs = malloc(sizeof(double) * L * B * ns);
+    if (o->density > 0 && !(T->zout = malloc(sizeof(double) * L * B * ns)))
+        return snprintf(T->err, sizeof T->err, "out of memory"), -1;
     T->wt = malloc(sizeof(double) * B * L);
     T->group = malloc(sizeof(int) * B);
     T->memb = malloc(sizeof(int) * B), T->u_lead = malloc(sizeof(int) * B);
@@ -1819,7 +1942,8 @@ static void teardown(Trainer *T) {
     for (int k = 0; T->pred && k < T->d.n_traj; k++) free(T->pred[k]);
     free(T->h), free(T->pred), free(T->pool), free(T->order), free(T->theta), free(T->prev), free(T->grad);
     free(T->memb), free(T->u_lead), free(T->u_first), free(T->u_n), free(T->ubuf), free(T->chain);
-    free(T->dth), free(T->work), free(T->z0), free(T->dz0), free(T->obs), free(T->wt), free(T->group), free(T->log);
+    free(T->dth), free(T->work), free(T->z0), free(T->dz0), free(T->obs), free(T->zout), free(T->wt), free(T->group),
+        free(T->log);
     free(T->res_m), free(T->res_v), free(T->best_theta), free(T->lb_g), free(T->res_lbfgs);
     nodec_optim_free(&T->opt);
     nodec_lbfgs_free(&T->lbfgs);
@@ -1862,12 +1986,30 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     if (writer &&
         (check_writable("--save", o->save) || check_writable("--state", o->state) || check_writable("--log", o->log)))
         goto out;
-    if (nodec_data_load(o->data, m, &T->d, T->err, sizeof T->err) ||
-        (o->val_data && nodec_data_load(o->val_data, m, &T->val, T->err, sizeof T->err))) {
+    if (o->density > 0 && m->z0_from)
+        for (int k = 0; k < T->ns; k++)
+            if (m->z0_from[k] >= 0) {
+                fprintf(stderr,
+                        "nodec train: error: model %s has a state that starts from a param; with --density every "
+                        "point starts from the data (and the model's value for the states with no column)\n",
+                        m->name);
+                goto out;
+            }
+    if (o->density > 0) { /* points: each a trajectory over [0, T1], one window */
+        o->window = 0;
+        if (density_load(o->data, m, o->density, &T->d, T->err, sizeof T->err) ||
+            (o->val_data && density_load(o->val_data, m, o->density, &T->val, T->err, sizeof T->err))) {
+            fprintf(stderr, "nodec train: error: %s\n", T->err);
+            goto out;
+        }
+    } else if (nodec_data_load(o->data, m, &T->d, T->err, sizeof T->err) ||
+               (o->val_data && nodec_data_load(o->val_data, m, &T->val, T->err, sizeof T->err))) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
         goto out;
     }
-    if ((nodec_data_has_missing(&T->d) || (o->val_data && nodec_data_has_missing(&T->val))) &&
+    /* a density's loss at T1 sees the point's row, whose unobserved states are NaN; it is for the
+       loss to use only what is there (the loss of a CNF ignores obs) */
+    if (o->density == 0 && (nodec_data_has_missing(&T->d) || (o->val_data && nodec_data_has_missing(&T->val))) &&
         !nodec_loss_leaves_out_missing(m)) {
         fprintf(stderr,
                 "nodec train: error: %s has missing values (empty cells, nan, or states with no column), and the "
@@ -2089,6 +2231,7 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
     stages_str(o, stages, sizeof stages);
     json_str(o->n_stages ? stages : NULL);
     if (o->n_stages) printf(", \"stage\": %d", T->stage + 1);
+    if (o->density > 0) printf(", \"density\": %.17g", o->density);
     printf(",\n \"optimizer\": \"%s\", \"lr\": %g, \"lr_last\": %g, \"lr_schedule\": \"%s\", \"warmup\": %ld, "
            "\"weight_decay\": %g, \"clip_norm\": %g,\n \"batch\": %d, \"window\": %ld, \"seed\": %.17g, \"method\": "
            "\"%s\", "
