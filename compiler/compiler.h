@@ -3,7 +3,9 @@
  *
  *   source → lexer.l/parser.y → AST (ast.c) → sema.c (names, shapes)
  *          → ir.c (tensor IR, hash-consed, simplified as built by simplify.c)
- *          → deriv.c (reverse and forward mode on the IR) → emit_c.c
+ *          → deriv.c (reverse and forward mode on the IR)
+ *          → plan.c (where each value lives) → lower.c (the loops)
+ *          → emit_c.c (C) or emit_llvm.c (the JIT), which print the loops
  *
  * Every AST and IR node carries the byte span of the source it came from;
  * line and column are computed only when a diagnostic is printed.
@@ -539,7 +541,9 @@ typedef struct PlanOut {
     int root;   /* -1: zero */
     bool total; /* a scalar summed over the batch */
     Shape shape;
-    bool acc; /* a tensor summed over the batch (a parameter's gradient) */
+    bool acc;  /* a tensor summed over the batch (a parameter's gradient) */
+    int guard; /* written only when an optional pointer is given: outputs of
+                  one pointer share the id (1 az, 2 atheta, 3 at); 0: always */
 } PlanOut;
 
 /* A product computed for a whole tile of samples at once (batch-major), by
@@ -595,12 +599,51 @@ int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, bool batch, Ar
  * f_vjp, jvp, loss, loss_grad, and jac_z's n_state + vjp's) needs.  -1 when
  * that passes MAX_WORK, with *over (when non-NULL) the node that passed it. */
 int plan_work_size(Program *pg, int *over);
+/* The outputs of generated function fn (0 f, 1 vjp, 2 f_vjp, 3 jvp, 4 loss,
+ * 5 loss_grad) in the emitters' order; outs has room for 2 nstates +
+ * nparams + 2.  Returns their number. */
+int plan_outputs(Program *pg, int fn, PlanOut *outs);
 /* Reports a work size past MAX_WORK at the user's expression whose value
  * passed it; false then.  nc_compile runs it after differentiation. */
 bool plan_check(Program *pg, Diag *d);
 /* Prints each generated function's plan: its work size, the values kept in
  * the work buffer (where) and the products fused into a loop (which). */
 void plan_dump(Buf *b, Program *pg);
+
+/* ---- lower.c --------------------------------------------------------- */
+
+/* A generated function's loop-level form, printed statement by statement by
+ * both backends (lower.c has the order it sets). */
+typedef enum {
+    LW_NODE,        /* compute node a (before any loop: once per call) */
+    LW_TILES,       /* open the loop over tiles of p.tile samples */
+    LW_TILES_END,   /* close it */
+    LW_SAMPLES,     /* open the loop over the samples (of the batch, or of the tile) */
+    LW_SAMPLES_END, /* close it */
+    LW_GEMM,        /* p.gemm[a], for the tile's samples at once */
+    LW_GUARD,       /* open `if` output a's optional pointer is given */
+    LW_GUARD_END,   /* close it */
+    LW_OUT,         /* output a on its own */
+    LW_OUTS,        /* outputs a to b in one loop over their first dimension */
+} LwKind;
+
+typedef struct LwStmt {
+    LwKind kind;
+    int a, b;
+} LwStmt;
+
+typedef struct Lowered {
+    Plan p; /* where the values live (plan_storage) */
+    LwStmt *s;
+    int n, cap;
+} Lowered;
+
+/* Plans and orders one function (arrays from a); returns its work size, or
+ * -1 when the plan passes MAX_WORK.  batch: it loops over samples with
+ * per-sample rows, and may be tiled. */
+int lower(Lowered *lw, Ir *ir, const PlanOut *outs, int nouts, bool batch, Arena *a);
+/* Prints each generated function's loops (`nodec emit --dump=loops`). */
+void lower_dump(Buf *b, Program *pg);
 
 /* ---- emit_c.c -------------------------------------------------------- */
 
@@ -651,6 +694,7 @@ typedef struct Compilation {
     X(IR, "ir")       /* f and the loss, lowered and simplified */                                                     \
     X(DERIV, "deriv") /* the VJPs, the JVP, ∂ℓ/∂pred */                                                          \
     X(PLAN, "plan")   /* where each value of each generated function lives */                                          \
+    X(LOOPS, "loops") /* each generated function's loops, which both backends print */                                 \
     X(C, "c")         /* the emitted header and source */
 
 typedef enum {

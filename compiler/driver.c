@@ -130,6 +130,7 @@ void nc_dump(Buf *b, Compilation *c, Stage s, const EmitOpts *o) {
     case STAGE_IR: dump_ir(b, c); break;
     case STAGE_DERIV: dump_deriv(b, c); break;
     case STAGE_PLAN: plan_dump(b, c->prog); break;
+    case STAGE_LOOPS: lower_dump(b, c->prog); break;
     case STAGE_C: emit_header(b, c->prog, o), emit_source(b, c->prog, o); break;
     case STAGE_COUNT: ice("nc_dump: no such stage");
     }

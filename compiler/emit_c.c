@@ -506,62 +506,28 @@ static void emit_out(Em *e, Buf *b, int lv, const Out *out, int k) {
     }
 }
 
-/* ---- storage decisions (plan.c) ----------------------------------------- */
+/* ---- the loops (lower.c) ------------------------------------------------ */
 
-static int plan(Em *e, const Out *outs, int nouts, bool batch) {
-    PlanOut *po = arena_alloc(e->a, sizeof *po * (size_t)(nouts + 1));
-    for (int k = 0; k < nouts; k++)
-        po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape, outs[k].kind == OUT_ACC};
-    Plan p;
-    e->wsize = plan_storage(&p, e->ir, po, nouts, batch, e->a);
-    if (p.over >= 0) ice("a work size past MAX_WORK reached the C emitter (plan_check refuses it)");
-    e->mode = p.mode, e->uses = p.uses, e->multi = p.multi, e->woff = p.woff;
-    e->user = p.user, e->fuse = p.fuse, e->out_fuse = p.out_fuse, e->inplace = p.inplace;
-    e->tile = p.tile, e->stride = p.stride, e->tbase = p.tbase, e->gemm = p.gemm, e->ngemm = p.ngemm;
-    e->is_gemm = p.is_gemm, e->out_gemm = p.out_gemm;
-    return e->wsize;
+static void plan(Em *e, const Plan *p, int wsize) {
+    e->wsize = wsize;
+    e->mode = p->mode, e->uses = p->uses, e->multi = p->multi, e->woff = p->woff;
+    e->user = p->user, e->fuse = p->fuse, e->out_fuse = p->out_fuse, e->inplace = p->inplace;
+    e->tile = p->tile, e->stride = p->stride, e->tbase = p->tbase, e->gemm = p->gemm, e->ngemm = p->ngemm;
+    e->is_gemm = p->is_gemm, e->out_gemm = p->out_gemm;
 }
 
-/* An output written by a plain loop over its elements, which can share that
- * loop with its neighbours. */
-static bool mergeable(Em *e, const Out *o, int k) {
-    return o->kind != OUT_TOTAL && o->shape.rank >= 1 && e->out_fuse[k] < 0 && (o->root >= 0 || o->kind == OUT_SET);
-}
-
-static bool same_guard(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
-
-/* The per-sample outputs in order, at level lv; neighbours with the same
- * guard share one `if`, and neighbours with the same first dimension one
- * loop over it.  Outputs computed by tile products are left out. */
-static void emit_outputs(Em *e, Buf *loop, const Out *outs, int nouts, int lv0) {
-    const char *open = NULL;
-    for (int k = 0; k < nouts; k++) {
-        if ((outs[k].root < 0 && outs[k].kind != OUT_SET) || e->out_gemm[k]) continue;
-        const char *g = outs[k].guard;
-        if (open && (!g || strcmp(open, g))) indent(loop, lv0), buf_puts(loop, "}\n"), open = NULL;
-        if (g && !open) indent(loop, lv0), buf_printf(loop, "if (%s) {\n", g), open = g;
-        int lv = g ? lv0 + 1 : lv0, last = k;
-        if (mergeable(e, &outs[k], k))
-            while (last + 1 < nouts && mergeable(e, &outs[last + 1], last + 1) && !e->out_gemm[last + 1] &&
-                   outs[last + 1].shape.d[0] == outs[k].shape.d[0] && same_guard(outs[last + 1].guard, g))
-                last++;
-        if (last == k) {
-            emit_out(e, loop, lv, &outs[k], k);
-            continue;
+/* Outputs a to b, one loop over their first dimension (LW_OUTS). */
+static void emit_outs(Em *e, Buf *loop, const Out *outs, int a, int b, int lv) {
+    indent(loop, lv), buf_printf(loop, "for (int i = 0; i < %d; i++) {\n", outs[a].shape.d[0]);
+    for (int q = a; q <= b; q++) {
+        if (outs[q].shape.rank == 2) {
+            indent(loop, lv + 1), buf_printf(loop, "for (int j = 0; j < %d; j++)\n", outs[q].shape.d[1]);
+            indent(loop, lv + 2), emit_out_elem(e, loop, &outs[q], "i", "j");
+        } else {
+            indent(loop, lv + 1), emit_out_elem(e, loop, &outs[q], "i", "0");
         }
-        indent(loop, lv), buf_printf(loop, "for (int i = 0; i < %d; i++) {\n", outs[k].shape.d[0]);
-        for (int q = k; q <= last; q++) {
-            if (outs[q].shape.rank == 2) {
-                indent(loop, lv + 1), buf_printf(loop, "for (int j = 0; j < %d; j++)\n", outs[q].shape.d[1]);
-                indent(loop, lv + 2), emit_out_elem(e, loop, &outs[q], "i", "j");
-            } else {
-                indent(loop, lv + 1), emit_out_elem(e, loop, &outs[q], "i", "0");
-            }
-        }
-        indent(loop, lv), buf_puts(loop, "}\n");
-        k = last;
     }
-    if (open) indent(loop, lv0), buf_puts(loop, "}\n");
+    indent(loop, lv), buf_puts(loop, "}\n");
 }
 
 /* The per-sample row pointers the code in `code` uses (outputs: always),
@@ -579,19 +545,6 @@ static void emit_rows(Em *e, Buf *b, int lv, const int *row_len, const int *row_
             buf_printf(b, "%sdouble *%s = %s + (long)%s * %d;\n", out ? "" : "const ", base_name[bi], base_src[bi],
                        bexpr, row_len[k]);
     }
-}
-
-/* A stretch of per-sample code in a tile: a loop over the tile's samples. */
-static void flush_run(Em *e, Buf *b, Buf *run, const int *row_len, const int *row_base, int nrows, bool outs) {
-    if (!run->s) return;
-    buf_puts(b, "        for (int bb = 0; bb < nt; bb++) {\n");
-    if (strstr(run->s, "ws[")) buf_printf(b, "            double *ws = w + %d + (long)bb * %d;\n", e->tbase, e->stride);
-    emit_rows(e, b, 3, row_len, row_base, nrows, "(b0 + bb)", outs);
-    buf_puts(b, run->s);
-    buf_puts(b, "        }\n");
-    buf_free(run);
-    *run = (Buf){0};
-    memset(e->used_base, 0, sizeof e->used_base);
 }
 
 /* Where a per-sample vector operand of a tile product starts for the tile's
@@ -623,58 +576,66 @@ static void emit_gemm(Em *e, Buf *b, const Gemm *g, const Out *outs) {
                g->n);
 }
 
-/* Tiled: the samples `tile` at a time, each stretch of per-sample code
- * between two products a loop over the tile (plan.c). */
-static void emit_tiles(Em *e, Buf *b, const Out *outs, int nouts, const int *row_len, const int *row_base, int nrows) {
-    buf_printf(b, "    for (int b0 = 0; b0 < B; b0 += %d) {\n", e->tile);
-    buf_printf(b, "        const int nt = B - b0 < %d ? B - b0 : %d;\n", e->tile, e->tile);
-    memset(e->used_base, 0, sizeof e->used_base);
-    Buf run = {0};
-    for (int id = 0; id < e->ir->len; id++) {
-        char m = e->mode[id];
-        if ((m != 'S' && m != 'W') || !N(e, id)->varies) continue;
-        if (!e->is_gemm[id]) {
-            emit_node(e, &run, 3, id);
-            continue;
-        }
-        flush_run(e, b, &run, row_len, row_base, nrows, false);
-        for (int g = 0; g < e->ngemm; g++)
-            if (e->gemm[g].node == id) emit_gemm(e, b, &e->gemm[g], outs);
-    }
-    emit_outputs(e, &run, outs, nouts, 3);
-    flush_run(e, b, &run, row_len, row_base, nrows, true);
-    for (int g = 0; g < e->ngemm; g++)
-        if (e->gemm[g].out >= 0) emit_gemm(e, b, &e->gemm[g], outs);
-    buf_puts(b, "    }\n");
-}
-
-/* The body of a batched function: hoisted values, then the sample loop
- * (or the tiles' loop). */
+/* The body of a batched function, printed from its loops (lower.c): the
+ * values computed once, then the loop over the samples, or the tiles' loop
+ * with a loop over the tile's samples for each stretch between products.
+ * A loop over samples is printed when it closes, with the row pointers its
+ * code uses. */
 static void emit_body(Em *e, Buf *b, const Out *outs, int nouts, const int *row_len, const int *row_base, int nrows,
                       bool batch) {
-    plan(e, outs, nouts, batch);
+    PlanOut *po = arena_alloc(e->a, sizeof *po * (size_t)(nouts + 1));
+    for (int k = 0; k < nouts; k++) {
+        int g = !outs[k].guard ? 0 : !strcmp(outs[k].guard, "az") ? 1 : !strcmp(outs[k].guard, "atheta") ? 2 : 3;
+        po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape, outs[k].kind == OUT_ACC, g};
+    }
+    Lowered lw;
+    int w = lower(&lw, e->ir, po, nouts, batch, e->a);
+    if (w < 0) ice("a work size past MAX_WORK reached the C emitter (plan_check refuses it)");
+    plan(e, &lw.p, w);
     memset(e->used_base, 0, sizeof e->used_base);
-    Buf pre = {0}, loop = {0};
-    for (int id = 0; id < e->ir->len; id++) {
-        char m = e->mode[id];
-        if (m != 'S' && m != 'W') continue;
-        if (!N(e, id)->varies)
-            emit_node(e, &pre, 1, id);
-        else if (e->tile == 1)
-            emit_node(e, &loop, 2, id);
-    }
     if (e->wsize) buf_puts(b, "    double *w = work;\n");
-    if (pre.s) buf_puts(b, pre.s);
-    if (e->tile > 1) {
-        emit_tiles(e, b, outs, nouts, row_len, row_base, nrows);
-    } else {
-        emit_outputs(e, &loop, outs, nouts, 2);
-        buf_puts(b, "    for (int b = 0; b < B; b++) {\n");
-        emit_rows(e, b, 2, row_len, row_base, nrows, "b", true);
-        if (loop.s) buf_puts(b, loop.s);
-        buf_puts(b, "    }\n");
+    Buf run = {0};
+    bool tiled = false, in_run = false, outputs = false;
+    int lv = 1; /* of the statements being printed */
+    for (int i = 0; i < lw.n; i++) {
+        LwStmt st = lw.s[i];
+        Buf *o = in_run ? &run : b;
+        switch (st.kind) {
+        case LW_NODE: emit_node(e, o, lv, st.a); break;
+        case LW_TILES:
+            buf_printf(b, "    for (int b0 = 0; b0 < B; b0 += %d) {\n", e->tile);
+            buf_printf(b, "        const int nt = B - b0 < %d ? B - b0 : %d;\n", e->tile, e->tile);
+            tiled = true, lv = 2;
+            break;
+        case LW_TILES_END: buf_puts(b, "    }\n"), lv = 1; break;
+        case LW_SAMPLES:
+            in_run = true, outputs = false, lv = tiled ? 3 : 2;
+            memset(e->used_base, 0, sizeof e->used_base);
+            break;
+        case LW_SAMPLES_END:
+            if (!tiled) {
+                buf_puts(b, "    for (int b = 0; b < B; b++) {\n");
+                emit_rows(e, b, 2, row_len, row_base, nrows, "b", true);
+                if (run.s) buf_puts(b, run.s);
+                buf_puts(b, "    }\n");
+            } else if (run.s) {
+                buf_puts(b, "        for (int bb = 0; bb < nt; bb++) {\n");
+                if (strstr(run.s, "ws["))
+                    buf_printf(b, "            double *ws = w + %d + (long)bb * %d;\n", e->tbase, e->stride);
+                emit_rows(e, b, 3, row_len, row_base, nrows, "(b0 + bb)", outputs);
+                buf_puts(b, run.s);
+                buf_puts(b, "        }\n");
+            }
+            buf_free(&run), run = (Buf){0}, in_run = false, lv = tiled ? 2 : 1;
+            break;
+        case LW_GEMM: emit_gemm(e, b, &e->gemm[st.a], outs); break;
+        case LW_GUARD: indent(o, lv), buf_printf(o, "if (%s) {\n", outs[st.a].guard), lv++, outputs = true; break;
+        case LW_GUARD_END: lv--, indent(o, lv), buf_puts(o, "}\n"); break;
+        case LW_OUT: emit_out(e, o, lv, &outs[st.a], st.a), outputs = true; break;
+        case LW_OUTS: emit_outs(e, o, outs, st.a, st.b, lv), outputs = true; break;
+        }
     }
-    buf_free(&pre), buf_free(&loop);
+    buf_free(&run);
 }
 
 /* ---- functions ------------------------------------------------------- */

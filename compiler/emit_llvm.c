@@ -1015,63 +1015,42 @@ static void out(Em *e, const Out *o, int k) {
 
 /* ---- storage decisions (plan.c, shared with emit_c.c) ------------------ */
 
-static int plan(Em *e, const Out *outs, int nouts, bool batch) {
+/* The function's loops (lower.c) and the storage plan behind them; guards
+ * are numbered by their first appearance, so equal ones share an id. */
+static int plan(Em *e, const Out *outs, int nouts, bool batch, Lowered *lw) {
     PlanOut *po = arena_alloc(e->a, sizeof *po * (size_t)(nouts + 1));
-    for (int k = 0; k < nouts; k++)
-        po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape, outs[k].kind == OUT_ACC};
-    Plan p;
-    e->wsize = plan_storage(&p, e->ir, po, nouts, batch, e->a);
-    if (p.over >= 0) ice("a work size past MAX_WORK reached the JIT (nc_load_llvm checks it first)");
-    e->mode = p.mode, e->uses = p.uses, e->multi = p.multi, e->woff = p.woff;
-    e->user = p.user, e->fuse = p.fuse, e->out_fuse = p.out_fuse, e->inplace = p.inplace;
-    e->tile = p.tile, e->stride = p.stride, e->tbase = p.tbase, e->gemm = p.gemm, e->ngemm = p.ngemm;
-    e->is_gemm = p.is_gemm, e->out_gemm = p.out_gemm;
+    for (int k = 0; k < nouts; k++) {
+        int g = 0;
+        for (int q = 0; q <= k && outs[k].guard && !g; q++)
+            if (outs[q].guard == outs[k].guard) g = q + 1;
+        po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape, outs[k].kind == OUT_ACC, g};
+    }
+    e->wsize = lower(lw, e->ir, po, nouts, batch, e->a);
+    if (e->wsize < 0) ice("a work size past MAX_WORK reached the JIT (nc_load_llvm checks it first)");
+    Plan *p = &lw->p;
+    e->mode = p->mode, e->uses = p->uses, e->multi = p->multi, e->woff = p->woff;
+    e->user = p->user, e->fuse = p->fuse, e->out_fuse = p->out_fuse, e->inplace = p->inplace;
+    e->tile = p->tile, e->stride = p->stride, e->tbase = p->tbase, e->gemm = p->gemm, e->ngemm = p->ngemm;
+    e->is_gemm = p->is_gemm, e->out_gemm = p->out_gemm;
     e->val = arena_alloc(e->a, sizeof(LLVMValueRef) * (size_t)(e->ir->len + 1));
     return e->wsize;
 }
 
-/* An output written by a plain loop over its elements, which can share that
- * loop with its neighbours. */
-static bool mergeable(Em *e, const Out *o, int k) {
-    return o->kind != OUT_TOTAL && o->shape.rank >= 1 && e->out_fuse[k] < 0 && (o->root >= 0 || o->kind == OUT_SET);
-}
-
-/* The outputs in order (emit_c.c's emit_body): neighbours with the same
- * guard share one `if`, and neighbours with the same first dimension one
- * loop over it. */
-static void outputs(Em *e, const Out *outs, int nouts) {
-    LLVMValueRef open = NULL;
-    LLVMBasicBlockRef cont = NULL;
-    for (int k = 0; k < nouts; k++) {
-        if ((outs[k].root < 0 && outs[k].kind != OUT_SET) || e->out_gemm[k]) continue;
-        LLVMValueRef g = outs[k].guard;
-        if (open && g != open) if_close(e, cont), open = NULL;
-        if (g && !open) cont = if_open(e, g), open = g;
-        int last = k;
-        if (mergeable(e, &outs[k], k))
-            while (last + 1 < nouts && mergeable(e, &outs[last + 1], last + 1) && !e->out_gemm[last + 1] &&
-                   outs[last + 1].shape.d[0] == outs[k].shape.d[0] && outs[last + 1].guard == g)
-                last++;
-        if (last == k) {
-            out(e, &outs[k], k);
-            continue;
+/* Outputs a to b, one loop over their first dimension (LW_OUTS). */
+static void outs_loop(Em *e, const Out *outs, int a, int b) {
+    Loop li, lj;
+    flush(e);
+    LLVMValueRef i = par_open(e, &li, ci(e, outs[a].shape.d[0])); /* outputs are disjoint */
+    for (int q = a; q <= b; q++) {
+        if (outs[q].shape.rank == 2) {
+            LLVMValueRef j = par_open(e, &lj, ci(e, outs[q].shape.d[1]));
+            out_elem(e, &outs[q], i, j);
+            loop_close(e, &lj);
+        } else {
+            out_elem(e, &outs[q], i, ci(e, 0));
         }
-        Loop li, lj;
-        flush(e);
-        LLVMValueRef i = par_open(e, &li, ci(e, outs[k].shape.d[0])); /* outputs are disjoint */
-        for (int q = k; q <= last; q++) {
-            if (outs[q].shape.rank == 2) {
-                LLVMValueRef j = par_open(e, &lj, ci(e, outs[q].shape.d[1]));
-                out_elem(e, &outs[q], i, j);
-                loop_close(e, &lj);
-            } else {
-                out_elem(e, &outs[q], i, ci(e, 0));
-            }
-        }
-        loop_close(e, &li);
-        k = last;
     }
-    if (open) if_close(e, cont);
+    loop_close(e, &li);
 }
 
 /* The per-sample rows of sample b (a 32-bit index). */
@@ -1137,70 +1116,64 @@ static void sample_open(Em *e, Loop *l, LLVMValueRef b0, LLVMValueRef nt, const 
     set_rows(e, LLVMBuildNSWAdd(e->bd, b0, bb, ""), rows, args, nrows);
 }
 
-/* Tiled (emit_c.c's emit_tiles): the samples `tile` at a time, each
- * stretch of per-sample code between two products a loop over the tile. */
-static void tiles(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *rows, LLVMValueRef *args, int nrows) {
-    /* for (b0 = 0; b0 < B; b0 += tile) */
-    LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->bd), head = block(e, "tile"), body = block(e, "tbody"),
-                      exit = block(e, "tdone");
-    LLVMBuildBr(e->bd, head);
-    LLVMPositionBuilderAtEnd(e->bd, head);
-    LLVMValueRef b0 = LLVMBuildPhi(e->bd, e->i32, "b0"), zero32 = LLVMConstInt(e->i32, 0, false);
-    LLVMAddIncoming(b0, &zero32, &pre, 1);
-    LLVMBuildCondBr(e->bd, LLVMBuildICmp(e->bd, LLVMIntSLT, b0, B, ""), body, exit);
-    LLVMPositionBuilderAtEnd(e->bd, body);
-    LLVMValueRef left = LLVMBuildNSWSub(e->bd, B, b0, ""), T = i32c(e, e->tile);
-    LLVMValueRef nt = LLVMBuildSelect(e->bd, LLVMBuildICmp(e->bd, LLVMIntSLT, left, T, ""), left, T, "nt");
-    Loop l;
-    bool open = false;
-    for (int id = 0; id < e->ir->len; id++) {
-        char m = e->mode[id];
-        if ((m != 'S' && m != 'W') || !N(e, id)->varies) continue;
-        if (e->is_gemm[id]) {
-            flush(e);
-            if (open) loop_close(e, &l), open = false;
-            for (int g = 0; g < e->ngemm; g++)
-                if (e->gemm[g].node == id) gemm(e, &e->gemm[g], outs, b0, nt, rows, args, nrows);
-            continue;
-        }
-        if (!open) sample_open(e, &l, b0, nt, rows, args, nrows), open = true;
-        node(e, id);
-    }
-    if (!open) sample_open(e, &l, b0, nt, rows, args, nrows);
-    outputs(e, outs, nouts);
-    flush(e);
-    loop_close(e, &l);
-    for (int g = 0; g < e->ngemm; g++)
-        if (e->gemm[g].out >= 0) gemm(e, &e->gemm[g], outs, b0, nt, rows, args, nrows);
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->bd);
-    LLVMValueRef next = LLVMBuildNSWAdd(e->bd, b0, T, "");
-    LLVMBuildBr(e->bd, head);
-    LLVMAddIncoming(b0, &next, &latch, 1);
-    LLVMPositionBuilderAtEnd(e->bd, exit);
-}
-
-/* The body of a batched function: hoisted values, then the sample loop (or
- * the tiles' loop).  rows[k] names a per-sample row of n_state doubles read
+/* The body of a batched function, built from its loops (lower.c; emit_c.c
+ * prints the same).  rows[k] names a per-sample row of n_state doubles read
  * from or written to the argument args[k]. */
 static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *rows, LLVMValueRef *args, int nrows,
                  bool batch) {
-    plan(e, outs, nouts, batch);
-    for (int id = 0; id < e->ir->len; id++)
-        if ((e->mode[id] == 'S' || e->mode[id] == 'W') && !N(e, id)->varies) node(e, id);
-    flush(e);
-    if (e->tile > 1) {
-        tiles(e, outs, nouts, B, rows, args, nrows);
-        return;
+    Lowered lw;
+    plan(e, outs, nouts, batch, &lw);
+    bool tiled = false;
+    Loop ls; /* the loop over samples */
+    LLVMBasicBlockRef head = NULL, exit = NULL, cont = NULL;
+    LLVMValueRef b0 = NULL, nt = NULL, T = NULL;
+    for (int i = 0; i < lw.n; i++) {
+        LwStmt st = lw.s[i];
+        switch (st.kind) {
+        case LW_NODE: node(e, st.a); break;
+        case LW_TILES: { /* for (b0 = 0; b0 < B; b0 += tile) */
+            flush(e);
+            tiled = true;
+            LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->bd), tbody = block(e, "tbody");
+            head = block(e, "tile"), exit = block(e, "tdone");
+            LLVMBuildBr(e->bd, head);
+            LLVMPositionBuilderAtEnd(e->bd, head);
+            b0 = LLVMBuildPhi(e->bd, e->i32, "b0");
+            LLVMValueRef zero32 = LLVMConstInt(e->i32, 0, false);
+            LLVMAddIncoming(b0, &zero32, &pre, 1);
+            LLVMBuildCondBr(e->bd, LLVMBuildICmp(e->bd, LLVMIntSLT, b0, B, ""), tbody, exit);
+            LLVMPositionBuilderAtEnd(e->bd, tbody);
+            LLVMValueRef left = LLVMBuildNSWSub(e->bd, B, b0, "");
+            T = i32c(e, e->tile);
+            nt = LLVMBuildSelect(e->bd, LLVMBuildICmp(e->bd, LLVMIntSLT, left, T, ""), left, T, "nt");
+            break;
+        }
+        case LW_TILES_END: {
+            LLVMBasicBlockRef latch = LLVMGetInsertBlock(e->bd);
+            LLVMValueRef next = LLVMBuildNSWAdd(e->bd, b0, T, "");
+            LLVMBuildBr(e->bd, head);
+            LLVMAddIncoming(b0, &next, &latch, 1);
+            LLVMPositionBuilderAtEnd(e->bd, exit);
+            break;
+        }
+        case LW_SAMPLES:
+            flush(e);
+            if (tiled) {
+                sample_open(e, &ls, b0, nt, rows, args, nrows);
+            } else {
+                LLVMValueRef b = loop_open(e, &ls, B);
+                ls.batch = true;
+                set_rows(e, b, rows, args, nrows);
+            }
+            break;
+        case LW_SAMPLES_END: flush(e), loop_close(e, &ls); break;
+        case LW_GEMM: gemm(e, &e->gemm[st.a], outs, b0, nt, rows, args, nrows); break;
+        case LW_GUARD: cont = if_open(e, outs[st.a].guard); break;
+        case LW_GUARD_END: if_close(e, cont); break;
+        case LW_OUT: out(e, &outs[st.a], st.a); break;
+        case LW_OUTS: outs_loop(e, outs, st.a, st.b); break;
+        }
     }
-    Loop lb;
-    LLVMValueRef b = loop_open(e, &lb, B);
-    lb.batch = true;
-    set_rows(e, b, rows, args, nrows);
-    for (int id = 0; id < e->ir->len; id++)
-        if ((e->mode[id] == 'S' || e->mode[id] == 'W') && N(e, id)->varies) node(e, id);
-    outputs(e, outs, nouts);
-    flush(e);
-    loop_close(e, &lb);
 }
 
 /* ---- functions ------------------------------------------------------- */

@@ -233,31 +233,31 @@ int plan_storage(Plan *p, Ir *ir, const PlanOut *outs, int nouts, bool batch, Ar
 
 /* ---- the work size of the generated functions -------------------------- */
 
-/* The outputs of function fn, as emit_c.c and emit_llvm.c lay them out;
- * outs has room for 2 nstates + nparams + 2.  Returns their number. */
-static int fn_outs(Program *pg, int fn, PlanOut *outs) {
+int plan_outputs(Program *pg, int fn, PlanOut *outs) {
     Model *m = pg->m;
     int k = 0;
     switch (fn) {
     case 0: /* f */
     case 2: /* f_vjp: f's outputs, then the VJP's */
-        for (int i = 0; i < m->nstates; i++) outs[k++] = (PlanOut){pg->f.roots[i], false, m->states[i]->shape, false};
+        for (int i = 0; i < m->nstates; i++)
+            outs[k++] = (PlanOut){pg->f.roots[i], false, m->states[i]->shape, false, 0};
         if (fn == 0) break;
         /* fall through */
     case 1: /* vjp */
         for (int i = 0; i < m->nstates; i++)
-            outs[k++] = (PlanOut){pg->vjp_z.roots[i], false, m->states[i]->shape, false};
+            outs[k++] = (PlanOut){pg->vjp_z.roots[i], false, m->states[i]->shape, false, 1};
         for (int i = 0; i < m->nparams; i++)
-            outs[k++] = (PlanOut){pg->vjp_p.roots[i], false, m->params[i]->shape, true};
-        outs[k++] = (PlanOut){pg->vjp_t.roots[0], true, shape0(), false};
+            outs[k++] = (PlanOut){pg->vjp_p.roots[i], false, m->params[i]->shape, true, 2};
+        outs[k++] = (PlanOut){pg->vjp_t.roots[0], true, shape0(), false, 3};
         break;
     case 3: /* jvp */
-        for (int i = 0; i < m->nstates; i++) outs[k++] = (PlanOut){pg->jvp.roots[i], false, m->states[i]->shape, false};
+        for (int i = 0; i < m->nstates; i++)
+            outs[k++] = (PlanOut){pg->jvp.roots[i], false, m->states[i]->shape, false, 0};
         break;
     case 4: /* loss */
     case 5: /* loss_grad */
-        outs[k++] = (PlanOut){pg->loss.roots[0], true, shape0(), false};
-        if (fn == 5) outs[k++] = (PlanOut){pg->loss_grad.roots[0], false, shape1(m->n_state), false};
+        outs[k++] = (PlanOut){pg->loss.roots[0], true, shape0(), false, 0};
+        if (fn == 5) outs[k++] = (PlanOut){pg->loss_grad.roots[0], false, shape1(m->n_state), false, 0};
         break;
     }
     return k;
@@ -272,7 +272,7 @@ int plan_work_size(Program *pg, int *over) {
         Plan p;
         /* jac_z keeps e_i in work[0, n_state) and gives the VJP the rest */
         int base = fn == 1 ? m->n_state : 0;
-        int size = plan_within(&p, pg->ir, outs, fn_outs(pg, fn, outs), fn < 4, a, MAX_WORK - base);
+        int size = plan_within(&p, pg->ir, outs, plan_outputs(pg, fn, outs), fn < 4, a, MAX_WORK - base);
         if (p.over >= 0)
             bad = p.over;
         else if (base + size > w)
@@ -303,7 +303,7 @@ void plan_dump(Buf *b, Program *pg) {
     PlanOut *outs = arena_alloc(a, sizeof *outs * (2 * (size_t)m->nstates + (size_t)m->nparams + 2));
     for (int fn = 0; fn < 6; fn++) {
         Plan p;
-        int nouts = fn_outs(pg, fn, outs);
+        int nouts = plan_outputs(pg, fn, outs);
         int w = plan_storage(&p, ir, outs, nouts, fn < 4, a);
         int count[128] = {0};
         buf_printf(b, "%s: %d doubles of work%s\n", fn_name[fn], w, fn == 1 ? " (jac_z adds n_state before it)" : "");

@@ -110,11 +110,7 @@ static int tile_products(Program *pg) {
     Model *md = pg->m;
     Arena *a = arena_new();
     PlanOut *outs = arena_alloc(a, sizeof *outs * (2 * (size_t)md->nstates + (size_t)md->nparams + 2));
-    int k = 0;
-    for (int i = 0; i < md->nstates; i++) outs[k++] = (PlanOut){pg->f.roots[i], false, md->states[i]->shape, false};
-    for (int i = 0; i < md->nstates; i++) outs[k++] = (PlanOut){pg->vjp_z.roots[i], false, md->states[i]->shape, false};
-    for (int i = 0; i < md->nparams; i++) outs[k++] = (PlanOut){pg->vjp_p.roots[i], false, md->params[i]->shape, true};
-    outs[k++] = (PlanOut){pg->vjp_t.roots[0], true, shape0(), false};
+    int k = plan_outputs(pg, 2, outs); /* f_vjp */
     Plan p;
     plan_storage(&p, pg->ir, outs, k, true, a);
     int n = p.ngemm;
