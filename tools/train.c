@@ -516,6 +516,7 @@ typedef struct Trainer {
     long lb_it;         /* the iteration the line search evaluates for */
     double *res_lbfgs;  /* a resumed L-BFGS (state_load), until it is made */
     long iter;          /* completed iterations */
+    long noise_it;      /* the iteration whose noises the windows draw (noise_seed) */
     nodec_stats train_stats, eval_stats;
     long evals;
     LogRow *log;
@@ -686,11 +687,24 @@ static void sample(Trainer *T, long it) {
  * a later one from its first row, and where that misses a value, from the
  * model's own prediction at that time (solved from the trajectory's start
  * with θ, taken as given: no gradient flows through it). */
+/* The seed of the noises (`noise e = …`, nodec_draw_noise) of window or
+ * trajectory k in iteration it: drawn anew each iteration; it = -1, an
+ * evaluation, draws the same noises every time. */
+static unsigned long long noise_seed(const Trainer *T, long it, long k) {
+    uint64_t x = (uint64_t)T->o.seed * 0x9e3779b97f4a7c15ull ^ (uint64_t)(it + 2) * 0xbf58476d1ce4e5b9ull;
+    return x ^ (uint64_t)(k + 1) * 0x94d049bb133111ebull;
+}
+
 static int window_start(Trainer *T, const Win *w, const double *theta, double *z0) {
     int ns = T->ns;
     const nodec_traj *tr = &T->d.traj[w->traj];
-    if (w->start == 0) return nodec_data_start(T->m, &T->d, w->traj, theta, z0, T->err, sizeof T->err);
+    if (w->start == 0) {
+        if (nodec_data_start(T->m, &T->d, w->traj, theta, z0, T->err, sizeof T->err)) return -1;
+        nodec_draw_noise(T->m, z0, 1, noise_seed(T, T->noise_it, w - T->pool));
+        return 0;
+    }
     memcpy(z0, tr->z + (size_t)w->start * ns, sizeof(double) * (size_t)ns);
+    nodec_draw_noise(T->m, z0, 1, noise_seed(T, T->noise_it, w - T->pool));
     bool missing = false;
     for (int i = 0; i < ns; i++) missing |= isnan(z0[i]);
     if (!missing) return 0;
@@ -721,6 +735,7 @@ static int window_start(Trainer *T, const Win *w, const double *theta, double *z
  * gradient of the mean of ℓ(z_b(T1)), exactly (a factor of 2), and that mean is taken
  * from the forward solution it returns.  So the runtime needs no option for it. */
 static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
+    T->noise_it = it;
     int ns = T->ns, np = T->np, B = T->B, stride = T->maxlen;
     int rank = tools_mpi_rank(), size = tools_mpi_size();
     long total = 0; /* observations in the minibatch: windows weigh by theirs */
@@ -895,7 +910,8 @@ static int full_loss(Trainer *T, const nodec_data *d, double **pred, const char 
         if (s) {
             rc = NODEC_SUCCESS;
             for (int b = 0; b < B && rc == NODEC_SUCCESS; b++)
-                if (nodec_data_start(T->m, d, members[b], T->theta, z0 + (size_t)b * ns, T->err, sizeof T->err))
+                if (nodec_data_start(T->m, d, members[b], T->theta, z0 + (size_t)b * ns, T->err, sizeof T->err) ||
+                    (nodec_draw_noise(T->m, z0 + (size_t)b * ns, 1, noise_seed(T, -1, members[b])), 0))
                     rc = NODEC_ILL_INPUT;
             if (rc != NODEC_SUCCESS) {
                 free(z0), free(z), free(obs), free(done), free(members);

@@ -23,6 +23,7 @@
 #include "lotka_volterra_edited.h"
 #include "lotka_volterra_renamed.h"
 #include "nodec_tools.h"
+#include "ffjord_hutchinson.h"
 #include "ffjord_linear.h"
 #include "ffjord_small.h"
 #include "forced_oscillator.h"
@@ -43,7 +44,8 @@ static const nodec_model *models[] = {&spiral_model,
                                       &learned_start_model,
                                       &partial_oscillator_model,
                                       &ffjord_small_model,
-                                      &ffjord_linear_model};
+                                      &ffjord_linear_model,
+                                      &ffjord_hutchinson_model};
 
 static int params(const nodec_model *m, int argc, char **argv) {
     if (argc < 1) return fputs("usage: train_driver MODEL params OUT.npz NAME=VALUE…\n", stderr), 2;

@@ -751,6 +751,29 @@ partial_oscillator)
     exit !(s > 1e-3 && e1 <= 1e-7 * s && e2 <= 1e-6 * s) }' || fail "dL/dv0 disagrees"
   ;;
 
+ffjord_hutchinson)
+  # The Hutchinson twin of ffjord_small (models/ffjord_hutchinson.nde: a
+  # Rademacher noise drawn per point and anew each iteration, one VJP for
+  # the trace), trained as case ffjord trains the exact one; its parameters,
+  # evaluated by the exact model, must reach that case's NLL threshold 2.85.
+  # Measured: 2.643 (the exact model's own training: 2.649).
+  moons=$repo/data/two_moons.csv
+  train ffjord_hutchinson --data "$moons" --density 1 --optimizer adam --lr 1e-2 --batch 128 --rtol 1e-5 \
+    --atol 1e-5 --iters 200 --eval-every 0 --save "$tmp/h.npz" --quiet
+  expect_rc 0
+  train ffjord_small --data "$moons" --density 1 --rtol 1e-5 --atol 1e-5 --params "$tmp/h.npz" --iters 0 --quiet
+  expect_rc 0
+  nll=$(json full_loss "$tmp/out")
+  echo "Hutchinson-trained parameters: exact NLL $nll"
+  lt "$nll" 2.85 || fail "the exact NLL $nll of the Hutchinson-trained flow is not below 2.85"
+  # the same seed draws the same noises: the same parameters, bit for bit
+  train ffjord_hutchinson --data "$moons" --density 1 --optimizer adam --lr 1e-2 --batch 128 --rtol 1e-5 \
+    --atol 1e-5 --iters 20 --eval-every 0 --save "$tmp/a.npz" --quiet
+  train ffjord_hutchinson --data "$moons" --density 1 --optimizer adam --lr 1e-2 --batch 128 --rtol 1e-5 \
+    --atol 1e-5 --iters 20 --eval-every 0 --save "$tmp/b.npz" --quiet
+  cmp -s "$tmp/a.npz" "$tmp/b.npz" || fail "the same seed trained other parameters"
+  ;;
+
 solve_batch)
   # nodec solve --z0-file: many initial states as one batch (tools/cli.c).
   # Each trajectory agrees with its own solve to the tolerance (the batch
