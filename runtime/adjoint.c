@@ -22,7 +22,7 @@
  *             at a time: no reverse-solve error.  Memory O(steps) scalars +
  *             O(steps/k + k) states.  The default, and the only mode, for the
  *             implicit methods: the adjoint a' = −Jᵀa is as stiff as the
- *             forward problem, and is solved with the same Rosenbrock method
+ *             forward problem, and is solved with the same implicit method
  *             (its Jacobian is −Jᵀ at the interpolated z(t); aθ and at are
  *             quadratures); under auto each forward step's method is recorded
  *             and the adjoint uses it on that step.
@@ -226,7 +226,7 @@ static int tape_step(fwd_hook *hk, rk *r, int interval, long j, long m) {
     tp->grid[3 * k + 2] = m;
     if (s->method == NODEC_AUTO) {
         if ((rc = grow(s, (void **)&tp->meth, &tp->mcap, k + 1, 1))) return rc;
-        tp->meth[k] = r->tab->ros != NULL;
+        tp->meth[k] = RK_IMPLICIT(r->tab);
     }
     if (k % tp->every == 0) {
         if ((rc = grow(s, (void **)&tp->y, &tp->scap, tp->ns + 1, nz * sizeof(double)))) return rc;

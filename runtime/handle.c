@@ -64,7 +64,9 @@ void nodec__append(nodec_solver *s, const char *fmt, ...) {
     va_end(ap);
 }
 
-int nodec__implicit(nodec_method m) { return m == NODEC_RODAS4 || m == NODEC_RODAS5P || m == NODEC_AUTO; }
+int nodec__implicit(nodec_method m) {
+    return m == NODEC_RODAS4 || m == NODEC_RODAS5P || m == NODEC_AUTO || m == NODEC_KVAERNO4;
+}
 
 nodec_grad_mode nodec_get_grad_mode(const nodec_solver *s) {
     if (s->grad_set || !nodec__implicit(s->method)) return s->grad;
@@ -79,7 +81,7 @@ static int bad(nodec_solver *s, const char *what) {
 }
 
 int nodec_set_method(nodec_solver *s, nodec_method method) {
-    if (!s || method < NODEC_EULER || method > NODEC_AUTO) return bad(s, "unknown method");
+    if (!s || method < NODEC_EULER || method > NODEC_KVAERNO4) return bad(s, "unknown method");
     s->method = method;
     return NODEC_SUCCESS;
 }
@@ -204,7 +206,7 @@ const char *nodec_error_name(int code) {
 const char *nodec_get_error_message(const nodec_solver *s) { return s && s->err ? s->msg : ""; }
 
 static const char *const method_names[] = {
-    "euler", "midpoint", "rk4", "bosh3", "dopri5", "tsit5", "dopri8", "rodas4", "rodas5p", "auto",
+    "euler", "midpoint", "rk4", "bosh3", "dopri5", "tsit5", "dopri8", "rodas4", "rodas5p", "auto", "kvaerno4",
 };
 static const char *const grad_names[] = {"adjoint", "checkpoint", "direct"};
 
@@ -214,7 +216,9 @@ int nodec_method_from_name(const char *name) {
     return -1;
 }
 
-const char *nodec_method_name(nodec_method m) { return m >= NODEC_EULER && m <= NODEC_AUTO ? method_names[m] : "?"; }
+const char *nodec_method_name(nodec_method m) {
+    return m >= NODEC_EULER && m <= NODEC_KVAERNO4 ? method_names[m] : "?";
+}
 
 int nodec_grad_mode_from_name(const char *name) {
     for (int i = 0; name && i < 3; i++)

@@ -5,8 +5,8 @@
  *
  * The modules call in one direction (docs/map.md; tests/layout checks it):
  *
- *   nodec.c (façade) → adjoint.c → solver.c → rosenbrock.c → linalg.c,
- *                                                handle.c, par.c, mem.c
+ *   nodec.c (façade) → adjoint.c → solver.c → [esdirk.c →] rosenbrock.c →
+ *                                       linalg.c, handle.c, par.c, mem.c
  *   (handle.c → par.c → mem.c); optim.c stands alone.
  */
 #ifndef NODEC_INTERNAL_H
@@ -85,7 +85,7 @@ void nodec__append(nodec_solver *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-/* 1 for the methods that use ∂f/∂z (rodas4, rodas5p, auto). */
+/* 1 for the methods that use ∂f/∂z (rodas4, rodas5p, auto, kvaerno4). */
 int nodec__implicit(nodec_method m);
 
 /* ---- solver.c, rosenbrock.c ---- */
@@ -94,6 +94,9 @@ int nodec__implicit(nodec_method m);
  * tableaus have a[s-1][·] = b and c[s-1] = 1: their last stage is f(t1, y1).
  * `order` is the exponent the controller uses (err ∝ h^order). */
 typedef struct ros_tab ros_tab;
+typedef struct esd_tab {
+    double gamma; /* the diagonal of A */
+} esd_tab;
 typedef struct rk_tab {
     const char *name;
     int s, order, adaptive, fsal;
@@ -104,7 +107,14 @@ typedef struct rk_tab {
     /* A Rosenbrock method (rosenbrock.c), or NULL.  Then c, a, b, e are
      * unused and the rows of rk.k are F(t, y) and the stages U_1 … U_{s−1}. */
     const ros_tab *ros;
+    /* An ESDIRK method (esdirk.c), or NULL.  Then c, a (the strictly lower
+     * part; the diagonal is esd's γ), b, e are its tableau and the rows of
+     * rk.k its stage derivatives, as an explicit FSAL tableau's. */
+    const esd_tab *esd;
 } rk_tab;
+
+/* The tableau uses ∂F/∂y (a Rosenbrock or an ESDIRK method). */
+#define RK_IMPLICIT(tb) ((tb)->ros != NULL || (tb)->esd != NULL)
 
 /* a is strictly lower and packed by rows: row i holds a[i][0..i-1]. */
 #define RK_A(tb, i, j) ((tb)->a[(i) * ((i)-1) / 2 + (j)])
@@ -162,6 +172,7 @@ typedef struct rk {
     int jok;                       /* J and ft are those at (t, y) */
     double wfac;                   /* 1/(hγ) of the factored W; 0: none */
     int nsing, sing_blk, sing_col; /* singular W: count in a row, where */
+    double eta;                    /* ESDIRK: the Newton iteration's last η */
 } rk;
 
 /* Allocates the stages and buffers of tab (with s->method auto: of both
@@ -226,8 +237,10 @@ double fwd_fixed_h(const nodec_solver *s, int n_times, const double *t);
  * (r->t, r->y) with k_0 = F(t, y) valid: r->ynew gets y1, r->ytmp the error
  * estimate.  Returns NODEC_SUCCESS, a failure, or ROS_SINGULAR when W is
  * singular (r->sing_blk, sing_col say where; no failure recorded yet). */
-enum { ROS_SINGULAR = 1 };
+enum { ROS_SINGULAR = 1, ESD_NEWTON = 2 };
 int ros_stages(rk *r, double h, double t1);
+/* LU of W = fac·I − J_b for every block (r->LU, r->piv); ROS_SINGULAR. */
+int ros_factor(rk *r, double fac);
 int ros_singular_fail(rk *r, double h);
 /* After ros_stages: r->yd = an estimate of the dense output's error at
  * the step's midpoint (its residual filtered through W⁻¹); uses r->yprev
@@ -238,6 +251,18 @@ void ros_dense_coefs(const ros_tab *rt, double (*W)[6]);
 /* max over blocks of ‖J_b‖∞ ≥ the spectral radius of ∂F/∂y. */
 double ros_jac_norm(const rk *r);
 extern const ros_tab ros_rodas4, ros_rodas5p;
+
+/* esdirk.c: the stages of one ESDIRK step from (r->t, r->y) with k_0 =
+ * F(t, y) valid: r->ynew gets y1, r->ytmp the error estimate (adaptive).
+ * NODEC_SUCCESS, a failure, ROS_SINGULAR (W singular) or ESD_NEWTON (the
+ * Newton iteration of a stage did not converge; nothing recorded). */
+int esd_stages(rk *r, double h, double t1);
+int esd_newton_fail(rk *r, double h);
+/* After esd_stages: r->yd = an estimate of the dense output's error at the
+ * step's midpoint, as ros_dense_error (r->yprev is scratch).  Only for
+ * systems without quadratures. */
+int esd_dense_error(rk *r, double h);
+extern const rk_tab esd_kvaerno4;
 
 /* ---- par.c: the batch split across threads ---- */
 

@@ -58,8 +58,13 @@ typedef enum nodec_method {
      * gradient mode is checkpoint; adjoint and direct are refused. */
     NODEC_RODAS4,  /* Hairer & Wanner's RODAS, order 4(3), 6 stages */
     NODEC_RODAS5P, /* Steinebach 2023, order 5(4), 8 stages */
-    NODEC_AUTO     /* dopri5, switching to rodas5p where the problem is
+    NODEC_AUTO,    /* dopri5, switching to rodas5p where the problem is
                       stiff and back (Hairer's stiffness test) */
+    /* ESDIRK: Kværnø's 4(3) (BIT 44, 2004), 5 stages, L-stable and stiffly
+     * accurate, simplified Newton on each stage with one LU of
+     * W = I/(hγ) − ∂f/∂z per trajectory and step; cubic Hermite dense
+     * output.  Gradients as the Rosenbrock methods (checkpoint). */
+    NODEC_KVAERNO4
 } nodec_method;
 
 typedef enum nodec_grad_mode {

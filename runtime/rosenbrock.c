@@ -174,7 +174,7 @@ static int jacobian(rk *r, double h) {
 }
 
 /* LU of W = fac·I − J_b for every block. */
-static int factor(rk *r, double fac) {
+int ros_factor(rk *r, double fac) {
     int m = r->o->blk;
     long mm = (long)m * m;
     for (int b = 0; b < r->o->nblk; b++) {
@@ -254,7 +254,7 @@ int ros_stages(rk *r, double h, double t1) {
     double fac = 1 / (h * rt->gamma), *U = r->k + n;
 
     if (!r->jok && (rc = jacobian(r, h))) return rc;
-    if (fac != r->wfac && (rc = factor(r, fac))) return rc;
+    if (fac != r->wfac && (rc = ros_factor(r, fac))) return rc;
     for (int i = 0; i < S; i++) {
         double *Ui = U + (size_t)i * n;
         if (i == 0) {
@@ -325,7 +325,8 @@ int ros_singular_fail(rk *r, double h) {
                        "trajectory %d, column %d): df/dz has the eigenvalue "
                        "1/(h*gamma) = %.6g there, or the model's jac_z is "
                        "wrong; check jac_z, or try another step size or method",
-                       r->tab->name, r->t, r->pass, fabs(h), r->sing_blk, r->sing_col, 1 / (h * r->tab->ros->gamma));
+                       r->tab->name, r->t, r->pass, fabs(h), r->sing_blk, r->sing_col,
+                       1 / (h * (r->tab->ros ? r->tab->ros->gamma : r->tab->esd->gamma)));
 }
 
 /* y = y0 + x Σ b_i U_i + x(1 − x)(h1 + x h2 + x² h3), h_k = Σ_i H_ki U_i:

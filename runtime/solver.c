@@ -4,8 +4,9 @@
  * DESIGN.md §1, §4, §7.
  *
  * One generic stepper runs every tableau; the Rosenbrock methods' stages
- * come from rosenbrock.c, everything around them (control, dense output,
- * switching) is the same code.  Adaptive methods follow
+ * come from rosenbrock.c and the ESDIRK method's (kvaerno4) from esdirk.c,
+ * everything around them (control, dense output, switching) is the same
+ * code.  Adaptive methods follow
  * torchdiffeq (rk_common.py, misc.py) so that step counts can be compared:
  *   - error ratio: RMS over components of err / (atol + rtol·max(|y0|,|y1|)),
  *     max over norm groups (one group forward; the adjoint uses groups to
@@ -224,20 +225,23 @@ static const double dp8_dense[14][6] = {
 #undef W6
 
 static const rk_tab tabs[] = {
-    {"euler", 1, 1, 0, 0, euler_c, euler_a, euler_b, NULL, NULL, NULL, NULL},
-    {"midpoint", 2, 2, 0, 0, mid_c, mid_a, mid_b, NULL, NULL, NULL, NULL},
-    {"rk4", 4, 4, 0, 0, rk4_c, rk4_a, rk4_b, NULL, NULL, NULL, NULL},
-    {"bosh3", 4, 3, 1, 1, bs_c, bs_a, bs_b, bs_e, NULL, NULL, NULL},
-    {"dopri5", 7, 5, 1, 1, dp5_c, dp5_a, dp5_b, dp5_e, dp5_mid, NULL, NULL},
-    {"tsit5", 7, 5, 1, 1, ts_c, ts_a, ts_b, ts_e, ts_mid, NULL, NULL},
-    {"dopri8", 14, 8, 1, 1, dp8_c, dp8_a, dp8_b, dp8_e, NULL, dp8_dense, NULL},
+    {"euler", 1, 1, 0, 0, euler_c, euler_a, euler_b, NULL, NULL, NULL, NULL, NULL},
+    {"midpoint", 2, 2, 0, 0, mid_c, mid_a, mid_b, NULL, NULL, NULL, NULL, NULL},
+    {"rk4", 4, 4, 0, 0, rk4_c, rk4_a, rk4_b, NULL, NULL, NULL, NULL, NULL},
+    {"bosh3", 4, 3, 1, 1, bs_c, bs_a, bs_b, bs_e, NULL, NULL, NULL, NULL},
+    {"dopri5", 7, 5, 1, 1, dp5_c, dp5_a, dp5_b, dp5_e, dp5_mid, NULL, NULL, NULL},
+    {"tsit5", 7, 5, 1, 1, ts_c, ts_a, ts_b, ts_e, ts_mid, NULL, NULL, NULL},
+    {"dopri8", 14, 8, 1, 1, dp8_c, dp8_a, dp8_b, dp8_e, NULL, dp8_dense, NULL, NULL},
     /* rows of k: F(t0, y0) and the 6 or 8 stages (rosenbrock.c) */
-    {"rodas4", 7, 4, 1, 0, NULL, NULL, NULL, NULL, NULL, NULL, &ros_rodas4},
-    {"rodas5p", 9, 5, 1, 0, NULL, NULL, NULL, NULL, NULL, NULL, &ros_rodas5p},
+    {"rodas4", 7, 4, 1, 0, NULL, NULL, NULL, NULL, NULL, NULL, &ros_rodas4, NULL},
+    {"rodas5p", 9, 5, 1, 0, NULL, NULL, NULL, NULL, NULL, NULL, &ros_rodas5p, NULL},
 };
 /* clang-format on */
 
-const rk_tab *rk_tableau(nodec_method m) { return &tabs[m == NODEC_AUTO ? NODEC_DOPRI5 : m]; }
+const rk_tab *rk_tableau(nodec_method m) {
+    if (m == NODEC_KVAERNO4) return &esd_kvaerno4; /* esdirk.c */
+    return &tabs[m == NODEC_AUTO ? NODEC_DOPRI5 : m];
+}
 
 /* auto's two methods. */
 #define AUTO_EXPLICIT NODEC_DOPRI5
@@ -249,7 +253,7 @@ const rk_tab *rk_tableau(nodec_method m) { return &tabs[m == NODEC_AUTO ? NODEC_
  * methods also ∂F/∂t, J, W's LU and its pivots. */
 int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o, nodec_pass_stats *st, const char *pass) {
     size_t n = (size_t)o->n, nj = 0;
-    int rows = tab->s, ros = tab->ros != NULL;
+    int rows = tab->s, ros = RK_IMPLICIT(tab);
     memset(r, 0, sizeof *r);
     r->s = s;
     r->tab = tab;
@@ -396,6 +400,17 @@ static int trial(rk *r, double h, double t1, double *ratio, double *Ys) {
     int n = r->o->n, s = tb->s, rc;
     double *k = r->k;
 
+    if (tb->esd) { /* esdirk.c */
+        if ((rc = esd_stages(r, h, t1))) return rc;
+        *ratio = r->adaptive ? scaled_norm(r, r->ytmp, r->y, r->ynew) : 0;
+        if (r->adaptive && r->dense_check && *ratio <= 1) { /* as below */
+            double dr;
+            if ((rc = esd_dense_error(r, h))) return rc;
+            dr = scaled_norm(r, r->yd, r->y, r->ynew);
+            if (!(dr <= *ratio)) *ratio = dr;
+        }
+        return NODEC_SUCCESS;
+    }
     if (tb->ros) {
         if ((rc = ros_stages(r, h, t1))) return rc;
         *ratio = r->adaptive ? scaled_norm(r, r->ytmp, r->y, r->ynew) : 0;
@@ -438,8 +453,8 @@ static void accept(rk *r, double h, double t1) {
     r->kstate = r->tab->fsal ? 2 : 0;
     r->jok = 0;
     r->st->steps++;
-    r->xs->method = (int)(r->tab - tabs);
-    if (r->tab->ros) r->xs->stiff_steps++;
+    r->xs->method = r->tab == &esd_kvaerno4 ? NODEC_KVAERNO4 : (int)(r->tab - tabs);
+    if (RK_IMPLICIT(r->tab)) r->xs->stiff_steps++;
 }
 
 /* A step of exactly h, accepted whatever the error (fixed grids, replays). */
@@ -452,7 +467,7 @@ int rk_take(rk *r, double h, double t1, double *Ys) {
                            "(%s pass): raise max_steps or use a larger step",
                            r->s->max_steps, r->t, r->pass);
     if ((rc = rk_ensure_k0(r)) || (rc = trial(r, h, t1, &ratio, Ys)))
-        return rc == ROS_SINGULAR ? ros_singular_fail(r, h) : rc;
+        return rc == ROS_SINGULAR ? ros_singular_fail(r, h) : rc == ESD_NEWTON ? esd_newton_fail(r, h) : rc;
     if (!rk_all_finite(r->ynew, r->o->n))
         return nodec__fail(r->s, NODEC_NONFINITE,
                            "the state became non-finite in the step from t = %.6g "
@@ -519,10 +534,10 @@ int rk_attempt(rk *r, double t_end, int *accepted) {
     double h, t1, ratio;
     int clipped = 0, ok, rc;
     /* (the backward pass's failures get their hint from adjoint.c) */
-    const char *tail = r->tab->ros || strcmp(r->pass, "forward") != 0 ? ", or use a shorter time span"
-                                                                      : ", use a shorter time span, or, if the "
-                                                                        "problem is stiff, an implicit method "
-                                                                        "(auto, rodas5p, rodas4)";
+    const char *tail = RK_IMPLICIT(r->tab) || strcmp(r->pass, "forward") != 0 ? ", or use a shorter time span"
+                                                                              : ", use a shorter time span, or, if the "
+                                                                                "problem is stiff, an implicit method "
+                                                                                "(auto, rodas5p, rodas4, kvaerno4)";
 
     *accepted = 0;
     if (r->next) {
@@ -536,9 +551,9 @@ int rk_attempt(rk *r, double t_end, int *accepted) {
                            "on the way to t = %.6g (%s pass, steps of %.3g): "
                            "%sraise max_steps, loosen rtol/atol%s",
                            s->max_steps, r->t, t_end, r->pass, fabs(r->h),
-                           r->tab->ros ? ""
-                                       : "if the dynamics are stiff or "
-                                         "change fast, explicit methods need tiny steps; ",
+                           RK_IMPLICIT(r->tab) ? ""
+                                               : "if the dynamics are stiff or "
+                                                 "change fast, explicit methods need tiny steps; ",
                            tail);
     /* Roundoff apart already (two stops a few ulps from each other, as an
      * observation time next to a step end): arrive without a step. */
@@ -568,6 +583,12 @@ int rk_attempt(rk *r, double t_end, int *accepted) {
         r->attempts++;
         r->st->rejected++;
         if (++r->nsing >= 5) return ros_singular_fail(r, h);
+        r->h = h * 0.5;
+        return NODEC_SUCCESS;
+    }
+    if (rc == ESD_NEWTON) { /* the Newton iteration failed: halve h (radau5) */
+        r->attempts++;
+        r->st->rejected++;
         r->h = h * 0.5;
         return NODEC_SUCCESS;
     }

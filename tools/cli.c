@@ -32,7 +32,7 @@ const char nodec_cli_solve_help[] =
     "                  N of them (default 101), both ends included\n"
     "  --times FILE    output times from the `t` column (or only column) of a CSV\n"
     "  -o OUT.csv      write to a file (atomically) instead of standard output\n"
-    "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8|rodas4|rodas5p|auto (dopri5)\n"
+    "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8|rodas4|rodas5p|kvaerno4|auto (dopri5)\n"
     "  --rtol R (1e-7)  --atol A (1e-9)  --max-steps N  --step H (fixed step size)\n"
     "  --threads N     threads that share a large batch (0: all cores, the default)\n";
 
@@ -47,7 +47,7 @@ const char nodec_cli_grad_help[] =
     "averaged over observation times (t_0 included) and trajectories.\n"
     "Trajectories that share their times are solved as one batch.\n"
     "  --mode adjoint|checkpoint|direct   gradient method (adjoint; checkpoint for\n"
-    "                  rodas4, rodas5p and auto)\n"
+    "                  rodas4, rodas5p, kvaerno4 and auto)\n"
     "  --no-seminorm   full error norm in the adjoint pass\n"
     "  --repeat N      compute the gradient N times; stats get the median wall time\n"
     "solver options as for `nodec solve`.\n";
@@ -107,7 +107,7 @@ int nodec_solver_opts_parse(nodec_solver_opts *o, const char *cmd, int argc, cha
     if ((v = nodec_cli_value("--method", argc, argv, i, &missing))) {
         if (missing || (o->method = nodec_method_from_name(v)) < 0)
             return bad(cmd, "--method", v,
-                       "use euler, midpoint, rk4, bosh3, dopri5, tsit5, dopri8, rodas4, rodas5p or auto");
+                       "use euler, midpoint, rk4, bosh3, dopri5, tsit5, dopri8, rodas4, rodas5p, kvaerno4 or auto");
         return 1;
     }
     if ((v = nodec_cli_value("--mode", argc, argv, i, &missing))) {

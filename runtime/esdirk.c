@@ -1,0 +1,222 @@
+/* esdirk.c — the ESDIRK method: Kværnø's 4(3), five stages, L-stable and
+ * stiffly accurate, its tableau and one step's stages by simplified Newton
+ * iteration on the model's ∂f/∂z.  DESIGN.md §7 "Solvers and gradients".
+ * solver.c drives it (error norm, step control, dense output: the stages
+ * are derivatives k_i, as an explicit tableau's); this file calls
+ * rosenbrock.c (the factorisation of W), linalg.c and handle.c.
+ *
+ * A. Kværnø, "Singly diagonally implicit Runge–Kutta methods with an
+ * explicit first stage", BIT 44 (2004) 489–502: the 4/3 pair that advances
+ * with the 4th-order last stage, γ = 0.5728160625, every coefficient a
+ * rational function of γ (the formulas as in Diffrax's kvaerno4.py; the
+ * values below are those formulas evaluated in 40-digit arithmetic, and
+ * they satisfy the eight order-4 conditions to 1e-40 and the embedded
+ * method's four order-3 conditions; R(∞) = −7e-11, from γ's ten digits).
+ *
+ *     Y_1 = y0,                  k_1 = F(t0, y0)  (the last step's k_5)
+ *     Y_i = y0 + h Σ_{j<i} a_ij k_j + hγ F(t0 + c_i h, Y_i),   i = 2 … 5
+ *     y1 = Y_5 (stiffly accurate), the embedded 3rd-order y1 = Y_4, so the
+ *     error estimate is Y_5 − Y_4 = h Σ_j e_j k_j — both stiffly accurate,
+ *     so it needs no filtering on stiff components.
+ *
+ * Each implicit stage solves z = Y_i − ψ_i, ψ_i = y0 + h Σ_{j<i} a_ij k_j,
+ * by simplified Newton with W = I/(hγ) − J, J = ∂F/∂y at (t0, y0), one
+ * LU per trajectory (rosenbrock.c's ros_factor) for all four stages and
+ * every iteration of the step (J is also kept across the rejected
+ * attempts of a step; W is refactored when h changes):
+ *
+ *     W Δ = F(t_i, ψ_i + z) − z/(hγ),   z += Δ.
+ *
+ * The stage's derivative is then k_i = z/(hγ), not F at the last iterate
+ * (F would multiply the iteration's error by the stiff eigenvalues;
+ * Hairer & Wanner, Solving ODEs II §IV.8), so y1 = ψ_5 + z_5 = y0 +
+ * h Σ b_j k_j and the cubic Hermite dense output through y0, y1, k_1, k_5
+ * (solver.c, as bosh3's) is consistent with the step.  The start guess of
+ * z is hγ k_{i−1}.
+ *
+ * Convergence (Hairer & Wanner §IV.8, radau5): θ = ‖Δ_m‖/‖Δ_{m−1}‖,
+ * η = θ/(1 − θ) (before a second iterate: η of the last stage, raised to
+ * 0.8); converged when η‖Δ‖ ≤ κ = 0.01 in the error norm (1 = the
+ * tolerance).  Failed, and the step is rejected with h halved (solver.c),
+ * when θ ≥ 1, when the rate predicts no convergence within NEWT_MAX
+ * iterations, or when F is not finite at an iterate.
+ *
+ * Quadratures (the adjoint's aθ, at; see rk_ode): their F depends on the
+ * blocks' components only, so their stage equation is explicit once the
+ * blocks' Y_i is known: k_q,i = F_q(t_i, Y_x,i), taken from the last
+ * iteration's F plus J_qx Δ (one jvq a stage: F_q is linear in the block
+ * components, the adjoint a).
+ */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define KV_G 0.5728160625
+/* clang-format off */
+static const double kv_c[] = {0, 2 * KV_G, 0.59710498768061222570, 1, 1};
+/* a_ij, j < i (the diagonal is γ), packed by rows as RK_A */
+static const double kv_a[] = {
+    KV_G,
+    0.16723546204189927490, -0.14294653686128718421,
+    0.26260329027397754545, -0.31190432741478537121, 0.47648497464080782576,
+    0.19721654832102848117, 0.17684378390661340372, 0.81544218140355149615,
+    -0.76231857613119338104,
+};
+static const double kv_b[] = {0.19721654832102848117, 0.17684378390661340372,
+                              0.81544218140355149615, -0.76231857613119338104,
+                              KV_G};
+/* b − b̂, b̂ = the 4th stage's row (a_4j and γ) */
+static const double kv_e[] = {
+    0.19721654832102848117 - 0.26260329027397754545,
+    0.17684378390661340372 + 0.31190432741478537121,
+    0.81544218140355149615 - 0.47648497464080782576,
+    -0.76231857613119338104 - KV_G,
+    KV_G,
+};
+/* clang-format on */
+static const esd_tab kv_esd = {KV_G};
+const rk_tab esd_kvaerno4 = {"kvaerno4", 5, 4, 1, 1, kv_c, kv_a, kv_b, kv_e, NULL, NULL, NULL, &kv_esd};
+
+enum { NEWT_MAX = 10 };
+#define NEWT_KAPPA 0.01
+
+static int all_finite(const double *v, long n) {
+    for (long i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+/* The error norm of v against y (solver.c's, with y1 = y0; repeated here
+ * since esdirk.c sits below solver.c). */
+static double norm(const rk *r, const double *v, const double *y) {
+    const rk_ode *o = r->o;
+    double rtol = r->s->rtol, atol = r->s->atol, worst = 0;
+    for (int g = 0; g < o->ngroup; g++) {
+        double sum = 0;
+        int off = o->goff[g], len = o->glen[g];
+        if (len <= 0) continue;
+        for (int p = off; p < off + len; p++) {
+            double q = v[p] / (atol + rtol * fabs(y[p]));
+            sum += q * q;
+        }
+        sum = sqrt(sum / len);
+        if (!(sum <= worst)) worst = sum;
+    }
+    return worst;
+}
+
+/* J = ∂F/∂y at (t, y) (no ∂F/∂t: the stages need none). */
+static int esd_jacobian(rk *r) {
+    rk_ode *o = r->o;
+    int rc;
+    if ((rc = o->jac(o, r->t, r->y, r->J))) return rc;
+    r->xs->jac_evals++;
+    if (!all_finite(r->J, (long)o->nblk * o->blk * o->blk))
+        return nodec__fail(r->s, NODEC_NONFINITE,
+                           "the Jacobian df/dz is not finite at t = %.6g (%s "
+                           "pass): check the model's jac_z and the state for "
+                           "NaN/Inf",
+                           r->t, r->pass);
+    r->jok = 1;
+    r->wfac = 0;
+    return NODEC_SUCCESS;
+}
+
+/* out = y + h Σ_{j<m} w[j] k_j (y NULL: 0), zeros skipped. */
+static void combine(double *out, const double *y, double h, const double *w, const double *k, int m, int n) {
+    for (int p = 0; p < n; p++) out[p] = 0;
+    for (int j = 0; j < m; j++) {
+        const double *kj = k + (size_t)j * n;
+        if (w[j] == 0) continue;
+        for (int p = 0; p < n; p++) out[p] += w[j] * kj[p];
+    }
+    for (int p = 0; p < n; p++) out[p] = (y ? y[p] : 0) + h * out[p];
+}
+
+/* Stage i's Newton iteration: Y (r->ynew) from ψ (r->ft); row i of k
+ * gets k_i.  ESD_NEWTON when it fails. */
+static int stage(rk *r, int i, double h, double ti) {
+    rk_ode *o = r->o;
+    const rk_tab *tb = r->tab;
+    int n = o->n, m = o->blk, nx = o->nblk * m, rc;
+    double hg = h * tb->esd->gamma, fac = 1 / hg, *k = r->k, *ki = k + (size_t)i * n;
+    double *psi = r->ft, *Y = r->ynew, *d = r->yd, dold = 0;
+    const double *kp = k + (size_t)(i - 1) * n;
+    double eta = pow(fmax(r->eta, DBL_EPSILON), 0.8);
+
+    combine(psi, r->y, h, &RK_A(tb, i, 0), k, i, n);
+    for (int p = 0; p < nx; p++) Y[p] = psi[p] + hg * kp[p];
+    for (int it = 0;; it++) {
+        double dn;
+        if (it >= NEWT_MAX) return ESD_NEWTON;
+        if ((rc = o->rhs(o, ti, Y, ki))) return rc;
+        if (!all_finite(ki, nx)) return ESD_NEWTON;
+        for (int p = 0; p < nx; p++) d[p] = ki[p] - (Y[p] - psi[p]) * fac;
+        for (int p = nx; p < n; p++) d[p] = 0;
+        for (int b = 0; b < o->nblk; b++)
+            la_lu_solve(m, r->LU + (long)b * m * m, r->piv + (long)b * m, d + (long)b * m);
+        for (int p = 0; p < nx; p++) Y[p] += d[p];
+        dn = norm(r, d, r->y);
+        if (!isfinite(dn)) return ESD_NEWTON;
+        if (it > 0) {
+            double th = dn / dold;
+            if (!(th < 1)) return ESD_NEWTON;
+            eta = th / (1 - th);
+            /* the rate predicts no convergence within NEWT_MAX iterations */
+            if (pow(th, NEWT_MAX - 1 - it) * eta * dn > NEWT_KAPPA) return ESD_NEWTON;
+        }
+        if (dn == 0 || eta * dn <= NEWT_KAPPA) break;
+        dold = dn;
+    }
+    r->eta = eta;
+    for (int p = 0; p < nx; p++) ki[p] = (Y[p] - psi[p]) * fac;
+    if (nx < n) { /* quadratures: F_q at the last iterate + J_qx Δ */
+        double *jq = r->ytmp;
+        if ((rc = o->jvq(o, ti, Y, d, jq))) return rc;
+        for (int p = nx; p < n; p++) ki[p] += jq[p - nx];
+    }
+    return NODEC_SUCCESS;
+}
+
+int esd_stages(rk *r, double h, double t1) {
+    const rk_tab *tb = r->tab;
+    int n = r->o->n, s = tb->s, rc;
+    double fac = 1 / (h * tb->esd->gamma);
+
+    if (!r->jok && (rc = esd_jacobian(r))) return rc;
+    if (fac != r->wfac && (rc = ros_factor(r, fac))) return rc;
+    for (int i = 1; i < s; i++) {
+        double ti = tb->c[i] == 1 ? t1 : r->t + tb->c[i] * h;
+        if ((rc = stage(r, i, h, ti))) return rc;
+    }
+    combine(r->ynew, r->y, h, tb->b, r->k, s, n);
+    if (r->adaptive) combine(r->ytmp, NULL, h, tb->e, r->k, s, n);
+    return NODEC_SUCCESS;
+}
+
+/* The residual of the dense output (cubic Hermite through y0, y1, k_1,
+ * k_5: solver.c's, as bosh3's) at x = 1/2, ρ = F(t½, y(½)) − y'(½),
+ * filtered through W⁻¹ as rosenbrock.c's ros_dense_error: r->yd ≈ the
+ * interpolant's error there.  Forward pass only (no quadratures). */
+int esd_dense_error(rk *r, double h) {
+    rk_ode *o = r->o;
+    int n = o->n, m = o->blk, s = r->tab->s, rc;
+    const double *k0 = r->k, *k1 = r->k + (size_t)(s - 1) * n;
+    double *ym = r->yprev, *res = r->yd;
+    for (int p = 0; p < n; p++) ym[p] = 0.5 * (r->y[p] + r->ynew[p]) + 0.125 * h * (k0[p] - k1[p]);
+    if ((rc = o->rhs(o, r->t + 0.5 * h, ym, res))) return rc;
+    for (int p = 0; p < n; p++) res[p] -= 1.5 * (r->ynew[p] - r->y[p]) / h - 0.25 * (k0[p] + k1[p]);
+    for (int b = 0; b < o->nblk; b++) la_lu_solve(m, r->LU + (long)b * m * m, r->piv + (long)b * m, res + (long)b * m);
+    return NODEC_SUCCESS;
+}
+
+int esd_newton_fail(rk *r, double h) {
+    return nodec__fail(r->s, NODEC_STEP_UNDERFLOW,
+                       "the Newton iteration of the implicit method %s did not "
+                       "converge in the step from t = %.6g (%s pass, fixed step "
+                       "h = %.3g): the step is too large for the iteration; "
+                       "use a smaller step, or an adaptive one",
+                       r->tab->name, r->t, r->pass, fabs(h));
+}
