@@ -77,7 +77,9 @@ bool nc_compile(Compilation *c, Stage stop_at) {
 /* ---- one dump per stage ------------------------------------------------ */
 
 static const char *const sym_kinds[] = {"state", "param", "const", "let", "time", "lossarg"};
-static const char *const init_names[] = {"", "values", "zeros", "ones", "glorot", "uniform", "normal"};
+static const char *const init_names[] = {
+    [INIT_NONE] = "",         [INIT_VALUE] = "values",    [INIT_ZEROS] = "zeros",   [INIT_ONES] = "ones",
+    [INIT_GLOROT] = "glorot", [INIT_UNIFORM] = "uniform", [INIT_NORMAL] = "normal", [INIT_PARAM] = "a param"};
 
 /* The model as sema left it: every symbol with its kind, shape and place. */
 static void dump_sema(Buf *b, Compilation *c) {
@@ -89,7 +91,12 @@ static void dump_sema(Buf *b, Compilation *c) {
         Sym *y = m->syms[i];
         buf_printf(b, "  %-7s %s %s", sym_kinds[y->kind], y->name, shape_str(y->shape, a));
         if (y->kind == SYM_STATE || y->kind == SYM_PARAM) buf_printf(b, " at %d", y->offset);
-        if (y->init != INIT_NONE) buf_printf(b, " = %s", init_names[y->init]);
+        if (y->noise)
+            buf_printf(b, " = noise %s", y->noise == 1 ? "normal" : "rademacher");
+        else if (y->init == INIT_PARAM)
+            buf_printf(b, " = %s", y->z0_param->name);
+        else if (y->init != INIT_NONE)
+            buf_printf(b, " = %s", init_names[y->init]);
         if (y->init == INIT_UNIFORM || y->init == INIT_NORMAL) buf_printf(b, "(%g, %g)", y->a, y->b);
         buf_putc(b, '\n');
     }
