@@ -382,17 +382,27 @@ int rk_ensure_k0(rk *r) {
  * *ratio the error ratio when adaptive.  Ys, when set, receives the stage
  * inputs Y_j (s × n), which the direct gradient needs. */
 /* out = y + h Σ_j w[j] k_j (y NULL: 0), as Σ_j in order j = 0, 1, … per
- * component — the same sums as the textbook loop, but contiguous rows that
- * vectorise, and zero weights (dopri5 has several) skipped. */
+ * component from 0 — the textbook loop's sums — with zero weights (dopri5
+ * has several) skipped; eight components at a time are summed in registers
+ * over all stages, rather than through out[] once per stage. */
 static void combine(double *out, const double *y, double h, const double *w, const double *k, int m, int n) {
-    for (int p = 0; p < n; p++) out[p] = 0;
-    for (int j = 0; j < m; j++) {
-        double wj = w[j];
-        const double *kj = k + (size_t)j * n;
-        if (wj == 0) continue;
-        for (int p = 0; p < n; p++) out[p] += wj * kj[p];
+    enum { P = 8 };
+    int p = 0;
+    for (; p + P <= n; p += P) {
+        double acc[P] = {0};
+        for (int j = 0; j < m; j++) {
+            const double wj = w[j], *kj = k + (size_t)j * n + p;
+            if (wj == 0) continue;
+            for (int q = 0; q < P; q++) acc[q] += wj * kj[q];
+        }
+        for (int q = 0; q < P; q++) out[p + q] = (y ? y[p + q] : 0) + h * acc[q];
     }
-    for (int p = 0; p < n; p++) out[p] = (y ? y[p] : 0) + h * out[p];
+    for (; p < n; p++) {
+        double acc = 0;
+        for (int j = 0; j < m; j++)
+            if (w[j] != 0) acc += w[j] * k[(size_t)j * n + p];
+        out[p] = (y ? y[p] : 0) + h * acc;
+    }
 }
 
 static int trial(rk *r, double h, double t1, double *ratio, double *Ys) {
