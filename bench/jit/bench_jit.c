@@ -84,7 +84,7 @@ static int cmd_compile(int runs, char **models, int n) {
             char err[2048];
             double c0 = cpu(), t0 = now();
             if (!compile(models[k], &c)) return 1;
-            EmitOpts o = {c.src.path, fnv1a64(c.src.text, (size_t)c.src.len)};
+            EmitOpts o = {c.src.path, fnv1a64(c.src.text, (size_t)c.src.len), false};
             double t1 = now();
             if (!nc_load_llvm(c.prog, &o, &lm, err, sizeof err)) return fprintf(stderr, "bench_jit: %s\n", err), 1;
             double t2 = now();
@@ -110,7 +110,7 @@ static int cmd_compile(int runs, char **models, int n) {
             char err[2048];
             double t0 = now();
             if (!compile(models[k], &c)) return 1;
-            EmitOpts o = {c.src.path, fnv1a64(c.src.text, (size_t)c.src.len)};
+            EmitOpts o = {c.src.path, fnv1a64(c.src.text, (size_t)c.src.len), false};
             if (!nc_load_cc(c.prog, &o, &lm, err, sizeof err)) return fprintf(stderr, "bench_jit: %s\n", err), 1;
             cc[r] = (now() - t0) * 1e3;
             nc_unload(&lm), nc_free(&c);
@@ -151,7 +151,7 @@ static double time_one(const nodec_model *m, int fn, int B, long calls, double *
 static int cmd_speed(int rounds, const char *path) {
     Compilation c;
     if (!compile(path, &c)) return 1;
-    EmitOpts o = {c.src.path, fnv1a64(c.src.text, (size_t)c.src.len)};
+    EmitOpts o = {c.src.path, fnv1a64(c.src.text, (size_t)c.src.len), false};
     LoadedModel lc, lj;
     char err[2048];
     if (!nc_load_cc(c.prog, &o, &lc, err, sizeof err) || !nc_load_llvm(c.prog, &o, &lj, err, sizeof err))

@@ -25,13 +25,15 @@ echo "llvm:   $(llvm-config --version 2>/dev/null || echo '?')"
 echo "nodec:  $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 
 cmake -S "$root" -B "$BUILD" -G Ninja -DNODEC_LLVM=ON >/dev/null
-cmake --build "$BUILD" -j2 --target nodec_cmd >/dev/null
+cmake --build "$BUILD" -j2 --target nodec_cmd nodec_jit >/dev/null
 llvm_lib=$(llvm-config --libdir)
 bin=$BUILD/bench_jit
 ${CC:-cc} -std=c11 -O2 -Wall -Wextra -I"$root/compiler" -I"$root/runtime" -I"$root/tools" -I"$root/support" \
   -I"$BUILD/compiler" "$here/bench_jit.c" "$BUILD/tools/libnodec_cmd.a" "$BUILD/compiler/libnodec_compiler.a" \
   "$BUILD/lib/libnodec_tools.a" "$BUILD/lib/libnodec_support.a" "$BUILD/lib/libnodec.a" \
+  "$BUILD/libnodec_jit.so" -Wl,-rpath,"$BUILD" \
   -L"$llvm_lib" -Wl,-rpath,"$llvm_lib" -lLLVM -lreadline -lz -lm -ldl -lpthread -o "$bin"
+# (nc_load_llvm is in the JIT plugin, libnodec_jit.so, since the JIT became one)
 
 echo "== source to callable code ($RUNS runs each)"
 "$bin" compile "$RUNS" "$root"/models/*.nde
