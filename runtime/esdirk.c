@@ -3,7 +3,9 @@
  * iteration on the model's ∂f/∂z.  DESIGN.md §7 "Solvers and gradients".
  * solver.c drives it (error norm, step control, dense output: the stages
  * are derivatives k_i, as an explicit tableau's); this file calls
- * rosenbrock.c (the factorisation of W), linalg.c and handle.c.
+ * rosenbrock.c (the factorisation of W), linalg.c, handle.c and mem.c.
+ * For large states the linear solves are GMRES on J·v instead of the LU
+ * ("the GMRES path" below; the switch is use_krylov).
  *
  * A. Kværnø, "Singly diagonally implicit Runge–Kutta methods with an
  * explicit first stage", BIT 44 (2004) 489–502: the 4/3 pair that advances
@@ -135,9 +137,210 @@ static void combine(double *out, const double *y, double h, const double *w, con
     for (int p = 0; p < n; p++) out[p] = (y ? y[p] : 0) + h * out[p];
 }
 
+/* ---- the GMRES path (matrix-free Newton–Krylov) ----
+ *
+ * For large states (n_state > ESD_KRYLOV_N, or s->linsolve = GMRES) W Δ = d
+ * is solved by restarted GMRES(KRY_M) with modified Gram–Schmidt and
+ * Givens rotations, one Krylov space per trajectory (block), all blocks
+ * advancing together so that each iteration costs one product J·V of the
+ * whole batch, by the difference quotient (F(t0, y0 + σ_b v_b) −
+ * F(t0, y0))/σ_b per block, k_0 being F(t0, y0) — J is that of the
+ * simplified Newton iteration, at (t0, y0); σ_b = √ε (1 + ‖y0_b‖)/‖v_b‖.
+ * (rk_ode has no J·v of its own: the forward system would take the
+ * model's emitted JVP, the adjoint's its VJP, from solver.c and
+ * adjoint.c.  The adjoint's F is linear in y, so there the quotient is
+ * exact to rounding.)  No n × n matrix is formed or factored here
+ * (solver.c's rk_init still allocates J and W's LU for every implicit
+ * method).
+ * The system is scaled by the error weights w_p = atol + rtol |y0_p|, so
+ * GMRES minimises the residual in the units of the Newton test, and a
+ * block stops when hγ ‖r̃_b‖_RMS ≤ KRY_TOL = 1e-2 κ (‖W⁻¹‖ ≲ hγ when J is
+ * dissipative: the solve's error is then 1e-2 of the Newton target — an
+ * inexact Newton; where that bound fails, the Newton rate test rejects the
+ * step as for a dense solve).  At most KRY_CYCLES restarts; what is left
+ * then is the Newton iteration's to judge. */
+enum { KRY_M = 20, KRY_CYCLES = 10 };
+#define KRY_TOL (1e-2 * NEWT_KAPPA)
+
+typedef struct kry {
+    double *V;                       /* KRY_M + 1 basis vectors of nx */
+    double *w, *x, *b, *yp, *fp, *u; /* weights, solution, rhs (nx); y0 + σv, F (n); J v (nx) */
+    double *H, *cs, *sn, *g, *sig;   /* per block: (M+1)×M, M, M, M+1, 1 */
+    int *act, *k, *conv;
+    size_t bytes;
+} kry;
+
+static int use_krylov(const rk *r) {
+    int ls = r->s->linsolve;
+    return ls == ESD_LINSOLVE_GMRES || (ls == ESD_LINSOLVE_AUTO && r->o->blk > ESD_KRYLOV_N);
+}
+
+static int kry_init(rk *r, kry *K) {
+    const rk_ode *o = r->o;
+    size_t n = (size_t)o->n, nb = (size_t)o->nblk, nx = nb * o->blk;
+    size_t nd = (KRY_M + 1) * nx + 4 * nx + 2 * n + nb * ((KRY_M + 1) * KRY_M + 3 * KRY_M + 2);
+    double *p;
+    K->bytes = nd * sizeof(double) + 3 * nb * sizeof(int);
+    if (!(p = mem_alloc(&r->s->mem, K->bytes))) return nodec__fail(r->s, NODEC_MEM_FAIL, "out of memory");
+    K->V = p, p += (KRY_M + 1) * nx;
+    K->w = p, p += nx;
+    K->x = p, p += nx;
+    K->b = p, p += nx;
+    K->u = p, p += nx;
+    K->yp = p, p += n;
+    K->fp = p, p += n;
+    K->H = p, p += nb * (KRY_M + 1) * KRY_M;
+    K->cs = p, p += nb * KRY_M;
+    K->sn = p, p += nb * KRY_M;
+    K->g = p, p += nb * (KRY_M + 1);
+    K->sig = p, p += nb;
+    K->act = (int *)p;
+    K->k = K->act + nb;
+    K->conv = K->k + nb;
+    for (size_t q = 0; q < nx; q++) K->w[q] = r->s->atol + r->s->rtol * fabs(r->y[q]);
+    return NODEC_SUCCESS;
+}
+
+static void kry_free(rk *r, kry *K) {
+    if (K->V) mem_free(&r->s->mem, K->V, K->bytes);
+    K->V = NULL;
+}
+
+static double dot(const double *a, const double *b, int m) {
+    double acc = 0;
+    for (int p = 0; p < m; p++) acc += a[p] * b[p];
+    return acc;
+}
+
+/* out = W̃ v = fac v − D J D⁻¹ v (D = diag(1/w)) for the blocks with
+ * on[b] (the others: out_b = 0). */
+static int kry_matvec(rk *r, kry *K, double fac, const double *v, double *out, const int *on) {
+    rk_ode *o = r->o;
+    int m = o->blk, nb = o->nblk, n = o->n, nx = nb * m, rc;
+    const double *y0 = r->y, *f0 = r->k;
+    double *s = K->u;
+    for (int q = 0; q < nx; q++) s[q] = K->w[q] * v[q];
+    for (int b = 0; b < nb; b++)
+        if (!on[b]) memset(s + (long)b * m, 0, m * sizeof(double));
+    for (int b = 0; b < nb; b++) {
+        const double *sb = s + (long)b * m, *yb = y0 + (long)b * m;
+        double sn = sqrt(dot(sb, sb, m)), yn = sqrt(dot(yb, yb, m));
+        K->sig[b] = sn > 0 ? sqrt(DBL_EPSILON) * (1 + yn) / sn : 0;
+    }
+    memcpy(K->yp, y0, n * sizeof(double));
+    for (int q = 0; q < nx; q++) K->yp[q] += K->sig[q / m] * s[q];
+    if ((rc = o->rhs(o, r->t, K->yp, K->fp))) return rc;
+    for (int q = 0; q < nx; q++) K->fp[q] = K->sig[q / m] > 0 ? (K->fp[q] - f0[q]) / K->sig[q / m] : 0;
+    r->xs->krylov_mv++;
+    for (int q = 0; q < nx; q++) out[q] = on[q / m] ? fac * v[q] - K->fp[q] / K->w[q] : 0;
+    return NODEC_SUCCESS;
+}
+
+/* d (nx) = W⁻¹ d by GMRES, W = fac I − J. */
+static int kry_solve(rk *r, kry *K, double fac, double *d) {
+    const rk_ode *o = r->o;
+    int m = o->blk, nb = o->nblk, nx = nb * m, rc, M = KRY_M;
+    double hg = fabs(1 / fac), *V = K->V, *x = K->x, *bt = K->b;
+    r->xs->krylov++;
+    for (int q = 0; q < nx; q++) {
+        bt[q] = d[q] / K->w[q];
+        x[q] = 0;
+    }
+    for (int b = 0; b < nb; b++) K->conv[b] = 0;
+    for (int cyc = 0; cyc < KRY_CYCLES; cyc++) {
+        int any = 0;
+        if (cyc == 0)
+            memcpy(V, bt, nx * sizeof(double));
+        else { /* the true residual b̃ − W̃ x̃ of the blocks still going */
+            for (int b = 0; b < nb; b++) K->act[b] = !K->conv[b];
+            if ((rc = kry_matvec(r, K, fac, x, V, K->act))) return rc;
+            for (int q = 0; q < nx; q++) V[q] = bt[q] - V[q];
+        }
+        for (int b = 0; b < nb; b++) {
+            double *vb = V + (long)b * m, beta = K->conv[b] ? 0 : sqrt(dot(vb, vb, m));
+            K->act[b] = 0;
+            K->k[b] = 0;
+            if (K->conv[b] || !(hg * beta / sqrt(m) > KRY_TOL)) {
+                K->conv[b] = 1;
+                memset(vb, 0, m * sizeof(double));
+                continue;
+            }
+            K->act[b] = any = 1;
+            K->g[(long)b * (M + 1)] = beta;
+            for (int p = 0; p < m; p++) vb[p] /= beta;
+        }
+        if (!any) break;
+        for (int j = 0; j < M && any; j++) {
+            double *vj = V + (size_t)j * nx, *vn = V + (size_t)(j + 1) * nx;
+            if ((rc = kry_matvec(r, K, fac, vj, vn, K->act))) return rc;
+            any = 0;
+            for (int b = 0; b < nb; b++) {
+                double *H = K->H + (long)b * (M + 1) * M, *cs = K->cs + (long)b * M, *sn = K->sn + (long)b * M;
+                double *g = K->g + (long)b * (M + 1), *wb = vn + (long)b * m, hn;
+                if (!K->act[b]) continue;
+                for (int i = 0; i <= j; i++) { /* modified Gram–Schmidt */
+                    const double *vi = V + (size_t)i * nx + (long)b * m;
+                    double h = dot(wb, vi, m);
+                    H[i * M + j] = h;
+                    for (int p = 0; p < m; p++) wb[p] -= h * vi[p];
+                }
+                hn = sqrt(dot(wb, wb, m));
+                for (int i = 0; i < j; i++) { /* the earlier rotations */
+                    double a = H[i * M + j], c = H[(i + 1) * M + j];
+                    H[i * M + j] = cs[i] * a + sn[i] * c;
+                    H[(i + 1) * M + j] = -sn[i] * a + cs[i] * c;
+                }
+                {
+                    double a = H[j * M + j], den = hypot(a, hn);
+                    cs[j] = den > 0 ? a / den : 1;
+                    sn[j] = den > 0 ? hn / den : 0;
+                    H[j * M + j] = den;
+                    g[j + 1] = -sn[j] * g[j];
+                    g[j] = cs[j] * g[j];
+                }
+                K->k[b] = j + 1;
+                if (!(hg * fabs(g[j + 1]) / sqrt(m) > KRY_TOL) || !(hn > 0) || !isfinite(hn)) {
+                    K->act[b] = 0;
+                    K->conv[b] = 1;
+                    memset(wb, 0, m * sizeof(double));
+                } else {
+                    for (int p = 0; p < m; p++) wb[p] /= hn;
+                    any = 1;
+                }
+            }
+        }
+        /* x̃_b += V_b y_b, H_b y_b = g_b (upper triangular, k_b × k_b) */
+        for (int b = 0; b < nb; b++) {
+            const double *H = K->H + (long)b * (M + 1) * M;
+            double *g = K->g + (long)b * (M + 1), *xb = x + (long)b * m;
+            int kb = K->k[b];
+            for (int i = kb - 1; i >= 0; i--) {
+                double acc = g[i];
+                for (int l = i + 1; l < kb; l++) acc -= H[i * M + l] * g[l];
+                g[i] = H[i * M + i] != 0 ? acc / H[i * M + i] : 0;
+            }
+            for (int i = 0; i < kb; i++) {
+                const double *vi = V + (size_t)i * nx + (long)b * m;
+                for (int p = 0; p < m; p++) xb[p] += g[i] * vi[p];
+            }
+        }
+    }
+    for (int q = 0; q < nx; q++) d[q] = K->w[q] * x[q];
+    return NODEC_SUCCESS;
+}
+
+/* d = W⁻¹ d: the LU of each block, or GMRES (K set). */
+static int wsolve(rk *r, kry *K, double fac, double *d) {
+    const rk_ode *o = r->o;
+    int m = o->blk;
+    if (K && K->V) return kry_solve(r, K, fac, d);
+    for (int b = 0; b < o->nblk; b++) la_lu_solve(m, r->LU + (long)b * m * m, r->piv + (long)b * m, d + (long)b * m);
+    return NODEC_SUCCESS;
+}
+
 /* Stage i's Newton iteration: Y (r->ynew) from ψ (r->ft); row i of k
  * gets k_i.  ESD_NEWTON when it fails. */
-static int stage(rk *r, int i, double h, double ti) {
+static int stage(rk *r, kry *K, int i, double h, double ti) {
     rk_ode *o = r->o;
     const rk_tab *tb = r->tab;
     int n = o->n, m = o->blk, nx = o->nblk * m, rc;
@@ -155,8 +358,7 @@ static int stage(rk *r, int i, double h, double ti) {
         if (!all_finite(ki, nx)) return ESD_NEWTON;
         for (int p = 0; p < nx; p++) d[p] = ki[p] - (Y[p] - psi[p]) * fac;
         for (int p = nx; p < n; p++) d[p] = 0;
-        for (int b = 0; b < o->nblk; b++)
-            la_lu_solve(m, r->LU + (long)b * m * m, r->piv + (long)b * m, d + (long)b * m);
+        if ((rc = wsolve(r, K, fac, d))) return rc;
         for (int p = 0; p < nx; p++) Y[p] += d[p];
         dn = norm(r, d, r->y);
         if (!isfinite(dn)) return ESD_NEWTON;
@@ -184,13 +386,20 @@ int esd_stages(rk *r, double h, double t1) {
     const rk_tab *tb = r->tab;
     int n = r->o->n, s = tb->s, rc;
     double fac = 1 / (h * tb->esd->gamma);
+    kry K = {0};
 
-    if (!r->jok && (rc = esd_jacobian(r))) return rc;
-    if (fac != r->wfac && (rc = ros_factor(r, fac))) return rc;
+    if (use_krylov(r)) {
+        if ((rc = kry_init(r, &K))) return rc;
+    } else {
+        if (!r->jok && (rc = esd_jacobian(r))) return rc;
+        if (fac != r->wfac && (rc = ros_factor(r, fac))) return rc;
+    }
     for (int i = 1; i < s; i++) {
         double ti = tb->c[i] == 1 ? t1 : r->t + tb->c[i] * h;
-        if ((rc = stage(r, i, h, ti))) return rc;
+        if ((rc = stage(r, &K, i, h, ti))) break;
     }
+    kry_free(r, &K);
+    if (rc) return rc;
     combine(r->ynew, r->y, h, tb->b, r->k, s, n);
     if (r->adaptive) combine(r->ytmp, NULL, h, tb->e, r->k, s, n);
     return NODEC_SUCCESS;
@@ -208,6 +417,13 @@ int esd_dense_error(rk *r, double h) {
     for (int p = 0; p < n; p++) ym[p] = 0.5 * (r->y[p] + r->ynew[p]) + 0.125 * h * (k0[p] - k1[p]);
     if ((rc = o->rhs(o, r->t + 0.5 * h, ym, res))) return rc;
     for (int p = 0; p < n; p++) res[p] -= 1.5 * (r->ynew[p] - r->y[p]) / h - 0.25 * (k0[p] + k1[p]);
+    if (use_krylov(r)) {
+        kry K = {0};
+        if ((rc = kry_init(r, &K))) return rc;
+        rc = kry_solve(r, &K, 1 / (h * r->tab->esd->gamma), res);
+        kry_free(r, &K);
+        return rc;
+    }
     for (int b = 0; b < o->nblk; b++) la_lu_solve(m, r->LU + (long)b * m * m, r->piv + (long)b * m, res + (long)b * m);
     return NODEC_SUCCESS;
 }

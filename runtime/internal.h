@@ -45,7 +45,14 @@ typedef struct nodec_xstats {
     long switches;    /* auto: changes between explicit and implicit */
     long stiff_steps; /* accepted steps of the implicit method */
     int method;       /* the method of the last accepted step */
+    long krylov;      /* kvaerno4, GMRES path: linear solves (whole batch) */
+    long krylov_mv;   /* … and their products W·v (each: one F of the batch) */
 } nodec_xstats;
+
+/* kvaerno4's linear solver for W = I/(hγ) − J (nodec_solver.linsolve;
+ * esdirk.c): auto takes GMRES when n_state > ESD_KRYLOV_N (measured:
+ * docs/runtime.md "The GMRES path"). */
+enum { ESD_LINSOLVE_AUTO = 0, ESD_LINSOLVE_DENSE = 1, ESD_LINSOLVE_GMRES = 2, ESD_KRYLOV_N = 512 };
 
 struct nodec_solver {
     const nodec_model *m;
@@ -58,6 +65,7 @@ struct nodec_solver {
     nodec_batch_mode batch;
     nodec_grad_mode grad;
     int grad_set; /* grad was set explicitly (else: by the method) */
+    int linsolve; /* ESD_LINSOLVE_*: kvaerno4's Newton solves (tests set it) */
     /* results */
     nodec_stats stats;
     nodec_xstats xs[2]; /* NODEC_PASS_FORWARD, NODEC_PASS_BACKWARD */
