@@ -152,6 +152,9 @@ const nodec_array *nodec_arrays_find(const nodec_array *a, int n, const char *na
  * their content, checks every name and shape against the model, and
  * writes θ only when all of it is right. */
 int nodec_params_save(const char *path, const nodec_model *m, const double *theta, char *err, size_t errlen);
+/* The same with more arrays beside θ's (train --learn-z0's z0); .npz only. */
+int nodec_params_save_with(const char *path, const nodec_model *m, const double *theta, const nodec_array *extra,
+                           int nextra, char *err, size_t errlen);
 int nodec_params_load(const char *path, const nodec_model *m, double *theta, char *err, size_t errlen);
 
 /* CRC-32 (zip, PNG, zlib's crc32): crc = nodec_crc32(0, buf, len) and

@@ -711,7 +711,14 @@ static int has_suffix(const char *s, const char *suf) {
 }
 
 int nodec_params_save(const char *path, const nodec_model *m, const double *theta, char *err, size_t errlen) {
+    return nodec_params_save_with(path, m, theta, NULL, 0, err, errlen);
+}
+
+int nodec_params_save_with(const char *path, const nodec_model *m, const double *theta, const nodec_array *extra,
+                           int nextra, char *err, size_t errlen) {
     if (has_suffix(path, ".npy")) {
+        if (nextra)
+            return io_fail(err, errlen, "cannot write '%s': the learned starts (z0) need a .npz file beside θ", path);
         nodec_array a = {0};
         snprintf(a.name, sizeof a.name, "theta");
         a.ndim = 1;
@@ -719,13 +726,14 @@ int nodec_params_save(const char *path, const nodec_model *m, const double *thet
         a.data = (double *)theta;
         return nodec_npy_save(path, &a, err, errlen);
     }
-    nodec_array *a = calloc(m->n_param_vars ? m->n_param_vars : 1, sizeof *a);
+    nodec_array *a = calloc((size_t)m->n_param_vars + (size_t)nextra + 1, sizeof *a);
     if (!a) return io_fail(err, errlen, "cannot write '%s': out of memory", path);
     for (int i = 0; i < m->n_param_vars; i++) {
         param_array(&m->param_vars[i], &a[i]);
         a[i].data = (double *)theta + m->param_vars[i].offset;
     }
-    int rc = nodec_npz_save(path, a, m->n_param_vars, err, errlen);
+    for (int i = 0; i < nextra; i++) a[m->n_param_vars + i] = extra[i];
+    int rc = nodec_npz_save(path, a, m->n_param_vars + nextra, err, errlen);
     free(a);
     return rc;
 }
@@ -757,6 +765,7 @@ static int params_match(const char *path, const nodec_model *m, const nodec_arra
     for (int i = 0; i < n; i++) {
         int known = 0;
         for (int j = 0; j < m->n_param_vars; j++) known |= strcmp(a[i].name, m->param_vars[j].name) == 0;
+        known |= strcmp(a[i].name, "z0") == 0; /* the starts `train --learn-z0` learned, beside θ */
         if (!known)
             return io_fail(err, errlen,
                            "%s: '%s' is not a parameter of model %s; remove it or use the model it was saved for", path,

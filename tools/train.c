@@ -61,6 +61,9 @@ const char nodec_cli_train_help[] =
     "                    value) and the loss is the model's at T1 alone, the mean\n"
     "                    over the points: with a CNF's loss, the negative\n"
     "                    log-likelihood in nats; --batch counts points\n"
+    "  --learn-z0        each trajectory's initial state is a parameter too, learned\n"
+    "                    from its first observation and saved as z0 ([trajectories,\n"
+    "                    n_state]) beside θ; not with --density or --resume\n"
     "  --iters N         total iterations, counting those of a resumed run (2000)\n"
     "  --batch B         windows per minibatch, drawn without replacement (20)\n"
     "  --window K        observations per window (10); 0: whole trajectories\n"
@@ -199,6 +202,7 @@ typedef struct Opts {
     long chunks;    /* --chunks: batches per group of windows with the same times */
     double seed;    /* a whole number below 2^53, so a state file holds it exactly */
     double density; /* --density T1: the data are points, each flowed from 0 to T1; 0 without */
+    int learn_z0;   /* --learn-z0: θ gets each training trajectory's start after the model's */
     unsigned given; /* G_* flags: options the command line set */
     nodec_solver_opts so;
 } Opts;
@@ -327,6 +331,8 @@ static int parse_opts(Opts *o, int argc, char **argv) {
             o->quiet = 1;
         else if (!strcmp(argv[i], "--save-last"))
             o->save_last = 1;
+        else if (!strcmp(argv[i], "--learn-z0"))
+            o->learn_z0 = 1;
         else if (!strcmp(argv[i], "--save-best"))
             o->save_last = 0;
         else if ((v = nodec_cli_value("--weight-decay", argc, argv, &i, &missing))) {
@@ -448,6 +454,12 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         fputs("nodec train: --params and --resume both give the parameters; use one\n", stderr);
         return 2;
     }
+    if (o->learn_z0 && (o->density > 0 || o->resume)) {
+        fprintf(stderr, "nodec train: --learn-z0 %s\n",
+                o->resume ? "cannot resume a training state yet; start again from --params"
+                          : "learns trajectories' starts; --density's points start from the data");
+        return 2;
+    }
     if (o->n_stages && (o->given & (G_OPT | G_LR | G_ITERS))) {
         fputs("nodec train: --stages gives the optimizers, learning rates and iterations; leave out --optimizer, --lr "
               "and --iters\n",
@@ -491,6 +503,7 @@ typedef struct Trainer {
     Opts o;
     nodec_data d;
     int ns, np, relative; /* relative: windows start at t = 0 (autonomous models) */
+    int np_model;         /* the model's θ; np is more with --learn-z0 (the starts follow) */
     Win *pool;            /* every window that fits */
     int n_pool, *order;   /* order: sampling scratch */
     int B;                /* windows per minibatch: min(--batch, n_pool) */
@@ -698,6 +711,11 @@ static unsigned long long noise_seed(const Trainer *T, long it, long k) {
 static int window_start(Trainer *T, const Win *w, const double *theta, double *z0) {
     int ns = T->ns;
     const nodec_traj *tr = &T->d.traj[w->traj];
+    if (w->start == 0 && T->o.learn_z0) { /* --learn-z0: θ holds it */
+        memcpy(z0, theta + T->np_model + (size_t)w->traj * ns, sizeof(double) * (size_t)ns);
+        nodec_draw_noise(T->m, z0, 1, noise_seed(T, T->noise_it, w - T->pool));
+        return 0;
+    }
     if (w->start == 0) {
         if (nodec_data_start(T->m, &T->d, w->traj, theta, z0, T->err, sizeof T->err)) return -1;
         nodec_draw_noise(T->m, z0, 1, noise_seed(T, T->noise_it, w - T->pool));
@@ -790,15 +808,22 @@ static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
         if (fail) break;
         nodec_solver *s = handle(T, n);
         double L = 0, *dth = rank ? T->ubuf + (size_t)(u - u0) * (size_t)(np + 1) : T->dth;
-        double *dz0 = T->m->z0_from ? T->dz0 : NULL;
+        double *dz0 = T->m->z0_from || T->o.learn_z0 ? T->dz0 : NULL;
         int rc = s ? nodec_loss_grad(s, theta, T->z0, len, t, T->obs, &L, dth, dz0, NULL, T->zout) : NODEC_MEM_FAIL;
         if (rc == NODEC_SUCCESS && T->o.density > 0) { /* the loss at T1 alone (above) */
             L = T->m->loss(n, T->zout + (size_t)n * ns, T->obs + (size_t)n * ns, T->work) / n;
             for (int i = 0; i < np; i++) dth[i] *= 2;
         }
-        for (int k = 0; dz0 && rc == NODEC_SUCCESS && k < n; k++) /* and their dL/dz0 is part of dL/dθ */
-            if (T->pool[T->order[T->memb[T->u_first[u] + k]]].start == 0)
+        if (T->o.learn_z0) /* the runtime wrote the model's part of dθ; the starts' is dL/dz0 */
+            for (int i = T->np_model; i < np; i++) dth[i] = 0;
+        for (int k = 0; dz0 && rc == NODEC_SUCCESS && k < n; k++) { /* and their dL/dz0 is part of dL/dθ */
+            const Win *w = &T->pool[T->order[T->memb[T->u_first[u] + k]]];
+            if (w->start != 0) continue;
+            if (T->o.learn_z0)
+                for (int i = 0; i < ns; i++) dth[T->np_model + (size_t)w->traj * ns + i] += dz0[(size_t)k * ns + i];
+            else
                 nodec_dz0_to_dtheta(T->m, dz0 + (size_t)k * ns, 1, dth);
+        }
         if (s) add_stats(&T->train_stats, s);
         if (rc != NODEC_SUCCESS) {
             solve_error(T, it, "minibatch solve", s, rc), fail = 1;
@@ -910,8 +935,12 @@ static int full_loss(Trainer *T, const nodec_data *d, double **pred, const char 
         if (s) {
             rc = NODEC_SUCCESS;
             for (int b = 0; b < B && rc == NODEC_SUCCESS; b++)
-                if (nodec_data_start(T->m, d, members[b], T->theta, z0 + (size_t)b * ns, T->err, sizeof T->err) ||
-                    (nodec_draw_noise(T->m, z0 + (size_t)b * ns, 1, noise_seed(T, -1, members[b])), 0))
+                if (T->o.learn_z0 && d == &T->d) /* the learned starts */
+                    memcpy(z0 + (size_t)b * ns, T->theta + T->np_model + (size_t)members[b] * ns,
+                           sizeof(double) * (size_t)ns),
+                        nodec_draw_noise(T->m, z0 + (size_t)b * ns, 1, noise_seed(T, -1, members[b]));
+                else if (nodec_data_start(T->m, d, members[b], T->theta, z0 + (size_t)b * ns, T->err, sizeof T->err) ||
+                         (nodec_draw_noise(T->m, z0 + (size_t)b * ns, 1, noise_seed(T, -1, members[b])), 0))
                     rc = NODEC_ILL_INPUT;
             if (rc != NODEC_SUCCESS) {
                 free(z0), free(z), free(obs), free(done), free(members);
@@ -1730,10 +1759,36 @@ static int plot(Trainer *T, const char *dir, char *err, size_t errlen) {
 
 /* ---- nodec train ------------------------------------------------------- */
 
+/* --learn-z0: θ grows by each training trajectory's start (n_traj × n_state
+ * after the model's), from its first observation (a missing value from the
+ * model: nodec_data_start); the optimizer, the best θ and the gradient
+ * carry them with the model's parameters. */
+static int learn_starts(Trainer *T) {
+    if (T->m->z0_from)
+        return fprintf(stderr, "nodec train: error: --learn-z0: model %s starts a state from a param already\n",
+                       T->m->name),
+               -1;
+    size_t np = (size_t)T->np_model + (size_t)T->d.n_traj * (size_t)T->ns;
+    if (np > 100000000) return fprintf(stderr, "nodec train: error: --learn-z0: too many trajectories\n"), -1;
+    double *th = realloc(T->theta, sizeof(double) * (np + 1)), *best = NULL, *g = NULL;
+    if (th) T->theta = th, best = realloc(T->best_theta, sizeof(double) * (np + 1));
+    if (best) T->best_theta = best, g = realloc(T->lb_g, sizeof(double) * (np + 1));
+    if (!g) return fprintf(stderr, "nodec train: error: out of memory\n"), -1;
+    T->lb_g = g, T->np = (int)np;
+    for (int k = 0; k < T->d.n_traj; k++) {
+        double *z0 = T->theta + T->np_model + (size_t)k * T->ns;
+        if (nodec_data_start(T->m, &T->d, k, T->theta, z0, T->err, sizeof T->err))
+            return fprintf(stderr, "nodec train: error: %s\n", T->err), -1;
+    }
+    return 0;
+}
+
 static int save_params(Trainer *T, const double *theta, const char *why) {
     if (!T->o.save || !writer) return 0;
     char err[2048];
-    if (nodec_params_save(T->o.save, T->m, theta, err, sizeof err)) {
+    nodec_array z0 = {.name = "z0", .ndim = 2, .shape = {(size_t)T->d.n_traj, (size_t)T->ns}};
+    z0.size = z0.shape[0] * z0.shape[1], z0.data = (double *)theta + T->np_model;
+    if (nodec_params_save_with(T->o.save, T->m, theta, &z0, T->o.learn_z0 ? 1 : 0, err, sizeof err)) {
         fprintf(stderr, "nodec train: error: %s\n", err);
         return -1;
     }
@@ -1989,7 +2044,7 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         writer = 0, o->quiet = 1;
         if (!freopen("/dev/null", "w", stdout)) return free(T), 1;
     }
-    T->m = m, T->ns = m->n_state, T->np = m->n_param, T->relative = !m->uses_t;
+    T->m = m, T->ns = m->n_state, T->np = T->np_model = m->n_param, T->relative = !m->uses_t;
     T->last_full = T->last_batch = T->last_val = NAN;
     T->best_loss = INFINITY, T->best_iter = -1;
     int status = 1;
@@ -2048,7 +2103,12 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         }
     } else if (nodec_cli_load_params(m, o->params, (unsigned long long)o->seed, T->theta))
         goto out;
-    if ((o->val_frac > 0 && !o->val_data && split_val(T)) || setup(T)) {
+    if (o->val_frac > 0 && !o->val_data && split_val(T)) {
+        fprintf(stderr, "nodec train: error: %s\n", T->err);
+        goto out;
+    }
+    if (o->learn_z0 && learn_starts(T)) goto out;
+    if (setup(T)) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
         goto out;
     }
