@@ -70,11 +70,12 @@ enum { RIDDERS_LEVELS = 10 };
 #define REFINE_AT 1e-2
 
 /* Where z is drawn (the file's comment): either sign, positive, legacy. */
-enum { Z_SIGNED, Z_POSITIVE, Z_LEGACY };
+enum { Z_SIGNED, Z_POSITIVE, Z_LEGACY, Z_GIVEN };
 static const char *const z_regime[] = {
     "either sign, |z| log-uniform in S·[1e-3, 1]",
     "positive (f is not finite at negative states), z log-uniform in S·[1e-3, 1]",
     "z uniform in S·[0.2, 1.2] (f is not finite at smaller states)",
+    "z uniform in the range of --z-range",
 };
 
 typedef struct Ctx {
@@ -86,6 +87,7 @@ typedef struct Ctx {
     double *rt;           /* Ridders' tableau: 2 columns of RIDDERS_LEVELS per value */
     double *pred, *obs;   /* the loss's arguments (n each) */
     double tol;
+    double z_lo, z_hi; /* --z-range */
 } Ctx;
 
 static double adot(Ctx *c, const double *a, const double *f) {
@@ -385,7 +387,9 @@ static bool draw(Ctx *c, Rng *r, int how, const double *th0) {
     int n = c->B * c->ns;
     for (int i = 0; i < n; i++) {
         double S = c->scale[i % c->ns];
-        if (how == Z_LEGACY)
+        if (how == Z_GIVEN)
+            c->z[i] = uni(r, c->z_lo, c->z_hi);
+        else if (how == Z_LEGACY)
             c->z[i] = S * uni(r, 0.2, 1.2);
         else {
             double x = S * pow(10, -3 * rnd(r));
@@ -443,7 +447,8 @@ int check_model(const nodec_model *m, const CheckOpts *o, FILE *out) {
     Rng r = {o->seed * 0x2545F4914F6CDD1Dull + 1};
     m->init_params(th0, o->seed);
     state_scales(m, c.scale);
-    int how = choose_regime(&c, &r, th0), bad_points = 0;
+    c.z_lo = o->z_lo, c.z_hi = o->z_hi;
+    int how = o->z_range ? Z_GIVEN : choose_regime(&c, &r, th0), bad_points = 0;
     for (int p = 0; p < o->points; p++) {
         /* draw until f is finite there */
         int tries = 0;
@@ -456,7 +461,10 @@ int check_model(const nodec_model *m, const CheckOpts *o, FILE *out) {
     }
     int fails = 0;
     fprintf(out, "nodec check: %s (%d points, batch %d, seed %llu)\n", m->name, o->points, c.B, o->seed);
-    fprintf(out, "  states: %s; S:", z_regime[how]);
+    if (how == Z_GIVEN)
+        fprintf(out, "  states: z uniform in [%g, %g] (--z-range); S:", o->z_lo, o->z_hi);
+    else
+        fprintf(out, "  states: %s; S:", z_regime[how]);
     for (int v = 0; v < m->n_state_vars && v < 6; v++)
         fprintf(out, "%s %s %g", v ? "," : "", m->state_vars[v].name, c.scale[m->state_vars[v].offset]);
     fprintf(out, "%s\n", m->n_state_vars > 6 ? ", …" : "");

@@ -49,6 +49,8 @@ typedef struct CheckOpts {
     int points;
     double tol;
     bool verbose;
+    bool z_range;      /* --z-range LO:HI: every state component uniform in [z_lo, z_hi] */
+    double z_lo, z_hi; /* instead of the ranges check chooses */
 } CheckOpts;
 /* Finite-difference check of every emitted derivative; prints a table to
  * out, returns the number of failing rows. */

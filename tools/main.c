@@ -8,6 +8,8 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "cmd.h"
 
+#include <math.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,8 @@ typedef struct Args {
     double tol;
     bool latex;
     bool blas, no_tiles; /* emit --blas, --no-tiles */
+    bool z_range;        /* check --z-range LO:HI */
+    double z_lo, z_hi;
     bool help;
     const char *backend;
 } Args;
@@ -100,6 +104,17 @@ static int parse_args(const char *cmd, int argc, char **argv, Args *a) {
                 return usage_error(cmd, "--points takes a whole number from 1 to " STR(MAX_CHECK_POINTS) ", not '%s'",
                                    v);
             a->points = (int)x;
+        } else if (!strcmp(cmd, "check") && take(argc, argv, &i, "--z-range", &v, cmd, &err)) {
+            if (err) return err;
+            const char *colon = strchr(v, ':');
+            char lo[64];
+            if (!colon || (size_t)(colon - v) >= sizeof lo)
+                return usage_error(cmd, "--z-range takes LO:HI, like -2:2, not '%s'", v);
+            memcpy(lo, v, (size_t)(colon - v)), lo[colon - v] = 0;
+            if (!nodec_cli_number(lo, &a->z_lo) || !nodec_cli_number(colon + 1, &a->z_hi) || !isfinite(a->z_lo) ||
+                !isfinite(a->z_hi) || !(a->z_lo < a->z_hi))
+                return usage_error(cmd, "--z-range takes LO:HI with finite LO < HI, like -2:2, not '%s'", v);
+            a->z_range = true;
         } else if (take(argc, argv, &i, "--tol", &v, cmd, &err)) {
             if (err) return err;
             if (!nodec_cli_number(v, &a->tol) || !(a->tol > 0))
@@ -217,7 +232,8 @@ static int cmd_check(int argc, char **argv) {
         fprintf(stderr, "nodec check: error: %s\n", err);
         return nc_free(&c), 1;
     }
-    CheckOpts co = {.seed = a.seed, .points = a.points, .tol = a.tol};
+    CheckOpts co = {
+        .seed = a.seed, .points = a.points, .tol = a.tol, .z_range = a.z_range, .z_lo = a.z_lo, .z_hi = a.z_hi};
     int fails = check_model(lm.model, &co, stdout);
     nc_unload(&lm), nc_free(&c);
     return fails ? 1 : 0;
@@ -438,10 +454,12 @@ static const Cmd cmds[] = {
      "their shapes and offsets, the IR of f and the loss, the IR of the\n"
      "derivatives, the storage plan of each generated function, or the C."},
     {"check", cmd_check, "check MODEL [--seed N] [--points N] [--tol X]",
-     "usage: nodec check MODEL.nde [--seed N] [--points N] [--tol X] [--backend llvm|cc]\n\n"
+     "usage: nodec check MODEL.nde [--seed N] [--points N] [--tol X] [--z-range LO:HI] [--backend llvm|cc]\n\n"
      "Compiles the model (with LLVM's JIT, or the emitted C with the system C\n"
      "compiler: NODEC_CC or CC to choose), then compares every emitted derivative with central finite differences at\n"
      "seeded random points (default: 3 points, seed 1, tolerance 1e-6 relative).\n"
+     "States are drawn over ranges that suit the model (tools/check.c); --z-range\n"
+     "draws every state component uniformly in [LO, HI] instead.\n"
      "Prints a table of maximum relative errors; exits 1 when one is too large."},
     {"derive", cmd_derive, "derive MODEL [--latex]",
      "usage: nodec derive MODEL.nde [--latex]\n\n"
