@@ -84,38 +84,13 @@ const rk_tab esd_kvaerno4 = {"kvaerno4", 5, 4, 1, 1, kv_c, kv_a, kv_b, kv_e, NUL
 enum { NEWT_MAX = 10 };
 #define NEWT_KAPPA 0.01
 
-static int all_finite(const double *v, long n) {
-    for (long i = 0; i < n; i++)
-        if (!isfinite(v[i])) return 0;
-    return 1;
-}
-
-/* The error norm of v against y (solver.c's, with y1 = y0; repeated here
- * since esdirk.c sits below solver.c). */
-static double norm(const rk *r, const double *v, const double *y) {
-    const rk_ode *o = r->o;
-    double rtol = r->s->rtol, atol = r->s->atol, worst = 0;
-    for (int g = 0; g < o->ngroup; g++) {
-        double sum = 0;
-        int off = o->goff[g], len = o->glen[g];
-        if (len <= 0) continue;
-        for (int p = off; p < off + len; p++) {
-            double q = v[p] / (atol + rtol * fabs(y[p]));
-            sum += q * q;
-        }
-        sum = sqrt(sum / len);
-        if (!(sum <= worst)) worst = sum;
-    }
-    return worst;
-}
-
 /* J = ∂F/∂y at (t, y) (no ∂F/∂t: the stages need none). */
 static int esd_jacobian(rk *r) {
     rk_ode *o = r->o;
     int rc;
     if ((rc = o->jac(o, r->t, r->y, r->J))) return rc;
     r->xs->jac_evals++;
-    if (!all_finite(r->J, (long)o->nblk * o->blk * o->blk))
+    if (!rk_all_finite(r->J, (long)o->nblk * o->blk * o->blk))
         return nodec__fail(r->s, NODEC_NONFINITE,
                            "the Jacobian df/dz is not finite at t = %.6g (%s "
                            "pass): check the model's jac_z and the state for "
@@ -124,17 +99,6 @@ static int esd_jacobian(rk *r) {
     r->jok = 1;
     r->wfac = 0;
     return NODEC_SUCCESS;
-}
-
-/* out = y + h Σ_{j<m} w[j] k_j (y NULL: 0), zeros skipped. */
-static void combine(double *out, const double *y, double h, const double *w, const double *k, int m, int n) {
-    for (int p = 0; p < n; p++) out[p] = 0;
-    for (int j = 0; j < m; j++) {
-        const double *kj = k + (size_t)j * n;
-        if (w[j] == 0) continue;
-        for (int p = 0; p < n; p++) out[p] += w[j] * kj[p];
-    }
-    for (int p = 0; p < n; p++) out[p] = (y ? y[p] : 0) + h * out[p];
 }
 
 /* ---- the GMRES path (matrix-free Newton–Krylov) ----
@@ -349,18 +313,18 @@ static int stage(rk *r, kry *K, int i, double h, double ti) {
     const double *kp = k + (size_t)(i - 1) * n;
     double eta = pow(fmax(r->eta, DBL_EPSILON), 0.8);
 
-    combine(psi, r->y, h, &RK_A(tb, i, 0), k, i, n);
+    rk_combine(psi, r->y, h, &RK_A(tb, i, 0), k, i, n);
     for (int p = 0; p < nx; p++) Y[p] = psi[p] + hg * kp[p];
     for (int it = 0;; it++) {
         double dn;
         if (it >= NEWT_MAX) return ESD_NEWTON;
         if ((rc = o->rhs(o, ti, Y, ki))) return rc;
-        if (!all_finite(ki, nx)) return ESD_NEWTON;
+        if (!rk_all_finite(ki, nx)) return ESD_NEWTON;
         for (int p = 0; p < nx; p++) d[p] = ki[p] - (Y[p] - psi[p]) * fac;
         for (int p = nx; p < n; p++) d[p] = 0;
         if ((rc = wsolve(r, K, fac, d))) return rc;
         for (int p = 0; p < nx; p++) Y[p] += d[p];
-        dn = norm(r, d, r->y);
+        dn = rk_norm(r, d, r->y, NULL);
         if (!isfinite(dn)) return ESD_NEWTON;
         if (it > 0) {
             double th = dn / dold;
@@ -400,8 +364,8 @@ int esd_stages(rk *r, double h, double t1) {
     }
     kry_free(r, &K);
     if (rc) return rc;
-    combine(r->ynew, r->y, h, tb->b, r->k, s, n);
-    if (r->adaptive) combine(r->ytmp, NULL, h, tb->e, r->k, s, n);
+    rk_combine(r->ynew, r->y, h, tb->b, r->k, s, n);
+    if (r->adaptive) rk_combine(r->ytmp, NULL, h, tb->e, r->k, s, n);
     return NODEC_SUCCESS;
 }
 

@@ -191,8 +191,12 @@ void rk_release(rk *r);
 void rk_use(rk *r, const rk_tab *tab);
 /* The caller changed y or t: k_0, ∂F/∂y and ∂F/∂t are stale. */
 void rk_restart(rk *r);
-/* Error ratio of err against y0, y1 (torchdiffeq's _compute_error_ratio). */
+/* Error ratio of err against y0, y1 (torchdiffeq's _compute_error_ratio;
+ * y1 NULL: y0 alone).  linalg.c, with rk_combine and rk_all_finite: the
+ * vector kernels every integrator (solver.c, esdirk.c, rosenbrock.c) uses. */
 double rk_norm(const rk *r, const double *err, const double *y0, const double *y1);
+/* out = y + h Σ_{j<m} w[j] k_j over n components (y NULL: 0). */
+void rk_combine(double *out, const double *y, double h, const double *w, const double *k, int m, int n);
 /* Hairer's initial step from (r->t, r->y), toward direction dir = ±1. */
 int rk_initial_step(rk *r, double dir, double *h);
 /* One step attempt from r->t toward t_end, clipped so as not to pass it.

@@ -139,12 +139,6 @@ static const double r5_H[] = {
 /* clang-format on */
 const ros_tab ros_rodas5p = {8, 0.21193756319429014, r5_a, r5_C, r5_c, r5_d, r5_b, r5_e, 3, r5_H};
 
-static int all_finite(const double *v, long n) {
-    for (long i = 0; i < n; i++)
-        if (!isfinite(v[i])) return 0;
-    return 1;
-}
-
 /* J and, unless F is autonomous, ∂F/∂t at (t, y); k_0 = F(t, y) is valid. */
 static int jacobian(rk *r, double h) {
     rk_ode *o = r->o;
@@ -152,7 +146,7 @@ static int jacobian(rk *r, double h) {
     long nj = (long)o->nblk * o->blk * o->blk;
     if ((rc = o->jac(o, r->t, r->y, r->J))) return rc;
     r->xs->jac_evals++;
-    if (!all_finite(r->J, nj))
+    if (!rk_all_finite(r->J, nj))
         return nodec__fail(r->s, NODEC_NONFINITE,
                            "the Jacobian df/dz is not finite at t = %.6g (%s "
                            "pass): check the model's jac_z and the state for "

@@ -315,38 +315,6 @@ void rk_restart(rk *r) {
     r->jok = 0;
 }
 
-int rk_all_finite(const double *v, long n) {
-    for (long i = 0; i < n; i++)
-        if (!isfinite(v[i])) return 0;
-    return 1;
-}
-
-/* RMS per group of v / (atol + rtol·max(|y0|, |y1|)), max over groups;
- * y1 NULL means |y0| alone (the initial step's scale). */
-static double scaled_norm(const rk *r, const double *v, const double *y0, const double *y1) {
-    const rk_ode *o = r->o;
-    double rtol = r->s->rtol, atol = r->s->atol, worst = 0;
-    for (int g = 0; g < o->ngroup; g++) {
-        double sum = 0;
-        int off = o->goff[g], len = o->glen[g];
-        if (len <= 0) continue;
-        for (int p = off; p < off + len; p++) {
-            double ya = fabs(y0[p]);
-            if (y1 && fabs(y1[p]) > ya) ya = fabs(y1[p]);
-            double q = v[p] / (atol + rtol * ya);
-            sum += q * q;
-        }
-        sum = sqrt(sum / len);
-        if (!(sum <= worst)) /* NaN propagates */
-            worst = sum;
-    }
-    return worst;
-}
-
-double rk_norm(const rk *r, const double *err, const double *y0, const double *y1) {
-    return scaled_norm(r, err, y0, y1);
-}
-
 /* torchdiffeq's _optimal_step_size with safety 0.9, ifactor 10, dfactor 0.2. */
 static double optimal_step(double h, double ratio, int order) {
     const double safety = 0.9, ifactor = 10.0;
@@ -381,30 +349,6 @@ int rk_ensure_k0(rk *r) {
 /* Stages of one step of size h from (t, y) to t1 = t + h; ynew gets y1;
  * *ratio the error ratio when adaptive.  Ys, when set, receives the stage
  * inputs Y_j (s × n), which the direct gradient needs. */
-/* out = y + h Σ_j w[j] k_j (y NULL: 0), as Σ_j in order j = 0, 1, … per
- * component from 0 — the textbook loop's sums — with zero weights (dopri5
- * has several) skipped; eight components at a time are summed in registers
- * over all stages, rather than through out[] once per stage. */
-static void combine(double *out, const double *y, double h, const double *w, const double *k, int m, int n) {
-    enum { P = 8 };
-    int p = 0;
-    for (; p + P <= n; p += P) {
-        double acc[P] = {0};
-        for (int j = 0; j < m; j++) {
-            const double wj = w[j], *kj = k + (size_t)j * n + p;
-            if (wj == 0) continue;
-            for (int q = 0; q < P; q++) acc[q] += wj * kj[q];
-        }
-        for (int q = 0; q < P; q++) out[p + q] = (y ? y[p + q] : 0) + h * acc[q];
-    }
-    for (; p < n; p++) {
-        double acc = 0;
-        for (int j = 0; j < m; j++)
-            if (w[j] != 0) acc += w[j] * k[(size_t)j * n + p];
-        out[p] = (y ? y[p] : 0) + h * acc;
-    }
-}
-
 static int trial(rk *r, double h, double t1, double *ratio, double *Ys) {
     const rk_tab *tb = r->tab;
     int n = r->o->n, s = tb->s, rc;
@@ -412,25 +356,25 @@ static int trial(rk *r, double h, double t1, double *ratio, double *Ys) {
 
     if (tb->esd) { /* esdirk.c */
         if ((rc = esd_stages(r, h, t1))) return rc;
-        *ratio = r->adaptive ? scaled_norm(r, r->ytmp, r->y, r->ynew) : 0;
+        *ratio = r->adaptive ? rk_norm(r, r->ytmp, r->y, r->ynew) : 0;
         if (r->adaptive && r->dense_check && *ratio <= 1) { /* as below */
             double dr;
             if ((rc = esd_dense_error(r, h))) return rc;
-            dr = scaled_norm(r, r->yd, r->y, r->ynew);
+            dr = rk_norm(r, r->yd, r->y, r->ynew);
             if (!(dr <= *ratio)) *ratio = dr;
         }
         return NODEC_SUCCESS;
     }
     if (tb->ros) {
         if ((rc = ros_stages(r, h, t1))) return rc;
-        *ratio = r->adaptive ? scaled_norm(r, r->ytmp, r->y, r->ynew) : 0;
+        *ratio = r->adaptive ? rk_norm(r, r->ytmp, r->y, r->ynew) : 0;
         /* The stiff components' error at the step's end is damped, so
          * steps grow long where the solution is smooth; the dense output
          * in between is of lower order and would go unchecked. */
         if (r->adaptive && r->dense_check && *ratio <= 1) {
             double dr;
             if ((rc = ros_dense_error(r, h))) return rc;
-            dr = scaled_norm(r, r->yd, r->y, r->ynew);
+            dr = rk_norm(r, r->yd, r->y, r->ynew);
             if (!(dr <= *ratio)) *ratio = dr;
         }
         return NODEC_SUCCESS;
@@ -439,15 +383,15 @@ static int trial(rk *r, double h, double t1, double *ratio, double *Ys) {
     for (int i = 1; i < s; i++) {
         double *Y = (tb->fsal && i == s - 1) ? r->ynew : r->ytmp;
         double ti = tb->c[i] == 1 ? t1 : r->t + tb->c[i] * h;
-        combine(Y, r->y, h, &RK_A(tb, i, 0), k, i, n);
+        rk_combine(Y, r->y, h, &RK_A(tb, i, 0), k, i, n);
         if (Ys) memcpy(Ys + (size_t)i * n, Y, n * sizeof(double));
         if ((rc = r->o->rhs(r->o, ti, Y, k + (size_t)i * n))) return rc;
     }
-    if (!tb->fsal) combine(r->ynew, r->y, h, tb->b, k, s, n);
+    if (!tb->fsal) rk_combine(r->ynew, r->y, h, tb->b, k, s, n);
     *ratio = 0;
     if (r->adaptive) {
-        combine(r->ytmp, NULL, h, tb->e, k, s, n);
-        *ratio = scaled_norm(r, r->ytmp, r->y, r->ynew);
+        rk_combine(r->ytmp, NULL, h, tb->e, k, s, n);
+        *ratio = rk_norm(r, r->ytmp, r->y, r->ynew);
     }
     return NODEC_SUCCESS;
 }
@@ -629,14 +573,14 @@ int rk_initial_step(rk *r, double dir, double *hout) {
 
     if ((rc = rk_ensure_k0(r))) return rc;
     f0 = r->k;
-    d0 = scaled_norm(r, r->y, r->y, NULL);
-    d1 = scaled_norm(r, f0, r->y, NULL);
+    d0 = rk_norm(r, r->y, r->y, NULL);
+    d1 = rk_norm(r, f0, r->y, NULL);
     h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
     for (int p = 0; p < n; p++) y1[p] = r->y[p] + dir * h0 * f0[p];
     /* f1 goes to ytmp; y1 is scratch in ynew. */
     if ((rc = r->o->rhs(r->o, r->t + dir * h0, y1, f1))) return rc;
     for (int p = 0; p < n; p++) y1[p] = f1[p] - f0[p];
-    d2 = scaled_norm(r, y1, r->y, NULL) / h0;
+    d2 = rk_norm(r, y1, r->y, NULL) / h0;
     if (d1 <= 1e-15 && d2 <= 1e-15)
         h1 = fmax(1e-6, h0 * 1e-3);
     else
