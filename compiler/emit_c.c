@@ -576,20 +576,18 @@ static void emit_gemm(Em *e, Buf *b, const Gemm *g, const Out *outs) {
                g->n);
 }
 
-/* The body of a batched function, printed from its loops (lower.c): the
+/* The body of generated function fn (plan_outputs' numbering), printed from its loops (lower.c): the
  * values computed once, then the loop over the samples, or the tiles' loop
  * with a loop over the tile's samples for each stretch between products.
  * A loop over samples is printed when it closes, with the row pointers its
  * code uses. */
 static void emit_body(Em *e, Buf *b, const Out *outs, int nouts, const int *row_len, const int *row_base, int nrows,
-                      bool batch) {
-    PlanOut *po = arena_alloc(e->a, sizeof *po * (size_t)(nouts + 1));
-    for (int k = 0; k < nouts; k++) {
-        int g = !outs[k].guard ? 0 : !strcmp(outs[k].guard, "az") ? 1 : !strcmp(outs[k].guard, "atheta") ? 2 : 3;
-        po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape, outs[k].kind == OUT_ACC, g};
-    }
+                      int fn) {
+    /* the plan's view of the outputs (plan.c lists them in this order) */
+    PlanOut *po = arena_alloc(e->a, sizeof *po * (2 * (size_t)e->pg->m->nstates + (size_t)e->pg->m->nparams + 2));
+    if (plan_outputs(e->pg, fn, po) != nouts) ice("emit_c: function %d has other outputs than its plan", fn);
     Lowered lw;
-    int w = lower(&lw, e->ir, po, nouts, batch, e->a);
+    int w = lower(&lw, e->ir, po, nouts, fn < 4, e->a);
     if (w < 0) ice("a work size past MAX_WORK reached the C emitter (plan_check refuses it)");
     plan(e, &lw.p, w);
     memset(e->used_base, 0, sizeof e->used_base);
@@ -655,7 +653,7 @@ static void emit_f(Em *e, Buf *b) {
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->f.roots[i], OUT_SET, "dzb", i, NULL);
     int rl[] = {m->n_state, m->n_state}, rb[] = {B_Z, B_DZ};
-    emit_body(e, b, outs, m->nstates, rl, rb, 2, true);
+    emit_body(e, b, outs, m->nstates, rl, rb, 2, 0);
     buf_puts(b, "}\n\n");
 }
 
@@ -679,7 +677,7 @@ static void emit_vjp(Em *e, Buf *b) {
     }
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, "*at", 0, shape0(), "at"};
     int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_A, B_AZ};
-    emit_body(e, b, outs, k, rl, rb, 3, true);
+    emit_body(e, b, outs, k, rl, rb, 3, 1);
     buf_puts(b, "}\n\n");
 }
 
@@ -705,7 +703,7 @@ static void emit_f_vjp(Em *e, Buf *b) {
     }
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, "*at", 0, shape0(), "at"};
     int rl[] = {m->n_state, m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_A, B_DZ, B_AZ};
-    emit_body(e, b, outs, k, rl, rb, 4, true);
+    emit_body(e, b, outs, k, rl, rb, 4, 2);
     buf_puts(b, "}\n\n");
 }
 
@@ -719,7 +717,7 @@ static void emit_jvp(Em *e, Buf *b) {
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->jvp.roots[i], OUT_SET, "outb", i, NULL);
     int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_V, B_OUT};
-    emit_body(e, b, outs, m->nstates, rl, rb, 3, true);
+    emit_body(e, b, outs, m->nstates, rl, rb, 3, 3);
     buf_puts(b, "}\n\n");
 }
 
@@ -741,7 +739,7 @@ static void emit_loss(Em *e, Buf *b, bool grad) {
     outs[n++] = (Out){e->pg->loss.roots[0], OUT_TOTAL, "total", 0, shape0(), NULL};
     if (grad) outs[n++] = (Out){e->pg->loss_grad.roots[0], OUT_SET, "gb", 0, shape1(m->n_state), NULL};
     int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_PRED, B_OBS, B_GRAD};
-    emit_body(e, b, outs, n, rl, rb, grad ? 3 : 2, false);
+    emit_body(e, b, outs, n, rl, rb, grad ? 3 : 2, grad ? 5 : 4);
     buf_puts(b, "    return total;\n}\n\n");
 }
 

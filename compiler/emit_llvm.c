@@ -1015,17 +1015,12 @@ static void out(Em *e, const Out *o, int k) {
 
 /* ---- storage decisions (plan.c, shared with emit_c.c) ------------------ */
 
-/* The function's loops (lower.c) and the storage plan behind them; guards
- * are numbered by their first appearance, so equal ones share an id. */
-static int plan(Em *e, const Out *outs, int nouts, bool batch, Lowered *lw) {
-    PlanOut *po = arena_alloc(e->a, sizeof *po * (size_t)(nouts + 1));
-    for (int k = 0; k < nouts; k++) {
-        int g = 0;
-        for (int q = 0; q <= k && outs[k].guard && !g; q++)
-            if (outs[q].guard == outs[k].guard) g = q + 1;
-        po[k] = (PlanOut){outs[k].root, outs[k].kind == OUT_TOTAL, outs[k].shape, outs[k].kind == OUT_ACC, g};
-    }
-    e->wsize = lower(lw, e->ir, po, nouts, batch, e->a);
+/* Generated function fn's loops (lower.c) and the storage plan behind them,
+ * from plan.c's list of its outputs (in outs' order). */
+static int plan(Em *e, int nouts, int fn, Lowered *lw) {
+    PlanOut *po = arena_alloc(e->a, sizeof *po * (2 * (size_t)e->pg->m->nstates + (size_t)e->pg->m->nparams + 2));
+    if (plan_outputs(e->pg, fn, po) != nouts) ice("emit_llvm: function %d has other outputs than its plan", fn);
+    e->wsize = lower(lw, e->ir, po, nouts, fn < 4, e->a);
     if (e->wsize < 0) ice("a work size past MAX_WORK reached the JIT (nc_load_llvm checks it first)");
     Plan *p = &lw->p;
     e->mode = p->mode, e->uses = p->uses, e->multi = p->multi, e->woff = p->woff;
@@ -1116,13 +1111,13 @@ static void sample_open(Em *e, Loop *l, LLVMValueRef b0, LLVMValueRef nt, const 
     set_rows(e, LLVMBuildNSWAdd(e->bd, b0, bb, ""), rows, args, nrows);
 }
 
-/* The body of a batched function, built from its loops (lower.c; emit_c.c
+/* The body of generated function fn, built from its loops (lower.c; emit_c.c
  * prints the same).  rows[k] names a per-sample row of n_state doubles read
  * from or written to the argument args[k]. */
 static void body(Em *e, const Out *outs, int nouts, LLVMValueRef B, const int *rows, LLVMValueRef *args, int nrows,
-                 bool batch) {
+                 int fn) {
     Lowered lw;
-    plan(e, outs, nouts, batch, &lw);
+    plan(e, nouts, fn, &lw);
     bool tiled = false;
     Loop ls; /* the loop over samples */
     LLVMBasicBlockRef head = NULL, exit = NULL, cont = NULL;
@@ -1227,7 +1222,7 @@ static int build_f(Em *e) {
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->f.roots[i], OUT_SET, B_DZ, i, NULL);
     int rows[] = {B_Z, B_DZ};
     LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4)};
-    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 2, true);
+    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 2, 0);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
@@ -1268,7 +1263,7 @@ static int build_vjp(Em *e) {
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, -1, at, 0, shape0(), has_at};
     int rows[] = {B_Z, B_A, B_AZ};
     LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), az};
-    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 3, true);
+    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 3, 1);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
@@ -1296,7 +1291,7 @@ static int build_f_vjp(Em *e) {
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, -1, at, 0, shape0(), has_at};
     int rows[] = {B_Z, B_A, B_DZ, B_AZ};
     LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), LLVMGetParam(fn, 5), az};
-    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 4, true);
+    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 4, 2);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
@@ -1311,7 +1306,7 @@ static int build_jvp(Em *e) {
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->jvp.roots[i], OUT_SET, B_OUT, i, NULL);
     int rows[] = {B_Z, B_V, B_OUT};
     LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), LLVMGetParam(fn, 5)};
-    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 3, true);
+    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 3, 3);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
@@ -1359,7 +1354,7 @@ static int build_loss(Em *e, bool grad) {
     if (grad) outs[n++] = (Out){e->pg->loss_grad.roots[0], OUT_SET, B_GRAD, NULL, 0, shape1(m->n_state), NULL};
     int rows[] = {B_PRED, B_OBS, B_GRAD};
     LLVMValueRef args[] = {LLVMGetParam(fn, 1), LLVMGetParam(fn, 2), grad ? LLVMGetParam(fn, 3) : NULL};
-    body(e, outs, n, LLVMGetParam(fn, 0), rows, args, grad ? 3 : 2, false);
+    body(e, outs, n, LLVMGetParam(fn, 0), rows, args, grad ? 3 : 2, grad ? 5 : 4);
     LLVMBuildRet(e->bd, load(e, total));
     return e->wsize;
 }
