@@ -466,11 +466,16 @@ int nodec_data_start(const nodec_model *m, const nodec_data *d, int k, const dou
         if (!isnan(z0[i]) || (m->z0_from && m->z0_from[i] >= 0) || (m->noise && m->noise[i])) continue;
         if (!m->z0) {
             char name[160];
+            const char *var = "x";
             nodec_state_column_name(m, i, name, sizeof name);
+            for (int v = 0; v < m->n_state_vars; v++)
+                if (i >= m->state_vars[v].offset && i < m->state_vars[v].offset + m->state_vars[v].size)
+                    var = m->state_vars[v].name;
             return io_fail(err, errlen,
                            "trajectory %ld has no value for %s at its first time (t = %.17g); give the state a value "
-                           "in the model (`state x = 0`), start it from a param (`state x = x0`), or observe it there",
-                           d->traj[k].id, name, d->traj[k].t[0]);
+                           "in the model (`state %s = …`), start it from a param (`state %s = %s0`), or observe it "
+                           "there",
+                           d->traj[k].id, name, d->traj[k].t[0], var, var, var);
         }
         z0[i] = m->z0[i];
     }
