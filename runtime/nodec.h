@@ -157,6 +157,22 @@ void nodec_dz0_to_dtheta(const nodec_model *m, const double *dz0, int B, double 
  * so the same seed gives the same draws.  Nothing for other models. */
 void nodec_draw_noise(const nodec_model *m, double *z0, int B, unsigned long long seed);
 
+/* Inputs of a model that declares them (nodec_model.inputs): the signal
+ * of each of the B trajectories, trajectory b's n_rows[b] rows at times
+ * t[b][0] < t[b][1] < … with values u[b] (n_rows[b] × n_input, row-major;
+ * NaN: missing).  The rows are copied.  Each element is interpolated
+ * through the rows where it has a value, as the model says: linear, the
+ * natural cubic spline, or hold (the last value at or before t); before
+ * its first such row and after its last it keeps that row's value.
+ * Linear and hold rows are breakpoints: adaptive steps end on them and
+ * never cross one.  A solve must lie within each trajectory's rows'
+ * times.  Returns NODEC_ILL_INPUT (message set) for a model without
+ * inputs, times that do not increase or are not finite, an element with
+ * no value in a trajectory, a value that is infinite; NODEC_MEM_FAIL.
+ * The independent batch mode solves trajectory b with trajectory b's
+ * inputs. */
+int nodec_set_inputs(nodec_solver *s, const int *n_rows, const double *const *t, const double *const *u);
+
 /* Statistics of the last solve or loss_grad call. */
 void nodec_get_stats(const nodec_solver *s, nodec_stats *out);
 long nodec_get_num_steps(const nodec_solver *s, int pass);
