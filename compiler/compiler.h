@@ -91,7 +91,7 @@ typedef struct Diag {
     X(M_NEEDS_VECTORS_OR_MATRICES, "'@' needs vectors or matrices, not a scalar")                                      \
     X(M_CANNOT_MULTIPLY_BY_INNER, "'@' cannot multiply %s by %s: inner dimensions %d and %d differ")                   \
     X(M_SHAPE_MISMATCH_IN_AND, "shape mismatch in '%c': %s and %s")                                                    \
-    X(M_NOT_A_FUNCTION, "'%s' is a %s, not a function")                                                                \
+    X(M_NOT_A_FUNCTION, "'%s' is %s, not a function")                                                                  \
     X(M_UNKNOWN_FUNCTION, "unknown function '%s'")                                                                     \
     X(M_ARITY_VARIADIC, "'%s' needs at least one argument")                                                            \
     X(M_ARITY, "'%s' takes %d argument%s, got %d")                                                                     \
@@ -102,6 +102,8 @@ typedef struct Diag {
     X(M_DERIV_BY_NAME, "'%s' differentiates by a state or a let, named; this is %s")                                   \
     X(M_DERIV_SHAPE, "'%s' differentiates scalars and vectors, by a scalar or a vector; %s is %s")                     \
     X(M_DERIV_ARG_SHAPE, "the %s of '%s' must have the shape of %s, %s, but it is %s")                                 \
+    X(M_DDT_NOT_INPUT, "'ddt' takes the name of an input; this is %s")                                                 \
+    X(M_UNKNOWN_INTERP, "unknown interpolation '%.*s' for input '%s'")                                                 \
     X(M_NEEDS_SQUARE, "'%s' needs a square matrix, not %s")                                                            \
     X(M_RESULT_TOO_LARGE, "the result of '%s' would have %lld elements; at most %d are allowed")                       \
     X(M_INDEX_SCALAR, "%s is a scalar and cannot be indexed")                                                          \
@@ -127,7 +129,7 @@ typedef struct Diag {
     X(M_EXPECTED_D_AND_A, "expected 'd' and a state name before '/dt', got '%s'")                                      \
     X(M_STATE_IS_DECLARED_AFTER, "state '%s' is declared after its equation, on line %d")                              \
     X(M_EQUATION_FOR_WHICH_IS, "equation for '%s', which is not a declared state")                                     \
-    X(M_NOT_A_STATE, "'%s' is a %s, not a state")                                                                      \
+    X(M_NOT_A_STATE, "'%s' is %s, not a state")                                                                        \
     X(M_SECOND_EQUATION_FOR, "second equation for '%s'")                                                               \
     X(M_NOTE_FIRST_EQUATION, "the first equation for '%s' is here")                                                    \
     X(M_EXPECTED_DT_AFTER_GOT, "expected 'dt' after '/', got '%s'")                                                    \
@@ -222,7 +224,7 @@ typedef struct Ast {
     int dropped; /* A_INDEX: bit k set when dimension k was indexed */
 } Ast;
 
-typedef enum { S_MODEL, S_STATE, S_PARAM, S_CONST, S_LET, S_EQ, S_LOSS, S_NOISE } StmtKind;
+typedef enum { S_MODEL, S_STATE, S_PARAM, S_CONST, S_LET, S_EQ, S_LOSS, S_NOISE, S_INPUT } StmtKind;
 
 typedef struct Stmt {
     StmtKind kind;
@@ -292,7 +294,8 @@ bool parse_source(Parse *p, const Source *src);
     X(JVP, "jvp", 3, OP_NUM)                                                                                           \
     X(VJP, "vjp", 3, OP_NUM)                                                                                           \
     X(TRACE, "trace", 1, OP_NUM)                                                                                       \
-    X(DIAG, "diag", 1, OP_NUM)
+    X(DIAG, "diag", 1, OP_NUM)                                                                                         \
+    X(DDT, "ddt", 1, OP_NUM) /* ddt(u) of an input u: a leaf (ir.c) */
 
 typedef enum {
 #define X(id, name, nargs, op) B_##id,
@@ -302,7 +305,8 @@ typedef enum {
 } Builtin;
 #define B_FUNC B_COUNT /* the elementwise functions follow: B_FUNC + their Op */
 
-typedef enum { SYM_STATE, SYM_PARAM, SYM_CONST, SYM_LET, SYM_TIME, SYM_LOSSARG } SymKind;
+typedef enum { SYM_STATE, SYM_PARAM, SYM_CONST, SYM_LET, SYM_TIME, SYM_LOSSARG, SYM_INPUT } SymKind;
+const char *sym_kind_a(SymKind k); /* "a state", "an input", … for messages */
 
 /* INIT_PARAM: a state whose initial value is a param's (`state x = x0`: learned). */
 typedef enum {
@@ -322,13 +326,14 @@ struct Sym {
     Span span;
     Shape shape;
     int index;  /* position among the symbols of its kind */
-    int offset; /* states: in z; params: in θ; loss args: in pred */
+    int offset; /* states: in z; params: in θ; loss args: in pred; inputs: among the n_input values */
     InitKind init;
     double *values; /* INIT_VALUE: shape_size(shape) numbers */
     double a, b;    /* uniform lo, hi; normal mean, std */
     Ast *expr;      /* SYM_LET */
     Sym *z0_param;  /* SYM_STATE with INIT_PARAM: the param it starts from */
     int noise;      /* SYM_STATE declared `noise`: NODEC_NOISE_NORMAL or _RADEMACHER; dX/dt = 0 */
+    int interp;     /* SYM_INPUT: NODEC_INTERP_LINEAR, _CUBIC or _HOLD */
     Ast *eq;        /* SYM_STATE: its equation */
     Span eq_span;
     int ir;         /* ir.c: the lowered node, -1 before */
@@ -347,6 +352,10 @@ typedef struct Model {
     int nconsts;
     Sym **lets;
     int nlets;
+    Sym **inputs; /* `input u[2] = linear` (DESIGN.md §7): per-sample values that change with t */
+    int ninputs;
+    int n_input;   /* their doubles: one sample's row of u holds 3·n_input (values, u′, u″) */
+    bool uses_ddt; /* some expression takes ddt(·) of an input */
     Sym **syms;
     int nsyms;            /* every named symbol, for lookup */
     int n_state, n_param; /* total doubles */
@@ -366,7 +375,10 @@ const char *func_names_hint(void);
 /* ---- ir.c ------------------------------------------------------------ */
 
 /* Leaves of the IR: what a value is read from. */
-typedef enum { L_STATE, L_PARAM, L_CONST, L_TIME, L_ADJ, L_TAN, L_PRED, L_OBS } LeafKind;
+/* L_INPUT, L_DINPUT and L_D2INPUT are an input's value u, ddt(u) = u′ and
+ * u″ (made only by differentiation, for aᵀ∂f/∂t): read from the sample's
+ * row of u at the input's offset, n_input + it and 2·n_input + it. */
+typedef enum { L_STATE, L_PARAM, L_CONST, L_TIME, L_ADJ, L_TAN, L_PRED, L_OBS, L_INPUT, L_DINPUT, L_D2INPUT } LeafKind;
 
 /* The elementwise functions of one argument, defined once, one line each:
  *   id; the name (the language's and the printed one); whether models may
@@ -454,7 +466,7 @@ typedef struct Node {
     double num;    /* NUM: the value of every element */
     Span span;
     const char *name; /* set when the node is a user's let, for printing */
-    bool varies;      /* depends on per-sample data (z, a, v, pred, obs) */
+    bool varies;      /* depends on per-sample data (z, u, a, v, pred, obs) */
 } Node;
 
 typedef struct Ir {

@@ -136,7 +136,11 @@ static bool *activity(Ir *ir, bool (*wanted)(const Node *)) {
     return act;
 }
 
-static bool wanted_vjp(const Node *n) { return n->i[0] == L_STATE || n->i[0] == L_PARAM || n->i[0] == L_TIME; }
+/* Inputs are wanted for aᵀ∂f/∂t's chain through u(t) and ddt(u)(t). */
+static bool wanted_vjp(const Node *n) {
+    LeafKind k = n->i[0];
+    return k == L_STATE || k == L_PARAM || k == L_TIME || k == L_INPUT || k == L_DINPUT;
+}
 static bool wanted_loss(const Node *n) { return n->i[0] == L_PRED; }
 static bool wanted_jvp(const Node *n) { return n->i[0] == L_STATE; }
 
@@ -274,6 +278,26 @@ static int leaf_grad(Ir *ir, const int *grad, int len, LeafKind k, int sym, Shap
     return id < len ? grad[id] : -1;
 }
 
+
+/* aᵀ∂f/∂t along the inputs too: aᵀ(∂f/∂t + Σ ∂f/∂u · u′ + Σ ∂f/∂ddt(u) · u″),
+ * the gradients of u and ddt(u) being in grad (inputs are constants for
+ * ∂f/∂z and ∂f/∂θ, but move with t). */
+static int vjp_t_chain(Program *pg, const int *grad, int len) {
+    Ir *ir = pg->ir;
+    int r = leaf_grad(ir, grad, len, L_TIME, 0, shape0());
+    for (int i = 0; i < pg->m->ninputs; i++) {
+        Sym *u = pg->m->inputs[i];
+        for (int k = 0; k < 2; k++) { /* u with u′, then ddt(u) with u″ */
+            int g = leaf_grad(ir, grad, len, k ? L_DINPUT : L_INPUT, i, u->shape);
+            if (g < 0) continue;
+            int d = op(ir, OP_MUL, g, ir_leaf(ir, k ? L_D2INPUT : L_DINPUT, i, u->shape, u->span), u->span);
+            if (u->shape.rank) d = op(ir, OP_SUM, d, -1, u->span); /* ⟨g, u′⟩ */
+            r = r < 0 ? d : op(ir, OP_ADD, r, d, u->span);
+        }
+    }
+    return r;
+}
+
 void deriv_program(Program *pg) {
     Ir *ir = pg->ir;
     Model *m = pg->m;
@@ -290,7 +314,7 @@ void deriv_program(Program *pg) {
     pg->vjp_t = ir_func(1);
     for (int i = 0; i < ns; i++) pg->vjp_z.roots[i] = leaf_grad(ir, grad, len, L_STATE, i, m->states[i]->shape);
     for (int i = 0; i < m->nparams; i++) pg->vjp_p.roots[i] = leaf_grad(ir, grad, len, L_PARAM, i, m->params[i]->shape);
-    pg->vjp_t.roots[0] = leaf_grad(ir, grad, len, L_TIME, 0, shape0());
+    pg->vjp_t.roots[0] = vjp_t_chain(pg, grad, len);
     free(grad), free(seeds);
 
     /* JVP: tangent v_X for every state X. */

@@ -76,7 +76,8 @@ bool nc_compile(Compilation *c, Stage stop_at) {
 
 /* ---- one dump per stage ------------------------------------------------ */
 
-static const char *const sym_kinds[] = {"state", "param", "const", "let", "time", "lossarg"};
+static const char *const sym_kinds[] = {"state", "param", "const", "let", "time", "lossarg", "input"};
+static const char *const interp_names[] = {"linear", "cubic", "hold"}; /* NODEC_INTERP_* */
 static const char *const init_names[] = {
     [INIT_NONE] = "",         [INIT_VALUE] = "values",    [INIT_ZEROS] = "zeros",   [INIT_ONES] = "ones",
     [INIT_GLOROT] = "glorot", [INIT_UNIFORM] = "uniform", [INIT_NORMAL] = "normal", [INIT_PARAM] = "a param"};
@@ -87,11 +88,16 @@ static void dump_sema(Buf *b, Compilation *c) {
     Arena *a = c->arena;
     buf_printf(b, "model %s: %d state doubles, %d param doubles, loss %s\n", m->name, m->n_state, m->n_param,
                m->loss ? "custom" : "mean squared error");
+    if (m->ninputs) /* a row of u per sample: values, then u′, then u″ */
+        buf_printf(b, "  %d input doubles (a row of u: %d)%s\n", m->n_input, 3 * m->n_input,
+                   m->uses_ddt ? ", ddt used" : "");
     for (int i = 0; i < m->nsyms; i++) {
         Sym *y = m->syms[i];
         buf_printf(b, "  %-7s %s %s", sym_kinds[y->kind], y->name, shape_str(y->shape, a));
-        if (y->kind == SYM_STATE || y->kind == SYM_PARAM) buf_printf(b, " at %d", y->offset);
-        if (y->noise)
+        if (y->kind == SYM_STATE || y->kind == SYM_PARAM || y->kind == SYM_INPUT) buf_printf(b, " at %d", y->offset);
+        if (y->kind == SYM_INPUT)
+            buf_printf(b, " = %s", interp_names[y->interp]);
+        else if (y->noise)
             buf_printf(b, " = noise %s", y->noise == 1 ? "normal" : "rademacher");
         else if (y->init == INIT_PARAM)
             buf_printf(b, " = %s", y->z0_param->name);

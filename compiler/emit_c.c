@@ -68,9 +68,9 @@ typedef struct Em {
 } Em;
 
 /* Per-sample inputs and outputs, by leaf kind and output name. */
-enum { B_Z, B_A, B_V, B_PRED, B_OBS, B_DZ, B_AZ, B_OUT, B_GRAD, B_COUNT_ };
-static const char *const base_name[] = {"zb", "ab", "vb", "pb", "ob", "dzb", "azb", "outb", "gb"};
-static const char *const base_src[] = {"z", "a", "v", "pred", "obs", "dzdt", "az", "out", "grad"};
+enum { B_Z, B_A, B_V, B_PRED, B_OBS, B_U, B_DZ, B_AZ, B_OUT, B_GRAD, B_COUNT_ };
+static const char *const base_name[] = {"zb", "ab", "vb", "pb", "ob", "ub", "dzb", "azb", "outb", "gb"};
+static const char *const base_src[] = {"z", "a", "v", "pred", "obs", "u", "dzdt", "az", "out", "grad"};
 
 static Node *N(Em *e, int id) { return &e->ir->n[id]; }
 
@@ -156,6 +156,13 @@ static const char *leaf_access(Em *e, const Node *n, const char *i, const char *
     case L_TAN: e->used_base[B_V] = true; break;
     case L_PRED: e->used_base[B_PRED] = true; break;
     case L_OBS: e->used_base[B_OBS] = true; break;
+    case L_INPUT:
+    case L_DINPUT:
+    case L_D2INPUT: { /* the sample's row of u: values, u′, u″ */
+        e->used_base[B_U] = true;
+        int off = m->inputs[k]->offset + m->n_input * (n->i[0] - L_INPUT);
+        return arena_printf(e->a, "ub[%s]", flat(e, off, n->shape, i, j));
+    }
     }
     static const int base_of[] = {[L_STATE] = B_Z, [L_ADJ] = B_A, [L_TAN] = B_V, [L_PRED] = B_PRED, [L_OBS] = B_OBS};
     int off = n->i[0] == L_PRED || n->i[0] == L_OBS ? 0 : m->states[k]->offset;
@@ -638,6 +645,17 @@ static void emit_body(Em *e, Buf *b, const Out *outs, int nouts, const int *row_
 
 /* ---- functions ------------------------------------------------------- */
 
+/* Models with inputs take u after z (nodec_model.h's nodec_inputs): the
+ * parameter, its (void), and its per-sample row of 3·n_input doubles. */
+#define U_PARAM(e) ((e)->pg->m->ninputs ? "const double *ND_RESTRICT u,\n    " : "")
+#define U_VOID(e) ((e)->pg->m->ninputs ? "(void)u, " : "")
+
+static int with_u(Em *e, int *row_len, int *row_base, int nrows) {
+    if (!e->pg->m->ninputs) return nrows;
+    row_len[nrows] = 3 * e->pg->m->n_input, row_base[nrows] = B_U;
+    return nrows + 1;
+}
+
 static Out out_state(Em *e, int root, OutKind k, const char *base, int i, const char *guard) {
     Sym *y = e->pg->m->states[i];
     return (Out){root, k, base, y->offset, y->shape, guard};
@@ -646,14 +664,14 @@ static Out out_state(Em *e, int root, OutKind k, const char *base, int i, const 
 static void emit_f(Em *e, Buf *b) {
     Model *m = e->pg->m;
     buf_printf(b,
-               "void %s_f(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,\n"
+               "void %s_f(int B, double t, const double *ND_RESTRICT z, %sconst double *ND_RESTRICT theta,\n"
                "    double *ND_RESTRICT dzdt, double *ND_RESTRICT work)\n{\n",
-               e->prefix);
-    buf_puts(b, "    (void)t, (void)z, (void)theta, (void)work;\n");
+               e->prefix, U_PARAM(e));
+    buf_printf(b, "    (void)t, (void)z, %s(void)theta, (void)work;\n", U_VOID(e));
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->f.roots[i], OUT_SET, "dzb", i, NULL);
-    int rl[] = {m->n_state, m->n_state}, rb[] = {B_Z, B_DZ};
-    emit_body(e, b, outs, m->nstates, rl, rb, 2, 0);
+    int rl[] = {m->n_state, m->n_state, 0}, rb[] = {B_Z, B_DZ, 0};
+    emit_body(e, b, outs, m->nstates, rl, rb, with_u(e, rl, rb, 2), 0);
     buf_puts(b, "}\n\n");
 }
 
@@ -661,11 +679,11 @@ static void emit_vjp(Em *e, Buf *b) {
     Model *m = e->pg->m;
     Program *pg = e->pg;
     buf_printf(b,
-               "void %s_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,\n"
+               "void %s_vjp(int B, double t, const double *ND_RESTRICT z, %sconst double *ND_RESTRICT theta,\n"
                "    const double *ND_RESTRICT a, double *ND_RESTRICT az, double *ND_RESTRICT atheta,\n"
                "    double *ND_RESTRICT at, double *ND_RESTRICT work)\n{\n",
-               e->prefix);
-    buf_puts(b, "    (void)t, (void)z, (void)theta, (void)a, (void)az, (void)atheta, (void)work;\n");
+               e->prefix, U_PARAM(e));
+    buf_printf(b, "    (void)t, (void)z, %s(void)theta, (void)a, (void)az, (void)atheta, (void)work;\n", U_VOID(e));
     if (m->n_param) buf_printf(b, "    if (atheta)\n        for (int i = 0; i < %d; i++) atheta[i] = 0;\n", m->n_param);
     buf_puts(b, "    if (at) *at = 0;\n");
     int n = m->nstates + m->nparams + 1, k = 0;
@@ -676,8 +694,8 @@ static void emit_vjp(Em *e, Buf *b) {
         outs[k++] = (Out){pg->vjp_p.roots[i], OUT_ACC, "atheta", y->offset, y->shape, "atheta"};
     }
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, "*at", 0, shape0(), "at"};
-    int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_A, B_AZ};
-    emit_body(e, b, outs, k, rl, rb, 3, 1);
+    int rl[] = {m->n_state, m->n_state, m->n_state, 0}, rb[] = {B_Z, B_A, B_AZ, 0};
+    emit_body(e, b, outs, k, rl, rb, with_u(e, rl, rb, 3), 1);
     buf_puts(b, "}\n\n");
 }
 
@@ -686,11 +704,11 @@ static void emit_f_vjp(Em *e, Buf *b) {
     Model *m = e->pg->m;
     Program *pg = e->pg;
     buf_printf(b,
-               "void %s_f_vjp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,\n"
+               "void %s_f_vjp(int B, double t, const double *ND_RESTRICT z, %sconst double *ND_RESTRICT theta,\n"
                "    const double *ND_RESTRICT a, double *ND_RESTRICT dzdt, double *ND_RESTRICT az,\n"
                "    double *ND_RESTRICT atheta, double *ND_RESTRICT at, double *ND_RESTRICT work)\n{\n",
-               e->prefix);
-    buf_puts(b, "    (void)t, (void)z, (void)theta, (void)a, (void)az, (void)atheta, (void)work;\n");
+               e->prefix, U_PARAM(e));
+    buf_printf(b, "    (void)t, (void)z, %s(void)theta, (void)a, (void)az, (void)atheta, (void)work;\n", U_VOID(e));
     if (m->n_param) buf_printf(b, "    if (atheta)\n        for (int i = 0; i < %d; i++) atheta[i] = 0;\n", m->n_param);
     buf_puts(b, "    if (at) *at = 0;\n");
     int k = 0;
@@ -702,22 +720,22 @@ static void emit_f_vjp(Em *e, Buf *b) {
         outs[k++] = (Out){pg->vjp_p.roots[i], OUT_ACC, "atheta", y->offset, y->shape, "atheta"};
     }
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, "*at", 0, shape0(), "at"};
-    int rl[] = {m->n_state, m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_A, B_DZ, B_AZ};
-    emit_body(e, b, outs, k, rl, rb, 4, 2);
+    int rl[] = {m->n_state, m->n_state, m->n_state, m->n_state, 0}, rb[] = {B_Z, B_A, B_DZ, B_AZ, 0};
+    emit_body(e, b, outs, k, rl, rb, with_u(e, rl, rb, 4), 2);
     buf_puts(b, "}\n\n");
 }
 
 static void emit_jvp(Em *e, Buf *b) {
     Model *m = e->pg->m;
     buf_printf(b,
-               "void %s_jvp(int B, double t, const double *ND_RESTRICT z, const double *ND_RESTRICT theta,\n"
+               "void %s_jvp(int B, double t, const double *ND_RESTRICT z, %sconst double *ND_RESTRICT theta,\n"
                "    const double *ND_RESTRICT v, double *ND_RESTRICT out, double *ND_RESTRICT work)\n{\n",
-               e->prefix);
-    buf_puts(b, "    (void)t, (void)z, (void)theta, (void)v, (void)work;\n");
+               e->prefix, U_PARAM(e));
+    buf_printf(b, "    (void)t, (void)z, %s(void)theta, (void)v, (void)work;\n", U_VOID(e));
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->jvp.roots[i], OUT_SET, "outb", i, NULL);
-    int rl[] = {m->n_state, m->n_state, m->n_state}, rb[] = {B_Z, B_V, B_OUT};
-    emit_body(e, b, outs, m->nstates, rl, rb, 3, 3);
+    int rl[] = {m->n_state, m->n_state, m->n_state, 0}, rb[] = {B_Z, B_V, B_OUT, 0};
+    emit_body(e, b, outs, m->nstates, rl, rb, with_u(e, rl, rb, 3), 3);
     buf_puts(b, "}\n\n");
 }
 
@@ -747,15 +765,16 @@ static void emit_jac(Em *e, Buf *b, int vjp_work) {
     int n = e->pg->m->n_state;
     buf_printf(b,
                "/* Row i of ∂f/∂z is e_iᵀ∂f/∂z: one VJP per row, e_i kept in work[0..%d). */\n"
-               "void %s_jac_z(double t, const double *z, const double *theta, double *J, double *work)\n{\n"
+               "void %s_jac_z(double t, const double *z, %sconst double *theta, double *J, double *work)\n{\n"
                "    double *e = work;\n"
                "    for (int i = 0; i < %d; i++) e[i] = 0;\n"
                "    for (int i = 0; i < %d; i++) {\n"
                "        e[i] = 1;\n"
-               "        %s_vjp(1, t, z, theta, e, J + (long)i * %d, 0, 0, work + %d);\n"
+               "        %s_vjp(1, t, z, %stheta, e, J + (long)i * %d, 0, 0, work + %d);\n"
                "        e[i] = 0;\n"
                "    }\n}\n\n",
-               n, e->prefix, n, n, e->prefix, n, n);
+               n, e->prefix, e->pg->m->ninputs ? "const double *u, " : "", n, n, e->prefix,
+               e->pg->m->ninputs ? "u, " : "", n, n);
     (void)vjp_work;
 }
 
@@ -897,22 +916,28 @@ void emit_header(Buf *b, Program *pg, const EmitOpts *o) {
     buf_printf(b, "#define %s_NODEC_VERSION \"%s\"\n", up, NODEC_VERSION);
     buf_printf(b, "#define %s_N_STATE %d   /* doubles per state */\n", up, pg->m->n_state);
     buf_printf(b, "#define %s_N_PARAM %d   /* doubles in θ */\n", up, pg->m->n_param);
-    buf_printf(b, "#define %s_WORK_SIZE %d /* doubles of scratch for any function below */\n\n", up,
+    buf_printf(b, "#define %s_WORK_SIZE %d /* doubles of scratch for any function below */\n", up,
                emit_work_size(pg));
+    /* with inputs, u (a row of 3·n_input doubles per sample) follows z */
+    const char *u = pg->m->ninputs ? "const double *u, " : "";
+    if (pg->m->ninputs)
+        buf_printf(b, "#define %s_N_INPUT %d   /* doubles of the inputs; a sample's row of u holds 3 times as many */\n",
+                   up, pg->m->n_input);
+    buf_putc(b, '\n');
     buf_printf(b,
-               "void %s_f(int B, double t, const double *z, const double *theta, double *dzdt, double *work);\n"
-               "void %s_vjp(int B, double t, const double *z, const double *theta, const double *a,\n"
+               "void %s_f(int B, double t, const double *z, %sconst double *theta, double *dzdt, double *work);\n"
+               "void %s_vjp(int B, double t, const double *z, %sconst double *theta, const double *a,\n"
                "    double *az, double *atheta, double *at, double *work);\n"
-               "void %s_jvp(int B, double t, const double *z, const double *theta, const double *v, double *out,\n"
+               "void %s_jvp(int B, double t, const double *z, %sconst double *theta, const double *v, double *out,\n"
                "    double *work);\n"
-               "void %s_jac_z(double t, const double *z, const double *theta, double *J, double *work);\n"
+               "void %s_jac_z(double t, const double *z, %sconst double *theta, double *J, double *work);\n"
                "double %s_loss(int B, const double *pred, const double *obs, double *work);\n"
                "double %s_loss_grad(int B, const double *pred, const double *obs, double *grad, double *work);\n"
                "void %s_init_params(double *theta, unsigned long long seed);\n"
-               "void %s_f_vjp(int B, double t, const double *z, const double *theta, const double *a,\n"
+               "void %s_f_vjp(int B, double t, const double *z, %sconst double *theta, const double *a,\n"
                "    double *dzdt, double *az, double *atheta, double *at, double *work);\n\n"
                "extern const nodec_model %s_model;\n",
-               p, p, p, p, p, p, p, p, p);
+               p, u, p, u, p, u, p, u, p, p, p, p, u, p);
     buf_printf(b, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s_NODEC_H */\n", up);
     arena_free(a);
 }
@@ -975,7 +1000,28 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
         }
         buf_puts(b, "\n};\n");
     }
-    bool uses_t = ir_f_uses_t(pg);
+    bool uses_t = ir_f_uses_t(pg) || m->ninputs;
+    /* with inputs, the functions that take u are in <m>_inputs, and the
+     * descriptor's own are NULL (nodec_model.h) */
+    if (m->ninputs) {
+        emit_vars(&e, b, "input_vars", m->inputs, m->ninputs);
+        buf_printf(b, "static const signed char %s_interp[%d] = {", p, m->n_input);
+        for (int i = 0; i < m->ninputs; i++) {
+            Sym *y = m->inputs[i];
+            for (int k = 0; k < shape_size(y->shape); k++)
+                buf_printf(b, "%s%d,", (y->offset + k) % 16 ? " " : "\n    ", y->interp);
+        }
+        buf_puts(b, "\n};\n");
+        buf_printf(b,
+                   "static const nodec_inputs %s_inputs = {\n"
+                   "    %d, %d, %s_input_vars, %s_interp, %d,\n"
+                   "    %s_f, %s_vjp, %s_jvp, %s_jac_z, %s_f_vjp,\n"
+                   "};\n",
+                   p, m->n_input, m->ninputs, p, p, m->uses_ddt, p, p, p, p, p);
+    }
+    static const char *const fn_suffix[5] = {"f", "vjp", "jvp", "jac_z", "f_vjp"};
+    const char *fn[5];
+    for (int k = 0; k < 5; k++) fn[k] = m->ninputs ? "0" : arena_printf(e.a, "%s_%s", p, fn_suffix[k]);
     buf_printf(b,
                "\nconst nodec_model %s_model = {\n"
                "    NODEC_ABI_VERSION, \"%s\", \"%016llx\",\n"
@@ -983,12 +1029,13 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
                "    %d, %s%s,\n"
                "    %d, %s%s,\n"
                "    %d, %d, %s%s,\n"
-               "    %s_f, %s_vjp, %s_jvp, %s_jac_z, %s_loss, %s_loss_grad, %s_init_params,\n"
-               "    %s_f_vjp, %s%s, %s%s,\n"
+               "    %s, %s, %s, %s, %s_loss, %s_loss_grad, %s_init_params,\n"
+               "    %s, %s%s, %s%s, %s%s%s,\n"
                "};\n",
                p, p, (unsigned long long)o->source_hash, m->n_state, m->n_param, m->nstates, p, "_states", m->nparams,
                m->nparams ? p : "0", m->nparams ? "_params" : "", work, uses_t, m->has_z0 ? p : "0",
-               m->has_z0 ? "_z0" : "", p, p, p, p, p, p, p, p, m->z0_params ? p : "0", m->z0_params ? "_z0_from" : "",
-               m->has_noise ? p : "0", m->has_noise ? "_noise" : "");
+               m->has_z0 ? "_z0" : "", fn[0], fn[1], fn[2], fn[3], p, p, p, fn[4], m->z0_params ? p : "0",
+               m->z0_params ? "_z0_from" : "", m->has_noise ? p : "0", m->has_noise ? "_noise" : "",
+               m->ninputs ? "&" : "0", m->ninputs ? p : "", m->ninputs ? "_inputs" : "");
     buf_free(&code), arena_free(e.a);
 }

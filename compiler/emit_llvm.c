@@ -79,7 +79,7 @@
 #include "nd_gemm.h"
 
 /* Per-sample rows of the batch, by leaf kind and output (as in emit_c.c). */
-enum { B_Z, B_A, B_V, B_PRED, B_OBS, B_DZ, B_AZ, B_OUT, B_GRAD, B_NROWS };
+enum { B_Z, B_A, B_V, B_PRED, B_OBS, B_U, B_DZ, B_AZ, B_OUT, B_GRAD, B_NROWS };
 
 /* Where a function's output goes: a per-sample row, or a pointer argument
  * or local accumulated over the batch. */
@@ -539,6 +539,12 @@ static LLVMValueRef leaf(Em *e, const Node *n, LLVMValueRef i, LLVMValueRef j) {
     case L_TAN: return load(e, gep(e, e->row[B_V], flat(e, m->states[k]->offset, n->shape, i, j)));
     case L_PRED: return load(e, gep(e, e->row[B_PRED], flat(e, 0, n->shape, i, j)));
     case L_OBS: return load(e, gep(e, e->row[B_OBS], flat(e, 0, n->shape, i, j)));
+    case L_INPUT: /* the sample's row of u: values, u′, u″ */
+    case L_DINPUT:
+    case L_D2INPUT: {
+        int off = m->inputs[k]->offset + m->n_input * (n->i[0] - L_INPUT);
+        return load(e, gep(e, e->row[B_U], flat(e, off, n->shape, i, j)));
+    }
     }
     ice("emit_llvm: leaf kind %d", n->i[0]);
     return NULL;
@@ -1053,9 +1059,14 @@ static void set_rows(Em *e, LLVMValueRef b, const int *rows, LLVMValueRef *args,
     /* Row pointers: unused ones are deleted as dead code.  az may be NULL:
      * its row is computed without `inbounds` and only stored through under
      * its guard. */
-    LLVMValueRef off = LLVMBuildNSWMul(e->bd, LLVMBuildSExt(e->bd, b, e->i64, ""), ci(e, e->pg->m->n_state), "");
+    LLVMValueRef b64 = LLVMBuildSExt(e->bd, b, e->i64, "");
+    LLVMValueRef off = LLVMBuildNSWMul(e->bd, b64, ci(e, e->pg->m->n_state), "");
     for (int k = 0; k < nrows; k++)
-        e->row[rows[k]] = rows[k] == B_AZ ? LLVMBuildGEP2(e->bd, e->f64, args[k], &off, 1, "") : gep(e, args[k], off);
+        if (rows[k] == B_U) /* a row of 3·n_input */
+            e->row[B_U] = gep(e, args[k], LLVMBuildNSWMul(e->bd, b64, ci(e, 3 * (long long)e->pg->m->n_input), ""));
+        else
+            e->row[rows[k]] =
+                rows[k] == B_AZ ? LLVMBuildGEP2(e->bd, e->f64, args[k], &off, 1, "") : gep(e, args[k], off);
 }
 
 /* Where a per-sample vector operand of a tile product starts for the
@@ -1212,17 +1223,35 @@ static Out out_state(Em *e, int root, OutKind k, int row, int i, LLVMValueRef gu
 
 static LLVMValueRef nonnull(Em *e, LLVMValueRef p) { return LLVMBuildIsNotNull(e->bd, p, ""); }
 
-/* f(B, t, z, θ, dzdt, work) */
+/* Models with inputs take u after z (nodec_model.h's nodec_inputs): the
+ * parameter list with it (ps has room for one more; returns the count),
+ * and P(k), the index of parameter k of the list without it. */
+static int with_u_param(Em *e, LLVMTypeRef *ps, int n) {
+    if (!e->pg->m->ninputs) return n;
+    memmove(ps + 3, ps + 2, sizeof *ps * (size_t)(n - 2));
+    ps[2] = e->pf64;
+    return n + 1;
+}
+#define P(k) ((k) + ((k) > 2 && e->pg->m->ninputs))
+
+/* The row of u (parameter 3 when there are inputs) among a function's rows. */
+static int with_u_row(Em *e, int *rows, LLVMValueRef *args, int nrows) {
+    if (!e->pg->m->ninputs) return nrows;
+    rows[nrows] = B_U, args[nrows] = LLVMGetParam(e->fn, 3);
+    return nrows + 1;
+}
+
+/* f(B, t, z, [u,] θ, dzdt, work) */
 static int build_f(Em *e) {
     Model *m = e->pg->m;
-    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64};
-    LLVMValueRef fn = e->fns[0] = function(e, "f", e->vd, ps, 6);
-    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, 3), e->work = LLVMGetParam(fn, 5);
+    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64, NULL};
+    LLVMValueRef fn = e->fns[0] = function(e, "f", e->vd, ps, with_u_param(e, ps, 6));
+    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, P(3)), e->work = LLVMGetParam(fn, P(5));
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->f.roots[i], OUT_SET, B_DZ, i, NULL);
-    int rows[] = {B_Z, B_DZ};
-    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4)};
-    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 2, 0);
+    int rows[] = {B_Z, B_DZ, 0};
+    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, P(4)), NULL};
+    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, with_u_row(e, rows, args, 2), 0);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
@@ -1243,14 +1272,14 @@ static void zero_totals(Em *e, LLVMValueRef ath, LLVMValueRef has_ath, LLVMValue
     if_close(e, cont);
 }
 
-/* vjp(B, t, z, θ, a, az, aθ, at, work); a NULL output is skipped */
+/* vjp(B, t, z, [u,] θ, a, az, aθ, at, work); a NULL output is skipped */
 static int build_vjp(Em *e) {
     Model *m = e->pg->m;
     Program *pg = e->pg;
-    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64};
-    LLVMValueRef fn = e->fns[1] = function(e, "vjp", e->vd, ps, 9);
-    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, 3), e->work = LLVMGetParam(fn, 8);
-    LLVMValueRef az = LLVMGetParam(fn, 5), ath = LLVMGetParam(fn, 6), at = LLVMGetParam(fn, 7);
+    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, NULL};
+    LLVMValueRef fn = e->fns[1] = function(e, "vjp", e->vd, ps, with_u_param(e, ps, 9));
+    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, P(3)), e->work = LLVMGetParam(fn, P(8));
+    LLVMValueRef az = LLVMGetParam(fn, P(5)), ath = LLVMGetParam(fn, P(6)), at = LLVMGetParam(fn, P(7));
     LLVMValueRef has_az = nonnull(e, az), has_ath = nonnull(e, ath), has_at = nonnull(e, at);
     zero_totals(e, ath, has_ath, at, has_at);
     int k = 0;
@@ -1261,23 +1290,23 @@ static int build_vjp(Em *e) {
         outs[k++] = (Out){pg->vjp_p.roots[i], OUT_ACC, -1, ath, y->offset, y->shape, has_ath};
     }
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, -1, at, 0, shape0(), has_at};
-    int rows[] = {B_Z, B_A, B_AZ};
-    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), az};
-    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 3, 1);
+    int rows[] = {B_Z, B_A, B_AZ, 0};
+    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, P(4)), az, NULL};
+    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, with_u_row(e, rows, args, 3), 1);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
 
-/* f_vjp(B, t, z, θ, a, dzdt, az, aθ, at, work): f and the VJP in one body,
+/* f_vjp(B, t, z, [u,] θ, a, dzdt, az, aθ, at, work): f and the VJP in one body,
  * the forward values computed once (emit_c.c's emit_f_vjp); a NULL VJP
  * output is skipped. */
 static int build_f_vjp(Em *e) {
     Model *m = e->pg->m;
     Program *pg = e->pg;
-    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64};
-    LLVMValueRef fn = e->fns[7] = function(e, "f_vjp", e->vd, ps, 10);
-    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, 3), e->work = LLVMGetParam(fn, 9);
-    LLVMValueRef az = LLVMGetParam(fn, 6), ath = LLVMGetParam(fn, 7), at = LLVMGetParam(fn, 8);
+    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, NULL};
+    LLVMValueRef fn = e->fns[7] = function(e, "f_vjp", e->vd, ps, with_u_param(e, ps, 10));
+    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, P(3)), e->work = LLVMGetParam(fn, P(9));
+    LLVMValueRef az = LLVMGetParam(fn, P(6)), ath = LLVMGetParam(fn, P(7)), at = LLVMGetParam(fn, P(8));
     LLVMValueRef has_az = nonnull(e, az), has_ath = nonnull(e, ath), has_at = nonnull(e, at);
     zero_totals(e, ath, has_ath, at, has_at);
     int k = 0;
@@ -1289,35 +1318,35 @@ static int build_f_vjp(Em *e) {
         outs[k++] = (Out){pg->vjp_p.roots[i], OUT_ACC, -1, ath, y->offset, y->shape, has_ath};
     }
     outs[k++] = (Out){pg->vjp_t.roots[0], OUT_TOTAL, -1, at, 0, shape0(), has_at};
-    int rows[] = {B_Z, B_A, B_DZ, B_AZ};
-    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), LLVMGetParam(fn, 5), az};
-    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, 4, 2);
+    int rows[] = {B_Z, B_A, B_DZ, B_AZ, 0};
+    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, P(4)), LLVMGetParam(fn, P(5)), az, NULL};
+    body(e, outs, k, LLVMGetParam(fn, 0), rows, args, with_u_row(e, rows, args, 4), 2);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
 
-/* jvp(B, t, z, θ, v, out, work) */
+/* jvp(B, t, z, [u,] θ, v, out, work) */
 static int build_jvp(Em *e) {
     Model *m = e->pg->m;
-    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64};
-    LLVMValueRef fn = e->fns[2] = function(e, "jvp", e->vd, ps, 7);
-    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, 3), e->work = LLVMGetParam(fn, 6);
+    LLVMTypeRef ps[] = {e->i32, e->f64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64, NULL};
+    LLVMValueRef fn = e->fns[2] = function(e, "jvp", e->vd, ps, with_u_param(e, ps, 7));
+    e->t = LLVMGetParam(fn, 1), e->theta = LLVMGetParam(fn, P(3)), e->work = LLVMGetParam(fn, P(6));
     Out *outs = arena_alloc(e->a, sizeof(Out) * (m->nstates + 1));
     for (int i = 0; i < m->nstates; i++) outs[i] = out_state(e, e->pg->jvp.roots[i], OUT_SET, B_OUT, i, NULL);
-    int rows[] = {B_Z, B_V, B_OUT};
-    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, 4), LLVMGetParam(fn, 5)};
-    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, 3, 3);
+    int rows[] = {B_Z, B_V, B_OUT, 0};
+    LLVMValueRef args[] = {LLVMGetParam(fn, 2), LLVMGetParam(fn, P(4)), LLVMGetParam(fn, P(5)), NULL};
+    body(e, outs, m->nstates, LLVMGetParam(fn, 0), rows, args, with_u_row(e, rows, args, 3), 3);
     LLVMBuildRetVoid(e->bd);
     return e->wsize;
 }
 
-/* jac_z(t, z, θ, J, work): row i of ∂f/∂z is e_iᵀ∂f/∂z, one VJP per row,
+/* jac_z(t, z, [u,] θ, J, work): row i of ∂f/∂z is e_iᵀ∂f/∂z, one VJP per row,
  * e_i kept in work[0..n_state) and the VJP's scratch after it. */
 static void build_jac(Em *e) {
-    int n = e->pg->m->n_state;
-    LLVMTypeRef ps[] = {e->f64, e->pf64, e->pf64, e->pf64, e->pf64};
-    LLVMValueRef fn = e->fns[3] = function(e, "jac_z", e->vd, ps, 5);
-    LLVMValueRef work = LLVMGetParam(fn, 4), J = LLVMGetParam(fn, 3);
+    int n = e->pg->m->n_state, nu = e->pg->m->ninputs ? 1 : 0;
+    LLVMTypeRef ps[] = {e->f64, e->pf64, e->pf64, e->pf64, e->pf64, e->pf64};
+    LLVMValueRef fn = e->fns[3] = function(e, "jac_z", e->vd, ps, 5 + nu);
+    LLVMValueRef work = LLVMGetParam(fn, 4 + nu), J = LLVMGetParam(fn, 3 + nu);
     Loop l;
     LLVMValueRef i = loop_open(e, &l, ci(e, n));
     store(e, cf(e, 0), gep(e, work, i));
@@ -1325,16 +1354,11 @@ static void build_jac(Em *e) {
     i = loop_open(e, &l, ci(e, n));
     store(e, cf(e, 1), gep(e, work, i));
     LLVMValueRef null = LLVMConstNull(e->pf64);
-    LLVMValueRef args[] = {LLVMConstInt(e->i32, 1, false),
-                           LLVMGetParam(fn, 0),
-                           LLVMGetParam(fn, 1),
-                           LLVMGetParam(fn, 2),
-                           work,
-                           gep(e, J, LLVMBuildNSWMul(e->bd, i, ci(e, n), "")),
-                           null,
-                           null,
-                           gep(e, work, ci(e, n))};
-    call(e, LLVMGlobalGetValueType(e->fns[1]), e->fns[1], args, 9);
+    LLVMValueRef args[10] = {LLVMConstInt(e->i32, 1, false), LLVMGetParam(fn, 0), LLVMGetParam(fn, 1)}, *rest = args + 3;
+    if (nu) *rest++ = LLVMGetParam(fn, 2); /* u */
+    *rest++ = LLVMGetParam(fn, 2 + nu), *rest++ = work, *rest++ = gep(e, J, LLVMBuildNSWMul(e->bd, i, ci(e, n), ""));
+    *rest++ = null, *rest++ = null, *rest++ = gep(e, work, ci(e, n));
+    call(e, LLVMGlobalGetValueType(e->fns[1]), e->fns[1], args, 9 + nu);
     store(e, cf(e, 0), gep(e, work, i));
     loop_close(e, &l);
     LLVMBuildRetVoid(e->bd);
@@ -1554,6 +1578,7 @@ static const char pipeline[] = "always-inline,function(sroa,early-cse,instcombin
  * comes first, so lm->model points into this record. */
 typedef struct Jit {
     nodec_model desc;
+    nodec_inputs inputs; /* desc.inputs points here for a model with inputs */
     LLVMOrcLLJITRef lljit;                 /* owns the JITDylib and compiled code */
     LLVMOrcResourceTrackerRef rt;          /* the model's modules within it */
     LLVMOrcIndirectStubsManagerRef ism;    /* the lazy functions' stubs */
@@ -1700,6 +1725,15 @@ static void fill_descriptor(Jit *j, Program *pg, const EmitOpts *o, int work) {
         for (int i = 0; i < m->nstates; i++)
             memset(noise + m->states[i]->offset, m->states[i]->noise, (size_t)shape_size(m->states[i]->shape));
         d->noise = noise;
+    }
+    if (m->ninputs) { /* emit_c.c's _inputs; the functions are set by nc_load_llvm */
+        signed char *interp = arena_alloc(a, (size_t)m->n_input);
+        for (int i = 0; i < m->ninputs; i++)
+            memset(interp + m->inputs[i]->offset, m->inputs[i]->interp, (size_t)shape_size(m->inputs[i]->shape));
+        j->inputs = (nodec_inputs){m->n_input, m->ninputs, vars(a, m->inputs, m->ninputs), interp, m->uses_ddt,
+                                   NULL, NULL, NULL, NULL, NULL};
+        d->inputs = &j->inputs;
+        d->uses_t = 1;
     }
 }
 
@@ -1905,14 +1939,22 @@ bool nc_load_llvm(Program *pg, const EmitOpts *o, LoadedModel *lm, char *err, si
     if (getenv("NODEC_JIT_PERFMAP")) perf_map(pg->m->name, addr);
     fill_descriptor(j, pg, o, work);
     /* ISO C forbids converting void * to function pointers; POSIX allows it */
-    memcpy(&j->desc.f, &addr[0], sizeof(void *));
-    memcpy(&j->desc.vjp, &addr[1], sizeof(void *));
-    memcpy(&j->desc.jvp, &addr[2], sizeof(void *));
-    memcpy(&j->desc.jac_z, &addr[3], sizeof(void *));
+    if (j->desc.inputs) { /* the functions that take u; the descriptor's own stay NULL */
+        memcpy(&j->inputs.f, &addr[0], sizeof(void *));
+        memcpy(&j->inputs.vjp, &addr[1], sizeof(void *));
+        memcpy(&j->inputs.jvp, &addr[2], sizeof(void *));
+        memcpy(&j->inputs.jac_z, &addr[3], sizeof(void *));
+        memcpy(&j->inputs.f_vjp, &addr[7], sizeof(void *));
+    } else {
+        memcpy(&j->desc.f, &addr[0], sizeof(void *));
+        memcpy(&j->desc.vjp, &addr[1], sizeof(void *));
+        memcpy(&j->desc.jvp, &addr[2], sizeof(void *));
+        memcpy(&j->desc.jac_z, &addr[3], sizeof(void *));
+        memcpy(&j->desc.f_vjp, &addr[7], sizeof(void *));
+    }
     memcpy(&j->desc.loss, &addr[4], sizeof(void *));
     memcpy(&j->desc.loss_grad, &addr[5], sizeof(void *));
     memcpy(&j->desc.init_params, &addr[6], sizeof(void *));
-    memcpy(&j->desc.f_vjp, &addr[7], sizeof(void *));
     lm->jit = j;
     lm->model = &j->desc;
     ok = true;

@@ -91,7 +91,8 @@ int ir_raw(Ir *ir, Node n) {
     }
     if (n.op == OP_LEAF) {
         LeafKind k = n.i[0];
-        n.varies = k == L_STATE || k == L_ADJ || k == L_TAN || k == L_PRED || k == L_OBS;
+        n.varies = k == L_STATE || k == L_ADJ || k == L_TAN || k == L_PRED || k == L_OBS || k == L_INPUT ||
+                   k == L_DINPUT || k == L_D2INPUT;
     } else {
         n.varies = (n.a >= 0 && ir->n[n.a].varies) || (n.b >= 0 && ir->n[n.b].varies);
     }
@@ -225,6 +226,7 @@ static int lower_sym(Ir *ir, Sym *y, Span sp) {
     case SYM_PARAM: return ir_leaf(ir, L_PARAM, y->index, y->shape, sp);
     case SYM_TIME: return ir_leaf(ir, L_TIME, 0, y->shape, sp);
     case SYM_LOSSARG: return ir_leaf(ir, y->index == 0 ? L_PRED : L_OBS, 0, y->shape, sp);
+    case SYM_INPUT: return ir_leaf(ir, L_INPUT, y->index, y->shape, sp);
     case SYM_CONST:
         if (y->shape.rank == 0) {
             double v = y->init == INIT_ONES ? 1 : y->init == INIT_ZEROS ? 0 : y->values[0];
@@ -335,6 +337,7 @@ int ir_lower_expr(Ir *ir, Ast *e) {
     case A_INDEX: return ir_slice(ir, ir_lower_expr(ir, e->a), e->lohi, e->dropped, e->span);
     case A_CALL: {
         if (e->builtin == B_TRACE || e->builtin == B_DIAG) return trace_diag(ir, e, e->builtin == B_TRACE);
+        if (e->builtin == B_DDT) return ir_leaf(ir, L_DINPUT, e->args[0]->sym->index, e->shape, e->span);
         int a = ir_lower_expr(ir, e->args[0]);
         switch (e->builtin) {
         case B_JACOBIAN: return jacobian(ir, a, ir_lower_expr(ir, e->args[1]), e->span);
@@ -417,11 +420,16 @@ const char *leaf_name(Ir *ir, const Node *n) {
     case L_TAN: return "v";
     case L_PRED: return m->lossargs[0] ? m->lossargs[0]->name : "pred";
     case L_OBS: return m->lossargs[1] ? m->lossargs[1]->name : "obs";
+    case L_INPUT:
+    case L_DINPUT:
+    case L_D2INPUT: return m->inputs[n->i[1]]->name;
     }
     return "?";
 }
 
-static const char *const leaf_kind[] = {"state", "param", "const", "time", "adjoint", "tangent", "pred", "obs"};
+/* An input's leaves print as `input u`, `ddt u` (u′) and `ddt2 u` (u″). */
+static const char *const leaf_kind[] = {"state", "param", "const", "time",  "adjoint",
+                                        "tangent", "pred", "obs", "input", "ddt", "ddt2"};
 
 /* Marks the nodes reachable from roots. */
 static bool *reach(Ir *ir, const int *roots, int nroots) {
@@ -529,8 +537,8 @@ bool ir_verify(Ir *ir, const int *roots, int nroots, Buf *err) {
     return ok;
 }
 
-/* f depends on t: the time leaf is reachable from its roots (uses_t in the
- * descriptor). */
+/* f depends on t: the time leaf or an input is reachable from its roots
+ * (uses_t in the descriptor, which is also 1 for any model with inputs). */
 bool ir_f_uses_t(Program *pg) {
     bool *seen = calloc((size_t)pg->ir->len + 1, 1), uses = false;
     if (!seen) ice("out of memory");
@@ -539,7 +547,7 @@ bool ir_f_uses_t(Program *pg) {
     for (int id = pg->ir->len - 1; id >= 0; id--) {
         if (!seen[id]) continue;
         Node *n = &pg->ir->n[id];
-        if (n->op == OP_LEAF && n->i[0] == L_TIME) uses = true;
+        if (n->op == OP_LEAF && (n->i[0] == L_TIME || n->i[0] == L_INPUT || n->i[0] == L_DINPUT)) uses = true;
         if (n->a >= 0) seen[n->a] = true;
         if (n->b >= 0) seen[n->b] = true;
     }

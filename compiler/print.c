@@ -5,7 +5,9 @@
  * ∂(dX/dt)/∂V; for a scalar equation and a tensor V, the gradient; for a
  * tensor equation, the vector-Jacobian product a_Xᵀ ∂(dX/dt)/∂V that nodec
  * emits, with a_X the adjoint.  Nodes that are a user's `let` print by name
- * and are defined once underneath.
+ * and are defined once underneath.  Inputs are variables too: the partials
+ * by u and by ddt(u) are printed (the emitted ∂f/∂t adds their products
+ * with u′ and u″, printed ddt(u) and ddt2(u), to the partial by t).
  */
 #include "compiler.h"
 
@@ -47,6 +49,11 @@ static const char *fname(Pr *p, Op op) {
 
 static void leaf(Pr *p, Buf *b, const Node *n) {
     const char *name = leaf_name(p->ir, n);
+    if (n->i[0] == L_DINPUT || n->i[0] == L_D2INPUT) { /* u′, u″ */
+        bool two = n->i[0] == L_D2INPUT;
+        buf_printf(b, p->latex ? (two ? "\\ddot{%s}" : "\\dot{%s}") : (two ? "ddt2(%s)" : "ddt(%s)"), name);
+        return;
+    }
     if (n->i[0] == L_ADJ || n->i[0] == L_TAN) {
         const char *x = p->ir->m->states[n->i[1]]->name;
         buf_printf(b, p->latex ? "%s_{%s}" : "%s_%s", name, x);
@@ -181,7 +188,22 @@ void print_derive(Buf *b, Program *pg, bool latex) {
     Model *m = pg->m;
     Pr p = {.ir = ir, .latex = latex, .a = arena_new()};
     Span sp0 = {0, 0};
-    int nin = m->nstates + m->nparams + 1;
+    /* The variables: states, params, t, then each input and its ddt. */
+    int nin = m->nstates + m->nparams + 1 + 2 * m->ninputs;
+    Sym **var = calloc((size_t)nin, sizeof *var);
+    LeafKind *kind = calloc((size_t)nin, sizeof *kind);
+    int *idx = calloc((size_t)nin, sizeof *idx);
+    for (int k = 0, i = 0; k < nin; k++) {
+        int at = k < m->nstates ? k : k - m->nstates;
+        if (k < m->nstates)
+            var[k] = m->states[k], kind[k] = L_STATE, idx[k] = k;
+        else if (at < m->nparams)
+            var[k] = m->params[at], kind[k] = L_PARAM, idx[k] = at;
+        else if (at == m->nparams)
+            var[k] = m->time, kind[k] = L_TIME, idx[k] = 0, i = 0;
+        else
+            var[k] = m->inputs[i / 2], kind[k] = i % 2 ? L_DINPUT : L_INPUT, idx[k] = i / 2, i++;
+    }
     /* Differentiate first (the graph grows), then print.  Scalar equations
      * are differentiated one at a time with a_X = 1. */
     int *g = calloc((size_t)m->nstates * nin + 1, sizeof *g);
@@ -191,10 +213,7 @@ void print_derive(Buf *b, Program *pg, bool latex) {
         int len = ir->len;
         int *grad = deriv_reverse(ir, &pg->f.roots[x], &seed, 1);
         for (int k = 0; k < nin; k++) {
-            Sym *V = k < m->nstates ? m->states[k] : k < nin - 1 ? m->params[k - m->nstates] : m->time;
-            LeafKind lk = k < m->nstates ? L_STATE : k < nin - 1 ? L_PARAM : L_TIME;
-            int idx = k < m->nstates ? k : k - m->nstates;
-            int leaf_id = ir_leaf(ir, lk, lk == L_TIME ? 0 : idx, V->shape, sp0);
+            int leaf_id = ir_leaf(ir, kind[k], idx[k], var[k]->shape, sp0);
             g[x * nin + k] = leaf_id < len ? grad[leaf_id] : -1;
         }
         free(grad);
@@ -206,21 +225,21 @@ void print_derive(Buf *b, Program *pg, bool latex) {
         buf_printf(b, latex ? "%% d%s/dt\n\\begin{aligned}\n" : "d%s/dt = ", X->name);
         if (!latex) p.top = -1, pr(&p, b, pg->f.roots[x]), buf_puts(b, "\n");
         for (int k = 0; k < nin; k++) {
-            Sym *V = k < m->nstates ? m->states[k] : k < nin - 1 ? m->params[k - m->nstates] : m->time;
             if (g[x * nin + k] < 0) continue;
-            const char *lhs;
+            const char *v = var[k]->name, *lhs;
+            if (kind[k] == L_DINPUT) v = arena_printf(p.a, latex ? "\\dot{%s}" : "(ddt(%s))", v);
             if (latex)
-                lhs = scalar ? arena_printf(p.a, "\\frac{\\partial \\dot{%s}}{\\partial %s}", X->name, V->name)
+                lhs = scalar ? arena_printf(p.a, "\\frac{\\partial \\dot{%s}}{\\partial %s}", X->name, v)
                              : arena_printf(p.a, "a_{%s}^{\\top} \\frac{\\partial \\dot{%s}}{\\partial %s}", X->name,
-                                            X->name, V->name);
+                                            X->name, v);
             else
-                lhs = scalar ? arena_printf(p.a, "d(d%s/dt)/d%s", X->name, V->name)
-                             : arena_printf(p.a, "a_%s' d(d%s/dt)/d%s", X->name, X->name, V->name);
+                lhs = scalar ? arena_printf(p.a, "d(d%s/dt)/d%s", X->name, v)
+                             : arena_printf(p.a, "a_%s' d(d%s/dt)/d%s", X->name, X->name, v);
             line(&p, b, lhs, g[x * nin + k]);
         }
         if (latex) buf_puts(b, "\\end{aligned}\n");
     }
-    free(g);
+    free(g), free(var), free(kind), free(idx);
     /* definitions of the lets used above; a let's own lets have smaller ids,
      * so walk down to find them all, then print in source order */
     char **defs = calloc(ir->len + 1, sizeof *defs);

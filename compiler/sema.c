@@ -8,7 +8,7 @@
  */
 #include "compiler.h"
 
-#include "nodec_model.h" /* NODEC_NOISE_* */
+#include "nodec_model.h" /* NODEC_NOISE_*, NODEC_INTERP_* */
 
 #include <math.h>
 #include <string.h>
@@ -27,7 +27,7 @@ typedef struct Sema {
      * here), so n declarations cost O(n). */
     Sym **tab;
     int tabcap, tablen;
-    int cap_syms, cap_states, cap_params, cap_consts, cap_lets;
+    int cap_syms, cap_states, cap_params, cap_consts, cap_lets, cap_inputs;
 } Sema;
 
 static const struct {
@@ -70,6 +70,12 @@ const char *func_names_hint(void) {
 }
 
 static const char *sh(Sema *s, Shape x) { return shape_str(x, s->a); }
+
+const char *sym_kind_a(SymKind k) {
+    static const char *const kinds[] = {"a state", "a param", "a const",         "a let",
+                                        "time",    "a loss argument", "an input"};
+    return kinds[k];
+}
 
 /* Appends x to the array v of n elements and capacity *cap. */
 static void push(Arena *a, Sym ***v, int *n, int *cap, Sym *x) {
@@ -327,11 +333,13 @@ static bool check_binary(Sema *s, Ast *e) {
 static bool check_deriv(Sema *s, Ast *e, int b) {
     Ast *x = e->args[1];
     if (x->kind != A_NAME || !x->sym || (x->sym->kind != SYM_STATE && x->sym->kind != SYM_LET)) {
-        static const char *const kinds[] = {"state", "param", "const", "let", "time", "loss argument"};
-        const char *what = x->kind == A_NAME && x->sym ? arena_printf(s->a, "'%s', a %s", x->name, kinds[x->sym->kind])
-                                                       : "an expression";
-        error_at(s->d, x->span, "name the state, or give the expression a name with `let` first", MSG(M_DERIV_BY_NAME),
-                 e->name, what);
+        bool named = x->kind == A_NAME && x->sym;
+        const char *what = named ? arena_printf(s->a, "'%s', %s", x->name, sym_kind_a(x->sym->kind)) : "an expression";
+        error_at(s->d, x->span,
+                 named && x->sym->kind == SYM_INPUT
+                     ? "inputs are held fixed by jacobian, jvp and vjp; differentiate by a state, or by a let"
+                     : "name the state, or give the expression a name with `let` first",
+                 MSG(M_DERIV_BY_NAME), e->name, what);
         return false;
     }
     for (int k = 0; k < 2; k++) {
@@ -365,16 +373,33 @@ static bool check_deriv(Sema *s, Ast *e, int b) {
     return true;
 }
 
+/* ddt(u): the time derivative of input u's interpolant, shaped like u; only
+ * of a whole input, named (its elements: ddt(u)[0]). */
+static bool check_ddt(Sema *s, Ast *e) {
+    Ast *x = e->args[0];
+    if (x->kind == A_NAME && x->sym && x->sym->kind == SYM_INPUT) {
+        e->shape = x->shape;
+        s->m->uses_ddt = true;
+        return true;
+    }
+    bool named = x->kind == A_NAME && x->sym;
+    const char *what = named ? arena_printf(s->a, "'%s', %s", x->name, sym_kind_a(x->sym->kind)) : "an expression";
+    const char *hint = x->kind == A_INDEX && x->a->kind == A_NAME && x->a->sym && x->a->sym->kind == SYM_INPUT
+                           ? arena_printf(s->a, "take the element after the derivative: ddt(%s)[…]", x->a->name)
+                           : "declare the signal an input, e.g. `input u = cubic`, and write ddt(u)";
+    error_at(s->d, x->span, hint, MSG(M_DDT_NOT_INPUT), what);
+    return false;
+}
+
 static bool check_call(Sema *s, Ast *e) {
     int b = builtin_lookup(e->name);
     if (b < 0) {
         Sym *y = lookup(s, e->name);
         if (y && y->poisoned) return false;
         if (y) {
-            static const char *const kinds[] = {"state", "param", "const", "let", "time", "loss argument"};
             error_at(s->d, e->name_span,
                      arena_printf(s->a, "to multiply, write `%s * (…)`; '@' is the matrix product", e->name),
-                     MSG(M_NOT_A_FUNCTION), e->name, kinds[y->kind]);
+                     MSG(M_NOT_A_FUNCTION), e->name, sym_kind_a(y->kind));
             return false;
         }
         if (is_initializer(e->name)) {
@@ -449,6 +474,7 @@ static bool check_call(Sema *s, Ast *e) {
         }
         e->shape = b == B_TRACE ? shape0() : shape1(x.d[0]);
         return true;
+    case B_DDT: return check_ddt(s, e);
     default: e->shape = x; return true; /* elementwise */
     }
 }
@@ -635,9 +661,10 @@ static bool check_init(Sema *s, Stmt *st, Sym *y) {
         return true;
     }
     if (p && st->kind == S_STATE) {
+        const char *kind = p->kind == SYM_CONST ? "a const" : p->kind == SYM_INPUT ? "an input" : "a state or let";
         error_at(s->d, e->span,
-                 arena_printf(s->a, "a state may start from a param (`param %s0 = …` then `state %s = %s0`), not a %s",
-                              st->name, st->name, st->name, p->kind == SYM_CONST ? "const" : "state or let"),
+                 arena_printf(s->a, "a state may start from a param (`param %s0 = …` then `state %s = %s0`), not %s",
+                              st->name, st->name, st->name, kind),
                  MSG(M_INVALID_INITIALIZER_FOR), what, st->name);
         return false;
     }
@@ -694,14 +721,37 @@ static bool check_noise(Sema *s, Stmt *st, Sym *y) {
     return false;
 }
 
+/* input u[2] = linear | cubic | hold (DESIGN.md §7); linear when not said. */
+static bool check_interp(Sema *s, Stmt *st, Sym *y) {
+    static const char *const names[] = {[NODEC_INTERP_LINEAR] = "linear", [NODEC_INTERP_CUBIC] = "cubic",
+                                        [NODEC_INTERP_HOLD] = "hold"};
+    Ast *e = st->expr;
+    y->interp = NODEC_INTERP_LINEAR;
+    for (int k = 0; e && e->kind == A_NAME && k < 3; k++)
+        if (!strcmp(e->name, names[k])) return y->interp = k, true;
+    if (!e) return true;
+    error_at(s->d, e->span,
+             arena_printf(s->a,
+                          "an input is interpolated between its rows: `input %s = linear` (the default), "
+                          "`= cubic` (a natural spline) or `= hold` (the last row's value)",
+                          st->name),
+             MSG(M_UNKNOWN_INTERP), e->span.end - e->span.beg, s->m->src->text + e->span.beg, st->name);
+    return false;
+}
+
 static void check_decl(Sema *s, Stmt *st) {
     if (!declare_ok(s, st->name, st->name_span)) return;
-    SymKind k = st->kind == S_STATE || st->kind == S_NOISE ? SYM_STATE : st->kind == S_PARAM ? SYM_PARAM : SYM_CONST;
+    SymKind k = st->kind == S_STATE || st->kind == S_NOISE ? SYM_STATE
+                : st->kind == S_PARAM                      ? SYM_PARAM
+                : st->kind == S_INPUT                      ? SYM_INPUT
+                                                           : SYM_CONST;
     Sym *y = new_sym(s, k, st->name, st->name_span, shape0());
     y->eq_before = st->eq_before;
     Model *m = s->m;
     if ((st->has_dims && !check_dims(s, st, &y->shape)) ||
-        !(st->kind == S_NOISE ? check_noise(s, st, y) : check_init(s, st, y))) {
+        !(st->kind == S_NOISE   ? check_noise(s, st, y)
+          : st->kind == S_INPUT ? check_interp(s, st, y)
+                                : check_init(s, st, y))) {
         y->poisoned = true; /* reported: its uses stay silent */
         declare(s, y);
         return;
@@ -710,6 +760,7 @@ static void check_decl(Sema *s, Stmt *st) {
     if (k == SYM_STATE) y->index = m->nstates, push(s->a, &m->states, &m->nstates, &s->cap_states, y);
     if (k == SYM_PARAM) y->index = m->nparams, push(s->a, &m->params, &m->nparams, &s->cap_params, y);
     if (k == SYM_CONST) y->index = m->nconsts, push(s->a, &m->consts, &m->nconsts, &s->cap_consts, y);
+    if (k == SYM_INPUT) y->index = m->ninputs, push(s->a, &m->inputs, &m->ninputs, &s->cap_inputs, y);
 }
 
 static void check_let(Sema *s, Stmt *st) {
@@ -745,9 +796,11 @@ static void check_eq(Sema *s, Stmt *st) {
     } else if (y->poisoned) {
         y = NULL;
     } else if (y->kind != SYM_STATE || y->noise) {
-        const char *kind = y->noise ? "noise" : y->kind == SYM_PARAM ? "param" : y->kind == SYM_CONST ? "const" : "let";
+        const char *kind = y->noise ? "a noise" : sym_kind_a(y->kind);
         error_at(s->d, st->name_span,
-                 y->noise ? "a noise stays at its draw: it has no equation" : "only states have equations",
+                 y->noise                  ? "a noise stays at its draw: it has no equation"
+                 : y->kind == SYM_INPUT ? "an input comes from the data, interpolated in t: it has no equation"
+                                           : "only states have equations",
                  MSG(M_NOT_A_STATE), x, kind);
         y = NULL;
     } else if (y->eq) {
@@ -840,6 +893,7 @@ Model *sema_check(Parse *p, const char *default_name) {
         case S_PARAM:
         case S_CONST:
         case S_NOISE:
+        case S_INPUT:
             /* offsets are assigned when the loss needs n_state and at the end */
             check_decl(&s, st);
             break;
@@ -879,6 +933,12 @@ Model *sema_check(Parse *p, const char *default_name) {
         m->params[i]->offset = (int)np;
         np += shape_size(m->params[i]->shape);
     }
+    long ni = 0;
+    for (int i = 0; i < m->ninputs; i++) {
+        m->inputs[i]->offset = (int)ni;
+        ni += shape_size(m->inputs[i]->shape);
+    }
+    m->n_input = (int)(ni > MAX_ELEMS ? 0 : ni);
     if (ns > MAX_ELEMS || np > MAX_ELEMS) error_plain(s.d, MSG(M_THE_STATES_HAVE_ELEMENTS), ns, np, MAX_ELEMS);
     m->n_state = (int)(ns > MAX_ELEMS ? 0 : ns), m->n_param = (int)(np > MAX_ELEMS ? 0 : np);
     return s.d->nerrors ? NULL : m;

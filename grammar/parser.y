@@ -51,6 +51,7 @@ static void namelist_push(Parse *p, NameList *l, const char *s, Span sp);
 %token <str> IDENT "name"
 %token NEWLINE "end of line"
 %token MODEL "'model'" STATE "'state'" PARAM "'param'" CONST "'const'" NOISE "'noise'"
+%token INPUT "'input'"
 %token LET "'let'" LOSS "'loss'"
 
 %type <ast> expr postfix primary init_opt
@@ -87,6 +88,7 @@ stmt:
   | PARAM decls             { decls_add(p, S_PARAM, $2); }
   | CONST decls             { decls_add(p, S_CONST, $2); }
   | NOISE decls             { decls_add(p, S_NOISE, $2); }
+  | INPUT decls             { decls_add(p, S_INPUT, $2); }
   | LET IDENT '=' expr      { Stmt *s = stmt_new(p, S_LET, @$); s->name = $2; s->name_span = @2; s->expr = $4; stmt_add(p, s); }
   | IDENT '/' IDENT '=' expr
                             { Stmt *s = stmt_new(p, S_EQ, @$); s->name = $1; s->name_span = @1;
