@@ -98,12 +98,31 @@ static int losses(ctx *c) {
 static void jump(ctx *c, int i, double *a, double *at, nodec_pass_stats *st) {
     const double *gi = c->g + (long)i * c->nz;
     if (i >= 1 && c->want_dt) { /* dL/dt_i = g_i·f(z(t_i)): only when asked */
+        inp_span(c->s, c->t[i], c->t[i], -1); /* inputs: f(t_i⁻), as the direct mode's */
         par_f(c->s, c->B, c->t[i], c->zobs + (long)i * c->nz, c->theta, c->fbuf);
         st->f_evals++;
         c->dt[i] = dot(gi, c->fbuf, c->nz);
         *at -= c->dt[i];
     }
     for (long p = 0; p < c->nz; p++) a[p] += gi[p];
+}
+
+/* Crossing an inputs' breakpoint τ backwards, where f may jump (hold,
+ * ddt(u)): at = −aᵀf holds along the exact solution (between the jumps
+ * above), so at gains −aᵀ(f(τ⁻) − f(τ⁺)), the Dirac of ∂f/∂t that the
+ * quadrature between the pieces cannot see.  Only where dL/dt is asked
+ * and f can jump; two f.  Not at t_0: dL/dt_0 is f's on the first step's
+ * piece, as the direct mode's. */
+static void break_jump(ctx *c, double tau, const double *z, const double *a, double *at, nodec_pass_stats *st) {
+    double fa[2];
+    if (!c->want_dt || !c->s->in || !c->s->in->jumps || tau == c->t[0] || !inp_is_break(c->s, tau)) return;
+    for (int side = 0; side < 2; side++) {
+        inp_span(c->s, tau, tau, side ? 1 : -1);
+        par_f(c->s, c->B, tau, z, c->theta, c->fbuf);
+        st->f_evals++;
+        fa[side] = dot(a, c->fbuf, c->nz);
+    }
+    *at -= fa[0] - fa[1];
 }
 
 /* ---- adjoint: backsolve of the augmented system ---- */
@@ -171,7 +190,9 @@ static int backsolve(ctx *c, double *dtheta, double *dz0) {
             }
         } else {
             int acc;
-            while (rc == 0 && r.t > c->t[i]) rc = rk_attempt(&r, c->t[i], &acc);
+            while (rc == 0 && r.t > c->t[i])
+                if ((rc = rk_attempt(&r, c->t[i], &acc)) == 0 && acc)
+                    break_jump(c, r.t, r.y, r.y + nz, r.y + 2 * nz + P, &s->stats.backward);
         }
         if (rc) break;
         /* Reset z to the forward's value: no drift from the reverse solve. */
@@ -392,23 +413,27 @@ static int cadj_jvq(rk_ode *o, double t, const double *y, const double *v, doubl
  * up to 4e-4 at some tolerances.) */
 enum { CADJ_ILL = 10, CADJ_MOVE = 100 };
 
+/* f depends on t (inputs make it so) */
+static int uses_t(const nodec_model *m) { return m->uses_t || m->inputs; }
+
 static void cadj_invariants(cadj_ode *co, double t, const double *y, double *K) {
     ctx *c = co->c;
-    int nb = c->m->uses_t ? 1 : c->B;
-    long len = c->m->uses_t ? c->nz : c->m->n_state;
+    int nb = uses_t(c->m) ? 1 : c->B;
+    long len = uses_t(c->m) ? c->nz : c->m->n_state;
     dense_z(co, t, co->z);
+    inp_span(c->s, t, t, -1); /* the piece the next step uses */
     par_f(c->s, c->B, t, co->z, c->theta, co->fz);
     c->s->stats.backward.f_evals++;
     cadj_a(co, y);
     for (int b = 0; b < nb; b++) K[b] = dot(co->a + b * len, co->fz + b * len, len);
-    if (c->m->uses_t) K[0] += y[c->nz + c->P];
+    if (uses_t(c->m)) K[0] += y[c->nz + c->P];
 }
 
 /* After an accepted step of r: project a onto K, or follow K (above). */
 static void cadj_project(cadj_ode *co, rk *r) {
     ctx *c = co->c;
-    int nb = c->m->uses_t ? 1 : c->B, moved = 0;
-    long len = c->m->uses_t ? c->nz : c->m->n_state;
+    int nb = uses_t(c->m) ? 1 : c->B, moved = 0;
+    long len = uses_t(c->m) ? c->nz : c->m->n_state;
     double rtol = c->s->rtol, atol = c->s->atol, *Kt = co->K + c->B;
     cadj_invariants(co, r->t, r->y, Kt);
     for (int b = 0; b < nb; b++) {
@@ -515,6 +540,7 @@ static int replay(ctx *c, tape *tp, rk *rr, long first, long last, double *seg, 
                 C[2 * nz + p] = 3 * d - 2 * h * f0[p] - h * f1;
                 C[3 * nz + p] = -2 * d + h * f0[p] + h * f1;
             }
+            if (inp_is_break(c->s, rr->t)) rk_restart(rr); /* f1 was the left piece's */
         }
     }
     return NODEC_SUCCESS;
@@ -612,7 +638,12 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0) {
                 if (co.proj && !co.kset) cadj_project(&co, &r);
                 while (rc == 0 && r.t > stop) {
                     rc = rk_attempt(&r, cadj_reach(&co, r.t, stop), &acc);
-                    if (rc == 0 && acc && co.proj) cadj_project(&co, &r);
+                    if (rc || !acc) continue;
+                    if (c->want_dt && s->in) {
+                        dense_z(&co, r.t, co.z);
+                        break_jump(c, r.t, co.z, cadj_a(&co, r.y), r.y + nz + P, &s->stats.backward);
+                    }
+                    if (co.proj) cadj_project(&co, &r);
                 }
                 if (rc == 0 && i >= 1 && c->t[i - 1] == r.t && r.t > t0) rc = cadj_jump(&co, &r, --i);
             }
@@ -710,6 +741,7 @@ static int direct(ctx *c, double *dtheta, double *dz0) {
     const rk_tab *tb = rk_tableau(s->method);
     long nz = c->nz;
     int P = c->P, N = c->N, rc, fixed = fwd_is_fixed(s), i = N - 1, st = tb->s;
+    long first_break = 0; /* adaptive: the first step that ends on a breakpoint, else the last */
     tape tp = {{tape_step}, c, 1, 0, 0, NULL, NULL, 0, 0, NULL, 0, NULL};
     nodec_pass_stats rst = {0};
     fwd_ode fo;
@@ -733,6 +765,7 @@ static int direct(ctx *c, double *dtheta, double *dz0) {
     v.thb = yb + nz;
     v.dth = v.thb + P;
     memcpy(yb, c->g + (long)N * nz, nz * sizeof(double));
+    while (first_break < tp.n - 1 && !inp_is_break(s, tp.step[3 * first_break + 1])) first_break++;
     for (long k = tp.n - 1; k >= 0 && rc == 0; k--) {
         double t0 = tp.step[3 * k], t1 = tp.step[3 * k + 1], h = tp.step[3 * k + 2];
         double taub = 0, hb = 0;
@@ -759,9 +792,15 @@ static int direct(ctx *c, double *dtheta, double *dz0) {
             c->dt[iv] += taub * (1 - fj) - hb / m;
             c->dt[iv + 1] += taub * fj + hb / m;
         } else {
-            c->dt[0] += taub;
+            /* A step starts at t_0 + Σ h until the first that ends on an
+             * inputs' breakpoint (h = τ − t0: fixed τ); after it the steps
+             * start from τ, and t_0 moves none of them. */
+            int from_t0 = k <= first_break;
+            if (from_t0) c->dt[0] += taub;
             if (k == tp.n - 1) { /* h = t_N − t0 */
                 c->dt[N] += hb;
+                if (from_t0) c->dt[0] -= hb;
+            } else if (from_t0 && k == first_break) {
                 c->dt[0] -= hb;
             }
         }

@@ -42,6 +42,7 @@ void nodec_free(nodec_solver *s) {
     mem_counter mc;
     if (!s) return;
     par_release(s);
+    inp_free(s);
     if (s->work) mem_free(&s->mem, s->work, (size_t)s->m->work_size * sizeof(double));
     mc = s->mem; /* the counter lives in the block being freed */
     mem_free(&mc, s, sizeof *s);
@@ -62,6 +63,22 @@ void nodec__append(nodec_solver *s, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(s->msg + len, sizeof s->msg - len, fmt, ap);
     va_end(ap);
+}
+
+void nodec__var_name(const nodec_var *vars, int nvars, int k, const char *whole, char *buf, size_t n) {
+    for (int v = 0; vars && v < nvars; v++) {
+        const nodec_var *pv = &vars[v];
+        int i = k - pv->offset;
+        if (i < 0 || i >= pv->size) continue;
+        if (pv->rank == 0)
+            snprintf(buf, n, "%s", pv->name);
+        else if (pv->rank == 1)
+            snprintf(buf, n, "%s[%d]", pv->name, i);
+        else
+            snprintf(buf, n, "%s[%d,%d]", pv->name, i / pv->dim[1], i % pv->dim[1]);
+        return;
+    }
+    snprintf(buf, n, "%s[%d]", whole, k);
 }
 
 int nodec__implicit(nodec_method m) {

@@ -79,6 +79,11 @@ struct nodec_solver {
     struct par_pool *pool; /* the workers, during a call that splits the batch */
     double *par_buf;       /* chunks 1 … nc−1: work, aθ, at each */
     size_t par_bytes;
+    /* inputs (inputs.c, interp.c) */
+    struct inp_set *in; /* nodec_set_inputs's copy; NULL before it */
+    int in_b0;          /* the trajectory of row 0 of the model's calls (independent batch mode: b) */
+    double in_lo, in_hi; /* the current step's interval; lo = hi outside a step */
+    int in_dir;          /* its direction, ±1 */
 };
 
 /* Records code and message on s; returns code. */
@@ -93,6 +98,9 @@ void nodec__append(nodec_solver *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* The name of element k of a model's variables, e.g. "W1[1,0]", or
+ * whole[k] when no variable holds it. */
+void nodec__var_name(const nodec_var *vars, int nvars, int k, const char *whole, char *buf, size_t n);
 /* 1 for the methods that use ∂f/∂z (rodas4, rodas5p, auto, kvaerno4). */
 int nodec__implicit(nodec_method m);
 
@@ -275,6 +283,42 @@ int esd_newton_fail(rk *r, double h);
  * systems without quadratures. */
 int esd_dense_error(rk *r, double h);
 extern const rk_tab esd_kvaerno4;
+
+/* ---- interp.c: the inputs' interpolants ---- */
+
+/* nodec_set_inputs's copy of the inputs (one block of `bytes`): per
+ * trajectory b and element e the knots, the rows where e has a value. */
+typedef struct inp_set {
+    int B, n;           /* trajectories; doubles of one sample's inputs (n_input) */
+    int jumps;          /* f may jump at a breakpoint: a hold element, or ddt(·) used */
+    int *cnt;           /* B × n: knots of element e in trajectory b */
+    long *off;          /* B × n: its first knot in x, y, m2 */
+    double *x, *y, *m2; /* knots: times, values; the natural spline's u″ (cubic) */
+    double *t0, *t1;    /* B: the times of the trajectory's first and last rows */
+    double *brk;        /* nbrk breakpoints, increasing */
+    long nbrk;
+    double *u;          /* B rows of 3n: the u argument of a call */
+    size_t bytes;
+} inp_set;
+
+/* The piece an evaluation uses: the step from t0 to t1 (t0 = t1: none;
+ * then ties go in direction dir).  docs/runtime.md "Inputs". */
+void inp_span(nodec_solver *s, double t0, double t1, int dir);
+/* Rows b0 … b1−1 of s->in->u at t: trajectory s->in_b0 + b's values,
+ * u′ and u″, on the piece the span chooses. */
+void inp_eval(const nodec_solver *s, int b0, int b1, double t);
+/* The first breakpoint beyond t in direction dir by more than roundoff;
+ * 0 when none. */
+int inp_next_break(const nodec_solver *s, double t, int dir, double *tb);
+/* 1 when t is a breakpoint. */
+int inp_is_break(const nodec_solver *s, double t);
+void inp_free(nodec_solver *s);
+
+/* ---- inputs.c ---- */
+
+/* Trajectory b's solve over t (n_times, monotonic) lies within its rows;
+ * NODEC_ILL_INPUT otherwise (message set). */
+int inp_check_range(nodec_solver *s, int n_times, const double *t);
 
 /* ---- par.c: the batch split across threads ---- */
 

@@ -15,19 +15,7 @@
 
 /* The name of θ[k], e.g. "W1[1,0]", for messages. */
 static void param_name(const nodec_model *m, int k, char *buf, size_t n) {
-    for (int v = 0; m->param_vars && v < m->n_param_vars; v++) {
-        const nodec_var *pv = &m->param_vars[v];
-        int i = k - pv->offset;
-        if (i < 0 || i >= pv->size) continue;
-        if (pv->rank == 0)
-            snprintf(buf, n, "%s", pv->name);
-        else if (pv->rank == 1)
-            snprintf(buf, n, "%s[%d]", pv->name, i);
-        else
-            snprintf(buf, n, "%s[%d,%d]", pv->name, i / pv->dim[1], i % pv->dim[1]);
-        return;
-    }
-    snprintf(buf, n, "theta[%d]", k);
+    nodec__var_name(m->param_vars, m->n_param_vars, k, "theta", buf, n);
 }
 
 static int check_inputs(nodec_solver *s, const double *theta, const double *z0, int n_times, const double *t,
@@ -41,7 +29,9 @@ static int check_inputs(nodec_solver *s, const double *theta, const double *z0, 
     memset(&s->stats, 0, sizeof s->stats);
     memset(s->xs, 0, sizeof s->xs);
     s->xs[0].method = s->xs[1].method = s->method == NODEC_AUTO ? NODEC_DOPRI5 : s->method;
-    if (m->abi_version != NODEC_ABI_VERSION || !m->f || m->n_state < 1 || m->n_param < 0)
+    s->in_b0 = 0;
+    if (m->abi_version != NODEC_ABI_VERSION || (m->inputs ? !m->inputs->f : !m->f) || m->n_state < 1 ||
+        m->n_param < 0)
         return nodec__fail(s, NODEC_BAD_MODEL,
                            "model '%s' has ABI version %d (runtime expects %d) "
                            "or lacks f: rebuild it with this nodec",
@@ -68,11 +58,15 @@ static int check_inputs(nodec_solver *s, const double *theta, const double *z0, 
         if (!isfinite(z0[k]))
             return nodec__fail(s, NODEC_NONFINITE, "initial state z0[%ld] (batch %ld) is %g", k % m->n_state,
                                k / m->n_state, z0[k]);
-    if (nodec__implicit(s->method) && !m->jac_z)
+    if (nodec__implicit(s->method) && (m->inputs ? !m->inputs->jac_z : !m->jac_z))
         return nodec__fail(s, NODEC_BAD_MODEL,
                            "model '%s' has no jac_z: the implicit method %s "
                            "needs df/dz; rebuild the model with this nodec",
                            m->name ? m->name : "?", nodec_method_name(s->method));
+    if (m->inputs && !s->in)
+        return nodec__fail(s, NODEC_ILL_INPUT, "model '%s' has inputs: call nodec_set_inputs first",
+                           m->name ? m->name : "?");
+    if (m->inputs && inp_check_range(s, n_times, t)) return s->err;
     if (fwd_is_fixed(s) && s->fixed_h <= 0 && s->num_steps <= 0)
         return nodec__fail(s, NODEC_ILL_INPUT,
                            "fixed-step method %s needs a step size: call "
@@ -113,6 +107,7 @@ static int solve(nodec_solver *s, const double *theta, const double *z0, int n_t
     if (!(zb = mem_alloc(&s->mem, bytes))) return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
     for (int b = 0; b < s->B && rc == 0; b++) {
         nodec_pass_stats st = {0};
+        s->in_b0 = b; /* trajectory b's inputs */
         rc = fwd_solve(s, theta, 1, z0 + (long)b * n, n_times, t, zb, NULL, &st);
         add_stats(&s->stats.forward, &st);
         if (rc == 0)
@@ -134,7 +129,7 @@ static int loss_grad(nodec_solver *s, const double *theta, const double *z0, int
     if ((rc = check_inputs(s, theta, z0, n_times, t, 1))) return rc;
     m = s->m;
     if (!obs || !loss) return nodec__fail(s, NODEC_ILL_INPUT, "obs or loss is NULL");
-    if (!m->loss_grad || ((dtheta || dz0 || dt) && !m->vjp))
+    if (!m->loss_grad || ((dtheta || dz0 || dt) && (m->inputs ? !m->inputs->vjp : !m->vjp)))
         return nodec__fail(s, NODEC_BAD_MODEL, "model '%s' lacks loss_grad or vjp", m->name);
     if (nodec__implicit(s->method) && nodec_get_grad_mode(s) != NODEC_GRAD_CHECKPOINT)
         return nodec__fail(s, NODEC_ILL_INPUT,
@@ -171,6 +166,7 @@ static int loss_grad(nodec_solver *s, const double *theta, const double *z0, int
         nodec_stats sum = s->stats;
         memset(&s->stats, 0, sizeof s->stats);
         gather(ob, obs, n_times, B, n, b);
+        s->in_b0 = b;
         rc = adj_loss_grad(s, theta, 1, z0 + (long)b * n, n_times, t, ob, scale, &Lb, dtheta ? dthb : NULL,
                            dz0 ? dz0 + (long)b * n : NULL, dt ? dtb : NULL, z_out ? zb : NULL);
         add_stats(&sum.forward, &s->stats.forward);

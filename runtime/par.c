@@ -21,7 +21,8 @@
  * call, small next to a batch large enough to split.  Which thread runs
  * which chunk is first come, first served; the results do not depend on it.
  *
- * Calls the model and mem.c only; nothing above it.
+ * Calls the model, interp.c (each chunk fills its own rows of the
+ * inputs' u) and mem.c only; nothing above it.
  */
 #include <pthread.h>
 #include <string.h>
@@ -209,46 +210,67 @@ static double *chunk_part(const call *c, int k) {
     return c->s->par_buf + (size_t)(k - 1) * per_chunk(c->s) + c->s->m->work_size;
 }
 
+/* The u rows of chunk rows b0 … b1−1 (models with inputs), or NULL. */
+static const double *chunk_u(const call *c, int b0, int b1) {
+    const inp_set *in = c->s->in;
+    if (!c->s->m->inputs) return NULL;
+    inp_eval(c->s, b0, b1, c->t);
+    return in->u + (long)b0 * 3 * in->n;
+}
+
 static void f_chunk(void *arg, int k) {
     const call *c = arg;
-    long n = c->s->m->n_state;
+    const nodec_model *m = c->s->m;
+    long n = m->n_state;
     int b0 = chunk_row(c->B, c->nc, k), b1 = chunk_row(c->B, c->nc, k + 1);
-    c->s->m->f(b1 - b0, c->t, c->z + b0 * n, c->theta, c->dzdt + b0 * n, chunk_work(c, k));
+    const double *u = chunk_u(c, b0, b1);
+    if (u)
+        m->inputs->f(b1 - b0, c->t, c->z + b0 * n, u, c->theta, c->dzdt + b0 * n, chunk_work(c, k));
+    else
+        m->f(b1 - b0, c->t, c->z + b0 * n, c->theta, c->dzdt + b0 * n, chunk_work(c, k));
 }
 
 /* vjp, or f_vjp when dzdt is set. */
 static void vjp_chunk(void *arg, int k) {
     const call *c = arg;
     const nodec_model *m = c->s->m;
+    const nodec_inputs *mi = m->inputs;
     long n = m->n_state;
     int b0 = chunk_row(c->B, c->nc, k), b1 = chunk_row(c->B, c->nc, k + 1);
-    double *ath = c->atheta, *at = c->at, *az = c->az ? c->az + b0 * n : NULL;
+    double *ath = c->atheta, *at = c->at, *az = c->az ? c->az + b0 * n : NULL, *work = chunk_work(c, k);
+    const double *z = c->z + b0 * n, *a = c->a + b0 * n, *u = chunk_u(c, b0, b1);
     if (k > 0) {
         double *part = chunk_part(c, k);
         if (ath) ath = part;
         if (at) at = part + m->n_param;
     }
-    if (c->dzdt)
-        m->f_vjp(b1 - b0, c->t, c->z + b0 * n, c->theta, c->a + b0 * n, c->dzdt + b0 * n, az, ath, at,
-                 chunk_work(c, k));
+    if (c->dzdt && u)
+        mi->f_vjp(b1 - b0, c->t, z, u, c->theta, a, c->dzdt + b0 * n, az, ath, at, work);
+    else if (c->dzdt)
+        m->f_vjp(b1 - b0, c->t, z, c->theta, a, c->dzdt + b0 * n, az, ath, at, work);
+    else if (u)
+        mi->vjp(b1 - b0, c->t, z, u, c->theta, a, az, ath, at, work);
     else
-        m->vjp(b1 - b0, c->t, c->z + b0 * n, c->theta, c->a + b0 * n, az, ath, at, chunk_work(c, k));
+        m->vjp(b1 - b0, c->t, z, c->theta, a, az, ath, at, work);
 }
 
 static void jac_chunk(void *arg, int k) {
     const call *c = arg;
-    long n = c->s->m->n_state;
+    const nodec_model *m = c->s->m;
+    long n = m->n_state, b0 = chunk_row(c->B, c->nc, k), b1 = chunk_row(c->B, c->nc, k + 1);
     double *work = chunk_work(c, k);
-    for (long b = chunk_row(c->B, c->nc, k); b < chunk_row(c->B, c->nc, k + 1); b++)
-        c->s->m->jac_z(c->t, c->z + b * n, c->theta, c->J + b * n * n, work);
+    const double *u = chunk_u(c, (int)b0, (int)b1);
+    for (long b = b0; b < b1; b++)
+        if (u)
+            m->inputs->jac_z(c->t, c->z + b * n, u + (b - b0) * 3 * c->s->in->n, c->theta, c->J + b * n * n, work);
+        else
+            m->jac_z(c->t, c->z + b * n, c->theta, c->J + b * n * n, work);
 }
 
+/* A batch too small to split, or no buffers: one chunk, on the caller. */
 void par_f(nodec_solver *s, int B, double t, const double *z, const double *theta, double *dzdt) {
     call c = {s, B, par_chunks(s, B), t, z, theta, NULL, dzdt, NULL, NULL, NULL, NULL};
-    if (!ready(s, c.nc)) {
-        s->m->f(B, t, z, theta, dzdt, s->work);
-        return;
-    }
+    if (!ready(s, c.nc)) c.nc = 1;
     run(s, c.nc, f_chunk, &c);
 }
 
@@ -257,17 +279,11 @@ void par_vjp(nodec_solver *s, int B, double t, const double *z, const double *th
     const nodec_model *m = s->m;
     call c = {s, B, par_chunks(s, B), t, z, theta, a, dzdt, az, atheta, at, NULL};
     int P = m->n_param;
-    if (dzdt && !m->f_vjp) { /* f, then the VJP */
+    if (dzdt && (m->inputs ? !m->inputs->f_vjp : !m->f_vjp)) { /* f, then the VJP */
         par_f(s, B, t, z, theta, dzdt);
         c.dzdt = NULL;
     }
-    if (!ready(s, c.nc)) {
-        if (c.dzdt)
-            m->f_vjp(B, t, z, theta, a, dzdt, az, atheta, at, s->work);
-        else
-            m->vjp(B, t, z, theta, a, az, atheta, at, s->work);
-        return;
-    }
+    if (!ready(s, c.nc)) c.nc = 1;
     run(s, c.nc, vjp_chunk, &c);
     /* The fixed order: ((p0 + p1) + p2) + … for every component. */
     for (int k = 1; k < c.nc; k++) {

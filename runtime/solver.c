@@ -404,7 +404,9 @@ static void accept(rk *r, double h, double t1) {
     r->yprev = r->y;
     r->y = r->ynew;
     r->ynew = tmp;
-    r->kstate = r->tab->fsal ? 2 : 0;
+    /* on a breakpoint the next step's k_0 is F on its own piece (hold and
+     * ddt(u) jump there) */
+    r->kstate = r->tab->fsal && !inp_is_break(r->s, t1) ? 2 : 0;
     r->jok = 0;
     r->st->steps++;
     r->xs->method = r->tab == &esd_kvaerno4 ? NODEC_KVAERNO4 : (int)(r->tab - tabs);
@@ -420,6 +422,7 @@ int rk_take(rk *r, double h, double t1, double *Ys) {
                            "reached the step limit (max_steps = %ld) at t = %.6g "
                            "(%s pass): raise max_steps or use a larger step",
                            r->s->max_steps, r->t, r->pass);
+    inp_span(r->s, r->t, t1, 0);
     if ((rc = rk_ensure_k0(r)) || (rc = trial(r, h, t1, &ratio, Ys)))
         return rc == ROS_SINGULAR ? ros_singular_fail(r, h) : rc == ESD_NEWTON ? esd_newton_fail(r, h) : rc;
     if (!rk_all_finite(r->ynew, r->o->n))
@@ -485,7 +488,7 @@ static void detect_stiffness(rk *r, double h) {
 
 int rk_attempt(rk *r, double t_end, int *accepted) {
     nodec_solver *s = r->s;
-    double h, t1, ratio;
+    double h, t1, ratio, tb;
     int clipped = 0, ok, rc;
     /* (the backward pass's failures get their hint from adjoint.c) */
     const char *tail = RK_IMPLICIT(r->tab) || strcmp(r->pass, "forward") != 0 ? ", or use a shorter time span"
@@ -525,12 +528,21 @@ int rk_attempt(rk *r, double t_end, int *accepted) {
         clipped = 1;
     }
     t1 = clipped ? t_end : r->t + h;
+    /* Inputs' breakpoints before t_end: stop on the next one, as on t_end
+     * (CVODES's tstop), with the same stretch over roundoff. */
+    if (inp_next_break(s, r->t, h > 0 ? 1 : -1, &tb) && (t_end - tb) * h > 0 &&
+        (h > 0 ? t1 >= tb - 8 * DBL_EPSILON * fabs(tb) : t1 <= tb + 8 * DBL_EPSILON * fabs(tb))) {
+        h = tb - r->t;
+        t1 = tb;
+        clipped = 1;
+    }
     if (fabs(h) < s->min_step || t1 == r->t || fabs(h) <= 4 * DBL_EPSILON * fabs(r->t))
         return nodec__fail(s, NODEC_STEP_UNDERFLOW,
                            "step size underflow at t = %.6g (%s pass, h = %.3g): "
                            "the dynamics may be stiff or blowing up; loosen "
                            "rtol/atol%s",
                            r->t, r->pass, fabs(h), tail);
+    inp_span(s, r->t, t1, 0);
     rc = rk_ensure_k0(r);
     if (rc == 0) rc = trial(r, h, t1, &ratio, NULL);
     if (rc == ROS_SINGULAR) { /* as rodas.f: halve h, five times at most */
@@ -571,6 +583,7 @@ int rk_initial_step(rk *r, double dir, double *hout) {
     int n = r->o->n, rc;
     double d0, d1, d2, h0, h1, *f0, *f1 = r->ytmp, *y1 = r->ynew;
 
+    inp_span(r->s, r->t, r->t, dir > 0 ? 1 : -1); /* the piece from t toward dir */
     if ((rc = rk_ensure_k0(r))) return rc;
     f0 = r->k;
     d0 = rk_norm(r, r->y, r->y, NULL);
@@ -682,7 +695,7 @@ void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B, node
     fo->o.glen[0] = fo->o.n;
     fo->o.nblk = B;
     fo->o.blk = s->m->n_state;
-    fo->o.autonomous = !s->m->uses_t;
+    fo->o.autonomous = !s->m->uses_t && !s->m->inputs;
     fo->o.jac = fwd_jac;
     fo->s = s;
     fo->theta = theta;
