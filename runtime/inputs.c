@@ -17,6 +17,15 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* Sorts v[0..n) and drops repeats; returns how many are left. */
+static long sort_unique(double *v, long n) {
+    long m = 0;
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    for (long j = 0; j < n; j++)
+        if (m == 0 || v[j] != v[m - 1]) v[m++] = v[j];
+    return m;
+}
+
 /* The natural cubic spline through n knots: u″ = 0 at both ends, the
  * tridiagonal system for the inner ones by elimination (c: n scratch). */
 static void spline(const double *x, const double *y, int n, double *m2, double *c) {
@@ -96,8 +105,8 @@ int nodec_set_inputs(nodec_solver *s, const int *n_rows, const double *const *t,
     if ((rc = check_rows(s, n_rows, t, u, &K))) return rc;
     for (int b = 0; b < B; b++) maxr = n_rows[b] > maxr ? n_rows[b] : maxr;
     /* one block: the set, then the doubles, the longs, the ints */
-    bytes = (sizeof(inp_set) + 7) / 8 * 8 + ((size_t)4 * K + 2 * B + (size_t)4 * B * n + maxr) * sizeof(double) +
-            (size_t)B * n * (sizeof(long) + sizeof(int));
+    bytes = (sizeof(inp_set) + 7) / 8 * 8 + ((size_t)5 * K + 2 * B + (size_t)5 * B * n + maxr) * sizeof(double) +
+            ((size_t)B * n + B + 2) * sizeof(long) + (size_t)B * n * sizeof(int);
     inp_free(s);
     if (!(in = mem_alloc(&s->mem, bytes))) return nodec__fail(s, NODEC_MEM_FAIL, "out of memory (the inputs)");
     in->bytes = bytes;
@@ -109,13 +118,15 @@ int nodec_set_inputs(nodec_solver *s, const int *n_rows, const double *const *t,
     in->t0 = in->m2 + K;
     in->t1 = in->t0 + B;
     in->brk = in->t1 + B;
-    in->u = in->brk + K + (size_t)B * n; /* breakpoints: every knot, two a spline */
-    c = in->u + (size_t)3 * B * n; /* the spline's scratch */
+    in->u = in->brk + 2 * (K + (size_t)B * n); /* breakpoints: every knot, two a spline; twice */
+    c = in->u + (size_t)3 * B * n;             /* the spline's scratch */
     in->off = (long *)(c + maxr);
-    in->cnt = (int *)(in->off + (size_t)B * n);
+    in->boff = in->off + (size_t)B * n;
+    in->cnt = (int *)(in->boff + B + 2);
     for (int e = 0; e < n; e++) hold |= mi->interp[e] == NODEC_INTERP_HOLD;
     in->jumps = hold || mi->uses_ddt;
     for (int b = 0; b < B; b++) {
+        in->boff[b] = nb;
         in->t0[b] = n_rows[b] ? t[b][0] : 0;
         in->t1[b] = n_rows[b] ? t[b][n_rows[b] - 1] : 0;
         for (int e = 0; e < n; e++) {
@@ -137,11 +148,11 @@ int nodec_set_inputs(nodec_solver *s, const int *n_rows, const double *const *t,
                 for (long j = o; j < k; j++) in->brk[nb++] = in->x[j];
             }
         }
+        nb = in->boff[b] + sort_unique(in->brk + in->boff[b], nb - in->boff[b]);
     }
-    qsort(in->brk, (size_t)nb, sizeof(double), cmp_double);
-    in->nbrk = 0;
-    for (long j = 0; j < nb; j++)
-        if (in->nbrk == 0 || in->brk[j] != in->brk[in->nbrk - 1]) in->brk[in->nbrk++] = in->brk[j];
+    in->boff[B] = nb;
+    memcpy(in->brk + nb, in->brk, (size_t)nb * sizeof(double)); /* the union */
+    in->boff[B + 1] = nb + sort_unique(in->brk + nb, nb);
     s->in = in;
     return NODEC_SUCCESS;
 }

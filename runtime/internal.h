@@ -1,13 +1,14 @@
 /* internal.h — libnodec's one internal header, in sections by the file that
  * defines them (STYLE.md §1).  Internal names carry the prefixes of their
- * module: mem_, la_, ros_, rk_, fwd_, adj_; the handle's helpers are
+ * module: mem_, la_, ros_, rk_, fwd_, adj_, inp_; the handle's helpers are
  * nodec__*.
  *
  * The modules call in one direction (docs/map.md; tests/layout checks it):
  *
  *   nodec.c (façade) → adjoint.c → solver.c → [esdirk.c →] rosenbrock.c →
- *                                       linalg.c, handle.c, par.c, mem.c
- *   (handle.c → par.c → mem.c); optim.c stands alone.
+ *                       linalg.c, handle.c, par.c, interp.c, mem.c
+ *   (nodec.c → inputs.c → handle.c → par.c → interp.c → mem.c); optim.c
+ *   stands alone.
  */
 #ifndef NODEC_INTERNAL_H
 #define NODEC_INTERNAL_H
@@ -295,8 +296,8 @@ typedef struct inp_set {
     long *off;          /* B × n: its first knot in x, y, m2 */
     double *x, *y, *m2; /* knots: times, values; the natural spline's u″ (cubic) */
     double *t0, *t1;    /* B: the times of the trajectory's first and last rows */
-    double *brk;        /* nbrk breakpoints, increasing */
-    long nbrk;
+    double *brk;        /* breakpoints, increasing: trajectory b's at boff[b] … boff[b+1]−1, */
+    long *boff;         /* all B's (the union) at boff[B] … boff[B+1]−1 */
     double *u;          /* B rows of 3n: the u argument of a call */
     size_t bytes;
 } inp_set;
@@ -308,7 +309,8 @@ void inp_span(nodec_solver *s, double t0, double t1, int dir);
  * u′ and u″, on the piece the span chooses. */
 void inp_eval(const nodec_solver *s, int b0, int b1, double t);
 /* The first breakpoint beyond t in direction dir by more than roundoff;
- * 0 when none. */
+ * 0 when none.  The breakpoints are those of all trajectories, or in the
+ * independent batch mode trajectory s->in_b0's. */
 int inp_next_break(const nodec_solver *s, double t, int dir, double *tb);
 /* 1 when t is a breakpoint. */
 int inp_is_break(const nodec_solver *s, double t);

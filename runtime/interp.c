@@ -80,24 +80,35 @@ void inp_eval(const nodec_solver *s, int b0, int b1, double t) {
     }
 }
 
+/* The breakpoints of the solve under way (*n of them). */
+static const double *breaks(const nodec_solver *s, long *n) {
+    const inp_set *in = s->in;
+    int j = s->batch == NODEC_BATCH_INDEPENDENT && s->B > 1 ? s->in_b0 : in->B;
+    *n = in->boff[j + 1] - in->boff[j];
+    return in->brk + in->boff[j];
+}
+
 /* The first breakpoint beyond t in direction dir, past roundoff. */
 int inp_next_break(const nodec_solver *s, double t, int dir, double *tb) {
-    const inp_set *in = s->in;
-    if (!in) return 0;
-    for (long k = below(in->brk, in->nbrk, t, 1) - (dir < 0); k >= 0 && k < in->nbrk; k += dir < 0 ? -1 : 1)
-        if ((in->brk[k] - t) * dir > 8 * DBL_EPSILON * fabs(in->brk[k])) {
-            *tb = in->brk[k];
+    const double *brk;
+    long nb;
+    if (!s->in) return 0;
+    brk = breaks(s, &nb);
+    for (long k = below(brk, nb, t, 1) - (dir < 0); k >= 0 && k < nb; k += dir < 0 ? -1 : 1)
+        if ((brk[k] - t) * dir > 8 * DBL_EPSILON * fabs(brk[k])) {
+            *tb = brk[k];
             return 1;
         }
     return 0;
 }
 
 int inp_is_break(const nodec_solver *s, double t) {
-    const inp_set *in = s->in;
-    long k;
-    if (!in) return 0;
-    k = below(in->brk, in->nbrk, t, 0);
-    return k < in->nbrk && in->brk[k] == t;
+    const double *brk;
+    long nb, k;
+    if (!s->in) return 0;
+    brk = breaks(s, &nb);
+    k = below(brk, nb, t, 0);
+    return k < nb && brk[k] == t;
 }
 
 void inp_free(nodec_solver *s) {

@@ -16,9 +16,11 @@
  *     values skipped, held before the first and after the last value, the
  *     piece on a step's end (toward its inside) and outside steps
  *     (the direction of integration);
- *   integ with dopri5 (rtol 1e-12): each z_e(T) = the integral of its
- *     interpolant (trapezoids, the spline's, rectangles) to 1e-10, every
- *     breakpoint an evaluation time of f (a step starts there);
+ *   integ with dopri5, tsit5, bosh3 (rtol 1e-12), also independent
+ *     batches: each z_e(T) = the integral of its interpolant (trapezoids,
+ *     the spline's, rectangles) to 1e-10, every breakpoint an evaluation
+ *     time of f (a step starts there); rk4 on a grid of h = 0.05 through
+ *     every knot: exact to 1e-12;
  *   drv, B = 2, dopri5 at rtol 1e-12: adjoint, checkpoint, direct vs each
  *     other and vs differences (4th order, δ = 1e-3) of L in θ, z0, t_i,
  *     1e-7 of the largest entry,
@@ -43,12 +45,12 @@ MSE(n3, 3)
 
 enum { NI = 3 };
 static signed char integ_kind[NI] = {NODEC_INTERP_LINEAR, NODEC_INTERP_CUBIC, NODEC_INTERP_HOLD};
-static double seen_t[4096]; /* the times f was called at */
+static double seen_t[1 << 16]; /* the times f was called at */
 static int n_seen;
 
 static void integ_f(int B, double t, const double *z, const double *u, const double *th, double *dz, double *w) {
     (void)z, (void)th, (void)w;
-    if (n_seen < 4096) seen_t[n_seen++] = t;
+    if (n_seen < 1 << 16) seen_t[n_seen++] = t;
     for (int b = 0; b < B; b++)
         for (int e = 0; e < NI; e++) dz[b * NI + e] = u[b * 3 * NI + e];
 }
@@ -258,15 +260,22 @@ static int seen(double t) {
     return 0;
 }
 
-static void test_integral(nodec_method meth, double tol) {
+/* h > 0: a fixed grid (each stage on the piece its time is in) through
+ * every row's time (the outputs' times: fixed grids end on them). */
+static void test_integral(nodec_method meth, nodec_batch_mode batch, double h, double tol) {
+    static const double t_all[] = {0, 0.5, 0.7, 1.25, 1.5, 2, 2.2, 2.6, 3, 3.5, 3.9, 4.1, 5};
+    enum { NA = sizeof t_all / sizeof *t_all };
     nodec_solver *s = nodec_create(&integ_model, 2);
-    double z0[2 * NI] = {0}, z[2 * 2 * NI], t[2] = {0, 5}, x[8], y[8], M[8], v[3];
-    int rc;
+    double z0[2 * NI] = {0}, zo[NA * 2 * NI], t[2] = {0, 5}, x[8], y[8], M[8], v[3], *z;
+    int rc, nt = h > 0 ? NA : 2;
     nodec_set_method(s, meth);
     nodec_set_tolerances(s, 1e-12, 1e-14);
+    nodec_set_batch_mode(s, batch);
+    if (h > 0) nodec_set_fixed_step(s, h);
     set_rows(s, 2, NI);
     n_seen = 0;
-    rc = nodec_solve(s, NULL, z0, 2, t, z);
+    rc = nodec_solve(s, NULL, z0, nt, h > 0 ? t_all : t, zo);
+    z = zo + (nt - 2) * 2 * NI; /* z[2·NI …]: z(5) */
     CHECK(rc == 0, "integ %s: %s", nodec_method_name(meth), nodec_get_error_message(s));
     for (int b = 0; b < 2; b++) {
         double lin = 0, cub = 0, hold = 0;
@@ -291,7 +300,8 @@ static void test_integral(nodec_method meth, double tol) {
         check_close("integral of the spline", z[2 * NI + b * NI + 1], cub, 0, tol);
         check_close("integral of hold", z[2 * NI + b * NI + 2], hold, 0, tol);
     }
-    printf("integ %s: %ld steps, %ld rejected, %ld f\n", nodec_method_name(meth), nodec_get_num_steps(s, 0),
+    printf("integ %s%s: %ld steps, %ld rejected, %ld f\n", nodec_method_name(meth),
+           batch == NODEC_BATCH_INDEPENDENT ? " (independent)" : "", nodec_get_num_steps(s, 0),
            nodec_get_num_rejected(s, 0), nodec_get_num_f_evals(s, 0));
     nodec_free(s);
 }
@@ -473,8 +483,13 @@ static void test_errors(void) {
 int main(void) {
     make_rows();
     test_interp();
-    test_integral(NODEC_DOPRI5, 1e-10);
-    test_integral(NODEC_TSIT5, 1e-10);
+    test_integral(NODEC_DOPRI5, NODEC_BATCH_SHARED, 0, 1e-10);
+    test_integral(NODEC_TSIT5, NODEC_BATCH_SHARED, 0, 1e-10);
+    test_integral(NODEC_DOPRI5, NODEC_BATCH_INDEPENDENT, 0, 1e-10);
+    test_integral(NODEC_BOSH3, NODEC_BATCH_SHARED, 0, 1e-10);
+    /* rk4 on a grid through every knot: Simpson's rule on each piece,
+     * exact for these polynomials of degree ≤ 3 */
+    test_integral(NODEC_RK4, NODEC_BATCH_SHARED, 0.05, 1e-12);
     test_grads(NODEC_INTERP_CUBIC, NODEC_INTERP_CUBIC);
     test_grads(NODEC_INTERP_LINEAR, NODEC_INTERP_HOLD);
     test_grads(NODEC_INTERP_HOLD, NODEC_INTERP_LINEAR);
