@@ -58,6 +58,7 @@ const nodec_model linear_model = {
     0, 0, NULL, lin_f, lin_vjp, NULL, NULL, n2_loss, n2_loss_grad, NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* ---- Lotka–Volterra ---- */
@@ -108,6 +109,7 @@ const nodec_model lv_model = {
     0, 0, NULL, lv_f, lv_vjp, NULL, NULL, n2_loss, n2_loss_grad, NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* ---- mlp: dz/dt = W2 tanh(W1 z³ + b1) + b2 ---- */
@@ -186,6 +188,7 @@ const nodec_model mlp_model = {
     0, 0, NULL, mlp_f, mlp_vjp, NULL, NULL, n2_loss, n2_loss_grad, NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* ---- sq: dz/dt = p z² ---- */
@@ -223,6 +226,7 @@ const nodec_model sq_model = {
     0, 0, NULL, sq_f, sq_vjp, NULL, NULL, n1_loss, n1_loss_grad, NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* ---- osc: a forced, damped oscillator ---- */
@@ -277,6 +281,7 @@ const nodec_model osc_model = {
     NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* ---- hopf: z' = ω(−z2, z1) + λ z (1 − |z|²), θ = (ω, λ) ---- */
@@ -310,6 +315,7 @@ const nodec_model hopf_model = {
     0, 0, NULL, hopf_f, NULL, NULL, NULL, n2_loss, n2_loss_grad, NULL, NULL, /* f_vjp */
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* ---- test bookkeeping ---- */

@@ -94,6 +94,7 @@ const nodec_model rober_model = {
     NULL, NULL,
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* ---- vdp: x' = v, v' = μ(1 − x²) v − x ---- */
@@ -142,6 +143,7 @@ const nodec_model vdp_model = {
     NULL, NULL,
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* ---- lin2: dz/dt = A z ---- */
@@ -204,6 +206,7 @@ const nodec_model lin2_model = {
     NULL, NULL,
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* ---- pr: Prothero & Robinson (1974) ---- */
@@ -257,6 +260,7 @@ const nodec_model pr_model = {
     0, 1, NULL, pr_f, pr_vjp, NULL, pr_jac, m1_loss, m1_loss_grad, NULL, NULL,
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* ---- hopfj: z' = ω(−z2, z1) + λ z (1 − |z|²), θ = (ω, λ) ---- */
@@ -313,6 +317,7 @@ const nodec_model hopfj_model = {
     NULL, NULL,
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* ---- scal: z' = p z; nanjac: z' = −z with a NaN Jacobian ---- */
@@ -364,6 +369,7 @@ const nodec_model scal_model = {
     NULL, NULL,
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 const nodec_model nanjac_model = {
@@ -372,4 +378,5 @@ const nodec_model nanjac_model = {
     NULL, NULL,
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };

@@ -133,6 +133,7 @@ static nodec_model rd_model = {
     NULL,
     NULL,
     NULL,
+    NULL, /* inputs */
 };
 
 static void rd_set(int n) {

@@ -122,6 +122,7 @@ static const nodec_model sens_model = {
     NULL,
     NULL, /* z0_from */
     NULL, /* noise */
+    NULL, /* inputs */
 };
 
 /* [dL/dμ, dL/dx0, dL/dv0] from forward sensitivities. */
