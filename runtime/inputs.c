@@ -107,8 +107,8 @@ int nodec_set_inputs(nodec_solver *s, const int *n_rows, const double *const *t,
     /* one block: the set, then the doubles, the longs, the ints */
     bytes = (sizeof(inp_set) + 7) / 8 * 8 + ((size_t)5 * K + 2 * B + (size_t)5 * B * n + maxr) * sizeof(double) +
             ((size_t)B * n + B + 2) * sizeof(long) + (size_t)B * n * sizeof(int);
-    inp_free(s);
     if (!(in = mem_alloc(&s->mem, bytes))) return nodec__fail(s, NODEC_MEM_FAIL, "out of memory (the inputs)");
+    inp_free(s); /* the inputs set before, kept when anything fails */
     in->bytes = bytes;
     in->B = B;
     in->n = n;

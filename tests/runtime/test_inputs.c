@@ -452,11 +452,16 @@ static void test_errors(void) {
     double u_inf[6] = {1, 2, INFINITY, 4, 5, 6}, good_t[3] = {0, 1, 2};
     const double *tt[2] = {good_t, good_t}, *uu[2] = {u3, u3};
     int nr[2] = {3, 3};
+    size_t bare = nodec_get_mem_current(s), held;
     drv_kind[0] = drv_kind[1] = NODEC_INTERP_LINEAR;
     expect(nodec_solve(s, theta, z0, NT, t_obs, z), s, "call nodec_set_inputs first");
     expect(nodec_loss_grad(s, theta, z0, NT, t_obs, obs, &L, NULL, NULL, NULL, NULL), s,
            "call nodec_set_inputs first");
     set_rows(s, B, 2);
+    held = nodec_get_mem_current(s);
+    CHECK(held > bare, "the inputs are counted: %zu → %zu bytes", bare, held);
+    CHECK(set_rows(s, B, 2) == 0 && nodec_get_mem_current(s) == held, "replaced, not added: %zu bytes",
+          nodec_get_mem_current(s));
     expect(nodec_solve(s, theta, z0, 2, t_out, z), s, "trajectory 0 is solved over [-0.5, 3]");
     expect(nodec_solve(s, theta, z0, 2, t_late, z), s, "outside its input rows' times [0, 5]");
     tt[1] = bad_t;
@@ -468,8 +473,9 @@ static void test_errors(void) {
     expect(nodec_set_inputs(s, nr, tt, uu), s, "input F has no value in trajectory 1");
     uu[1] = u_inf;
     expect(nodec_set_inputs(s, nr, tt, uu), s, "input F is inf at t = 1 (row 1) in trajectory 1");
-    /* the failed calls kept the last good inputs */
+    /* the failed calls kept the last good inputs, in the handle's bytes */
     CHECK(nodec_solve(s, theta, z0, NT, t_obs, z) == 0, "after failed sets: %s", nodec_get_error_message(s));
+    CHECK(nodec_get_mem_current(s) == held, "after failed sets: %zu bytes", nodec_get_mem_current(s));
     /* replaced: now rows up to t = 2 */
     uu[1] = u3;
     CHECK(nodec_set_inputs(s, nr, tt, uu) == 0, "replace: %s", nodec_get_error_message(s));
@@ -478,6 +484,26 @@ static void test_errors(void) {
     s = nodec_create(&linear_model, 1);
     expect(nodec_set_inputs(s, nr, tt, uu), s, "has no inputs");
     nodec_free(s);
+    {   /* inputs without f; without jac_z for an implicit method */
+        nodec_inputs in = drv_inputs;
+        nodec_model m = drv_model;
+        int rc;
+        m.inputs = &in;
+        in.f = NULL;
+        s = nodec_create(&m, B);
+        set_rows(s, B, 2);
+        rc = nodec_solve(s, theta, z0, NT, t_obs, z);
+        CHECK(rc == NODEC_BAD_MODEL, "inputs without f: %s", nodec_error_name(rc));
+        in.f = drv_f;
+        in.jac_z = NULL;
+        nodec_set_method(s, NODEC_RODAS5P);
+        rc = nodec_solve(s, theta, z0, NT, t_obs, z);
+        CHECK(rc == NODEC_BAD_MODEL && strstr(nodec_get_error_message(s), "jac_z"), "inputs without jac_z: %s",
+              nodec_error_name(rc));
+        nodec_set_method(s, NODEC_DOPRI5);
+        CHECK(nodec_solve(s, theta, z0, NT, t_obs, z) == 0, "dopri5 needs no jac_z: %s", nodec_get_error_message(s));
+        nodec_free(s);
+    }
 }
 
 int main(void) {
