@@ -31,6 +31,13 @@
  * against the floor instead of against its own rounding noise.  The
  * identity aᵀ(J v) = (aᵀJ) v checks VJP against JVP independently of
  * finite differences, relative to the magnitudes it sums.
+ *
+ * Inputs.  A model with inputs (`input u = cubic`) is called through
+ * nodec_model.inputs with a row of u per state: its values, u′ and u″ each
+ * uniform in [−1, 1].  ∂f/∂z, ∂f/∂θ and the JVP hold u fixed; the
+ * difference in t moves the row along its Taylor expansion, u(t + δ) =
+ * u + u′δ + u″δ²/2 and u′(t + δ) = u′ + u″δ, so it checks aᵀ∂f/∂t with
+ * the chain through u and ddt(u) that the VJP includes.
  */
 #include "cmd.h"
 
@@ -81,6 +88,8 @@ static const char *const z_regime[] = {
 typedef struct Ctx {
     const nodec_model *m;
     int B, ns, np;
+    int nu;          /* 3·n_input: a row of u (values, u′, u″), 0 without inputs */
+    double *u, *uc;  /* B rows of u, and u saved while t moves */
     double t, *z, *th, *a, *v, *work, *f1, *f2;
     double *scale;        /* S per state coordinate (ns) */
     double *zc, *up, *dn; /* z saved; the two sides of a difference (n each) */
@@ -90,6 +99,66 @@ typedef struct Ctx {
     double z_lo, z_hi; /* --z-range */
 } Ctx;
 
+/* The model's functions, with the sample rows of u from u0 on when it has
+ * inputs (nodec_model.inputs), else its own. */
+static void call_f(Ctx *c, int B, const double *z, const double *u0, double *out) {
+    const nodec_model *m = c->m;
+    if (m->inputs)
+        m->inputs->f(B, c->t, z, u0, c->th, out, c->work);
+    else
+        m->f(B, c->t, z, c->th, out, c->work);
+}
+
+static void call_vjp(Ctx *c, double *az, double *ath, double *at) {
+    const nodec_model *m = c->m;
+    if (m->inputs)
+        m->inputs->vjp(c->B, c->t, c->z, c->u, c->th, c->a, az, ath, at, c->work);
+    else
+        m->vjp(c->B, c->t, c->z, c->th, c->a, az, ath, at, c->work);
+}
+
+static void call_jvp(Ctx *c, double *out) {
+    const nodec_model *m = c->m;
+    if (m->inputs)
+        m->inputs->jvp(c->B, c->t, c->z, c->u, c->th, c->v, out, c->work);
+    else
+        m->jvp(c->B, c->t, c->z, c->th, c->v, out, c->work);
+}
+
+static void call_jac(Ctx *c, double *J) {
+    const nodec_model *m = c->m;
+    if (m->inputs)
+        m->inputs->jac_z(c->t, c->z, c->u, c->th, J, c->work);
+    else
+        m->jac_z(c->t, c->z, c->th, J, c->work);
+}
+
+/* The fused f and VJP, when the model has one; false otherwise. */
+static bool call_f_vjp(Ctx *c, double *dz, double *az, double *ath, double *at) {
+    const nodec_model *m = c->m;
+    if (m->inputs && m->inputs->f_vjp)
+        m->inputs->f_vjp(c->B, c->t, c->z, c->u, c->th, c->a, dz, az, ath, at, c->work);
+    else if (!m->inputs && m->f_vjp)
+        m->f_vjp(c->B, c->t, c->z, c->th, c->a, dz, az, ath, at, c->work);
+    else
+        return false;
+    return true;
+}
+
+/* Moves the rows of u from t to t + d along their Taylor expansion (the
+ * file's comment); u″ stays. */
+static void move_u(Ctx *c, double d) {
+    int ni = c->nu / 3;
+    for (int b = 0; b < c->B; b++) {
+        const double *r0 = c->uc + (size_t)b * c->nu;
+        double *r = c->u + (size_t)b * c->nu;
+        for (int i = 0; i < ni; i++) {
+            double u1 = r0[ni + i], u2 = r0[2 * ni + i];
+            r[i] = r0[i] + u1 * d + u2 * d * d / 2, r[ni + i] = u1 + u2 * d;
+        }
+    }
+}
+
 static double adot(Ctx *c, const double *a, const double *f) {
     double s = 0;
     for (int i = 0; i < c->B * c->ns; i++) s += a[i] * f[i];
@@ -98,7 +167,7 @@ static double adot(Ctx *c, const double *a, const double *f) {
 
 /* aᵀ f(z, θ, t) for the whole batch. */
 static double af(Ctx *c) {
-    c->m->f(c->B, c->t, c->z, c->th, c->f1, c->work);
+    call_f(c, c->B, c->z, c->u, c->f1);
     return adot(c, c->a, c->f1);
 }
 
@@ -173,19 +242,22 @@ static void probe_at(Ctx *c, const Probe *p, double s, double *out) {
     if (p->kind == P_JVP) {
         memcpy(c->zc, c->z, sizeof(double) * (size_t)n);
         for (int i = 0; i < n; i++) c->z[i] = c->zc[i] + s * c->v[i];
-        m->f(c->B, c->t, c->z, c->th, out, c->work);
+        call_f(c, c->B, c->z, c->u, out);
         memcpy(c->z, c->zc, sizeof(double) * (size_t)n);
         return;
     }
     double *x = probe_var(c, p), x0 = *x;
     *x = x0 + s;
+    bool moves_u = p->kind == P_T && c->nu;
+    if (moves_u) memcpy(c->uc, c->u, sizeof(double) * (size_t)(c->B * c->nu)), move_u(c, *x - x0);
     if (p->kind == P_JAC)
-        m->f(1, c->t, c->z, c->th, out, c->work);
+        call_f(c, 1, c->z, c->u, out);
     else if (p->kind == P_LOSS)
         out[0] = m->loss(c->B, c->pred, c->obs, c->work);
     else
         out[0] = af(c);
     *x = x0;
+    if (moves_u) memcpy(c->u, c->uc, sizeof(double) * (size_t)(c->B * c->nu));
 }
 
 /* The central difference of the probe's values with step h. */
@@ -272,9 +344,9 @@ static void check_point(Ctx *c, Rng *r, Row *rows) {
     int *idx = malloc(sizeof(int) * (size_t)(n + np + 1));
     for (int i = 0; i < n; i++) c->a[i] = uni(r, -1, 1), c->v[i] = zspan(c, i) * uni(r, -1, 1);
 
-    m->vjp(B, c->t, c->z, c->th, c->a, az, ath, &at, c->work);
+    call_vjp(c, az, ath, &at);
     /* Φ of aᵀf: the magnitudes it sums */
-    m->f(B, c->t, c->z, c->th, c->f1, c->work);
+    call_f(c, B, c->z, c->u, c->f1);
     double phi = 0;
     for (int i = 0; i < n; i++) phi += fabs(c->a[i] * c->f1[i]);
     double fmax_all = vmax(c->f1, n), fmax_first = vmax(c->f1, ns);
@@ -310,7 +382,7 @@ static void check_point(Ctx *c, Rng *r, Row *rows) {
     }
     /* ∂f/∂z · v, v scaled by S */
     double *jv = calloc((size_t)n, sizeof *jv);
-    m->jvp(B, c->t, c->z, c->th, c->v, jv, c->work);
+    call_jvp(c, jv);
     {
         Probe p = {P_JVP, 0};
         for (int i = 0; i < n; i++) fl[i] = FLOOR_REL * fmax_all;
@@ -328,7 +400,7 @@ static void check_point(Ctx *c, Rng *r, Row *rows) {
     /* dense ∂f/∂z of the first state, column by column */
     if (ns <= 200) {
         double *J = calloc((size_t)ns * ns, sizeof *J), *col = malloc(sizeof(double) * (size_t)ns);
-        m->jac_z(c->t, c->z, c->th, J, c->work);
+        call_jac(c, J);
         for (int j = 0; j < ns; j++) {
             Probe p = {P_JAC, j};
             double s = zspan(c, j);
@@ -362,21 +434,20 @@ static void check_point(Ctx *c, Rng *r, Row *rows) {
     }
     /* the batch gives the same rows as one state at a time */
     {
-        m->f(B, c->t, c->z, c->th, c->f1, c->work);
-        for (int b = 0; b < B; b++) m->f(1, c->t, c->z + b * ns, c->th, c->f2 + b * ns, c->work);
+        call_f(c, B, c->z, c->u, c->f1);
+        for (int b = 0; b < B; b++) call_f(c, 1, c->z + b * ns, c->u + b * c->nu, c->f2 + b * ns);
         update(&rows[R_BATCH], c->f1, c->f2, NULL, n);
     }
     /* the fused f_vjp gives what f and vjp give */
-    if (m->f_vjp) {
-        double *az2 = calloc((size_t)n, sizeof *az2), *ath2 = calloc((size_t)np + 1, sizeof *ath2), at2;
-        m->f(B, c->t, c->z, c->th, c->f1, c->work);
-        m->f_vjp(B, c->t, c->z, c->th, c->a, c->f2, az2, ath2, &at2, c->work);
+    double *az2 = calloc((size_t)n, sizeof *az2), *ath2 = calloc((size_t)np + 1, sizeof *ath2), at2;
+    call_f(c, B, c->z, c->u, c->f1);
+    if (call_f_vjp(c, c->f2, az2, ath2, &at2)) {
         update(&rows[R_FVJP], c->f1, c->f2, NULL, n);
         update(&rows[R_FVJP], az, az2, NULL, n);
         update(&rows[R_FVJP], ath, ath2, NULL, np);
         update(&rows[R_FVJP], &at, &at2, NULL, 1);
-        free(az2), free(ath2);
     }
+    free(az2), free(ath2);
     free(jv), free(g), free(fd), free(fl), free(hs), free(pr), free(az), free(ath), free(idx);
 }
 
@@ -398,7 +469,8 @@ static bool draw(Ctx *c, Rng *r, int how, const double *th0) {
     }
     for (int i = 0; i < c->np; i++) c->th[i] = th0[i] * (1 + 0.1 * uni(r, -1, 1)) + 0.01 * uni(r, -1, 1);
     c->t = uni(r, 0, 1);
-    c->m->f(c->B, c->t, c->z, c->th, c->f1, c->work);
+    for (int i = 0; i < c->B * c->nu; i++) c->u[i] = uni(r, -1, 1); /* values, u′ and u″ */
+    call_f(c, c->B, c->z, c->u, c->f1);
     return finite_all(c->f1, n);
 }
 
@@ -427,7 +499,10 @@ static void state_scales(const nodec_model *m, double *scale) {
 
 int check_model(const nodec_model *m, const CheckOpts *o, FILE *out) {
     Ctx c = {.m = m, .B = 2, .ns = m->n_state, .np = m->n_param, .tol = o->tol};
+    c.nu = m->inputs ? 3 * m->inputs->n_input : 0;
     int n = c.B * c.ns;
+    c.u = calloc((size_t)(c.B * c.nu) + 1, sizeof(double));
+    c.uc = calloc((size_t)(c.B * c.nu) + 1, sizeof(double));
     c.z = calloc((size_t)n, sizeof(double));
     c.a = calloc((size_t)n, sizeof(double));
     c.v = calloc((size_t)n, sizeof(double));
@@ -468,6 +543,10 @@ int check_model(const nodec_model *m, const CheckOpts *o, FILE *out) {
     for (int v = 0; v < m->n_state_vars && v < 6; v++)
         fprintf(out, "%s %s %g", v ? "," : "", m->state_vars[v].name, c.scale[m->state_vars[v].offset]);
     fprintf(out, "%s\n", m->n_state_vars > 6 ? ", …" : "");
+    if (m->inputs)
+        fprintf(out, "  inputs: %d doubles, values, u' and u'' uniform in [-1, 1]; t moves them along their Taylor "
+                     "expansion\n",
+                m->inputs->n_input);
     if (bad_points) {
         fprintf(out, "  f is not finite at %d of the sampled points (z: %s; t in [0, 1])\n", bad_points, z_regime[how]);
         fails++;
@@ -484,6 +563,6 @@ int check_model(const nodec_model *m, const CheckOpts *o, FILE *out) {
     fprintf(out, fails ? "%d check%s failed\n" : "all derivatives agree with finite differences\n", fails,
             fails == 1 ? "" : "s");
     free(c.z), free(c.a), free(c.v), free(c.f1), free(c.f2), free(c.zc), free(c.up), free(c.dn), free(c.pred);
-    free(c.obs), free(c.rt), free(c.scale), free(c.th), free(th0), free(c.work);
+    free(c.obs), free(c.rt), free(c.scale), free(c.th), free(th0), free(c.work), free(c.u), free(c.uc);
     return fails;
 }

@@ -20,7 +20,9 @@
  * overrun.  Finally check_model (finite differences, compiler/check.c)
  * must pass on the JIT descriptor, a load/unload cycle is repeated, and a
  * fresh load's lazily compiled functions (vjp, jvp, jac_z: docs/jit.md) are
- * first called from several threads at once.
+ * first called from several threads at once.  A model with inputs is
+ * called through nodec_model.inputs (tests/model_call.h) with random rows
+ * of u; both descriptors must describe the inputs alike.
  */
 #include "cmd.h"
 
@@ -29,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../model_call.h" /* models with inputs too */
 #include "nodec_model.h"
 
 #define TOL 1e-12 /* relative, elementwise: f_vjp against f and vjp */
@@ -113,8 +116,22 @@ static void same_descriptor(const nodec_model *c, const nodec_model *j) {
     CHECK(c->uses_t == j->uses_t, "uses_t C %d, JIT %d", c->uses_t, j->uses_t);
     CHECK((c->z0 == NULL) == (j->z0 == NULL), "z0 NULL-ness");
     if (c->z0 && j->z0) CHECK(!memcmp(c->z0, j->z0, sizeof(double) * (size_t)c->n_state), "z0 values");
-    CHECK(j->f && j->vjp && j->jvp && j->jac_z && j->loss && j->loss_grad && j->init_params, "null function");
-    CHECK(c->f_vjp && j->f_vjp, "f_vjp: C %s, JIT %s", c->f_vjp ? "set" : "NULL", j->f_vjp ? "set" : "NULL");
+    CHECK(j->loss && j->loss_grad && j->init_params, "null function");
+    CHECK((c->inputs == NULL) == (j->inputs == NULL), "inputs: C %s, JIT %s", c->inputs ? "set" : "NULL",
+          j->inputs ? "set" : "NULL");
+    if (c->inputs && j->inputs) { /* the functions are there, the descriptor's own NULL (nodec_model.h) */
+        const nodec_inputs *ci = c->inputs, *ji = j->inputs;
+        CHECK(ci->n_input == ji->n_input && ci->n_input_vars == ji->n_input_vars && ci->uses_ddt == ji->uses_ddt,
+              "input sizes");
+        if (ci->n_input_vars == ji->n_input_vars) same_vars("input", ci->input_vars, ji->input_vars, ci->n_input_vars);
+        if (ci->n_input == ji->n_input) CHECK(!memcmp(ci->interp, ji->interp, (size_t)ci->n_input), "interp");
+        CHECK(ji->f && ji->vjp && ji->jvp && ji->jac_z && ji->f_vjp && ci->f_vjp, "null input function");
+        CHECK(!j->f && !j->vjp && !j->jvp && !j->jac_z && !j->f_vjp, "the descriptor's own functions are set");
+        CHECK(j->uses_t == 1, "uses_t %d with inputs", j->uses_t);
+    } else {
+        CHECK(j->f && j->vjp && j->jvp && j->jac_z, "null function");
+        CHECK(c->f_vjp && j->f_vjp, "f_vjp: C %s, JIT %s", c->f_vjp ? "set" : "NULL", j->f_vjp ? "set" : "NULL");
+    }
 }
 
 /* Every function of both descriptors at one random point with batch B. */
@@ -123,24 +140,25 @@ static void compare_at(const nodec_model *mc, const nodec_model *mj, const doubl
     double *z = alloc(n), *a = alloc(n), *v = alloc(n), *obs = alloc(n), *th = alloc(np);
     double *wc = alloc(mc->work_size), *wj = alloc(mj->work_size);
     double *oc = alloc(n), *oj = alloc(n), *gc = alloc(np), *gj = alloc(np), *jc = alloc(ns * ns), *jj = alloc(ns * ns);
-    double tc, tj;
+    double *u = alloc(B * mc_u_len(mc)), tc, tj;
     for (int i = 0; i < n; i++) z[i] = uni(0.2, 1.2), a[i] = uni(-1, 1), v[i] = uni(-1, 1), obs[i] = uni(0.2, 1.2);
+    for (int i = 0; i < B * mc_u_len(mc); i++) u[i] = uni(-1, 1);
     for (int i = 0; i < np; i++) th[i] = th0[i] * (1 + 0.1 * uni(-1, 1)) + 0.01 * uni(-1, 1);
     double t = uni(0, 1);
 
     poison(oc, n), poison(oj, n);
-    mc->f(B, t, z, th, oc, wc), mj->f(B, t, z, th, oj, wj);
+    mc_f(mc, B, t, z, u, th, oc, wc), mc_f(mj, B, t, z, u, th, oj, wj);
     agree("f", B, oc, oj, n);
 
     /* vjp: outputs are overwritten, not accumulated */
     poison(oc, n), poison(oj, n), poison(gc, np), poison(gj, np), tc = tj = NAN;
-    mc->vjp(B, t, z, th, a, oc, gc, &tc, wc), mj->vjp(B, t, z, th, a, oj, gj, &tj, wj);
+    mc_vjp(mc, B, t, z, u, th, a, oc, gc, &tc, wc), mc_vjp(mj, B, t, z, u, th, a, oj, gj, &tj, wj);
     agree("vjp az", B, oc, oj, n), agree("vjp atheta", B, gc, gj, np), agree("vjp at", B, &tc, &tj, 1);
     /* each combination of NULL outputs gives the same numbers for the rest */
     for (int mask = 0; mask < 8; mask++) {
         double *az = alloc(n), *ath = alloc(np), at = NAN;
         poison(az, n), poison(ath, np);
-        mj->vjp(B, t, z, th, a, mask & 1 ? NULL : az, mask & 2 ? NULL : ath, mask & 4 ? NULL : &at, wj);
+        mc_vjp(mj, B, t, z, u, th, a, mask & 1 ? NULL : az, mask & 2 ? NULL : ath, mask & 4 ? NULL : &at, wj);
         if (!(mask & 1)) agree("vjp az (some NULL)", B, oj, az, n);
         if (!(mask & 2)) agree("vjp atheta (some NULL)", B, gj, ath, np);
         if (!(mask & 4)) agree("vjp at (some NULL)", B, &tj, &at, 1);
@@ -148,21 +166,22 @@ static void compare_at(const nodec_model *mc, const nodec_model *mj, const doubl
     }
 
     /* f_vjp: the same as the emitted C's, and as f and vjp (oj, gj, tj) */
-    if (mc->f_vjp && mj->f_vjp) {
+    if (mc_has_f_vjp(mc) && mc_has_f_vjp(mj)) {
         double *fc = alloc(n), *fj = alloc(n), *fj1 = alloc(n), *ac = alloc(n), *aj = alloc(n), *hc = alloc(np),
                *hj = alloc(np), uc = NAN, uj = NAN;
         poison(fc, n), poison(fj, n), poison(ac, n), poison(aj, n), poison(hc, np), poison(hj, np);
-        mc->f_vjp(B, t, z, th, a, fc, ac, hc, &uc, wc), mj->f_vjp(B, t, z, th, a, fj, aj, hj, &uj, wj);
+        mc_f_vjp(mc, B, t, z, u, th, a, fc, ac, hc, &uc, wc), mc_f_vjp(mj, B, t, z, u, th, a, fj, aj, hj, &uj, wj);
         agree("f_vjp dzdt", B, fc, fj, n), agree("f_vjp az", B, ac, aj, n);
         agree("f_vjp atheta", B, hc, hj, np), agree("f_vjp at", B, &uc, &uj, 1);
         poison(fj1, n);
-        mj->f(B, t, z, th, fj1, wj);
+        mc_f(mj, B, t, z, u, th, fj1, wj);
         close_to("f_vjp dzdt vs f", B, fj1, fj, n), close_to("f_vjp az vs vjp", B, oj, aj, n);
         close_to("f_vjp atheta vs vjp", B, gj, hj, np), close_to("f_vjp at vs vjp", B, &tj, &uj, 1);
         for (int mask = 0; mask < 8; mask++) {
             double *dz = alloc(n), *az = alloc(n), *ath = alloc(np), at = NAN;
             poison(dz, n), poison(az, n), poison(ath, np);
-            mj->f_vjp(B, t, z, th, a, dz, mask & 1 ? NULL : az, mask & 2 ? NULL : ath, mask & 4 ? NULL : &at, wj);
+            mc_f_vjp(mj, B, t, z, u, th, a, dz, mask & 1 ? NULL : az, mask & 2 ? NULL : ath, mask & 4 ? NULL : &at,
+                     wj);
             agree("f_vjp dzdt (some NULL)", B, fj, dz, n);
             if (!(mask & 1)) agree("f_vjp az (some NULL)", B, aj, az, n);
             if (!(mask & 2)) agree("f_vjp atheta (some NULL)", B, hj, ath, np);
@@ -173,11 +192,11 @@ static void compare_at(const nodec_model *mc, const nodec_model *mj, const doubl
     }
 
     poison(oc, n), poison(oj, n);
-    mc->jvp(B, t, z, th, v, oc, wc), mj->jvp(B, t, z, th, v, oj, wj);
+    mc_jvp(mc, B, t, z, u, th, v, oc, wc), mc_jvp(mj, B, t, z, u, th, v, oj, wj);
     agree("jvp", B, oc, oj, n);
 
     poison(jc, ns * ns), poison(jj, ns * ns);
-    mc->jac_z(t, z, th, jc, wc), mj->jac_z(t, z, th, jj, wj);
+    mc_jac_z(mc, t, z, u, th, jc, wc), mc_jac_z(mj, t, z, u, th, jj, wj);
     agree("jac_z", 1, jc, jj, ns * ns);
 
     double lc = mc->loss(B, z, obs, wc), lj = mj->loss(B, z, obs, wj);
@@ -187,7 +206,7 @@ static void compare_at(const nodec_model *mc, const nodec_model *mj, const doubl
     agree("loss_grad value", B, &lc, &lj, 1), agree("loss_grad", B, oc, oj, n);
 
     free(z), free(a), free(v), free(obs), free(th), free(wc), free(wj);
-    free(oc), free(oj), free(gc), free(gj), free(jc), free(jj);
+    free(oc), free(oj), free(gc), free(gj), free(jc), free(jj), free(u);
 }
 
 /* One thread's first calls of a fresh load's lazy functions, and what the
@@ -216,16 +235,17 @@ static void *race(void *arg) {
     int ns = r->mc->n_state, np = r->mc->n_param;
     double *z = alloc(ns), *a = alloc(ns), *wc = alloc(r->mc->work_size), *wj = alloc(r->mj->work_size);
     double *oc = alloc(ns), *oj = alloc(ns), *gc = alloc(np), *gj = alloc(np), *jc = alloc(ns * ns),
-           *jj = alloc(ns * ns);
+           *jj = alloc(ns * ns), *u = alloc(mc_u_len(r->mc));
     for (int i = 0; i < ns; i++) z[i] = 0.3 + 0.1 * i, a[i] = 1 - 0.2 * i;
+    for (int i = 0; i < mc_u_len(r->mc); i++) u[i] = 0.5 - 0.1 * i;
     double tc = NAN, tj = NAN;
-    r->mj->jvp(1, 0.5, z, r->th, a, oj, wj), r->mc->jvp(1, 0.5, z, r->th, a, oc, wc);
+    mc_jvp(r->mj, 1, 0.5, z, u, r->th, a, oj, wj), mc_jvp(r->mc, 1, 0.5, z, u, r->th, a, oc, wc);
     r->same = near(oc, oj, ns);
-    r->mj->vjp(1, 0.5, z, r->th, a, oj, gj, &tj, wj), r->mc->vjp(1, 0.5, z, r->th, a, oc, gc, &tc, wc);
+    mc_vjp(r->mj, 1, 0.5, z, u, r->th, a, oj, gj, &tj, wj), mc_vjp(r->mc, 1, 0.5, z, u, r->th, a, oc, gc, &tc, wc);
     r->same &= near(oc, oj, ns) && near(gc, gj, np) && near(&tc, &tj, 1);
-    r->mj->jac_z(0.5, z, r->th, jj, wj), r->mc->jac_z(0.5, z, r->th, jc, wc);
+    mc_jac_z(r->mj, 0.5, z, u, r->th, jj, wj), mc_jac_z(r->mc, 0.5, z, u, r->th, jc, wc);
     r->same &= near(jc, jj, ns * ns);
-    free(z), free(a), free(wc), free(wj), free(oc), free(oj), free(gc), free(gj), free(jc), free(jj);
+    free(z), free(a), free(wc), free(wj), free(oc), free(oj), free(gc), free(gj), free(jc), free(jj), free(u);
     return NULL;
 }
 

@@ -26,6 +26,17 @@
  *     h = 1e-4 below 1e-10 absolute), normalised by that expression's own
  *     gradient size, tolerance 1e-6.  This attributes a failure to one
  *     expression and cannot be hidden by a larger neighbour.
+ * Every fourth model has inputs too (`input w0[2] = cubic`, DESIGN.md §7),
+ * used in its expressions as values and as ddt(w0).  Its twin, where each
+ * input is a state w0 and its ddt another state w0d (equations 0), is an
+ * ordinary model, and goes through 2. in its place; and
+ *  3. the input model, called with a random row of u (values, u′, u″),
+ *     must give the twin's f, ∂f/∂z (VJP, JVP, jac_z) and ∂f/∂θ at
+ *     z_twin = (z, u, u′), and aᵀ∂f/∂t = the twin's aᵀ∂f/∂t
+ *     + ⟨a_w, u′⟩ + ⟨a_wd, u″⟩ from the twin's VJP over the input states,
+ *     all within 1e-10 relative (INPUT_TOL): an independent reference for
+ *     the chain through u(t) and ddt(u)(t).  Part 1 (check_model) moves u
+ *     along its Taylor expansion for its difference in t (check.c).
  * A relu or abs kink inside a stencil gives a wrong difference; it is
  * rare (≈1e-3 per expression at h = 1e-4), so a failure counts only if
  * it repeats at two further random points.  The emitted C is also
@@ -91,7 +102,8 @@ static bool chance(Rng *r, double p) { return rnd(r) < p; }
     X(PARAM_S, "param scalar") X(PARAM_V, "param vector") X(PARAM_M, "param matrix") \
     X(LET, "let") X(DIM1, "dimension 1") X(DIM_BIG, "dimension 5-7") \
     X(UPLUS, "unary +") X(SELF, "x op x") X(CHAIN, "f(g(h(…)))") X(POW_01, "x^0, x^1, x^4") \
-    X(NUMSPELL, "57e-2, .5") X(SLICE_NEGHI, "z[a:-k]") X(TRANS_IDX, "W'[…]") X(REDUCE_S, "sum(scalar)") X(LOSS, "custom loss") X(Z0, "state with z0")
+    X(NUMSPELL, "57e-2, .5") X(SLICE_NEGHI, "z[a:-k]") X(TRANS_IDX, "W'[…]") X(REDUCE_S, "sum(scalar)") X(LOSS, "custom loss") X(Z0, "state with z0") \
+    X(INPUT, "input") X(DDT, "ddt(input)")
 
 enum {
 #define X(id, s) F_##id,
@@ -116,12 +128,12 @@ static Sh S2(int m, int n) { return (Sh){2, m, n}; }
 static bool sh_eq(Sh a, Sh b) { return a.r == b.r && (a.r < 1 || a.m == b.m) && (a.r < 2 || a.n == b.n); }
 static int sh_size(Sh s) { return s.r == 0 ? 1 : s.r == 1 ? s.m : s.m * s.n; }
 
-typedef enum { V_STATE, V_PARAM, V_CONST, V_LET, V_LOSSARG } VarKind;
+typedef enum { V_STATE, V_PARAM, V_CONST, V_LET, V_LOSSARG, V_INPUT, V_DDT } VarKind;
 typedef struct Var { const char *name; Sh s; double b; VarKind k; } Var;
 
 typedef struct Ex { const char *s; double b; } Ex; /* text, |value| bound estimate */
 
-enum { MAX_VARS = 128, MAX_STATES = 30 };
+enum { MAX_VARS = 128, MAX_STATES = 30, MAX_INPUTS = 3 };
 
 typedef struct Gen {
     Rng r;
@@ -138,6 +150,8 @@ typedef struct ModelSrc {
     const char *eq[MAX_STATES];     /* right-hand sides */
     int nstates;
     const char *loss;               /* the loss line, or "" */
+    int ninputs;                    /* w0, w1, …: inputs (every fourth model) */
+    const char *input_decl[MAX_INPUTS], *twin_decl[MAX_INPUTS]; /* `input w0…` and the twin's `state w0…, w0d…` */
 } ModelSrc;
 
 static const char *P(Gen *g, const char *fmt, ...) {
@@ -211,6 +225,8 @@ static void cover_var(Var *v) {
     if (v->k == V_STATE || v->k == V_PARAM) coverage[f[v->k][v->s.r]]++;
     if (v->k == V_CONST) coverage[v->s.r ? F_CONST_A : F_CONST_S]++;
     if (v->k == V_LET) coverage[F_LET]++;
+    if (v->k == V_INPUT) coverage[F_INPUT]++;
+    if (v->k == V_DDT) coverage[F_DDT]++;
 }
 
 /* Picks a variable for which ok(v, s) holds, or NULL. */
@@ -769,6 +785,22 @@ static void gen_model(unsigned long long seed, int idx, Arena *a, ModelSrc *ms) 
         }
         add_var(g, name, s, 1.2, V_STATE);
     }
+    /* inputs, after the states (so the twin's states w0, w0d come after
+     * the model's own): values and ddt in [-1, 1] */
+    ms->ninputs = 0;
+    if (idx % 4 == 3) {
+        static const char *const interp[] = {"", " = linear", " = cubic", " = hold"};
+        ms->ninputs = irange(&g->r, 1, MAX_INPUTS);
+        for (int i = 0; i < ms->ninputs; i++) {
+            Sh s = rand_shape(g, 1, 1, 1);
+            const char *name = P(g, "w%d", i), *d = dims_str(g, s);
+            ms->input_decl[i] = P(g, "input %s%s%s\n", name, d, interp[irand(&g->r, 4)]);
+            ms->twin_decl[i] = P(g, "state %s%s, %sd%s\n", name, d, name, d);
+            buf_puts(&h, ms->input_decl[i]);
+            add_var(g, name, s, 1, V_INPUT);
+            add_var(g, P(g, "ddt(%s)", name), s, 1, V_DDT);
+        }
+    }
     /* lets over everything so far */
     int nlets = irange(&g->r, 3, 6);
     buf_puts(&h, "\n");
@@ -789,7 +821,7 @@ static void gen_model(unsigned long long seed, int idx, Arena *a, ModelSrc *ms) 
     }
     /* a custom loss in some models: pred, obs and constants only */
     ms->loss = "";
-    if (chance(&g->r, 0.4)) {
+    if (!ms->ninputs && chance(&g->r, 0.4)) { /* (the twin's pred would be longer) */
         int n = 0;
         for (int i = 0; i < ms->nstates; i++) n += sh_size(shapes[i]);
         int keep = 0;
@@ -817,6 +849,37 @@ static char *model_text(const ModelSrc *ms, int only) {
     return buf_take(&b);
 }
 
+/* Replaces every `from` in s (allocated) by `to`; returns the new text. */
+static char *replace_all(char *s, const char *from, const char *to) {
+    Buf b = {0};
+    size_t n = strlen(from);
+    for (const char *p = s, *q; *p; p = q + n) {
+        if (!(q = strstr(p, from))) {
+            buf_puts(&b, p);
+            break;
+        }
+        buf_printf(&b, "%.*s%s", (int)(q - p), p, to);
+    }
+    free(s);
+    return buf_take(&b);
+}
+
+/* The twin of a model with inputs (part 3 above): model pmNt, each input a
+ * state w and ddt(w) a state wd, both with equation 0. */
+static char *twin_text(const ModelSrc *ms, int idx) {
+    char *s = model_text(ms, -1), from[64], to[64];
+    snprintf(from, sizeof from, "model pm%d\n", idx), snprintf(to, sizeof to, "model pm%dt\n", idx);
+    s = replace_all(s, from, to);
+    for (int i = 0; i < ms->ninputs; i++) {
+        s = replace_all(s, ms->input_decl[i], ms->twin_decl[i]);
+        snprintf(from, sizeof from, "ddt(w%d)", i), snprintf(to, sizeof to, "w%dd", i);
+        s = replace_all(s, from, to);
+        snprintf(to, sizeof to, "dw%d/dt = 0\ndw%dd/dt = 0\n", i, i);
+        s = strcat(realloc(s, strlen(s) + strlen(to) + 1), to);
+    }
+    return s;
+}
+
 static long env_long(const char *name, long dflt) {
     const char *s = getenv(name);
     return s && *s ? strtol(s, NULL, 10) : dflt;
@@ -831,7 +894,7 @@ static double now(void) {
 /* ---- checking one model (in a child process) ---------------------------- */
 
 enum { POINTS = 3 };
-static const double EXPR_TOL = 1e-6, CHECK_TOL = 1e-5;
+static const double EXPR_TOL = 1e-6, CHECK_TOL = 1e-5, INPUT_TOL = 1e-10;
 
 /* max|g − fd| over max(‖g‖∞, ‖fd‖∞, 1e-3).  The floor: a difference
  * carries roundoff of about ε|f|/h ≈ 1e-12·|f|, up to 1e-10 here, so
@@ -925,6 +988,56 @@ static bool probe_point(Probe *p, Rng *r, double *err) {
     return true;
 }
 
+/* Part 3 (the file's comment) at one random point: err[k] = the worst
+ * relative difference of state variable k's f, VJP (z, θ, t), JVP and
+ * jac_z rows between the input model m and its twin mt. */
+static void input_point(const nodec_model *m, const nodec_model *mt, Rng *r, const double *th0, double *err) {
+    const nodec_inputs *in = m->inputs;
+    int ns = m->n_state, np = m->n_param, nt = mt->n_state, ni = in->n_input;
+    double *z = calloc(ns, sizeof(double)), *zt = calloc(nt, sizeof(double)), *u = calloc(3 * ni, sizeof(double));
+    double *th = calloc(np + 1, sizeof(double)), *w = calloc(m->work_size + 1, sizeof(double));
+    double *wt = calloc(mt->work_size + 1, sizeof(double)), *a = calloc(nt, sizeof(double));
+    double *f = calloc(ns, sizeof(double)), *ft = calloc(nt, sizeof(double)), *az = calloc(ns, sizeof(double));
+    double *azt = calloc(nt, sizeof(double)), *ath = calloc(np + 1, sizeof(double));
+    double *atht = calloc(np + 1, sizeof(double)), *J = calloc((size_t)ns * ns, sizeof(double));
+    double *Jt = calloc((size_t)nt * nt, sizeof(double)), *Jts = calloc((size_t)ns * ns, sizeof(double));
+    int *at_w = calloc(2 * ni + 1, sizeof(int)); /* where input element i and its ddt are in the twin's z */
+    for (int i = 0; i < ns; i++) z[i] = zt[i] = uni(r, 0.2, 1.2);
+    for (int i = 0; i < np; i++) th[i] = th0[i] * (1 + 0.1 * uni(r, -1, 1)) + 0.01 * uni(r, -1, 1);
+    for (int i = 0; i < 3 * ni; i++) u[i] = uni(r, -1, 1);
+    double t = uni(r, 0, 1);
+    for (int k = 0; k < in->n_input_vars; k++) {
+        const nodec_var *iv = &in->input_vars[k];
+        for (int v = 0; v < mt->n_state_vars; v++) {
+            const char *name = mt->state_vars[v].name;
+            size_t len = strlen(iv->name);
+            if (strncmp(name, iv->name, len) || (name[len] && strcmp(name + len, "d"))) continue;
+            for (int e = 0; e < iv->size; e++) at_w[(name[len] ? ni : 0) + iv->offset + e] = mt->state_vars[v].offset + e;
+        }
+    }
+    for (int i = 0; i < ni; i++) zt[at_w[i]] = u[i], zt[at_w[ni + i]] = u[ni + i];
+    in->f(1, t, z, u, th, f, w), mt->f(1, t, zt, th, ft, wt);
+    double ef = relerr(f, ft, ns, 1, 1);
+    /* ∂f/∂z · v and jac_z: the twin's with v and the columns of z only */
+    for (int i = 0; i < ns; i++) a[i] = uni(r, -1, 1);
+    in->jvp(1, t, z, u, th, a, f, w), mt->jvp(1, t, zt, th, a, ft, wt);
+    in->jac_z(t, z, u, th, J, w), mt->jac_z(t, zt, th, Jt, wt);
+    for (int i = 0; i < ns; i++)
+        for (int j = 0; j < ns; j++) Jts[i * ns + j] = Jt[i * nt + j];
+    for (int k = 0; k < m->n_state_vars; k++) {
+        int off = m->state_vars[k].offset, sz = m->state_vars[k].size;
+        double e = fmax(ef, fmax(relerr(f + off, ft + off, sz, 1, 1), relerr(J + off * ns, Jts + off * ns, sz * ns, 1, 1)));
+        for (int i = 0; i < nt; i++) a[i] = i >= off && i < off + sz ? uni(r, -1, 1) : 0;
+        double at = 0, att = 0;
+        in->vjp(1, t, z, u, th, a, az, ath, &at, w), mt->vjp(1, t, zt, th, a, azt, atht, &att, wt);
+        for (int i = 0; i < ni; i++) att += azt[at_w[i]] * u[ni + i] + azt[at_w[ni + i]] * u[2 * ni + i];
+        e = fmax(e, fmax(relerr(az, azt, ns, 1, 1), relerr(ath, atht, np, 1, 1)));
+        err[k] = fmax(e, relerr(&at, &att, 1, 1, 1));
+    }
+    free(z), free(zt), free(u), free(th), free(w), free(wt), free(a), free(f), free(ft), free(az), free(azt);
+    free(ath), free(atht), free(J), free(Jt), free(Jts), free(at_w);
+}
+
 typedef struct Outcome {
     int pass, fail;      /* expressions */
     int model_fail;      /* 1 when the model failed as a whole */
@@ -1012,7 +1125,9 @@ static void check_one(const ModelSrc *ms, const char *text, int idx, unsigned lo
     c.arena = arena_new();
     c.src = (Source){.path = "property.nde", .text = text, .len = (int)strlen(text)};
     c.diag.buf = &diag;
-    LoadedModel lm = {0};
+    LoadedModel lm = {0}, lt = {0};
+    Compilation ct = {0}; /* the twin of a model with inputs */
+    char *ttext = NULL;
     if (!nc_compile(&c, STAGE_C)) {
         fprintf(log, "the model does not compile:\n%s\n", diag.s ? diag.s : "");
         snprintf(o.what, sizeof o.what, "rejected");
@@ -1032,11 +1147,30 @@ static void check_one(const ModelSrc *ms, const char *text, int idx, unsigned lo
         snprintf(o.what, sizeof o.what, "cc");
         goto done;
     }
-    const nodec_model *m = lm.model;
-    if (m->n_state_vars != ms->nstates) {
-        fprintf(log, "the model has %d state variables, not %d\n", m->n_state_vars, ms->nstates);
+    const nodec_model *m = lm.model, *mp = m; /* mp: what part 2 differentiates, m or its twin */
+    if (m->n_state_vars != ms->nstates || (ms->ninputs > 0) != (m->inputs != NULL)) {
+        fprintf(log, "the model has %d state variables, not %d, or inputs it should not\n", m->n_state_vars,
+                ms->nstates);
         snprintf(o.what, sizeof o.what, "descriptor");
         goto done;
+    }
+    if (ms->ninputs) {
+        ttext = twin_text(ms, idx);
+        ct.arena = arena_new();
+        ct.src = (Source){.path = "twin.nde", .text = ttext, .len = (int)strlen(ttext)};
+        ct.diag.buf = &diag;
+        EmitOpts to = {"twin.nde", fnv1a64(ttext, strlen(ttext)), false};
+        if (!nc_compile(&ct, STAGE_C) || !nc_load_cc(ct.prog, &to, &lt, err, sizeof err)) {
+            fprintf(log, "the twin does not compile:\n%s\n%s\n", diag.s ? diag.s : "", ttext);
+            snprintf(o.what, sizeof o.what, "twin");
+            goto done;
+        }
+        mp = lt.model;
+        if (mp->n_state_vars != ms->nstates + 2 * ms->ninputs) {
+            fprintf(log, "the twin has %d state variables\n", mp->n_state_vars);
+            snprintf(o.what, sizeof o.what, "twin");
+            goto done;
+        }
     }
     double t2 = now();
     /* 1. nodec check; a failure counts when it repeats with two more seeds */
@@ -1060,20 +1194,22 @@ static void check_one(const ModelSrc *ms, const char *text, int idx, unsigned lo
         }
     }
     double t3 = now();
-    /* 2. expression by expression; a failure counts when it repeats at
-     * every one of POINTS points */
+    /* 2. expression by expression (of the twin, for a model with inputs); a
+     * failure counts when it repeats at every one of POINTS points; 3. the
+     * model with inputs against its twin, at every point */
     {
-        Probe p = {.m = m, .ns = m->n_state, .np = m->n_param, .log = log};
+        Probe p = {.m = mp, .ns = mp->n_state, .np = mp->n_param, .log = log};
         int ns = p.ns, np = p.np, nc = p.nc = ns + np + 1, nk = ms->nstates;
         p.z = calloc(ns, sizeof(double)), p.th = calloc(np + 1, sizeof(double));
-        p.th0 = calloc(np + 1, sizeof(double)), p.work = calloc(m->work_size + 1, sizeof(double));
+        p.th0 = calloc(np + 1, sizeof(double)), p.work = calloc(mp->work_size + 1, sizeof(double));
         p.f = calloc(ns, sizeof(double)), p.J = calloc((size_t)ns * nc, sizeof(double));
         p.Jz = calloc((size_t)ns * ns, sizeof(double)), p.a = calloc(ns, sizeof(double));
         p.v = calloc(ns, sizeof(double)), p.jv = calloc(ns, sizeof(double)), p.az = calloc(ns, sizeof(double));
         p.ath = calloc(np + 1, sizeof(double)), p.grad = calloc(nc, sizeof(double));
         p.fd = calloc((size_t)ns * ns + nc, sizeof(double));
-        double *err = calloc(nk, sizeof(double)), *worst = calloc(nk, sizeof(double));
+        double *err = calloc(mp->n_state_vars, sizeof(double)), *worst = calloc(nk, sizeof(double));
         int *nfail = calloc(nk, sizeof(int));
+        bool *twin_fail = calloc(nk, sizeof(bool));
         m->init_params(p.th0, seed + (unsigned long long)idx);
         Rng r = {seed * 0x2545F4914F6CDD1Dull + (unsigned long long)idx};
         bool bad = false;
@@ -1090,8 +1226,16 @@ static void check_one(const ModelSrc *ms, const char *text, int idx, unsigned lo
             }
             if (!any) break; /* nothing failed at every point so far */
         }
+        for (int pt = 0; pt < POINTS && m->inputs && !bad; pt++) {
+            input_point(m, mp, &r, p.th0, err);
+            for (int k = 0; k < nk; k++)
+                if (!(err[k] <= INPUT_TOL)) {
+                    if (!twin_fail[k]) fprintf(log, "  z%d: with inputs and its twin differ by %.2g\n", k, err[k]);
+                    twin_fail[k] = true, worst[k] = fmax(worst[k], err[k]);
+                }
+        }
         for (int k = 0; k < nk; k++) {
-            if (bad || nfail[k] == POINTS) {
+            if (bad || nfail[k] == POINTS || twin_fail[k]) {
                 o.fail++;
                 fprintf(log, "EXPR %d %.3g\n", k, bad ? INFINITY : worst[k]);
             } else {
@@ -1100,15 +1244,18 @@ static void check_one(const ModelSrc *ms, const char *text, int idx, unsigned lo
         }
         free(p.z), free(p.th), free(p.th0), free(p.work), free(p.f), free(p.J), free(p.Jz), free(p.a);
         free(p.v), free(p.jv), free(p.az), free(p.ath), free(p.grad), free(p.fd), free(err), free(worst), free(nfail);
+        free(twin_fail);
     }
     fprintf(log, "time: strict cc %.2f s, cc %.2f s, check_model %.2f s, per expression %.2f s\n", t1 - t0, t2 - t1,
             t3 - t2, now() - t3);
 done:
     if (o.pass + o.fail == 0) o.fail = ms->nstates; /* nothing was checked */
     fprintf(log, "RESULT %d %d %d %s\n", o.pass, o.fail, o.model_fail, *o.what ? o.what : "-");
-    nc_unload(&lm);
+    nc_unload(&lm), nc_unload(&lt);
     buf_free(&diag);
     nc_free(&c);
+    if (ct.arena) nc_free(&ct);
+    free(ttext);
 }
 
 /* ---- the driver --------------------------------------------------------- */

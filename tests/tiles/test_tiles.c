@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../model_call.h" /* models with inputs too */
 #include "nodec_model.h"
 
 /* A sum over a tile is added in another order (by BLAS, in blocks), which
@@ -71,22 +72,23 @@ static void compare_at(const char *who, const nodec_model *ref, const nodec_mode
     double *z = alloc(n), *a = alloc(n), *v = alloc(n), *th = alloc(np);
     double *wr = alloc(ref->work_size), *wm = alloc(m->work_size);
     double *o1 = alloc(n), *o2 = alloc(n), *d1 = alloc(n), *d2 = alloc(n), *g1 = alloc(np), *g2 = alloc(np);
-    double t1, t2;
+    double *u = alloc(B * mc_u_len(m)), t1, t2;
     for (int i = 0; i < n; i++) z[i] = uni(-1.5, 1.5), a[i] = uni(-1, 1), v[i] = uni(-1, 1);
+    for (int i = 0; i < B * mc_u_len(m); i++) u[i] = uni(-1, 1);
     for (int i = 0; i < np; i++) th[i] = th0[i] * (1 + 0.1 * uni(-1, 1)) + 0.05 * uni(-1, 1);
     double t = uni(0, 2);
 
     poison(o1, n), poison(o2, n);
-    ref->f(B, t, z, th, o1, wr), m->f(B, t, z, th, o2, wm);
+    mc_f(ref, B, t, z, u, th, o1, wr), mc_f(m, B, t, z, u, th, o2, wm);
     agree(who, "f", B, o1, o2, n);
 
     poison(o1, n), poison(o2, n), poison(g1, np), poison(g2, np), t1 = t2 = NAN;
-    ref->vjp(B, t, z, th, a, o1, g1, &t1, wr), m->vjp(B, t, z, th, a, o2, g2, &t2, wm);
+    mc_vjp(ref, B, t, z, u, th, a, o1, g1, &t1, wr), mc_vjp(m, B, t, z, u, th, a, o2, g2, &t2, wm);
     agree(who, "vjp az", B, o1, o2, n), agree(who, "vjp atheta", B, g1, g2, np), agree(who, "vjp at", B, &t1, &t2, 1);
     for (int mask = 1; mask < 8; mask++) {
         double *az = alloc(n), *ath = alloc(np), at = NAN;
         poison(az, n), poison(ath, np);
-        m->vjp(B, t, z, th, a, mask & 1 ? NULL : az, mask & 2 ? NULL : ath, mask & 4 ? NULL : &at, wm);
+        mc_vjp(m, B, t, z, u, th, a, mask & 1 ? NULL : az, mask & 2 ? NULL : ath, mask & 4 ? NULL : &at, wm);
         if (!(mask & 1)) agree(who, "vjp az (some NULL)", B, o1, az, n);
         if (!(mask & 2)) agree(who, "vjp atheta (some NULL)", B, g1, ath, np);
         if (!(mask & 4)) agree(who, "vjp at (some NULL)", B, &t1, &at, 1);
@@ -94,15 +96,16 @@ static void compare_at(const char *who, const nodec_model *ref, const nodec_mode
     }
 
     poison(o1, n), poison(o2, n), poison(d1, n), poison(d2, n), poison(g1, np), poison(g2, np), t1 = t2 = NAN;
-    ref->f_vjp(B, t, z, th, a, d1, o1, g1, &t1, wr), m->f_vjp(B, t, z, th, a, d2, o2, g2, &t2, wm);
+    mc_f_vjp(ref, B, t, z, u, th, a, d1, o1, g1, &t1, wr), mc_f_vjp(m, B, t, z, u, th, a, d2, o2, g2, &t2, wm);
     agree(who, "f_vjp dzdt", B, d1, d2, n), agree(who, "f_vjp az", B, o1, o2, n);
     agree(who, "f_vjp atheta", B, g1, g2, np), agree(who, "f_vjp at", B, &t1, &t2, 1);
 
     poison(o1, n), poison(o2, n);
-    ref->jvp(B, t, z, th, v, o1, wr), m->jvp(B, t, z, th, v, o2, wm);
+    mc_jvp(ref, B, t, z, u, th, v, o1, wr), mc_jvp(m, B, t, z, u, th, v, o2, wm);
     agree(who, "jvp", B, o1, o2, n);
 
     free(z), free(a), free(v), free(th), free(wr), free(wm), free(o1), free(o2), free(d1), free(d2), free(g1), free(g2);
+    free(u);
 }
 
 /* The number of tile products in f_vjp's plan. */
