@@ -98,7 +98,8 @@ static int losses(ctx *c) {
 static void jump(ctx *c, int i, double *a, double *at, nodec_pass_stats *st) {
     const double *gi = c->g + (long)i * c->nz;
     if (i >= 1 && c->want_dt) { /* dL/dt_i = g_i·f(z(t_i)): only when asked */
-        inp_span(c->s, c->t[i], c->t[i], -1); /* inputs: f(t_i⁻), as the direct mode's */
+        /* inputs: f(t_i⁻), as the direct mode's */
+        inp_span(c->s, c->t[i], c->t[i], -1);
         par_f(c->s, c->B, c->t[i], c->zobs + (long)i * c->nz, c->theta, c->fbuf);
         st->f_evals++;
         c->dt[i] = dot(gi, c->fbuf, c->nz);

@@ -95,11 +95,10 @@ int nodec_set_inputs(nodec_solver *s, const int *n_rows, const double *const *t,
     s->err = 0;
     s->msg[0] = 0;
     mi = s->m->inputs;
-    if (!mi)
-        return nodec__fail(s, NODEC_ILL_INPUT, "model '%s' has no inputs", s->m->name ? s->m->name : "?");
+    if (!mi) return nodec__fail(s, NODEC_ILL_INPUT, "model '%s' has no inputs", s->m->name ? s->m->name : "?");
     if (!n_rows || !t || !u) return nodec__fail(s, NODEC_ILL_INPUT, "n_rows, t or u is NULL");
-    if (mi->n_input < 1 || !mi->interp) return nodec__fail(s, NODEC_BAD_MODEL, "model '%s' has no input elements",
-                                                            s->m->name ? s->m->name : "?");
+    if (mi->n_input < 1 || !mi->interp)
+        return nodec__fail(s, NODEC_BAD_MODEL, "model '%s' has no input elements", s->m->name ? s->m->name : "?");
     n = mi->n_input;
     B = s->B;
     if ((rc = check_rows(s, n_rows, t, u, &K))) return rc;

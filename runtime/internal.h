@@ -81,8 +81,8 @@ struct nodec_solver {
     double *par_buf;       /* chunks 1 … nc−1: work, aθ, at each */
     size_t par_bytes;
     /* inputs (inputs.c, interp.c) */
-    struct inp_set *in; /* nodec_set_inputs's copy; NULL before it */
-    int in_b0;          /* the trajectory of row 0 of the model's calls (independent batch mode: b) */
+    struct inp_set *in;  /* nodec_set_inputs's copy; NULL before it */
+    int in_b0;           /* the trajectory of row 0 of the model's calls (independent batch mode: b) */
     double in_lo, in_hi; /* the current step's interval; lo = hi outside a step */
     int in_dir;          /* its direction, ±1 */
 };

@@ -30,8 +30,7 @@ static int check_inputs(nodec_solver *s, const double *theta, const double *z0, 
     memset(s->xs, 0, sizeof s->xs);
     s->xs[0].method = s->xs[1].method = s->method == NODEC_AUTO ? NODEC_DOPRI5 : s->method;
     s->in_b0 = 0;
-    if (m->abi_version != NODEC_ABI_VERSION || (m->inputs ? !m->inputs->f : !m->f) || m->n_state < 1 ||
-        m->n_param < 0)
+    if (m->abi_version != NODEC_ABI_VERSION || (m->inputs ? !m->inputs->f : !m->f) || m->n_state < 1 || m->n_param < 0)
         return nodec__fail(s, NODEC_BAD_MODEL,
                            "model '%s' has ABI version %d (runtime expects %d) "
                            "or lacks f: rebuild it with this nodec",

@@ -18,7 +18,8 @@
  *     (the direction of integration);
  *   integ with dopri5, tsit5, bosh3 (rtol 1e-12), also independent
  *     batches: each z_e(T) = the integral of its interpolant (trapezoids,
- *     the spline's, rectangles) to 1e-10, every breakpoint an evaluation
+ *     the spline's, rectangles) to 1e-10, and solved from T back to 0 its
+ *     negative, every breakpoint an evaluation
  *     time of f (a step starts there); rk4 on a grid of h = 0.05 through
  *     every knot: exact to 1e-12;
  *   drv, B = 2, dopri5 at rtol 1e-12: adjoint, checkpoint, direct vs each
@@ -299,6 +300,11 @@ static void test_integral(nodec_method meth, nodec_batch_mode batch, double h, d
         check_close("integral of linear", z[2 * NI + b * NI + 0], lin, 0, tol);
         check_close("integral of the spline", z[2 * NI + b * NI + 1], cub, 0, tol);
         check_close("integral of hold", z[2 * NI + b * NI + 2], hold, 0, tol);
+    }
+    if (h == 0) { /* backwards from t = 5: −the integrals, on the same pieces */
+        double tb[2] = {5, 0}, zb[2 * 2 * NI];
+        CHECK(nodec_solve(s, NULL, z0, 2, tb, zb) == 0, "backwards: %s", nodec_get_error_message(s));
+        for (int p = 0; p < 2 * NI; p++) check_close("integral backwards", -zb[2 * NI + p], z[2 * NI + p], 0, tol);
     }
     printf("integ %s%s: %ld steps, %ld rejected, %ld f\n", nodec_method_name(meth),
            batch == NODEC_BATCH_INDEPENDENT ? " (independent)" : "", nodec_get_num_steps(s, 0),
