@@ -27,8 +27,10 @@
  *     1e-7 of the largest entry,
  *     for u0/u1 cubic/cubic, linear/hold, hold/linear; rodas5p, auto
  *     (checkpoint) and kvaerno4 vs differences;
- *   independent batch mode ≈ shared; 1 vs 2 threads the same bits (B = 40,
- *     chunks of 8 rows);
+ *   rk4 on a fixed grid (knots inside steps): direct dθ, dz0 vs the
+ *     differences (1e-8);
+ *   independent batch mode ≈ shared; f_vjp the same bits as f, then vjp;
+ *   1 vs 2 threads the same bits (B = 40, chunks of 8 rows);
  *   errors: no nodec_set_inputs, a solve outside the rows, bad rows, an
  *     element without values, an infinite value, a model without inputs.
  */
@@ -114,6 +116,12 @@ static void drv_jac(double t, const double *z, const double *u, const double *p,
     J[0] = 0, J[1] = 1, J[2] = -p[0], J[3] = -p[1];
 }
 
+static void drv_f_vjp(int B, double t, const double *z, const double *u, const double *p, const double *a,
+                      double *dz, double *az, double *ath, double *at, double *w) {
+    drv_f(B, t, z, u, p, dz, w);
+    drv_vjp(B, t, z, u, p, a, az, ath, at, w);
+}
+
 static const nodec_var drv_states[] = {{"x", 0, {1, 1}, 0, 1}, {"v", 0, {1, 1}, 1, 1}};
 static const nodec_var drv_params[] = {{"theta", 1, {4, 1}, 0, 4}};
 static const nodec_var drv_in[] = {{"F", 0, {1, 1}, 0, 1}, {"G", 0, {1, 1}, 1, 1}};
@@ -122,6 +130,13 @@ static const nodec_model drv_model = {
     .abi_version = NODEC_ABI_VERSION, .name = "drv", .source_hash = "0", .n_state = 2, .n_param = 4,
     .n_state_vars = 2, .state_vars = drv_states, .n_param_vars = 1, .param_vars = drv_params, .uses_t = 1,
     .loss = n2_loss, .loss_grad = n2_loss_grad, .inputs = &drv_inputs,
+};
+/* the same with f_vjp (the adjoint's backward pass calls it) */
+static const nodec_inputs drv_inputs_fv = {2, 2, drv_in, drv_kind, 1, drv_f, drv_vjp, NULL, drv_jac, drv_f_vjp};
+static const nodec_model drv_fv_model = {
+    .abi_version = NODEC_ABI_VERSION, .name = "drv_fv", .source_hash = "0", .n_state = 2, .n_param = 4,
+    .n_state_vars = 2, .state_vars = drv_states, .n_param_vars = 1, .param_vars = drv_params, .uses_t = 1,
+    .loss = n2_loss, .loss_grad = n2_loss_grad, .inputs = &drv_inputs_fv,
 };
 
 /* ---- the rows: two trajectories, different times, missing values ---- */
@@ -323,11 +338,15 @@ typedef struct g_out {
     double L, dth[NP], dz0[B * 2], dt[NT];
 } g_out;
 
+static const nodec_model *grad_model = &drv_model;
+static double grad_h; /* > 0: a fixed grid */
+
 static int grad(nodec_method meth, nodec_grad_mode mode, nodec_batch_mode batch, const double *th, const double *zz,
                 const double *tt, g_out *g, int want) {
-    nodec_solver *s = nodec_create(&drv_model, B);
+    nodec_solver *s = nodec_create(grad_model, B);
     int rc;
     nodec_set_method(s, meth);
+    if (grad_h > 0) nodec_set_fixed_step(s, grad_h);
     nodec_set_tolerances(s, 1e-12, 1e-14);
     nodec_set_grad_mode(s, mode);
     nodec_set_batch_mode(s, batch);
@@ -407,6 +426,14 @@ static void test_grads(int k0, int k1) {
         compare(what, &ind, &g[1], 1e-7);
         check_close("independent L", ind.L, g[1].L, 1e-10, 1e-12);
     }
+    {
+        g_out fv;
+        grad_model = &drv_fv_model;
+        grad(NODEC_DOPRI5, NODEC_GRAD_ADJOINT, NODEC_BATCH_SHARED, theta, z0, t_obs, &fv, 1);
+        grad_model = &drv_model;
+        CHECK(fv.L == g[0].L && memcmp(fv.dth, g[0].dth, sizeof fv.dth) == 0 && memcmp(fv.dt, g[0].dt, sizeof fv.dt) == 0,
+              "%s/%s: the adjoint with f_vjp: not the same bits as f, then vjp", kn[k0], kn[k1]);
+    }
 }
 
 static void test_stiff_grads(nodec_method meth, double tol) {
@@ -416,6 +443,19 @@ static void test_stiff_grads(nodec_method meth, double tol) {
     grad(meth, NODEC_GRAD_CHECKPOINT, NODEC_BATCH_SHARED, theta, z0, t_obs, &g, 1);
     snprintf(what, sizeof what, "%s checkpoint vs fd", nodec_method_name(meth));
     compare(what, &g, &f, tol);
+}
+
+/* rk4 on a fixed grid (h = 0.05; knots inside steps, where f jumps):
+ * direct is the derivative of the discrete map, dθ and dz0 as the
+ * differences' (the times move the grid across knots: not smooth). */
+static void test_fixed_grads(void) {
+    g_out f, g;
+    grad_h = 0.05;
+    fd(NODEC_RK4, NODEC_GRAD_DIRECT, &f);
+    grad(NODEC_RK4, NODEC_GRAD_DIRECT, NODEC_BATCH_SHARED, theta, z0, t_obs, &g, 1);
+    grad_h = 0;
+    check_vec("rk4 fixed direct vs fd dtheta", g.dth, f.dth, NP, 1e-8, 1e-8);
+    check_vec("rk4 fixed direct vs fd dz0", g.dz0, f.dz0, B * 2, 1e-8, 1e-8);
 }
 
 /* ---- threads: the same bits ---- */
@@ -530,6 +570,7 @@ int main(void) {
     test_stiff_grads(NODEC_RODAS5P, 1e-7);
     test_stiff_grads(NODEC_AUTO, 1e-7);
     test_stiff_grads(NODEC_KVAERNO4, 1e-7);
+    test_fixed_grads();
     test_threads();
     test_errors();
     return test_summary("test_inputs");
