@@ -17,7 +17,8 @@
 
 const char nodec_cli_solve_help[] =
     "usage: nodec solve MODEL.nde [--params P] [--z0 \"2,0\" | --z0-file Z.csv] [--t0 0]\n"
-    "                   [--t1 T] [--n N] [--times FILE] [-o OUT.csv] [solver options]\n\n"
+    "                   [--t1 T] [--n N] [--times FILE] [--inputs U.csv] [-o OUT.csv]\n"
+    "                   [solver options]\n\n"
     "Solves dz/dt = f(z, θ, t) from z0 and writes the trajectory as CSV: `t`, then\n"
     "one column per state component (z[0], z[1], …; scalars by name).\n"
     "  --params P      θ from a .npz (one array per parameter) or .npy (flat θ);\n"
@@ -31,6 +32,12 @@ const char nodec_cli_solve_help[] =
     "  --t0, --t1, --n N output times evenly from t0 (default 0) to t1 (default 10),\n"
     "                  N of them (default 101), both ends included\n"
     "  --times FILE    output times from the `t` column (or only column) of a CSV\n"
+    "  --inputs U.csv  the signals of a model's inputs: t, the inputs' columns (u[0],\n"
+    "                  u[1], …; scalars by name), an optional traj column; a data\n"
+    "                  file will do.  One trajectory drives every initial state;\n"
+    "                  several drive one initial state each (from --z0-file, in\n"
+    "                  order, or all from --z0 or the model's).  Default times:\n"
+    "                  from where all the signals start to where the first ends\n"
     "  -o OUT.csv      write to a file (atomically) instead of standard output\n"
     "solver options: --method euler|midpoint|rk4|bosh3|dopri5|tsit5|dopri8|rodas4|rodas5p|kvaerno4|auto (dopri5)\n"
     "  --rtol R (1e-7)  --atol A (1e-9)  --max-steps N  --step H (fixed step size)\n"
@@ -265,7 +272,7 @@ done:
 static int write_batch(const nodec_model *m, const char *path, int B, const long *ids, long n, const double *t,
                        const double *z) {
     int ns = m->n_state, rc = 0;
-    nodec_data d = {ns, B, calloc((size_t)B, sizeof(nodec_traj))};
+    nodec_data d = {ns, B, calloc((size_t)B, sizeof(nodec_traj)), 0};
     char err[1024];
     if (!d.traj) return fputs("nodec solve: error: out of memory\n", stderr), -1;
     for (int b = 0; b < B && !rc; b++) {
@@ -304,8 +311,9 @@ static int write_batch(const nodec_model *m, const char *path, int B, const long
 }
 
 int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
-    const char *params = NULL, *z0s = NULL, *z0f = NULL, *times = NULL, *out = NULL;
+    const char *params = NULL, *z0s = NULL, *z0f = NULL, *times = NULL, *out = NULL, *inputs = NULL;
     double t0 = 0, t1 = 10;
+    int range_given = 0; /* --t0 or --t1 */
     long n = 101;
     unsigned long long seed = 1;
     nodec_solver_opts so;
@@ -325,12 +333,16 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
             z0s = v;
         else if ((v = nodec_cli_value("--times", argc, argv, &i, &missing)))
             times = v;
+        else if ((v = nodec_cli_value("--inputs", argc, argv, &i, &missing)))
+            inputs = v;
         else if ((v = nodec_cli_value("-o", argc, argv, &i, &missing)))
             out = v;
         else if ((v = nodec_cli_value("--t0", argc, argv, &i, &missing))) {
             if (!missing && !nodec_cli_number(v, &t0)) return bad("solve", "--t0", v, "give a number"), 2;
+            range_given = 1;
         } else if ((v = nodec_cli_value("--t1", argc, argv, &i, &missing))) {
             if (!missing && !nodec_cli_number(v, &t1)) return bad("solve", "--t1", v, "give a number"), 2;
+            range_given = 1;
         } else if ((v = nodec_cli_value("--n", argc, argv, &i, &missing))) {
             if (!missing && !nodec_cli_integer(v, 2, 100000000, &x))
                 return bad("solve", "--n", v, "give a whole number of output times from 2 to 10^8"), 2;
@@ -352,6 +364,40 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
     if (z0s && z0f) {
         fputs("nodec solve: --z0 and --z0-file both give the initial state; use one\n", stderr);
         return 2;
+    }
+    if (inputs && !m->inputs) {
+        fprintf(stderr, "nodec solve: --inputs: model %s has no inputs (`input u = linear`)\n", m->name);
+        return 2;
+    }
+    if (m->inputs && !inputs) {
+        char name[160];
+        nodec_input_column_name(m, 0, name, sizeof name);
+        fprintf(stderr,
+                "nodec solve: model %s has inputs: give their signals with --inputs U.csv (columns t, %s, …; a data "
+                "file will do)\n",
+                m->name, name);
+        return 2;
+    }
+    nodec_data ud = {0}; /* --inputs */
+    if (inputs) {
+        char err[1024];
+        if (nodec_inputs_load(inputs, m, &ud, err, sizeof err)) {
+            fprintf(stderr, "nodec solve: error: %s\n", err);
+            return 1;
+        }
+        if (!range_given && !times) { /* where every signal is defined */
+            t0 = -INFINITY, t1 = INFINITY;
+            for (int k = 0; k < ud.n_traj; k++)
+                t0 = fmax(t0, ud.traj[k].t[0]), t1 = fmin(t1, ud.traj[k].t[ud.traj[k].n - 1]);
+            if (!(t1 > t0)) {
+                fprintf(stderr,
+                        "nodec solve: error: %s: the signals share no interval of time (one ends at t = %g before "
+                        "another starts at t = %g); give --t0 and --t1 or --times, and signals that cover them\n",
+                        inputs, t1, t0);
+                nodec_data_free(&ud);
+                return 1;
+            }
+        }
     }
     double *t = NULL;
     if (times) {
@@ -387,7 +433,7 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
     double *theta = calloc((size_t)m->n_param + 1, sizeof *theta);
     double *z0 = NULL, *z = NULL;
     long *ids = NULL;
-    int status = 1, B = 1;
+    int status = 1, B = 1, batch = z0f != NULL; /* the output has a traj column */
     nodec_solver *s = NULL;
     if (!t || !theta) {
         fputs("nodec solve: error: out of memory\n", stderr);
@@ -398,6 +444,23 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
         if (z0_file(m, z0f, &z0, &ids, &B)) goto done;
     } else if (!(z0 = calloc((size_t)m->n_state, sizeof *z0)) || get_z0(m, "solve", z0s, z0))
         goto done;
+    if (inputs && ud.n_traj > 1 && !z0f) { /* one start, many signals: a trajectory each */
+        double *zz = malloc(sizeof(double) * (size_t)ud.n_traj * (size_t)m->n_state);
+        if (!zz || !(ids = malloc(sizeof(long) * (size_t)ud.n_traj))) {
+            free(zz);
+            fputs("nodec solve: error: out of memory\n", stderr);
+            goto done;
+        }
+        for (int k = 0; k < ud.n_traj; k++)
+            memcpy(zz + (size_t)k * m->n_state, z0, sizeof(double) * (size_t)m->n_state), ids[k] = ud.traj[k].id;
+        free(z0), z0 = zz, B = ud.n_traj, batch = 1;
+    } else if (inputs && ud.n_traj > 1 && ud.n_traj != B) {
+        fprintf(stderr,
+                "nodec solve: error: %s has %d trajectories of signals but %s has %d initial states; give one "
+                "signal for all, or one per initial state (in the same order)\n",
+                inputs, ud.n_traj, z0f, B);
+        goto done;
+    }
     nodec_z0_from_theta(m, theta, z0, B); /* states that start from a param (`state x = x0`) */
     nodec_draw_noise(m, z0, B, seed);     /* and noises, drawn from --seed */
     if (!(z = malloc(sizeof(double) * (size_t)n * (size_t)B * (size_t)m->n_state))) {
@@ -406,6 +469,12 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
     }
     s = nodec_create(m, B);
     int rc = s ? nodec_solver_opts_apply(&so, s) : NODEC_MEM_FAIL;
+    if (rc == NODEC_SUCCESS && inputs) { /* one signal for all, or one each */
+        int *which = calloc((size_t)B, sizeof *which);
+        for (int b = 0; which && ud.n_traj > 1 && b < B; b++) which[b] = b;
+        rc = which ? nodec_data_inputs(s, &ud, which, B) : NODEC_MEM_FAIL;
+        free(which);
+    }
     if (rc == NODEC_SUCCESS) rc = nodec_solve(s, theta, z0, (int)n, t, z);
     if (rc != NODEC_SUCCESS) {
         if (s)
@@ -415,7 +484,7 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
         goto done;
     }
     char err[1024];
-    if (z0f) {
+    if (batch) {
         if (write_batch(m, out, B, ids, n, t, z)) goto done;
     } else if (out) {
         if (nodec_traj_save(out, m, (int)n, t, z, err, sizeof err)) {
@@ -429,6 +498,7 @@ int nodec_cli_solve(const nodec_model *m, int argc, char **argv) {
     status = 0;
 done:
     nodec_free(s);
+    nodec_data_free(&ud);
     free(t), free(theta), free(z0), free(z), free(ids);
     return status;
 }
@@ -601,6 +671,7 @@ int nodec_cli_grad(const nodec_model *m, int argc, char **argv) {
             nodec_solver *s = nodec_create(m, B);
             double L = 0;
             int rc = s ? nodec_solver_opts_apply(&so, s) : NODEC_MEM_FAIL;
+            if (rc == NODEC_SUCCESS) rc = nodec_data_inputs(s, &d, members, B); /* each its own signals */
             if (rc == NODEC_SUCCESS) rc = nodec_loss_grad(s, theta, z0, n, d.traj[k].t, obs, &L, dth, dz0, dt, NULL);
             if (rc != NODEC_SUCCESS) {
                 run_error("grad", s, rc);

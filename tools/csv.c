@@ -366,16 +366,15 @@ int nodec_table_column(const nodec_table *t, const char *name) {
 
 /* ---- Data files: CSV checked against a model ------------------------------ */
 
-/* The state variable holding component k. */
-static const nodec_var *state_var_of(const nodec_model *m, int k) {
-    for (int i = 0; i < m->n_state_vars; i++)
-        if (k >= m->state_vars[i].offset && k < m->state_vars[i].offset + m->state_vars[i].size)
-            return &m->state_vars[i];
+/* The variable of vars holding component k. */
+static const nodec_var *var_of(const nodec_var *vars, int nvars, int k) {
+    for (int i = 0; i < nvars; i++)
+        if (k >= vars[i].offset && k < vars[i].offset + vars[i].size) return &vars[i];
     return NULL;
 }
 
-int nodec_state_column_name(const nodec_model *m, int k, char *buf, size_t size) {
-    const nodec_var *v = state_var_of(m, k);
+static int column_name(const nodec_var *vars, int nvars, int k, char *buf, size_t size) {
+    const nodec_var *v = var_of(vars, nvars, k);
     if (!v) return snprintf(buf, size, "?%d", k);
     int i = k - v->offset;
     if (v->rank == 0) return snprintf(buf, size, "%s", v->name);
@@ -383,15 +382,40 @@ int nodec_state_column_name(const nodec_model *m, int k, char *buf, size_t size)
     return snprintf(buf, size, "%s[%d,%d]", v->name, i / v->dim[1], i % v->dim[1]);
 }
 
+int nodec_state_column_name(const nodec_model *m, int k, char *buf, size_t size) {
+    return column_name(m->state_vars, m->n_state_vars, k, buf, size);
+}
+
+int nodec_input_column_name(const nodec_model *m, int k, char *buf, size_t size) {
+    return m->inputs ? column_name(m->inputs->input_vars, m->inputs->n_input_vars, k, buf, size)
+                     : snprintf(buf, size, "?%d", k);
+}
+
+/* Columns of the data: the states' components, then the inputs'. */
+static int n_columns(const nodec_model *m) { return m->n_state + nodec_n_input(m); }
+
+static int any_column_name(const nodec_model *m, int k, char *buf, size_t size) {
+    return k < m->n_state ? nodec_state_column_name(m, k, buf, size)
+                          : nodec_input_column_name(m, k - m->n_state, buf, size);
+}
+
+/* The variable of data column k (n_columns' numbering). */
+static const nodec_var *column_var(const nodec_model *m, int k) {
+    return k < m->n_state ? var_of(m->state_vars, m->n_state_vars, k)
+                          : var_of(m->inputs->input_vars, m->inputs->n_input_vars, k - m->n_state);
+}
+
 /* "t, z[0], z[1], M[0,0] … M[1,1]": the columns a model's data has. */
 static void expected_columns(const nodec_model *m, char *out, size_t size) {
     Buf b = {0};
     buf_add(&b, "t", 1);
-    for (int i = 0; i < m->n_state_vars; i++) {
-        const nodec_var *v = &m->state_vars[i];
+    int nin = m->inputs ? m->inputs->n_input_vars : 0;
+    for (int i = 0; i < m->n_state_vars + nin; i++) {
+        const nodec_var *v = i < m->n_state_vars ? &m->state_vars[i] : &m->inputs->input_vars[i - m->n_state_vars];
+        int base = i < m->n_state_vars ? 0 : m->n_state;
         char first[160], last[160];
-        nodec_state_column_name(m, v->offset, first, sizeof first);
-        nodec_state_column_name(m, v->offset + v->size - 1, last, sizeof last);
+        any_column_name(m, base + v->offset, first, sizeof first);
+        any_column_name(m, base + v->offset + v->size - 1, last, sizeof last);
         if (v->size == 1)
             buf_printf(&b, ", %s", first);
         else if (v->size == 2)
@@ -416,12 +440,16 @@ static int loosely_equal(const char *a, const char *b) {
     }
 }
 
-/* The state component a column names, or -1 with why in msg. */
+/* The data column (a state component k, or an input's, n_state + k) a
+ * column names, or -1 with why in msg. */
 static int column_component(const nodec_model *m, const char *name, char *msg, size_t size) {
     size_t n = strcspn(name, "[");
     const nodec_var *v = NULL;
-    for (int i = 0; i < m->n_state_vars; i++)
-        if (strlen(m->state_vars[i].name) == n && strncmp(m->state_vars[i].name, name, n) == 0) v = &m->state_vars[i];
+    int base = 0, nin = m->inputs ? m->inputs->n_input_vars : 0;
+    for (int i = 0; i < m->n_state_vars + nin; i++) {
+        const nodec_var *c = i < m->n_state_vars ? &m->state_vars[i] : &m->inputs->input_vars[i - m->n_state_vars];
+        if (strlen(c->name) == n && strncmp(c->name, name, n) == 0) v = c, base = i < m->n_state_vars ? 0 : m->n_state;
+    }
     msg[0] = 0;
     if (v) {
         int idx[2] = {0, 0}, nidx = 0, used = 0;
@@ -435,7 +463,7 @@ static int column_component(const nodec_model *m, const char *name, char *msg, s
                 nidx = -1;
         }
         if (nidx == v->rank && idx[0] >= 0 && idx[0] < v->dim[0] && idx[1] >= 0 && idx[1] < v->dim[1])
-            return v->offset + (v->rank == 2 ? idx[0] * v->dim[1] + idx[1] : idx[0]);
+            return base + v->offset + (v->rank == 2 ? idx[0] * v->dim[1] + idx[1] : idx[0]);
         if (v->rank == 0)
             snprintf(msg, size, " (%s is a scalar: name its column %s)", v->name, v->name);
         else if (v->rank == 1)
@@ -447,8 +475,8 @@ static int column_component(const nodec_model *m, const char *name, char *msg, s
         return -1;
     }
     char cand[160];
-    for (int k = 0; k < m->n_state; k++) {
-        nodec_state_column_name(m, k, cand, sizeof cand);
+    for (int k = 0; k < n_columns(m); k++) {
+        any_column_name(m, k, cand, sizeof cand);
         if (loosely_equal(name, cand)) {
             snprintf(msg, size, " (did you mean '%s'?)", cand);
             break;
@@ -513,24 +541,30 @@ int nodec_loss_leaves_out_missing(const nodec_model *m) {
     return isfinite(L);
 }
 
-int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, char *err, size_t errlen) {
+int nodec_n_input(const nodec_model *m) { return m->inputs ? m->inputs->n_input : 0; }
+
+/* A data file (inputs_only = 0), or the inputs of one (solve --inputs):
+ * then the states' columns may be there or not and are not read. */
+static int data_load(const char *path, const nodec_model *m, int inputs_only, nodec_data *out, char *err,
+                     size_t errlen) {
     char expect[512];
     expected_columns(m, expect, sizeof expect);
     char example[512] = "t"; /* "t,z[0],z[1]", the first few columns */
-    for (int k = 0; k < m->n_state && k < 4; k++) {
+    int ns = m->n_state, nin = nodec_n_input(m), ncols = n_columns(m);
+    for (int k = inputs_only ? ns : 0, shown = 0; k < ncols && shown < 4; k++, shown++) {
         char name[160];
-        nodec_state_column_name(m, k, name, sizeof name);
+        any_column_name(m, k, name, sizeof name);
         size_t n = strlen(example);
         snprintf(example + n, sizeof example - n, strchr(name, ',') ? ",\"%s\"" : ",%s", name);
     }
-    if (m->n_state > 4) strcat(example, ",…");
+    if ((inputs_only ? nin : ncols) > 4) strcat(example, ",…");
 
     Csv c;
     int rc = -1, tcol = -1, trajcol = -1;
-    int *col = malloc((m->n_state + 1) * sizeof *col);
+    int *col = malloc((ncols + 1) * sizeof *col);
     long *ids = NULL;
     int *firstrow = NULL;
-    nodec_data d = {m->n_state, 0, NULL};
+    nodec_data d = {m->n_state, 0, NULL, nin};
     if (!col) {
         io_fail(err, errlen, "%s: out of memory", path);
         memset(&c, 0, sizeof c);
@@ -538,8 +572,9 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
     }
     if (csv_header(&c, path, example, err, errlen)) goto done;
 
-    /* Columns: each of t and the state components once, traj optional. */
-    for (int k = 0; k < m->n_state; k++) col[k] = -1;
+    /* Columns: each of t, the state components and the inputs' once, traj
+     * optional. */
+    for (int k = 0; k < ncols; k++) col[k] = -1;
     for (int j = 0; j < c.ncol; j++) {
         const char *name = c.names[j];
         char why[256];
@@ -554,19 +589,31 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
                         why, expect);
                 goto done;
             }
-            col[k] = j;
+            if (!(inputs_only && k < ns)) col[k] = j;
         }
     }
     /* A state component with no column is unobserved (DESIGN.md §7), but t
-     * and at least one component must be there. */
-    int observed = 0;
-    for (int k = 0; k < m->n_state; k++) observed += col[k] >= 0;
-    for (int k = -1; k < m->n_state; k++) {
-        if ((k < 0 ? tcol : col[k]) >= 0 || (k >= 0 && observed)) continue;
+     * and at least one component must be there; every input's component
+     * is read from the data. */
+    int observed = inputs_only;
+    for (int k = 0; k < ns; k++) observed += col[k] >= 0;
+    for (int k = -1; k < ncols; k++) {
+        if ((k < 0 ? tcol : col[k]) >= 0 || (k >= 0 && k < ns && observed)) continue;
         char name[160] = "t";
-        if (k >= 0) nodec_state_column_name(m, k, name, sizeof name);
-        io_fail(err, errlen, "%s:1: missing column '%s'; the columns are %s and optionally traj (in any order)", path,
-                name, expect);
+        if (k >= 0) any_column_name(m, k, name, sizeof name);
+        if (k >= ns) {
+            const nodec_var *v = column_var(m, k);
+            char first[160], last[160];
+            any_column_name(m, ns + v->offset, first, sizeof first);
+            any_column_name(m, ns + v->offset + v->size - 1, last, sizeof last);
+            io_fail(err, errlen,
+                    "%s:1: missing column '%s': input %s is read from the data, each trajectory's own signal; add "
+                    "%s %s%s%s%s",
+                    path, name, v->name, v->size > 1 ? "its columns" : "the column", first, v->size > 1 ? " … " : "",
+                    v->size > 1 ? last : "", inputs_only ? "" : " (the rows' times are the signal's)");
+        } else
+            io_fail(err, errlen, "%s:1: missing column '%s'; the columns are %s and optionally traj (in any order)",
+                    path, name, expect);
         goto done;
     }
     /* the states' cells may be empty or nan: missing values */
@@ -575,7 +622,7 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
         io_fail(err, errlen, "%s: out of memory", path);
         goto done;
     }
-    for (int k = 0; k < m->n_state; k++)
+    for (int k = 0; k < ncols; k++)
         if (col[k] >= 0) c.nan_ok[col[k]] = true;
     if (csv_rows(&c, err, errlen)) goto done;
 
@@ -635,8 +682,9 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
         tr->id = ids[i];
         tr->n = firstrow[i + 1] - firstrow[i];
         tr->t = malloc(tr->n * sizeof *tr->t);
-        tr->z = malloc((size_t)tr->n * (m->n_state ? m->n_state : 1) * sizeof *tr->z);
-        if (!tr->t || !tr->z) {
+        tr->z = malloc((size_t)tr->n * (ns ? ns : 1) * sizeof *tr->z);
+        tr->u = nin ? malloc((size_t)tr->n * nin * sizeof *tr->u) : NULL;
+        if (!tr->t || !tr->z || (nin && !tr->u)) {
             d.n_traj = i + 1;
             io_fail(err, errlen, "%s: out of memory", path);
             goto done;
@@ -644,7 +692,8 @@ int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, cha
         for (int r = 0; r < tr->n; r++) {
             const double *row = c.v + (size_t)(firstrow[i] + r) * c.ncol;
             tr->t[r] = row[tcol];
-            for (int k = 0; k < m->n_state; k++) tr->z[(size_t)r * m->n_state + k] = col[k] >= 0 ? row[col[k]] : NAN;
+            for (int k = 0; k < ns; k++) tr->z[(size_t)r * ns + k] = col[k] >= 0 ? row[col[k]] : NAN;
+            for (int k = 0; k < nin; k++) tr->u[(size_t)r * nin + k] = row[col[ns + k]];
         }
     }
     *out = d;
@@ -660,10 +709,34 @@ done:
     return rc;
 }
 
+int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, char *err, size_t errlen) {
+    return data_load(path, m, 0, out, err, errlen);
+}
+
+int nodec_inputs_load(const char *path, const nodec_model *m, nodec_data *out, char *err, size_t errlen) {
+    if (!m->inputs) return io_fail(err, errlen, "model %s has no inputs (`input u = linear`)", m->name);
+    return data_load(path, m, 1, out, err, errlen);
+}
+
+int nodec_data_inputs(nodec_solver *s, const nodec_data *d, const int *traj, int B) {
+    if (!d->n_input) return NODEC_SUCCESS; /* a model without inputs */
+    int *n = malloc(sizeof(int) * (size_t)B);
+    const double **t = malloc(sizeof(double *) * (size_t)B), **u = malloc(sizeof(double *) * (size_t)B);
+    int rc = n && t && u ? NODEC_SUCCESS : NODEC_MEM_FAIL;
+    for (int b = 0; !rc && b < B; b++) {
+        const nodec_traj *tr = &d->traj[traj ? traj[b] : b];
+        n[b] = tr->n, t[b] = tr->t, u[b] = tr->u;
+    }
+    if (!rc) rc = nodec_set_inputs(s, n, t, u);
+    free(n), free(t), free(u);
+    return rc;
+}
+
 void nodec_data_free(nodec_data *d) {
     for (int i = 0; d->traj && i < d->n_traj; i++) {
         free(d->traj[i].t);
         free(d->traj[i].z);
+        free(d->traj[i].u);
     }
     free(d->traj);
     memset(d, 0, sizeof *d);

@@ -54,20 +54,32 @@ typedef struct nodec_traj {
     int n;     /* rows */
     double *t; /* n times, strictly increasing */
     double *z; /* n × n_state, row-major */
+    double *u; /* n × n_input, the inputs' columns (NaN: missing); NULL for a model without inputs */
 } nodec_traj;
 
 typedef struct nodec_data {
     int n_state;
     int n_traj; /* trajectories, in the order they appear in the file */
     nodec_traj *traj;
+    int n_input; /* doubles of the inputs a row (nodec_model.inputs), 0 without */
 } nodec_data;
 
 /* Reads a data file for model m: a header with `t`, one column per state
- * component (named as nodec_state_column_name gives) and an optional
- * integer `traj` column; columns in any order.  Rows of one trajectory
- * must be together and their times strictly increasing. */
+ * component (named as nodec_state_column_name gives), one per input
+ * component (nodec_input_column_name; a model's inputs come from its data)
+ * and an optional integer `traj` column; columns in any order.  Rows of
+ * one trajectory must be together and their times strictly increasing.
+ * nodec_inputs_load reads only t, traj and the inputs' columns of such a
+ * file (`solve --inputs`): other columns may be there. */
 int nodec_data_load(const char *path, const nodec_model *m, nodec_data *out, char *err, size_t errlen);
+int nodec_inputs_load(const char *path, const nodec_model *m, nodec_data *out, char *err, size_t errlen);
 void nodec_data_free(nodec_data *d);
+/* Gives s (made for B trajectories) the inputs of d's trajectories
+ * traj[0 … B−1] (NULL: 0 … B−1) through nodec_set_inputs and returns its
+ * code; NODEC_SUCCESS at once for data without inputs.  nodec_n_input:
+ * doubles of m's inputs a row (0 without). */
+int nodec_data_inputs(nodec_solver *s, const nodec_data *d, const int *traj, int B);
+int nodec_n_input(const nodec_model *m);
 /* Partial data (DESIGN.md §7): a state component with no column, and an
  * empty or `nan` cell, are NaN in z, missing values.  nodec_data_start
  * gives trajectory k's initial state: its first row, a missing value there
@@ -87,6 +99,8 @@ int nodec_loss_leaves_out_missing(const nodec_model *m);
  * scalar, `z[3]` for a vector, `M[1,2]` for a matrix (row-major).  Returns
  * the length, as snprintf does. */
 int nodec_state_column_name(const nodec_model *m, int k, char *buf, size_t size);
+/* The same for component k (0 ≤ k < n_input) of the inputs. */
+int nodec_input_column_name(const nodec_model *m, int k, char *buf, size_t size);
 
 /* A CSV of numbers under any header (e.g. `--times file`): ncol named
  * columns, nrow rows, values row-major in v[nrow × ncol]. */

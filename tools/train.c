@@ -64,6 +64,8 @@ const char nodec_cli_train_help[] =
     "  --learn-z0        each trajectory's initial state is a parameter too, learned\n"
     "                    from its first observation and saved as z0 ([trajectories,\n"
     "                    n_state]) beside θ; not with --density or --resume\n"
+    "  --learn-z0=missing  only the components the first row misses (unobserved\n"
+    "                    states, empty cells): the others stay at the data\n"
     "  --iters N         total iterations, counting those of a resumed run (2000)\n"
     "  --batch B         windows per minibatch, drawn without replacement (20)\n"
     "  --window K        observations per window (10); 0: whole trajectories\n"
@@ -202,7 +204,8 @@ typedef struct Opts {
     long chunks;    /* --chunks: batches per group of windows with the same times */
     double seed;    /* a whole number below 2^53, so a state file holds it exactly */
     double density; /* --density T1: the data are points, each flowed from 0 to T1; 0 without */
-    int learn_z0;   /* --learn-z0: θ gets each training trajectory's start after the model's */
+    int learn_z0;   /* --learn-z0: θ gets each training trajectory's start after the model's (1); only the
+                       components its first row misses, the others fixed at the data (2: =missing) */
     unsigned given; /* G_* flags: options the command line set */
     nodec_solver_opts so;
 } Opts;
@@ -331,8 +334,12 @@ static int parse_opts(Opts *o, int argc, char **argv) {
             o->quiet = 1;
         else if (!strcmp(argv[i], "--save-last"))
             o->save_last = 1;
-        else if (!strcmp(argv[i], "--learn-z0"))
+        else if (!strcmp(argv[i], "--learn-z0") || !strcmp(argv[i], "--learn-z0=all"))
             o->learn_z0 = 1;
+        else if (!strcmp(argv[i], "--learn-z0=missing"))
+            o->learn_z0 = 2;
+        else if (!strncmp(argv[i], "--learn-z0=", 11))
+            return bad("--learn-z0", argv[i] + 11, "use --learn-z0 (every component), or --learn-z0=missing");
         else if (!strcmp(argv[i], "--save-best"))
             o->save_last = 0;
         else if ((v = nodec_cli_value("--weight-decay", argc, argv, &i, &missing))) {
@@ -517,6 +524,8 @@ typedef struct Trainer {
     int *group;
     /* the minibatch's units (batches solved): lead window, first of memb, count */
     int *memb, *u_lead, *u_first, *u_n;
+    int *win_traj; /* a batch's windows' trajectories, whose inputs they see */
+    char *z0_fixed; /* --learn-z0=missing: per element of the starts in θ, 1 where it stays at the data */
     double *ubuf, *chain; /* MPI ranks > 0: their units' ∇L and L; the running sum */
     size_t ubuf_cap;
     double **pred;      /* the latest full solve, per trajectory */
@@ -600,7 +609,7 @@ static int solve_error(Trainer *T, long it, const char *what, nodec_solver *s, i
 static int density_load(const char *path, const nodec_model *m, double t1, nodec_data *out, char *err, size_t errlen) {
     int ns = m->n_state, rc = -1, *col = malloc(sizeof(int) * (size_t)(ns + 1)), observed = 0;
     nodec_table tab;
-    nodec_data d = {ns, 0, NULL};
+    nodec_data d = {ns, 0, NULL, 0};
     char name[160], cols[512] = "";
     if (!col) return snprintf(err, errlen, "out of memory"), -1;
     if (nodec_table_load(path, &tab, err, errlen)) return free(col), -1;
@@ -730,7 +739,8 @@ static int window_start(Trainer *T, const Win *w, const double *theta, double *z
     if (!zs) return snprintf(T->err, sizeof T->err, "out of memory"), -1;
     int rc = nodec_data_start(T->m, &T->d, w->traj, theta, zs, T->err, sizeof T->err);
     nodec_solver *s = rc ? NULL : handle(T, 1);
-    if (!rc && (!s || (rc = nodec_solve(s, theta, zs, 2, t2, zs + ns)) != NODEC_SUCCESS))
+    if (!rc && (!s || (rc = nodec_data_inputs(s, &T->d, &w->traj, 1)) != NODEC_SUCCESS ||
+                (rc = nodec_solve(s, theta, zs, 2, t2, zs + ns)) != NODEC_SUCCESS))
         rc = solve_error(T, T->iter, "the prediction of a window's missing start values", s, s ? rc : NODEC_MEM_FAIL);
     for (int i = 0; !rc && i < ns; i++)
         if (isnan(z0[i])) z0[i] = zs[2 * ns + i];
@@ -798,6 +808,7 @@ static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
         for (int k = 0; k < n; k++) {
             const Win *w = &T->pool[T->order[T->memb[T->u_first[u] + k]]];
             const double *z = T->d.traj[w->traj].z + (size_t)w->start * ns;
+            T->win_traj[k] = w->traj; /* whose inputs it sees */
             if (window_start(T, w, theta, T->z0 + (size_t)k * ns)) {
                 fail = 1;
                 break;
@@ -809,7 +820,8 @@ static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
         nodec_solver *s = handle(T, n);
         double L = 0, *dth = rank ? T->ubuf + (size_t)(u - u0) * (size_t)(np + 1) : T->dth;
         double *dz0 = T->m->z0_from || T->o.learn_z0 ? T->dz0 : NULL;
-        int rc = s ? nodec_loss_grad(s, theta, T->z0, len, t, T->obs, &L, dth, dz0, NULL, T->zout) : NODEC_MEM_FAIL;
+        int rc = s ? nodec_data_inputs(s, &T->d, T->win_traj, n) : NODEC_MEM_FAIL;
+        if (rc == NODEC_SUCCESS) rc = nodec_loss_grad(s, theta, T->z0, len, t, T->obs, &L, dth, dz0, NULL, T->zout);
         if (rc == NODEC_SUCCESS && T->o.density > 0) { /* the loss at T1 alone (above) */
             L = T->m->loss(n, T->zout + (size_t)n * ns, T->obs + (size_t)n * ns, T->work) / n;
             for (int i = 0; i < np; i++) dth[i] *= 2;
@@ -820,7 +832,10 @@ static int minibatch(Trainer *T, long it, const double *theta, double *loss) {
             const Win *w = &T->pool[T->order[T->memb[T->u_first[u] + k]]];
             if (w->start != 0) continue;
             if (T->o.learn_z0)
-                for (int i = 0; i < ns; i++) dth[T->np_model + (size_t)w->traj * ns + i] += dz0[(size_t)k * ns + i];
+                for (int i = 0; i < ns; i++) {
+                    size_t j = (size_t)w->traj * ns + i;
+                    if (!T->z0_fixed || !T->z0_fixed[j]) dth[T->np_model + j] += dz0[(size_t)k * ns + i];
+                }
             else
                 nodec_dz0_to_dtheta(T->m, dz0 + (size_t)k * ns, 1, dth);
         }
@@ -946,7 +961,8 @@ static int full_loss(Trainer *T, const nodec_data *d, double **pred, const char 
                 free(z0), free(z), free(obs), free(done), free(members);
                 return -1;
             }
-            rc = nodec_solve(s, T->theta, z0, n, tk->t, z);
+            rc = nodec_data_inputs(s, d, members, B);
+            if (rc == NODEC_SUCCESS) rc = nodec_solve(s, T->theta, z0, n, tk->t, z);
             add_stats(&T->eval_stats, s);
         }
         if (rc == NODEC_SUCCESS) {
@@ -1037,7 +1053,7 @@ static int split_val(Trainer *T) {
     }
     free(d->traj), free(idx), free(held);
     d->traj = tr, d->n_traj = n - k;
-    T->val = (nodec_data){d->n_state, k, tv};
+    T->val = (nodec_data){d->n_state, k, tv, d->n_input};
     return 0;
 }
 
@@ -1775,12 +1791,33 @@ static int learn_starts(Trainer *T) {
     if (best) T->best_theta = best, g = realloc(T->lb_g, sizeof(double) * (np + 1));
     if (!g) return fprintf(stderr, "nodec train: error: out of memory\n"), -1;
     T->lb_g = g, T->np = (int)np;
+    if (T->o.learn_z0 == 2 && !(T->z0_fixed = calloc(np - (size_t)T->np_model + 1, 1)))
+        return fprintf(stderr, "nodec train: error: out of memory\n"), -1;
+    long free_ = 0;
     for (int k = 0; k < T->d.n_traj; k++) {
         double *z0 = T->theta + T->np_model + (size_t)k * T->ns;
         if (nodec_data_start(T->m, &T->d, k, T->theta, z0, T->err, sizeof T->err))
             return fprintf(stderr, "nodec train: error: %s\n", T->err), -1;
+        for (int i = 0; T->z0_fixed && i < T->ns; i++) {
+            int observed = !isnan(T->d.traj[k].z[i]) || (T->m->noise && T->m->noise[i]);
+            T->z0_fixed[(size_t)k * T->ns + i] = (char)observed, free_ += !observed;
+        }
     }
+    if (T->z0_fixed && free_ == 0)
+        return fprintf(stderr,
+                       "nodec train: error: --learn-z0=missing: every trajectory's first row observes every state, "
+                       "so there is no start to learn; use --learn-z0 to learn whole starts\n"),
+               -1;
     return 0;
+}
+
+/* --learn-z0=missing: the starts' observed components back at the data
+ * (only weight decay moves them: their gradient is 0). */
+static void fix_starts(Trainer *T) {
+    for (int k = 0; T->z0_fixed && k < T->d.n_traj; k++)
+        for (int i = 0; i < T->ns; i++)
+            if (T->z0_fixed[(size_t)k * T->ns + i])
+                T->theta[T->np_model + (size_t)k * T->ns + i] = T->d.traj[k].z[i];
 }
 
 static int save_params(Trainer *T, const double *theta, const char *why) {
@@ -1994,9 +2031,9 @@ static int setup(Trainer *T) {
     T->wt = malloc(sizeof(double) * B * L);
     T->group = malloc(sizeof(int) * B);
     T->memb = malloc(sizeof(int) * B), T->u_lead = malloc(sizeof(int) * B);
-    T->u_first = malloc(sizeof(int) * B), T->u_n = malloc(sizeof(int) * B);
+    T->u_first = malloc(sizeof(int) * B), T->u_n = malloc(sizeof(int) * B), T->win_traj = malloc(sizeof(int) * B);
     T->chain = calloc((size_t)np + 1, sizeof(double));
-    if (!T->memb || !T->u_lead || !T->u_first || !T->u_n || !T->chain)
+    if (!T->memb || !T->u_lead || !T->u_first || !T->u_n || !T->win_traj || !T->chain)
         return snprintf(T->err, sizeof T->err, "out of memory"), -1;
     T->pred = calloc((size_t)T->d.n_traj, sizeof *T->pred);
     if (!T->h || !T->prev || !T->grad || !T->dth || !T->work || !T->z0 || !T->dz0 || !T->obs || !T->wt || !T->group ||
@@ -2012,7 +2049,8 @@ static void teardown(Trainer *T) {
     for (int i = 0; T->h && i < T->n_h; i++) nodec_free(T->h[i]);
     for (int k = 0; T->pred && k < T->d.n_traj; k++) free(T->pred[k]);
     free(T->h), free(T->pred), free(T->pool), free(T->order), free(T->theta), free(T->prev), free(T->grad);
-    free(T->memb), free(T->u_lead), free(T->u_first), free(T->u_n), free(T->ubuf), free(T->chain);
+    free(T->memb), free(T->u_lead), free(T->u_first), free(T->u_n), free(T->win_traj), free(T->ubuf), free(T->chain);
+    free(T->z0_fixed);
     free(T->dth), free(T->work), free(T->z0), free(T->dz0), free(T->obs), free(T->zout), free(T->wt), free(T->group),
         free(T->log);
     free(T->res_m), free(T->res_v), free(T->best_theta), free(T->lb_g), free(T->res_lbfgs);
@@ -2066,6 +2104,13 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
                         m->name);
                 goto out;
             }
+    if (o->density > 0 && m->inputs) {
+        fprintf(stderr,
+                "nodec train: error: model %s has inputs, which come from trajectories' rows; --density's points have "
+                "none (train it on trajectories, without --density)\n",
+                m->name);
+        goto out;
+    }
     if (o->density > 0) { /* points: each a trajectory over [0, T1], one window */
         o->window = 0;
         if (density_load(o->data, m, o->density, &T->d, T->err, sizeof T->err) ||
@@ -2201,6 +2246,7 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
             if (o->clip_norm > 0) nodec_clip_grad_norm(T->grad, T->np, o->clip_norm);
             T->opt.lr = nodec_lr_at(&o->sched, o->lr, it - T->stage_start);
             nodec_optim_step(&T->opt, T->theta, T->grad);
+            fix_starts(T);
         }
         T->iter = it, T->last_batch = L;
         int end = it == stage_end(T), patience = 0;

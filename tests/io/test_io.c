@@ -425,8 +425,9 @@ static void test_csv_roundtrip(void)
         CHECK(same_bits(d.traj[0].t[i], ts[i]));
 
     /* Several trajectories: a traj column, ids kept. */
-    nodec_traj tr[2] = {{7, 4, (double *)ts, (double *)zs_mix}, {-3, 2, (double *)ts + 2, (double *)zs_mix + 14}};
-    nodec_data two = {7, 2, tr};
+    nodec_traj tr[2] = {{7, 4, (double *)ts, (double *)zs_mix, NULL},
+                        {-3, 2, (double *)ts + 2, (double *)zs_mix + 14, NULL}};
+    nodec_data two = {7, 2, tr, 0};
     nodec_data_free(&d);
     CHECK(nodec_data_save(tmp("two.csv"), &mix, &two, err, sizeof err) == 0);
     CHECK(nodec_data_load(tmp("two.csv"), &mix, &d, err, sizeof err) == 0 || (puts(err), 0));

@@ -26,11 +26,14 @@
 #include "ffjord_hutchinson.h"
 #include "ffjord_linear.h"
 #include "ffjord_small.h"
+#include "driven_oscillator.h"
 #include "forced_oscillator.h"
+#include "inputs_mix.h"
 #include "learned_start.h"
 #include "partial_oscillator.h"
 #include "lotka_volterra.h"
 #include "missing_physics.h"
+#include "neural_cde.h"
 #include "spiral.h"
 #include "spiral_true.h"
 
@@ -45,7 +48,10 @@ static const nodec_model *models[] = {&spiral_model,
                                       &partial_oscillator_model,
                                       &ffjord_small_model,
                                       &ffjord_linear_model,
-                                      &ffjord_hutchinson_model};
+                                      &ffjord_hutchinson_model,
+                                      &driven_oscillator_model,
+                                      &inputs_mix_model,
+                                      &neural_cde_model};
 
 static int params(const nodec_model *m, int argc, char **argv) {
     if (argc < 1) return fputs("usage: train_driver MODEL params OUT.npz NAME=VALUE…\n", stderr), 2;
