@@ -150,9 +150,8 @@ static void dump_expr(Buf *b, const Ast *a) {
 }
 
 static const char *const kind_name[] = {
-    [S_MODEL] = "model", [S_STATE] = "state", [S_PARAM] = "param", [S_CONST] = "const",
-    [S_LET] = "let",     [S_EQ] = "equation", [S_LOSS] = "loss",   [S_NOISE] = "noise",
-    [S_INPUT] = "input",
+    [S_MODEL] = "model", [S_STATE] = "state", [S_PARAM] = "param", [S_CONST] = "const", [S_LET] = "let",
+    [S_EQ] = "equation", [S_LOSS] = "loss",   [S_NOISE] = "noise", [S_INPUT] = "input",
 };
 
 /* One line per statement: its line number, kind and an S-expression. */

@@ -278,7 +278,6 @@ static int leaf_grad(Ir *ir, const int *grad, int len, LeafKind k, int sym, Shap
     return id < len ? grad[id] : -1;
 }
 
-
 /* aᵀ∂f/∂t along the inputs too: aᵀ(∂f/∂t + Σ ∂f/∂u · u′ + Σ ∂f/∂ddt(u) · u″),
  * the gradients of u and ddt(u) being in grad (inputs are constants for
  * ∂f/∂z and ∂f/∂θ, but move with t). */

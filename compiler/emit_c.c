@@ -850,6 +850,20 @@ static void emit_vars(Em *e, Buf *b, const char *what, Sym **v, int n) {
     buf_puts(b, "};\n");
 }
 
+/* A table of one signed char per element of the symbols v (n elements in
+ * all), the Sym's int field at `field`: _noise of the states, _interp of
+ * the inputs. */
+static void emit_codes(Buf *b, const char *p, const char *what, Sym **v, int nv, int n, size_t field) {
+    buf_printf(b, "static const signed char %s_%s[%d] = {", p, what, n);
+    for (int i = 0; i < nv; i++) {
+        int code;
+        memcpy(&code, (const char *)v[i] + field, sizeof code);
+        for (int k = 0; k < shape_size(v[i]->shape); k++)
+            buf_printf(b, "%s%d,", (v[i]->offset + k) % 16 ? " " : "\n    ", code);
+    }
+    buf_puts(b, "\n};\n");
+}
+
 static const char *const helper_src[] = {
     [H_SQ] = "static double nd_sq(double x) { return x * x; }\n",
     [H_CUBE] = "static double nd_cube(double x) { return x * x * x; }\n",
@@ -916,12 +930,12 @@ void emit_header(Buf *b, Program *pg, const EmitOpts *o) {
     buf_printf(b, "#define %s_NODEC_VERSION \"%s\"\n", up, NODEC_VERSION);
     buf_printf(b, "#define %s_N_STATE %d   /* doubles per state */\n", up, pg->m->n_state);
     buf_printf(b, "#define %s_N_PARAM %d   /* doubles in θ */\n", up, pg->m->n_param);
-    buf_printf(b, "#define %s_WORK_SIZE %d /* doubles of scratch for any function below */\n", up,
-               emit_work_size(pg));
+    buf_printf(b, "#define %s_WORK_SIZE %d /* doubles of scratch for any function below */\n", up, emit_work_size(pg));
     /* with inputs, u (a row of 3·n_input doubles per sample) follows z */
     const char *u = pg->m->ninputs ? "const double *u, " : "";
     if (pg->m->ninputs)
-        buf_printf(b, "#define %s_N_INPUT %d   /* doubles of the inputs; a sample's row of u holds 3 times as many */\n",
+        buf_printf(b,
+                   "#define %s_N_INPUT %d   /* doubles of the inputs; a sample's row of u holds 3 times as many */\n",
                    up, pg->m->n_input);
     buf_putc(b, '\n');
     buf_printf(b,
@@ -991,27 +1005,14 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
         }
         buf_puts(b, "\n};\n");
     }
-    if (m->has_noise) { /* states that are noises: how each element is drawn */
-        buf_printf(b, "static const signed char %s_noise[%d] = {", p, m->n_state);
-        for (int i = 0; i < m->nstates; i++) {
-            Sym *y = m->states[i];
-            for (int k = 0; k < shape_size(y->shape); k++)
-                buf_printf(b, "%s%d,", (y->offset + k) % 16 ? " " : "\n    ", y->noise);
-        }
-        buf_puts(b, "\n};\n");
-    }
+    if (m->has_noise) /* states that are noises: how each element is drawn */
+        emit_codes(b, p, "noise", m->states, m->nstates, m->n_state, offsetof(Sym, noise));
     bool uses_t = ir_f_uses_t(pg) || m->ninputs;
     /* with inputs, the functions that take u are in <m>_inputs, and the
      * descriptor's own are NULL (nodec_model.h) */
     if (m->ninputs) {
         emit_vars(&e, b, "input_vars", m->inputs, m->ninputs);
-        buf_printf(b, "static const signed char %s_interp[%d] = {", p, m->n_input);
-        for (int i = 0; i < m->ninputs; i++) {
-            Sym *y = m->inputs[i];
-            for (int k = 0; k < shape_size(y->shape); k++)
-                buf_printf(b, "%s%d,", (y->offset + k) % 16 ? " " : "\n    ", y->interp);
-        }
-        buf_puts(b, "\n};\n");
+        emit_codes(b, p, "interp", m->inputs, m->ninputs, m->n_input, offsetof(Sym, interp));
         buf_printf(b,
                    "static const nodec_inputs %s_inputs = {\n"
                    "    %d, %d, %s_input_vars, %s_interp, %d,\n"

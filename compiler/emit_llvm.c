@@ -1354,7 +1354,8 @@ static void build_jac(Em *e) {
     i = loop_open(e, &l, ci(e, n));
     store(e, cf(e, 1), gep(e, work, i));
     LLVMValueRef null = LLVMConstNull(e->pf64);
-    LLVMValueRef args[10] = {LLVMConstInt(e->i32, 1, false), LLVMGetParam(fn, 0), LLVMGetParam(fn, 1)}, *rest = args + 3;
+    LLVMValueRef args[10] = {LLVMConstInt(e->i32, 1, false), LLVMGetParam(fn, 0), LLVMGetParam(fn, 1)},
+                 *rest = args + 3;
     if (nu) *rest++ = LLVMGetParam(fn, 2); /* u */
     *rest++ = LLVMGetParam(fn, 2 + nu), *rest++ = work, *rest++ = gep(e, J, LLVMBuildNSWMul(e->bd, i, ci(e, n), ""));
     *rest++ = null, *rest++ = null, *rest++ = gep(e, work, ci(e, n));
@@ -1578,7 +1579,7 @@ static const char pipeline[] = "always-inline,function(sroa,early-cse,instcombin
  * comes first, so lm->model points into this record. */
 typedef struct Jit {
     nodec_model desc;
-    nodec_inputs inputs; /* desc.inputs points here for a model with inputs */
+    nodec_inputs inputs;                   /* desc.inputs points here for a model with inputs */
     LLVMOrcLLJITRef lljit;                 /* owns the JITDylib and compiled code */
     LLVMOrcResourceTrackerRef rt;          /* the model's modules within it */
     LLVMOrcIndirectStubsManagerRef ism;    /* the lazy functions' stubs */
@@ -1730,8 +1731,8 @@ static void fill_descriptor(Jit *j, Program *pg, const EmitOpts *o, int work) {
         signed char *interp = arena_alloc(a, (size_t)m->n_input);
         for (int i = 0; i < m->ninputs; i++)
             memset(interp + m->inputs[i]->offset, m->inputs[i]->interp, (size_t)shape_size(m->inputs[i]->shape));
-        j->inputs = (nodec_inputs){m->n_input, m->ninputs, vars(a, m->inputs, m->ninputs), interp, m->uses_ddt,
-                                   NULL, NULL, NULL, NULL, NULL};
+        j->inputs = (nodec_inputs){
+            m->n_input, m->ninputs, vars(a, m->inputs, m->ninputs), interp, m->uses_ddt, NULL, NULL, NULL, NULL, NULL};
         d->inputs = &j->inputs;
         d->uses_t = 1;
     }

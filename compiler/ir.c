@@ -428,8 +428,8 @@ const char *leaf_name(Ir *ir, const Node *n) {
 }
 
 /* An input's leaves print as `input u`, `ddt u` (u′) and `ddt2 u` (u″). */
-static const char *const leaf_kind[] = {"state", "param", "const", "time",  "adjoint",
-                                        "tangent", "pred", "obs", "input", "ddt", "ddt2"};
+static const char *const leaf_kind[] = {"state", "param", "const", "time", "adjoint", "tangent",
+                                        "pred",  "obs",   "input", "ddt",  "ddt2"};
 
 /* Marks the nodes reachable from roots. */
 static bool *reach(Ir *ir, const int *roots, int nroots) {

@@ -72,7 +72,7 @@ const char *func_names_hint(void) {
 static const char *sh(Sema *s, Shape x) { return shape_str(x, s->a); }
 
 const char *sym_kind_a(SymKind k) {
-    static const char *const kinds[] = {"a state", "a param", "a const",         "a let",
+    static const char *const kinds[] = {"a state", "a param",         "a const", "a let",
                                         "time",    "a loss argument", "an input"};
     return kinds[k];
 }
@@ -723,8 +723,8 @@ static bool check_noise(Sema *s, Stmt *st, Sym *y) {
 
 /* input u[2] = linear | cubic | hold (DESIGN.md §7); linear when not said. */
 static bool check_interp(Sema *s, Stmt *st, Sym *y) {
-    static const char *const names[] = {[NODEC_INTERP_LINEAR] = "linear", [NODEC_INTERP_CUBIC] = "cubic",
-                                        [NODEC_INTERP_HOLD] = "hold"};
+    static const char *const names[] = {
+        [NODEC_INTERP_LINEAR] = "linear", [NODEC_INTERP_CUBIC] = "cubic", [NODEC_INTERP_HOLD] = "hold"};
     Ast *e = st->expr;
     y->interp = NODEC_INTERP_LINEAR;
     for (int k = 0; e && e->kind == A_NAME && k < 3; k++)
@@ -748,10 +748,9 @@ static void check_decl(Sema *s, Stmt *st) {
     Sym *y = new_sym(s, k, st->name, st->name_span, shape0());
     y->eq_before = st->eq_before;
     Model *m = s->m;
-    if ((st->has_dims && !check_dims(s, st, &y->shape)) ||
-        !(st->kind == S_NOISE   ? check_noise(s, st, y)
-          : st->kind == S_INPUT ? check_interp(s, st, y)
-                                : check_init(s, st, y))) {
+    if ((st->has_dims && !check_dims(s, st, &y->shape)) || !(st->kind == S_NOISE   ? check_noise(s, st, y)
+                                                             : st->kind == S_INPUT ? check_interp(s, st, y)
+                                                                                   : check_init(s, st, y))) {
         y->poisoned = true; /* reported: its uses stay silent */
         declare(s, y);
         return;
@@ -798,9 +797,9 @@ static void check_eq(Sema *s, Stmt *st) {
     } else if (y->kind != SYM_STATE || y->noise) {
         const char *kind = y->noise ? "a noise" : sym_kind_a(y->kind);
         error_at(s->d, st->name_span,
-                 y->noise                  ? "a noise stays at its draw: it has no equation"
+                 y->noise               ? "a noise stays at its draw: it has no equation"
                  : y->kind == SYM_INPUT ? "an input comes from the data, interpolated in t: it has no equation"
-                                           : "only states have equations",
+                                        : "only states have equations",
                  MSG(M_NOT_A_STATE), x, kind);
         y = NULL;
     } else if (y->eq) {

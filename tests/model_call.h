@@ -45,7 +45,9 @@ static inline void mc_jac_z(const nodec_model *m, double t, const double *z, con
 }
 
 /* The fused f and VJP, whichever the model has (NULL: none). */
-static inline bool mc_has_f_vjp(const nodec_model *m) { return m->inputs ? m->inputs->f_vjp != NULL : m->f_vjp != NULL; }
+static inline bool mc_has_f_vjp(const nodec_model *m) {
+    return m->inputs ? m->inputs->f_vjp != NULL : m->f_vjp != NULL;
+}
 
 static inline void mc_f_vjp(const nodec_model *m, int B, double t, const double *z, const double *u, const double *th,
                             const double *a, double *dz, double *az, double *ath, double *at, double *w) {

@@ -88,8 +88,8 @@ static const char *const z_regime[] = {
 typedef struct Ctx {
     const nodec_model *m;
     int B, ns, np;
-    int nu;          /* 3·n_input: a row of u (values, u′, u″), 0 without inputs */
-    double *u, *uc;  /* B rows of u, and u saved while t moves */
+    int nu;         /* 3·n_input: a row of u (values, u′, u″), 0 without inputs */
+    double *u, *uc; /* B rows of u, and u saved while t moves */
     double t, *z, *th, *a, *v, *work, *f1, *f2;
     double *scale;        /* S per state coordinate (ns) */
     double *zc, *up, *dn; /* z saved; the two sides of a difference (n each) */
@@ -544,8 +544,9 @@ int check_model(const nodec_model *m, const CheckOpts *o, FILE *out) {
         fprintf(out, "%s %s %g", v ? "," : "", m->state_vars[v].name, c.scale[m->state_vars[v].offset]);
     fprintf(out, "%s\n", m->n_state_vars > 6 ? ", …" : "");
     if (m->inputs)
-        fprintf(out, "  inputs: %d doubles, values, u' and u'' uniform in [-1, 1]; t moves them along their Taylor "
-                     "expansion\n",
+        fprintf(out,
+                "  inputs: %d doubles, values, u' and u'' uniform in [-1, 1]; t moves them along their Taylor "
+                "expansion\n",
                 m->inputs->n_input);
     if (bad_points) {
         fprintf(out, "  f is not finite at %d of the sampled points (z: %s; t in [0, 1])\n", bad_points, z_regime[how]);

@@ -62,8 +62,10 @@ static const char help_text[] =
     "  :show                 the model's statements\n"
     "  :derive [--latex]     the derived partials\n"
     "  :ir | :c              the IR of f and the loss | the emitted C\n"
-    "  :eval z=LIST [t=T]    f at a state (the model's z0 by default)\n"
-    "  :vjp a=LIST [z=LIST] [t=T]   aᵀ∂f/∂z, aᵀ∂f/∂θ and aᵀ∂f/∂t\n"
+    "  :eval z=LIST [t=T] [u=LIST]   f at a state (the model's z0 by default)\n"
+    "  :vjp a=LIST [z=LIST] [t=T] [u=LIST]   aᵀ∂f/∂z, aᵀ∂f/∂θ and aᵀ∂f/∂t\n"
+    "                        u: a model's inputs at t, their values (u′ = u″ = 0) or values, u′\n"
+    "                        and u″ (0 by default)\n"
     "  :solve [options]      a trajectory as CSV (nodec solve's options)\n"
     "  :plot [options] [--png FILE]   the trajectory drawn in the terminal, or into a PNG\n"
     "  :grad --data D.csv    loss and gradients as JSON (nodec grad's options)\n"
@@ -165,7 +167,12 @@ static void free_entries(Entry *e, int n) {
 }
 
 static const char *kind_word(StmtKind k) {
-    return k == S_STATE ? "state " : k == S_PARAM ? "param " : k == S_CONST ? "const " : "";
+    return k == S_STATE   ? "state "
+           : k == S_PARAM ? "param "
+           : k == S_CONST ? "const "
+           : k == S_NOISE ? "noise "
+           : k == S_INPUT ? "input "
+                          : "";
 }
 
 /* Each statement replaces the entry with its key or is appended; text is
@@ -272,11 +279,34 @@ static void print_vec(const char *name, const double *v, int n) {
     puts("]");
 }
 
-/* :eval and :vjp */
+/* u=LIST of a model with ni inputs: ni values (u′ = u″ = 0) or 3·ni
+ * (values, u′, u″) into row (3·ni). */
+static bool input_row(const char *arg, double *row, int ni) {
+    char err[512];
+    double *v;
+    int k;
+    if (nodec_parse_numbers("u", arg, &v, &k, err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
+        return false;
+    }
+    bool ok = k == ni || k == 3 * ni;
+    if (ok)
+        memcpy(row, v, sizeof(double) * (size_t)k);
+    else
+        fprintf(stderr, "error: u needs %d numbers (the inputs' values) or %d (values, u', u''), got %d\n", ni, 3 * ni,
+                k);
+    free(v);
+    return ok;
+}
+
+/* :eval and :vjp; a model with inputs is called through nodec_model.inputs,
+ * at u=LIST or, said so, at zero inputs */
 static void eval(Repl *r, int argc, char **argv, bool vjp) {
     const nodec_model *m = need_model(r);
     if (!m) return;
-    int ns = m->n_state, np = m->n_param;
+    int ns = m->n_state, np = m->n_param, ni = m->inputs ? m->inputs->n_input : 0;
+    double *u = calloc((size_t)(3 * ni) + 1, sizeof *u);
+    bool have_u = false;
     double *z = calloc((size_t)ns, sizeof *z), *a = calloc((size_t)ns, sizeof *a), t = 0;
     double *th = calloc((size_t)np + 1, sizeof *th), *w = calloc((size_t)m->work_size + 1, sizeof *w);
     double *out = calloc((size_t)ns, sizeof *out), *ath = calloc((size_t)np + 1, sizeof *ath), at = 0;
@@ -289,18 +319,29 @@ static void eval(Repl *r, int argc, char **argv, bool vjp) {
             ok = numbers_for(argv[i] + 2, "a", a, ns), have_a = true;
         else if (!strncmp(argv[i], "t=", 2))
             ok = numbers_for(argv[i] + 2, "t", &t, 1);
+        else if (!strncmp(argv[i], "u=", 2) && ni)
+            ok = input_row(argv[i] + 2, u, ni), have_u = true;
         else
-            fprintf(stderr, "error: unknown argument '%s'; give z=…, t=…%s\n", argv[i], vjp ? ", a=…" : ""), ok = false;
+            fprintf(stderr, "error: unknown argument '%s'; give z=…, t=…%s%s\n", argv[i], vjp ? ", a=…" : "",
+                    ni ? ", u=…" : ""),
+                ok = false;
     }
+    if (ok && ni && !have_u) printf("(inputs: 0 at t; give u=LIST of %d or %d numbers)\n", ni, 3 * ni);
     if (ok && !have_z)
         fprintf(stderr, "error: the model has no default state; give z=LIST (%d numbers)\n", ns), ok = false;
     if (ok && vjp && !have_a) fprintf(stderr, "error: give the adjoint a=LIST (%d numbers)\n", ns), ok = false;
     if (ok) ok = nodec_cli_load_params(m, r->params[0] ? r->params : NULL, 1, th) == 0;
     if (ok && !vjp) {
-        m->f(1, t, z, th, out, w);
+        if (ni)
+            m->inputs->f(1, t, z, u, th, out, w);
+        else
+            m->f(1, t, z, th, out, w);
         print_vec("f", out, ns);
     } else if (ok) {
-        m->vjp(1, t, z, th, a, out, ath, &at, w);
+        if (ni)
+            m->inputs->vjp(1, t, z, u, th, a, out, ath, &at, w);
+        else
+            m->vjp(1, t, z, th, a, out, ath, &at, w);
         print_vec("a'df/dz", out, ns);
         for (int i = 0; i < m->n_param_vars; i++) {
             char name[300];
@@ -309,7 +350,7 @@ static void eval(Repl *r, int argc, char **argv, bool vjp) {
         }
         printf("a'df/dt = %.10g\n", at);
     }
-    free(z), free(a), free(th), free(w), free(out), free(ath);
+    free(z), free(a), free(th), free(w), free(out), free(ath), free(u);
 }
 
 /* The session's private directory, made on first use (mkdtemp: mode 0700,
