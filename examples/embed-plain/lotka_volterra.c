@@ -309,5 +309,5 @@ const nodec_model lotka_volterra_model = {
     4, lotka_volterra_params,
     4, 0, lotka_volterra_z0,
     lotka_volterra_f, lotka_volterra_vjp, lotka_volterra_jvp, lotka_volterra_jac_z, lotka_volterra_loss, lotka_volterra_loss_grad, lotka_volterra_init_params,
-    lotka_volterra_f_vjp, 0, 0,
+    lotka_volterra_f_vjp, 0, 0, 0,
 };

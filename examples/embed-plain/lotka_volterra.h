@@ -21,7 +21,7 @@
 #ifndef NODEC_MODEL_H
 #define NODEC_MODEL_H
 
-#define NODEC_ABI_VERSION 2
+#define NODEC_ABI_VERSION 3
 
 typedef struct nodec_var {
     const char *name;
@@ -63,6 +63,40 @@ typedef void (*nodec_f_vjp_fn)(int B, double t, const double *z,
                                double *dzdt, double *az, double *atheta,
                                double *at, double *work);
 
+/* Models with inputs (`input u[2] = linear`, DESIGN.md §7) take one more
+ * argument, u, right after z: for each of the B samples a row of
+ * 3·n_input doubles, row b going with row b of z — the inputs' values at
+ * t, then their first time derivatives, then their second (the last two
+ * feed ∂f/∂t: the chain through u(t), and through ddt(u) where the model
+ * uses it).  Otherwise these are the functions above. */
+typedef void (*nodec_fu_fn)(int B, double t, const double *z, const double *u, const double *theta, double *dzdt,
+                            double *work);
+typedef void (*nodec_vjpu_fn)(int B, double t, const double *z, const double *u, const double *theta,
+                              const double *a, double *az, double *atheta, double *at, double *work);
+typedef void (*nodec_jvpu_fn)(int B, double t, const double *z, const double *u, const double *theta,
+                              const double *v, double *out, double *work);
+typedef void (*nodec_jacu_fn)(double t, const double *z, const double *u, const double *theta, double *J,
+                              double *work);
+typedef void (*nodec_f_vjpu_fn)(int B, double t, const double *z, const double *u, const double *theta,
+                                const double *a, double *dzdt, double *az, double *atheta, double *at,
+                                double *work);
+
+/* How the runtime interpolates an input element between its rows. */
+enum { NODEC_INTERP_LINEAR = 0, NODEC_INTERP_CUBIC = 1, NODEC_INTERP_HOLD = 2 };
+
+typedef struct nodec_inputs {
+    int n_input;                 /* doubles of one sample's inputs (its row of u holds 3·n_input) */
+    int n_input_vars;
+    const nodec_var *input_vars; /* offset: the first element among the n_input values */
+    const signed char *interp;   /* per element (n_input): NODEC_INTERP_* */
+    int uses_ddt;                /* 1 when some equation uses ddt(·) of an input */
+    nodec_fu_fn f;
+    nodec_vjpu_fn vjp;
+    nodec_jvpu_fn jvp;
+    nodec_jacu_fn jac_z;
+    nodec_f_vjpu_fn f_vjp;       /* optional, as nodec_model.f_vjp */
+} nodec_inputs;
+
 typedef struct nodec_model {
     int abi_version;           /* NODEC_ABI_VERSION */
     const char *name;          /* model NAME */
@@ -88,6 +122,8 @@ typedef struct nodec_model {
                                   starts from a param, `state x = x0`), else -1; NULL when none does */
     const signed char *noise;  /* per element of z: NODEC_NOISE_* (`noise e[2] = normal`: a constant
                                   drawn per trajectory, see nodec_draw_noise); NULL when none is */
+    const nodec_inputs *inputs; /* NULL for models without inputs; else f, vjp, jvp, jac_z and f_vjp
+                                   above are NULL, these are the model's, and uses_t is 1 */
 } nodec_model;
 
 /* What nodec_model.noise says of an element of z. */
