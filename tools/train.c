@@ -524,8 +524,8 @@ typedef struct Trainer {
     int *group;
     /* the minibatch's units (batches solved): lead window, first of memb, count */
     int *memb, *u_lead, *u_first, *u_n;
-    int *win_traj; /* a batch's windows' trajectories, whose inputs they see */
-    char *z0_fixed; /* --learn-z0=missing: per element of the starts in θ, 1 where it stays at the data */
+    int *win_traj;        /* a batch's windows' trajectories, whose inputs they see */
+    char *z0_fixed;       /* --learn-z0=missing: per element of the starts in θ, 1 where it stays at the data */
     double *ubuf, *chain; /* MPI ranks > 0: their units' ∇L and L; the running sum */
     size_t ubuf_cap;
     double **pred;      /* the latest full solve, per trajectory */
@@ -1816,8 +1816,7 @@ static int learn_starts(Trainer *T) {
 static void fix_starts(Trainer *T) {
     for (int k = 0; T->z0_fixed && k < T->d.n_traj; k++)
         for (int i = 0; i < T->ns; i++)
-            if (T->z0_fixed[(size_t)k * T->ns + i])
-                T->theta[T->np_model + (size_t)k * T->ns + i] = T->d.traj[k].z[i];
+            if (T->z0_fixed[(size_t)k * T->ns + i]) T->theta[T->np_model + (size_t)k * T->ns + i] = T->d.traj[k].z[i];
 }
 
 static int save_params(Trainer *T, const double *theta, const char *why) {
