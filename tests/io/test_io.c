@@ -27,79 +27,85 @@
 #include "io_check.h"
 #include "nodec_tools.h"
 
+
 /* ---- Test models ---------------------------------------------------------- */
 
 static const nodec_var vec_states[] = {{"z", 1, {2, 1}, 0, 2}};
-static const nodec_model vec = {
-    .abi_version = NODEC_ABI_VERSION, .name = "vec", .n_state = 2, .n_state_vars = 1, .state_vars = vec_states};
+static const nodec_model vec = {.abi_version = NODEC_ABI_VERSION, .name = "vec", .n_state = 2,
+                                .n_state_vars = 1, .state_vars = vec_states};
 
 static const nodec_var mix_states[] = {
     {"x", 0, {1, 1}, 0, 1},
     {"z", 1, {2, 1}, 1, 2},
     {"M", 2, {2, 2}, 3, 4},
 };
-static const nodec_model mix = {
-    .abi_version = NODEC_ABI_VERSION, .name = "mix", .n_state = 7, .n_state_vars = 3, .state_vars = mix_states};
+static const nodec_model mix = {.abi_version = NODEC_ABI_VERSION, .name = "mix", .n_state = 7,
+                                .n_state_vars = 3, .state_vars = mix_states};
 
 static const nodec_var pm_params[] = {
     {"W1", 2, {2, 3}, 0, 6},
     {"b1", 1, {3, 1}, 6, 3},
     {"alpha", 0, {1, 1}, 9, 1},
 };
-static const nodec_model pm = {.abi_version = NODEC_ABI_VERSION,
-                               .name = "pm",
-                               .n_state = 2,
-                               .n_state_vars = 1,
-                               .state_vars = vec_states,
-                               .n_param = 10,
-                               .n_param_vars = 3,
-                               .param_vars = pm_params};
+static const nodec_model pm = {.abi_version = NODEC_ABI_VERSION, .name = "pm", .n_state = 2,
+                               .n_state_vars = 1, .state_vars = vec_states, .n_param = 10,
+                               .n_param_vars = 3, .param_vars = pm_params};
 
 /* θ of pm as the fixtures hold it (tests/io/make_fixtures.py). */
 static const double pm_theta[10] = {0.5, -1.25, 2.0, 1e-300, -0.0, 3.141592653589793, 1.0, 2.0, 3.0, 1.5};
 
 /* ---- Helpers ------------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *len) {
+static char *slurp(const char *path, size_t *len)
+{
     char *s;
     size_t n;
-    if (nodec_read_file(path, &s, &n, NULL, 0)) return NULL;
-    if (len) *len = n;
+    if (nodec_read_file(path, &s, &n, NULL, 0))
+        return NULL;
+    if (len)
+        *len = n;
     return s;
 }
 
 static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
 
-static void dump_arrays(FILE *f, const nodec_array *a, int n) {
+static void dump_arrays(FILE *f, const nodec_array *a, int n)
+{
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s (", a[i].name);
-        for (int d = 0; d < a[i].ndim; d++) fprintf(f, d ? ", %zu" : "%zu", a[i].shape[d]);
+        for (int d = 0; d < a[i].ndim; d++)
+            fprintf(f, d ? ", %zu" : "%zu", a[i].shape[d]);
         fprintf(f, a[i].ndim == 1 ? ",)" : ")");
-        for (size_t k = 0; k < a[i].size; k++) fprintf(f, " %.17g", a[i].data[k]);
+        for (size_t k = 0; k < a[i].size; k++)
+            fprintf(f, " %.17g", a[i].data[k]);
         fprintf(f, "\n");
     }
 }
 
-static void dump_data(FILE *f, const nodec_data *d) {
+static void dump_data(FILE *f, const nodec_data *d)
+{
     for (int i = 0; i < d->n_traj; i++) {
         const nodec_traj *t = &d->traj[i];
         fprintf(f, "traj %ld: %d rows\n", t->id, t->n);
         for (int r = 0; r < t->n; r++) {
             fprintf(f, "%.17g |", t->t[r]);
-            for (int k = 0; k < d->n_state; k++) fprintf(f, " %.17g", t->z[r * d->n_state + k]);
+            for (int k = 0; k < d->n_state; k++)
+                fprintf(f, " %.17g", t->z[r * d->n_state + k]);
             fprintf(f, "\n");
         }
     }
 }
 
-static int has_suffix(const char *s, const char *suf) {
+static int has_suffix(const char *s, const char *suf)
+{
     size_t n = strlen(s), k = strlen(suf);
     return n >= k && strcmp(s + n - k, suf) == 0;
 }
 
 /* Compares got with the golden file (x.csv → x.err / x.out); --update
  * writes it instead. */
-static int golden(const char *input, const char *ext, const char *got, int update) {
+static int golden(const char *input, const char *ext, const char *got, int update)
+{
     char path[1024];
     snprintf(path, sizeof path, "%.*s%s", (int)(strrchr(input, '.') - input), input, ext);
     if (update) {
@@ -117,17 +123,20 @@ static int golden(const char *input, const char *ext, const char *got, int updat
         return 1;
     }
     int ok = strcmp(want, got) == 0;
-    if (!ok) fprintf(stderr, "%s: output differs from %s\n--- want\n%s--- got\n%s", input, path, want, got);
+    if (!ok)
+        fprintf(stderr, "%s: output differs from %s\n--- want\n%s--- got\n%s", input, path, want, got);
     free(want);
     return !ok;
 }
 
-static int exists(const char *path) {
+static int exists(const char *path)
+{
     struct stat st;
     return stat(path, &st) == 0;
 }
 
-static int golden_exists(const char *input, const char *ext) {
+static int golden_exists(const char *input, const char *ext)
+{
     char path[1024];
     snprintf(path, sizeof path, "%.*s%s", (int)(strrchr(input, '.') - input), input, ext);
     return exists(path);
@@ -135,7 +144,8 @@ static int golden_exists(const char *input, const char *ext) {
 
 /* ---- Golden files ---------------------------------------------------------- */
 
-static int run_csv(const char *path, int update) {
+static int run_csv(const char *path, int update)
+{
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     const nodec_model *m = strncmp(base, "mix_", 4) == 0 ? &mix : &vec;
     nodec_data d;
@@ -166,7 +176,8 @@ static int run_csv(const char *path, int update) {
 
 /* x.err: what nodec_params_load says (or "ok" when it loads pm_theta);
  * x.out: the arrays nodec_npz_load / nodec_npy_load read. */
-static int run_npy(const char *path, int update) {
+static int run_npy(const char *path, int update)
+{
     int rc = 0;
     double theta[10];
     if (!update && !golden_exists(path, ".err") && !golden_exists(path, ".out")) {
@@ -207,16 +218,19 @@ static int run_npy(const char *path, int update) {
 
 /* ---- Unit tests ------------------------------------------------------------ */
 
-static void test_crc32(void) {
+static void test_crc32(void)
+{
     CHECK(nodec_crc32(0, "123456789", 9) == 0xCBF43926ul);
     CHECK(nodec_crc32(0, "", 0) == 0);
     unsigned char buf[1000];
-    for (int i = 0; i < 1000; i++) buf[i] = (unsigned char)(i * 7 + i / 13);
+    for (int i = 0; i < 1000; i++)
+        buf[i] = (unsigned char)(i * 7 + i / 13);
     CHECK(nodec_crc32(0, buf, sizeof buf) == crc32(0, buf, sizeof buf));
     CHECK(nodec_crc32(nodec_crc32(0, buf, 300), buf + 300, 700) == crc32(0, buf, sizeof buf));
 }
 
-static void test_numbers(void) {
+static void test_numbers(void)
+{
     double *v;
     int n;
     char err[512];
@@ -254,8 +268,10 @@ static double vals_d[5] = {4.9406564584124654e-324, 1.7976931348623157e308, -2.2
 static double vals_e[24];
 static nodec_array known[5];
 
-static void known_arrays(void) {
-    for (int i = 0; i < 24; i++) vals_e[i] = i * 0.25 - 3;
+static void known_arrays(void)
+{
+    for (int i = 0; i < 24; i++)
+        vals_e[i] = i * 0.25 - 3;
     nodec_array a[5] = {
         {"a", 2, {2, 3}, 6, vals_a},
         {"b", 0, {0}, 1, vals_b},
@@ -266,16 +282,21 @@ static void known_arrays(void) {
     memcpy(known, a, sizeof a);
 }
 
-static int arrays_equal(const nodec_array *a, const nodec_array *b) {
-    if (strcmp(a->name, b->name) || a->ndim != b->ndim || a->size != b->size) return 0;
+static int arrays_equal(const nodec_array *a, const nodec_array *b)
+{
+    if (strcmp(a->name, b->name) || a->ndim != b->ndim || a->size != b->size)
+        return 0;
     for (int d = 0; d < a->ndim; d++)
-        if (a->shape[d] != b->shape[d]) return 0;
+        if (a->shape[d] != b->shape[d])
+            return 0;
     for (size_t k = 0; k < a->size; k++)
-        if (!same_bits(a->data[k], b->data[k])) return 0;
+        if (!same_bits(a->data[k], b->data[k]))
+            return 0;
     return 1;
 }
 
-static void test_npy_roundtrip(void) {
+static void test_npy_roundtrip(void)
+{
     char err[512];
     for (int i = 0; i < 5; i++) {
         char name[64];
@@ -296,13 +317,15 @@ static void test_npy_roundtrip(void) {
     free(b.data);
 }
 
-static void test_npz_roundtrip(void) {
+static void test_npz_roundtrip(void)
+{
     char err[512];
     nodec_array *b;
     int n;
     CHECK(nodec_npz_save(tmp("a.npz"), known, 5, err, sizeof err) == 0);
     CHECK(nodec_npz_load(tmp("a.npz"), &b, &n, err, sizeof err) == 0 && n == 5);
-    for (int i = 0; i < 5 && i < n; i++) CHECK(arrays_equal(&known[i], &b[i]));
+    for (int i = 0; i < 5 && i < n; i++)
+        CHECK(arrays_equal(&known[i], &b[i]));
     CHECK(nodec_arrays_find(b, n, "opt/m") == &b[4] && nodec_arrays_find(b, n, "zz") == NULL);
     nodec_arrays_free(b, n);
 
@@ -328,10 +351,12 @@ static void test_npz_roundtrip(void) {
     CHECK_MSG(err, "array 'a' has size 5 but its shape holds 6");
 }
 
-static void test_params_roundtrip(void) {
+static void test_params_roundtrip(void)
+{
     char err[512];
     double theta[10], back[10];
-    for (int i = 0; i < 10; i++) theta[i] = sin(i + 1.0) * 1e3;
+    for (int i = 0; i < 10; i++)
+        theta[i] = sin(i + 1.0) * 1e3;
     const char *files[] = {"p.npz", "p.npy"};
     for (int f = 0; f < 2; f++) {
         memset(back, 0, sizeof back);
@@ -362,25 +387,29 @@ static void test_params_roundtrip(void) {
 }
 
 /* The fixtures as np.savez and np.savez_compressed write them. */
-static void test_fixture_params(void) {
+static void test_fixture_params(void)
+{
     char err[512];
     const char *files[] = {"npy/stored.npz", "npy/deflated.npz", "npy/theta.npy"};
     for (int f = 0; f < 3; f++) {
         double theta[10] = {0};
         int rc = nodec_params_load(files[f], &pm, theta, err, sizeof err);
-        if (rc) fprintf(stderr, "%s\n", err);
+        if (rc)
+            fprintf(stderr, "%s\n", err);
         CHECK(rc == 0);
-        for (int i = 0; i < 10; i++) CHECK(same_bits(theta[i], pm_theta[i]));
+        for (int i = 0; i < 10; i++)
+            CHECK(same_bits(theta[i], pm_theta[i]));
     }
 }
 
 static const double ts[4] = {0, 0.5, 1.25, 10};
 static const double zs_mix[4 * 7] = {
-    1, 2,  3,  4,  5,  6,  7,  -1e-300, 0.1,  1.0 / 3, 1e22, -0.0, 2.5,  8,
-    9, 10, 11, 12, 13, 14, 15, 3.14,    2.71, 1.41,    1.73, 0.57, 4.66, 1e-5,
+    1, 2, 3, 4, 5, 6, 7, -1e-300, 0.1, 1.0 / 3, 1e22, -0.0, 2.5, 8, 9, 10, 11, 12, 13, 14, 15, 3.14, 2.71, 1.41,
+    1.73, 0.57, 4.66, 1e-5,
 };
 
-static void test_csv_roundtrip(void) {
+static void test_csv_roundtrip(void)
+{
     char err[512];
     nodec_data d;
     CHECK(nodec_traj_save(tmp("traj.csv"), &mix, 4, ts, zs_mix, err, sizeof err) == 0);
@@ -390,8 +419,10 @@ static void test_csv_roundtrip(void) {
     free(s);
     CHECK(nodec_data_load(tmp("traj.csv"), &mix, &d, err, sizeof err) == 0);
     CHECK(d.n_traj == 1 && d.traj[0].n == 4 && d.traj[0].id == 0);
-    for (int i = 0; i < 4 * 7 && d.n_traj; i++) CHECK(same_bits(d.traj[0].z[i], zs_mix[i]));
-    for (int i = 0; i < 4 && d.n_traj; i++) CHECK(same_bits(d.traj[0].t[i], ts[i]));
+    for (int i = 0; i < 4 * 7 && d.n_traj; i++)
+        CHECK(same_bits(d.traj[0].z[i], zs_mix[i]));
+    for (int i = 0; i < 4 && d.n_traj; i++)
+        CHECK(same_bits(d.traj[0].t[i], ts[i]));
 
     /* Several trajectories: a traj column, ids kept. */
     nodec_traj tr[2] = {{7, 4, (double *)ts, (double *)zs_mix, NULL},
@@ -401,7 +432,8 @@ static void test_csv_roundtrip(void) {
     CHECK(nodec_data_save(tmp("two.csv"), &mix, &two, err, sizeof err) == 0);
     CHECK(nodec_data_load(tmp("two.csv"), &mix, &d, err, sizeof err) == 0 || (puts(err), 0));
     CHECK(d.n_traj == 2 && d.traj[0].id == 7 && d.traj[1].id == -3 && d.traj[1].n == 2);
-    if (d.n_traj == 2) CHECK(memcmp(d.traj[1].z, zs_mix + 14, 14 * sizeof(double)) == 0 && d.traj[1].t[1] == 10);
+    if (d.n_traj == 2)
+        CHECK(memcmp(d.traj[1].z, zs_mix + 14, 14 * sizeof(double)) == 0 && d.traj[1].t[1] == 10);
     nodec_data_free(&d);
 
     /* To a FILE, as `nodec solve` prints it. */
@@ -418,7 +450,8 @@ static void test_csv_roundtrip(void) {
     CHECK(nodec_state_column_name(&mix, 0, name, sizeof name) == 1 && strcmp(name, "x") == 0);
 }
 
-static void test_table(void) {
+static void test_table(void)
+{
     char err[512];
     nodec_table t;
     FILE *f = fopen(tmp("times.csv"), "w");
@@ -437,10 +470,12 @@ static void test_table(void) {
 }
 
 /* A save interrupted halfway leaves the previous file whole. */
-static void test_interrupted_save(void) {
+static void test_interrupted_save(void)
+{
     char err[512];
     double theta[10], back[10];
-    for (int i = 0; i < 10; i++) theta[i] = i + 0.5;
+    for (int i = 0; i < 10; i++)
+        theta[i] = i + 0.5;
     const char *files[] = {"keep.npz", "keep.npy", "keep.csv"};
     for (int f = 0; f < 3; f++) {
         const char *p = tmp(files[f]);
@@ -452,7 +487,8 @@ static void test_interrupted_save(void) {
         char *before = slurp(p, &len0);
 
         double other[10];
-        for (int i = 0; i < 10; i++) other[i] = -i;
+        for (int i = 0; i < 10; i++)
+            other[i] = -i;
         setenv("NODEC_TEST_FAIL_WRITE_AFTER", "20", 1);
         int rc = f < 2 ? nodec_params_save(p, &pm, other, err, sizeof err)
                        : nodec_traj_save(p, &vec, 2, ts, zs_mix, err, sizeof err);
@@ -485,7 +521,8 @@ static void test_interrupted_save(void) {
     unsetenv("NODEC_TEST_FAIL_WRITE_AFTER");
 }
 
-static void test_unwritable(void) {
+static void test_unwritable(void)
+{
     char err[512];
     double theta[10] = {0};
     CHECK(nodec_params_save(tmp("no/such/dir/p.npz"), &pm, theta, err, sizeof err) == -1);
@@ -516,16 +553,18 @@ static void test_unwritable(void) {
 /* Damaged copies of good files (flipped, overwritten and cut bytes) must
  * give errors, never crashes; run under ASan/UBSan this is a small fuzzer
  * (IO_MUTATIONS=<n> tries n damaged copies of each file instead of 400). */
-static void test_mutations(void) {
-    const char *files[] = {"npy/stored.npz",     "npy/deflated.npz",   "npy/theta.npy", "npy/be.npy",
-                           "npy/zip64_eocd.npz", "csv/mix_matrix.csv", "csv/traj.csv",  "csv/quoted.csv"};
+static void test_mutations(void)
+{
+    const char *files[] = {"npy/stored.npz", "npy/deflated.npz", "npy/theta.npy", "npy/be.npy",
+                           "npy/zip64_eocd.npz", "csv/mix_matrix.csv", "csv/traj.csv", "csv/quoted.csv"};
     unsigned long long x = 88172645463325252ull;
     int loaded = 0, refused = 0, iters = getenv("IO_MUTATIONS") ? atoi(getenv("IO_MUTATIONS")) : 400;
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         size_t len;
         char *orig = slurp(files[f], &len);
         CHECK(orig != NULL);
-        if (!orig) continue;
+        if (!orig)
+            continue;
         char *buf = malloc(len + 1);
         const char *p = tmp(strrchr(files[f], '/') + 1);
         int csv = has_suffix(files[f], ".csv");
@@ -551,8 +590,10 @@ static void test_mutations(void) {
                 nodec_data d;
                 nodec_table t;
                 rc = nodec_data_load(p, strstr(p, "mix_") ? &mix : &vec, &d, err, sizeof err);
-                if (!rc) nodec_data_free(&d);
-                if (!nodec_table_load(p, &t, err, sizeof err)) nodec_table_free(&t);
+                if (!rc)
+                    nodec_data_free(&d);
+                if (!nodec_table_load(p, &t, err, sizeof err))
+                    nodec_table_free(&t);
             } else {
                 double theta[10];
                 nodec_array *a, one;
@@ -560,7 +601,8 @@ static void test_mutations(void) {
                 rc = nodec_params_load(p, &pm, theta, err, sizeof err);
                 if (has_suffix(p, ".npy") ? !nodec_npy_load(p, &one, err, sizeof err) && (free(one.data), 1)
                                           : !nodec_npz_load(p, &a, &na, err, sizeof err))
-                    if (!has_suffix(p, ".npy")) nodec_arrays_free(a, na);
+                    if (!has_suffix(p, ".npy"))
+                        nodec_arrays_free(a, na);
             }
             if (rc) {
                 CHECK(strlen(err) > 0);
@@ -593,15 +635,18 @@ static const struct {
     {"mutations", test_mutations},
 };
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     known_arrays();
     if (argc < 3) {
         fprintf(stderr, "usage: test_io TEST TMPDIR | csv|npy FILE [--update] | dump FILE | write_npz FILE\n");
         return 2;
     }
     int update = argc > 3 && strcmp(argv[3], "--update") == 0;
-    if (strcmp(argv[1], "csv") == 0) return run_csv(argv[2], update);
-    if (strcmp(argv[1], "npy") == 0) return run_npy(argv[2], update);
+    if (strcmp(argv[1], "csv") == 0)
+        return run_csv(argv[2], update);
+    if (strcmp(argv[1], "npy") == 0)
+        return run_npy(argv[2], update);
     if (strcmp(argv[1], "write_npz") == 0) {
         char err[512];
         if (nodec_npz_save(argv[2], known, 5, err, sizeof err)) {
@@ -627,12 +672,14 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (strcmp(argv[1], tests[i].name) != 0) continue;
+        if (strcmp(argv[1], tests[i].name) != 0)
+            continue;
         snprintf(tmpdir, sizeof tmpdir, "%s/%s", argv[2], tests[i].name);
         mkdir(argv[2], 0755);
         mkdir(tmpdir, 0755);
         tests[i].fn();
-        if (failures) fprintf(stderr, "%s: %d failures\n", tests[i].name, failures);
+        if (failures)
+            fprintf(stderr, "%s: %d failures\n", tests[i].name, failures);
         return failures != 0;
     }
     fprintf(stderr, "test_io: no test '%s'\n", argv[1]);
