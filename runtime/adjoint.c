@@ -388,6 +388,20 @@ static int cadj_jvq(rk_ode *o, double t, const double *y, const double *v, doubl
     return NODEC_SUCCESS;
 }
 
+/* ∂F/∂a · v = −Jᵀv per trajectory, exactly: F is linear in a, so this
+ * is cadj_rhs's VJP along v, without the quadratures (in the scaled y,
+ * −diag(w)⁻¹ Jᵀ diag(w) v, as cadj_jac). */
+static int cadj_jvp(rk_ode *o, double t, const double *y, const double *v, double *out) {
+    cadj_ode *co = (cadj_ode *)o;
+    ctx *c = co->c;
+    (void)y;
+    dense_z(co, t, co->z);
+    par_vjp(c->s, c->B, t, co->z, c->theta, cadj_a(co, v), NULL, out, NULL, NULL);
+    c->s->stats.backward.vjp_evals++;
+    for (long p = 0; p < c->nz; p++) out[p] = -out[p] / co->w[p];
+    return NODEC_SUCCESS;
+}
+
 /* The adjoint's invariant.  Along the exact z(t), d(aᵀf)/dt = aᵀ∂f/∂t,
  * so between observations aᵀf + at is constant, and so is a_bᵀf_b alone
  * for each trajectory b when f is autonomous.  Through a relaxation jump
@@ -579,6 +593,7 @@ static int checkpoint(ctx *c, double *dtheta, double *dz0) {
     co.o.blk = c->m->n_state;
     co.o.jac = cadj_jac;
     co.o.jvq = cadj_jvq;
+    co.o.jvp = cadj_jvp;
     fwd_ode_init(&fo, s, c->theta, c->B, &rst);
     if (rc == 0) rc = rk_init(&rr, s, rk_tableau(s->method), &fo.o, &rst, "backward");
     if (rc == 0) rc = rk_init(&r, s, rk_tableau(s->method), &co.o, &s->stats.backward, "backward");

@@ -5,7 +5,9 @@
  * are derivatives k_i, as an explicit tableau's); this file calls
  * rosenbrock.c (the factorisation of W), linalg.c, handle.c and mem.c.
  * For large states the linear solves are GMRES on J·v instead of the LU
- * ("the GMRES path" below; the switch is use_krylov).
+ * ("the GMRES path" below; the switch is esd_krylov).  On the dense path
+ * J is kept across steps while the iteration converges fast ("Jacobian
+ * reuse", at the end).
  *
  * A. Kværnø, "Singly diagonally implicit Runge–Kutta methods with an
  * explicit first stage", BIT 44 (2004) 489–502: the 4/3 pair that advances
@@ -25,7 +27,8 @@
  * by simplified Newton with W = I/(hγ) − J, J = ∂F/∂y at (t0, y0), one
  * LU per trajectory (rosenbrock.c's ros_factor) for all four stages and
  * every iteration of the step (J is also kept across the rejected
- * attempts of a step; W is refactored when h changes):
+ * attempts of a step and, while it serves, across accepted steps; W is
+ * refactored when h changes):
  *
  *     W Δ = F(t_i, ψ_i + z) − z/(hγ),   z += Δ.
  *
@@ -83,6 +86,8 @@ const rk_tab esd_kvaerno4 = {"kvaerno4", 5, 4, 1, 1, kv_c, kv_a, kv_b, kv_e, NUL
 
 enum { NEWT_MAX = 10 };
 #define NEWT_KAPPA 0.01
+/* … with a J kept from an earlier step (below, "Jacobian reuse") */
+#define NEWT_KAPPA_OLD (0.3 * NEWT_KAPPA)
 
 /* J = ∂F/∂y at (t, y) (no ∂F/∂t: the stages need none). */
 static int esd_jacobian(rk *r) {
@@ -97,6 +102,8 @@ static int esd_jacobian(rk *r) {
                            "NaN/Inf",
                            r->t, r->pass);
     r->jok = 1;
+    r->jkeep = 0;
+    r->jage = 0;
     r->wfac = 0;
     return NODEC_SUCCESS;
 }
@@ -107,15 +114,14 @@ static int esd_jacobian(rk *r) {
  * is solved by restarted GMRES(KRY_M) with modified Gram–Schmidt and
  * Givens rotations, one Krylov space per trajectory (block), all blocks
  * advancing together so that each iteration costs one product J·V of the
- * whole batch, by the difference quotient (F(t0, y0 + σ_b v_b) −
- * F(t0, y0))/σ_b per block, k_0 being F(t0, y0) — J is that of the
- * simplified Newton iteration, at (t0, y0); σ_b = √ε (1 + ‖y0_b‖)/‖v_b‖.
- * (rk_ode has no J·v of its own: the forward system would take the
- * model's emitted JVP, the adjoint's its VJP, from solver.c and
- * adjoint.c.  The adjoint's F is linear in y, so there the quotient is
- * exact to rounding.)  No n × n matrix is formed or factored here
- * (solver.c's rk_init still allocates J and W's LU for every implicit
- * method).
+ * whole batch, at (t0, y0) as the simplified Newton iteration's J: the
+ * system's exact J·v (rk_ode.jvp: the model's emitted JVP forward, its
+ * VJP for the adjoint's −Jᵀv), or, for a model without a JVP, the
+ * difference quotient (F(t0, y0 + σ_b v_b) − F(t0, y0))/σ_b per block,
+ * k_0 being F(t0, y0), σ_b = √ε (1 + ‖y0_b‖)/‖v_b‖ (its error, ≈ √ε
+ * relative, made GMRES take 2.3× the products on Fisher–KPP: test_krylov).
+ * No n × n matrix is formed, factored or allocated (rk_init leaves J and
+ * W's LU out on this path): the workspace is the basis, O(n).
  * The system is scaled by the error weights w_p = atol + rtol |y0_p|, so
  * GMRES minimises the residual in the units of the Newton test, and a
  * block stops when hγ ‖r̃_b‖_RMS ≤ KRY_TOL = 1e-2 κ (‖W⁻¹‖ ≲ hγ when J is
@@ -126,26 +132,31 @@ static int esd_jacobian(rk *r) {
 enum { KRY_M = 20, KRY_CYCLES = 10 };
 #define KRY_TOL (1e-2 * NEWT_KAPPA)
 
-typedef struct kry {
+typedef struct esd_kry {
     double *V;                       /* KRY_M + 1 basis vectors of nx */
     double *w, *x, *b, *yp, *fp, *u; /* weights, solution, rhs (nx); y0 + σv, F (n); J v (nx) */
     double *H, *cs, *sn, *g, *sig;   /* per block: (M+1)×M, M, M, M+1, 1 */
     int *act, *k, *conv;
-    size_t bytes;
+    size_t bytes; /* of this struct and its arrays, one block */
 } kry;
 
-static int use_krylov(const rk *r) {
-    int ls = r->s->linsolve;
-    return ls == ESD_LINSOLVE_GMRES || (ls == ESD_LINSOLVE_AUTO && r->o->blk > ESD_KRYLOV_N);
+int esd_krylov(const nodec_solver *s, const rk_ode *o) {
+    int ls = s->linsolve;
+    return ls == ESD_LINSOLVE_GMRES || (ls == ESD_LINSOLVE_AUTO && o->blk > ESD_KRYLOV_N);
 }
 
-static int kry_init(rk *r, kry *K) {
+/* (KRY_M + 6)·n doubles and small per-block arrays: O(n), once per
+ * integrator, so the step loop does not allocate. */
+int esd_init(rk *r) {
     const rk_ode *o = r->o;
     size_t n = (size_t)o->n, nb = (size_t)o->nblk, nx = nb * o->blk;
     size_t nd = (KRY_M + 1) * nx + 4 * nx + 2 * n + nb * ((KRY_M + 1) * KRY_M + 3 * KRY_M + 2);
+    size_t bytes = sizeof(kry) + nd * sizeof(double) + 3 * nb * sizeof(int);
+    kry *K;
     double *p;
-    K->bytes = nd * sizeof(double) + 3 * nb * sizeof(int);
-    if (!(p = mem_alloc(&r->s->mem, K->bytes))) return nodec__fail(r->s, NODEC_MEM_FAIL, "out of memory");
+    if (!(K = mem_alloc(&r->s->mem, bytes))) return nodec__fail(r->s, NODEC_MEM_FAIL, "out of memory");
+    K->bytes = bytes;
+    p = (double *)(K + 1);
     K->V = p, p += (KRY_M + 1) * nx;
     K->w = p, p += nx;
     K->x = p, p += nx;
@@ -161,13 +172,19 @@ static int kry_init(rk *r, kry *K) {
     K->act = (int *)p;
     K->k = K->act + nb;
     K->conv = K->k + nb;
-    for (size_t q = 0; q < nx; q++) K->w[q] = r->s->atol + r->s->rtol * fabs(r->y[q]);
+    r->kry = K;
     return NODEC_SUCCESS;
 }
 
-static void kry_free(rk *r, kry *K) {
-    if (K->V) mem_free(&r->s->mem, K->V, K->bytes);
-    K->V = NULL;
+void esd_release(rk *r) {
+    if (r->kry) mem_free(&r->s->mem, r->kry, r->kry->bytes);
+    r->kry = NULL;
+}
+
+/* The scaling of a step's solves: the error weights at its start. */
+static void kry_weights(rk *r, kry *K) {
+    long nx = (long)r->o->nblk * r->o->blk;
+    for (long q = 0; q < nx; q++) K->w[q] = r->s->atol + r->s->rtol * fabs(r->y[q]);
 }
 
 static double dot(const double *a, const double *b, int m) {
@@ -186,6 +203,12 @@ static int kry_matvec(rk *r, kry *K, double fac, const double *v, double *out, c
     for (int q = 0; q < nx; q++) s[q] = K->w[q] * v[q];
     for (int b = 0; b < nb; b++)
         if (!on[b]) memset(s + (long)b * m, 0, m * sizeof(double));
+    if (o->jvp) { /* exact: the model's JVP (the adjoint's VJP) */
+        if ((rc = o->jvp(o, r->t, y0, s, K->fp))) return rc;
+        r->xs->krylov_mv++;
+        for (int q = 0; q < nx; q++) out[q] = on[q / m] ? fac * v[q] - K->fp[q] / K->w[q] : 0;
+        return NODEC_SUCCESS;
+    }
     for (int b = 0; b < nb; b++) {
         const double *sb = s + (long)b * m, *yb = y0 + (long)b * m;
         double sn = sqrt(dot(sb, sb, m)), yn = sqrt(dot(yb, yb, m));
@@ -293,18 +316,18 @@ static int kry_solve(rk *r, kry *K, double fac, double *d) {
     return NODEC_SUCCESS;
 }
 
-/* d = W⁻¹ d: the LU of each block, or GMRES (K set). */
-static int wsolve(rk *r, kry *K, double fac, double *d) {
+/* d = W⁻¹ d: the LU of each block, or GMRES (the Krylov path). */
+static int wsolve(rk *r, double fac, double *d) {
     const rk_ode *o = r->o;
     int m = o->blk;
-    if (K && K->V) return kry_solve(r, K, fac, d);
+    if (r->kry) return kry_solve(r, r->kry, fac, d);
     for (int b = 0; b < o->nblk; b++) la_lu_solve(m, r->LU + (long)b * m * m, r->piv + (long)b * m, d + (long)b * m);
     return NODEC_SUCCESS;
 }
 
 /* Stage i's Newton iteration: Y (r->ynew) from ψ (r->ft); row i of k
  * gets k_i.  ESD_NEWTON when it fails. */
-static int stage(rk *r, kry *K, int i, double h, double ti) {
+static int stage(rk *r, int i, double h, double ti) {
     rk_ode *o = r->o;
     const rk_tab *tb = r->tab;
     int n = o->n, m = o->blk, nx = o->nblk * m, rc;
@@ -322,18 +345,19 @@ static int stage(rk *r, kry *K, int i, double h, double ti) {
         if (!rk_all_finite(ki, nx)) return ESD_NEWTON;
         for (int p = 0; p < nx; p++) d[p] = ki[p] - (Y[p] - psi[p]) * fac;
         for (int p = nx; p < n; p++) d[p] = 0;
-        if ((rc = wsolve(r, K, fac, d))) return rc;
+        if ((rc = wsolve(r, fac, d))) return rc;
         for (int p = 0; p < nx; p++) Y[p] += d[p];
         dn = rk_norm(r, d, r->y, NULL);
         if (!isfinite(dn)) return ESD_NEWTON;
         if (it > 0) {
             double th = dn / dold;
             if (!(th < 1)) return ESD_NEWTON;
+            if (th > r->thmax) r->thmax = th;
             eta = th / (1 - th);
             /* the rate predicts no convergence within NEWT_MAX iterations */
             if (pow(th, NEWT_MAX - 1 - it) * eta * dn > NEWT_KAPPA) return ESD_NEWTON;
         }
-        if (dn == 0 || eta * dn <= NEWT_KAPPA) break;
+        if (dn == 0 || eta * dn <= (r->jok || r->kry ? NEWT_KAPPA : NEWT_KAPPA_OLD)) break;
         dold = dn;
     }
     r->eta = eta;
@@ -350,19 +374,25 @@ int esd_stages(rk *r, double h, double t1) {
     const rk_tab *tb = r->tab;
     int n = r->o->n, s = tb->s, rc;
     double fac = 1 / (h * tb->esd->gamma);
-    kry K = {0};
 
-    if (use_krylov(r)) {
-        if ((rc = kry_init(r, &K))) return rc;
+    if (r->kry) {
+        kry_weights(r, r->kry);
     } else {
-        if (!r->jok && (rc = esd_jacobian(r))) return rc;
+        if (!r->jok && !r->jkeep && (rc = esd_jacobian(r))) return rc;
         if (fac != r->wfac && (rc = ros_factor(r, fac))) return rc;
     }
-    for (int i = 1; i < s; i++) {
-        double ti = tb->c[i] == 1 ? t1 : r->t + tb->c[i] * h;
-        if ((rc = stage(r, &K, i, h, ti))) break;
+    for (;;) {
+        r->thmax = 0;
+        for (int i = 1; i < s; i++) {
+            double ti = tb->c[i] == 1 ? t1 : r->t + tb->c[i] * h;
+            if ((rc = stage(r, i, h, ti))) break;
+        }
+        /* a kept J that no longer serves: evaluate it at (t, y) and try
+         * the same step again (CVODE's retry after a convergence failure
+         * with an old Jacobian) */
+        if (rc != ESD_NEWTON || r->kry || r->jok) break;
+        if ((rc = esd_jacobian(r)) || (rc = ros_factor(r, fac))) return rc;
     }
-    kry_free(r, &K);
     if (rc) return rc;
     rk_combine(r->ynew, r->y, h, tb->b, r->k, s, n);
     if (r->adaptive) rk_combine(r->ytmp, NULL, h, tb->e, r->k, s, n);
@@ -381,13 +411,7 @@ int esd_dense_error(rk *r, double h) {
     for (int p = 0; p < n; p++) ym[p] = 0.5 * (r->y[p] + r->ynew[p]) + 0.125 * h * (k0[p] - k1[p]);
     if ((rc = o->rhs(o, r->t + 0.5 * h, ym, res))) return rc;
     for (int p = 0; p < n; p++) res[p] -= 1.5 * (r->ynew[p] - r->y[p]) / h - 0.25 * (k0[p] + k1[p]);
-    if (use_krylov(r)) {
-        kry K = {0};
-        if ((rc = kry_init(r, &K))) return rc;
-        rc = kry_solve(r, &K, 1 / (h * r->tab->esd->gamma), res);
-        kry_free(r, &K);
-        return rc;
-    }
+    if (r->kry) return kry_solve(r, r->kry, 1 / (h * r->tab->esd->gamma), res);
     for (int b = 0; b < o->nblk; b++) la_lu_solve(m, r->LU + (long)b * m * m, r->piv + (long)b * m, res + (long)b * m);
     return NODEC_SUCCESS;
 }
@@ -399,4 +423,36 @@ int esd_newton_fail(rk *r, double h) {
                        "h = %.3g): the step is too large for the iteration; "
                        "use a smaller step, or an adaptive one",
                        r->tab->name, r->t, r->pass, fabs(h));
+}
+
+/* ---- Jacobian reuse (the dense path) ----
+ *
+ * The simplified Newton iteration only needs W close to I/(hγ) − J(t, y):
+ * an old J costs iterations, not accuracy (the residual F(Y) − z/(hγ) is
+ * exact).  So, as radau5 and CVODE do, J is kept across accepted steps
+ * while the iteration converges fast (every rate θ ≤ ESD_JAC_THETA in the
+ * step) and for at most ESD_JAC_AGE steps, and evaluated anew when it
+ * converges slowly, when a stage fails with the old J (then the step is
+ * tried again with the new one before h is cut: esd_stages), and after a
+ * restart or a breakpoint (solver.c).  W is refactored only when h
+ * changes, and h is held when the controller would grow it by less than
+ * ESD_HOLD (radau5's quot1 = 1, quot2 = 1.2): the kept LU then serves the
+ * next step too.  With an old J the iteration stops at NEWT_KAPPA_OLD =
+ * 0.3 κ: its rate estimate is then less sure, and at κ the small
+ * iteration errors added up (van der Pol μ = 1000 at rtol 1e-8: z(3000)
+ * 5.5e-6 off instead of 1.0e-6; at 0.3 κ 5.2e-7).  Measured in
+ * docs/runtime.md (kvaerno4). */
+#define ESD_JAC_THETA 0.1
+#define ESD_HOLD 1.2
+enum { ESD_JAC_AGE = 50 };
+
+void esd_accepted(rk *r) {
+    r->jage++;
+    r->jkeep =
+        r->J && (r->jok || r->jkeep) && r->thmax <= ESD_JAC_THETA && r->jage < ESD_JAC_AGE && !r->s->jac_every_step;
+}
+
+double esd_next_step(const rk *r, double h, double hn) {
+    double q = hn / h;
+    return r->jkeep && q >= 1 && q <= ESD_HOLD ? h : hn;
 }

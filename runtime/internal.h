@@ -65,8 +65,9 @@ struct nodec_solver {
     int seminorm, ckpt_every;
     nodec_batch_mode batch;
     nodec_grad_mode grad;
-    int grad_set; /* grad was set explicitly (else: by the method) */
-    int linsolve; /* ESD_LINSOLVE_*: kvaerno4's Newton solves (tests set it) */
+    int grad_set;       /* grad was set explicitly (else: by the method) */
+    int linsolve;       /* ESD_LINSOLVE_*: kvaerno4's Newton solves (tests set it) */
+    int jac_every_step; /* kvaerno4, dense: no J reuse across steps (tests set it, to compare) */
     /* results */
     nodec_stats stats;
     nodec_xstats xs[2]; /* NODEC_PASS_FORWARD, NODEC_PASS_BACKWARD */
@@ -147,7 +148,11 @@ const rk_tab *rk_tableau(nodec_method m);
  * components (one blk × blk block per trajectory), which jac evaluates;
  * the other components are quadratures, whose F depends on the blocks'
  * components only (the adjoint's aθ and at), and jvq gives their rows of
- * ∂F/∂y times a vector.  F is autonomous when it does not depend on t. */
+ * ∂F/∂y times a vector.  jvp, when set, gives the blocks' rows of ∂F/∂y
+ * times a vector exactly (the model's JVP forward, its VJP in the
+ * adjoint): kvaerno4's Newton–Krylov path uses it, and a difference
+ * quotient of rhs without it.  F is autonomous when it does not depend
+ * on t. */
 typedef struct rk_ode rk_ode;
 struct rk_ode {
     int n;
@@ -157,6 +162,7 @@ struct rk_ode {
     int nblk, blk, autonomous;
     int (*jac)(rk_ode *o, double t, const double *y, double *J);
     int (*jvq)(rk_ode *o, double t, const double *y, const double *v, double *out);
+    int (*jvp)(rk_ode *o, double t, const double *y, const double *v, double *out); /* nblk·blk of v, out */
 };
 
 /* The integrator: one system, one tableau, state (t, y), proposed step h. */
@@ -190,6 +196,11 @@ typedef struct rk {
     double wfac;                   /* 1/(hγ) of the factored W; 0: none */
     int nsing, sing_blk, sing_col; /* singular W: count in a row, where */
     double eta;                    /* ESDIRK: the Newton iteration's last η */
+    /* ESDIRK, dense path: J reused across accepted steps (esdirk.c).  jok
+     * says J is at (t, y); jkeep that a J from an earlier step may serve */
+    int jkeep, jage;     /* … and jage: the steps accepted since it was evaluated */
+    double thmax;        /* the slowest Newton rate θ of the last attempt */
+    struct esd_kry *kry; /* ESDIRK, GMRES path: its workspace; then J, LU are NULL */
 } rk;
 
 /* Allocates the stages and buffers of tab (with s->method auto: of both
@@ -278,6 +289,18 @@ extern const ros_tab ros_rodas4, ros_rodas5p;
  * NODEC_SUCCESS, a failure, ROS_SINGULAR (W singular) or ESD_NEWTON (the
  * Newton iteration of a stage did not converge; nothing recorded). */
 int esd_stages(rk *r, double h, double t1);
+/* kvaerno4 solves with GMRES (no J, no LU) on system o: n_state >
+ * ESD_KRYLOV_N, or s->linsolve says so.  rk_init asks. */
+int esd_krylov(const nodec_solver *s, const rk_ode *o);
+/* The GMRES path's workspace, allocated once per integrator (rk_init,
+ * rk_release); esd_init does nothing on the dense path. */
+int esd_init(rk *r);
+void esd_release(rk *r);
+/* After an accepted step: may its J serve the next one (r->jkeep)? */
+void esd_accepted(rk *r);
+/* The next step hn proposed after accepting h: h itself when J is kept
+ * and |hn/h| ∈ [1, ESD_HOLD] (W's LU then serves too, as radau5 does). */
+double esd_next_step(const rk *r, double h, double hn);
 int esd_newton_fail(rk *r, double h);
 /* After esd_stages: r->yd = an estimate of the dense output's error at the
  * step's midpoint, as ros_dense_error (r->yprev is scratch).  Only for
@@ -343,6 +366,9 @@ void par_release(nodec_solver *s); /* nodec_free: par_end and the buffers */
 void par_f(nodec_solver *s, int B, double t, const double *z, const double *theta, double *dzdt);
 void par_vjp(nodec_solver *s, int B, double t, const double *z, const double *theta, const double *a, double *dzdt,
              double *az, double *atheta, double *at);
+/* out = ∂f/∂z · v at each state (v, out: B × n_state), the model's jvp;
+ * the caller checks there is one (m->jvp, or m->inputs->jvp). */
+void par_jvp(nodec_solver *s, int B, double t, const double *z, const double *theta, const double *v, double *out);
 /* J (B blocks of n_state × n_state) = ∂f/∂z at each state. */
 void par_jac_z(nodec_solver *s, const double *theta, int B, double t, const double *z, double *J);
 

@@ -254,6 +254,19 @@ static void vjp_chunk(void *arg, int k) {
         m->vjp(b1 - b0, c->t, z, c->theta, a, az, ath, at, work);
 }
 
+/* out = ∂f/∂z · v, per row (c->a holds v, c->dzdt receives out). */
+static void jvp_chunk(void *arg, int k) {
+    const call *c = arg;
+    const nodec_model *m = c->s->m;
+    long n = m->n_state;
+    int b0 = chunk_row(c->B, c->nc, k), b1 = chunk_row(c->B, c->nc, k + 1);
+    const double *z = c->z + b0 * n, *v = c->a + b0 * n, *u = chunk_u(c, b0, b1);
+    if (u)
+        m->inputs->jvp(b1 - b0, c->t, z, u, c->theta, v, c->dzdt + b0 * n, chunk_work(c, k));
+    else
+        m->jvp(b1 - b0, c->t, z, c->theta, v, c->dzdt + b0 * n, chunk_work(c, k));
+}
+
 static void jac_chunk(void *arg, int k) {
     const call *c = arg;
     const nodec_model *m = c->s->m;
@@ -291,6 +304,12 @@ void par_vjp(nodec_solver *s, int B, double t, const double *z, const double *th
         for (int q = 0; atheta && q < P; q++) atheta[q] += part[q];
         if (at) *at += part[P];
     }
+}
+
+void par_jvp(nodec_solver *s, int B, double t, const double *z, const double *theta, const double *v, double *out) {
+    call c = {s, B, par_chunks(s, B), t, z, theta, v, out, NULL, NULL, NULL, NULL};
+    if (!ready(s, c.nc)) c.nc = 1;
+    run(s, c.nc, jvp_chunk, &c);
 }
 
 void par_jac_z(nodec_solver *s, const double *theta, int B, double t, const double *z, double *J) {

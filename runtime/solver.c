@@ -250,10 +250,12 @@ const rk_tab *rk_tableau(nodec_method m) {
 /* ---- the integrator ---- */
 
 /* One block: the stages (rows), y, yprev, ytmp, ynew; for the implicit
- * methods also ∂F/∂t, J, W's LU and its pivots. */
+ * methods also ∂F/∂t, J, W's LU and its pivots — but for kvaerno4's GMRES
+ * path, which forms no n × n matrix: O(n) memory for large states, its
+ * Krylov basis (esd_init) instead of 2·B·n_state² doubles. */
 int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o, nodec_pass_stats *st, const char *pass) {
     size_t n = (size_t)o->n, nj = 0;
-    int rows = tab->s, ros = RK_IMPLICIT(tab);
+    int rows = tab->s, ros = RK_IMPLICIT(tab), kry = 0, rc;
     memset(r, 0, sizeof *r);
     r->s = s;
     r->tab = tab;
@@ -276,9 +278,9 @@ int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o, nodec_pass_sta
                                "a Jacobian (%s pass)",
                                pass);
         nj = (size_t)nx * o->blk;
+        if (tab->esd && esd_krylov(s, o)) nj = 0, kry = 1;
     }
-    r->bytes =
-        ((rows + 4 + 2 * ros) * n + 2 * nj) * sizeof(double) + (ros ? (size_t)o->nblk * o->blk * sizeof(int) : 0);
+    r->bytes = ((rows + 4 + 2 * ros) * n + 2 * nj) * sizeof(double) + (nj ? (size_t)o->nblk * o->blk * sizeof(int) : 0);
     r->k = mem_alloc(&s->mem, r->bytes);
     if (!r->k) return nodec__fail(s, NODEC_MEM_FAIL, "out of memory");
     r->y = r->k + rows * n;
@@ -288,14 +290,21 @@ int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o, nodec_pass_sta
     if (ros) {
         r->ft = r->ynew + n;
         r->yd = r->ft + n;
+    }
+    if (nj) {
         r->J = r->yd + n;
         r->LU = r->J + nj;
         r->piv = (int *)(r->LU + nj);
+    }
+    if (kry && (rc = esd_init(r))) {
+        rk_release(r);
+        return rc;
     }
     return NODEC_SUCCESS;
 }
 
 void rk_release(rk *r) {
+    if (r->kry) esd_release(r);
     if (r->k) mem_free(&r->s->mem, r->k, r->bytes);
     r->k = NULL;
 }
@@ -312,7 +321,7 @@ void rk_use(rk *r, const rk_tab *tab) {
 
 void rk_restart(rk *r) {
     r->kstate = 0;
-    r->jok = 0;
+    r->jok = r->jkeep = 0;
 }
 
 /* torchdiffeq's _optimal_step_size with safety 0.9, ifactor 10, dfactor 0.2. */
@@ -330,7 +339,10 @@ static double optimal_step(double h, double ratio, int order) {
 int rk_ensure_k0(rk *r) {
     int n = r->o->n, rc;
     if (r->kstate == 1) return NODEC_SUCCESS;
-    r->jok = 0; /* ∂F/∂y belongs with k_0 */
+    /* ∂F/∂y belongs with k_0, and an old one does not serve across a
+     * restart or a breakpoint */
+    r->jok = 0;
+    if (r->kstate == 0) r->jkeep = 0;
     if (r->kstate == 2) {
         memcpy(r->k, r->k + (size_t)(r->tab->s - 1) * n, n * sizeof(double));
     } else if ((rc = r->o->rhs(r->o, r->t, r->y, r->k))) {
@@ -407,6 +419,7 @@ static void accept(rk *r, double h, double t1) {
     /* on a breakpoint the next step's k_0 is F on its own piece (hold and
      * ddt(u) jump there) */
     r->kstate = r->tab->fsal && !inp_is_break(r->s, t1) ? 2 : 0;
+    if (r->tab->esd) esd_accepted(r);
     r->jok = 0;
     r->st->steps++;
     r->xs->method = r->tab == &esd_kvaerno4 ? NODEC_KVAERNO4 : (int)(r->tab - tabs);
@@ -574,6 +587,7 @@ int rk_attempt(rk *r, double t_end, int *accepted) {
         /* A step clipped to hit a time says nothing against the step
          * before it: keep that one if it was larger. */
         if (!(ok && clipped && fabs(hn) < fabs(r->h))) r->h = hn;
+        if (ok && r->tab->esd) r->h = esd_next_step(r, h, r->h);
     }
     if (ok && r->autoswitch) detect_stiffness(r, h);
     return NODEC_SUCCESS;
@@ -687,6 +701,13 @@ static int fwd_jac(rk_ode *o, double t, const double *y, double *J) {
     return NODEC_SUCCESS;
 }
 
+/* ∂f/∂z · v by the model's emitted JVP (the Newton–Krylov path). */
+static int fwd_jvp(rk_ode *o, double t, const double *y, const double *v, double *out) {
+    fwd_ode *fo = (fwd_ode *)o;
+    par_jvp(fo->s, fo->B, t, y, fo->theta, v, out);
+    return NODEC_SUCCESS;
+}
+
 void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B, nodec_pass_stats *st) {
     memset(fo, 0, sizeof *fo);
     fo->o.n = B * s->m->n_state;
@@ -697,6 +718,7 @@ void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B, node
     fo->o.blk = s->m->n_state;
     fo->o.autonomous = !s->m->uses_t && !s->m->inputs;
     fo->o.jac = fwd_jac;
+    if (s->m->inputs ? s->m->inputs->jvp != NULL : s->m->jvp != NULL) fo->o.jvp = fwd_jvp;
     fo->s = s;
     fo->theta = theta;
     fo->B = B;

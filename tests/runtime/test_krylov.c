@@ -12,16 +12,27 @@
  *     and to dense, z at t = 0.5, 1, 2 agree within 10 rtol (of max |z|);
  *     the GMRES run made Krylov solves and no Jacobian or LU, the dense
  *     run no Krylov solve;
+ *     against the dense path with J evaluated every step (the J that the
+ *     GMRES path's products take, so the paths differ only by their
+ *     linear solves), GMRES on the model's JVP within 1e-2 rtol, closer
+ *     than GMRES on the difference quotient (the model without its jvp),
+ *     with fewer products a solve and fewer f; the dense path with J
+ *     reused takes fewer Jacobians and LUs than with J every step;
+ *   - memory: at N = 2000 (B = 1) the GMRES path's peak is below N²·8/8
+ *     bytes (the dense path's J and LU alone are 2·N²·8); at N = 600 the
+ *     dense path's peak is at least 2·N²·8 and GMRES's below a tenth of it;
  *   - the switch: auto takes GMRES at N = ESD_KRYLOV_N + 1 = 513 and the
  *     dense LU at N = 512;
  *   - checkpoint gradients (dθ, dz0) at N = 100, B = 2, rtol 1e-8: GMRES
  *     within 1e-5 of dense (relative to the largest entry), the backward
- *     pass also on the GMRES path;
+ *     pass also on the GMRES path (its J·v the model's VJP); dθ within
+ *     1e-6 of rodas5p's at rtol 1e-11 and of central differences of the
+ *     loss (kvaerno4 on GMRES at rtol 1e-11, δ = 1e-5 relative);
  *   - the time of dense vs GMRES at N = 400 is printed, not checked
  *     (`test_rt_krylov N [D]`: only that timing, B = 1, N ≤ 2000).
  *
- * The runtime's GMRES takes J·v as a difference quotient of F (esdirk.c
- * says why); rd_jvp is here for the model's completeness.
+ * rd_model has the JVP the runtime's GMRES uses; rd_model_q is the same
+ * model without it, so GMRES falls back to a difference quotient of f.
  */
 #define _POSIX_C_SOURCE 199309L
 #include <math.h>
@@ -153,34 +164,53 @@ static void rd_z0(int B, double *z0) {
         }
 }
 
-static nodec_solver *make(int B, double rtol, double atol, int ls) {
-    nodec_solver *s = nodec_create(&rd_model, B);
+/* ls: ESD_LINSOLVE_*; fresh: the dense path evaluates J every step (no
+ * reuse across steps: what the GMRES path's J·v at each step's start is) */
+static nodec_solver *make_m(const nodec_model *m, int B, double rtol, double atol, int ls, int fresh) {
+    nodec_solver *s = nodec_create(m, B);
     nodec_set_method(s, NODEC_KVAERNO4);
     nodec_set_tolerances(s, rtol, atol);
     nodec_set_max_steps(s, 1000000);
     s->linsolve = ls;
+    s->jac_every_step = fresh;
     return s;
 }
 
-static double solve(int B, double rtol, int ls, double *z, long *kry, long *jac, long *steps, long *fe) {
+static nodec_solver *make(int B, double rtol, double atol, int ls) {
+    return make_m(&rd_model, B, rtol, atol, ls, 0);
+}
+
+/* One adaptive solve to t = 2 and what it took. */
+typedef struct run {
+    double sec;
+    long kry, mv, jac, lu, steps, fe;
+} run;
+
+static run solve_m(const nodec_model *m, int B, double rtol, int ls, int fresh, double *z) {
     static const double t[4] = {0, 0.5, 1, 2};
-    double z0[2 * NMAX], t0;
-    nodec_solver *s = make(B, rtol, 1e-9, ls);
+    double z0[2 * NMAX];
+    nodec_solver *s = make_m(m, B, rtol, 1e-9, ls, fresh);
+    run R;
     int rc;
     rd_z0(B, z0);
-    t0 = now();
+    R.sec = now();
     rc = nodec_solve(s, TH, z0, 4, t, z);
-    t0 = now() - t0;
+    R.sec = now() - R.sec;
     CHECK(rc == 0, "solve (N = %d, linsolve %d): %s", RN, ls, nodec_get_error_message(s));
-    *kry = s->xs[0].krylov;
-    *jac = s->xs[0].jac_evals;
-    *steps = nodec_get_num_steps(s, 0);
-    *fe = nodec_get_num_f_evals(s, 0);
-    if (ls != ESD_LINSOLVE_DENSE && ls != ESD_LINSOLVE_AUTO)
-        printf("  GMRES: %ld solves, %ld products W·v (%.1f a solve)\n", s->xs[0].krylov, s->xs[0].krylov_mv,
-               s->xs[0].krylov ? (double)s->xs[0].krylov_mv / s->xs[0].krylov : 0.0);
+    R.kry = s->xs[0].krylov;
+    R.mv = s->xs[0].krylov_mv;
+    R.jac = s->xs[0].jac_evals;
+    R.lu = s->xs[0].lu;
+    R.steps = nodec_get_num_steps(s, 0);
+    R.fe = nodec_get_num_f_evals(s, 0);
     nodec_free(s);
-    return t0;
+    return R;
+}
+
+static double solve(int B, double rtol, int ls, double *z, long *kry, long *jac, long *steps, long *fe) {
+    run R = solve_m(&rd_model, B, rtol, ls, 0, z);
+    *kry = R.kry, *jac = R.jac, *steps = R.steps, *fe = R.fe;
+    return R.sec;
 }
 
 static double relmax(const double *a, const double *b, long n) {
@@ -193,44 +223,99 @@ static double relmax(const double *a, const double *b, long n) {
 }
 
 static void test_solve(void) {
-    static double zg[4 * 2 * NMAX], zd[4 * 2 * NMAX];
-    long kg, jg, sg, fg, kd, jd, sd, fd;
-    double tg, td, rtol = 1e-6, e;
+    static double zg[4 * 2 * NMAX], zq[4 * 2 * NMAX], zd[4 * 2 * NMAX], zf[4 * 2 * NMAX];
+    nodec_model q;
+    run g, gq, d, f;
+    long kg, jg, sg, fg;
+    double rtol = 1e-6, e, eq, ed;
     rd_set(400);
-    tg = solve(2, rtol, ESD_LINSOLVE_GMRES, zg, &kg, &jg, &sg, &fg);
-    td = solve(2, rtol, ESD_LINSOLVE_DENSE, zd, &kd, &jd, &sd, &fd);
-    e = relmax(zg + 2 * RN, zd + 2 * RN, 3 * 2 * RN);
-    printf("N = 400, B = 2, rtol 1e-6: GMRES %.3f s (%ld steps, %ld f), dense %.3f s (%ld steps, %ld f, %ld "
-           "Jacobians); |GMRES − dense| / max|z| = %.2e\n",
-           tg, sg, fg, td, sd, fd, jd, e);
-    CHECK(e <= 10 * rtol, "GMRES vs dense: %.3g > 10 rtol", e);
-    CHECK(kg > 0 && jg == 0, "the GMRES run: %ld Krylov solves, %ld Jacobians", kg, jg);
-    CHECK(kd == 0 && jd > 0, "the dense run: %ld Krylov solves, %ld Jacobians", kd, jd);
+    q = rd_model;
+    q.jvp = NULL; /* no JVP: GMRES on the difference quotient */
+    g = solve_m(&rd_model, 2, rtol, ESD_LINSOLVE_GMRES, 0, zg);
+    gq = solve_m(&q, 2, rtol, ESD_LINSOLVE_GMRES, 0, zq);
+    f = solve_m(&rd_model, 2, rtol, ESD_LINSOLVE_DENSE, 1, zf);
+    d = solve_m(&rd_model, 2, rtol, ESD_LINSOLVE_DENSE, 0, zd);
+    e = relmax(zg + 2 * RN, zf + 2 * RN, 3 * 2 * RN);
+    eq = relmax(zq + 2 * RN, zf + 2 * RN, 3 * 2 * RN);
+    ed = relmax(zg + 2 * RN, zd + 2 * RN, 3 * 2 * RN);
+    printf("N = 400, B = 2, rtol 1e-6, |· − dense| / max|z| (dense with J every step: %.3f s, %ld steps, %ld f, %ld "
+           "Jacobians, %ld LU):\n",
+           f.sec, f.steps, f.fe, f.jac, f.lu);
+    printf("  GMRES on the JVP:      %.2e; %.3f s, %ld steps, %ld f, %ld solves, %.1f products a solve\n", e, g.sec,
+           g.steps, g.fe, g.kry, (double)g.mv / g.kry);
+    printf("  GMRES on the quotient: %.2e; %.3f s, %ld steps, %ld f, %ld solves, %.1f products a solve\n", eq, gq.sec,
+           gq.steps, gq.fe, gq.kry, (double)gq.mv / gq.kry);
+    printf("  dense, J reused:       %.2e from GMRES on the JVP; %.3f s, %ld steps, %ld f, %ld Jacobians, %ld LU\n",
+           ed, d.sec, d.steps, d.fe, d.jac, d.lu);
+    CHECK(ed <= 10 * rtol, "GMRES vs dense: %.3g > 10 rtol", ed);
+    CHECK(e <= 1e-2 * rtol, "GMRES on the JVP vs dense with J every step: %.3g > 1e-2 rtol", e);
+    CHECK(e < eq, "GMRES on the JVP (%.3g) not closer to dense than on the quotient (%.3g)", e, eq);
+    CHECK(g.mv * gq.kry < gq.mv * g.kry, "products a solve: JVP %ld/%ld, quotient %ld/%ld", g.mv, g.kry, gq.mv,
+          gq.kry);
+    CHECK(g.fe < gq.fe, "f evaluations: JVP %ld, quotient %ld", g.fe, gq.fe);
+    CHECK(g.kry > 0 && g.jac == 0 && g.lu == 0, "the GMRES run: %ld Krylov solves, %ld Jacobians, %ld LU", g.kry,
+          g.jac, g.lu);
+    CHECK(d.kry == 0 && d.jac > 0, "the dense run: %ld Krylov solves, %ld Jacobians", d.kry, d.jac);
+    CHECK(d.jac < f.jac && d.lu < f.lu, "J reuse: %ld Jacobians, %ld LU; every step %ld, %ld", d.jac, d.lu, f.jac,
+          f.lu);
     CHECK(isfinite(zg[4 * 2 * RN - 1]) && zg[2 * RN + RN / 2] > 0.1, "the solution looks wrong: %g",
           zg[2 * RN + RN / 2]);
 
     /* the switch: auto, on either side of ESD_KRYLOV_N */
     rd_set(ESD_KRYLOV_N + 1);
-    tg = solve(1, rtol, ESD_LINSOLVE_AUTO, zg, &kg, &jg, &sg, &fg);
+    solve(1, rtol, ESD_LINSOLVE_AUTO, zg, &kg, &jg, &sg, &fg);
     CHECK(kg > 0 && jg == 0, "auto at N = %d: %ld Krylov solves, %ld Jacobians", RN, kg, jg);
     rd_set(ESD_KRYLOV_N);
-    tg = solve(1, rtol, ESD_LINSOLVE_AUTO, zg, &kg, &jg, &sg, &fg);
+    solve(1, rtol, ESD_LINSOLVE_AUTO, zg, &kg, &jg, &sg, &fg);
     CHECK(kg == 0 && jg > 0, "auto at N = %d: %ld Krylov solves, %ld Jacobians", RN, kg, jg);
 }
 
-static void grad(int ls, double *dth, double *dz0, double *L, long *kb) {
+/* Peak bytes of one solve over [0, T], B = 1, N points. */
+static size_t peak(int n, int ls, double T) {
+    static double z[2 * NMAX];
+    double t[2] = {0, T}, z0[NMAX];
+    nodec_solver *s;
+    size_t pk;
+    int rc;
+    rd_set(n);
+    s = make(1, 1e-6, 1e-9, ls);
+    rd_z0(1, z0);
+    rc = nodec_solve(s, TH, z0, 2, t, z);
+    CHECK(rc == 0, "memory, N = %d (linsolve %d): %s", n, ls, nodec_get_error_message(s));
+    pk = nodec_get_mem_peak(s);
+    nodec_free(s);
+    return pk;
+}
+
+static void test_memory(void) {
+    size_t g2000 = peak(2000, ESD_LINSOLVE_AUTO, 0.05), g600 = peak(600, ESD_LINSOLVE_GMRES, 0.05);
+    size_t d600 = peak(600, ESD_LINSOLVE_DENSE, 0.05), n2 = (size_t)2000 * 2000 * sizeof(double);
+    printf("memory peak: N = 2000 GMRES %zu bytes (N²·8 = %zu); N = 600 GMRES %zu, dense %zu (2·N²·8 = %zu)\n", g2000,
+           n2, g600, d600, (size_t)2 * 600 * 600 * sizeof(double));
+    CHECK(g2000 < n2 / 8, "N = 2000, GMRES: peak %zu bytes, not below N²·8/8 = %zu", g2000, n2 / 8);
+    CHECK(d600 >= (size_t)2 * 600 * 600 * sizeof(double), "N = 600, dense: peak %zu below 2·N²·8", d600);
+    CHECK(g600 < d600 / 10, "N = 600: GMRES peak %zu, dense %zu", g600, d600);
+}
+
+static void grad_m(nodec_method meth, double rtol, int ls, const double *th, double *dth, double *dz0, double *L,
+                   long *kb) {
     static const double t[4] = {0, 0.5, 1, 2};
     static double obs[4 * 2 * NMAX];
     double z0[2 * NMAX];
-    nodec_solver *s = make(2, 1e-8, 1e-10, ls);
+    nodec_solver *s = make(2, rtol, rtol * 1e-2, ls);
     int rc;
+    nodec_set_method(s, meth);
     nodec_set_grad_mode(s, NODEC_GRAD_CHECKPOINT);
     rd_z0(2, z0);
     for (long i = 0; i < 4L * 2 * RN; i++) obs[i] = 0.2 * sin(0.37 * i);
-    rc = nodec_loss_grad(s, TH, z0, 4, t, obs, L, dth, dz0, NULL, NULL);
-    CHECK(rc == 0, "loss_grad (linsolve %d): %s", ls, nodec_get_error_message(s));
-    *kb = s->xs[1].krylov;
+    rc = nodec_loss_grad(s, th, z0, 4, t, obs, L, dth, dz0, NULL, NULL);
+    CHECK(rc == 0, "loss_grad (%s, linsolve %d): %s", nodec_method_name(meth), ls, nodec_get_error_message(s));
+    if (kb) *kb = s->xs[1].krylov;
     nodec_free(s);
+}
+
+static void grad(int ls, double *dth, double *dz0, double *L, long *kb) {
+    grad_m(NODEC_KVAERNO4, 1e-8, ls, TH, dth, dz0, L, kb);
 }
 
 static void test_grad(void) {
@@ -248,6 +333,27 @@ static void test_grad(void) {
     CHECK(e <= 1e-5, "dz0: GMRES vs dense %.3g of the largest", e);
     CHECK(fabs(Lg - Ld) <= 1e-6 * fabs(Ld), "loss %.12g vs %.12g", Lg, Ld);
     CHECK(kg > 0 && kd == 0, "backward Krylov solves: GMRES run %ld, dense run %ld", kg, kd);
+
+    /* against rodas5p and central differences of the loss (GMRES, rtol 1e-11) */
+    {
+        double dr[2], fd[2], L1, L2, th[2], er = 0, ef = 0;
+        grad_m(NODEC_RODAS5P, 1e-11, ESD_LINSOLVE_AUTO, TH, dr, zd, &Ld, NULL);
+        for (int i = 0; i < 2; i++) {
+            double d = 1e-5 * fabs(TH[i]);
+            memcpy(th, TH, sizeof th);
+            th[i] = TH[i] + d;
+            grad_m(NODEC_KVAERNO4, 1e-11, ESD_LINSOLVE_GMRES, th, NULL, NULL, &L1, NULL);
+            th[i] = TH[i] - d;
+            grad_m(NODEC_KVAERNO4, 1e-11, ESD_LINSOLVE_GMRES, th, NULL, NULL, &L2, NULL);
+            fd[i] = (L1 - L2) / (2 * d);
+        }
+        for (int i = 0; i < 2; i++) er = fmax(er, fabs(dg[i] - dr[i])), ef = fmax(ef, fabs(dg[i] - fd[i]));
+        printf("  dθ GMRES (rtol 1e-8) vs rodas5p (1e-11) %.2e, vs central differences %.2e of the largest "
+               "(rodas5p (%.10g, %.10g), differences (%.10g, %.10g))\n",
+               er / m, ef / m, dr[0], dr[1], fd[0], fd[1]);
+        CHECK(er <= 1e-6 * m, "dθ: GMRES vs rodas5p %.3g of the largest", er / m);
+        CHECK(ef <= 1e-6 * m, "dθ: GMRES vs central differences %.3g of the largest", ef / m);
+    }
 }
 
 /* test_rt_krylov N [D]: only the timing, B = 1, at N points (N ≤ NMAX). */
@@ -270,6 +376,7 @@ int main(int argc, char **argv) {
         return test_summary("krylov");
     }
     test_solve();
+    test_memory();
     test_grad();
     return test_summary("krylov");
 }
