@@ -20,6 +20,11 @@
  *   - van der Pol μ = 1000 over [0, 3000] at rtol = atol = 1e-8: z(2000),
  *     z(3000) within 2e-6 (relative) of the values test_stiff_solve
  *     checks (rodas5p: 1e-6), after three relaxation jumps;
+ *   - Jacobian reuse across steps (esdirk.c): on Robertson and van der
+ *     Pol, against the same solve with J every step (s->jac_every_step):
+ *     fewer than 2/3 of the Jacobians and LUs on Robertson, a third of the
+ *     Jacobians and half the LUs on van der Pol, and an error at most 2×
+ *     the other's;
  *   - checkpoint gradients (the adjoint solved backwards with kvaerno4)
  *     on lin2 (B = 2), Prothero–Robinson λ = −1e3 and Robertson's
  *     log-rates against rodas5p's checkpoint gradient at rtol 1e-12 (1e-5
@@ -33,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "internal.h" /* s->jac_every_step: the white-box switch of J reuse */
 #include "stiff_models.h"
 
 static int contains(const char *s, const char *part) { return strstr(s, part) != NULL; }
@@ -43,11 +49,15 @@ static double now(void) {
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+/* 1: kvaerno4 evaluates J every step (no reuse across steps), to compare */
+static int FRESH;
+
 static nodec_solver *make(const nodec_model *m, nodec_method meth, double rtol, double atol) {
     nodec_solver *s = nodec_create(m, 1);
     nodec_set_method(s, meth);
     nodec_set_tolerances(s, rtol, atol);
     nodec_set_max_steps(s, 1000000);
+    s->jac_every_step = FRESH;
     return s;
 }
 
@@ -167,17 +177,25 @@ static double rober_solve(nodec_method meth, double rtol, double atol, double *z
     return best;
 }
 
+static double rober_err(const double *zk, const double *zr) {
+    double worst = 0;
+    for (int i = 1; i < NT; i++)
+        for (int p = 0; p < 3; p++) worst = fmax(worst, fabs(zk[3 * i + p] - zr[3 * i + p]) / fabs(zr[3 * i + p]));
+    return worst;
+}
+
 static void robertson(void) {
-    double zr[NT * 3], zk[NT * 3], zp[NT * 3], worst = 0, cons = 0, tk, tp;
-    long st[7], sp[7];
+    double zr[NT * 3], zk[NT * 3], zp[NT * 3], zf[NT * 3], worst, wf, cons = 0, tk, tp, tf;
+    long st[7], sp[7], sf[7];
     rober_solve(NODEC_RODAS5P, 1e-12, 1e-18, zr, sp, 1);
     tk = rober_solve(NODEC_KVAERNO4, 1e-8, 1e-14, zk, st, 5);
     tp = rober_solve(NODEC_RODAS5P, 1e-8, 1e-14, zp, sp, 5);
-    for (int i = 1; i < NT; i++) {
-        const double *a = zk + 3 * i, *b = zr + 3 * i;
-        cons = fmax(cons, fabs(a[0] + a[1] + a[2] - 1));
-        for (int p = 0; p < 3; p++) worst = fmax(worst, fabs(a[p] - b[p]) / fabs(b[p]));
-    }
+    FRESH = 1;
+    tf = rober_solve(NODEC_KVAERNO4, 1e-8, 1e-14, zf, sf, 5);
+    FRESH = 0;
+    worst = rober_err(zk, zr);
+    wf = rober_err(zf, zr);
+    for (int i = 1; i < NT; i++) cons = fmax(cons, fabs(zk[3 * i] + zk[3 * i + 1] + zk[3 * i + 2] - 1));
     printf("robertson to 4e5, rtol 1e-8: kvaerno4 %ld steps, %ld rejected, %ld f (Newton iterations + "
            "restarts), %ld jac, %ld LU, %.3f ms; rodas5p %ld steps, %ld rejected, %ld f, %ld jac, %ld LU, "
            "%.3f ms; kvaerno4 vs rodas5p at 1e-12: max rel err %.2e, conservation %.2e\n",
@@ -187,23 +205,50 @@ static void robertson(void) {
     CHECK(st[0] < 3000, "robertson: %ld steps", st[0]);
     CHECK(st[5] == st[0] && st[6] == NODEC_KVAERNO4, "implicit counters: %ld of %ld, method %ld", st[5], st[0], st[6]);
     CHECK(st[3] > 0 && st[3] <= st[0] + st[1] && st[4] >= st[3], "jac %ld, LU %ld", st[3], st[4]);
+    printf("  with J every step: %ld steps, %ld rejected, %ld f, %ld jac, %ld LU, %.3f ms, max rel err %.2e\n", sf[0],
+           sf[1], sf[2], sf[3], sf[4], 1e3 * tf, wf);
+    CHECK(3 * st[3] < 2 * sf[3] && 3 * st[4] < 2 * sf[4], "J reuse: %ld jac, %ld LU; every step %ld, %ld", st[3], st[4],
+          sf[3], sf[4]);
+    CHECK(worst <= 2 * wf, "J reuse: rel err %.3g, every step %.3g", worst, wf);
+}
+
+/* z(2000), z(3000) of van der Pol μ = 1000 from (2, 0): max relative
+ * error against rodas5p at rtol 1e-13 (kvaerno4 at 1e-13 agrees to 4e-11);
+ * *jac, *lu: the counts. */
+static double vdp_run(int fresh, double *z, long *jac, long *lu) {
+    static const double ref[4] = {1.70616773217, -0.000892809701111, -1.51060693674, 0.00117838000073};
+    double mu[1] = {1000}, z0[2] = {2, 0}, t[3] = {0, 2000, 3000}, t0, err = 0;
+    nodec_solver *s;
+    int rc;
+    FRESH = fresh;
+    s = make(&vdp_model, NODEC_KVAERNO4, 1e-8, 1e-8);
+    FRESH = 0;
+    t0 = now();
+    rc = nodec_solve(s, mu, z0, 3, t, z);
+    t0 = now() - t0;
+    CHECK(rc == 0, "vdp: %s", nodec_get_error_message(s));
+    for (int p = 0; p < 4; p++) err = fmax(err, fabs(z[2 + p] - ref[p]) / fabs(ref[p]));
+    printf("van der Pol mu=1000 kvaerno4%s: %ld steps, %ld rejected, %ld f, %ld jac, %ld LU, %.2f ms; "
+           "z(2000) = (%.12g, %.12g), z(3000) = (%.12g, %.12g), max rel err %.2e\n",
+           fresh ? " (J every step)" : "", nodec_get_num_steps(s, 0), nodec_get_num_rejected(s, 0),
+           nodec_get_num_f_evals(s, 0), nodec_get_num_jac_evals(s, 0), nodec_get_num_lu(s, 0), 1e3 * t0, z[2], z[3],
+           z[4], z[5], err);
+    *jac = nodec_get_num_jac_evals(s, 0);
+    *lu = nodec_get_num_lu(s, 0);
+    nodec_free(s);
+    return err;
 }
 
 static void van_der_pol(void) {
-    double mu[1] = {1000}, z0[2] = {2, 0}, t[3] = {0, 2000, 3000}, z[6];
     double want[2][2] = {{1.7061677321708557, -8.92809701024391e-4}, {-1.5106069367, 1.17838000e-3}};
-    nodec_solver *s = make(&vdp_model, NODEC_KVAERNO4, 1e-8, 1e-8);
-    double t0 = now();
-    int rc = nodec_solve(s, mu, z0, 3, t, z);
-    t0 = now() - t0;
-    CHECK(rc == 0, "vdp: %s", nodec_get_error_message(s));
-    printf("van der Pol mu=1000 kvaerno4: %ld steps, %ld rejected, %ld f, %ld jac, %ld LU, %.2f ms; "
-           "z(2000) = (%.12g, %.12g), z(3000) = (%.12g, %.12g)\n",
-           nodec_get_num_steps(s, 0), nodec_get_num_rejected(s, 0), nodec_get_num_f_evals(s, 0),
-           nodec_get_num_jac_evals(s, 0), nodec_get_num_lu(s, 0), 1e3 * t0, z[2], z[3], z[4], z[5]);
+    double z[6], zf[6], e, ef;
+    long jac, lu, jf, lf;
+    e = vdp_run(0, z, &jac, &lu);
+    ef = vdp_run(1, zf, &jf, &lf);
     for (int i = 0; i < 2; i++)
         for (int p = 0; p < 2; p++) check_close("vdp z", z[2 + 2 * i + p], want[i][p], 2e-6, 0);
-    nodec_free(s);
+    CHECK(3 * jac < jf && 2 * lu < lf, "vdp J reuse: %ld jac, %ld LU; every step %ld, %ld", jac, lu, jf, lf);
+    CHECK(e <= 2 * ef, "vdp J reuse: rel err %.3g, every step %.3g", e, ef);
 }
 
 /* ---- gradients ---- */
