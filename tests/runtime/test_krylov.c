@@ -29,10 +29,12 @@
  *     1e-6 of rodas5p's at rtol 1e-11 and of central differences of the
  *     loss (kvaerno4 on GMRES at rtol 1e-11, δ = 1e-5 relative);
  *   - the time of dense vs GMRES at N = 400 is printed, not checked
- *     (`test_rt_krylov N [D]`: only that timing, B = 1, N ≤ 2000).
+ *     (`test_rt_krylov N [D]`: only the timings, medians of 3, B = 1,
+ *     N ≤ 2000: GMRES on the JVP and on the quotient, dense with J
+ *     reused and every step; `test_rt_krylov N D EPS`: with a full J).
  *
- * rd_model has the JVP the runtime's GMRES uses; rd_model_q is the same
- * model without it, so GMRES falls back to a difference quotient of f.
+ * rd_model has the JVP the runtime's GMRES uses; test_solve's q is the
+ * same model without it, so GMRES falls back to a difference quotient.
  */
 #define _POSIX_C_SOURCE 199309L
 #include <math.h>
@@ -62,12 +64,24 @@ static double lap(const double *z, int i, double idx2) {
 
 static double idx2(void) { return (double)(RN + 1) * (RN + 1); }
 
+/* The bench's dense variant (`test_rt_krylov N D EPS`): + EPS·mean(z) in
+ * every component, so that J is full and its LU O(N³) (tridiagonal, la_lu
+ * skips the zero multipliers: O(N²)); 0 in the tests. */
+static double EPS;
+
+static double mean(const double *v) {
+    double s = 0;
+    for (int i = 0; i < RN; i++) s += v[i];
+    return EPS * s / RN;
+}
+
 static void rd_f(int B, double t, const double *z, const double *p, double *dz, double *w) {
     double c = idx2();
     (void)t, (void)w;
     for (int b = 0; b < B; b++) {
         const double *zb = z + (long)b * RN;
-        for (int i = 0; i < RN; i++) dz[(long)b * RN + i] = p[0] * lap(zb, i, c) + p[1] * zb[i] * (1 - zb[i]);
+        double mz = mean(zb);
+        for (int i = 0; i < RN; i++) dz[(long)b * RN + i] = p[0] * lap(zb, i, c) + p[1] * zb[i] * (1 - zb[i]) + mz;
     }
 }
 
@@ -77,8 +91,9 @@ static void rd_vjp(int B, double t, const double *z, const double *p, const doub
     (void)t, (void)w;
     for (int b = 0; b < B; b++) {
         const double *zb = z + (long)b * RN, *ab = a + (long)b * RN;
+        double ma = mean(ab);
         for (int i = 0; i < RN; i++) {
-            if (az) az[(long)b * RN + i] = p[0] * lap(ab, i, c) + p[1] * (1 - 2 * zb[i]) * ab[i];
+            if (az) az[(long)b * RN + i] = p[0] * lap(ab, i, c) + p[1] * (1 - 2 * zb[i]) * ab[i] + ma;
             sD += ab[i] * lap(zb, i, c);
             sk += ab[i] * zb[i] * (1 - zb[i]);
         }
@@ -92,18 +107,19 @@ static void rd_jvp(int B, double t, const double *z, const double *p, const doub
     (void)t, (void)w;
     for (int b = 0; b < B; b++) {
         const double *zb = z + (long)b * RN, *vb = v + (long)b * RN;
-        for (int i = 0; i < RN; i++) out[(long)b * RN + i] = p[0] * lap(vb, i, c) + p[1] * (1 - 2 * zb[i]) * vb[i];
+        double mv = mean(vb);
+        for (int i = 0; i < RN; i++) out[(long)b * RN + i] = p[0] * lap(vb, i, c) + p[1] * (1 - 2 * zb[i]) * vb[i] + mv;
     }
 }
 
 static void rd_jac(double t, const double *z, const double *p, double *J, double *w) {
     double c = idx2();
     (void)t, (void)w;
-    memset(J, 0, (size_t)RN * RN * sizeof(double));
+    for (long q = 0; q < (long)RN * RN; q++) J[q] = EPS / RN;
     for (int i = 0; i < RN; i++) {
-        J[(long)i * RN + i] = -2 * p[0] * c + p[1] * (1 - 2 * z[i]);
-        if (i > 0) J[(long)i * RN + i - 1] = p[0] * c;
-        if (i < RN - 1) J[(long)i * RN + i + 1] = p[0] * c;
+        J[(long)i * RN + i] += -2 * p[0] * c + p[1] * (1 - 2 * z[i]);
+        if (i > 0) J[(long)i * RN + i - 1] += p[0] * c;
+        if (i < RN - 1) J[(long)i * RN + i + 1] += p[0] * c;
     }
 }
 
@@ -176,9 +192,7 @@ static nodec_solver *make_m(const nodec_model *m, int B, double rtol, double ato
     return s;
 }
 
-static nodec_solver *make(int B, double rtol, double atol, int ls) {
-    return make_m(&rd_model, B, rtol, atol, ls, 0);
-}
+static nodec_solver *make(int B, double rtol, double atol, int ls) { return make_m(&rd_model, B, rtol, atol, ls, 0); }
 
 /* One adaptive solve to t = 2 and what it took. */
 typedef struct run {
@@ -245,16 +259,15 @@ static void test_solve(void) {
            g.steps, g.fe, g.kry, (double)g.mv / g.kry);
     printf("  GMRES on the quotient: %.2e; %.3f s, %ld steps, %ld f, %ld solves, %.1f products a solve\n", eq, gq.sec,
            gq.steps, gq.fe, gq.kry, (double)gq.mv / gq.kry);
-    printf("  dense, J reused:       %.2e from GMRES on the JVP; %.3f s, %ld steps, %ld f, %ld Jacobians, %ld LU\n",
-           ed, d.sec, d.steps, d.fe, d.jac, d.lu);
+    printf("  dense, J reused:       %.2e from GMRES on the JVP; %.3f s, %ld steps, %ld f, %ld Jacobians, %ld LU\n", ed,
+           d.sec, d.steps, d.fe, d.jac, d.lu);
     CHECK(ed <= 10 * rtol, "GMRES vs dense: %.3g > 10 rtol", ed);
     CHECK(e <= 1e-2 * rtol, "GMRES on the JVP vs dense with J every step: %.3g > 1e-2 rtol", e);
     CHECK(e < eq, "GMRES on the JVP (%.3g) not closer to dense than on the quotient (%.3g)", e, eq);
-    CHECK(g.mv * gq.kry < gq.mv * g.kry, "products a solve: JVP %ld/%ld, quotient %ld/%ld", g.mv, g.kry, gq.mv,
-          gq.kry);
+    CHECK(g.mv * gq.kry < gq.mv * g.kry, "products a solve: JVP %ld/%ld, quotient %ld/%ld", g.mv, g.kry, gq.mv, gq.kry);
     CHECK(g.fe < gq.fe, "f evaluations: JVP %ld, quotient %ld", g.fe, gq.fe);
-    CHECK(g.kry > 0 && g.jac == 0 && g.lu == 0, "the GMRES run: %ld Krylov solves, %ld Jacobians, %ld LU", g.kry,
-          g.jac, g.lu);
+    CHECK(g.kry > 0 && g.jac == 0 && g.lu == 0, "the GMRES run: %ld Krylov solves, %ld Jacobians, %ld LU", g.kry, g.jac,
+          g.lu);
     CHECK(d.kry == 0 && d.jac > 0, "the dense run: %ld Krylov solves, %ld Jacobians", d.kry, d.jac);
     CHECK(d.jac < f.jac && d.lu < f.lu, "J reuse: %ld Jacobians, %ld LU; every step %ld, %ld", d.jac, d.lu, f.jac,
           f.lu);
@@ -356,22 +369,43 @@ static void test_grad(void) {
     }
 }
 
-/* test_rt_krylov N [D]: only the timing, B = 1, at N points (N ≤ NMAX). */
+/* test_rt_krylov N [D]: only the timings, B = 1, at N points (N ≤ NMAX):
+ * the median of 3 runs of each way. */
 static void bench(int n) {
+    static const char *name[4] = {"GMRES, JVP", "GMRES, quotient", "dense, J reused", "dense, J every step"};
     static double z[4 * NMAX];
-    long k, j, st, fe;
-    double tg, td;
+    nodec_model q;
     rd_set(n);
-    tg = solve(1, 1e-6, ESD_LINSOLVE_GMRES, z, &k, &j, &st, &fe);
-    printf("N = %d: GMRES %.3f s (%ld steps)\n", n, tg, st);
-    td = solve(1, 1e-6, ESD_LINSOLVE_DENSE, z, &k, &j, &st, &fe);
-    printf("N = %d: dense %.3f s (%ld steps)\n", n, td, st);
+    q = rd_model;
+    q.jvp = NULL;
+    for (int w = 0; w < 4; w++) {
+        run R[3];
+        double t[3];
+        for (int i = 0; i < 3; i++) {
+            R[i] =
+                solve_m(w == 1 ? &q : &rd_model, 1, 1e-6, w < 2 ? ESD_LINSOLVE_GMRES : ESD_LINSOLVE_DENSE, w == 3, z);
+            t[i] = R[i].sec;
+        }
+        for (int i = 0; i < 2; i++) /* sort 3 */
+            for (int j = 0; j < 2 - i; j++)
+                if (t[j] > t[j + 1]) {
+                    double x = t[j];
+                    t[j] = t[j + 1], t[j + 1] = x;
+                }
+        printf("N = %d, D = %g, EPS = %g, %-20s %.3f s (median of 3), %ld steps, %ld f", n, TH[0], EPS, name[w], t[1],
+               R[0].steps, R[0].fe);
+        if (w < 2)
+            printf(", %.1f products a solve\n", (double)R[0].mv / R[0].kry);
+        else
+            printf(", %ld Jacobians, %ld LU\n", R[0].jac, R[0].lu);
+    }
 }
 
 int main(int argc, char **argv) {
     if (argc > 1) {
         int n = atoi(argv[1]);
         if (argc > 2) TH[0] = atof(argv[2]); /* D */
+        if (argc > 3) EPS = atof(argv[3]);
         if (n >= 2 && n <= NMAX) bench(n);
         return test_summary("krylov");
     }
