@@ -139,6 +139,26 @@ static const nodec_model drv_fv_model = {
     .loss = n2_loss, .loss_grad = n2_loss_grad, .inputs = &drv_inputs_fv,
 };
 
+/* the same with jvp: kvaerno4's GMRES path takes J·v from it, with u */
+static long drv_jvp_calls;
+static double drv_jvp_u; /* the u rows are read (ASan: they are the chunk's) */
+static void drv_jvp(int B, double t, const double *z, const double *u, const double *p, const double *v, double *out,
+                    double *w) {
+    (void)t, (void)z, (void)w;
+    drv_jvp_calls++;
+    for (int b = 0; b < B; b++, v += 2, out += 2, u += 6) {
+        drv_jvp_u += u[0] + u[5];
+        out[0] = v[1];
+        out[1] = -p[0] * v[0] - p[1] * v[1];
+    }
+}
+static const nodec_inputs drv_inputs_jvp = {2, 2, drv_in, drv_kind, 1, drv_f, drv_vjp, drv_jvp, drv_jac, NULL};
+static const nodec_model drv_jvp_model = {
+    .abi_version = NODEC_ABI_VERSION, .name = "drv_jvp", .source_hash = "0", .n_state = 2, .n_param = 4,
+    .n_state_vars = 2, .state_vars = drv_states, .n_param_vars = 1, .param_vars = drv_params, .uses_t = 1,
+    .loss = n2_loss, .loss_grad = n2_loss_grad, .inputs = &drv_inputs_jvp,
+};
+
 /* ---- the rows: two trajectories, different times, missing values ---- */
 
 enum { R0 = 8, R1 = 7 };
@@ -339,7 +359,8 @@ typedef struct g_out {
 } g_out;
 
 static const nodec_model *grad_model = &drv_model;
-static double grad_h; /* > 0: a fixed grid */
+static double grad_h;     /* > 0: a fixed grid */
+static int grad_linsolve; /* s->linsolve (kvaerno4's GMRES path) */
 
 static int grad(nodec_method meth, nodec_grad_mode mode, nodec_batch_mode batch, const double *th, const double *zz,
                 const double *tt, g_out *g, int want) {
@@ -347,6 +368,7 @@ static int grad(nodec_method meth, nodec_grad_mode mode, nodec_batch_mode batch,
     int rc;
     nodec_set_method(s, meth);
     if (grad_h > 0) nodec_set_fixed_step(s, grad_h);
+    s->linsolve = grad_linsolve;
     nodec_set_tolerances(s, 1e-12, 1e-14);
     nodec_set_grad_mode(s, mode);
     nodec_set_batch_mode(s, batch);
@@ -443,6 +465,23 @@ static void test_stiff_grads(nodec_method meth, double tol) {
     grad(meth, NODEC_GRAD_CHECKPOINT, NODEC_BATCH_SHARED, theta, z0, t_obs, &g, 1);
     snprintf(what, sizeof what, "%s checkpoint vs fd", nodec_method_name(meth));
     compare(what, &g, &f, tol);
+}
+
+/* kvaerno4's GMRES path, forced, on a model with inputs and a jvp: J·v
+ * forward is the inputs' jvp with the u rows (par_jvp), backward the VJP;
+ * the checkpoint gradient against the dense path's (1e-7). */
+static void test_krylov_grads(void) {
+    g_out d, g;
+    grad(NODEC_KVAERNO4, NODEC_GRAD_CHECKPOINT, NODEC_BATCH_SHARED, theta, z0, t_obs, &d, 1);
+    grad_model = &drv_jvp_model;
+    grad_linsolve = ESD_LINSOLVE_GMRES;
+    drv_jvp_calls = 0;
+    grad(NODEC_KVAERNO4, NODEC_GRAD_CHECKPOINT, NODEC_BATCH_SHARED, theta, z0, t_obs, &g, 1);
+    grad_model = &drv_model;
+    grad_linsolve = ESD_LINSOLVE_AUTO;
+    CHECK(drv_jvp_calls > 0 && isfinite(drv_jvp_u), "GMRES on drv_jvp_model: jvp called %ld times, Σu %g",
+          drv_jvp_calls, drv_jvp_u);
+    compare("kvaerno4 checkpoint GMRES vs dense", &g, &d, 1e-7);
 }
 
 /* rk4 on a fixed grid (h = 0.05; knots inside steps, where f jumps):
@@ -570,6 +609,7 @@ int main(void) {
     test_stiff_grads(NODEC_RODAS5P, 1e-7);
     test_stiff_grads(NODEC_AUTO, 1e-7);
     test_stiff_grads(NODEC_KVAERNO4, 1e-7);
+    test_krylov_grads();
     test_fixed_grads();
     test_threads();
     test_errors();

@@ -28,6 +28,8 @@
  *     pass also on the GMRES path (its J·v the model's VJP); dθ within
  *     1e-6 of rodas5p's at rtol 1e-11 and of central differences of the
  *     loss (kvaerno4 on GMRES at rtol 1e-11, δ = 1e-5 relative);
+ *   - the GMRES path's checkpoint gradient at B = 16 split into two
+ *     chunks: 1 and 2 threads the same bits;
  *   - the time of dense vs GMRES at N = 400 is printed, not checked
  *     (`test_rt_krylov N [D]`: only the timings, medians of 3, B = 1,
  *     N ≤ 2000: GMRES on the JVP and on the quotient, dense with J
@@ -369,7 +371,34 @@ static void test_grad(void) {
     }
 }
 
-/* test_rt_krylov N [D]: only the timings, B = 1, at N points (N ≤ NMAX):
+/* The GMRES path with the batch split (B = 16, chunks of 8 rows: par_jvp
+ * and par_vjp over two chunks): 1 and 2 threads give the same bits. */
+static void test_threads(void) {
+    enum { BT = 16 };
+    static const double t[3] = {0, 0.5, 1};
+    static double z0[BT * NMAX], obs[3 * BT * NMAX], zo[2][3 * BT * NMAX], dz[2][BT * NMAX];
+    double L[2], dth[2][2];
+    rd_set(100);
+    for (long i = 0; i < (long)BT * RN; i++) z0[i] = 0.5 * sin(0.01 * i) + 0.3;
+    for (long i = 0; i < 3L * BT * RN; i++) obs[i] = 0.2 * sin(0.37 * i);
+    for (int th = 1; th <= 2; th++) {
+        nodec_solver *s = make(BT, 1e-6, 1e-9, ESD_LINSOLVE_GMRES);
+        int rc;
+        nodec_set_threads(s, th);
+        nodec_set_grad_mode(s, NODEC_GRAD_CHECKPOINT);
+        s->chunk_rows = 8;
+        rc = nodec_loss_grad(s, TH, z0, 3, t, obs, &L[th - 1], dth[th - 1], dz[th - 1], NULL, zo[th - 1]);
+        CHECK(rc == 0 && s->xs[0].krylov > 0 && s->xs[1].krylov > 0, "threads %d: %s (Krylov solves %ld, %ld)", th,
+              nodec_get_error_message(s), s->xs[0].krylov, s->xs[1].krylov);
+        nodec_free(s);
+    }
+    CHECK(L[0] == L[1] && memcmp(dth[0], dth[1], sizeof dth[0]) == 0 &&
+              memcmp(dz[0], dz[1], (size_t)BT * RN * sizeof(double)) == 0 &&
+              memcmp(zo[0], zo[1], 3 * (size_t)BT * RN * sizeof(double)) == 0,
+          "GMRES path, 1 and 2 threads: not the same bits");
+}
+
+/* test_rt_krylov N D [EPS]: only the timings, B = 1, at N points (N ≤ NMAX):
  * the median of 3 runs of each way. */
 static void bench(int n) {
     static const char *name[4] = {"GMRES, JVP", "GMRES, quotient", "dense, J reused", "dense, J every step"};
@@ -412,5 +441,6 @@ int main(int argc, char **argv) {
     test_solve();
     test_memory();
     test_grad();
+    test_threads();
     return test_summary("krylov");
 }
