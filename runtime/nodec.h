@@ -59,7 +59,9 @@ typedef enum nodec_method {
     NODEC_RODAS4,  /* Hairer & Wanner's RODAS, order 4(3), 6 stages */
     NODEC_RODAS5P, /* Steinebach 2023, order 5(4), 8 stages */
     NODEC_AUTO,    /* dopri5, switching to rodas5p where the problem is
-                      stiff and back (Hairer's stiffness test) */
+                      stiff and back (Hairer's stiffness test); for a
+                      state of more than 512 doubles, to kvaerno4 on
+                      GMRES (no dense Jacobian), and not back */
     /* ESDIRK: Kværnø's 4(3) (BIT 44, 2004), 5 stages, L-stable and stiffly
      * accurate, simplified Newton on each stage with one LU of
      * W = I/(hγ) − ∂f/∂z per trajectory and step; cubic Hermite dense
@@ -182,7 +184,7 @@ long nodec_get_num_vjp_evals(const nodec_solver *s, int pass);
 /* Implicit methods, per pass: ∂f/∂z evaluations and factorisations of
  * W = I/(hγ) − ∂f/∂z (each over the whole batch), accepted implicit steps,
  * auto's switches between explicit and implicit, and the method of the
- * last accepted step (auto: NODEC_DOPRI5 or NODEC_RODAS5P). */
+ * last accepted step (auto: NODEC_DOPRI5, NODEC_RODAS5P or NODEC_KVAERNO4). */
 long nodec_get_num_jac_evals(const nodec_solver *s, int pass);
 long nodec_get_num_lu(const nodec_solver *s, int pass);
 long nodec_get_num_stiff_steps(const nodec_solver *s, int pass);

@@ -265,8 +265,10 @@ int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o, nodec_pass_sta
     r->pass = pass;
     r->xs = &s->xs[strcmp(pass, "backward") == 0];
     if (s->method == NODEC_AUTO) {
+        /* a state too large for a dense Jacobian (esd_krylov): kvaerno4 on
+         * GMRES, since a Rosenbrock method needs W's LU */
         r->expl = &tabs[AUTO_EXPLICIT];
-        r->stiff = &tabs[AUTO_STIFF];
+        r->stiff = o->jac && esd_krylov(s, o) ? &esd_kvaerno4 : &tabs[AUTO_STIFF];
         rows = r->expl->s > r->stiff->s ? r->expl->s : r->stiff->s;
         ros = 1;
     }
@@ -278,7 +280,7 @@ int rk_init(rk *r, nodec_solver *s, const rk_tab *tab, rk_ode *o, nodec_pass_sta
                                "a Jacobian (%s pass)",
                                pass);
         nj = (size_t)nx * o->blk;
-        if (tab->esd && esd_krylov(s, o)) nj = 0, kry = 1;
+        if ((tab->esd || (r->stiff && r->stiff->esd)) && esd_krylov(s, o)) nj = 0, kry = 1;
     }
     r->bytes = ((rows + 4 + 2 * ros) * n + 2 * nj) * sizeof(double) + (nj ? (size_t)o->nblk * o->blk * sizeof(int) : 0);
     r->k = mem_alloc(&s->mem, r->bytes);
@@ -464,13 +466,15 @@ int rk_take(rk *r, double h, double t1, double *Ys) {
  *
  * Implicit steps: the problem is non-stiff where the next step h times
  * ‖∂F/∂y‖∞ (≥ the spectral radius) is at most 2, within dopri5's stability
- * region with margin; 6 such steps in a row switch back.  The switch takes
+ * region with margin; 6 such steps in a row switch back.  On the GMRES
+ * path (a large state: auto's stiff method is kvaerno4 there, esd_krylov)
+ * there is no ∂F/∂y to bound: once stiff, auto stays.  The switch takes
  * effect at the next attempt (dense output still needs this step's
  * tableau). */
 static void detect_stiffness(rk *r, double h) {
     const rk_tab *tb = r->tab, *to = NULL;
     int n = r->o->n;
-    if (!tb->ros) {
+    if (!RK_IMPLICIT(tb)) {
         int s = tb->s;
         const double *kl = r->k + (size_t)(s - 1) * n, *km = r->k + (size_t)(s - 2) * n;
         double num = 0, den = 0;
@@ -487,7 +491,7 @@ static void detect_stiffness(rk *r, double h) {
         } else if (++r->nnonstiff >= 6) {
             r->nstiff = 0;
         }
-    } else if (fabs(r->h) * ros_jac_norm(r) <= 2) {
+    } else if (r->J && fabs(r->h) * ros_jac_norm(r) <= 2) { /* (the GMRES path has no J: it stays) */
         if (++r->nnonstiff >= 6) to = r->expl;
     } else {
         r->nnonstiff = 0;

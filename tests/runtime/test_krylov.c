@@ -30,6 +30,9 @@
  *     loss (kvaerno4 on GMRES at rtol 1e-11, δ = 1e-5 relative);
  *   - the GMRES path's checkpoint gradient at B = 16 split into two
  *     chunks: 1 and 2 threads the same bits;
+ *   - auto on a large state switches from dopri5 to kvaerno4 on GMRES
+ *     (test_auto: no Jacobian; z and the checkpoint gradient as
+ *     kvaerno4's dense path's, 10 rtol and 1e-5);
  *   - the time of dense vs GMRES at N = 400 is printed, not checked
  *     (`test_rt_krylov N [D]`: only the timings, medians of 3, B = 1,
  *     N ≤ 2000: GMRES on the JVP and on the quotient, dense with J
@@ -371,6 +374,64 @@ static void test_grad(void) {
     }
 }
 
+/* auto on a large state: its stiff method is kvaerno4 on GMRES (a
+ * Rosenbrock method needs W's LU).  N = 400 with GMRES forced: auto
+ * switches from dopri5, forms no Jacobian, and z agrees with kvaerno4's
+ * dense path within 10 rtol; its checkpoint gradient with kvaerno4's
+ * within 1e-5 of the largest entry.  N = 513 (the switch): the same
+ * without forcing. */
+static void test_auto(void) {
+    static const double t[4] = {0, 0.5, 1, 2};
+    static double za[4 * 2 * NMAX], zd[4 * 2 * NMAX], obs[4 * 2 * NMAX];
+    double z0[2 * NMAX], dta[2], dtd[2], La, Ld, m = 0, e = 0;
+    rd_set(400);
+    rd_z0(2, z0);
+    nodec_solver *s = make(2, 1e-6, 1e-9, ESD_LINSOLVE_GMRES);
+    nodec_set_method(s, NODEC_AUTO);
+    int rc = nodec_solve(s, TH, z0, 4, t, za);
+    CHECK(rc == 0, "auto, GMRES: %s", nodec_get_error_message(s));
+    solve(2, 1e-6, ESD_LINSOLVE_DENSE, zd, &(long){0}, &(long){0}, &(long){0}, &(long){0});
+    double d = relmax(za + 2 * RN, zd + 2 * RN, 3L * 2 * RN);
+    printf("auto, N = 400, GMRES forced: %ld switches, %ld stiff of %ld steps, %ld Krylov solves, %ld Jacobians, "
+           "last method %s; z vs kvaerno4 dense %.2e\n",
+           nodec_get_num_switches(s, 0), nodec_get_num_stiff_steps(s, 0), nodec_get_num_steps(s, 0),
+           s->xs[0].krylov, s->xs[0].jac_evals, nodec_method_name(nodec_get_method_in_use(s, 0)), d);
+    CHECK(nodec_get_num_switches(s, 0) >= 1 && nodec_get_method_in_use(s, 0) == NODEC_KVAERNO4,
+          "auto did not switch to kvaerno4 (%ld switches, last %s)", nodec_get_num_switches(s, 0),
+          nodec_method_name(nodec_get_method_in_use(s, 0)));
+    CHECK(s->xs[0].krylov > 0 && s->xs[0].jac_evals == 0 && s->xs[0].lu == 0,
+          "auto on GMRES: %ld Krylov solves, %ld Jacobians, %ld LU", s->xs[0].krylov, s->xs[0].jac_evals,
+          s->xs[0].lu);
+    CHECK(d <= 10 * 1e-6, "auto (GMRES) vs kvaerno4 (dense): %.3g", d);
+    nodec_free(s);
+
+    rd_set(100);
+    rd_z0(2, z0);
+    for (long i = 0; i < 4L * 2 * RN; i++) obs[i] = 0.2 * sin(0.37 * i);
+    for (int k = 0; k < 2; k++) {
+        s = make(2, 1e-8, 1e-10, k ? ESD_LINSOLVE_DENSE : ESD_LINSOLVE_GMRES);
+        nodec_set_method(s, k ? NODEC_KVAERNO4 : NODEC_AUTO);
+        rc = nodec_loss_grad(s, TH, z0, 4, t, obs, k ? &Ld : &La, k ? dtd : dta, NULL, NULL, NULL);
+        CHECK(rc == 0, "loss_grad (%s): %s", k ? "kvaerno4" : "auto", nodec_get_error_message(s));
+        if (!k) CHECK(s->xs[1].krylov > 0, "auto's backward pass made no Krylov solve");
+        nodec_free(s);
+    }
+    for (int i = 0; i < 2; i++) m = fmax(m, fabs(dtd[i])), e = fmax(e, fabs(dta[i] - dtd[i]));
+    printf("  checkpoint, N = 100: dθ auto/GMRES (%.10g, %.10g), kvaerno4 dense (%.10g, %.10g): %.2e\n", dta[0],
+           dta[1], dtd[0], dtd[1], e / m);
+    CHECK(e <= 1e-5 * m, "dθ: auto (GMRES) vs kvaerno4 (dense) %.3g of the largest", e / m);
+
+    rd_set(ESD_KRYLOV_N + 1);
+    rd_z0(1, z0);
+    s = make(1, 1e-5, 1e-8, ESD_LINSOLVE_AUTO);
+    nodec_set_method(s, NODEC_AUTO);
+    rc = nodec_solve(s, TH, z0, 4, t, za);
+    CHECK(rc == 0 && nodec_get_method_in_use(s, 0) == NODEC_KVAERNO4 && s->xs[0].jac_evals == 0,
+          "auto at N = %d: rc %d, last method %s, %ld Jacobians", RN, rc,
+          nodec_method_name(nodec_get_method_in_use(s, 0)), s->xs[0].jac_evals);
+    nodec_free(s);
+}
+
 /* The GMRES path with the batch split (B = 16, chunks of 8 rows: par_jvp
  * and par_vjp over two chunks): 1 and 2 threads give the same bits. */
 static void test_threads(void) {
@@ -442,5 +503,6 @@ int main(int argc, char **argv) {
     test_memory();
     test_grad();
     test_threads();
+    test_auto();
     return test_summary("krylov");
 }
