@@ -162,7 +162,8 @@ int inp_check_range(nodec_solver *s, int n_times, const double *t) {
         if (lo < s->in->t0[b] || hi > s->in->t1[b])
             return nodec__fail(s, NODEC_ILL_INPUT,
                                "trajectory %d is solved over [%g, %g], outside its input rows' times "
-                               "[%g, %g]: inputs are not extrapolated",
+                               "[%g, %g]: inputs are not extrapolated; solve within those times, or give "
+                               "rows that cover the solve",
                                b, lo, hi, s->in->t0[b], s->in->t1[b]);
     return NODEC_SUCCESS;
 }
