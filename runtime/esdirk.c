@@ -41,7 +41,7 @@
  *
  * Convergence (Hairer & Wanner §IV.8, radau5): θ = ‖Δ_m‖/‖Δ_{m−1}‖,
  * η = θ/(1 − θ) (before a second iterate: η of the last stage, raised to
- * 0.8); converged when η‖Δ‖ ≤ κ = 0.01 in the error norm (1 = the
+ * 0.8, or 1 before the integrator's first rate); converged when η‖Δ‖ ≤ κ = 0.01 in the error norm (1 = the
  * tolerance).  Failed, and the step is rejected with h halved (solver.c),
  * when θ ≥ 1, when the rate predicts no convergence within NEWT_MAX
  * iterations, or when F is not finite at an iterate.
@@ -334,7 +334,11 @@ static int stage(rk *r, int i, double h, double ti) {
     double hg = h * tb->esd->gamma, fac = 1 / hg, *k = r->k, *ki = k + (size_t)i * n;
     double *psi = r->ft, *Y = r->ynew, *d = r->yd, dold = 0;
     const double *kp = k + (size_t)(i - 1) * n;
-    double eta = pow(fmax(r->eta, DBL_EPSILON), 0.8);
+    /* no rate known yet (the integrator's first stage): 1, as radau5's
+     * FACCON, so that one iteration is never taken as converged on the
+     * strength of η = 0 (Robertson's first stage from y2 = 0 was: k_2
+     * 3.5e-5 from f(Y_2), 1 % of dL/dy2(0) in direct mode) */
+    double eta = r->eta > 0 ? pow(fmax(r->eta, DBL_EPSILON), 0.8) : 1;
 
     rk_combine(psi, r->y, h, &RK_A(tb, i, 0), k, i, n);
     for (int p = 0; p < nx; p++) Y[p] = psi[p] + hg * kp[p];
