@@ -41,10 +41,11 @@
  *
  * Convergence (Hairer & Wanner §IV.8, radau5): θ = ‖Δ_m‖/‖Δ_{m−1}‖,
  * η = θ/(1 − θ) (before a second iterate: η of the last stage, raised to
- * 0.8, or 1 before the integrator's first rate); converged when η‖Δ‖ ≤ κ = 0.01 in the error norm (1 = the
- * tolerance).  Failed, and the step is rejected with h halved (solver.c),
- * when θ ≥ 1, when the rate predicts no convergence within NEWT_MAX
- * iterations, or when F is not finite at an iterate.
+ * 0.8, or 1 before the integrator's first rate); converged when
+ * η‖Δ‖ ≤ κ = 0.01 in the error norm (1 = the tolerance).  Failed, and
+ * the step is rejected with h halved (solver.c), when θ ≥ 1, when the
+ * rate predicts no convergence within NEWT_MAX iterations, or when F is
+ * not finite at an iterate.
  *
  * Quadratures (the adjoint's aθ, at; see rk_ode): their F depends on the
  * blocks' components only, so their stage equation is explicit once the
