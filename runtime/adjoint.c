@@ -690,6 +690,8 @@ typedef struct rev {
     const rk_tab *tb;
     double *Ys, *kb, *Yb, *thb, *ye; /* s×nz, s×nz, nz, P, nz */
     double *dth;                     /* accumulated dL/dθ */
+    double *M;                       /* kvaerno4: B blocks of (I − hγJ)ᵀ's LU */
+    int *piv;
 } rev;
 
 /* Adjoint of y(x) = y0 + h Σ_j w_j(x) k_j at x = (t_i − t0)/h for the
@@ -719,14 +721,65 @@ static int all_zero(const double *v, long n) {
     return 1;
 }
 
+/* kvaerno4's stage inputs after the replayed step: Y_1 = y0, Y_i = y0 +
+ * h Σ_{j<i} a_ij k_j + hγ k_i (the Newton iteration's, which rk_take
+ * does not store). */
+static void esd_stage_inputs(const rk_tab *tb, const double *y0, const double *k, double h, long nz, double *Ys) {
+    double hg = h * tb->esd->gamma;
+    memcpy(Ys, y0, nz * sizeof(double));
+    for (int i = 1; i < tb->s; i++) {
+        double *Y = Ys + (size_t)i * nz;
+        const double *ki = k + (size_t)i * nz;
+        rk_combine(Y, y0, h, &RK_A(tb, i, 0), k, i, (int)nz);
+        for (long p = 0; p < nz; p++) Y[p] += hg * ki[p];
+    }
+}
+
+/* kvaerno4's implicit stage k = f(t_j, Y_j), Y_j = ψ_j + hγ k, is
+ * differentiated exactly (implicit function theorem): dk = (I − hγJ)⁻¹ ×
+ * (J dψ_j + ∂f/∂t dt_j + ∂f/∂θ dθ) with J = ∂f/∂z at the stage's own
+ * (t_j, Y_j) — not the Newton iteration's J, which is the step start's or
+ * an older one.  So the cotangent g of k becomes λ = (I − hγJ)⁻ᵀ g (in
+ * place), and the VJP of f with λ gives ψ_j's, θ's and t_j's.  One J and
+ * one LU per trajectory a stage. */
+static int esd_stage_solve(rev *v, double tj, const double *Y, double hg, double *g) {
+    ctx *c = v->c;
+    int n = c->m->n_state;
+    fwd_jac_z(c->s, c->theta, c->B, tj, Y, v->M);
+    c->s->xs[1].jac_evals++;
+    c->s->xs[1].lu++;
+    for (int b = 0; b < c->B; b++) {
+        double *M = v->M + (size_t)b * n * n;
+        int *piv = v->piv + (size_t)b * n, col;
+        for (int p = 0; p < n; p++) /* M = I − hγJᵀ */
+            for (int q = p; q < n; q++) {
+                double jpq = M[p * n + q], jqp = M[q * n + p];
+                M[p * n + q] = (p == q) - hg * jqp;
+                M[q * n + p] = (p == q) - hg * jpq;
+            }
+        if ((col = la_lu(n, M, piv)))
+            return nodec__fail(c->s, NODEC_SINGULAR,
+                               "the matrix I - h*gamma*df/dz of a stage of the "
+                               "implicit method %s is singular or not finite at "
+                               "t = %.6g (backward pass of gradient mode direct, "
+                               "h*gamma = %.3g, trajectory %d, column %d): check "
+                               "the model's jac_z, or use mode checkpoint",
+                               v->tb->name, tj, hg, b, col - 1);
+        la_lu_solve(n, M, piv, g + (size_t)b * n);
+    }
+    return NODEC_SUCCESS;
+}
+
 /* Adjoint of one step: yb holds ȳ1 on entry and ȳ0 on exit; v->kb holds
- * the stages' cotangents from the dense output. */
-static void step_reverse(rev *v, const double *k, double t0, double t1, double h, double *yb, double *taub,
-                         double *hb) {
+ * the stages' cotangents from the dense output.  An explicit tableau's
+ * stages k_j = f(t_j, Y_j) are reversed with one VJP each; kvaerno4's
+ * implicit ones (j ≥ 1) first pass their cotangent through
+ * esd_stage_solve, and Y_j's hγ k_j adds to h's. */
+static int step_reverse(rev *v, const double *k, double t0, double t1, double h, double *yb, double *taub, double *hb) {
     ctx *c = v->c;
     const rk_tab *tb = v->tb;
     long nz = c->nz;
-    int s = tb->s, P = c->P;
+    int s = tb->s, P = c->P, rc;
 
     for (int j = 0; j < s; j++) {
         if (tb->b[j] == 0) continue;
@@ -736,12 +789,15 @@ static void step_reverse(rev *v, const double *k, double t0, double t1, double h
     for (int j = s - 1; j >= 0; j--) {
         double *kbj = v->kb + (size_t)j * nz, tb_ = 0;
         double tj = tb->c[j] == 1 ? t1 : t0 + tb->c[j] * h;
+        const double *Yj = v->Ys + (size_t)j * nz;
         if (all_zero(kbj, nz)) continue;
-        par_vjp(c->s, c->B, tj, v->Ys + (size_t)j * nz, c->theta, kbj, NULL, v->Yb, v->thb, &tb_);
+        if (tb->esd && j > 0 && (rc = esd_stage_solve(v, tj, Yj, h * tb->esd->gamma, kbj))) return rc;
+        par_vjp(c->s, c->B, tj, Yj, c->theta, kbj, NULL, v->Yb, v->thb, &tb_);
         c->s->stats.backward.vjp_evals++;
         for (int q = 0; q < P; q++) v->dth[q] += v->thb[q];
         *taub += tb_;
         *hb += tb->c[j] * tb_;
+        if (tb->esd && j > 0) *hb += tb->esd->gamma * dot(v->Yb, k + (size_t)j * nz, nz);
         for (long p = 0; p < nz; p++) yb[p] += v->Yb[p];
         for (int l = 0; l < j; l++) {
             double al = RK_A(tb, j, l);
@@ -750,6 +806,7 @@ static void step_reverse(rev *v, const double *k, double t0, double t1, double h
             *hb += al * dot(v->Yb, k + (size_t)l * nz, nz);
         }
     }
+    return NODEC_SUCCESS;
 }
 
 static int direct(ctx *c, double *dtheta, double *dz0) {
@@ -762,14 +819,24 @@ static int direct(ctx *c, double *dtheta, double *dz0) {
     nodec_pass_stats rst = {0};
     fwd_ode fo;
     rk rr = {0};
-    rev v = {c, tb, NULL, NULL, NULL, NULL, NULL, NULL};
+    rev v = {c, tb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     double *buf = NULL, *yb;
-    size_t bytes = ((size_t)2 * st * nz + 3 * nz + 2 * (size_t)P) * sizeof(double);
+    /* kvaerno4: one (I − hγJ)ᵀ per trajectory and its pivots */
+    size_t nm = tb->esd ? (size_t)nz * c->m->n_state : 0;
+    size_t bytes =
+        ((size_t)2 * st * nz + 3 * nz + 2 * (size_t)P + nm) * sizeof(double) + (tb->esd ? nz : 0) * sizeof(int);
 
+    fwd_ode_init(&fo, s, c->theta, c->B, &rst);
+    if (tb->esd && esd_krylov(s, &fo.o))
+        return nodec__fail(s, NODEC_ILL_INPUT,
+                           "gradient mode direct through kvaerno4's steps needs "
+                           "the dense Jacobian, which its GMRES path (a state of "
+                           "more than %d, here %d) forms none of: use mode "
+                           "checkpoint, the default for implicit methods",
+                           ESD_KRYLOV_N, c->m->n_state);
     rc = fwd_solve(s, c->theta, c->B, c->z0, N + 1, c->t, c->zobs, &tp.hk, &s->stats.forward);
     if (rc == 0) rc = losses(c);
     if (rc == 0 && !(buf = mem_alloc(&s->mem, bytes))) rc = oom(s);
-    fwd_ode_init(&fo, s, c->theta, c->B, &rst);
     if (rc == 0) rc = rk_init(&rr, s, tb, &fo.o, &rst, "backward");
     if (rc) goto done;
     rr.adaptive = 0;
@@ -780,6 +847,10 @@ static int direct(ctx *c, double *dtheta, double *dz0) {
     yb = v.ye + nz;
     v.thb = yb + nz;
     v.dth = v.thb + P;
+    if (tb->esd) {
+        v.M = v.dth + P;
+        v.piv = (int *)(v.M + nm);
+    }
     memcpy(yb, c->g + (long)N * nz, nz * sizeof(double));
     while (first_break < tp.n - 1 && !inp_is_break(s, tp.step[3 * first_break + 1])) first_break++;
     for (long k = tp.n - 1; k >= 0 && rc == 0; k--) {
@@ -793,6 +864,7 @@ static int direct(ctx *c, double *dtheta, double *dz0) {
         rc = rk_take(&rr, h, t1, v.Ys);
         s->stats.backward.f_evals += rst.f_evals;
         if (rc) break;
+        if (tb->esd) esd_stage_inputs(tb, rr.yprev, rr.k, h, nz, v.Ys);
         memset(v.kb, 0, (size_t)st * nz * sizeof(double));
         memset(v.ye, 0, nz * sizeof(double));
         if (fixed) {
@@ -801,7 +873,7 @@ static int direct(ctx *c, double *dtheta, double *dz0) {
         } else {
             for (; i >= 1 && c->t[i] > t0; i--) interp_reverse(&v, rr.k, t0, h, i, &taub, &hb);
         }
-        step_reverse(&v, rr.k, t0, t1, h, yb, &taub, &hb);
+        if ((rc = step_reverse(&v, rr.k, t0, t1, h, yb, &taub, &hb))) break;
         for (long p = 0; p < nz; p++) yb[p] += v.ye[p];
         if (fixed) {
             double fj = (double)j / m;

@@ -130,13 +130,18 @@ static int loss_grad(nodec_solver *s, const double *theta, const double *z0, int
     if (!obs || !loss) return nodec__fail(s, NODEC_ILL_INPUT, "obs or loss is NULL");
     if (!m->loss_grad || ((dtheta || dz0 || dt) && (m->inputs ? !m->inputs->vjp : !m->vjp)))
         return nodec__fail(s, NODEC_BAD_MODEL, "model '%s' lacks loss_grad or vjp", m->name);
-    if (nodec__implicit(s->method) && nodec_get_grad_mode(s) != NODEC_GRAD_CHECKPOINT)
+    /* direct through kvaerno4's implicit stages needs J at each stage (adjoint.c);
+     * through a Rosenbrock step, whose stages use J itself, it needs ∂J */
+    if (nodec__implicit(s->method) && nodec_get_grad_mode(s) != NODEC_GRAD_CHECKPOINT &&
+        !(nodec_get_grad_mode(s) == NODEC_GRAD_DIRECT && s->method == NODEC_KVAERNO4))
         return nodec__fail(s, NODEC_ILL_INPUT,
                            nodec_get_grad_mode(s) == NODEC_GRAD_DIRECT
                                ? "gradient mode direct cannot differentiate through the steps "
-                                 "of the implicit method %s (that needs second derivatives "
-                                 "of f, which nodec does not emit): use mode checkpoint, the "
-                                 "default for implicit methods"
+                                 "of the Rosenbrock method %s (its stages use df/dz, so that "
+                                 "needs second derivatives of f, which nodec does not emit; "
+                                 "auto's stiff method is rodas5p): use mode checkpoint, the "
+                                 "default for implicit methods, or the method kvaerno4, "
+                                 "which supports direct"
                                : "gradient mode adjoint (backsolve) cannot run with the "
                                  "implicit method %s: it integrates z backwards in time, "
                                  "which is unstable for stiff problems, and an implicit "
