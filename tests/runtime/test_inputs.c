@@ -26,9 +26,9 @@
  *     other and vs differences (4th order, δ = 1e-3) of L in θ, z0, t_i,
  *     1e-7 of the largest entry,
  *     for u0/u1 cubic/cubic, linear/hold, hold/linear; rodas5p, auto
- *     (checkpoint) and kvaerno4 vs differences;
- *   rk4 on a fixed grid (knots inside steps): direct dθ, dz0 vs the
- *     differences (1e-8);
+ *     (checkpoint) and kvaerno4 (checkpoint and direct) vs differences;
+ *   rk4 and kvaerno4 on a fixed grid (knots inside steps): direct dθ,
+ *     dz0 vs the differences (1e-8);
  *   independent batch mode ≈ shared; f_vjp the same bits as f, then vjp;
  *   1 vs 2 threads the same bits (B = 40, chunks of 8 rows);
  *   errors: no nodec_set_inputs, a solve outside the rows, bad rows, an
@@ -465,6 +465,10 @@ static void test_stiff_grads(nodec_method meth, double tol) {
     grad(meth, NODEC_GRAD_CHECKPOINT, NODEC_BATCH_SHARED, theta, z0, t_obs, &g, 1);
     snprintf(what, sizeof what, "%s checkpoint vs fd", nodec_method_name(meth));
     compare(what, &g, &f, tol);
+    if (meth == NODEC_KVAERNO4) { /* direct through its implicit steps */
+        grad(meth, NODEC_GRAD_DIRECT, NODEC_BATCH_SHARED, theta, z0, t_obs, &g, 1);
+        compare("kvaerno4 direct vs fd", &g, &f, tol);
+    }
 }
 
 /* kvaerno4's GMRES path, forced, on a model with inputs and a jvp: J·v
@@ -495,6 +499,16 @@ static void test_fixed_grads(void) {
     grad_h = 0;
     check_vec("rk4 fixed direct vs fd dtheta", g.dth, f.dth, NP, 1e-8, 1e-8);
     check_vec("rk4 fixed direct vs fd dz0", g.dz0, f.dz0, B * 2, 1e-8, 1e-8);
+    /* the same through kvaerno4's implicit stages */
+    grad_h = 0.05;
+    fd(NODEC_KVAERNO4, NODEC_GRAD_DIRECT, &f);
+    grad(NODEC_KVAERNO4, NODEC_GRAD_DIRECT, NODEC_BATCH_SHARED, theta, z0, t_obs, &g, 1);
+    grad_h = 0;
+    check_vec("kvaerno4 fixed direct vs fd dtheta", g.dth, f.dth, NP, 1e-8, 1e-8);
+    check_vec("kvaerno4 fixed direct vs fd dz0", g.dz0, f.dz0, B * 2, 1e-8, 1e-8);
+    printf("kvaerno4 fixed h = 0.05, direct: dL/dtheta = %.10f %.10f %.10f %.10f (differences %.10f %.10f %.10f "
+           "%.10f)\n",
+           g.dth[0], g.dth[1], g.dth[2], g.dth[3], f.dth[0], f.dth[1], f.dth[2], f.dth[3]);
 }
 
 /* ---- threads: the same bits ---- */
