@@ -20,8 +20,9 @@
  *             replayed bit for bit from its checkpoint, its dense output kept,
  *             and [a, aθ, at] integrated backward against it, one forward step
  *             at a time: no reverse-solve error.  Memory O(steps) scalars +
- *             O(steps/k + k) states.  The default, and the only mode, for the
- *             implicit methods: the adjoint a' = −Jᵀa is as stiff as the
+ *             O(steps/k + k) states.  The default for the implicit
+ *             methods (and the only mode but kvaerno4's direct): the
+ *             adjoint a' = −Jᵀa is as stiff as the
  *             forward problem, and is solved with the same implicit method
  *             (its Jacobian is −Jᵀ at the interpolated z(t); aθ and at are
  *             quadratures); under auto each forward step's method is recorded
@@ -33,7 +34,10 @@
  *             step's stored start state.  What depends on the times: fixed
  *             grids split [t_i, t_i+1] in m steps of (t_i+1 − t_i)/m; adaptive
  *             steps start at t_0 + Σ h and the last one ends at t_N.  Memory
- *             O(steps).  Exact for the discrete map: the reference.
+ *             O(steps).  Exact for the discrete map: the reference.  Also
+ *             through kvaerno4's implicit stages, each differentiated
+ *             exactly at its own J (esd_stage_solve); not through a
+ *             Rosenbrock step, whose stages use J itself (that needs ∂J).
  *
  * Tapes (checkpoint, direct) grow geometrically; the integrators' step
  * loops never allocate.

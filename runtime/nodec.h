@@ -55,7 +55,8 @@ typedef enum nodec_method {
     NODEC_DOPRI8,
     /* Implicit (stiff) methods: L-stable Rosenbrock methods on the model's
      * ∂f/∂z (jac_z), one dense LU per trajectory and step.  Their default
-     * gradient mode is checkpoint; adjoint and direct are refused. */
+     * gradient mode is checkpoint; adjoint and direct are refused (direct
+     * through a Rosenbrock step would need second derivatives of f). */
     NODEC_RODAS4,  /* Hairer & Wanner's RODAS, order 4(3), 6 stages */
     NODEC_RODAS5P, /* Steinebach 2023, order 5(4), 8 stages */
     NODEC_AUTO,    /* dopri5, switching to rodas5p where the problem is
@@ -65,7 +66,9 @@ typedef enum nodec_method {
     /* ESDIRK: Kværnø's 4(3) (BIT 44, 2004), 5 stages, L-stable and stiffly
      * accurate, simplified Newton on each stage with one LU of
      * W = I/(hγ) − ∂f/∂z per trajectory and step; cubic Hermite dense
-     * output.  Gradients as the Rosenbrock methods (checkpoint). */
+     * output.  Gradient mode checkpoint by default; direct too (each
+     * stage differentiated exactly, one jac_z and LU a stage; not on the
+     * GMRES path of states over 512); adjoint refused. */
     NODEC_KVAERNO4
 } nodec_method;
 
