@@ -145,18 +145,18 @@ static void cases(void) {
     double A[4] = {-5000.5, 4999.5, 4999.5, -5000.5}, lz0[4] = {1, 0.5, -0.3, 0.8};
     double lt[4] = {0, 0.5, 1, 2},
            lobs[16] = {1, 0.5, -0.3, 0.8, 0.4, 0.3, 0.2, 0.1, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.0, 0.05};
-    dcase lin = {"lin2 (B = 2)", &lin2_model, 2, 4, A, lz0, lt, lobs, 1e-10, 0.013};
+    dcase lin = {"lin2 (B = 2)", &lin2_model, 2, 4, A, lz0, lt, lobs, 1e-10, 0.013, 0, 0};
     double lam[1] = {-1e3}, pz0[1] = {0.5}, pt[4] = {0, 0.3, 1, 2}, pobs[4] = {0.4, 0.2, 0.9, 0.8};
-    dcase pr = {"pr (lambda -1e3)", &pr_model, 1, 4, lam, pz0, pt, pobs, 1e-10, 0.013};
+    dcase pr = {"pr (lambda -1e3)", &pr_model, 1, 4, lam, pz0, pt, pobs, 1e-10, 0.013, 0, 0};
     double mu[1] = {100}, vz0[2] = {2, 0}, vt[4] = {0, 1, 3, 6}, vobs[8] = {2, 0, 1.9, -0.01, 1.85, -0.01, 1.8, -0.01};
-    dcase vdp = {"van der Pol mu = 100", &vdp_model, 1, 4, mu, vz0, vt, vobs, 1e-10, 0.013};
+    dcase vdp = {"van der Pol mu = 100", &vdp_model, 1, 4, mu, vz0, vt, vobs, 1e-10, 0.013, 0, 0};
     /* Robertson: the Newton iteration from y0 needs h ≤ 2e-4 through the
      * initial transient, so the fixed grid covers [0, 0.2] and the
      * adaptive solve [0, 400] */
     double th[3], rz0[3] = {1, 0, 0}, rt[5] = {0, 0.002, 0.01, 0.05, 0.2}, rta[5] = {0, 0.4, 4, 40, 400};
     double robs[15] = {1, 0, 0, 0.98, 3e-5, 0.015, 0.9, 2e-5, 0.1, 0.8, 1.5e-5, 0.2, 0.7, 1e-5, 0.3};
     dcase rob = {"robertson log-rates [0, 0.2]", &rober_model, 1, 5, th, rz0, rt, robs, 1e-14, 1.37e-4, 1e-3, 2e-8};
-    dcase roba = {"robertson log-rates [0, 400]", &rober_model, 1, 5, th, rz0, rta, robs, 1e-14, 0.0137};
+    dcase roba = {"robertson log-rates [0, 400]", &rober_model, 1, 5, th, rz0, rta, robs, 1e-14, 0.0137, 0, 0};
     rober_params(th);
     direct_case(&lin, 1);
     direct_case(&pr, 1);
