@@ -488,27 +488,28 @@ static void test_krylov_grads(void) {
     compare("kvaerno4 checkpoint GMRES vs dense", &g, &d, 1e-7);
 }
 
-/* rk4 on a fixed grid (h = 0.05; knots inside steps, where f jumps):
- * direct is the derivative of the discrete map, dθ and dz0 as the
- * differences' (the times move the grid across knots: not smooth). */
+/* rk4 and kvaerno4 (through its implicit stages) on a fixed grid (h =
+ * 0.05; knots inside steps, where f jumps): direct is the derivative of
+ * the discrete map, dθ and dz0 as the differences' (the times move the
+ * grid across knots: not smooth). */
 static void test_fixed_grads(void) {
-    g_out f, g;
-    grad_h = 0.05;
-    fd(NODEC_RK4, NODEC_GRAD_DIRECT, &f);
-    grad(NODEC_RK4, NODEC_GRAD_DIRECT, NODEC_BATCH_SHARED, theta, z0, t_obs, &g, 1);
-    grad_h = 0;
-    check_vec("rk4 fixed direct vs fd dtheta", g.dth, f.dth, NP, 1e-8, 1e-8);
-    check_vec("rk4 fixed direct vs fd dz0", g.dz0, f.dz0, B * 2, 1e-8, 1e-8);
-    /* the same through kvaerno4's implicit stages */
-    grad_h = 0.05;
-    fd(NODEC_KVAERNO4, NODEC_GRAD_DIRECT, &f);
-    grad(NODEC_KVAERNO4, NODEC_GRAD_DIRECT, NODEC_BATCH_SHARED, theta, z0, t_obs, &g, 1);
-    grad_h = 0;
-    check_vec("kvaerno4 fixed direct vs fd dtheta", g.dth, f.dth, NP, 1e-8, 1e-8);
-    check_vec("kvaerno4 fixed direct vs fd dz0", g.dz0, f.dz0, B * 2, 1e-8, 1e-8);
-    printf("kvaerno4 fixed h = 0.05, direct: dL/dtheta = %.10f %.10f %.10f %.10f (differences %.10f %.10f %.10f "
-           "%.10f)\n",
-           g.dth[0], g.dth[1], g.dth[2], g.dth[3], f.dth[0], f.dth[1], f.dth[2], f.dth[3]);
+    static const nodec_method meths[] = {NODEC_RK4, NODEC_KVAERNO4};
+    for (int k = 0; k < 2; k++) {
+        const char *name = nodec_method_name(meths[k]);
+        char what[96];
+        g_out f, g;
+        grad_h = 0.05;
+        fd(meths[k], NODEC_GRAD_DIRECT, &f);
+        grad(meths[k], NODEC_GRAD_DIRECT, NODEC_BATCH_SHARED, theta, z0, t_obs, &g, 1);
+        grad_h = 0;
+        snprintf(what, sizeof what, "%s fixed direct vs fd dtheta", name);
+        check_vec(what, g.dth, f.dth, NP, 1e-8, 1e-8);
+        snprintf(what, sizeof what, "%s fixed direct vs fd dz0", name);
+        check_vec(what, g.dz0, f.dz0, B * 2, 1e-8, 1e-8);
+        printf("%s fixed h = 0.05, direct: dL/dtheta = %.10f %.10f %.10f %.10f (differences %.10f %.10f %.10f "
+               "%.10f)\n",
+               name, g.dth[0], g.dth[1], g.dth[2], g.dth[3], f.dth[0], f.dth[1], f.dth[2], f.dth[3]);
+    }
 }
 
 /* ---- threads: the same bits ---- */
