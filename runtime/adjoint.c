@@ -36,8 +36,9 @@
  *             steps start at t_0 + Σ h and the last one ends at t_N.  Memory
  *             O(steps).  Exact for the discrete map: the reference.  Also
  *             through kvaerno4's implicit stages, each differentiated
- *             exactly at its own J (esd_stage_solve); not through a
- *             Rosenbrock step, whose stages use J itself (that needs ∂J).
+ *             exactly at its own J (esd_stage_solve; on the GMRES path
+ *             by GMRES on VJPs); not through a Rosenbrock step, whose
+ *             stages use J itself (that needs ∂J).
  *
  * Tapes (checkpoint, direct) grow geometrically; the integrators' step
  * loops never allocate.
@@ -696,7 +697,27 @@ typedef struct rev {
     double *dth;                     /* accumulated dL/dθ */
     double *M;                       /* kvaerno4: B blocks of (I − hγJ)ᵀ's LU */
     int *piv;
+    rk *kt; /* kvaerno4 on the GMRES path: the transposed solves' GMRES */
 } rev;
+
+/* Jᵀv at (t, y) by the VJP: the system of the GMRES path's transposed
+ * stage solves (esd_stage_solve), which has no Jacobian. */
+typedef struct vjp_ode {
+    rk_ode o;
+    ctx *c;
+} vjp_ode;
+
+static int vjp_jvp(rk_ode *o, double t, const double *y, const double *v, double *out) {
+    ctx *c = ((vjp_ode *)o)->c;
+    par_vjp(c->s, c->B, t, y, c->theta, v, NULL, out, NULL, NULL);
+    c->s->stats.backward.vjp_evals++;
+    return NODEC_SUCCESS;
+}
+
+static int vjp_nojac(rk_ode *o, double t, const double *y, double *J) {
+    (void)o, (void)t, (void)y, (void)J;
+    return NODEC_ILL_INPUT; /* rk_init wants one; the GMRES path never calls it */
+}
 
 /* Adjoint of y(x) = y0 + h Σ_j w_j(x) k_j at x = (t_i − t0)/h for the
  * cotangent pb = g_i. */
@@ -745,10 +766,17 @@ static void esd_stage_inputs(const rk_tab *tb, const double *y0, const double *k
  * (t_j, Y_j) — not the Newton iteration's J, which is the step start's or
  * an older one.  So the cotangent g of k becomes λ = (I − hγJ)⁻ᵀ g (in
  * place), and the VJP of f with λ gives ψ_j's, θ's and t_j's.  One J and
- * one LU per trajectory a stage. */
+ * one LU per trajectory a stage; on the GMRES path, GMRES on VJPs for
+ * (I/(hγ) − Jᵀ) λ = g/(hγ), to 1e-10 of g's RMS. */
 static int esd_stage_solve(rev *v, double tj, const double *Y, double hg, double *g) {
     ctx *c = v->c;
     int n = c->m->n_state;
+    if (v->kt) {
+        v->kt->t = tj;
+        memcpy(v->kt->y, Y, c->nz * sizeof(double));
+        for (long p = 0; p < c->nz; p++) g[p] /= hg;
+        return esd_krylov_solve(v->kt, 1 / hg, g, 1e-10);
+    }
     fwd_jac_z(c->s, c->theta, c->B, tj, Y, v->M);
     c->s->xs[1].jac_evals++;
     c->s->xs[1].lu++;
@@ -822,26 +850,30 @@ static int direct(ctx *c, double *dtheta, double *dz0) {
     tape tp = {{tape_step}, c, 1, 0, 0, NULL, NULL, 0, 0, NULL, 0, NULL};
     nodec_pass_stats rst = {0};
     fwd_ode fo;
-    rk rr = {0};
-    rev v = {c, tb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    rk rr = {0}, kt = {0};
+    vjp_ode vo = {{0}, c};
+    rev v = {c, tb, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     double *buf = NULL, *yb;
-    /* kvaerno4: one (I − hγJ)ᵀ per trajectory and its pivots */
-    size_t nm = tb->esd ? (size_t)nz * c->m->n_state : 0;
-    size_t bytes =
-        ((size_t)2 * st * nz + 3 * nz + 2 * (size_t)P + nm) * sizeof(double) + (tb->esd ? nz : 0) * sizeof(int);
+    int kry, dense;
+    size_t nm, bytes;
 
     fwd_ode_init(&fo, s, c->theta, c->B, &rst);
-    if (tb->esd && esd_krylov(s, &fo.o))
-        return nodec__fail(s, NODEC_ILL_INPUT,
-                           "gradient mode direct through kvaerno4's steps needs "
-                           "the dense Jacobian, which its GMRES path (a state of "
-                           "more than %d, here %d) forms none of: use mode "
-                           "checkpoint, the default for implicit methods",
-                           ESD_KRYLOV_N, c->m->n_state);
+    kry = tb->esd && esd_krylov(s, &fo.o);
+    dense = tb->esd && !kry;
+    /* kvaerno4, dense: one (I − hγJ)ᵀ per trajectory and its pivots */
+    nm = dense ? (size_t)nz * c->m->n_state : 0;
+    bytes = ((size_t)2 * st * nz + 3 * nz + 2 * (size_t)P + nm) * sizeof(double) + (dense ? nz : 0) * sizeof(int);
     rc = fwd_solve(s, c->theta, c->B, c->z0, N + 1, c->t, c->zobs, &tp.hk, &s->stats.forward);
     if (rc == 0) rc = losses(c);
     if (rc == 0 && !(buf = mem_alloc(&s->mem, bytes))) rc = oom(s);
     if (rc == 0) rc = rk_init(&rr, s, tb, &fo.o, &rst, "backward");
+    if (rc == 0 && kry) {
+        vo.o = fo.o;
+        vo.o.jac = vjp_nojac;
+        vo.o.jvp = vjp_jvp;
+        rc = rk_init(&kt, s, tb, &vo.o, &s->stats.backward, "backward");
+        v.kt = &kt;
+    }
     if (rc) goto done;
     rr.adaptive = 0;
     v.Ys = buf;
@@ -851,7 +883,7 @@ static int direct(ctx *c, double *dtheta, double *dz0) {
     yb = v.ye + nz;
     v.thb = yb + nz;
     v.dth = v.thb + P;
-    if (tb->esd) {
+    if (dense) {
         v.M = v.dth + P;
         v.piv = (int *)(v.M + nm);
     }
@@ -903,6 +935,7 @@ static int direct(ctx *c, double *dtheta, double *dz0) {
         if (dtheta) memcpy(dtheta, v.dth, P * sizeof(double));
     }
 done:
+    rk_release(&kt);
     rk_release(&rr);
     mem_free(&s->mem, buf, bytes);
     tape_free(&tp);

@@ -224,8 +224,9 @@ static int kry_matvec(rk *r, kry *K, double fac, const double *v, double *out, c
     return NODEC_SUCCESS;
 }
 
-/* d (nx) = W⁻¹ d by GMRES, W = fac I − J. */
-static int kry_solve(rk *r, kry *K, double fac, double *d) {
+/* d (nx) = W⁻¹ d by GMRES, W = fac I − J, until hγ ‖r̃_b‖_RMS ≤ tol in
+ * every block (KRY_TOL for the Newton iteration). */
+static int kry_solve(rk *r, kry *K, double fac, double *d, double tol) {
     const rk_ode *o = r->o;
     int m = o->blk, nb = o->nblk, nx = nb * m, rc, M = KRY_M;
     double hg = fabs(1 / fac), *V = K->V, *x = K->x, *bt = K->b;
@@ -248,7 +249,7 @@ static int kry_solve(rk *r, kry *K, double fac, double *d) {
             double *vb = V + (long)b * m, beta = K->conv[b] ? 0 : sqrt(dot(vb, vb, m));
             K->act[b] = 0;
             K->k[b] = 0;
-            if (K->conv[b] || !(hg * beta / sqrt(m) > KRY_TOL)) {
+            if (K->conv[b] || !(hg * beta / sqrt(m) > tol)) {
                 K->conv[b] = 1;
                 memset(vb, 0, m * sizeof(double));
                 continue;
@@ -287,7 +288,7 @@ static int kry_solve(rk *r, kry *K, double fac, double *d) {
                     g[j] = cs[j] * g[j];
                 }
                 K->k[b] = j + 1;
-                if (!(hg * fabs(g[j + 1]) / sqrt(m) > KRY_TOL) || !(hn > 0) || !isfinite(hn)) {
+                if (!(hg * fabs(g[j + 1]) / sqrt(m) > tol) || !(hn > 0) || !isfinite(hn)) {
                     K->act[b] = 0;
                     K->conv[b] = 1;
                     memset(wb, 0, m * sizeof(double));
@@ -317,11 +318,25 @@ static int kry_solve(rk *r, kry *K, double fac, double *d) {
     return NODEC_SUCCESS;
 }
 
+/* d (nx) = (fac I − J̃)⁻¹ d, J̃·v the system's jvp at (r->t, r->y), by
+ * the same GMRES in unit weights, to a residual of rel times d's RMS: the
+ * direct gradient's transposed stage solves (adjoint.c: J̃ = Jᵀ, a VJP),
+ * which want far more than the Newton iteration's inexact solves. */
+int esd_krylov_solve(rk *r, double fac, double *d, double rel) {
+    long nx = (long)r->o->nblk * r->o->blk;
+    double ss = 0;
+    for (long q = 0; q < nx; q++) {
+        r->kry->w[q] = 1;
+        ss += d[q] * d[q];
+    }
+    return kry_solve(r, r->kry, fac, d, rel * sqrt(ss / nx) / fabs(fac));
+}
+
 /* d = W⁻¹ d: the LU of each block, or GMRES (the Krylov path). */
 static int wsolve(rk *r, double fac, double *d) {
     const rk_ode *o = r->o;
     int m = o->blk;
-    if (r->kry) return kry_solve(r, r->kry, fac, d);
+    if (r->kry) return kry_solve(r, r->kry, fac, d, KRY_TOL);
     for (int b = 0; b < o->nblk; b++) la_lu_solve(m, r->LU + (long)b * m * m, r->piv + (long)b * m, d + (long)b * m);
     return NODEC_SUCCESS;
 }
@@ -416,7 +431,7 @@ int esd_dense_error(rk *r, double h) {
     for (int p = 0; p < n; p++) ym[p] = 0.5 * (r->y[p] + r->ynew[p]) + 0.125 * h * (k0[p] - k1[p]);
     if ((rc = o->rhs(o, r->t + 0.5 * h, ym, res))) return rc;
     for (int p = 0; p < n; p++) res[p] -= 1.5 * (r->ynew[p] - r->y[p]) / h - 0.25 * (k0[p] + k1[p]);
-    if (r->kry) return kry_solve(r, r->kry, 1 / (h * r->tab->esd->gamma), res);
+    if (r->kry) return kry_solve(r, r->kry, 1 / (h * r->tab->esd->gamma), res, KRY_TOL);
     for (int b = 0; b < o->nblk; b++) la_lu_solve(m, r->LU + (long)b * m * m, r->piv + (long)b * m, res + (long)b * m);
     return NODEC_SUCCESS;
 }

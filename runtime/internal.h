@@ -296,6 +296,10 @@ int esd_krylov(const nodec_solver *s, const rk_ode *o);
  * rk_release); esd_init does nothing on the dense path. */
 int esd_init(rk *r);
 void esd_release(rk *r);
+/* On the GMRES path: d = (fac I − J̃)⁻¹ d, J̃·v = r->o->jvp at (r->t,
+ * r->y), to a residual of rel times d's RMS (direct mode's transposed
+ * stage solves). */
+int esd_krylov_solve(rk *r, double fac, double *d, double rel);
 /* After an accepted step: may its J serve the next one (r->jkeep)? */
 void esd_accepted(rk *r);
 /* The next step hn proposed after accepting h: h itself when J is kept

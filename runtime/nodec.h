@@ -67,8 +67,8 @@ typedef enum nodec_method {
      * accurate, simplified Newton on each stage with one LU of
      * W = I/(hγ) − ∂f/∂z per trajectory and step; cubic Hermite dense
      * output.  Gradient mode checkpoint by default; direct too (each
-     * stage differentiated exactly, one jac_z and LU a stage; not on the
-     * GMRES path of states over 512); adjoint refused. */
+     * stage differentiated exactly: one jac_z and LU a stage, or on the
+     * GMRES path of states over 512 GMRES on VJPs); adjoint refused. */
     NODEC_KVAERNO4
 } nodec_method;
 

@@ -18,16 +18,19 @@
  *   - adaptive at rtol 1e-10: the same against the checkpoint gradient of
  *     rodas5p at rtol 1e-12 (the tight-tolerance reference), within 1e-6;
  *     and direct's statistics (a Jacobian and an LU a stage);
+ *   - the GMRES path (forced): the transposed solves by GMRES on VJPs,
+ *     no Jacobian; against the dense path's direct gradient on the fixed
+ *     grids (1e-8) and adaptive at rtol 1e-10 (1e-6), on lin2, van der
+ *     Pol and Robertson;
  *   - rodas4, rodas5p and auto still refuse direct, naming checkpoint and
- *     kvaerno4; on kvaerno4's GMRES path direct is refused naming
- *     checkpoint.
+ *     kvaerno4.
  * The inputs' case (a model with inputs, breakpoints inside steps) is in
  * test_inputs.c.
  */
 #include <math.h>
 #include <string.h>
 
-#include "internal.h" /* s->linsolve: the GMRES path forced */
+#include "internal.h" /* s->linsolve: the GMRES path forced; s->xs: its counts */
 #include "stiff_models.h"
 
 enum { MAXV = 32 };
@@ -141,6 +144,8 @@ static void direct_case(const dcase *c, int adapt) {
     CHECK(er < 1e-6, "%s: adaptive direct vs reference %.3g", c->name, er);
 }
 
+static void gmres(const dcase *c);
+
 static void cases(void) {
     double A[4] = {-5000.5, 4999.5, 4999.5, -5000.5}, lz0[4] = {1, 0.5, -0.3, 0.8};
     double lt[4] = {0, 0.5, 1, 2},
@@ -162,6 +167,9 @@ static void cases(void) {
     direct_case(&pr, 1);
     direct_case(&vdp, 1);
     direct_case(&rob, 0);
+    gmres(&lin);
+    gmres(&vdp);
+    gmres(&rob);
     /* the adaptive case alone */
     {
         double gr[MAXV], ga[MAXV], er;
@@ -189,16 +197,33 @@ static void refusals(void) {
               "direct + %s: %d %s", nodec_method_name(m), rc, nodec_get_error_message(s));
         nodec_free(s);
     }
-    s = nodec_create(&rober_model, 1);
-    nodec_set_method(s, NODEC_KVAERNO4);
-    nodec_set_grad_mode(s, NODEC_GRAD_DIRECT);
-    s->linsolve = ESD_LINSOLVE_GMRES;
-    rc = nodec_loss_grad(s, th, rz0, 3, rt, obs, &L, g, NULL, NULL, NULL);
-    printf("GMRES path: %s: %s\n", nodec_error_name(rc), nodec_get_error_message(s));
-    CHECK(rc == NODEC_ILL_INPUT && contains(nodec_get_error_message(s), "checkpoint") &&
-              contains(nodec_get_error_message(s), "GMRES"),
-          "direct on the GMRES path: %d %s", rc, nodec_get_error_message(s));
-    nodec_free(s);
+}
+
+/* The GMRES path (forced): the transposed stage solves by GMRES on VJPs,
+ * against the dense path's direct gradient on c's fixed grid (rtol 1e-13:
+ * 1e-8) and adaptive (rtol 1e-10: 1e-6; the forward solves differ by the
+ * inexact Newton solves). */
+static void gmres(const dcase *c) {
+    int P = c->m->n_param, nz = c->B * c->m->n_state, n = P + nz + c->nt, rc;
+    double gd[MAXV], gk[MAXV], L, e;
+    for (int fixed = 1; fixed >= 0; fixed--) {
+        double rtol = fixed ? 1e-13 : 1e-10, atol = fixed ? c->atol * 1e-3 : c->atol, h = fixed ? c->h : 0;
+        nodec_solver *s = make(c, NODEC_KVAERNO4, rtol, atol, h);
+        grad(c, NODEC_KVAERNO4, NODEC_GRAD_DIRECT, rtol, atol, h, gd, 0);
+        s->linsolve = ESD_LINSOLVE_GMRES;
+        nodec_set_grad_mode(s, NODEC_GRAD_DIRECT);
+        rc = nodec_loss_grad(s, c->th, c->z0, c->nt, c->t, c->obs, &L, gk, gk + P, gk + P + nz, NULL);
+        CHECK(rc == 0, "%s GMRES: %s", c->name, nodec_get_error_message(s));
+        e = rel_diff(gk, gd, n);
+        printf("%s, GMRES path, %s: direct vs the dense path's %.2e; backward %ld Krylov solves, %ld products, "
+               "%ld jac\n",
+               c->name, fixed ? "fixed grid" : "adaptive", e, s->xs[1].krylov, s->xs[1].krylov_mv,
+               nodec_get_num_jac_evals(s, 1));
+        CHECK(e < (fixed ? 1e-8 : 1e-6), "%s: GMRES direct vs dense %.3g", c->name, e);
+        CHECK(nodec_get_num_jac_evals(s, 1) == 0 && s->xs[1].krylov > 0, "%s GMRES: %ld jac, %ld solves", c->name,
+              nodec_get_num_jac_evals(s, 1), s->xs[1].krylov);
+        nodec_free(s);
+    }
 }
 
 int main(void) {
