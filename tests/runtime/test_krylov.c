@@ -28,6 +28,7 @@
  *     pass also on the GMRES path (its J·v the model's VJP); dθ within
  *     1e-6 of rodas5p's at rtol 1e-11 and of central differences of the
  *     loss (kvaerno4 on GMRES at rtol 1e-11, δ = 1e-5 relative);
+ *     direct on the GMRES path (rtol 1e-8) within 1e-6 of rodas5p's;
  *   - the GMRES path's checkpoint gradient at B = 16 split into two
  *     chunks: 1 and 2 threads the same bits;
  *   - auto on a large state switches from dopri5 to kvaerno4 on GMRES
@@ -315,6 +316,8 @@ static void test_memory(void) {
     CHECK(g600 < d600 / 10, "N = 600: GMRES peak %zu, dense %zu", g600, d600);
 }
 
+static nodec_grad_mode GMODE = NODEC_GRAD_CHECKPOINT;
+
 static void grad_m(nodec_method meth, double rtol, int ls, const double *th, double *dth, double *dz0, double *L,
                    long *kb) {
     static const double t[4] = {0, 0.5, 1, 2};
@@ -323,7 +326,7 @@ static void grad_m(nodec_method meth, double rtol, int ls, const double *th, dou
     nodec_solver *s = make(2, rtol, rtol * 1e-2, ls);
     int rc;
     nodec_set_method(s, meth);
-    nodec_set_grad_mode(s, NODEC_GRAD_CHECKPOINT);
+    nodec_set_grad_mode(s, GMODE);
     rd_z0(2, z0);
     for (long i = 0; i < 4L * 2 * RN; i++) obs[i] = 0.2 * sin(0.37 * i);
     rc = nodec_loss_grad(s, th, z0, 4, t, obs, L, dth, dz0, NULL, NULL);
@@ -371,6 +374,18 @@ static void test_grad(void) {
                er / m, ef / m, dr[0], dr[1], fd[0], fd[1]);
         CHECK(er <= 1e-6 * m, "dθ: GMRES vs rodas5p %.3g of the largest", er / m);
         CHECK(ef <= 1e-6 * m, "dθ: GMRES vs central differences %.3g of the largest", ef / m);
+
+        /* direct on the GMRES path (its transposed stage solves by GMRES
+         * on VJPs) vs rodas5p's checkpoint gradient */
+        GMODE = NODEC_GRAD_DIRECT;
+        grad_m(NODEC_KVAERNO4, 1e-8, ESD_LINSOLVE_GMRES, TH, dd, zg, &Lg, &kg);
+        GMODE = NODEC_GRAD_CHECKPOINT;
+        er = fmax(fabs(dd[0] - dr[0]), fabs(dd[1] - dr[1]));
+        printf("  direct, GMRES (rtol 1e-8): dθ (%.10g, %.10g), vs rodas5p %.2e of the largest, %ld Krylov solves "
+               "backward; dz0 vs rodas5p %.2e\n",
+               dd[0], dd[1], er / m, kg, relmax(zg, zd, 2 * RN));
+        CHECK(er <= 1e-6 * m && kg > 0, "direct GMRES vs rodas5p %.3g of the largest, %ld solves", er / m, kg);
+        CHECK(relmax(zg, zd, 2 * RN) <= 1e-6, "direct GMRES dz0 vs rodas5p %.3g", relmax(zg, zd, 2 * RN));
     }
 }
 
