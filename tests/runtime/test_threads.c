@@ -3,7 +3,7 @@
  * For batches large enough to be cut into chunks (B ≥ 128):
  *   solves and gradients (adjoint, checkpoint, direct; dopri5 and rk4; a
  *   model that uses t, one with f_vjp and a work buffer, a stiff one with
- *   rodas5p) with 1, 2 and 3 threads and all cores give the same bits
+ *   rodas5p, and with kvaerno4's direct) with 1, 2 and 3 threads and all cores give the same bits
  *   (memcmp of L, dθ, dz0, dt and z);
  *   (the test models are small: the handle's chunk size is set to 64 rows
  *   through internal.h, a white-box switch);
@@ -262,6 +262,8 @@ int main(void)
          NODEC_DOPRI5, NODEC_GRAD_CHECKPOINT, 0},
         {"vdp rodas5p checkpoint B=150", &vdp_model, 150, NODEC_RODAS5P,
          NODEC_GRAD_CHECKPOINT, 0},
+        {"vdp kvaerno4 direct B=150", &vdp_model, 150, NODEC_KVAERNO4,
+         NODEC_GRAD_DIRECT, 0},
     };
     cfg small = {"mlp f_vjp+work B=20", &wmlp_model, 20, NODEC_DOPRI5,
                  NODEC_GRAD_ADJOINT, 0};
