@@ -63,7 +63,7 @@ const char nodec_cli_train_help[] =
     "                    log-likelihood in nats; --batch counts points\n"
     "  --learn-z0        each trajectory's initial state is a parameter too, learned\n"
     "                    from its first observation and saved as z0 ([trajectories,\n"
-    "                    n_state]) beside θ; not with --density or --resume\n"
+    "                    n_state]) beside θ; not with --density\n"
     "  --learn-z0=missing  only the components the first row misses (unobserved\n"
     "                    states, empty cells): the others stay at the data\n"
     "  --iters N         total iterations, counting those of a resumed run (2000)\n"
@@ -461,10 +461,8 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         fputs("nodec train: --params and --resume both give the parameters; use one\n", stderr);
         return 2;
     }
-    if (o->learn_z0 && (o->density > 0 || o->resume)) {
-        fprintf(stderr, "nodec train: --learn-z0 %s\n",
-                o->resume ? "cannot resume a training state yet; start again from --params"
-                          : "learns trajectories' starts; --density's points start from the data");
+    if (o->learn_z0 && o->density > 0) {
+        fputs("nodec train: --learn-z0 learns trajectories' starts; --density's points start from the data\n", stderr);
         return 2;
     }
     if (o->n_stages && (o->given & (G_OPT | G_LR | G_ITERS))) {
@@ -526,6 +524,7 @@ typedef struct Trainer {
     int *memb, *u_lead, *u_first, *u_n;
     int *win_traj;        /* a batch's windows' trajectories, whose inputs they see */
     char *z0_fixed;       /* --learn-z0=missing: per element of the starts in θ, 1 where it stays at the data */
+    int prepared;         /* prepare_data ran */
     double *ubuf, *chain; /* MPI ranks > 0: their units' ∇L and L; the running sum */
     size_t ubuf_cap;
     double **pred;      /* the latest full solve, per trajectory */
@@ -1184,7 +1183,7 @@ static int log_read(Trainer *T, const char *state) {
  * has the range the options allow (parse_opts), checked by state_load.
  * The entries of the best parameters came later: a state without them
  * (F_OPTIONAL) is read with their value `def`. */
-enum { NSCALAR = 25 };
+enum { NSCALAR = 26 };
 enum { F_WHOLE = 1, F_OPEN_LO = 2, F_OPEN_HI = 4, F_OPTIONAL = 8 }; /* a whole number; lo, hi excluded */
 static const struct {
     const char *name;
@@ -1221,6 +1220,7 @@ static const struct {
     {"stage_start", 0, (double)MAX_ITERS, F_WHOLE | F_OPTIONAL,
      "a whole number of iterations from 0 to the entry 'iter'", 0},
     {"density", 0, INFINITY, F_OPEN_HI | F_OPTIONAL, "a finite number, at least 0 (0: no --density)", 0},
+    {"learn_z0", 0, 2, F_WHOLE | F_OPTIONAL, "0 (no --learn-z0), 1 (--learn-z0) or 2 (--learn-z0=missing)", 0},
 };
 enum {
     S_FORMAT,
@@ -1247,7 +1247,8 @@ enum {
     S_WARMUP,
     S_STAGE,
     S_STAGE_START,
-    S_DENSITY
+    S_DENSITY,
+    S_LEARN_Z0
 };
 
 /* The model's source hash, 0 when the descriptor has none. */
@@ -1294,7 +1295,8 @@ static int state_save(Trainer *T, const char *path) {
                           (double)T->o.sched.warmup,
                           (double)T->stage,
                           (double)T->stage_start,
-                          T->o.density};
+                          T->o.density,
+                          (double)T->o.learn_z0};
     double halves[6], *lb = NULL, st[3 * MAX_STAGES];
     nodec_array a[NSCALAR + 9];
     memset(a, 0, sizeof a);
@@ -1368,6 +1370,8 @@ static int get_hash(Trainer *T, const char *path, const char *name, const double
     return 0;
 }
 
+static int prepare_data(Trainer *T);
+
 /* Reads a state into T: θ, the optimizer, the iteration and the options
  * the command line did not set.  Every entry is checked against what the
  * options allow, each with its own message; a state of parameters with
@@ -1403,6 +1407,24 @@ static int state_load(Trainer *T, const char *path) {
             snprintf(T->err, sizeof T->err,
                      "%s is the state of a run on trajectories, not points; resume it without --density", path);
         goto done;
+    }
+    /* learned starts are part of θ: --learn-z0 is given again, the same */
+    if (sc[S_LEARN_Z0] != T->o.learn_z0) {
+        static const char *const flag[] = {"", "--learn-z0", "--learn-z0=missing"};
+        if (sc[S_LEARN_Z0] > 0)
+            snprintf(T->err, sizeof T->err, "%s is the state of a run with %s; give it again to resume it", path,
+                     flag[(int)sc[S_LEARN_Z0]]);
+        else
+            snprintf(T->err, sizeof T->err, "%s is the state of a run without --learn-z0; resume it without %s", path,
+                     flag[T->o.learn_z0]);
+        goto done;
+    }
+    /* with them θ's size depends on the training trajectories, which the
+     * run's seed and --val-frac chose: take those first */
+    if (T->o.learn_z0) {
+        if (!(T->o.given & G_SEED)) T->o.seed = sc[S_SEED];
+        if (!(T->o.given & G_VALFRAC) && !T->o.val_data) T->o.val_frac = sc[S_VAL_FRAC];
+        if (prepare_data(T)) goto done;
     }
     /* the layout first: another model's θ is refused as such, not for its size */
     lh = entry(T, a, n, "layout_hash", 2, path, 1);
@@ -1781,34 +1803,42 @@ static int plot(Trainer *T, const char *dir, char *err, size_t errlen) {
  * carry them with the model's parameters. */
 static int learn_starts(Trainer *T) {
     if (T->m->z0_from)
-        return fprintf(stderr, "nodec train: error: --learn-z0: model %s starts a state from a param already\n",
-                       T->m->name),
+        return snprintf(T->err, sizeof T->err, "--learn-z0: model %s starts a state from a param already", T->m->name),
                -1;
     size_t np = (size_t)T->np_model + (size_t)T->d.n_traj * (size_t)T->ns;
-    if (np > 100000000) return fprintf(stderr, "nodec train: error: --learn-z0: too many trajectories\n"), -1;
+    if (np > 100000000) return snprintf(T->err, sizeof T->err, "--learn-z0: too many trajectories"), -1;
     double *th = realloc(T->theta, sizeof(double) * (np + 1)), *best = NULL, *g = NULL;
     if (th) T->theta = th, best = realloc(T->best_theta, sizeof(double) * (np + 1));
     if (best) T->best_theta = best, g = realloc(T->lb_g, sizeof(double) * (np + 1));
-    if (!g) return fprintf(stderr, "nodec train: error: out of memory\n"), -1;
+    if (!g) return snprintf(T->err, sizeof T->err, "out of memory"), -1;
     T->lb_g = g, T->np = (int)np;
     if (T->o.learn_z0 == 2 && !(T->z0_fixed = calloc(np - (size_t)T->np_model + 1, 1)))
-        return fprintf(stderr, "nodec train: error: out of memory\n"), -1;
+        return snprintf(T->err, sizeof T->err, "out of memory"), -1;
     long free_ = 0;
     for (int k = 0; k < T->d.n_traj; k++) {
         double *z0 = T->theta + T->np_model + (size_t)k * T->ns;
-        if (nodec_data_start(T->m, &T->d, k, T->theta, z0, T->err, sizeof T->err))
-            return fprintf(stderr, "nodec train: error: %s\n", T->err), -1;
+        if (nodec_data_start(T->m, &T->d, k, T->theta, z0, T->err, sizeof T->err)) return -1;
         for (int i = 0; T->z0_fixed && i < T->ns; i++) {
             int observed = !isnan(T->d.traj[k].z[i]) || (T->m->noise && T->m->noise[i]);
             T->z0_fixed[(size_t)k * T->ns + i] = (char)observed, free_ += !observed;
         }
     }
     if (T->z0_fixed && free_ == 0)
-        return fprintf(stderr,
-                       "nodec train: error: --learn-z0=missing: every trajectory's first row observes every state, "
-                       "so there is no start to learn; use --learn-z0 to learn whole starts\n"),
+        return snprintf(T->err, sizeof T->err,
+                        "--learn-z0=missing: every trajectory's first row observes every state, so there is no start "
+                        "to learn; use --learn-z0 to learn whole starts"),
                -1;
     return 0;
+}
+
+/* The training trajectories (--val-frac holds some out) and, with
+ * --learn-z0, their starts in θ: once, before θ is read from a state (the
+ * starts are part of it) or after it is loaded. */
+static int prepare_data(Trainer *T) {
+    if (T->prepared) return 0;
+    T->prepared = 1;
+    if (T->o.val_frac > 0 && !T->o.val_data && split_val(T)) return -1;
+    return T->o.learn_z0 ? learn_starts(T) : 0;
 }
 
 /* --learn-z0=missing: the starts' observed components back at the data
@@ -2147,11 +2177,10 @@ int nodec_cli_train(const nodec_model *m, int argc, char **argv) {
         }
     } else if (nodec_cli_load_params(m, o->params, (unsigned long long)o->seed, T->theta))
         goto out;
-    if (o->val_frac > 0 && !o->val_data && split_val(T)) {
+    if (prepare_data(T)) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
         goto out;
     }
-    if (o->learn_z0 && learn_starts(T)) goto out;
     if (setup(T)) {
         fprintf(stderr, "nodec train: error: %s\n", T->err);
         goto out;

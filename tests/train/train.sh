@@ -795,9 +795,27 @@ learn_z0)
   echo "MSE with the data's start $fixed, with the start learned $learned"
   lt "$learned" "$(awk -v f="$fixed" 'BEGIN { print f / 4 }')" || fail "learning the start did not help: $learned vs $fixed"
   "$drv" lotka_volterra solve --params "$tmp/z.npz" --t1 1 --n 2 >/dev/null || fail "solve --params with a z0 array"
-  train lotka_volterra --data "$tmp/d.csv" --learn-z0 --resume "$tmp/none.state" --quiet
-  expect_rc 2
-  grep -q "learn-z0 cannot resume" "$tmp/err" || fail "--learn-z0 with --resume: $(cat "$tmp/err")"
+  # interrupted at 150 and resumed, the run ends with the same bits (the
+  # starts are in the state's θ), with --val-frac choosing the trajectories
+  # from the state's seed; a state without the flag, or the flag without
+  # the state's, is refused
+  two="$tmp/two.csv"
+  { echo "traj,t,x,y"; sed 1d "$tmp/d.csv" | sed 's/^/0,/'; sed 1d "$tmp/clean.csv" | sed 's/^/1,/'
+    sed 1d "$tmp/clean.csv" | sed 's/^/2,/'; } >"$two"
+  args="--data $two --params $tmp/true.npz --window 0 --lr 0.01 --optimizer adam --val-frac 0.3 --seed 5 --quiet"
+  train lotka_volterra $args --iters 300 --learn-z0 --save "$tmp/a.npz"
+  expect_rc 0
+  train lotka_volterra $args --iters 150 --learn-z0 --state "$tmp/s.npz"
+  expect_rc 0
+  train lotka_volterra --data "$two" --iters 300 --learn-z0 --resume "$tmp/s.npz" --save "$tmp/b.npz" --quiet
+  expect_rc 0
+  cmp -s "$tmp/a.npz" "$tmp/b.npz" || fail "the resumed --learn-z0 run differs from the uninterrupted one"
+  train lotka_volterra --data "$two" --iters 300 --resume "$tmp/s.npz" --quiet
+  expect_rc 1
+  grep -q "is the state of a run with --learn-z0; give it again" "$tmp/err" || fail "no flag: $(cat "$tmp/err")"
+  train lotka_volterra --data "$two" --iters 300 --learn-z0=missing --resume "$tmp/s.npz" --quiet
+  expect_rc 1
+  grep -q "is the state of a run with --learn-z0; give it again" "$tmp/err" || fail "other flag: $(cat "$tmp/err")"
   ;;
 
 learn_z0_missing)
