@@ -183,7 +183,8 @@ typedef struct Em {
      * how many are open where the builder is */
     LLVMMetadataRef group;
     int npar;
-    Red red[MAX_RED]; /* sums waiting for their loop */
+    struct Loop *loop; /* the innermost loop open */
+    Red red[MAX_RED];  /* sums waiting for their loop */
     int nred;
 } Em;
 
@@ -258,15 +259,18 @@ enum { FULL_UNROLL = 8 };
 typedef struct Loop {
     LLVMBasicBlockRef head, body, exit;
     LLVMValueRef iv;
-    bool batch;    /* the batch loop: neither vectorised nor unrolled */
-    bool small;    /* a constant trip count of at most FULL_UNROLL: unrolled */
-    bool parallel; /* no iteration touches memory another one writes */
+    bool batch;      /* the batch loop: neither vectorised nor unrolled */
+    bool small;      /* a constant trip count of at most FULL_UNROLL: unrolled */
+    bool parallel;   /* no iteration touches memory another one writes */
+    bool vcall;      /* its body calls a function libmvec has (lib1): not unrolled, so it may vectorise */
+    struct Loop *up; /* the loop around it */
 } Loop;
 
 /* for (iv = lo; iv < n; iv++) */
 static LLVMValueRef loop_from(Em *e, Loop *l, int lo, LLVMValueRef n) {
-    l->batch = l->parallel = false;
+    l->batch = l->parallel = l->vcall = false;
     l->small = LLVMIsAConstantInt(n) && LLVMConstIntGetSExtValue(n) - lo <= FULL_UNROLL;
+    l->up = e->loop, e->loop = l;
     LLVMBasicBlockRef pre = LLVMGetInsertBlock(e->bd);
     l->head = block(e, "loop"), l->body = block(e, "body"), l->exit = block(e, "done");
     LLVMBuildBr(e->bd, l->head);
@@ -307,6 +311,9 @@ static LLVMValueRef loop_id(Em *e, const Loop *l) {
         hint[0] = LLVMMDNodeInContext2(e->cx, vec, 2);
         hint[1] = LLVMMDStringInContext2(e->cx, "llvm.loop.unroll.disable", 24);
         ops[n++] = hint[0], ops[n++] = LLVMMDNodeInContext2(e->cx, &hint[1], 1);
+    } else if (l->vcall) { /* the vectoriser's, not the full unroller's */
+        hint[0] = LLVMMDStringInContext2(e->cx, "llvm.loop.unroll.disable", 24);
+        ops[n++] = LLVMMDNodeInContext2(e->cx, &hint[0], 1);
     } else if (l->small) {
         hint[0] = LLVMMDStringInContext2(e->cx, "llvm.loop.unroll.full", 21);
         ops[n++] = LLVMMDNodeInContext2(e->cx, &hint[0], 1);
@@ -328,8 +335,9 @@ static void loop_close(Em *e, Loop *l) {
     LLVMValueRef br = LLVMBuildBr(e->bd, l->head);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMPositionBuilderAtEnd(e->bd, l->exit);
+    e->loop = l->up;
     if (l->parallel) e->npar--;
-    if (l->batch || l->small || l->parallel)
+    if (l->batch || l->small || l->parallel || l->vcall)
         LLVMSetMetadata(br, LLVMGetMDKindIDInContext(e->cx, "llvm.loop", 9), loop_id(e, l));
 }
 
@@ -378,6 +386,7 @@ static LLVMValueRef call(Em *e, LLVMTypeRef ty, LLVMValueRef fn, LLVMValueRef *a
 static LLVMValueRef lib1(Em *e, int which, LLVMValueRef x) {
     LLVMValueRef c = call(e, e->fn1_ty, e->lib[which], &x, 1);
     if (which < N_VEC && vec_attr[which][0]) { /* the loop vectorizer may call libmvec instead */
+        if (e->loop) e->loop->vcall = true;
         static const char key[] = "vector-function-abi-variant";
         const char *v = vec_attr[which];
         LLVMAddCallSiteAttribute(c, LLVMAttributeFunctionIndex,
@@ -517,6 +526,7 @@ static LLVMValueRef helper(Em *e, int h) {
 
 static LLVMValueRef call_helper(Em *e, int h, LLVMValueRef x) {
     LLVMValueRef fn = helper(e, h);
+    if ((h == H_SIGMOID || h == H_SOFTPLUS) && vec_any && e->loop) e->loop->vcall = true; /* exp, log1p inlined */
     return call(e, e->helper_ty[h], fn, &x, 1);
 }
 
@@ -876,6 +886,16 @@ static void defer(Em *e, Red r) {
     e->red[e->nred++] = r;
 }
 
+/* Node id, with the operations inlined into it, calls a function libmvec
+ * has a vector variant of (tanh, exp, log; sigmoid and softplus call exp
+ * and log1p). */
+static bool vec_call(Em *e, int id, bool root) {
+    if (id < 0 || (!root && e->mode[id] != 'I')) return false;
+    Op op = N(e, id)->op;
+    if (op == OP_TANH || op == OP_EXP || op == OP_LOG || op == OP_SIGMOID || op == OP_SOFTPLUS) return true;
+    return vec_call(e, N(e, id)->a, false) || vec_call(e, N(e, id)->b, false);
+}
+
 /* A product (emit_c.c's emit_matmul, case for case); epi says where a
  * matrix-vector product's rows go. */
 static void matmul(Em *e, int id, Epi epi) {
@@ -904,6 +924,21 @@ static void matmul(Em *e, int id, Epi epi) {
         LLVMValueRef i = par_open(e, &li, ci(e, x.d[0]));
         for (int k = 0; k < x.d[1]; k++) push(e, &acc, OP_ADD, LLVMBuildFMul(bd, ex(e, n.a, i, ci(e, k)), xv[k], ""));
         epilogue(e, id, epi, i, acc);
+        loop_close(e, &li);
+    } else if (x.rank == 2 && y.rank == 1 && epi.node >= 0 && vec_any && vec_call(e, epi.node, true)) {
+        /* A x with a consumer that calls tanh (exp, log) fused in: the sums
+         * into the consumer's slot, then the consumer in a loop of its own.
+         * Around the dot product's loop the row loop would not vectorise
+         * and the call would stay scalar (neural_cde's tanh(A @ h + a), 8
+         * rows of 16); alone it calls libmvec.  Each element's operations
+         * are the same: the same bits. */
+        Node *c = N(e, epi.node);
+        LLVMValueRef i = par_open(e, &li, ci(e, x.d[0]));
+        store(e, dot(e, x.d[1], n.a, i, n.b, zero, true),
+              gep(e, W(e, epi.node), flat(e, e->woff[epi.node], c->shape, i, zero)));
+        loop_close(e, &li);
+        i = par_open(e, &li, ci(e, x.d[0]));
+        epilogue(e, id, epi, i, load(e, gep(e, W(e, epi.node), flat(e, e->woff[epi.node], c->shape, i, zero))));
         loop_close(e, &li);
     } else if (x.rank == 2 && y.rank == 1) { /* A x: row dot products */
         LLVMValueRef i = par_open(e, &li, ci(e, x.d[0]));
