@@ -18,7 +18,10 @@
  * there) and max(|x|, 1) for θ, t and pred; the JVP's direction v has
  * components of size s.  Where a central difference disagrees with the
  * emitted derivative, it is refined by Ridders' extrapolation of D(h),
- * D(h/2), … (Numerical Recipes §5.7): a stencil wider than the function's
+ * D(h/2), … (a Jacobian column's from 16h: its columns of many values
+ * are where rounding at the smallest steps showed, 7e-7 of a 1e-6
+ * tolerance on tests/cli/input_check.nde, now 1e-8) (Numerical Recipes
+ * §5.7): a stencil wider than the function's
  * features (sigmoid(−1000 x) near 0, cos(1/x) at small x) then converges
  * too, while a wrong derivative stays wrong.
  *
@@ -73,6 +76,9 @@ static const char *const row_names[] = {
 /* The relative step of the differences, and Ridders' halvings of it. */
 #define FD_STEP 1e-5
 enum { RIDDERS_LEVELS = 10 };
+/* Ridders starts a Jacobian column this many steps wide: its halvings then
+ * reach below the step instead of far below it, where rounding grows. */
+#define RIDDERS_WIDEN 16
 /* A difference is refined where it disagrees by this fraction of --tol. */
 #define REFINE_AT 1e-2
 
@@ -410,7 +416,7 @@ static void check_point(Ctx *c, Rng *r, Row *rows) {
         double scale = fmax(vmax(J, ns * ns), vmax(fd, ns * ns));
         for (int j = 0; j < ns; j++) {
             Probe p = {P_JAC, j};
-            refine_vec(c, &p, FD_STEP * zspan(c, j), J + j, fd + j, fl + j, ns, scale);
+            refine_vec(c, &p, RIDDERS_WIDEN * FD_STEP * zspan(c, j), J + j, fd + j, fl + j, ns, scale);
         }
         update(&rows[R_JAC], J, fd, fl, ns * ns);
         free(J), free(col);
