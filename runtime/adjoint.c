@@ -433,27 +433,24 @@ static int cadj_jvp(rk_ode *o, double t, const double *y, const double *v, doubl
  * up to 4e-4 at some tolerances.) */
 enum { CADJ_ILL = 10, CADJ_MOVE = 100 };
 
-/* f depends on t (inputs make it so) */
-static int uses_t(const nodec_model *m) { return m->uses_t || m->inputs; }
-
 static void cadj_invariants(cadj_ode *co, double t, const double *y, double *K) {
     ctx *c = co->c;
-    int nb = uses_t(c->m) ? 1 : c->B;
-    long len = uses_t(c->m) ? c->nz : c->m->n_state;
+    int nb = c->m->uses_t ? 1 : c->B;
+    long len = c->m->uses_t ? c->nz : c->m->n_state;
     dense_z(co, t, co->z);
     inp_span(c->s, t, t, -1); /* the piece the next step uses */
     par_f(c->s, c->B, t, co->z, c->theta, co->fz);
     c->s->stats.backward.f_evals++;
     cadj_a(co, y);
     for (int b = 0; b < nb; b++) K[b] = dot(co->a + b * len, co->fz + b * len, len);
-    if (uses_t(c->m)) K[0] += y[c->nz + c->P];
+    if (c->m->uses_t) K[0] += y[c->nz + c->P];
 }
 
 /* After an accepted step of r: project a onto K, or follow K (above). */
 static void cadj_project(cadj_ode *co, rk *r) {
     ctx *c = co->c;
-    int nb = uses_t(c->m) ? 1 : c->B, moved = 0;
-    long len = uses_t(c->m) ? c->nz : c->m->n_state;
+    int nb = c->m->uses_t ? 1 : c->B, moved = 0;
+    long len = c->m->uses_t ? c->nz : c->m->n_state;
     double rtol = c->s->rtol, atol = c->s->atol, *Kt = co->K + c->B;
     cadj_invariants(co, r->t, r->y, Kt);
     for (int b = 0; b < nb; b++) {

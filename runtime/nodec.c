@@ -35,6 +35,9 @@ static int check_inputs(nodec_solver *s, const double *theta, const double *z0, 
                            "model '%s' has ABI version %d (runtime expects %d) "
                            "or lacks f: rebuild it with this nodec",
                            m->name ? m->name : "?", m->abi_version, NODEC_ABI_VERSION);
+    if (m->inputs && !m->uses_t) /* nodec_model.h: a model with inputs depends on t */
+        return nodec__fail(s, NODEC_BAD_MODEL, "model '%s' has inputs but uses_t = 0: its f depends on t through them",
+                           m->name ? m->name : "?");
     if ((!theta && m->n_param > 0) || !z0 || !t || n_times < 1)
         return nodec__fail(s, NODEC_ILL_INPUT, "missing theta, z0 or t, or n_times < 1");
     for (int i = 0; i < n_times; i++)

@@ -503,6 +503,14 @@ static void detect_stiffness(rk *r, double h) {
     }
 }
 
+/* A step from t by h reaches stop, or would end a few ulps short of it
+ * (then it is stretched onto stop rather than leave a step of roundoff
+ * size after it). */
+static int reaches(double t, double h, double stop) {
+    double slack = 8 * DBL_EPSILON * fabs(stop);
+    return h > 0 ? t + h >= stop - slack : t + h <= stop + slack;
+}
+
 int rk_attempt(rk *r, double t_end, int *accepted) {
     nodec_solver *s = r->s;
     double h, t1, ratio, tb;
@@ -537,22 +545,12 @@ int rk_attempt(rk *r, double t_end, int *accepted) {
     }
     if ((t_end - r->t) * h <= 0) /* h points away: the caller's misuse */
         h = t_end - r->t;
-    /* Clip onto t_end, stretching a step that would stop a few ulps short
-     * of it rather than leave a step of roundoff size. */
-    if ((h > 0 && r->t + h >= t_end - 8 * DBL_EPSILON * fabs(t_end)) ||
-        (h < 0 && r->t + h <= t_end + 8 * DBL_EPSILON * fabs(t_end))) {
-        h = t_end - r->t;
-        clipped = 1;
-    }
+    /* Clip onto t_end, and onto an inputs' breakpoint before it (CVODES's
+     * tstop), stretching a step that would stop a few ulps short of one. */
+    if (reaches(r->t, h, t_end)) h = t_end - r->t, clipped = 1;
     t1 = clipped ? t_end : r->t + h;
-    /* Inputs' breakpoints before t_end: stop on the next one, as on t_end
-     * (CVODES's tstop), with the same stretch over roundoff. */
-    if (inp_next_break(s, r->t, h > 0 ? 1 : -1, &tb) && (t_end - tb) * h > 0 &&
-        (h > 0 ? t1 >= tb - 8 * DBL_EPSILON * fabs(tb) : t1 <= tb + 8 * DBL_EPSILON * fabs(tb))) {
-        h = tb - r->t;
-        t1 = tb;
-        clipped = 1;
-    }
+    if (inp_next_break(s, r->t, h > 0 ? 1 : -1, &tb) && (t_end - tb) * h > 0 && reaches(r->t, h, tb))
+        h = tb - r->t, t1 = tb, clipped = 1;
     if (fabs(h) < s->min_step || t1 == r->t || fabs(h) <= 4 * DBL_EPSILON * fabs(r->t))
         return nodec__fail(s, NODEC_STEP_UNDERFLOW,
                            "step size underflow at t = %.6g (%s pass, h = %.3g): "
@@ -720,7 +718,7 @@ void fwd_ode_init(fwd_ode *fo, nodec_solver *s, const double *theta, int B, node
     fo->o.glen[0] = fo->o.n;
     fo->o.nblk = B;
     fo->o.blk = s->m->n_state;
-    fo->o.autonomous = !s->m->uses_t && !s->m->inputs;
+    fo->o.autonomous = !s->m->uses_t;
     fo->o.jac = fwd_jac;
     if (s->m->inputs ? s->m->inputs->jvp != NULL : s->m->jvp != NULL) fo->o.jvp = fwd_jvp;
     fo->s = s;

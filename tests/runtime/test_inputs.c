@@ -602,6 +602,10 @@ static void test_errors(void) {
               nodec_error_name(rc));
         nodec_set_method(s, NODEC_DOPRI5);
         CHECK(nodec_solve(s, theta, z0, NT, t_obs, z) == 0, "dopri5 needs no jac_z: %s", nodec_get_error_message(s));
+        m.uses_t = 0; /* nodec_model.h: a model with inputs says it uses t */
+        rc = nodec_solve(s, theta, z0, NT, t_obs, z);
+        CHECK(rc == NODEC_BAD_MODEL && strstr(nodec_get_error_message(s), "uses_t = 0"), "inputs, uses_t 0: %s",
+              nodec_error_name(rc));
         nodec_free(s);
     }
 }
