@@ -1007,7 +1007,7 @@ void emit_source(Buf *b, Program *pg, const EmitOpts *o) {
     }
     if (m->has_noise) /* states that are noises: how each element is drawn */
         emit_codes(b, p, "noise", m->states, m->nstates, m->n_state, offsetof(Sym, noise));
-    bool uses_t = ir_f_uses_t(pg) || m->ninputs;
+    bool uses_t = ir_f_uses_t(pg);
     /* with inputs, the functions that take u are in <m>_inputs, and the
      * descriptor's own are NULL (nodec_model.h) */
     if (m->ninputs) {

@@ -1769,7 +1769,6 @@ static void fill_descriptor(Jit *j, Program *pg, const EmitOpts *o, int work) {
         j->inputs = (nodec_inputs){
             m->n_input, m->ninputs, vars(a, m->inputs, m->ninputs), interp, m->uses_ddt, NULL, NULL, NULL, NULL, NULL};
         d->inputs = &j->inputs;
-        d->uses_t = 1;
     }
 }
 

@@ -537,9 +537,11 @@ bool ir_verify(Ir *ir, const int *roots, int nroots, Buf *err) {
     return ok;
 }
 
-/* f depends on t: the time leaf or an input is reachable from its roots
- * (uses_t in the descriptor, which is also 1 for any model with inputs). */
+/* f depends on t (uses_t in the descriptor): the model has inputs (which
+ * move with t, used or not: nodec_model.h), or the time leaf is reachable
+ * from f's roots. */
 bool ir_f_uses_t(Program *pg) {
+    if (pg->m->ninputs) return true;
     bool *seen = calloc((size_t)pg->ir->len + 1, 1), uses = false;
     if (!seen) ice("out of memory");
     for (int i = 0; i < pg->f.nroots; i++)
@@ -547,7 +549,7 @@ bool ir_f_uses_t(Program *pg) {
     for (int id = pg->ir->len - 1; id >= 0; id--) {
         if (!seen[id]) continue;
         Node *n = &pg->ir->n[id];
-        if (n->op == OP_LEAF && (n->i[0] == L_TIME || n->i[0] == L_INPUT || n->i[0] == L_DINPUT)) uses = true;
+        if (n->op == OP_LEAF && n->i[0] == L_TIME) uses = true;
         if (n->a >= 0) seen[n->a] = true;
         if (n->b >= 0) seen[n->b] = true;
     }
